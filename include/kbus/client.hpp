@@ -1,0 +1,207 @@
+// kbus::Client: one process's connection to a bus. It talks to kbusd over the control socket
+// (topics, metadata, reader attachment) and maps the bus's shared memory; Producer and Consumer
+// build on it. The control plane is thread-safe (one mutex); the data plane (Producer, Consumer)
+// never takes a lock and makes no system call on its hot path.
+#pragma once
+
+#include <unistd.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kbus/bus_location.hpp"
+#include "kbus/control_channel.hpp"
+#include "kbus/control_descriptor.hpp"
+#include "kbus/detail/futex.hpp"
+#include "kbus/protocol.hpp"
+#include "kbus/ring_ref.hpp"
+#include "kbus/shared_memory.hpp"
+
+namespace kbus {
+
+struct ClientOptions {
+    std::optional<std::string> bus;      // else KBUS_BUS, else "default"
+    std::optional<std::string> run_dir;  // else KBUS_RUN_DIR, else the default for this user
+    std::string client_name = "kbus-client";
+    std::chrono::milliseconds request_timeout{10000};
+};
+
+// A topic's metadata and its mapped partition rings. Shared by the producers and consumers of a
+// Client; kept alive (mapped) while any of them uses it, even if the topic is deleted meanwhile.
+struct TopicHandle {
+    protocol::TopicMetadata metadata;
+    std::vector<SharedMapping> mappings;
+    std::vector<ring::RingRef> rings;
+};
+
+struct TopicDescription {
+    protocol::TopicMetadata metadata;
+    std::vector<protocol::PartitionState> partitions;
+};
+
+class Client {
+public:
+    explicit Client(ClientOptions options = {})
+        : options_(std::move(options)),
+          location_(resolve_bus_location({options_.bus, options_.run_dir, std::nullopt})) {
+        channel_.connect(location_.socket_path(), options_.request_timeout);
+        protocol::Writer w;
+        w.u32(protocol::protocol_version);
+        w.u64(static_cast<std::uint64_t>(::getpid()));
+        w.str(options_.client_name);
+        const std::string reply = channel_.call(protocol::RequestType::hello, w.bytes());
+        protocol::Reader r(reply);
+        daemon_epoch_ = r.u64();
+        control_shm_name_ = r.str();
+        control_mapping_ = SharedMapping::open(control_shm_name_);
+        if (control_mapping_.size() < sizeof(control::ControlSegment))
+            throw Error(ErrorCode::protocol_error, "control segment is too small");
+        control_ = static_cast<control::ControlSegment*>(control_mapping_.data());
+    }
+
+    Client(const Client&) = delete;
+    Client& operator=(const Client&) = delete;
+
+    [[nodiscard]] const BusLocation& location() const noexcept { return location_; }
+
+    void create_topic(std::string_view name, std::int32_t partitions,
+                      const std::map<std::string, std::string>& config = {}) {
+        protocol::Writer w;
+        w.str(name);
+        w.i32(partitions);
+        w.u32(static_cast<std::uint32_t>(config.size()));
+        for (const auto& [k, v] : config) {
+            w.str(k);
+            w.str(v);
+        }
+        call(protocol::RequestType::create_topic, w.bytes());
+    }
+
+    void alter_topic(std::string_view name, const std::map<std::string, std::string>& config) {
+        protocol::Writer w;
+        w.str(name);
+        w.u32(static_cast<std::uint32_t>(config.size()));
+        for (const auto& [k, v] : config) {
+            w.str(k);
+            w.str(v);
+        }
+        call(protocol::RequestType::alter_topic, w.bytes());
+        std::lock_guard lock(mutex_);
+        topics_.erase(std::string(name));
+    }
+
+    void delete_topic(std::string_view name) {
+        protocol::Writer w;
+        w.str(name);
+        call(protocol::RequestType::delete_topic, w.bytes());
+        std::lock_guard lock(mutex_);
+        topics_.erase(std::string(name));
+    }
+
+    [[nodiscard]] std::vector<std::string> list_topics() {
+        const std::string reply = call(protocol::RequestType::list_topics, {});
+        protocol::Reader r(reply);
+        std::vector<std::string> names(r.count(4));
+        for (auto& n : names) n = r.str();
+        return names;
+    }
+
+    [[nodiscard]] TopicDescription describe_topic(std::string_view name) {
+        protocol::Writer w;
+        w.str(name);
+        const std::string reply = call(protocol::RequestType::describe_topic, w.bytes());
+        protocol::Reader r(reply);
+        TopicDescription d{protocol::TopicMetadata::read(r), {}};
+        const std::uint32_t n = r.count(8);
+        for (std::uint32_t i = 0; i < n; ++i) d.partitions.push_back(protocol::PartitionState::read(r));
+        return d;
+    }
+
+    // The topic's metadata and mapped rings, fetched once and cached.
+    [[nodiscard]] std::shared_ptr<const TopicHandle> topic(std::string_view name) {
+        {
+            std::lock_guard lock(mutex_);
+            if (auto it = topics_.find(std::string(name)); it != topics_.end()) return it->second;
+        }
+        protocol::Writer w;
+        w.str(name);
+        const std::string reply = call(protocol::RequestType::topic_metadata, w.bytes());
+        protocol::Reader r(reply);
+        auto handle = std::make_shared<TopicHandle>();
+        handle->metadata = protocol::TopicMetadata::read(r);
+        for (std::int32_t p = 0; p < handle->metadata.partitions; ++p) {
+            const std::string shm = handle->metadata.ring_shm_prefix + "." + std::to_string(p);
+            SharedMapping m = SharedMapping::open(shm);
+            if (!ring::RingRef::looks_valid(m.data(), m.size()))
+                throw Error(ErrorCode::protocol_error, "ring '" + shm + "' has an unexpected layout");
+            handle->rings.emplace_back(m.data());
+            handle->mappings.push_back(std::move(m));
+        }
+        std::lock_guard lock(mutex_);
+        return topics_.emplace(std::string(name), std::move(handle)).first->second;
+    }
+
+    // Forgets a cached topic (after a topic_deleted error, say), so the next use re-fetches it.
+    void forget_topic(std::string_view name) {
+        std::lock_guard lock(mutex_);
+        topics_.erase(std::string(name));
+    }
+
+    // Asks the daemon to tether a consumer to a partition (see ReaderSlot). slot < 0 allocates.
+    [[nodiscard]] protocol::ReaderAttachment attach_reader(std::uint64_t topic_id,
+                                                           std::int32_t partition,
+                                                           protocol::OffsetSpecKind kind,
+                                                           std::int64_t offset, std::int32_t slot) {
+        protocol::Writer w;
+        w.u64(topic_id);
+        w.i32(partition);
+        w.u8(static_cast<std::uint8_t>(kind));
+        w.i64(offset);
+        w.i32(slot);
+        const std::string reply = call(protocol::RequestType::attach_reader, w.bytes());
+        protocol::Reader r(reply);
+        protocol::ReaderAttachment a;
+        a.slot = r.u32();
+        a.position = r.u64();
+        a.offset = r.i64();
+        return a;
+    }
+
+    void release_reader(std::uint64_t topic_id, std::int32_t partition, std::uint32_t slot) {
+        protocol::Writer w;
+        w.u64(topic_id);
+        w.i32(partition);
+        w.u32(slot);
+        call(protocol::RequestType::release_reader, w.bytes());
+    }
+
+    // Wakes the daemon's spill loop if it sleeps (a blocked producer wants the limit to move).
+    void ring_doorbell() noexcept {
+        control_->doorbell.seq.fetch_add(1, std::memory_order_seq_cst);
+        if (control_->doorbell.sleeping.load(std::memory_order_seq_cst) != 0)
+            detail::futex_wake_all(&control_->doorbell.seq);
+    }
+
+    std::string call(protocol::RequestType type, const std::string& payload) {
+        std::lock_guard lock(mutex_);
+        return channel_.call(type, payload);
+    }
+
+private:
+    ClientOptions options_;
+    BusLocation location_;
+    std::mutex mutex_;
+    ControlChannel channel_;
+    std::uint64_t daemon_epoch_ = 0;
+    std::string control_shm_name_;
+    SharedMapping control_mapping_;
+    control::ControlSegment* control_ = nullptr;
+    std::map<std::string, std::shared_ptr<TopicHandle>, std::less<>> topics_;
+};
+
+}  // namespace kbus

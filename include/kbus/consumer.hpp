@@ -1,0 +1,295 @@
+// kbus::Consumer: reads partitions in place. poll() returns a Batch of Message views into shared
+// memory, valid until the next poll. While the consumer holds a batch, producers respect it (it
+// is tethered through a reader slot), but only for consumer.hold.timeout.ms: a consumer that
+// holds longer is detached, and its next poll throws OffsetOutOfRange (batch_invalidated) with
+// the offset to resume from. It never hands out overwritten bytes.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kbus/client.hpp"
+#include "kbus/detail/clock.hpp"
+#include "kbus/detail/futex.hpp"
+#include "kbus/message.hpp"
+#include "kbus/ring_reader.hpp"
+
+namespace kbus {
+
+enum class WaitMode {
+    busy_poll,  // spin on the commit words: lowest latency, burns a core while waiting
+    blocking,   // spin briefly, then sleep on a futex until a producer commits
+};
+
+struct ConsumerOptions {
+    WaitMode wait = WaitMode::blocking;
+    std::size_t max_poll_records = 500;  // Kafka's max.poll.records
+    std::chrono::microseconds spin_before_sleep{50};
+};
+
+class OffsetSpec {
+public:
+    static OffsetSpec beginning() { return OffsetSpec(protocol::OffsetSpecKind::beginning, 0); }
+    static OffsetSpec end() { return OffsetSpec(protocol::OffsetSpecKind::end, 0); }
+    static OffsetSpec at(std::int64_t offset) { return OffsetSpec(protocol::OffsetSpecKind::offset, offset); }
+    [[nodiscard]] protocol::OffsetSpecKind kind() const noexcept { return kind_; }
+    [[nodiscard]] std::int64_t offset() const noexcept { return offset_; }
+
+private:
+    OffsetSpec(protocol::OffsetSpecKind k, std::int64_t o) : kind_(k), offset_(o) {}
+    protocol::OffsetSpecKind kind_;
+    std::int64_t offset_;
+};
+
+class Batch {
+public:
+    [[nodiscard]] std::size_t size() const noexcept { return messages_.size(); }
+    [[nodiscard]] bool empty() const noexcept { return messages_.empty(); }
+    [[nodiscard]] const Message& operator[](std::size_t i) const noexcept { return messages_[i]; }
+    [[nodiscard]] auto begin() const noexcept { return messages_.begin(); }
+    [[nodiscard]] auto end() const noexcept { return messages_.end(); }
+
+private:
+    friend class Consumer;
+    std::vector<Message> messages_;
+};
+
+class Consumer {
+public:
+    explicit Consumer(Client& client, ConsumerOptions options = {})
+        : client_(&client), options_(options) {}
+    Consumer(const Consumer&) = delete;
+    Consumer& operator=(const Consumer&) = delete;
+    ~Consumer() { unassign(); }
+
+    // Adds one partition, starting at `from`.
+    void assign(std::string_view topic, std::int32_t partition, OffsetSpec from) {
+        auto handle = client_->topic(topic);
+        if (partition < 0 || partition >= handle->metadata.partitions)
+            throw Error(ErrorCode::partition_out_of_range,
+                        "partition " + std::to_string(partition) + " is out of range for topic '" +
+                            std::string(topic) + "' (" + std::to_string(handle->metadata.partitions) +
+                            " partitions)");
+        if (find(topic, partition) != nullptr) return seek(topic, partition, from);
+        auto p = std::make_unique<Assigned>();
+        p->topic = std::string(topic);
+        p->partition = partition;
+        p->handle = handle;
+        p->reader = ring::RingReader(handle->rings[std::size_t(partition)]);
+        attach(*p, from);
+        partitions_.push_back(std::move(p));
+    }
+
+    // Adds every partition of a topic (no consumer group: this consumer reads them all).
+    void subscribe(std::string_view topic, OffsetSpec from = OffsetSpec::beginning()) {
+        const std::int32_t n = client_->topic(topic)->metadata.partitions;
+        for (std::int32_t p = 0; p < n; ++p) assign(topic, p, from);
+    }
+
+    void unassign() noexcept {
+        for (auto& p : partitions_) {
+            try {
+                client_->release_reader(p->handle->metadata.topic_id, p->partition, p->slot);
+            } catch (...) {  // the daemon frees the slot when our connection closes anyway
+            }
+        }
+        partitions_.clear();
+        batch_.messages_.clear();
+    }
+
+    void seek(std::string_view topic, std::int32_t partition, OffsetSpec to) {
+        Assigned* p = find(topic, partition);
+        if (p == nullptr)
+            throw Error(ErrorCode::invalid_argument, "seek on a partition that is not assigned: " +
+                                                         std::string(topic) + "/" + std::to_string(partition));
+        batch_.messages_.clear();
+        attach(*p, to);
+    }
+
+    // Next offset this consumer will read from a partition.
+    [[nodiscard]] std::int64_t position(std::string_view topic, std::int32_t partition) const {
+        const Assigned* p = find(topic, partition);
+        if (p == nullptr) throw Error(ErrorCode::invalid_argument, "partition not assigned");
+        return static_cast<std::int64_t>(p->cursor.offset);
+    }
+
+    // The next offset producers will write (claimed so far) on a partition.
+    [[nodiscard]] std::int64_t high_watermark(std::string_view topic, std::int32_t partition) const {
+        const Assigned* p = find(topic, partition);
+        if (p == nullptr) throw Error(ErrorCode::invalid_argument, "partition not assigned");
+        return static_cast<std::int64_t>(ring::load_next_offset(p->reader.ring().header()));
+    }
+
+    // True when every assigned partition has been read up to its high watermark.
+    [[nodiscard]] bool at_end() const noexcept {
+        for (const auto& p : partitions_)
+            if (p->cursor.offset < ring::load_next_offset(p->reader.ring().header())) return false;
+        return true;
+    }
+
+    // Returns the records available now, or waits for some, at most `timeout`. The previous
+    // batch's views become invalid here.
+    const Batch& poll(std::chrono::nanoseconds timeout) {
+        batch_.messages_.clear();
+        release_held();
+        const std::uint64_t start = detail::monotonic_ns();
+        const auto budget = static_cast<std::uint64_t>(timeout.count() < 0 ? 0 : timeout.count());
+        const auto spin = static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(options_.spin_before_sleep).count());
+        for (;;) {
+            gather();
+            if (!batch_.empty()) break;
+            const std::uint64_t elapsed = detail::monotonic_ns() - start;
+            if (elapsed >= budget) break;
+            if (options_.wait == WaitMode::blocking && elapsed >= spin)
+                sleep_until_commit(std::chrono::nanoseconds(budget - elapsed));
+            else
+                detail::cpu_relax();
+        }
+        check_still_attached();
+        return batch_;
+    }
+
+    [[nodiscard]] std::size_t assignment_size() const noexcept { return partitions_.size(); }
+
+private:
+    struct Assigned {
+        std::string topic;
+        std::int32_t partition = 0;
+        std::shared_ptr<const TopicHandle> handle;
+        ring::RingReader reader;
+        ring::Cursor cursor;
+        std::uint32_t slot = 0;
+        bool has_slot = false;
+        std::uint64_t held_offset = 0;  // first offset of the batch we hold
+        bool holding = false;
+    };
+
+    Assigned* find(std::string_view topic, std::int32_t partition) const {
+        for (const auto& p : partitions_)
+            if (p->partition == partition && p->topic == topic) return p.get();
+        return nullptr;
+    }
+
+    ring::ReaderSlot& slot_of(const Assigned& p) const noexcept {
+        return p.reader.ring().header().readers[p.slot];
+    }
+
+    void attach(Assigned& p, OffsetSpec from) {
+        // Re-attaching reuses our slot (the daemon re-tethers it at the new position).
+        const protocol::ReaderAttachment a = client_->attach_reader(
+            p.handle->metadata.topic_id, p.partition, from.kind(), from.offset(),
+            p.has_slot ? std::int32_t(p.slot) : -1);
+        p.slot = a.slot;
+        p.has_slot = true;
+        p.cursor = {a.position, static_cast<std::uint64_t>(a.offset)};
+        p.holding = false;
+    }
+
+    // Moves each tether forward to where we will read next: the previous batch is released.
+    void release_held() noexcept {
+        for (auto& p : partitions_) {
+            if (!p->holding) continue;
+            ring::ReaderSlot& s = slot_of(*p);
+            // Release: our reads of the old batch happen before producers may reuse its bytes.
+            s.offset.store(p->cursor.offset, std::memory_order_relaxed);
+            s.position.store(p->cursor.position, std::memory_order_release);
+            p->holding = false;
+        }
+    }
+
+    void gather() {
+        const std::size_t n = partitions_.size();
+        for (std::size_t i = 0; i < n && batch_.size() < options_.max_poll_records; ++i) {
+            Assigned& p = *partitions_[(next_partition_ + i) % n];
+            const std::uint64_t first = p.cursor.offset;
+            while (batch_.size() < options_.max_poll_records) {
+                ring::RecordRef r;
+                const ring::PeekStatus s = p.reader.peek(p.cursor, r);
+                if (s == ring::PeekStatus::record) {
+                    batch_.messages_.emplace_back(r.header, &p.topic, p.partition,
+                                                  static_cast<std::int64_t>(r.offset));
+                } else if (s == ring::PeekStatus::aborted) {
+                    // an aborted record is a gap in offsets: skip it
+                } else if (s == ring::PeekStatus::not_ready) {
+                    break;
+                } else {
+                    throw_out_of_range(p, s == ring::PeekStatus::lapped ? "was overwritten (lapped)"
+                                                                        : "holds a corrupt record");
+                }
+                ring::RingReader::advance(p.cursor, r);
+            }
+            if (p.cursor.offset != first) {
+                p.holding = true;
+                p.held_offset = first;
+            }
+        }
+        next_partition_ = n ? (next_partition_ + 1) % n : 0;
+    }
+
+    // A detach between our tether and now means producers may have reused the bytes we read.
+    void check_still_attached() {
+        for (auto& p : partitions_) {
+            // Acquire: if still attached here, nothing we read was reused (the daemon detaches
+            // before it lets producers past our position).
+            if (slot_of(*p).state.load(std::memory_order_acquire) !=
+                std::uint32_t(ring::ReaderSlotState::attached)) {
+                batch_.messages_.clear();
+                const std::uint64_t resume = p->holding ? p->held_offset : p->cursor.offset;
+                throw OffsetOutOfRange(ErrorCode::batch_invalidated,
+                                       "consumer of " + p->topic + "/" + std::to_string(p->partition) +
+                                           " was detached (held a batch longer than "
+                                           "consumer.hold.timeout.ms); resume from offset " +
+                                           std::to_string(resume),
+                                       p->topic, p->partition, static_cast<std::int64_t>(resume));
+            }
+        }
+    }
+
+    [[noreturn]] void throw_out_of_range(Assigned& p, const char* why) {
+        batch_.messages_.clear();
+        throw OffsetOutOfRange(ErrorCode::offset_out_of_range,
+                               "offset " + std::to_string(p.cursor.offset) + " of " + p.topic + "/" +
+                                   std::to_string(p.partition) + " " + why,
+                               p.topic, p.partition, static_cast<std::int64_t>(p.cursor.offset));
+    }
+
+    // Announces itself as a sleeper on every assigned ring, re-checks, then sleeps until a
+    // producer's commit bumps a wake word (or the timeout).
+    void sleep_until_commit(std::chrono::nanoseconds timeout) {
+        constexpr std::size_t max_waits = 128;
+        const std::size_t n = std::min(partitions_.size(), max_waits);
+        detail::FutexWaitvEntry waits[max_waits];
+        for (std::size_t i = 0; i < n; ++i) {
+            ring::WakeLine& w = partitions_[i]->reader.ring().header().wake;
+            waits[i] = {w.wake_seq.load(std::memory_order_acquire),
+                        reinterpret_cast<std::uint64_t>(&w.wake_seq), 2 /* FUTEX2_SIZE_U32 */, 0};
+            w.sleepers.fetch_add(1, std::memory_order_seq_cst);
+        }
+        // Seq_cst: our sleeper announcement is ordered before the re-check (store-load), pairing
+        // with the producer's seq_cst commit then sleepers load.
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        gather();
+        if (batch_.empty() && n > 0) {
+            const auto cap = std::min<std::chrono::nanoseconds>(timeout, std::chrono::milliseconds(100));
+            if (!detail::futex_waitv(waits, unsigned(n), cap)) {
+                ring::WakeLine& w = partitions_[0]->reader.ring().header().wake;
+                detail::futex_wait(&w.wake_seq, std::uint32_t(waits[0].val),
+                                   std::min<std::chrono::nanoseconds>(cap, std::chrono::milliseconds(1)));
+            }
+        }
+        for (std::size_t i = 0; i < n; ++i)
+            partitions_[i]->reader.ring().header().wake.sleepers.fetch_sub(1, std::memory_order_relaxed);
+    }
+
+    Client* client_;
+    ConsumerOptions options_;
+    std::vector<std::unique_ptr<Assigned>> partitions_;
+    Batch batch_;
+    std::size_t next_partition_ = 0;
+};
+
+}  // namespace kbus

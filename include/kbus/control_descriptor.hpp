@@ -1,0 +1,37 @@
+// The bus's control segment (shared memory `<shm prefix>.ctl`): who the daemon is, and a doorbell
+// producers ring when they are blocked so the daemon's spill wakes at once.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "kbus/ring_descriptor.hpp"
+
+namespace kbus::control {
+
+inline constexpr std::uint64_t control_magic = 0x4c54435f5355424bULL;  // "KBUS_CTL"
+inline constexpr std::uint32_t control_layout_version = 1;
+
+struct alignas(ring::cache_line_bytes) ControlInfo {
+    std::uint64_t magic;
+    std::uint32_t layout_version;
+    std::uint32_t reserved;
+    std::atomic<std::uint64_t> daemon_pid;
+    std::atomic<std::uint64_t> daemon_epoch;  // grows with every daemon start
+    std::atomic<std::uint64_t> heartbeat_ms;  // wall clock, refreshed by the daemon
+};
+static_assert(sizeof(ControlInfo) == ring::cache_line_bytes);
+
+struct alignas(ring::cache_line_bytes) Doorbell {
+    std::atomic<std::uint32_t> seq;       // futex word the daemon's spill loop sleeps on
+    std::atomic<std::uint32_t> sleeping;  // non-zero while it sleeps
+};
+static_assert(sizeof(Doorbell) == ring::cache_line_bytes);
+
+struct ControlSegment {
+    ControlInfo info;
+    Doorbell doorbell;
+};
+static_assert(sizeof(ControlSegment) == 2 * ring::cache_line_bytes);
+
+}  // namespace kbus::control

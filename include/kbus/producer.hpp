@@ -1,0 +1,223 @@
+// kbus::Producer: writes records into partition rings.
+//   send()         copies key, value and headers once, into the ring;
+//   claim()/commit() hands out the value's bytes inside the ring, for a producer that builds its
+//                  message in place (zero copy), and publishes it on commit.
+// Blocking calls wait (spin, then futex) while the ring is full, at most max_block; try_ variants
+// never wait. Partitioning is Kafka's: explicit partition, else murmur2(key), else round robin.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kbus/bytes.hpp"
+#include "kbus/client.hpp"
+#include "kbus/detail/clock.hpp"
+#include "kbus/header_block.hpp"
+#include "kbus/murmur2.hpp"
+#include "kbus/ring_writer.hpp"
+
+namespace kbus {
+
+struct ProducerOptions {
+    std::chrono::milliseconds max_block{60000};  // Kafka's max.block.ms
+};
+
+struct SendOptions {
+    std::span<const HeaderView> headers{};
+    std::optional<std::int64_t> timestamp;  // ms since the epoch; default: now (CreateTime)
+    std::optional<std::int32_t> partition;  // default: by key, else round robin
+};
+
+struct RecordMetadata {
+    std::int32_t partition = 0;
+    std::int64_t offset = 0;
+    std::int64_t timestamp = 0;
+};
+
+// A claimed record whose value is written in place; publish it with Producer::commit.
+class ProducerClaim {
+public:
+    [[nodiscard]] std::span<std::byte> value() const noexcept { return value_; }
+    [[nodiscard]] std::int32_t partition() const noexcept { return partition_; }
+    [[nodiscard]] std::int64_t offset() const noexcept { return static_cast<std::int64_t>(claim_.offset); }
+
+private:
+    friend class Producer;
+    ring::RingClaim claim_{};
+    ring::RingWriter* writer_ = nullptr;
+    std::span<std::byte> value_{};
+    std::int32_t partition_ = 0;
+    std::int64_t timestamp_ = 0;
+};
+
+class Producer {
+public:
+    explicit Producer(Client& client, ProducerOptions options = {})
+        : client_(&client), options_(options) {}
+
+    RecordMetadata send(std::string_view topic, BytesView key, BytesView value,
+                        const SendOptions& options = {}) {
+        ProducerClaim c = claim_impl(topic, key, value.wire_length(), options, true).value();
+        fill_value(c, value);
+        return commit(c);
+    }
+
+    // Like send, but returns nullopt at once when the partition's ring is full.
+    [[nodiscard]] std::optional<RecordMetadata> try_send(std::string_view topic, BytesView key,
+                                                         BytesView value,
+                                                         const SendOptions& options = {}) {
+        auto c = claim_impl(topic, key, value.wire_length(), options, false);
+        if (!c) return std::nullopt;
+        fill_value(*c, value);
+        return commit(*c);
+    }
+
+    // Claims a record with a value of value_size bytes (-1: a null value) to be written in place.
+    // The key and headers are copied now. Until commit, the partition waits for this record:
+    // commit promptly.
+    [[nodiscard]] ProducerClaim claim(std::string_view topic, BytesView key, std::int32_t value_size,
+                                      const SendOptions& options = {}) {
+        return claim_impl(topic, key, value_size, options, true).value();
+    }
+    [[nodiscard]] std::optional<ProducerClaim> try_claim(std::string_view topic, BytesView key,
+                                                         std::int32_t value_size,
+                                                         const SendOptions& options = {}) {
+        return claim_impl(topic, key, value_size, options, false);
+    }
+
+    // Publishes a claimed record (the release store of its commit word).
+    RecordMetadata commit(ProducerClaim& c) noexcept {
+        c.writer_->commit(c.claim_);
+        return {c.partition_, static_cast<std::int64_t>(c.claim_.offset), c.timestamp_};
+    }
+
+    [[nodiscard]] std::int32_t partition_count(std::string_view topic) {
+        return state_for(topic).handle->metadata.partitions;
+    }
+
+private:
+    struct TopicState {
+        std::string name;
+        std::shared_ptr<const TopicHandle> handle;
+        std::vector<ring::RingWriter> writers;
+        std::uint32_t round_robin = 0;
+    };
+
+    static void fill_value(ProducerClaim& c, BytesView value) noexcept {
+        if (!value.is_null() && value.size() != 0)
+            std::memcpy(c.value_.data(), value.data(), value.size());
+    }
+
+    TopicState& state_for(std::string_view topic) {
+        if (last_ != nullptr && last_->name == topic) return *last_;
+        for (auto& t : topics_)
+            if (t->name == topic) return *(last_ = t.get());
+        auto t = std::make_unique<TopicState>();
+        t->name = std::string(topic);
+        t->handle = client_->topic(topic);
+        for (const ring::RingRef& r : t->handle->rings) t->writers.emplace_back(r);
+        t->round_robin = static_cast<std::uint32_t>(::getpid());
+        last_ = t.get();
+        topics_.push_back(std::move(t));
+        return *last_;
+    }
+
+    std::int32_t choose_partition(TopicState& t, BytesView key, const SendOptions& options) {
+        const std::int32_t n = t.handle->metadata.partitions;
+        if (options.partition) {
+            if (*options.partition < 0 || *options.partition >= n)
+                throw Error(ErrorCode::partition_out_of_range,
+                            "partition " + std::to_string(*options.partition) + " is out of range for topic '" +
+                                t.name + "' (" + std::to_string(n) + " partitions)");
+            return *options.partition;
+        }
+        if (!key.is_null())
+            return partition_for_key(reinterpret_cast<const unsigned char*>(key.data()), key.size(), n);
+        return static_cast<std::int32_t>(t.round_robin++ % std::uint32_t(n));
+    }
+
+    std::optional<ProducerClaim> claim_impl(std::string_view topic, BytesView key,
+                                            std::int32_t value_size, const SendOptions& options,
+                                            bool block) {
+        TopicState& t = state_for(topic);
+        const std::int32_t partition = choose_partition(t, key, options);
+        const std::size_t headers_bytes = header_block_size(options.headers);
+        if (key.size() > 0x7fffffffu || value_size < -1 || headers_bytes > 0x7fffffffu)
+            throw Error(ErrorCode::message_too_large, "record too large");
+        const ring::PayloadLayout layout =
+            ring::payload_layout(key.wire_length(), value_size, static_cast<std::uint32_t>(headers_bytes));
+        ring::RingWriter& writer = t.writers[std::size_t(partition)];
+        ProducerClaim c;
+        if (!claim_space(t, writer, layout, c.claim_, block)) return std::nullopt;
+
+        const std::int64_t now = detail::wall_clock_ms();
+        const bool log_append = t.handle->metadata.timestamp_type ==
+                                static_cast<std::uint32_t>(ring::TimestampType::log_append_time);
+        c.timestamp_ = (options.timestamp && !log_append) ? *options.timestamp : now;
+        auto* frame = reinterpret_cast<std::byte*>(c.claim_.record);
+        if (!key.is_null() && key.size() != 0)
+            std::memcpy(frame + layout.key_offset, key.data(), key.size());
+        write_header_block(frame + layout.headers_offset, options.headers);
+        ring::RingWriter::write_header(c.claim_, c.timestamp_, key.wire_length(), value_size,
+                                       static_cast<std::uint32_t>(headers_bytes),
+                                       static_cast<std::uint32_t>(options.headers.size()));
+        c.writer_ = &writer;
+        c.partition_ = partition;
+        c.value_ = {frame + layout.value_offset, value_size < 0 ? 0 : std::size_t(value_size)};
+        return c;
+    }
+
+    bool claim_space(TopicState& t, ring::RingWriter& writer, const ring::PayloadLayout& layout,
+                     ring::RingClaim& out, bool block) {
+        std::uint64_t deadline_ns = 0;
+        for (std::uint32_t attempt = 0;; ++attempt) {
+            switch (writer.try_claim(layout, out)) {
+                case ring::ClaimStatus::claimed: return true;
+                case ring::ClaimStatus::too_large:
+                    throw Error(ErrorCode::message_too_large,
+                                "record of " + std::to_string(layout.frame_length) +
+                                    " bytes (with its 48-byte header) exceeds max.message.bytes " +
+                                    std::to_string(t.handle->metadata.max_message_bytes) +
+                                    " of topic '" + t.name + "'");
+                case ring::ClaimStatus::deleted:
+                    client_->forget_topic(t.name);
+                    throw Error(ErrorCode::topic_deleted, "topic '" + t.name + "' was deleted");
+                case ring::ClaimStatus::full: break;
+            }
+            if (!block) return false;
+            if (deadline_ns == 0)
+                deadline_ns = detail::monotonic_ns() +
+                              std::uint64_t(std::chrono::nanoseconds(options_.max_block).count());
+            if (detail::monotonic_ns() > deadline_ns)
+                throw Error(ErrorCode::timed_out, "topic '" + t.name + "': ring full for longer than max.block.ms");
+            wait_for_space(writer, attempt);
+        }
+    }
+
+    // Spin briefly (the daemon usually frees space within microseconds), then sleep on the
+    // ring's limit word after ringing the daemon's doorbell.
+    void wait_for_space(ring::RingWriter& writer, std::uint32_t attempt) {
+        if (attempt < 64) {
+            detail::cpu_relax();
+            return;
+        }
+        ring::LimitLine& l = writer.ring().header().limit;
+        const std::uint32_t seq = l.limit_seq.load(std::memory_order_acquire);
+        l.blocked_producers.fetch_add(1, std::memory_order_seq_cst);
+        client_->ring_doorbell();
+        detail::futex_wait(&l.limit_seq, seq, std::chrono::milliseconds(10));
+        l.blocked_producers.fetch_sub(1, std::memory_order_relaxed);
+    }
+
+    Client* client_;
+    ProducerOptions options_;
+    std::vector<std::unique_ptr<TopicState>> topics_;
+    TopicState* last_ = nullptr;
+};
+
+}  // namespace kbus

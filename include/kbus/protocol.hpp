@@ -1,0 +1,203 @@
+// The control protocol on <run dir>/kbus.sock: length-prefixed binary frames, one request and
+// one reply at a time per connection. The data plane never goes through here.
+//
+//   frame = FrameHeader (16 bytes) + payload (payload_length bytes, at most max_frame_payload)
+//   reply payload = u16 error code, string message, then the reply's fields (if code is ok)
+//
+// Fields are little-endian; strings are u32 length + bytes. Readers check every length.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kbus/error.hpp"
+
+namespace kbus::protocol {
+
+inline constexpr std::uint32_t protocol_version = 1;
+inline constexpr std::uint32_t max_frame_payload = 1 << 20;
+inline constexpr std::uint16_t reply_flag = 0x8000;
+
+struct FrameHeader {
+    std::uint32_t payload_length;
+    std::uint16_t type;  // RequestType, | reply_flag in replies
+    std::uint16_t version;
+    std::uint32_t request_id;
+    std::uint32_t reserved;
+};
+static_assert(sizeof(FrameHeader) == 16);
+inline constexpr std::size_t frame_header_bytes = sizeof(FrameHeader);
+
+enum class RequestType : std::uint16_t {
+    hello = 1,           // u32 protocol version, u64 pid, string client name
+    create_topic = 2,    // string name, i32 partitions, u32 n, n x (string key, string value)
+    delete_topic = 3,    // string name
+    list_topics = 4,     // -> u32 n, n x string
+    describe_topic = 5,  // string name -> TopicMetadata, then per partition PartitionState
+    topic_metadata = 6,  // string name -> TopicMetadata
+    attach_reader = 7,   // u64 topic id, i32 partition, u8 OffsetSpecKind, i64 offset, i32 slot
+    release_reader = 8,  // u64 topic id, i32 partition, u32 slot
+    alter_topic = 9,     // string name, u32 n, n x (string key, string value)
+};
+
+enum class OffsetSpecKind : std::uint8_t { beginning = 0, end = 1, offset = 2 };
+
+class Writer {
+public:
+    void u8(std::uint8_t v) { raw(&v, 1); }
+    void u16(std::uint16_t v) { raw(&v, 2); }
+    void u32(std::uint32_t v) { raw(&v, 4); }
+    void i32(std::int32_t v) { raw(&v, 4); }
+    void u64(std::uint64_t v) { raw(&v, 8); }
+    void i64(std::int64_t v) { raw(&v, 8); }
+    void str(std::string_view s) {
+        u32(static_cast<std::uint32_t>(s.size()));
+        raw(s.data(), s.size());
+    }
+    void raw(const void* p, std::size_t n) {
+        const auto* b = static_cast<const char*>(p);
+        buf_.insert(buf_.end(), b, b + n);
+    }
+    [[nodiscard]] const std::string& bytes() const noexcept { return buf_; }
+    [[nodiscard]] std::string take() noexcept { return std::move(buf_); }
+
+private:
+    std::string buf_;
+};
+
+// Reads fields from a payload; throws Error(protocol_error) on anything truncated or oversized.
+class Reader {
+public:
+    Reader(const char* data, std::size_t size) noexcept : p_(data), end_(data + size) {}
+    explicit Reader(std::string_view s) noexcept : Reader(s.data(), s.size()) {}
+
+    std::uint8_t u8() { return fixed<std::uint8_t>(); }
+    std::uint16_t u16() { return fixed<std::uint16_t>(); }
+    std::uint32_t u32() { return fixed<std::uint32_t>(); }
+    std::int32_t i32() { return fixed<std::int32_t>(); }
+    std::uint64_t u64() { return fixed<std::uint64_t>(); }
+    std::int64_t i64() { return fixed<std::int64_t>(); }
+    std::string str() {
+        const std::uint32_t n = u32();
+        need(n);
+        std::string s(p_, n);
+        p_ += n;
+        return s;
+    }
+    // A count of items that each take at least `min_item_bytes`: refuses counts the payload
+    // cannot hold, so a hostile count never drives a huge allocation.
+    std::uint32_t count(std::size_t min_item_bytes) {
+        const std::uint32_t n = u32();
+        if (min_item_bytes != 0 && n > remaining() / min_item_bytes)
+            throw Error(ErrorCode::protocol_error, "malformed control message: count too large");
+        return n;
+    }
+    [[nodiscard]] std::size_t remaining() const noexcept { return std::size_t(end_ - p_); }
+    void expect_end() const {
+        if (p_ != end_) throw Error(ErrorCode::protocol_error, "malformed control message: trailing bytes");
+    }
+
+private:
+    template <class T>
+    T fixed() {
+        need(sizeof(T));
+        T v;
+        std::memcpy(&v, p_, sizeof(T));
+        p_ += sizeof(T);
+        return v;
+    }
+    void need(std::size_t n) const {
+        if (remaining() < n) throw Error(ErrorCode::protocol_error, "malformed control message: truncated");
+    }
+    const char* p_;
+    const char* end_;
+};
+
+// Topic facts a client needs to produce and consume.
+struct TopicMetadata {
+    std::string name;
+    std::uint64_t topic_id = 0;
+    std::int32_t partitions = 0;
+    std::uint64_t ring_bytes = 0;
+    std::uint32_t max_message_bytes = 0;
+    std::uint32_t timestamp_type = 0;  // ring::TimestampType
+    std::uint32_t hold_timeout_ms = 0;
+    std::string ring_shm_prefix;  // partition p's ring is ring_shm_prefix + "." + p
+    std::vector<std::pair<std::string, std::string>> config;
+
+    void write(Writer& w) const {
+        w.str(name);
+        w.u64(topic_id);
+        w.i32(partitions);
+        w.u64(ring_bytes);
+        w.u32(max_message_bytes);
+        w.u32(timestamp_type);
+        w.u32(hold_timeout_ms);
+        w.str(ring_shm_prefix);
+        w.u32(static_cast<std::uint32_t>(config.size()));
+        for (const auto& [k, v] : config) {
+            w.str(k);
+            w.str(v);
+        }
+    }
+    static TopicMetadata read(Reader& r) {
+        TopicMetadata m;
+        m.name = r.str();
+        m.topic_id = r.u64();
+        m.partitions = r.i32();
+        m.ring_bytes = r.u64();
+        m.max_message_bytes = r.u32();
+        m.timestamp_type = r.u32();
+        m.hold_timeout_ms = r.u32();
+        m.ring_shm_prefix = r.str();
+        const std::uint32_t n = r.count(8);
+        for (std::uint32_t i = 0; i < n; ++i) {
+            std::string k = r.str();
+            m.config.emplace_back(std::move(k), r.str());
+        }
+        return m;
+    }
+};
+
+struct PartitionState {
+    std::int32_t partition = 0;
+    std::int64_t log_start_offset = 0;
+    std::int64_t high_watermark = 0;
+    std::uint64_t ring_bytes = 0;
+    std::uint64_t ring_fill_bytes = 0;  // bytes between the producers' gate and the tail
+    std::int64_t spill_offset = 0;      // next offset the daemon will take
+    std::uint32_t attached_readers = 0;
+
+    void write(Writer& w) const {
+        w.i32(partition);
+        w.i64(log_start_offset);
+        w.i64(high_watermark);
+        w.u64(ring_bytes);
+        w.u64(ring_fill_bytes);
+        w.i64(spill_offset);
+        w.u32(attached_readers);
+    }
+    static PartitionState read(Reader& r) {
+        PartitionState s;
+        s.partition = r.i32();
+        s.log_start_offset = r.i64();
+        s.high_watermark = r.i64();
+        s.ring_bytes = r.u64();
+        s.ring_fill_bytes = r.u64();
+        s.spill_offset = r.i64();
+        s.attached_readers = r.u32();
+        return s;
+    }
+};
+
+struct ReaderAttachment {
+    std::uint32_t slot = 0;
+    std::uint64_t position = 0;
+    std::int64_t offset = 0;
+};
+
+}  // namespace kbus::protocol

@@ -1,0 +1,194 @@
+// The partition ring's binary layout, defined once. The daemon creates it; producers, consumers
+// and the daemon's spill all go through these definitions.
+//
+//   [ RingHeader | claim journal | data region (capacity bytes, a power of two) ]
+//
+// Positions are 64-bit byte counts that only grow; `position & (capacity - 1)` indexes the data
+// region. A record is a RecordHeader followed by its payload, 8-byte aligned, never straddling
+// the end of the region (a padding record, or an implicit skip when fewer than
+// record_header_bytes remain, fills the end of a lap).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "kbus/detail/dwcas.hpp"
+
+namespace kbus::ring {
+
+inline constexpr std::size_t cache_line_bytes = 64;
+inline constexpr std::uint64_t ring_magic = 0x4e49525f5355424bULL;  // "KBUS_RIN"
+inline constexpr std::uint32_t ring_layout_version = 1;
+inline constexpr std::uint32_t reader_slot_count = 64;
+inline constexpr std::uint64_t min_ring_bytes = 64 * 1024;
+inline constexpr std::uint64_t max_ring_bytes = 1ULL << 32;
+
+enum class RingState : std::uint32_t { creating = 0, active = 1, deleted = 2 };
+enum class ReaderSlotState : std::uint32_t { free = 0, attached = 1, detached = 2 };
+enum class TimestampType : std::uint32_t { create_time = 0, log_append_time = 1 };
+
+// Written once by the daemon before the ring is published, read-only afterwards.
+struct alignas(cache_line_bytes) RingInfo {
+    std::uint64_t magic;
+    std::uint32_t layout_version;
+    std::uint32_t partition;
+    std::uint64_t topic_id;
+    std::uint64_t capacity;          // data region bytes, a power of two
+    std::uint64_t journal_entries;   // a power of two
+    std::uint64_t journal_offset;    // from the start of the mapping
+    std::uint64_t data_offset;       // from the start of the mapping
+    std::uint32_t max_record_bytes;  // frame bytes (header included) a record may take
+    TimestampType timestamp_type;
+};
+static_assert(sizeof(RingInfo) == cache_line_bytes);
+
+// The producers' contended line: (next offset, tail position), claimed together by one 16-byte
+// compare-and-swap so that offsets grow with positions.
+struct alignas(cache_line_bytes) ClaimLine {
+    detail::WordPair next_offset_and_tail;  // first: next offset; second: tail position
+    std::atomic<std::uint32_t> state;       // RingState; producers check it when they block
+};
+static_assert(sizeof(ClaimLine) == cache_line_bytes);
+
+// Written by the daemon only: producers may claim up to (not beyond) producer_limit.
+struct alignas(cache_line_bytes) LimitLine {
+    std::atomic<std::uint64_t> producer_limit;     // only ever grows
+    std::atomic<std::uint32_t> limit_seq;          // futex word bumped when the limit grows
+    std::atomic<std::uint32_t> blocked_producers;  // producers asleep on limit_seq
+};
+static_assert(sizeof(LimitLine) == cache_line_bytes);
+
+// The daemon's read (spill) cursor: everything before it has been taken by the daemon.
+struct alignas(cache_line_bytes) SpillLine {
+    std::atomic<std::uint64_t> spill_position;
+    std::atomic<std::uint64_t> spill_offset;
+};
+static_assert(sizeof(SpillLine) == cache_line_bytes);
+
+// Consumers that sleep in blocking mode wait on wake_seq; a producer bumps it after a commit,
+// only when sleepers is non-zero (no system call otherwise).
+struct alignas(cache_line_bytes) WakeLine {
+    std::atomic<std::uint32_t> wake_seq;
+    std::atomic<std::uint32_t> sleepers;
+};
+static_assert(sizeof(WakeLine) == cache_line_bytes);
+
+// One consumer's tether on this partition. While attached, `position` (which only grows) holds
+// producers back: no claim may pass position + capacity. The daemon attaches and detaches slots
+// (so the limit it publishes always accounts for them); the consumer only moves position forward.
+struct alignas(cache_line_bytes) ReaderSlot {
+    std::atomic<std::uint64_t> position;  // first byte the consumer still reads (its held batch)
+    std::atomic<std::uint64_t> offset;    // the offset at `position` (the resume point)
+    std::atomic<std::uint32_t> state;     // ReaderSlotState
+    std::uint32_t owner_connection;       // daemon bookkeeping: which client holds it
+};
+static_assert(sizeof(ReaderSlot) == cache_line_bytes);
+
+struct RingHeader {
+    RingInfo info;
+    ClaimLine claim;
+    LimitLine limit;
+    SpillLine spill;
+    WakeLine wake;
+    ReaderSlot readers[reader_slot_count];
+};
+static_assert(sizeof(RingHeader) == cache_line_bytes * (5 + reader_slot_count));
+static_assert(alignof(RingHeader) == cache_line_bytes);
+static_assert(offsetof(RingHeader, claim) % 16 == 0, "the claim pair needs 16-byte alignment");
+
+// ---- the claim journal -------------------------------------------------------------------------
+// journal[offset & (entries-1)] = the record's position, written by the producer before its
+// commit. A record takes at least record_header_bytes, so entries = capacity / 32 guarantees
+// every record still in the ring has its own entry: a seek finds an offset without scanning, and
+// a crash repairer finds where a dead claim ends.
+inline constexpr std::uint64_t journal_entries_for(std::uint64_t capacity) { return capacity / 32; }
+
+// ---- the record header ------------------------------------------------------------------------
+enum class RecordType : std::uint16_t { data = 1, padding = 2, aborted = 3 };
+
+// Named offsets within a record frame. The commit word comes first and is stored last.
+inline constexpr std::size_t commit_word_offset = 0;       // u64: offset + 1 once committed
+inline constexpr std::size_t position_field_offset = 8;    // u64: this frame's position
+inline constexpr std::size_t timestamp_field_offset = 16;  // i64: ms since the epoch
+inline constexpr std::size_t frame_length_offset = 24;     // u32: header + payload, 8-aligned
+inline constexpr std::size_t record_type_offset = 28;      // u16: RecordType
+inline constexpr std::size_t attributes_offset = 30;       // u16: reserved, 0
+inline constexpr std::size_t key_length_offset = 32;       // i32: -1 = null key
+inline constexpr std::size_t value_length_offset = 36;     // i32: -1 = null value
+inline constexpr std::size_t headers_length_offset = 40;   // u32: bytes of the header block
+inline constexpr std::size_t header_count_offset = 44;     // u32: number of headers
+inline constexpr std::size_t record_header_bytes = 48;
+inline constexpr std::size_t record_alignment = 8;
+
+struct RecordHeader {
+    std::atomic<std::uint64_t> commit;
+    std::uint64_t position;
+    std::int64_t timestamp;
+    std::uint32_t frame_length;
+    RecordType type;
+    std::uint16_t attributes;
+    std::int32_t key_length;
+    std::int32_t value_length;
+    std::uint32_t headers_length;
+    std::uint32_t header_count;
+};
+static_assert(sizeof(RecordHeader) == record_header_bytes);
+static_assert(offsetof(RecordHeader, commit) == commit_word_offset);
+static_assert(offsetof(RecordHeader, position) == position_field_offset);
+static_assert(offsetof(RecordHeader, timestamp) == timestamp_field_offset);
+static_assert(offsetof(RecordHeader, frame_length) == frame_length_offset);
+static_assert(offsetof(RecordHeader, type) == record_type_offset);
+static_assert(offsetof(RecordHeader, attributes) == attributes_offset);
+static_assert(offsetof(RecordHeader, key_length) == key_length_offset);
+static_assert(offsetof(RecordHeader, value_length) == value_length_offset);
+static_assert(offsetof(RecordHeader, headers_length) == headers_length_offset);
+static_assert(offsetof(RecordHeader, header_count) == header_count_offset);
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+
+[[nodiscard]] constexpr std::uint64_t commit_word_for(std::uint64_t offset) { return offset + 1; }
+
+[[nodiscard]] constexpr std::uint64_t align_up(std::uint64_t n, std::uint64_t a) {
+    return (n + a - 1) & ~(a - 1);
+}
+
+// Payload layout: key at the header's end, value 8-aligned after it (so a claimed value can
+// hold aligned structs), then the header block: per header u16 key length, key bytes,
+// i32 value length (-1 = null), value bytes.
+struct PayloadLayout {  // 64-bit so that hostile lengths cannot wrap
+    std::uint64_t key_offset;
+    std::uint64_t value_offset;
+    std::uint64_t headers_offset;
+    std::uint64_t frame_length;
+};
+
+[[nodiscard]] constexpr PayloadLayout payload_layout(std::int32_t key_length,
+                                                     std::int32_t value_length,
+                                                     std::uint32_t headers_length) {
+    const std::uint64_t key_bytes = key_length < 0 ? 0 : std::uint64_t(key_length);
+    const std::uint64_t value_bytes = value_length < 0 ? 0 : std::uint64_t(value_length);
+    const std::uint64_t value_offset = align_up(record_header_bytes + key_bytes, record_alignment);
+    const std::uint64_t headers_offset = value_offset + value_bytes;
+    const std::uint64_t frame = align_up(headers_offset + headers_length, record_alignment);
+    return {record_header_bytes, value_offset, headers_offset, frame};
+}
+
+// Byte layout of the whole shared-memory object for a ring of `capacity` bytes.
+struct RingLayout {
+    std::uint64_t journal_offset;
+    std::uint64_t journal_entries;
+    std::uint64_t data_offset;
+    std::uint64_t total_bytes;
+};
+
+[[nodiscard]] constexpr RingLayout ring_layout(std::uint64_t capacity) {
+    constexpr std::uint64_t page = 4096;
+    const std::uint64_t journal_offset = align_up(sizeof(RingHeader), page);
+    const std::uint64_t entries = journal_entries_for(capacity);
+    const std::uint64_t data_offset = align_up(journal_offset + entries * 8, page);
+    return {journal_offset, entries, data_offset, data_offset + capacity};
+}
+
+[[nodiscard]] constexpr bool is_power_of_two(std::uint64_t n) { return n && !(n & (n - 1)); }
+
+}  // namespace kbus::ring

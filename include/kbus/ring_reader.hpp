@@ -1,0 +1,102 @@
+// The reading side of a partition ring, shared by consumers and the daemon's spill.
+// A reader follows a cursor (position, offset): the record for `offset` starts at `position`
+// (or a padding record does, that leads to it). The commit word alone says whether the record is
+// there: offset + 1 means committed; anything else means not yet written (a stale word from an
+// earlier lap, or payload bytes of one) unless the frame's own position field shows a later lap.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "kbus/ring_ref.hpp"
+
+namespace kbus::ring {
+
+struct Cursor {
+    std::uint64_t position = 0;
+    std::uint64_t offset = 0;
+};
+
+enum class PeekStatus {
+    record,     // a committed data record is at the cursor
+    aborted,    // a committed aborted record (a gap in offsets): skip it
+    not_ready,  // nothing committed at the cursor yet
+    lapped,     // a later lap overwrote the cursor's record
+    corrupt,    // a committed frame whose lengths do not fit the ring
+};
+
+struct RecordRef {
+    const RecordHeader* header = nullptr;
+    std::uint64_t position = 0;
+    std::uint64_t offset = 0;
+};
+
+class RingReader {
+public:
+    RingReader() = default;
+    explicit RingReader(RingRef ring) noexcept : ring_(ring) {}
+
+    // Looks at the cursor, stepping over padding (which moves the cursor's position, not its
+    // offset). Does not advance past a record: call advance() for that.
+    [[nodiscard]] PeekStatus peek(Cursor& c, RecordRef& out) const noexcept {
+        for (;;) {
+            const std::uint64_t room = ring_.capacity() - ring_.index_of(c.position);
+            if (room < record_header_bytes) {  // implicit skip: too little room for a header
+                c.position += room;
+                continue;
+            }
+            const RecordHeader* r = ring_.record_at(c.position);
+            // Acquire: pairs with the producer's commit store; the frame is complete once seen.
+            const std::uint64_t commit = r->commit.load(std::memory_order_acquire);
+            const std::uint64_t frame_position = __atomic_load_n(&r->position, __ATOMIC_RELAXED);
+            if (commit != commit_word_for(c.offset) || frame_position != c.position) {
+                if (commit > commit_word_for(c.offset) && frame_position > c.position &&
+                    ring_.index_of(frame_position) == ring_.index_of(c.position))
+                    return PeekStatus::lapped;
+                return PeekStatus::not_ready;
+            }
+            const std::uint32_t length = r->frame_length;
+            if (length < record_header_bytes || length % record_alignment != 0 || length > room)
+                return PeekStatus::corrupt;
+            if (r->type == RecordType::padding) {
+                if (length != room) return PeekStatus::corrupt;
+                c.position += length;
+                continue;
+            }
+            out = {r, c.position, c.offset};
+            if (r->type == RecordType::aborted) return PeekStatus::aborted;
+            if (r->type != RecordType::data || !payload_fits(*r)) return PeekStatus::corrupt;
+            return PeekStatus::record;
+        }
+    }
+
+    static void advance(Cursor& c, const RecordRef& r) noexcept {
+        c.position = r.position + r.header->frame_length;
+        c.offset = r.offset + 1;
+    }
+
+    // Where `offset` starts, if it is still in the ring and committed (via the claim journal).
+    [[nodiscard]] bool locate(std::uint64_t offset, Cursor& out) const noexcept {
+        const std::uint64_t position = __atomic_load_n(ring_.journal_slot(offset), __ATOMIC_RELAXED);
+        Cursor c{position, offset};
+        RecordRef r;
+        const PeekStatus s = peek(c, r);
+        if (s != PeekStatus::record && s != PeekStatus::aborted) return false;
+        out = {r.position, offset};
+        return true;
+    }
+
+    // A record's lengths must fit inside its own frame (a reader never trusts a length blindly).
+    [[nodiscard]] static bool payload_fits(const RecordHeader& r) noexcept {
+        if (r.key_length < -1 || r.value_length < -1) return false;
+        const PayloadLayout l = payload_layout(r.key_length, r.value_length, r.headers_length);
+        return l.frame_length <= r.frame_length && l.headers_offset >= l.value_offset;
+    }
+
+    [[nodiscard]] const RingRef& ring() const noexcept { return ring_; }
+
+private:
+    RingRef ring_;
+};
+
+}  // namespace kbus::ring

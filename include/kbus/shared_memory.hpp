@@ -1,0 +1,61 @@
+// Mapping the daemon's shared-memory objects (control segment, rings) with Boost.Interprocess.
+// Clients only open and map: creation, sizing and removal belong to the daemon.
+#pragma once
+
+#include <boost/interprocess/mapped_region.hpp>
+#include <boost/interprocess/shared_memory_object.hpp>
+#include <string>
+
+#include "kbus/error.hpp"
+
+namespace kbus {
+
+class SharedMapping {
+public:
+    SharedMapping() = default;
+
+    static SharedMapping open(const std::string& name) {
+        namespace bip = boost::interprocess;
+        SharedMapping m;
+        try {
+            bip::shared_memory_object object(bip::open_only, name.c_str(), bip::read_write);
+            m.region_ = bip::mapped_region(object, bip::read_write);
+        } catch (const bip::interprocess_exception& e) {
+            throw Error(ErrorCode::not_connected,
+                        "cannot map shared memory '" + name + "': " + e.what());
+        }
+        return m;
+    }
+
+    // Daemon side: creates (or replaces) an owner-only object of `size` bytes, zero-filled.
+    static SharedMapping create(const std::string& name, std::size_t size, unsigned mode = 0600) {
+        namespace bip = boost::interprocess;
+        SharedMapping m;
+        try {
+            bip::shared_memory_object::remove(name.c_str());
+            bip::permissions perms(mode);
+            bip::shared_memory_object object(bip::create_only, name.c_str(), bip::read_write,
+                                             perms);
+            object.truncate(static_cast<bip::offset_t>(size));
+            m.region_ = bip::mapped_region(object, bip::read_write);
+        } catch (const bip::interprocess_exception& e) {
+            throw Error(ErrorCode::resource_exhausted,
+                        "cannot create shared memory '" + name + "' of " + std::to_string(size) +
+                            " bytes: " + e.what());
+        }
+        return m;
+    }
+
+    static bool remove(const std::string& name) noexcept {
+        return boost::interprocess::shared_memory_object::remove(name.c_str());
+    }
+
+    [[nodiscard]] void* data() const noexcept { return region_.get_address(); }
+    [[nodiscard]] std::size_t size() const noexcept { return region_.get_size(); }
+    [[nodiscard]] bool mapped() const noexcept { return region_.get_address() != nullptr; }
+
+private:
+    boost::interprocess::mapped_region region_;
+};
+
+}  // namespace kbus

@@ -1,0 +1,267 @@
+// The partition ring on its own, in one process: the test plays the daemon (it moves the
+// producer limit) so each invariant can be driven exactly.
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kbus/header_block.hpp"
+#include "kbus/message.hpp"
+#include "kbus/ring_reader.hpp"
+#include "kbus/ring_writer.hpp"
+
+using namespace kbus;
+using namespace kbus::ring;
+
+namespace {
+
+struct TestRing {
+    explicit TestRing(std::uint64_t capacity, std::uint32_t max_record = 1 << 20) {
+        const RingLayout layout = ring_layout(capacity);
+        memory.reset(static_cast<std::byte*>(std::aligned_alloc(4096, layout.total_bytes)));
+        std::memset(memory.get(), 0, layout.total_bytes);
+        ref = RingRef::initialize(memory.get(), capacity, 7, 0, max_record, TimestampType::create_time);
+    }
+    // The daemon's job: let producers go up to `reader_position + capacity`.
+    void release_up_to(std::uint64_t reader_position) {
+        ref.header().limit.producer_limit.store(reader_position + ref.capacity(), std::memory_order_release);
+    }
+    struct Free {
+        void operator()(std::byte* p) const { std::free(p); }
+    };
+    std::unique_ptr<std::byte, Free> memory;
+    RingRef ref;
+};
+
+// Writes one data record with a value (and no key/headers) and commits it.
+RingClaim write_value(RingWriter& w, const std::string& value, bool commit = true) {
+    const PayloadLayout l = payload_layout(-1, std::int32_t(value.size()), 0);
+    RingClaim c;
+    REQUIRE(w.try_claim(l, c) == ClaimStatus::claimed);
+    std::memcpy(reinterpret_cast<std::byte*>(c.record) + l.value_offset, value.data(), value.size());
+    RingWriter::write_header(c, 1234, -1, std::int32_t(value.size()), 0, 0);
+    if (commit) w.commit(c);
+    return c;
+}
+
+std::string value_of(const RecordRef& r) {
+    static const std::string topic = "t";
+    Message m(r.header, &topic, 0, std::int64_t(r.offset));
+    return std::string(m.value().str());
+}
+
+}  // namespace
+
+TEST_CASE("a committed record reads back intact", "[ring]") {
+    TestRing t(64 * 1024);
+    RingWriter w(t.ref);
+    const HeaderView headers[] = {{"h1", BytesView("v1")}, {"h2", BytesView()}};
+    const std::size_t hb = header_block_size(headers);
+    const PayloadLayout l = payload_layout(3, 5, std::uint32_t(hb));
+    RingClaim c;
+    REQUIRE(w.try_claim(l, c) == ClaimStatus::claimed);
+    auto* frame = reinterpret_cast<std::byte*>(c.record);
+    std::memcpy(frame + l.key_offset, "key", 3);
+    std::memcpy(frame + l.value_offset, "value", 5);
+    write_header_block(frame + l.headers_offset, headers);
+    RingWriter::write_header(c, 1700000000000, 3, 5, std::uint32_t(hb), 2);
+    CHECK(l.value_offset % 8 == 0);
+    w.commit(c);
+
+    RingReader r(t.ref);
+    Cursor cur{0, 0};
+    RecordRef rec;
+    REQUIRE(r.peek(cur, rec) == PeekStatus::record);
+    const std::string topic = "t";
+    Message m(rec.header, &topic, 0, 0);
+    CHECK(m.key().str() == "key");
+    CHECK(m.value().str() == "value");
+    CHECK(m.timestamp() == 1700000000000);
+    auto it = m.headers();
+    REQUIRE(!it.done());
+    CHECK(it->key == "h1");
+    CHECK(it->value.str() == "v1");
+    ++it;
+    REQUIRE(!it.done());
+    CHECK(it->key == "h2");
+    CHECK(it->value.is_null());
+    ++it;
+    CHECK(it.done());
+    CHECK_FALSE(it.malformed());
+    auto owned = m.copy();
+    CHECK(owned.key == std::optional<std::string>("key"));
+    CHECK(owned.headers.size() == 2);
+}
+
+TEST_CASE("the commit word is what publishes a record", "[ring]") {
+    TestRing t(64 * 1024);
+    RingWriter w(t.ref);
+    RingReader r(t.ref);
+    RingClaim first = write_value(w, "first", false);
+    Cursor cur{0, 0};
+    RecordRef rec;
+    CHECK(r.peek(cur, rec) == PeekStatus::not_ready);  // claimed, header written, not committed
+    RingClaim second = write_value(w, "second");
+    CHECK(r.peek(cur, rec) == PeekStatus::not_ready);  // order: offset 0 gates offset 1
+    w.commit(first);
+    REQUIRE(r.peek(cur, rec) == PeekStatus::record);
+    CHECK(value_of(rec) == "first");
+    RingReader::advance(cur, rec);
+    REQUIRE(r.peek(cur, rec) == PeekStatus::record);
+    CHECK(rec.offset == 1);
+    CHECK(value_of(rec) == "second");
+    CHECK(second.offset == 1);
+}
+
+TEST_CASE("records wrap with padding and never straddle the end", "[ring]") {
+    TestRing t(64 * 1024);
+    RingWriter w(t.ref);
+    RingReader r(t.ref);
+    Cursor cur{0, 0};
+    const std::string big(1000, 'x');
+    std::uint64_t expected = 0;
+    bool saw_wrap = false;
+    for (int i = 0; i < 500; ++i) {  // several laps
+        RingClaim c = write_value(w, big + std::to_string(i));
+        CHECK(c.offset == expected);
+        const std::uint64_t index = t.ref.index_of(c.position);
+        CHECK(index + c.layout.frame_length <= t.ref.capacity());  // inside the region
+        if (c.position / t.ref.capacity() > 0 && index == 0) saw_wrap = true;
+        RecordRef rec;
+        REQUIRE(r.peek(cur, rec) == PeekStatus::record);
+        CHECK(rec.offset == expected);
+        CHECK(value_of(rec) == big + std::to_string(i));
+        RingReader::advance(cur, rec);
+        t.release_up_to(cur.position);
+        ++expected;
+    }
+    CHECK(saw_wrap);
+}
+
+TEST_CASE("an end too small for a header is skipped implicitly", "[ring]") {
+    TestRing t(64 * 1024);
+    RingWriter w(t.ref);
+    RingReader r(t.ref);
+    // Fill to 16 bytes before the end with two records: a header (48 bytes) no longer fits there.
+    const std::uint64_t cap = t.ref.capacity();
+    Cursor cur{0, 0};
+    RecordRef rec;
+    for (std::uint64_t frame : {cap / 2, cap / 2 - 16}) {
+        const std::int32_t value = std::int32_t(frame - record_header_bytes);
+        RingClaim c;
+        REQUIRE(w.try_claim(payload_layout(-1, value, 0), c) == ClaimStatus::claimed);
+        RingWriter::write_header(c, 0, -1, value, 0, 0);
+        w.commit(c);
+        REQUIRE(r.peek(cur, rec) == PeekStatus::record);
+        RingReader::advance(cur, rec);
+    }
+    CHECK(cur.position == cap - 16);
+    t.release_up_to(cur.position);
+    RingClaim next = write_value(w, "after the skip");
+    CHECK(next.position == cap);  // next lap's start
+    REQUIRE(r.peek(cur, rec) == PeekStatus::record);
+    CHECK(value_of(rec) == "after the skip");
+}
+
+TEST_CASE("producers stop at the producer limit", "[ring]") {
+    TestRing t(64 * 1024);
+    RingWriter w(t.ref);
+    const PayloadLayout l = payload_layout(-1, 4000, 0);
+    RingClaim c;
+    int claimed = 0;
+    while (w.try_claim(l, c) == ClaimStatus::claimed) {
+        RingWriter::write_header(c, 0, -1, 4000, 0, 0);
+        w.commit(c);
+        ++claimed;
+    }
+    CHECK(claimed == int(t.ref.capacity() / l.frame_length));
+    CHECK(w.try_claim(l, c) == ClaimStatus::full);
+    t.release_up_to(l.frame_length);  // the daemon took one record
+    CHECK(w.try_claim(l, c) == ClaimStatus::claimed);
+    CHECK(c.offset == std::uint64_t(claimed));
+}
+
+TEST_CASE("oversized records are refused", "[ring]") {
+    TestRing t(64 * 1024, 1024);
+    RingWriter w(t.ref);
+    RingClaim c;
+    CHECK(w.try_claim(payload_layout(-1, 2000, 0), c) == ClaimStatus::too_large);
+    CHECK(w.try_claim(payload_layout(-1, 900, 0), c) == ClaimStatus::claimed);
+}
+
+TEST_CASE("a lapped reader is told, never handed overwritten bytes", "[ring]") {
+    TestRing t(64 * 1024);
+    RingWriter w(t.ref);
+    RingReader r(t.ref);
+    Cursor stale{0, 0};
+    std::uint64_t daemon_position = 0;
+    for (int i = 0; i < 200; ++i) {  // the daemon keeps up; our reader does not
+        RingClaim c = write_value(w, std::string(900, char('a' + i % 26)));
+        daemon_position = c.position + c.layout.frame_length;
+        t.release_up_to(daemon_position);
+    }
+    RecordRef rec;
+    CHECK(r.peek(stale, rec) == PeekStatus::lapped);
+    // The journal still finds records in the ring, not the overwritten ones.
+    Cursor found;
+    CHECK_FALSE(r.locate(0, found));
+    REQUIRE(r.locate(199, found));
+    REQUIRE(r.peek(found, rec) == PeekStatus::record);
+    CHECK(rec.offset == 199);
+}
+
+TEST_CASE("concurrent producers claim lock-free: dense offsets, per-producer order", "[ring]") {
+    TestRing t(1 << 20);
+    constexpr int producers = 4;
+    constexpr int per_producer = 20000;
+    std::atomic<bool> done{false};
+    std::vector<std::thread> threads;
+    for (int p = 0; p < producers; ++p) {
+        threads.emplace_back([&, p] {
+            RingWriter w(t.ref);
+            for (int i = 0; i < per_producer; ++i) {
+                const std::string v = std::to_string(p) + ":" + std::to_string(i);
+                const PayloadLayout l = payload_layout(-1, std::int32_t(v.size()), 0);
+                RingClaim c;
+                while (w.try_claim(l, c) != ClaimStatus::claimed) std::this_thread::yield();
+                std::memcpy(reinterpret_cast<std::byte*>(c.record) + l.value_offset, v.data(), v.size());
+                RingWriter::write_header(c, 0, -1, std::int32_t(v.size()), 0, 0);
+                w.commit(c);
+            }
+        });
+    }
+    RingReader r(t.ref);
+    Cursor cur{0, 0};
+    std::vector<int> next(producers, 0);
+    std::uint64_t count = 0;
+    while (count < std::uint64_t(producers) * per_producer) {
+        RecordRef rec;
+        const PeekStatus s = r.peek(cur, rec);
+        if (s == PeekStatus::not_ready) continue;
+        REQUIRE(s == PeekStatus::record);
+        REQUIRE(rec.offset == count);
+        const std::string v = value_of(rec);
+        const int p = std::stoi(v.substr(0, v.find(':')));
+        const int i = std::stoi(v.substr(v.find(':') + 1));
+        REQUIRE(i == next[p]);
+        ++next[p];
+        RingReader::advance(cur, rec);
+        t.release_up_to(cur.position);
+        ++count;
+    }
+    done = true;
+    for (auto& th : threads) th.join();
+    CHECK(count == std::uint64_t(producers) * per_producer);
+}
+
+TEST_CASE("a malformed header block stops iteration inside its bounds", "[ring]") {
+    std::byte block[8] = {};
+    const std::uint16_t key_length = 200;  // longer than the block
+    std::memcpy(block, &key_length, 2);
+    HeaderIterator it(block, sizeof(block), 1);
+    CHECK(it.done());
+    CHECK(it.malformed());
+}
