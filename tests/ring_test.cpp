@@ -23,11 +23,13 @@ struct TestRing {
         const RingLayout layout = ring_layout(capacity);
         memory.reset(static_cast<std::byte*>(std::aligned_alloc(4096, layout.total_bytes)));
         std::memset(memory.get(), 0, layout.total_bytes);
-        ref = RingRef::initialize(memory.get(), capacity, 7, 0, max_record, TimestampType::create_time);
+        ref = RingRef::initialize(memory.get(), capacity, 7, 0, max_record,
+                                  TimestampType::create_time);
     }
     // The daemon's job: let producers go up to `reader_position + capacity`.
     void release_up_to(std::uint64_t reader_position) {
-        ref.header().limit.producer_limit.store(reader_position + ref.capacity(), std::memory_order_release);
+        ref.header().limit.producer_limit.store(reader_position + ref.capacity(),
+                                                std::memory_order_release);
     }
     struct Free {
         void operator()(std::byte* p) const { std::free(p); }
@@ -41,7 +43,8 @@ RingClaim write_value(RingWriter& w, const std::string& value, bool commit = tru
     const PayloadLayout l = payload_layout(-1, std::int32_t(value.size()), 0);
     RingClaim c;
     REQUIRE(w.try_claim(l, c) == ClaimStatus::claimed);
-    std::memcpy(reinterpret_cast<std::byte*>(c.record) + l.value_offset, value.data(), value.size());
+    std::memcpy(reinterpret_cast<std::byte*>(c.record) + l.value_offset, value.data(),
+                value.size());
     RingWriter::write_header(c, 1234, -1, std::int32_t(value.size()), 0, 0);
     if (commit) w.commit(c);
     return c;
@@ -226,8 +229,10 @@ TEST_CASE("concurrent producers claim lock-free: dense offsets, per-producer ord
                 const std::string v = std::to_string(p) + ":" + std::to_string(i);
                 const PayloadLayout l = payload_layout(-1, std::int32_t(v.size()), 0);
                 RingClaim c;
-                while (w.try_claim(l, c) != ClaimStatus::claimed) std::this_thread::yield();
-                std::memcpy(reinterpret_cast<std::byte*>(c.record) + l.value_offset, v.data(), v.size());
+                while (w.try_claim(l, c) != ClaimStatus::claimed)
+                    std::this_thread::yield();
+                std::memcpy(reinterpret_cast<std::byte*>(c.record) + l.value_offset, v.data(),
+                            v.size());
                 RingWriter::write_header(c, 0, -1, std::int32_t(v.size()), 0, 0);
                 w.commit(c);
             }
@@ -253,7 +258,8 @@ TEST_CASE("concurrent producers claim lock-free: dense offsets, per-producer ord
         ++count;
     }
     done = true;
-    for (auto& th : threads) th.join();
+    for (auto& th : threads)
+        th.join();
     CHECK(count == std::uint64_t(producers) * per_producer);
 }
 

@@ -48,7 +48,8 @@ struct BusLocationOverrides {
 [[nodiscard]] inline BusLocation resolve_bus_location(const BusLocationOverrides& given = {}) {
     BusLocation loc;
     loc.bus = given.bus ? *given.bus : detail::env("KBUS_BUS").value_or("default");
-    if (auto why = check_bus_name(loc.bus); !why.empty()) throw Error(ErrorCode::invalid_argument, why);
+    if (auto why = check_bus_name(loc.bus); !why.empty())
+        throw Error(ErrorCode::invalid_argument, why);
     const bool root = ::geteuid() == 0;
     if (given.run_dir) {
         loc.run_dir = *given.run_dir;

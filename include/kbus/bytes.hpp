@@ -12,7 +12,7 @@
 namespace kbus {
 
 class BytesView {
-public:
+  public:
     constexpr BytesView() noexcept = default;  // null
     constexpr BytesView(std::nullptr_t) noexcept {}
     BytesView(std::string_view s) noexcept
@@ -40,7 +40,7 @@ public:
         return std::string(str());
     }
 
-private:
+  private:
     const std::byte* data_ = nullptr;
     std::size_t size_ = 0;
     bool null_ = true;

@@ -45,7 +45,7 @@ struct TopicDescription {
 };
 
 class Client {
-public:
+  public:
     explicit Client(ClientOptions options = {})
         : options_(std::move(options)),
           location_(resolve_bus_location({options_.bus, options_.run_dir, std::nullopt})) {
@@ -107,7 +107,8 @@ public:
         const std::string reply = call(protocol::RequestType::list_topics, {});
         protocol::Reader r(reply);
         std::vector<std::string> names(r.count(4));
-        for (auto& n : names) n = r.str();
+        for (auto& n : names)
+            n = r.str();
         return names;
     }
 
@@ -118,7 +119,8 @@ public:
         protocol::Reader r(reply);
         TopicDescription d{protocol::TopicMetadata::read(r), {}};
         const std::uint32_t n = r.count(8);
-        for (std::uint32_t i = 0; i < n; ++i) d.partitions.push_back(protocol::PartitionState::read(r));
+        for (std::uint32_t i = 0; i < n; ++i)
+            d.partitions.push_back(protocol::PartitionState::read(r));
         return d;
     }
 
@@ -138,7 +140,8 @@ public:
             const std::string shm = handle->metadata.ring_shm_prefix + "." + std::to_string(p);
             SharedMapping m = SharedMapping::open(shm);
             if (!ring::RingRef::looks_valid(m.data(), m.size()))
-                throw Error(ErrorCode::protocol_error, "ring '" + shm + "' has an unexpected layout");
+                throw Error(ErrorCode::protocol_error,
+                            "ring '" + shm + "' has an unexpected layout");
             handle->rings.emplace_back(m.data());
             handle->mappings.push_back(std::move(m));
         }
@@ -192,7 +195,7 @@ public:
         return channel_.call(type, payload);
     }
 
-private:
+  private:
     ClientOptions options_;
     BusLocation location_;
     std::mutex mutex_;

@@ -31,34 +31,36 @@ struct ConsumerOptions {
 };
 
 class OffsetSpec {
-public:
+  public:
     static OffsetSpec beginning() { return OffsetSpec(protocol::OffsetSpecKind::beginning, 0); }
     static OffsetSpec end() { return OffsetSpec(protocol::OffsetSpecKind::end, 0); }
-    static OffsetSpec at(std::int64_t offset) { return OffsetSpec(protocol::OffsetSpecKind::offset, offset); }
+    static OffsetSpec at(std::int64_t offset) {
+        return OffsetSpec(protocol::OffsetSpecKind::offset, offset);
+    }
     [[nodiscard]] protocol::OffsetSpecKind kind() const noexcept { return kind_; }
     [[nodiscard]] std::int64_t offset() const noexcept { return offset_; }
 
-private:
+  private:
     OffsetSpec(protocol::OffsetSpecKind k, std::int64_t o) : kind_(k), offset_(o) {}
     protocol::OffsetSpecKind kind_;
     std::int64_t offset_;
 };
 
 class Batch {
-public:
+  public:
     [[nodiscard]] std::size_t size() const noexcept { return messages_.size(); }
     [[nodiscard]] bool empty() const noexcept { return messages_.empty(); }
     [[nodiscard]] const Message& operator[](std::size_t i) const noexcept { return messages_[i]; }
     [[nodiscard]] auto begin() const noexcept { return messages_.begin(); }
     [[nodiscard]] auto end() const noexcept { return messages_.end(); }
 
-private:
+  private:
     friend class Consumer;
     std::vector<Message> messages_;
 };
 
 class Consumer {
-public:
+  public:
     explicit Consumer(Client& client, ConsumerOptions options = {})
         : client_(&client), options_(options) {}
     Consumer(const Consumer&) = delete;
@@ -71,8 +73,8 @@ public:
         if (partition < 0 || partition >= handle->metadata.partitions)
             throw Error(ErrorCode::partition_out_of_range,
                         "partition " + std::to_string(partition) + " is out of range for topic '" +
-                            std::string(topic) + "' (" + std::to_string(handle->metadata.partitions) +
-                            " partitions)");
+                            std::string(topic) + "' (" +
+                            std::to_string(handle->metadata.partitions) + " partitions)");
         if (find(topic, partition) != nullptr) return seek(topic, partition, from);
         auto p = std::make_unique<Assigned>();
         p->topic = std::string(topic);
@@ -86,7 +88,8 @@ public:
     // Adds every partition of a topic (no consumer group: this consumer reads them all).
     void subscribe(std::string_view topic, OffsetSpec from = OffsetSpec::beginning()) {
         const std::int32_t n = client_->topic(topic)->metadata.partitions;
-        for (std::int32_t p = 0; p < n; ++p) assign(topic, p, from);
+        for (std::int32_t p = 0; p < n; ++p)
+            assign(topic, p, from);
     }
 
     void unassign() noexcept {
@@ -103,8 +106,9 @@ public:
     void seek(std::string_view topic, std::int32_t partition, OffsetSpec to) {
         Assigned* p = find(topic, partition);
         if (p == nullptr)
-            throw Error(ErrorCode::invalid_argument, "seek on a partition that is not assigned: " +
-                                                         std::string(topic) + "/" + std::to_string(partition));
+            throw Error(ErrorCode::invalid_argument,
+                        "seek on a partition that is not assigned: " + std::string(topic) + "/" +
+                            std::to_string(partition));
         batch_.messages_.clear();
         attach(*p, to);
     }
@@ -117,7 +121,8 @@ public:
     }
 
     // The next offset producers will write (claimed so far) on a partition.
-    [[nodiscard]] std::int64_t high_watermark(std::string_view topic, std::int32_t partition) const {
+    [[nodiscard]] std::int64_t high_watermark(std::string_view topic,
+                                              std::int32_t partition) const {
         const Assigned* p = find(topic, partition);
         if (p == nullptr) throw Error(ErrorCode::invalid_argument, "partition not assigned");
         return static_cast<std::int64_t>(ring::load_next_offset(p->reader.ring().header()));
@@ -138,7 +143,8 @@ public:
         const std::uint64_t start = detail::monotonic_ns();
         const auto budget = static_cast<std::uint64_t>(timeout.count() < 0 ? 0 : timeout.count());
         const auto spin = static_cast<std::uint64_t>(
-            std::chrono::duration_cast<std::chrono::nanoseconds>(options_.spin_before_sleep).count());
+            std::chrono::duration_cast<std::chrono::nanoseconds>(options_.spin_before_sleep)
+                .count());
         for (;;) {
             gather();
             if (!batch_.empty()) break;
@@ -155,7 +161,7 @@ public:
 
     [[nodiscard]] std::size_t assignment_size() const noexcept { return partitions_.size(); }
 
-private:
+  private:
     struct Assigned {
         std::string topic;
         std::int32_t partition = 0;
@@ -180,9 +186,9 @@ private:
 
     void attach(Assigned& p, OffsetSpec from) {
         // Re-attaching reuses our slot (the daemon re-tethers it at the new position).
-        const protocol::ReaderAttachment a = client_->attach_reader(
-            p.handle->metadata.topic_id, p.partition, from.kind(), from.offset(),
-            p.has_slot ? std::int32_t(p.slot) : -1);
+        const protocol::ReaderAttachment a =
+            client_->attach_reader(p.handle->metadata.topic_id, p.partition, from.kind(),
+                                   from.offset(), p.has_slot ? std::int32_t(p.slot) : -1);
         p.slot = a.slot;
         p.has_slot = true;
         p.cursor = {a.position, static_cast<std::uint64_t>(a.offset)};
@@ -240,7 +246,8 @@ private:
                 batch_.messages_.clear();
                 const std::uint64_t resume = p->holding ? p->held_offset : p->cursor.offset;
                 throw OffsetOutOfRange(ErrorCode::batch_invalidated,
-                                       "consumer of " + p->topic + "/" + std::to_string(p->partition) +
+                                       "consumer of " + p->topic + "/" +
+                                           std::to_string(p->partition) +
                                            " was detached (held a batch longer than "
                                            "consumer.hold.timeout.ms); resume from offset " +
                                            std::to_string(resume),
@@ -252,8 +259,8 @@ private:
     [[noreturn]] void throw_out_of_range(Assigned& p, const char* why) {
         batch_.messages_.clear();
         throw OffsetOutOfRange(ErrorCode::offset_out_of_range,
-                               "offset " + std::to_string(p.cursor.offset) + " of " + p.topic + "/" +
-                                   std::to_string(p.partition) + " " + why,
+                               "offset " + std::to_string(p.cursor.offset) + " of " + p.topic +
+                                   "/" + std::to_string(p.partition) + " " + why,
                                p.topic, p.partition, static_cast<std::int64_t>(p.cursor.offset));
     }
 
@@ -274,15 +281,18 @@ private:
         std::atomic_thread_fence(std::memory_order_seq_cst);
         gather();
         if (batch_.empty() && n > 0) {
-            const auto cap = std::min<std::chrono::nanoseconds>(timeout, std::chrono::milliseconds(100));
+            const auto cap =
+                std::min<std::chrono::nanoseconds>(timeout, std::chrono::milliseconds(100));
             if (!detail::futex_waitv(waits, unsigned(n), cap)) {
                 ring::WakeLine& w = partitions_[0]->reader.ring().header().wake;
-                detail::futex_wait(&w.wake_seq, std::uint32_t(waits[0].val),
-                                   std::min<std::chrono::nanoseconds>(cap, std::chrono::milliseconds(1)));
+                detail::futex_wait(
+                    &w.wake_seq, std::uint32_t(waits[0].val),
+                    std::min<std::chrono::nanoseconds>(cap, std::chrono::milliseconds(1)));
             }
         }
         for (std::size_t i = 0; i < n; ++i)
-            partitions_[i]->reader.ring().header().wake.sleepers.fetch_sub(1, std::memory_order_relaxed);
+            partitions_[i]->reader.ring().header().wake.sleepers.fetch_sub(
+                1, std::memory_order_relaxed);
     }
 
     Client* client_;

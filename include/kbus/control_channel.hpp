@@ -19,7 +19,7 @@
 namespace kbus {
 
 class ControlChannel {
-public:
+  public:
     ControlChannel() = default;
     ControlChannel(const ControlChannel&) = delete;
     ControlChannel& operator=(const ControlChannel&) = delete;
@@ -44,12 +44,14 @@ public:
             throw Error(ErrorCode::invalid_argument, "socket path too long: " + socket_path);
         std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
         fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd_ < 0) throw Error(ErrorCode::io_error, std::string("socket: ") + std::strerror(errno));
+        if (fd_ < 0)
+            throw Error(ErrorCode::io_error, std::string("socket: ") + std::strerror(errno));
         if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
             const int e = errno;
             close();
             throw Error(ErrorCode::not_connected, "cannot reach kbusd at " + socket_path + ": " +
-                                                      std::strerror(e) + " (is the daemon running?)");
+                                                      std::strerror(e) +
+                                                      " (is the daemon running?)");
         }
     }
 
@@ -63,16 +65,15 @@ public:
     // daemon's error as kbus::Error, or not_connected if the connection broke.
     std::string call(protocol::RequestType type, const std::string& payload) {
         if (fd_ < 0) throw Error(ErrorCode::not_connected, "not connected to kbusd");
-        protocol::FrameHeader h{static_cast<std::uint32_t>(payload.size()),
-                                static_cast<std::uint16_t>(type),
-                                static_cast<std::uint16_t>(protocol::protocol_version), next_id_++, 0};
+        protocol::FrameHeader h{
+            static_cast<std::uint32_t>(payload.size()), static_cast<std::uint16_t>(type),
+            static_cast<std::uint16_t>(protocol::protocol_version), next_id_++, 0};
         std::string frame(reinterpret_cast<const char*>(&h), sizeof(h));
         frame += payload;
         write_all(frame.data(), frame.size());
         protocol::FrameHeader rh{};
         read_all(&rh, sizeof(rh));
-        if (rh.payload_length > protocol::max_frame_payload)
-            fail("reply too large");
+        if (rh.payload_length > protocol::max_frame_payload) fail("reply too large");
         std::string body(rh.payload_length, '\0');
         read_all(body.data(), body.size());
         if (rh.request_id != h.request_id || rh.type != (h.type | protocol::reply_flag))
@@ -84,7 +85,7 @@ public:
         return body.substr(body.size() - r.remaining());
     }
 
-private:
+  private:
     [[noreturn]] void fail(const char* what) {
         close();
         throw Error(ErrorCode::not_connected, std::string("kbusd connection lost: ") + what);

@@ -44,7 +44,7 @@ inline void write_header_block(std::byte* out, std::span<const HeaderView> heade
 // Iterates a header block without copying. A malformed block ends the iteration early and sets
 // malformed(): readers never read outside the block.
 class HeaderIterator {
-public:
+  public:
     HeaderIterator() = default;
     HeaderIterator(const std::byte* block, std::size_t size, std::uint32_t count) noexcept
         : p_(block), end_(block + size), remaining_(count) {
@@ -59,7 +59,7 @@ public:
     }
     [[nodiscard]] bool malformed() const noexcept { return malformed_; }
 
-private:
+  private:
     void advance() noexcept {
         if (remaining_ == 0) {
             done_ = true;

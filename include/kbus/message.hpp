@@ -26,7 +26,7 @@ struct OwnedMessage {
 };
 
 class Message {
-public:
+  public:
     Message() = default;
     Message(const ring::RecordHeader* record, const std::string* topic, std::int32_t partition,
             std::int64_t offset) noexcept
@@ -58,14 +58,19 @@ public:
     }
 
     [[nodiscard]] OwnedMessage copy() const {
-        OwnedMessage m{*topic_, partition_, offset_, timestamp(), key().to_optional_string(),
-                       value().to_optional_string(), {}};
+        OwnedMessage m{*topic_,
+                       partition_,
+                       offset_,
+                       timestamp(),
+                       key().to_optional_string(),
+                       value().to_optional_string(),
+                       {}};
         for (HeaderIterator it = headers(); !it.done(); ++it)
             m.headers.push_back({std::string(it->key), it->value.to_optional_string()});
         return m;
     }
 
-private:
+  private:
     [[nodiscard]] const std::byte* base() const noexcept {
         return reinterpret_cast<const std::byte*>(record_);
     }

@@ -8,7 +8,8 @@
 
 namespace kbus {
 
-[[nodiscard]] constexpr std::int32_t murmur2(const unsigned char* data, std::size_t length) noexcept {
+[[nodiscard]] constexpr std::int32_t murmur2(const unsigned char* data,
+                                             std::size_t length) noexcept {
     constexpr std::uint32_t seed = 0x9747b28cU;
     constexpr std::uint32_t m = 0x5bd1e995U;
     constexpr int r = 24;
@@ -26,8 +27,12 @@ namespace kbus {
     }
     const unsigned char* tail = data + (length & ~std::size_t{3});
     switch (length % 4) {
-        case 3: h ^= std::uint32_t(tail[2]) << 16; [[fallthrough]];
-        case 2: h ^= std::uint32_t(tail[1]) << 8; [[fallthrough]];
+        case 3:
+            h ^= std::uint32_t(tail[2]) << 16;
+            [[fallthrough]];
+        case 2:
+            h ^= std::uint32_t(tail[1]) << 8;
+            [[fallthrough]];
         case 1:
             h ^= std::uint32_t(tail[0]);
             h *= m;
@@ -39,7 +44,9 @@ namespace kbus {
 }
 
 // Kafka's Utils.toPositive: masks the sign bit (not abs()).
-[[nodiscard]] constexpr std::int32_t to_positive(std::int32_t x) noexcept { return x & 0x7fffffff; }
+[[nodiscard]] constexpr std::int32_t to_positive(std::int32_t x) noexcept {
+    return x & 0x7fffffff;
+}
 
 // BuiltInPartitioner.partitionForKey.
 [[nodiscard]] constexpr std::int32_t partition_for_key(const unsigned char* key, std::size_t length,

@@ -10,8 +10,8 @@ inline constexpr std::size_t max_topic_name_length = 249;  // Kafka's limit
 inline constexpr std::size_t max_bus_name_length = 64;
 
 [[nodiscard]] constexpr bool is_legal_name_char(char c) noexcept {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
 }
 
 // Empty string when valid, otherwise why not (a sentence for an error message).

@@ -41,12 +41,14 @@ struct RecordMetadata {
 
 // A claimed record whose value is written in place; publish it with Producer::commit.
 class ProducerClaim {
-public:
+  public:
     [[nodiscard]] std::span<std::byte> value() const noexcept { return value_; }
     [[nodiscard]] std::int32_t partition() const noexcept { return partition_; }
-    [[nodiscard]] std::int64_t offset() const noexcept { return static_cast<std::int64_t>(claim_.offset); }
+    [[nodiscard]] std::int64_t offset() const noexcept {
+        return static_cast<std::int64_t>(claim_.offset);
+    }
 
-private:
+  private:
     friend class Producer;
     ring::RingClaim claim_{};
     ring::RingWriter* writer_ = nullptr;
@@ -56,7 +58,7 @@ private:
 };
 
 class Producer {
-public:
+  public:
     explicit Producer(Client& client, ProducerOptions options = {})
         : client_(&client), options_(options) {}
 
@@ -80,8 +82,8 @@ public:
     // Claims a record with a value of value_size bytes (-1: a null value) to be written in place.
     // The key and headers are copied now. Until commit, the partition waits for this record:
     // commit promptly.
-    [[nodiscard]] ProducerClaim claim(std::string_view topic, BytesView key, std::int32_t value_size,
-                                      const SendOptions& options = {}) {
+    [[nodiscard]] ProducerClaim claim(std::string_view topic, BytesView key,
+                                      std::int32_t value_size, const SendOptions& options = {}) {
         return claim_impl(topic, key, value_size, options, true).value();
     }
     [[nodiscard]] std::optional<ProducerClaim> try_claim(std::string_view topic, BytesView key,
@@ -100,7 +102,7 @@ public:
         return state_for(topic).handle->metadata.partitions;
     }
 
-private:
+  private:
     struct TopicState {
         std::string name;
         std::shared_ptr<const TopicHandle> handle;
@@ -120,7 +122,8 @@ private:
         auto t = std::make_unique<TopicState>();
         t->name = std::string(topic);
         t->handle = client_->topic(topic);
-        for (const ring::RingRef& r : t->handle->rings) t->writers.emplace_back(r);
+        for (const ring::RingRef& r : t->handle->rings)
+            t->writers.emplace_back(r);
         t->round_robin = static_cast<std::uint32_t>(::getpid());
         last_ = t.get();
         topics_.push_back(std::move(t));
@@ -132,12 +135,14 @@ private:
         if (options.partition) {
             if (*options.partition < 0 || *options.partition >= n)
                 throw Error(ErrorCode::partition_out_of_range,
-                            "partition " + std::to_string(*options.partition) + " is out of range for topic '" +
-                                t.name + "' (" + std::to_string(n) + " partitions)");
+                            "partition " + std::to_string(*options.partition) +
+                                " is out of range for topic '" + t.name + "' (" +
+                                std::to_string(n) + " partitions)");
             return *options.partition;
         }
         if (!key.is_null())
-            return partition_for_key(reinterpret_cast<const unsigned char*>(key.data()), key.size(), n);
+            return partition_for_key(reinterpret_cast<const unsigned char*>(key.data()), key.size(),
+                                     n);
         return static_cast<std::int32_t>(t.round_robin++ % std::uint32_t(n));
     }
 
@@ -149,8 +154,8 @@ private:
         const std::size_t headers_bytes = header_block_size(options.headers);
         if (key.size() > 0x7fffffffu || value_size < -1 || headers_bytes > 0x7fffffffu)
             throw Error(ErrorCode::message_too_large, "record too large");
-        const ring::PayloadLayout layout =
-            ring::payload_layout(key.wire_length(), value_size, static_cast<std::uint32_t>(headers_bytes));
+        const ring::PayloadLayout layout = ring::payload_layout(
+            key.wire_length(), value_size, static_cast<std::uint32_t>(headers_bytes));
         ring::RingWriter& writer = t.writers[std::size_t(partition)];
         ProducerClaim c;
         if (!claim_space(t, writer, layout, c.claim_, block)) return std::nullopt;
@@ -177,7 +182,8 @@ private:
         std::uint64_t deadline_ns = 0;
         for (std::uint32_t attempt = 0;; ++attempt) {
             switch (writer.try_claim(layout, out)) {
-                case ring::ClaimStatus::claimed: return true;
+                case ring::ClaimStatus::claimed:
+                    return true;
                 case ring::ClaimStatus::too_large:
                     throw Error(ErrorCode::message_too_large,
                                 "record of " + std::to_string(layout.frame_length) +
@@ -187,14 +193,16 @@ private:
                 case ring::ClaimStatus::deleted:
                     client_->forget_topic(t.name);
                     throw Error(ErrorCode::topic_deleted, "topic '" + t.name + "' was deleted");
-                case ring::ClaimStatus::full: break;
+                case ring::ClaimStatus::full:
+                    break;
             }
             if (!block) return false;
             if (deadline_ns == 0)
                 deadline_ns = detail::monotonic_ns() +
                               std::uint64_t(std::chrono::nanoseconds(options_.max_block).count());
             if (detail::monotonic_ns() > deadline_ns)
-                throw Error(ErrorCode::timed_out, "topic '" + t.name + "': ring full for longer than max.block.ms");
+                throw Error(ErrorCode::timed_out,
+                            "topic '" + t.name + "': ring full for longer than max.block.ms");
             wait_for_space(writer, attempt);
         }
     }

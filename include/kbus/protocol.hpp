@@ -47,7 +47,7 @@ enum class RequestType : std::uint16_t {
 enum class OffsetSpecKind : std::uint8_t { beginning = 0, end = 1, offset = 2 };
 
 class Writer {
-public:
+  public:
     void u8(std::uint8_t v) { raw(&v, 1); }
     void u16(std::uint16_t v) { raw(&v, 2); }
     void u32(std::uint32_t v) { raw(&v, 4); }
@@ -65,13 +65,13 @@ public:
     [[nodiscard]] const std::string& bytes() const noexcept { return buf_; }
     [[nodiscard]] std::string take() noexcept { return std::move(buf_); }
 
-private:
+  private:
     std::string buf_;
 };
 
 // Reads fields from a payload; throws Error(protocol_error) on anything truncated or oversized.
 class Reader {
-public:
+  public:
     Reader(const char* data, std::size_t size) noexcept : p_(data), end_(data + size) {}
     explicit Reader(std::string_view s) noexcept : Reader(s.data(), s.size()) {}
 
@@ -98,10 +98,11 @@ public:
     }
     [[nodiscard]] std::size_t remaining() const noexcept { return std::size_t(end_ - p_); }
     void expect_end() const {
-        if (p_ != end_) throw Error(ErrorCode::protocol_error, "malformed control message: trailing bytes");
+        if (p_ != end_)
+            throw Error(ErrorCode::protocol_error, "malformed control message: trailing bytes");
     }
 
-private:
+  private:
     template <class T>
     T fixed() {
         need(sizeof(T));
@@ -111,7 +112,8 @@ private:
         return v;
     }
     void need(std::size_t n) const {
-        if (remaining() < n) throw Error(ErrorCode::protocol_error, "malformed control message: truncated");
+        if (remaining() < n)
+            throw Error(ErrorCode::protocol_error, "malformed control message: truncated");
     }
     const char* p_;
     const char* end_;

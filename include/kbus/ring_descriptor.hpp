@@ -102,7 +102,9 @@ static_assert(offsetof(RingHeader, claim) % 16 == 0, "the claim pair needs 16-by
 // commit. A record takes at least record_header_bytes, so entries = capacity / 32 guarantees
 // every record still in the ring has its own entry: a seek finds an offset without scanning, and
 // a crash repairer finds where a dead claim ends.
-inline constexpr std::uint64_t journal_entries_for(std::uint64_t capacity) { return capacity / 32; }
+inline constexpr std::uint64_t journal_entries_for(std::uint64_t capacity) {
+    return capacity / 32;
+}
 
 // ---- the record header ------------------------------------------------------------------------
 enum class RecordType : std::uint16_t { data = 1, padding = 2, aborted = 3 };
@@ -146,7 +148,9 @@ static_assert(offsetof(RecordHeader, headers_length) == headers_length_offset);
 static_assert(offsetof(RecordHeader, header_count) == header_count_offset);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 
-[[nodiscard]] constexpr std::uint64_t commit_word_for(std::uint64_t offset) { return offset + 1; }
+[[nodiscard]] constexpr std::uint64_t commit_word_for(std::uint64_t offset) {
+    return offset + 1;
+}
 
 [[nodiscard]] constexpr std::uint64_t align_up(std::uint64_t n, std::uint64_t a) {
     return (n + a - 1) & ~(a - 1);
@@ -189,6 +193,8 @@ struct RingLayout {
     return {journal_offset, entries, data_offset, data_offset + capacity};
 }
 
-[[nodiscard]] constexpr bool is_power_of_two(std::uint64_t n) { return n && !(n & (n - 1)); }
+[[nodiscard]] constexpr bool is_power_of_two(std::uint64_t n) {
+    return n && !(n & (n - 1));
+}
 
 }  // namespace kbus::ring

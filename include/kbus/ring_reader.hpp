@@ -32,7 +32,7 @@ struct RecordRef {
 };
 
 class RingReader {
-public:
+  public:
     RingReader() = default;
     explicit RingReader(RingRef ring) noexcept : ring_(ring) {}
 
@@ -77,7 +77,8 @@ public:
 
     // Where `offset` starts, if it is still in the ring and committed (via the claim journal).
     [[nodiscard]] bool locate(std::uint64_t offset, Cursor& out) const noexcept {
-        const std::uint64_t position = __atomic_load_n(ring_.journal_slot(offset), __ATOMIC_RELAXED);
+        const std::uint64_t position =
+            __atomic_load_n(ring_.journal_slot(offset), __ATOMIC_RELAXED);
         Cursor c{position, offset};
         RecordRef r;
         const PeekStatus s = peek(c, r);
@@ -95,7 +96,7 @@ public:
 
     [[nodiscard]] const RingRef& ring() const noexcept { return ring_; }
 
-private:
+  private:
     RingRef ring_;
 };
 

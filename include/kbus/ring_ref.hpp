@@ -11,7 +11,7 @@
 namespace kbus::ring {
 
 class RingRef {
-public:
+  public:
     RingRef() = default;
     explicit RingRef(void* base) noexcept
         : base_(static_cast<std::byte*>(base)),
@@ -77,7 +77,7 @@ public:
     }
     [[nodiscard]] bool valid() const noexcept { return base_ != nullptr; }
 
-private:
+  private:
     std::byte* base_ = nullptr;
     RingHeader* header_ = nullptr;
     std::uint64_t* journal_ = nullptr;

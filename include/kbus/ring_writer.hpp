@@ -25,7 +25,7 @@ struct RingClaim {
 enum class ClaimStatus { claimed, full, too_large, deleted };
 
 class RingWriter {
-public:
+  public:
     RingWriter() = default;
     explicit RingWriter(RingRef ring) noexcept
         : ring_(ring),
@@ -38,6 +38,10 @@ public:
         const std::uint64_t frame = layout.frame_length;
         if (frame > h.info.max_record_bytes || frame > ring_.capacity() / 2)
             return ClaimStatus::too_large;
+        // Relaxed: the state shares the claim pair's cache line, so this check costs nothing;
+        // a producer racing a delete may still land one record in the dying ring.
+        if (h.claim.state.load(std::memory_order_relaxed) != std::uint32_t(RingState::active))
+            return ClaimStatus::deleted;
         detail::WordPair current{load_next_offset(h), load_tail(h)};
         std::uint64_t skip;
         for (;;) {
@@ -107,8 +111,9 @@ public:
 
     [[nodiscard]] const RingRef& ring() const noexcept { return ring_; }
 
-private:
-    void write_padding(std::uint64_t position, std::uint64_t length, std::uint64_t offset) noexcept {
+  private:
+    void write_padding(std::uint64_t position, std::uint64_t length,
+                       std::uint64_t offset) noexcept {
         RecordHeader* p = ring_.record_at(position);
         p->position = position;
         p->timestamp = 0;

@@ -11,7 +11,7 @@
 namespace kbus {
 
 class SharedMapping {
-public:
+  public:
     SharedMapping() = default;
 
     static SharedMapping open(const std::string& name) {
@@ -39,9 +39,9 @@ public:
             object.truncate(static_cast<bip::offset_t>(size));
             m.region_ = bip::mapped_region(object, bip::read_write);
         } catch (const bip::interprocess_exception& e) {
-            throw Error(ErrorCode::resource_exhausted,
-                        "cannot create shared memory '" + name + "' of " + std::to_string(size) +
-                            " bytes: " + e.what());
+            throw Error(ErrorCode::resource_exhausted, "cannot create shared memory '" + name +
+                                                           "' of " + std::to_string(size) +
+                                                           " bytes: " + e.what());
         }
         return m;
     }
@@ -54,7 +54,7 @@ public:
     [[nodiscard]] std::size_t size() const noexcept { return region_.get_size(); }
     [[nodiscard]] bool mapped() const noexcept { return region_.get_address() != nullptr; }
 
-private:
+  private:
     boost::interprocess::mapped_region region_;
 };
 

@@ -24,8 +24,8 @@ inline void futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected,
         ts.tv_nsec = static_cast<long>(timeout.count() % 1'000'000'000);
         tsp = &ts;
     }
-    ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAIT, expected, tsp,
-              nullptr, 0);
+    ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAIT, expected, tsp, nullptr,
+              0);
 }
 
 inline void futex_wake_all(std::atomic<std::uint32_t>* word) noexcept {
@@ -37,7 +37,8 @@ inline void futex_wake_all(std::atomic<std::uint32_t>* word) noexcept {
 #define SYS_futex_waitv 449
 #endif
 
-struct FutexWaitvEntry {  // struct futex_waitv of linux/futex.h (5.16+), spelled out for old headers
+struct FutexWaitvEntry {  // struct futex_waitv of linux/futex.h (5.16+), spelled out for old
+                          // headers
     std::uint64_t val;
     std::uint64_t uaddr;
     std::uint32_t flags;

@@ -1,0 +1,558 @@
+// kbusd: owns a bus. Creates the control segment and one ring per partition, serves control
+// requests on <run dir>/kbus.sock, and runs the spill loop that takes committed records off the
+// rings and moves the producer limit (the gate of invariant 4).
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kbus/bus_location.hpp"
+#include "kbus/control_descriptor.hpp"
+#include "kbus/detail/clock.hpp"
+#include "kbus/detail/futex.hpp"
+#include "kbus/names.hpp"
+#include "kbus/protocol.hpp"
+#include "kbus/ring_reader.hpp"
+#include "kbus/shared_memory.hpp"
+
+namespace {
+
+using namespace kbus;
+std::atomic<bool> g_stop{false};
+
+void log(const char* level, const std::string& msg) {
+    std::fprintf(stderr, "kbusd %s %s\n", level, msg.c_str());
+}
+
+struct Partition {
+    SharedMapping mapping;
+    ring::RingRef ring;
+    ring::Cursor spill;  // daemon's read cursor
+    std::mutex mutex;    // orders slot changes with limit computation (daemon-internal)
+};
+
+struct Topic {
+    protocol::TopicMetadata meta;
+    std::vector<std::unique_ptr<Partition>> partitions;
+};
+
+class Daemon {
+  public:
+    explicit Daemon(BusLocation loc) : loc_(std::move(loc)) {}
+
+    int run() {
+        std::filesystem::create_directories(loc_.run_dir);
+        std::filesystem::create_directories(loc_.data_dir);
+        ::chmod(loc_.run_dir.c_str(), 0700);
+        ::chmod(loc_.data_dir.c_str(), 0700);
+        lock_fd_ = ::open(loc_.lock_path().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (lock_fd_ < 0 || ::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+            log("ERROR", "bus '" + loc_.bus + "' is already served by another kbusd (lock " +
+                             loc_.lock_path() + " is held)");
+            return 2;
+        }
+        control_mapping_ =
+            SharedMapping::create(loc_.control_shm_name(), sizeof(control::ControlSegment));
+        control_ = static_cast<control::ControlSegment*>(control_mapping_.data());
+        control_->info.magic = control::control_magic;
+        control_->info.layout_version = control::control_layout_version;
+        control_->info.daemon_pid.store(std::uint64_t(::getpid()), std::memory_order_relaxed);
+        control_->info.daemon_epoch.store(1, std::memory_order_release);
+        if (!listen()) return 1;
+        log("INFO", "serving bus '" + loc_.bus + "' on " + loc_.socket_path());
+        std::thread spill([this] { spill_loop(); });
+        serve();
+        spill.join();
+        shutdown();
+        log("INFO", "stopped");
+        return 0;
+    }
+
+  private:
+    bool listen() {
+        ::unlink(loc_.socket_path().c_str());
+        listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        if (loc_.socket_path().size() >= sizeof(addr.sun_path)) {
+            log("ERROR", "socket path too long: " + loc_.socket_path());
+            return false;
+        }
+        std::strcpy(addr.sun_path, loc_.socket_path().c_str());
+        const mode_t old = ::umask(0177);
+        const int rc = ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+        ::umask(old);
+        if (rc != 0 || ::listen(listen_fd_, 128) != 0) {
+            log("ERROR", "cannot listen on " + loc_.socket_path() + ": " + std::strerror(errno));
+            return false;
+        }
+        return true;
+    }
+
+    struct Connection {
+        int fd;
+        std::uint32_t id;
+        std::string in;
+    };
+
+    void serve() {
+        std::vector<Connection> conns;
+        std::uint32_t next_id = 1;
+        while (!g_stop.load()) {
+            std::vector<pollfd> fds{{listen_fd_, POLLIN, 0}};
+            for (auto& c : conns)
+                fds.push_back({c.fd, POLLIN, 0});
+            if (::poll(fds.data(), fds.size(), 200) <= 0) continue;
+            if (fds[0].revents & POLLIN) {
+                const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+                if (fd >= 0) conns.push_back({fd, next_id++, {}});
+            }
+            for (std::size_t i = 1; i < fds.size(); ++i) {
+                if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+                Connection& c = conns[i - 1];
+                char buf[65536];
+                const ssize_t n = ::recv(c.fd, buf, sizeof(buf), 0);
+                bool ok = n > 0;
+                if (ok) {
+                    c.in.append(buf, std::size_t(n));
+                    ok = drain(c);
+                }
+                if (!ok) {
+                    release_slots_of(c.id);
+                    ::close(c.fd);
+                    c.fd = -1;
+                }
+            }
+            std::erase_if(conns, [](const Connection& c) { return c.fd < 0; });
+        }
+        for (auto& c : conns)
+            ::close(c.fd);
+    }
+
+    // Answers every complete frame; false closes the connection (malformed framing).
+    bool drain(Connection& c) {
+        while (c.in.size() >= protocol::frame_header_bytes) {
+            protocol::FrameHeader h;
+            std::memcpy(&h, c.in.data(), sizeof(h));
+            if (h.payload_length > protocol::max_frame_payload) {
+                log("WARN", "connection " + std::to_string(c.id) + ": oversized frame, closing");
+                return false;
+            }
+            if (c.in.size() < sizeof(h) + h.payload_length) return true;
+            const std::string payload = c.in.substr(sizeof(h), h.payload_length);
+            c.in.erase(0, sizeof(h) + h.payload_length);
+            protocol::Writer reply;
+            try {
+                protocol::Reader r(payload);
+                protocol::Writer body;
+                handle(static_cast<protocol::RequestType>(h.type), r, body, c.id);
+                reply.u16(0);
+                reply.str("");
+                reply.raw(body.bytes().data(), body.bytes().size());
+            } catch (const Error& e) {
+                reply = {};
+                reply.u16(static_cast<std::uint16_t>(e.code()));
+                reply.str(e.what());
+            } catch (const std::exception& e) {
+                reply = {};
+                reply.u16(static_cast<std::uint16_t>(ErrorCode::unknown));
+                reply.str(e.what());
+            }
+            protocol::FrameHeader rh{static_cast<std::uint32_t>(reply.bytes().size()),
+                                     static_cast<std::uint16_t>(h.type | protocol::reply_flag),
+                                     h.version, h.request_id, 0};
+            std::string out(reinterpret_cast<const char*>(&rh), sizeof(rh));
+            out += reply.bytes();
+            if (::send(c.fd, out.data(), out.size(), MSG_NOSIGNAL) != ssize_t(out.size()))
+                return false;
+        }
+        return true;
+    }
+
+    Topic& topic_named(const std::string& name) {
+        auto it = topics_.find(name);
+        if (it == topics_.end())
+            throw Error(ErrorCode::unknown_topic, "unknown topic '" + name + "'");
+        return *it->second;
+    }
+
+    Topic& topic_by_id(std::uint64_t id) {
+        for (auto& [n, t] : topics_)
+            if (t->meta.topic_id == id) return *t;
+        throw Error(ErrorCode::unknown_topic, "unknown topic id " + std::to_string(id));
+    }
+
+    void handle(protocol::RequestType type, protocol::Reader& r, protocol::Writer& out,
+                std::uint32_t conn) {
+        using RT = protocol::RequestType;
+        std::lock_guard lock(topics_mutex_);
+        switch (type) {
+            case RT::hello:
+                (void)r.u32();
+                (void)r.u64();
+                (void)r.str();
+                out.u64(control_->info.daemon_epoch.load());
+                out.str(loc_.control_shm_name());
+                return;
+            case RT::create_topic:
+                return create_topic(r);
+            case RT::delete_topic: {
+                const std::string name = r.str();
+                Topic& t = topic_named(name);
+                for (auto& p : t.partitions)
+                    p->ring.header().claim.state.store(std::uint32_t(ring::RingState::deleted));
+                for (std::int32_t p = 0; p < t.meta.partitions; ++p)
+                    SharedMapping::remove(t.meta.ring_shm_prefix + "." + std::to_string(p));
+                retired_.push_back(std::move(topics_[name]));
+                topics_.erase(name);
+                log("INFO", "deleted topic '" + name + "'");
+                return;
+            }
+            case RT::list_topics:
+                out.u32(static_cast<std::uint32_t>(topics_.size()));
+                for (auto& [n, t] : topics_)
+                    out.str(n);
+                return;
+            case RT::topic_metadata:
+                topic_named(r.str()).meta.write(out);
+                return;
+            case RT::describe_topic: {
+                Topic& t = topic_named(r.str());
+                t.meta.write(out);
+                out.u32(static_cast<std::uint32_t>(t.partitions.size()));
+                for (std::size_t i = 0; i < t.partitions.size(); ++i)
+                    describe(*t.partitions[i], int(i)).write(out);
+                return;
+            }
+            case RT::attach_reader:
+                return attach(r, out, conn);
+            case RT::release_reader: {
+                Topic& t = topic_by_id(r.u64());
+                const std::int32_t p = r.i32();
+                const std::uint32_t slot = r.u32();
+                if (p < 0 || p >= t.meta.partitions || slot >= ring::reader_slot_count)
+                    throw Error(ErrorCode::invalid_argument, "bad partition or slot");
+                Partition& part = *t.partitions[std::size_t(p)];
+                std::lock_guard pl(part.mutex);
+                ring::ReaderSlot& s = part.ring.header().readers[slot];
+                if (s.owner_connection == conn)
+                    s.state.store(std::uint32_t(ring::ReaderSlotState::free));
+                return;
+            }
+            default:
+                throw Error(ErrorCode::unsupported,
+                            "unknown request type " + std::to_string(int(type)));
+        }
+    }
+
+    void create_topic(protocol::Reader& r) {
+        protocol::TopicMetadata m;
+        m.name = r.str();
+        m.partitions = r.i32();
+        std::uint64_t ring_bytes = 1 << 22;
+        std::uint32_t max_message = 1048588;
+        bool max_given = false;
+        const std::uint32_t n = r.count(8);
+        for (std::uint32_t i = 0; i < n; ++i) {
+            std::string k = r.str(), v = r.str();
+            try {
+                if (k == "ring.bytes")
+                    ring_bytes = std::stoull(v);
+                else if (k == "max.message.bytes") {
+                    max_message = std::uint32_t(std::stoul(v));
+                    max_given = true;
+                } else if (k == "message.timestamp.type") {
+                    if (v != "CreateTime" && v != "LogAppendTime")
+                        throw Error(ErrorCode::invalid_argument,
+                                    "message.timestamp.type must be CreateTime or LogAppendTime");
+                    m.timestamp_type = v == "LogAppendTime" ? 1 : 0;
+                } else if (k == "retention.ms" || k == "retention.bytes" || k == "segment.bytes" ||
+                           k == "segment.ms" || k == "compression.type" ||
+                           k == "consumer.hold.timeout.ms") {
+                    (void)std::stoll(k == "compression.type" ? "0" : v);
+                } else
+                    throw Error(ErrorCode::invalid_argument, "unknown topic config '" + k + "'");
+            } catch (const std::logic_error&) {
+                throw Error(ErrorCode::invalid_argument, "invalid value '" + v + "' for " + k);
+            }
+            m.config.emplace_back(k, v);
+        }
+        if (auto why = check_topic_name(m.name); !why.empty())
+            throw Error(ErrorCode::invalid_argument, why);
+        if (topics_.count(m.name))
+            throw Error(ErrorCode::topic_exists, "topic '" + m.name + "' already exists");
+        if (m.partitions < 1 || m.partitions > 10000)
+            throw Error(ErrorCode::invalid_argument, "partitions must be between 1 and 10000");
+        if (!ring::is_power_of_two(ring_bytes) || ring_bytes < ring::min_ring_bytes ||
+            ring_bytes > ring::max_ring_bytes)
+            throw Error(ErrorCode::invalid_argument,
+                        "ring.bytes must be a power of two between 65536 and 4294967296");
+        if (!max_given)
+            max_message = std::uint32_t(std::min<std::uint64_t>(max_message, ring_bytes / 2));
+        if (max_message > ring_bytes / 2 || max_message < ring::record_header_bytes)
+            throw Error(ErrorCode::invalid_argument,
+                        "max.message.bytes must be between 48 and ring.bytes/2");
+        m.topic_id = next_topic_id_++;
+        m.ring_bytes = ring_bytes;
+        m.max_message_bytes = max_message;
+        m.hold_timeout_ms = 1000;
+        m.ring_shm_prefix = loc_.shm_prefix() + ".t" + std::to_string(m.topic_id);
+        auto t = std::make_unique<Topic>();
+        t->meta = m;
+        for (std::int32_t p = 0; p < m.partitions; ++p) {
+            auto part = std::make_unique<Partition>();
+            part->mapping = SharedMapping::create(m.ring_shm_prefix + "." + std::to_string(p),
+                                                  ring::ring_layout(ring_bytes).total_bytes);
+            part->ring = ring::RingRef::initialize(part->mapping.data(), ring_bytes, m.topic_id,
+                                                   std::uint32_t(p), max_message,
+                                                   ring::TimestampType(m.timestamp_type));
+            t->partitions.push_back(std::move(part));
+        }
+        log("INFO",
+            "created topic '" + m.name + "' with " + std::to_string(m.partitions) + " partitions");
+        topics_.emplace(m.name, std::move(t));
+    }
+
+    protocol::PartitionState describe(Partition& p, int index) {
+        ring::RingHeader& h = p.ring.header();
+        const detail::WordPair pair = detail::dwload(&h.claim.next_offset_and_tail);
+        protocol::PartitionState s;
+        s.partition = index;
+        s.high_watermark = std::int64_t(pair.first);
+        s.log_start_offset = std::int64_t(earliest(p, pair.first));
+        s.ring_bytes = p.ring.capacity();
+        const std::uint64_t gate = h.limit.producer_limit.load() - p.ring.capacity();
+        s.ring_fill_bytes = pair.second > gate ? pair.second - gate : 0;
+        s.spill_offset = std::int64_t(h.spill.spill_offset.load());
+        for (auto& slot : h.readers)
+            if (slot.state.load() == std::uint32_t(ring::ReaderSlotState::attached))
+                ++s.attached_readers;
+        return s;
+    }
+
+    // The oldest offset still safely in the ring (binary search over the claim journal).
+    std::uint64_t earliest(Partition& p, std::uint64_t next) {
+        ring::RingReader reader(p.ring);
+        const std::uint64_t gate = p.ring.header().limit.producer_limit.load() - p.ring.capacity();
+        auto ok = [&](std::uint64_t o) {
+            ring::Cursor c;
+            return reader.locate(o, c) && c.position >= gate;
+        };
+        std::uint64_t lo = next > p.ring.header().info.journal_entries
+                               ? next - p.ring.header().info.journal_entries
+                               : 0;
+        std::uint64_t hi = next;
+        while (lo < hi) {
+            const std::uint64_t mid = lo + (hi - lo) / 2;
+            if (ok(mid))
+                hi = mid;
+            else
+                lo = mid + 1;
+        }
+        return lo;
+    }
+
+    void attach(protocol::Reader& r, protocol::Writer& out, std::uint32_t conn) {
+        Topic& t = topic_by_id(r.u64());
+        const std::int32_t p = r.i32();
+        const auto kind = static_cast<protocol::OffsetSpecKind>(r.u8());
+        const std::int64_t offset = r.i64();
+        const std::int32_t want_slot = r.i32();
+        if (p < 0 || p >= t.meta.partitions)
+            throw Error(ErrorCode::partition_out_of_range,
+                        "partition " + std::to_string(p) + " out of range");
+        Partition& part = *t.partitions[std::size_t(p)];
+        ring::RingHeader& h = part.ring.header();
+        std::lock_guard pl(part.mutex);
+        const detail::WordPair pair = detail::dwload(&h.claim.next_offset_and_tail);
+        ring::Cursor at{pair.second, pair.first};
+        std::uint64_t target = pair.first;
+        if (kind == protocol::OffsetSpecKind::beginning)
+            target = earliest(part, pair.first);
+        else if (kind == protocol::OffsetSpecKind::offset)
+            target = std::uint64_t(offset);
+        if (kind == protocol::OffsetSpecKind::offset && (offset < 0 || target > pair.first))
+            throw Error(ErrorCode::offset_out_of_range, "offset " + std::to_string(offset) +
+                                                            " is beyond the high watermark " +
+                                                            std::to_string(pair.first));
+        if (target < pair.first) {
+            ring::RingReader reader(part.ring);
+            const std::uint64_t gate = h.limit.producer_limit.load() - part.ring.capacity();
+            if (!reader.locate(target, at) || at.position < gate)
+                throw Error(ErrorCode::offset_out_of_range,
+                            "offset " + std::to_string(target) +
+                                " is no longer in the ring (earliest is " +
+                                std::to_string(earliest(part, pair.first)) + ")");
+        }
+        std::uint32_t slot = ring::reader_slot_count;
+        if (want_slot >= 0 && std::uint32_t(want_slot) < ring::reader_slot_count &&
+            h.readers[want_slot].owner_connection == conn)
+            slot = std::uint32_t(want_slot);
+        for (std::uint32_t i = 0; slot == ring::reader_slot_count && i < ring::reader_slot_count;
+             ++i)
+            if (h.readers[i].state.load() == std::uint32_t(ring::ReaderSlotState::free)) slot = i;
+        if (slot == ring::reader_slot_count)
+            throw Error(ErrorCode::resource_exhausted, "no free reader slot on this partition");
+        ring::ReaderSlot& s = h.readers[slot];
+        s.owner_connection = conn;
+        s.offset.store(at.offset);
+        s.position.store(at.position);
+        s.state.store(std::uint32_t(ring::ReaderSlotState::attached), std::memory_order_seq_cst);
+        out.u32(slot);
+        out.u64(at.position);
+        out.i64(std::int64_t(at.offset));
+    }
+
+    void release_slots_of(std::uint32_t conn) {
+        std::lock_guard lock(topics_mutex_);
+        for (auto& [n, t] : topics_)
+            for (auto& p : t->partitions) {
+                std::lock_guard pl(p->mutex);
+                for (auto& s : p->ring.header().readers)
+                    if (s.owner_connection == conn)
+                        s.state.store(std::uint32_t(ring::ReaderSlotState::free));
+            }
+    }
+
+    // Takes committed records off every ring and raises each producer limit to
+    // min(spill position, attached readers' positions) + capacity (monotonic).
+    void spill_loop() {
+        std::uint32_t idle = 0;
+        while (!g_stop.load(std::memory_order_relaxed)) {
+            bool progress = false;
+            {
+                std::lock_guard lock(topics_mutex_);
+                for (auto& [n, t] : topics_)
+                    for (auto& p : t->partitions)
+                        progress |= spill_one(*p);
+            }
+            if (progress) {
+                idle = 0;
+                continue;
+            }
+            if (++idle < 100) {
+                std::this_thread::yield();
+                continue;
+            }
+            const std::uint32_t seq = control_->doorbell.seq.load();
+            control_->doorbell.sleeping.store(1, std::memory_order_seq_cst);
+            detail::futex_wait(&control_->doorbell.seq, seq, std::chrono::microseconds(500));
+            control_->doorbell.sleeping.store(0, std::memory_order_relaxed);
+        }
+    }
+
+    bool spill_one(Partition& p) {
+        ring::RingReader reader(p.ring);
+        ring::RingHeader& h = p.ring.header();
+        bool progress = false;
+        for (int i = 0; i < 4096; ++i) {
+            ring::RecordRef rec;
+            const ring::PeekStatus s = reader.peek(p.spill, rec);
+            if (s != ring::PeekStatus::record && s != ring::PeekStatus::aborted) break;
+            ring::RingReader::advance(p.spill, rec);
+            progress = true;
+        }
+        h.spill.spill_offset.store(p.spill.offset, std::memory_order_relaxed);
+        h.spill.spill_position.store(p.spill.position, std::memory_order_release);
+        std::lock_guard pl(p.mutex);
+        std::uint64_t base = p.spill.position;
+        for (auto& s : h.readers)
+            if (s.state.load(std::memory_order_acquire) ==
+                std::uint32_t(ring::ReaderSlotState::attached))
+                base = std::min(base, s.position.load(std::memory_order_acquire));
+        const std::uint64_t limit = base + p.ring.capacity();
+        if (limit > h.limit.producer_limit.load(std::memory_order_relaxed)) {
+            // Release: producers that see the new limit see our reads of the old bytes done.
+            h.limit.producer_limit.store(limit, std::memory_order_seq_cst);
+            if (h.limit.blocked_producers.load(std::memory_order_seq_cst) != 0) {
+                h.limit.limit_seq.fetch_add(1, std::memory_order_release);
+                detail::futex_wake_all(&h.limit.limit_seq);
+            }
+            progress = true;
+        }
+        return progress;
+    }
+
+    void shutdown() {
+        for (auto& [n, t] : topics_)
+            for (std::int32_t p = 0; p < t->meta.partitions; ++p)
+                SharedMapping::remove(t->meta.ring_shm_prefix + "." + std::to_string(p));
+        SharedMapping::remove(loc_.control_shm_name());
+        ::unlink(loc_.socket_path().c_str());
+        ::close(listen_fd_);
+    }
+
+    BusLocation loc_;
+    int lock_fd_ = -1;
+    int listen_fd_ = -1;
+    SharedMapping control_mapping_;
+    control::ControlSegment* control_ = nullptr;
+    std::mutex topics_mutex_;
+    std::map<std::string, std::unique_ptr<Topic>> topics_;
+    std::vector<std::unique_ptr<Topic>> retired_;
+    std::uint64_t next_topic_id_ = 1;
+};
+
+void on_signal(int) {
+    g_stop.store(true);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    BusLocationOverrides o;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        auto value = [&]() -> std::string {
+            if (i + 1 >= argc) {
+                std::fprintf(stderr, "kbusd: %s needs a value\n", a.c_str());
+                std::exit(2);
+            }
+            return argv[++i];
+        };
+        if (a == "--bus")
+            o.bus = value();
+        else if (a == "--run-dir")
+            o.run_dir = value();
+        else if (a == "--data-dir")
+            o.data_dir = value();
+        else if (a == "--config" || a == "--override")
+            (void)value();  // TODO(issue 8): properties
+        else if (a == "--help" || a == "-h") {
+            std::puts(
+                "usage: kbusd [--bus NAME] [--run-dir DIR] [--data-dir DIR] [--config FILE] "
+                "[--override k=v]...");
+            return 0;
+        } else {
+            std::fprintf(stderr, "kbusd: unknown argument '%s' (see --help)\n", a.c_str());
+            return 2;
+        }
+    }
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    ::sigaction(SIGINT, &sa, nullptr);
+    ::sigaction(SIGTERM, &sa, nullptr);
+    ::signal(SIGPIPE, SIG_IGN);
+    try {
+        return Daemon(kbus::resolve_bus_location(o)).run();
+    } catch (const std::exception& e) {
+        log("ERROR", e.what());
+        return 1;
+    }
+}

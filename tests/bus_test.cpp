@@ -1,0 +1,211 @@
+// kbusd with real clients: topics, produce and consume across processes, and bad input.
+#include <sys/wait.h>
+
+#include <catch2/catch.hpp>
+#include <map>
+#include <random>
+#include <set>
+#include <vector>
+
+#include "daemon_fixture.hpp"
+
+using namespace std::chrono_literals;
+
+TEST_CASE("topics: create, list, describe, delete, and bad input", "[bus]") {
+    DaemonFixture d("topics");
+    kbus::Client c(d.options());
+    c.create_topic("gps", 10, {{"ring.bytes", "65536"}});
+    CHECK(c.list_topics() == std::vector<std::string>{"gps"});
+    auto desc = c.describe_topic("gps");
+    CHECK(desc.metadata.partitions == 10);
+    REQUIRE(desc.partitions.size() == 10);
+    CHECK(desc.partitions[3].ring_bytes == 65536);
+    CHECK(desc.partitions[3].high_watermark == 0);
+    auto code_of = [&](auto&& f) {
+        try {
+            f();
+        } catch (const kbus::Error& e) {
+            return e.code();
+        }
+        return kbus::ErrorCode::ok;
+    };
+    using kbus::ErrorCode;
+    CHECK(code_of([&] { c.create_topic("gps", 1); }) == ErrorCode::topic_exists);
+    CHECK(code_of([&] { c.create_topic("../x", 1); }) == ErrorCode::invalid_argument);
+    CHECK(code_of([&] { c.create_topic("x", 0); }) == ErrorCode::invalid_argument);
+    CHECK(code_of([&] {
+              c.create_topic("x", 1, {{"ring.bytes", "1000"}});
+          }) == ErrorCode::invalid_argument);
+    CHECK(code_of([&] {
+              c.create_topic("x", 1, {{"no.such.key", "1"}});
+          }) == ErrorCode::invalid_argument);
+    CHECK(code_of([&] { (void)c.describe_topic("nope"); }) == ErrorCode::unknown_topic);
+    kbus::Producer p(c);
+    kbus::SendOptions bad;
+    bad.partition = 10;
+    CHECK(code_of([&] { p.send("gps", "k", "v", bad); }) == ErrorCode::partition_out_of_range);
+    CHECK(code_of([&] { p.send("gps", nullptr, std::string(40000, 'x')); }) ==
+          ErrorCode::message_too_large);
+    c.delete_topic("gps");
+    CHECK(c.list_topics().empty());
+    CHECK(code_of([&] { p.send("gps", "k", "v"); }) == ErrorCode::topic_deleted);
+}
+
+TEST_CASE("a second daemon for a running bus refuses to start", "[bus]") {
+    DaemonFixture d("twice");
+    const pid_t second = d.start();
+    int status = 0;
+    REQUIRE(::waitpid(second, &status, 0) == second);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) != 0);
+}
+
+TEST_CASE("keys, values, headers and timestamps arrive intact, keys partition like Kafka",
+          "[bus]") {
+    DaemonFixture d("roundtrip");
+    kbus::Client c(d.options());
+    c.create_topic("t", 3);
+    kbus::Producer p(c);
+    const kbus::HeaderView headers[] = {{"trace", kbus::BytesView("abc")},
+                                        {"empty", kbus::BytesView()}};
+    kbus::SendOptions o;
+    o.headers = headers;
+    o.timestamp = 1700000000000;
+    auto md = p.send("t", "foobar", "hello", o);
+    CHECK(md.partition == 0);  // Kafka's vector: foobar -> 0 of 3
+    CHECK(p.send("t", "kafka", nullptr).partition == 1);
+    auto claim = p.claim("t", "giberish123456789", 8);
+    std::memcpy(claim.value().data(), "inplace!", 8);
+    CHECK(p.commit(claim).partition == 2);
+
+    kbus::Consumer consumer(c, {.wait = kbus::WaitMode::blocking});
+    consumer.subscribe("t");
+    std::map<int, kbus::OwnedMessage> got;
+    for (int i = 0; i < 100 && got.size() < 3; ++i)
+        for (const auto& m : consumer.poll(20ms))
+            got[m.partition()] = m.copy();
+    REQUIRE(got.size() == 3);
+    CHECK(got[0].key == std::optional<std::string>("foobar"));
+    CHECK(got[0].value == std::optional<std::string>("hello"));
+    CHECK(got[0].timestamp == 1700000000000);
+    REQUIRE(got[0].headers.size() == 2);
+    CHECK(got[0].headers[0].key == "trace");
+    CHECK(got[0].headers[1].value == std::nullopt);
+    CHECK(got[1].value == std::nullopt);
+    CHECK(got[2].value == std::optional<std::string>("inplace!"));
+    CHECK(consumer.at_end());
+}
+
+namespace {
+// A record's value: producer id, sequence, then random bytes; the key carries a checksum.
+std::string make_value(std::mt19937_64& rng, int producer, std::uint64_t seq) {
+    std::size_t size = rng() % 100 == 0 ? rng() % 65536 : rng() % 1025;
+    size = std::max<std::size_t>(size, 16);
+    std::string v(size, '\0');
+    std::memcpy(v.data(), &producer, 4);
+    std::memcpy(v.data() + 8, &seq, 8);
+    for (std::size_t i = 16; i < size; ++i)
+        v[i] = char(rng());
+    return v;
+}
+std::uint64_t checksum(std::string_view s) {
+    std::uint64_t h = 1469598103934665603ULL;
+    for (char ch : s)
+        h = (h ^ std::uint8_t(ch)) * 1099511628211ULL;
+    return h;
+}
+}  // namespace
+
+TEST_CASE("4 producer x 3 consumer processes: every record once, intact, dense, in order",
+          "[bus][integration]") {
+    DaemonFixture d("mpmc");
+    {
+        kbus::Client c(d.options());
+        c.create_topic("load", 1, {{"ring.bytes", "4194304"}});
+    }
+    constexpr int producers = 4, consumers = 3;
+    const std::uint64_t per_producer =
+        std::getenv("KBUS_TEST_RECORDS") ? std::stoull(std::getenv("KBUS_TEST_RECORDS")) / producers
+                                         : 50000;
+    std::vector<pid_t> consumer_pids;
+    int ready[2];
+    REQUIRE(::pipe(ready) == 0);
+    for (int i = 0; i < consumers; ++i) {
+        const pid_t pid = ::fork();
+        if (pid == 0) {
+            int rc = 1;
+            try {
+                kbus::Client c(d.options());
+                kbus::Consumer con(c, {.wait = kbus::WaitMode::blocking});
+                con.assign("load", 0, kbus::OffsetSpec::beginning());
+                char b = 1;
+                (void)!::write(ready[1], &b, 1);
+                std::vector<std::uint64_t> next(producers, 0);
+                std::uint64_t expected_offset = 0, total = 0;
+                rc = 0;
+                while (total < per_producer * producers && rc == 0) {
+                    for (const auto& m : con.poll(100ms)) {
+                        const std::string_view v = m.value().str();
+                        int prod;
+                        std::uint64_t seq;
+                        std::memcpy(&prod, v.data(), 4);
+                        std::memcpy(&seq, v.data() + 8, 8);
+                        std::uint64_t sum;
+                        std::memcpy(&sum, m.key().data(), 8);
+                        if (std::uint64_t(m.offset()) != expected_offset || prod < 0 ||
+                            prod >= producers || seq != next[prod] || sum != checksum(v)) {
+                            rc = 3;
+                            break;
+                        }
+                        ++next[prod];
+                        ++expected_offset;
+                        ++total;
+                    }
+                }
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "consumer: %s\n", e.what());
+                rc = 2;
+            }
+            ::_exit(rc);
+        }
+        consumer_pids.push_back(pid);
+    }
+    for (int i = 0; i < consumers; ++i) {
+        char b;
+        REQUIRE(::read(ready[0], &b, 1) == 1);
+    }
+    std::vector<pid_t> producer_pids;
+    for (int i = 0; i < producers; ++i) {
+        const pid_t pid = ::fork();
+        if (pid == 0) {
+            int rc = 0;
+            try {
+                kbus::Client c(d.options());
+                kbus::Producer p(c);
+                std::mt19937_64 rng(std::uint64_t(i) * 7919);
+                for (std::uint64_t s = 0; s < per_producer; ++s) {
+                    const std::string v = make_value(rng, i, s);
+                    const std::uint64_t sum = checksum(v);
+                    p.send("load", kbus::BytesView(&sum, 8), v);
+                }
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "producer: %s\n", e.what());
+                rc = 2;
+            }
+            ::_exit(rc);
+        }
+        producer_pids.push_back(pid);
+    }
+    for (pid_t pid : producer_pids) {
+        int status = 0;
+        ::waitpid(pid, &status, 0);
+        CHECK(WIFEXITED(status));
+        CHECK(WEXITSTATUS(status) == 0);
+    }
+    for (pid_t pid : consumer_pids) {
+        int status = 0;
+        ::waitpid(pid, &status, 0);
+        CHECK(WIFEXITED(status));
+        CHECK(WEXITSTATUS(status) == 0);
+    }
+}

@@ -1,0 +1,63 @@
+// Starts a kbusd of its own for one test: a unique bus name, run dir and data dir, stopped with
+// SIGTERM (which removes its shared memory) when the fixture goes away.
+#pragma once
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <thread>
+
+#include "kbus/kbus.hpp"
+
+struct DaemonFixture {
+    std::string bus;
+    std::string dir;
+    pid_t pid = -1;
+
+    explicit DaemonFixture(const std::string& name) {
+        bus = "t" + std::to_string(::getpid()) + "-" + name;
+        dir = std::filesystem::temp_directory_path() / ("kbus-test-" + bus);
+        std::filesystem::remove_all(dir);
+        std::filesystem::create_directories(dir);
+        pid = start();
+        wait_ready();
+    }
+    pid_t start() const {
+        const pid_t p = ::fork();
+        if (p == 0) {
+            ::execl(KBUSD_PATH, "kbusd", "--bus", bus.c_str(), "--run-dir", (dir + "/run").c_str(),
+                    "--data-dir", (dir + "/data").c_str(), nullptr);
+            ::_exit(127);
+        }
+        return p;
+    }
+    void wait_ready() const {
+        for (int i = 0; i < 500; ++i) {
+            try {
+                kbus::Client c(options());
+                return;
+            } catch (const kbus::Error&) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            }
+        }
+        throw std::runtime_error("kbusd did not start");
+    }
+    [[nodiscard]] kbus::ClientOptions options() const {
+        kbus::ClientOptions o;
+        o.bus = bus;
+        o.run_dir = dir + "/run";
+        return o;
+    }
+    ~DaemonFixture() {
+        if (pid > 0) {
+            ::kill(pid, SIGTERM);
+            int status = 0;
+            ::waitpid(pid, &status, 0);
+        }
+        std::filesystem::remove_all(dir);
+    }
+};
