@@ -479,7 +479,8 @@ class Daemon {
         // Grant producers half a ring beyond the tail, not everything the gate allows: the other
         // half keeps recent history intact, so a consumer can still attach at "beginning".
         const std::uint64_t tail = ring::load_tail(h);
-        const std::uint64_t limit = std::min(base + p.ring.capacity(), tail + p.ring.capacity() / 2);
+        const std::uint64_t limit =
+            std::min(base + p.ring.capacity(), tail + p.ring.capacity() / 2);
         if (limit > h.limit.producer_limit.load(std::memory_order_relaxed)) {
             // Release: producers that see the new limit see our reads of the old bytes done.
             h.limit.producer_limit.store(limit, std::memory_order_seq_cst);
