@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds (warnings as errors) and runs the whole test suite.
+# Installs what is missing, builds (warnings as errors) and runs the whole test suite, then the
+# same suite under ASan+UBSan (with a smaller record count in the multi-process test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DKBUS_WERROR=ON >/dev/null
 cmake --build build -j2
-ctest --test-dir build -j2 --output-on-failure
+KBUS_TEST_RECORDS=${KBUS_TEST_RECORDS:-1000000} ctest --test-dir build -j2 --output-on-failure
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKBUS_WERROR=ON \
+    -DKBUS_SANITIZE=address,undefined >/dev/null
+cmake --build build-asan -j2
+KBUS_TEST_RECORDS=100000 ctest --test-dir build-asan -j2 --output-on-failure
