@@ -1,0 +1,280 @@
+// kbus: the command-line tool, with kcat's conventions for produce and consume.
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <kbus/kbus.hpp>
+#include <map>
+#include <string>
+#include <vector>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+[[noreturn]] void usage_error(const std::string& msg) {
+    std::fprintf(stderr, "kbus: %s (see kbus --help)\n", msg.c_str());
+    std::exit(2);
+}
+
+const char* help =
+    "usage: kbus [--bus NAME] [--run-dir DIR] COMMAND ...\n"
+    "  topic create NAME --partitions N [--config k=v]...   create a topic\n"
+    "  topic list | describe NAME | delete NAME              manage topics\n"
+    "  produce TOPIC [-K delim] [-p partition] [-H k=v]...   one record per stdin line\n"
+    "  consume TOPIC [-p partition] [-o beginning|end|N] [-c count] [-e] [-f format]\n"
+    "      format tokens: %t topic %p partition %o offset %k key %s value %S value size\n"
+    "                     %K key size %T timestamp %h headers (k=v,...); escapes \\n \\t\n";
+
+struct Args {
+    std::vector<std::string> v;
+    std::size_t i = 0;
+    bool more() const { return i < v.size(); }
+    std::string next(const char* what) {
+        if (!more()) usage_error(std::string("missing ") + what);
+        return v[i++];
+    }
+};
+
+std::string unescape(const std::string& s) {
+    std::string out;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '\\' && i + 1 < s.size()) {
+            const char c = s[++i];
+            out += c == 'n' ? '\n' : c == 't' ? '\t' : c;
+        } else {
+            out += s[i];
+        }
+    }
+    return out;
+}
+
+void print_formatted(const std::string& fmt, const kbus::Message& m) {
+    std::string out;
+    for (std::size_t i = 0; i < fmt.size(); ++i) {
+        if (fmt[i] != '%' || i + 1 == fmt.size()) {
+            out += fmt[i];
+            continue;
+        }
+        switch (fmt[++i]) {
+            case 't':
+                out += m.topic();
+                break;
+            case 'p':
+                out += std::to_string(m.partition());
+                break;
+            case 'o':
+                out += std::to_string(m.offset());
+                break;
+            case 'k':
+                out += m.key().str();
+                break;
+            case 's':
+                out += m.value().str();
+                break;
+            case 'S':
+                out += std::to_string(m.value().is_null() ? -1 : long(m.value().size()));
+                break;
+            case 'K':
+                out += std::to_string(m.key().is_null() ? -1 : long(m.key().size()));
+                break;
+            case 'T':
+                out += std::to_string(m.timestamp());
+                break;
+            case 'h': {
+                bool first = true;
+                for (auto it = m.headers(); !it.done(); ++it) {
+                    if (!first) out += ',';
+                    first = false;
+                    out += std::string(it->key) + "=" + std::string(it->value.str());
+                }
+                break;
+            }
+            case '%':
+                out += '%';
+                break;
+            default:
+                out += '%';
+                out += fmt[i];
+        }
+    }
+    std::fwrite(out.data(), 1, out.size(), stdout);
+}
+
+int topic_cmd(kbus::Client& c, Args& a) {
+    const std::string sub = a.next("topic subcommand");
+    if (sub == "list") {
+        for (const auto& n : c.list_topics())
+            std::printf("%s\n", n.c_str());
+    } else if (sub == "create") {
+        const std::string name = a.next("topic name");
+        int partitions = 1;
+        std::map<std::string, std::string> config;
+        while (a.more()) {
+            const std::string f = a.next("flag");
+            if (f == "--partitions")
+                partitions = std::stoi(a.next("partition count"));
+            else if (f == "--config") {
+                const std::string kv = a.next("k=v");
+                const auto eq = kv.find('=');
+                if (eq == std::string::npos)
+                    usage_error("--config takes key=value, got '" + kv + "'");
+                config[kv.substr(0, eq)] = kv.substr(eq + 1);
+            } else
+                usage_error("unknown flag '" + f + "'");
+        }
+        c.create_topic(name, partitions, config);
+        std::printf("created topic %s with %d partitions\n", name.c_str(), partitions);
+    } else if (sub == "describe") {
+        const auto d = c.describe_topic(a.next("topic name"));
+        std::printf("topic %s  partitions %d  ring.bytes %llu  max.message.bytes %u\n",
+                    d.metadata.name.c_str(), d.metadata.partitions,
+                    (unsigned long long)d.metadata.ring_bytes, d.metadata.max_message_bytes);
+        for (const auto& [k, v] : d.metadata.config)
+            std::printf("  config %s=%s\n", k.c_str(), v.c_str());
+        std::printf("%9s %16s %16s %12s %10s %8s\n", "partition", "log-start", "high-watermark",
+                    "ring-bytes", "ring-fill", "readers");
+        for (const auto& p : d.partitions)
+            std::printf("%9d %16lld %16lld %12llu %9.1f%% %8u\n", p.partition,
+                        (long long)p.log_start_offset, (long long)p.high_watermark,
+                        (unsigned long long)p.ring_bytes,
+                        100.0 * double(p.ring_fill_bytes) / double(p.ring_bytes),
+                        p.attached_readers);
+    } else if (sub == "delete") {
+        const std::string name = a.next("topic name");
+        c.delete_topic(name);
+        std::printf("deleted topic %s\n", name.c_str());
+    } else {
+        usage_error("unknown topic subcommand '" + sub + "'");
+    }
+    return 0;
+}
+
+int produce_cmd(kbus::Client& c, Args& a) {
+    const std::string topic = a.next("topic");
+    std::string delim;
+    std::optional<int> partition;
+    std::vector<kbus::Header> headers;
+    while (a.more()) {
+        const std::string f = a.next("flag");
+        if (f == "-K")
+            delim = unescape(a.next("key delimiter"));
+        else if (f == "-p")
+            partition = std::stoi(a.next("partition"));
+        else if (f == "-H") {
+            const std::string kv = a.next("header");
+            const auto eq = kv.find('=');
+            if (eq == std::string::npos)
+                headers.push_back({kv, std::nullopt});
+            else
+                headers.push_back({kv.substr(0, eq), kv.substr(eq + 1)});
+        } else
+            usage_error("unknown flag '" + f + "'");
+    }
+    std::vector<kbus::HeaderView> views;
+    for (const auto& h : headers)
+        views.push_back(h.view());
+    kbus::Producer p(c);
+    kbus::SendOptions o;
+    o.headers = views;
+    o.partition = partition;
+    std::string line;
+    long n = 0;
+    while (std::getline(std::cin, line)) {
+        if (!delim.empty()) {
+            const auto at = line.find(delim);
+            if (at != std::string::npos) {
+                p.send(topic, std::string_view(line).substr(0, at),
+                       std::string_view(line).substr(at + delim.size()), o);
+                ++n;
+                continue;
+            }
+        }
+        p.send(topic, nullptr, line, o);
+        ++n;
+    }
+    std::fprintf(stderr, "produced %ld records to %s\n", n, topic.c_str());
+    return 0;
+}
+
+int consume_cmd(kbus::Client& c, Args& a) {
+    const std::string topic = a.next("topic");
+    std::optional<int> partition;
+    kbus::OffsetSpec from = kbus::OffsetSpec::beginning();
+    long count = -1;
+    bool exit_at_end = false;
+    std::string fmt = "%s\\n";
+    while (a.more()) {
+        const std::string f = a.next("flag");
+        if (f == "-p")
+            partition = std::stoi(a.next("partition"));
+        else if (f == "-o") {
+            const std::string o = a.next("offset");
+            from = o == "beginning" ? kbus::OffsetSpec::beginning()
+                   : o == "end"     ? kbus::OffsetSpec::end()
+                                    : kbus::OffsetSpec::at(std::stoll(o));
+        } else if (f == "-c")
+            count = std::stol(a.next("count"));
+        else if (f == "-e")
+            exit_at_end = true;
+        else if (f == "-f")
+            fmt = a.next("format");
+        else
+            usage_error("unknown flag '" + f + "'");
+    }
+    fmt = unescape(fmt);
+    kbus::Consumer con(c);
+    if (partition)
+        con.assign(topic, *partition, from);
+    else
+        con.subscribe(topic, from);
+    long seen = 0;
+    while (count < 0 || seen < count) {
+        const auto& batch = con.poll(100ms);
+        for (const auto& m : batch) {
+            print_formatted(fmt, m);
+            if (++seen == count) break;
+        }
+        std::fflush(stdout);
+        if (exit_at_end && batch.empty() && con.at_end()) break;
+    }
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Args a{{argv + 1, argv + argc}};
+    kbus::ClientOptions options;
+    options.client_name = "kbus-cli";
+    while (a.more() && a.v[a.i].rfind("--", 0) == 0) {
+        const std::string f = a.next("flag");
+        if (f == "--help") {
+            std::fputs(help, stdout);
+            return 0;
+        }
+        if (f == "--version") {
+            std::printf("kbus %s\n", KBUS_VERSION);
+            return 0;
+        }
+        if (f == "--bus")
+            options.bus = a.next("bus name");
+        else if (f == "--run-dir")
+            options.run_dir = a.next("run dir");
+        else
+            usage_error("unknown flag '" + f + "'");
+    }
+    try {
+        const std::string cmd = a.next("command");
+        kbus::Client c(options);
+        if (cmd == "topic") return topic_cmd(c, a);
+        if (cmd == "produce") return produce_cmd(c, a);
+        if (cmd == "consume") return consume_cmd(c, a);
+        usage_error("unknown command '" + cmd + "'");
+    } catch (const kbus::Error& e) {
+        std::fprintf(stderr, "kbus: %s\n", e.what());
+        return 1;
+    } catch (const std::invalid_argument&) {
+        std::fprintf(stderr, "kbus: a numeric argument is not a number\n");
+        return 2;
+    }
+}
