@@ -45,6 +45,10 @@ struct Partition {
     ring::RingRef ring;
     ring::Cursor spill;  // daemon's read cursor
     std::mutex mutex;    // orders slot changes with limit computation (daemon-internal)
+    std::uint32_t hold_timeout_ms = 1000;
+    ring::ReaderSlot* blocked_slot = nullptr;  // the tether producers wait on, and since when
+    std::uint64_t blocked_since_ns = 0;
+    std::uint64_t blocked_seen_ns = 0;
 };
 
 struct Topic {
@@ -312,11 +316,20 @@ class Daemon {
         m.ring_bytes = ring_bytes;
         m.max_message_bytes = max_message;
         m.hold_timeout_ms = 1000;
+        for (const auto& [k, v] : m.config)
+            if (k == "consumer.hold.timeout.ms") {
+                const long long ms = std::stoll(v);
+                if (ms < 1 || ms > 3600000)
+                    throw Error(ErrorCode::invalid_argument,
+                                "consumer.hold.timeout.ms must be between 1 and 3600000");
+                m.hold_timeout_ms = std::uint32_t(ms);
+            }
         m.ring_shm_prefix = loc_.shm_prefix() + ".t" + std::to_string(m.topic_id);
         auto t = std::make_unique<Topic>();
         t->meta = m;
         for (std::int32_t p = 0; p < m.partitions; ++p) {
             auto part = std::make_unique<Partition>();
+            part->hold_timeout_ms = m.hold_timeout_ms;
             part->mapping = SharedMapping::create(m.ring_shm_prefix + "." + std::to_string(p),
                                                   ring::ring_layout(ring_bytes).total_bytes);
             part->ring = ring::RingRef::initialize(part->mapping.data(), ring_bytes, m.topic_id,
@@ -472,10 +485,17 @@ class Daemon {
         h.spill.spill_position.store(p.spill.position, std::memory_order_release);
         std::lock_guard pl(p.mutex);
         std::uint64_t base = p.spill.position;
+        ring::ReaderSlot* bottleneck = nullptr;
         for (auto& s : h.readers)
             if (s.state.load(std::memory_order_acquire) ==
-                std::uint32_t(ring::ReaderSlotState::attached))
-                base = std::min(base, s.position.load(std::memory_order_acquire));
+                std::uint32_t(ring::ReaderSlotState::attached)) {
+                const std::uint64_t pos = s.position.load(std::memory_order_acquire);
+                if (pos < base) {
+                    base = pos;
+                    bottleneck = &s;
+                }
+            }
+        if (detach_if_holding_too_long(p, bottleneck)) return true;
         // Grant producers half a ring beyond the tail, not everything the gate allows: the other
         // half keeps recent history intact, so a consumer can still attach at "beginning".
         const std::uint64_t tail = ring::load_tail(h);
@@ -491,6 +511,34 @@ class Daemon {
             progress = true;
         }
         return progress;
+    }
+
+    // Invariant 5: a consumer holding a batch may stop producers only for hold_timeout_ms.
+    // Detaching it (state first, then a higher limit) means its next poll reports the batch
+    // invalidated; it is never handed bytes a producer reused.
+    bool detach_if_holding_too_long(Partition& p, ring::ReaderSlot* bottleneck) {
+        ring::RingHeader& h = p.ring.header();
+        const std::uint64_t now = detail::monotonic_ns();
+        // Blocked producers wake every few ms to retry, so "blocked" is judged over a short window.
+        if (h.limit.blocked_producers.load(std::memory_order_seq_cst) != 0) p.blocked_seen_ns = now;
+        const bool producers_blocked = now - p.blocked_seen_ns < 50'000'000;
+        if (bottleneck == nullptr || !producers_blocked) {
+            p.blocked_since_ns = 0;
+            return false;
+        }
+        if (p.blocked_slot != bottleneck || p.blocked_since_ns == 0) {
+            p.blocked_slot = bottleneck;
+            p.blocked_since_ns = now;
+            return false;
+        }
+        if (now - p.blocked_since_ns < std::uint64_t(p.hold_timeout_ms) * 1'000'000) return false;
+        bottleneck->state.store(std::uint32_t(ring::ReaderSlotState::detached),
+                                std::memory_order_seq_cst);
+        log("WARN", "detached a consumer of partition " + std::to_string(h.info.partition) +
+                        " that held producers back for more than consumer.hold.timeout.ms (" +
+                        std::to_string(p.hold_timeout_ms) + " ms)");
+        p.blocked_since_ns = 0;
+        return true;  // the next pass computes the limit without it
     }
 
     void shutdown() {

@@ -121,7 +121,8 @@ TEST_CASE("4 producer x 3 consumer processes: every record once, intact, dense, 
     DaemonFixture d("mpmc");
     {
         kbus::Client c(d.options());
-        c.create_topic("load", 1, {{"ring.bytes", "4194304"}});
+        c.create_topic("load", 1,
+                       {{"ring.bytes", "4194304"}, {"consumer.hold.timeout.ms", "600000"}});
     }
     constexpr int producers = 4, consumers = 3;
     const std::uint64_t per_producer =
@@ -207,5 +208,31 @@ TEST_CASE("4 producer x 3 consumer processes: every record once, intact, dense, 
         ::waitpid(pid, &status, 0);
         CHECK(WIFEXITED(status));
         CHECK(WEXITSTATUS(status) == 0);
+    }
+}
+
+TEST_CASE("a consumer holding a batch past consumer.hold.timeout.ms is detached, producers go on",
+          "[bus]") {
+    DaemonFixture d("hold");
+    kbus::Client c(d.options());
+    c.create_topic("held", 1, {{"ring.bytes", "65536"}, {"consumer.hold.timeout.ms", "200"}});
+    kbus::Consumer stuck(c, {.wait = kbus::WaitMode::busy_poll});
+    stuck.assign("held", 0, kbus::OffsetSpec::beginning());
+    kbus::Producer p(c);
+    const std::string value(1000, 'v');
+    p.send("held", nullptr, value);
+    REQUIRE(stuck.poll(100ms).size() == 1);  // now it holds a batch and stops polling
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < 300; ++i)
+        p.send("held", nullptr, value);  // ~5 laps of the ring
+    const auto waited = std::chrono::steady_clock::now() - t0;
+    CHECK(waited >= 150ms);  // producers were held back by the tether for a while...
+    CHECK(waited < 10s);     // ...but not forever
+    try {
+        (void)stuck.poll(10ms);
+        FAIL("the stuck consumer was not told its batch was invalidated");
+    } catch (const kbus::OffsetOutOfRange& e) {
+        CHECK(e.code() == kbus::ErrorCode::batch_invalidated);
+        CHECK(e.resume_offset() == 0);
     }
 }

@@ -139,6 +139,7 @@ class Consumer {
     // batch's views become invalid here.
     const Batch& poll(std::chrono::nanoseconds timeout) {
         batch_.messages_.clear();
+        check_still_attached();  // a held batch that was invalidated is reported first
         release_held();
         const std::uint64_t start = detail::monotonic_ns();
         const auto budget = static_cast<std::uint64_t>(timeout.count() < 0 ? 0 : timeout.count());
@@ -223,6 +224,7 @@ class Consumer {
                 } else if (s == ring::PeekStatus::not_ready) {
                     break;
                 } else {
+                    check_still_attached();  // a detach explains a lap: report it as such
                     throw_out_of_range(p, s == ring::PeekStatus::lapped ? "was overwritten (lapped)"
                                                                         : "holds a corrupt record");
                 }
