@@ -584,14 +584,21 @@ int main(int argc, char** argv) {
             o.run_dir = value();
         else if (a == "--data-dir")
             o.data_dir = value();
-        else if (a == "--config" || a == "--override")
-            (void)value();  // TODO(issue 8): properties
+        else if (a == "--config" || a == "--override") {
+            std::fprintf(
+                stderr,
+                "kbusd: %s is not supported yet (broker properties land with the durable log)\n",
+                a.c_str());
+            return 2;
+        }
+        (void)value();  // TODO(issue 8): properties
         else if (a == "--help" || a == "-h") {
             std::puts(
                 "usage: kbusd [--bus NAME] [--run-dir DIR] [--data-dir DIR] [--config FILE] "
                 "[--override k=v]...");
             return 0;
-        } else {
+        }
+        else {
             std::fprintf(stderr, "kbusd: unknown argument '%s' (see --help)\n", a.c_str());
             return 2;
         }
