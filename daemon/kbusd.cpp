@@ -591,7 +591,6 @@ int main(int argc, char** argv) {
                 a.c_str());
             return 2;
         }
-        (void)value();  // TODO(issue 8): properties
         else if (a == "--help" || a == "-h") {
             std::puts(
                 "usage: kbusd [--bus NAME] [--run-dir DIR] [--data-dir DIR] [--config FILE] "
