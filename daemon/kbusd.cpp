@@ -590,14 +590,12 @@ int main(int argc, char** argv) {
                 "kbusd: %s is not supported yet (broker properties land with the durable log)\n",
                 a.c_str());
             return 2;
-        }
-        else if (a == "--help" || a == "-h") {
+        } else if (a == "--help" || a == "-h") {
             std::puts(
                 "usage: kbusd [--bus NAME] [--run-dir DIR] [--data-dir DIR] [--config FILE] "
                 "[--override k=v]...");
             return 0;
-        }
-        else {
+        } else {
             std::fprintf(stderr, "kbusd: unknown argument '%s' (see --help)\n", a.c_str());
             return 2;
         }

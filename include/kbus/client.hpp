@@ -74,22 +74,14 @@ class Client {
         protocol::Writer w;
         w.str(name);
         w.i32(partitions);
-        w.u32(static_cast<std::uint32_t>(config.size()));
-        for (const auto& [k, v] : config) {
-            w.str(k);
-            w.str(v);
-        }
+        write_config(w, config);
         call(protocol::RequestType::create_topic, w.bytes());
     }
 
     void alter_topic(std::string_view name, const std::map<std::string, std::string>& config) {
         protocol::Writer w;
         w.str(name);
-        w.u32(static_cast<std::uint32_t>(config.size()));
-        for (const auto& [k, v] : config) {
-            w.str(k);
-            w.str(v);
-        }
+        write_config(w, config);
         call(protocol::RequestType::alter_topic, w.bytes());
         std::lock_guard lock(mutex_);
         topics_.erase(std::string(name));
@@ -196,6 +188,15 @@ class Client {
     }
 
   private:
+    static void write_config(protocol::Writer& w,
+                             const std::map<std::string, std::string>& config) {
+        w.u32(static_cast<std::uint32_t>(config.size()));
+        for (const auto& [k, v] : config) {
+            w.str(k);
+            w.str(v);
+        }
+    }
+
     ClientOptions options_;
     BusLocation location_;
     std::mutex mutex_;
