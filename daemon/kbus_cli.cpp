@@ -19,6 +19,7 @@ namespace {
 const char* help =
     "usage: kbus [--bus NAME] [--run-dir DIR] COMMAND ...\n"
     "  topic create NAME --partitions N [--config k=v]...   create a topic\n"
+    "  topic alter NAME --config k=v...                     change retention and other settings\n"
     "  topic list | describe NAME | delete NAME              manage topics\n"
     "  produce TOPIC [-K delim] [-p partition] [-H k=v]...   one record per stdin line\n"
     "  consume TOPIC [-p partition] [-o beginning|end|N] [-c count] [-e] [-f format]\n"
@@ -105,13 +106,13 @@ int topic_cmd(kbus::Client& c, Args& a) {
     if (sub == "list") {
         for (const auto& n : c.list_topics())
             std::printf("%s\n", n.c_str());
-    } else if (sub == "create") {
+    } else if (sub == "create" || sub == "alter") {
         const std::string name = a.next("topic name");
         int partitions = 1;
         std::map<std::string, std::string> config;
         while (a.more()) {
             const std::string f = a.next("flag");
-            if (f == "--partitions")
+            if (f == "--partitions" && sub == "create")
                 partitions = std::stoi(a.next("partition count"));
             else if (f == "--config") {
                 const std::string kv = a.next("k=v");
@@ -122,8 +123,13 @@ int topic_cmd(kbus::Client& c, Args& a) {
             } else
                 usage_error("unknown flag '" + f + "'");
         }
-        c.create_topic(name, partitions, config);
-        std::printf("created topic %s with %d partitions\n", name.c_str(), partitions);
+        if (sub == "alter") {
+            c.alter_topic(name, config);
+            std::printf("altered topic %s\n", name.c_str());
+        } else {
+            c.create_topic(name, partitions, config);
+            std::printf("created topic %s with %d partitions\n", name.c_str(), partitions);
+        }
     } else if (sub == "describe") {
         const auto d = c.describe_topic(a.next("topic name"));
         std::printf("topic %s  partitions %d  ring.bytes %llu  max.message.bytes %u\n",

@@ -22,6 +22,9 @@
 #include <thread>
 #include <vector>
 
+#include "config/broker_config.hpp"
+#include "config/properties.hpp"
+#include "config/topic_config.hpp"
 #include "kbus/bus_location.hpp"
 #include "kbus/control_descriptor.hpp"
 #include "kbus/detail/clock.hpp"
@@ -53,12 +56,14 @@ struct Partition {
 
 struct Topic {
     protocol::TopicMetadata meta;
+    config::TopicConfig config;
     std::vector<std::unique_ptr<Partition>> partitions;
 };
 
 class Daemon {
   public:
-    explicit Daemon(BusLocation loc) : loc_(std::move(loc)) {}
+    Daemon(BusLocation loc, config::BrokerConfig broker)
+        : loc_(std::move(loc)), broker_(std::move(broker)) {}
 
     int run() {
         std::filesystem::create_directories(loc_.run_dir);
@@ -228,6 +233,8 @@ class Daemon {
                 log("INFO", "deleted topic '" + name + "'");
                 return;
             }
+            case RT::alter_topic:
+                return alter_topic(r);
             case RT::list_topics:
                 out.u32(static_cast<std::uint32_t>(topics_.size()));
                 for (auto& [n, t] : topics_)
@@ -265,68 +272,39 @@ class Daemon {
         }
     }
 
+    static config::Settings read_settings(protocol::Reader& r) {
+        config::Settings settings;
+        const std::uint32_t n = r.count(8);
+        for (std::uint32_t i = 0; i < n; ++i) {
+            std::string k = r.str();
+            settings.emplace_back(std::move(k), r.str());
+        }
+        return settings;
+    }
+
     void create_topic(protocol::Reader& r) {
         protocol::TopicMetadata m;
         m.name = r.str();
         m.partitions = r.i32();
-        std::uint64_t ring_bytes = 1 << 22;
-        std::uint32_t max_message = 1048588;
-        bool max_given = false;
-        const std::uint32_t n = r.count(8);
-        for (std::uint32_t i = 0; i < n; ++i) {
-            std::string k = r.str(), v = r.str();
-            try {
-                if (k == "ring.bytes")
-                    ring_bytes = std::stoull(v);
-                else if (k == "max.message.bytes") {
-                    max_message = std::uint32_t(std::stoul(v));
-                    max_given = true;
-                } else if (k == "message.timestamp.type") {
-                    if (v != "CreateTime" && v != "LogAppendTime")
-                        throw Error(ErrorCode::invalid_argument,
-                                    "message.timestamp.type must be CreateTime or LogAppendTime");
-                    m.timestamp_type = v == "LogAppendTime" ? 1 : 0;
-                } else if (k == "retention.ms" || k == "retention.bytes" || k == "segment.bytes" ||
-                           k == "segment.ms" || k == "compression.type" ||
-                           k == "consumer.hold.timeout.ms") {
-                    (void)std::stoll(k == "compression.type" ? "0" : v);
-                } else
-                    throw Error(ErrorCode::invalid_argument, "unknown topic config '" + k + "'");
-            } catch (const std::logic_error&) {
-                throw Error(ErrorCode::invalid_argument, "invalid value '" + v + "' for " + k);
-            }
-            m.config.emplace_back(k, v);
-        }
+        m.config = read_settings(r);
+        const config::TopicConfig tc = config::make_topic_config(broker_.topic_defaults, m.config);
         if (auto why = check_topic_name(m.name); !why.empty())
             throw Error(ErrorCode::invalid_argument, why);
         if (topics_.count(m.name))
             throw Error(ErrorCode::topic_exists, "topic '" + m.name + "' already exists");
         if (m.partitions < 1 || m.partitions > 10000)
             throw Error(ErrorCode::invalid_argument, "partitions must be between 1 and 10000");
-        if (!ring::is_power_of_two(ring_bytes) || ring_bytes < ring::min_ring_bytes ||
-            ring_bytes > ring::max_ring_bytes)
-            throw Error(ErrorCode::invalid_argument,
-                        "ring.bytes must be a power of two between 65536 and 4294967296");
-        if (!max_given)
-            max_message = std::uint32_t(std::min<std::uint64_t>(max_message, ring_bytes / 2));
-        if (max_message > ring_bytes / 2 || max_message < ring::record_header_bytes)
-            throw Error(ErrorCode::invalid_argument,
-                        "max.message.bytes must be between 48 and ring.bytes/2");
         m.topic_id = next_topic_id_++;
-        m.ring_bytes = ring_bytes;
-        m.max_message_bytes = max_message;
-        m.hold_timeout_ms = 1000;
-        for (const auto& [k, v] : m.config)
-            if (k == "consumer.hold.timeout.ms") {
-                const long long ms = std::stoll(v);
-                if (ms < 1 || ms > 3600000)
-                    throw Error(ErrorCode::invalid_argument,
-                                "consumer.hold.timeout.ms must be between 1 and 3600000");
-                m.hold_timeout_ms = std::uint32_t(ms);
-            }
+        m.ring_bytes = tc.ring_bytes;
+        m.max_message_bytes = tc.max_message_bytes;
+        m.timestamp_type = tc.log_append_time ? 1 : 0;
+        m.hold_timeout_ms = tc.consumer_hold_timeout_ms;
+        const std::uint64_t ring_bytes = tc.ring_bytes;
+        const std::uint32_t max_message = tc.max_message_bytes;
         m.ring_shm_prefix = loc_.shm_prefix() + ".t" + std::to_string(m.topic_id);
         auto t = std::make_unique<Topic>();
         t->meta = m;
+        t->config = tc;
         for (std::int32_t p = 0; p < m.partitions; ++p) {
             auto part = std::make_unique<Partition>();
             part->hold_timeout_ms = m.hold_timeout_ms;
@@ -340,6 +318,27 @@ class Daemon {
         log("INFO",
             "created topic '" + m.name + "' with " + std::to_string(m.partitions) + " partitions");
         topics_.emplace(m.name, std::move(t));
+    }
+
+    // Changes per-topic settings in place; the ring's shape (ring.bytes, max.message.bytes,
+    // message.timestamp.type) is fixed while producers map it.
+    void alter_topic(protocol::Reader& r) {
+        Topic& t = topic_named(r.str());
+        const config::Settings changes = read_settings(r);
+        for (const auto& [k, v] : changes)
+            if (config::is_fixed_at_creation(k))
+                throw Error(ErrorCode::invalid_argument, k + " cannot be altered after creation");
+        t.config = config::make_topic_config(t.config, changes);
+        for (const auto& [k, v] : changes) {
+            std::erase_if(t.meta.config, [&](const auto& kv) { return kv.first == k; });
+            t.meta.config.emplace_back(k, v);
+        }
+        t.meta.hold_timeout_ms = t.config.consumer_hold_timeout_ms;
+        for (auto& p : t.partitions) {
+            std::lock_guard pl(p->mutex);
+            p->hold_timeout_ms = t.config.consumer_hold_timeout_ms;
+        }
+        log("INFO", "altered topic '" + t.meta.name + "'");
     }
 
     protocol::PartitionState describe(Partition& p, int index) {
@@ -551,6 +550,7 @@ class Daemon {
     }
 
     BusLocation loc_;
+    config::BrokerConfig broker_;
     int lock_fd_ = -1;
     int listen_fd_ = -1;
     SharedMapping control_mapping_;
@@ -567,8 +567,38 @@ void on_signal(int) {
 
 }  // namespace
 
+namespace {
+
+constexpr const char* usage =
+    "usage: kbusd [--bus NAME] [--run-dir DIR] [--data-dir DIR] [--config FILE] "
+    "[--override key=value]...\n"
+    "  --bus NAME            bus to serve (default: $KBUS_BUS, else 'default')\n"
+    "  --run-dir DIR         socket and lock directory (default: $KBUS_RUN_DIR, else per user)\n"
+    "  --data-dir DIR        topics and log segments (default: log.dirs, $KBUS_DATA_DIR, per "
+    "user)\n"
+    "  --config FILE         Kafka-style properties file (log.dirs, log.retention.hours, ...)\n"
+    "  --override key=value  a property on top of the file (repeatable)\n";
+
+struct Options {
+    BusLocationOverrides location;
+    std::vector<config::Property> properties;
+};
+
+// Flags win over the config file, which wins over the environment.
+BusLocationOverrides merged_location(const Options& o, const config::BrokerConfig& broker) {
+    BusLocationOverrides l = o.location;
+    if (!l.bus) l.bus = broker.bus;
+    if (!l.run_dir) l.run_dir = broker.run_dir;
+    if (!l.data_dir) l.data_dir = broker.data_dir;
+    return l;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-    BusLocationOverrides o;
+    Options o;
+    std::optional<std::string> config_file;
+    std::vector<config::Property> overrides;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         auto value = [&]() -> std::string {
@@ -578,27 +608,39 @@ int main(int argc, char** argv) {
             }
             return argv[++i];
         };
-        if (a == "--bus")
-            o.bus = value();
-        else if (a == "--run-dir")
-            o.run_dir = value();
-        else if (a == "--data-dir")
-            o.data_dir = value();
-        else if (a == "--config" || a == "--override") {
-            std::fprintf(
-                stderr,
-                "kbusd: %s is not supported yet (broker properties land with the durable log)\n",
-                a.c_str());
-            return 2;
-        } else if (a == "--help" || a == "-h") {
-            std::puts(
-                "usage: kbusd [--bus NAME] [--run-dir DIR] [--data-dir DIR] [--config FILE] "
-                "[--override k=v]...");
-            return 0;
-        } else {
-            std::fprintf(stderr, "kbusd: unknown argument '%s' (see --help)\n", a.c_str());
+        try {
+            if (a == "--bus")
+                o.location.bus = value();
+            else if (a == "--run-dir")
+                o.location.run_dir = value();
+            else if (a == "--data-dir")
+                o.location.data_dir = value();
+            else if (a == "--config")
+                config_file = value();
+            else if (a == "--override")
+                overrides.push_back(config::parse_override(value()));
+            else if (a == "--help" || a == "-h") {
+                std::fputs(usage, stdout);
+                return 0;
+            } else {
+                std::fprintf(stderr, "kbusd: unknown argument '%s' (see --help)\n", a.c_str());
+                return 2;
+            }
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "kbusd: %s\n", e.what());
             return 2;
         }
+    }
+    config::BrokerConfig broker;
+    BusLocation location;
+    try {
+        if (config_file) o.properties = config::read_properties_file(*config_file);
+        o.properties.insert(o.properties.end(), overrides.begin(), overrides.end());
+        broker = config::make_broker_config(o.properties);
+        location = kbus::resolve_bus_location(merged_location(o, broker));
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "kbusd: %s\n", e.what());
+        return 2;
     }
     struct sigaction sa {};
     sa.sa_handler = on_signal;
@@ -606,7 +648,7 @@ int main(int argc, char** argv) {
     ::sigaction(SIGTERM, &sa, nullptr);
     ::signal(SIGPIPE, SIG_IGN);
     try {
-        return Daemon(kbus::resolve_bus_location(o)).run();
+        return Daemon(std::move(location), std::move(broker)).run();
     } catch (const std::exception& e) {
         log("ERROR", e.what());
         return 1;

@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# Formatting is part of the build: every source must match .clang-format.
+find include lib daemon examples tests bench -name '*.[ch]pp' 2>/dev/null |
+    xargs clang-format --dry-run --Werror
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DKBUS_WERROR=ON >/dev/null
 cmake --build build -j2
 KBUS_TEST_RECORDS=${KBUS_TEST_RECORDS:-1000000} ctest --test-dir build -j2 --output-on-failure

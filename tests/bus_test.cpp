@@ -236,3 +236,32 @@ TEST_CASE("a consumer holding a batch past consumer.hold.timeout.ms is detached,
         CHECK(e.resume_offset() == 0);
     }
 }
+
+TEST_CASE("alter changes a topic's settings, never the ring's shape", "[bus]") {
+    DaemonFixture d("alter");
+    kbus::Client c(d.options());
+    c.create_topic("t", 1, {{"retention.ms", "1000"}});
+    c.alter_topic("t", {{"retention.ms", "5000"}, {"consumer.hold.timeout.ms", "200"}});
+    const auto desc = c.describe_topic("t");
+    CHECK(desc.metadata.hold_timeout_ms == 200);
+    std::map<std::string, std::string> config(desc.metadata.config.begin(),
+                                              desc.metadata.config.end());
+    CHECK(config.at("retention.ms") == "5000");
+    auto message_of = [&](auto&& f) -> std::string {
+        try {
+            f();
+        } catch (const kbus::Error& e) {
+            return e.what();
+        }
+        return "";
+    };
+    CHECK(message_of([&] {
+              c.alter_topic("t", {{"ring.bytes", "131072"}});
+          }).find("cannot be altered") != std::string::npos);
+    CHECK(message_of([&] {
+              c.alter_topic("t", {{"retention.ms", "x"}});
+          }).find("retention.ms") != std::string::npos);
+    CHECK(message_of([&] {
+              c.alter_topic("nope", {{"retention.ms", "1"}});
+          }).find("unknown topic") != std::string::npos);
+}

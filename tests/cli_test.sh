@@ -5,11 +5,31 @@ set -euo pipefail
 KBUSD=$1 KBUS=$2
 dir=$(mktemp -d /tmp/kbus-cli-test.XXXXXX)
 export KBUS_BUS="cli-$$" KBUS_RUN_DIR="$dir/run" KBUS_DATA_DIR="$dir/data"
-"$KBUSD" 2>"$dir/kbusd.log" &
+fail() { echo "FAIL: $*"; exit 1; }
+
+# Broker config: a missing file, an unknown key and a bad value are refused, naming what is wrong.
+! "$KBUSD" --config "$dir/missing.properties" 2>"$dir/err" || fail "missing config accepted"
+grep -q "missing.properties" "$dir/err" || fail "missing config message: $(cat "$dir/err")"
+printf 'log.retention.hours=1\nlog.retension.ms=5\n' >"$dir/bad.properties"
+! "$KBUSD" --config "$dir/bad.properties" 2>"$dir/err" || fail "unknown key accepted"
+grep -q "bad.properties:2: unknown config key 'log.retension.ms'" "$dir/err" || fail "unknown key message"
+! "$KBUSD" --override num.partitions=many 2>"$dir/err" || fail "bad value accepted"
+grep -q "num.partitions" "$dir/err" || fail "bad value message"
+
+# The daemon proper: its data dir comes from log.dirs in the config file.
+printf 'log.dirs=%s\nkbus.ring.bytes=65536\n' "$dir/data" >"$dir/server.properties"
+unset KBUS_DATA_DIR
+"$KBUSD" --config "$dir/server.properties" 2>"$dir/kbusd.log" &
 daemon=$!
 trap 'kill -TERM $daemon 2>/dev/null; wait $daemon 2>/dev/null; rm -rf "$dir"' EXIT
 for _ in $(seq 100); do "$KBUS" topic list >/dev/null 2>&1 && break; sleep 0.05; done
-fail() { echo "FAIL: $*"; exit 1; }
+[[ -d "$dir/data" ]] || fail "log.dirs from the config file not used"
+"$KBUS" topic create small --partitions 1 >/dev/null
+"$KBUS" topic describe small | grep -q "ring.bytes 65536" || fail "kbus.ring.bytes default"
+"$KBUS" topic alter small --config retention.ms=60000 >/dev/null
+! "$KBUS" topic alter small --config ring.bytes=131072 2>"$dir/err" || fail "ring.bytes altered"
+grep -q "cannot be altered" "$dir/err" || fail "alter message"
+"$KBUS" topic delete small >/dev/null
 
 "$KBUS" topic create gps --partitions 3 >/dev/null
 [[ $("$KBUS" topic list) == gps ]] || fail "topic list"

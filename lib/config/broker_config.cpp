@@ -1,0 +1,107 @@
+#include "config/broker_config.hpp"
+
+#include <limits>
+#include <map>
+#include <optional>
+
+#include "kbus/error.hpp"
+
+namespace kbus::config {
+namespace {
+
+// Broker keys that set a topic default, by the topic key they set.
+const std::map<std::string, std::string>& topic_default_keys() {
+    static const std::map<std::string, std::string> keys{
+        {"log.retention.ms", "retention.ms"},
+        {"log.retention.bytes", "retention.bytes"},
+        {"log.segment.bytes", "segment.bytes"},
+        {"log.roll.ms", "segment.ms"},
+        {"compression.type", "compression.type"},
+        {"log.message.timestamp.type", "message.timestamp.type"},
+        {"message.max.bytes", "max.message.bytes"},
+        {"log.flush.interval.messages", "flush.messages"},
+        {"log.flush.interval.ms", "flush.ms"},
+        {"log.index.interval.bytes", "index.interval.bytes"},
+        {"kbus.ring.bytes", "ring.bytes"},
+        {"kbus.consumer.hold.timeout.ms", "consumer.hold.timeout.ms"},
+    };
+    return keys;
+}
+
+std::int64_t parse_long(const Property& p, std::int64_t min, std::int64_t max) {
+    try {
+        std::size_t used = 0;
+        const long long v = std::stoll(p.value, &used);
+        if (used != p.value.size() || v < min || v > max) throw std::out_of_range("");
+        return v;
+    } catch (const std::logic_error&) {
+        throw Error(ErrorCode::invalid_argument,
+                    p.origin + ": invalid value '" + p.value + "' for " + p.key + " (expected " +
+                        std::to_string(min) + ".." + std::to_string(max) + ")");
+    }
+}
+
+bool parse_bool(const Property& p) {
+    if (p.value == "true") return true;
+    if (p.value == "false") return false;
+    throw Error(ErrorCode::invalid_argument, p.origin + ": invalid value '" + p.value + "' for " +
+                                                 p.key + " (expected true or false)");
+}
+
+}  // namespace
+
+BrokerConfig make_broker_config(const std::vector<Property>& properties) {
+    BrokerConfig c;
+    // Kafka's precedence among retention keys: ms over minutes over hours, whatever the order.
+    std::optional<std::int64_t> retention_ms, retention_minutes, retention_hours, roll_hours;
+    bool roll_ms_given = false;
+    for (const Property& p : properties) {
+        constexpr std::int64_t big = std::numeric_limits<std::int64_t>::max() / 3'600'000;
+        if (auto it = topic_default_keys().find(p.key); it != topic_default_keys().end()) {
+            try {
+                apply_topic_setting(c.topic_defaults, it->second, p.value);
+            } catch (const Error& e) {
+                throw Error(e.code(), p.origin + ": " + p.key + ": " + e.what());
+            }
+            if (p.key == "log.retention.ms") retention_ms = c.topic_defaults.retention_ms;
+            if (p.key == "log.roll.ms") roll_ms_given = true;
+        } else if (p.key == "log.retention.minutes") {
+            retention_minutes = parse_long(p, -1, big);
+        } else if (p.key == "log.retention.hours") {
+            retention_hours = parse_long(p, -1, big);
+        } else if (p.key == "log.roll.hours") {
+            roll_hours = parse_long(p, 1, big);
+        } else if (p.key == "log.dirs" || p.key == "log.dir") {
+            if (p.value.empty() || p.value.find(',') != std::string::npos)
+                throw Error(ErrorCode::invalid_argument,
+                            p.origin + ": " + p.key + " must name exactly one directory");
+            c.data_dir = p.value;
+        } else if (p.key == "kbus.run.dir") {
+            c.run_dir = p.value;
+        } else if (p.key == "kbus.bus") {
+            c.bus = p.value;
+        } else if (p.key == "num.partitions") {
+            c.num_partitions = std::int32_t(parse_long(p, 1, 10000));
+        } else if (p.key == "auto.create.topics.enable") {
+            c.auto_create_topics = parse_bool(p);
+        } else if (p.key == "log.retention.check.interval.ms") {
+            c.retention_check_interval_ms = parse_long(p, 1, big);
+        } else {
+            throw Error(ErrorCode::invalid_argument,
+                        p.origin + ": unknown config key '" + p.key + "'");
+        }
+    }
+    auto scaled = [](std::int64_t v, std::int64_t unit) { return v < 0 ? -1 : v * unit; };
+    if (retention_ms)
+        c.topic_defaults.retention_ms = *retention_ms;
+    else if (retention_minutes)
+        c.topic_defaults.retention_ms = scaled(*retention_minutes, 60'000);
+    else if (retention_hours)
+        c.topic_defaults.retention_ms = scaled(*retention_hours, 3'600'000);
+    if (!roll_ms_given && roll_hours) c.topic_defaults.segment_ms = *roll_hours * 3'600'000;
+    // The defaults must themselves make a valid topic.
+    (void)make_topic_config(c.topic_defaults, {});
+    return c;
+}
+
+}  // namespace kbus::config

@@ -1,0 +1,30 @@
+// kbusd's own configuration: a Kafka-style properties file (--config) with --override on top.
+// Kafka's broker names where Kafka has them (log.dirs, num.partitions, log.retention.hours|ms,
+// log.segment.bytes, ...); kbus's own keys start with "kbus.". Unknown keys and bad values are
+// refused with the key and where it came from named.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/properties.hpp"
+#include "config/topic_config.hpp"
+
+namespace kbus::config {
+
+struct BrokerConfig {
+    std::optional<std::string> bus;       // kbus.bus
+    std::optional<std::string> data_dir;  // log.dirs (one directory) or log.dir
+    std::optional<std::string> run_dir;   // kbus.run.dir
+    TopicConfig topic_defaults;           // log.retention.*, log.segment.bytes, ...
+    std::int32_t num_partitions = 1;      // for topics created on first use
+    bool auto_create_topics = false;      // auto.create.topics.enable
+    std::int64_t retention_check_interval_ms = 300'000;
+};
+
+// Applies properties in order (the last value of a key wins). Throws Error(invalid_argument)
+// naming the key and its origin for an unknown key or a bad value.
+[[nodiscard]] BrokerConfig make_broker_config(const std::vector<Property>& properties);
+
+}  // namespace kbus::config
