@@ -21,10 +21,16 @@ printf 'log.dirs=%s\nkbus.ring.bytes=65536\n' "$dir/data" >"$dir/server.properti
 unset KBUS_DATA_DIR
 "$KBUSD" --config "$dir/server.properties" 2>"$dir/kbusd.log" &
 daemon=$!
-trap 'kill -TERM $daemon 2>/dev/null; wait $daemon 2>/dev/null; rm -rf "$dir"' EXIT
+trap 'kill -TERM $daemon 2>/dev/null || true; wait $daemon 2>/dev/null || true; rm -rf "$dir"' EXIT
 for _ in $(seq 100); do "$KBUS" topic list >/dev/null 2>&1 && break; sleep 0.05; done
 [[ -d "$dir/data" ]] || fail "log.dirs from the config file not used"
 "$KBUS" topic create small --partitions 1 >/dev/null
+# Owner only: the socket, the run and data dirs, and every shared-memory object of the bus.
+[[ $(stat -c %a "$dir/run/kbus.sock") == 600 ]] || fail "socket mode $(stat -c %a "$dir/run/kbus.sock")"
+[[ $(stat -c %a "$dir/run") == 700 && $(stat -c %a "$dir/data") == 700 ]] || fail "dir modes"
+shm=(/dev/shm/kbus.$(id -u).$KBUS_BUS.*)
+((${#shm[@]} >= 2)) || fail "expected control and ring segments, got ${shm[*]}"
+for f in "${shm[@]}"; do [[ $(stat -c %a "$f") == 600 ]] || fail "$f mode $(stat -c %a "$f")"; done
 "$KBUS" topic describe small | grep -q "ring.bytes 65536" || fail "kbus.ring.bytes default"
 "$KBUS" topic alter small --config retention.ms=60000 >/dev/null
 ! "$KBUS" topic alter small --config ring.bytes=131072 2>"$dir/err" || fail "ring.bytes altered"
@@ -54,4 +60,6 @@ grep -q "out of range" "$dir/err" || fail "partition message"
 grep -q "is the daemon running" "$dir/err" || fail "no daemon message"
 "$KBUS" topic delete gps >/dev/null
 [[ -z $("$KBUS" topic list) ]] || fail "delete"
+kill -TERM $daemon && wait $daemon || fail "kbusd exit status on SIGTERM"
+! ls /dev/shm/kbus.$(id -u).$KBUS_BUS.* 2>/dev/null || fail "shared memory left after shutdown"
 echo "cli test passed"
