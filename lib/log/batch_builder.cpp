@@ -1,0 +1,90 @@
+#include "log/batch_builder.hpp"
+
+#include <algorithm>
+
+#include "kbus/detail/big_endian.hpp"
+#include "kbus/detail/crc32c.hpp"
+#include "kbus/detail/varint.hpp"
+#include "kbus/error.hpp"
+#include "kbus/log/record_batch_descriptor.hpp"
+#include "log/compression.hpp"
+
+namespace kbus::log {
+namespace {
+
+void put_bytes(std::string& out, BytesView b) {
+    detail::put_varint(out, b.wire_length());
+    if (!b.is_null()) out.append(reinterpret_cast<const char*>(b.data()), b.size());
+}
+
+}  // namespace
+
+void BatchBuilder::clear() noexcept {
+    records_.clear();
+    count_ = 0;
+    last_offset_ = -1;
+    base_timestamp_ = max_timestamp_ = offset_of_max_timestamp_ = -1;
+}
+
+void BatchBuilder::add(std::int64_t offset, std::int64_t timestamp, BytesView key, BytesView value,
+                       std::span<const HeaderView> headers) {
+    if (count_ == 0) {
+        base_offset_ = offset;
+        base_timestamp_ = timestamp;
+    } else if (offset <= last_offset_) {
+        throw Error(ErrorCode::invalid_argument, "batch offsets must increase");
+    }
+    scratch_.clear();
+    scratch_.push_back(0);  // record attributes: unused
+    detail::put_varlong(scratch_, timestamp - base_timestamp_);
+    detail::put_varint(scratch_, std::int32_t(offset - base_offset_));
+    put_bytes(scratch_, key);
+    put_bytes(scratch_, value);
+    detail::put_varint(scratch_, std::int32_t(headers.size()));
+    for (const HeaderView& h : headers) {
+        put_bytes(scratch_, BytesView(h.key));
+        put_bytes(scratch_, h.value);
+    }
+    detail::put_varint(records_, std::int32_t(scratch_.size()));
+    records_ += scratch_;
+    ++count_;
+    last_offset_ = offset;
+    if (timestamp > max_timestamp_ || offset_of_max_timestamp_ < 0) {
+        max_timestamp_ = timestamp;
+        offset_of_max_timestamp_ = offset;
+    }
+}
+
+std::size_t BatchBuilder::encoded_bytes() const noexcept {
+    return batch_header_bytes + records_.size();
+}
+
+std::string BatchBuilder::finish(config::Compression codec) const {
+    std::string out(batch_header_bytes, '\0');
+    if (codec == config::Compression::none)
+        out += records_;
+    else
+        compress(codec, records_, out);
+    char* h = out.data();
+    detail::store_be<std::int64_t>(h + base_offset_offset, base_offset_);
+    detail::store_be<std::int32_t>(h + batch_length_offset,
+                                   std::int32_t(out.size() - log_overhead));
+    detail::store_be<std::int32_t>(h + partition_leader_epoch_offset, 0);
+    detail::store_be<std::int8_t>(h + magic_offset, magic_v2);
+    detail::store_be<std::int16_t>(h + attributes_offset,
+                                   std::int16_t(static_cast<int>(codec) & compression_mask));
+    detail::store_be<std::int32_t>(h + last_offset_delta_offset,
+                                   std::int32_t(last_offset_ - base_offset_));
+    detail::store_be<std::int64_t>(h + base_timestamp_offset, base_timestamp_);
+    detail::store_be<std::int64_t>(h + max_timestamp_offset, max_timestamp_);
+    detail::store_be<std::int64_t>(h + producer_id_offset, -1);
+    detail::store_be<std::int16_t>(h + producer_epoch_offset, -1);
+    detail::store_be<std::int32_t>(h + base_sequence_offset, -1);
+    detail::store_be<std::int32_t>(h + record_count_offset, count_);
+    const std::uint32_t crc =
+        detail::crc32c(out.data() + attributes_offset, out.size() - attributes_offset);
+    detail::store_be<std::uint32_t>(h + crc_offset, crc);
+    return out;
+}
+
+}  // namespace kbus::log

@@ -1,0 +1,49 @@
+// Encodes consecutive records into one RecordBatch v2 (uncompressed records, or one compressed
+// blob; see kbus/log/record_batch_descriptor.hpp). The spill feeds it ring records; the batch
+// it finishes is what goes to the .log file, byte for byte what Kafka would write.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "config/topic_config.hpp"
+#include "kbus/bytes.hpp"
+
+namespace kbus::log {
+
+class BatchBuilder {
+  public:
+    // Starts an empty batch; the first add() sets its base offset and base timestamp.
+    void clear() noexcept;
+
+    // Appends a record. Offsets must increase (gaps are allowed: aborted records).
+    void add(std::int64_t offset, std::int64_t timestamp, BytesView key, BytesView value,
+             std::span<const HeaderView> headers);
+
+    [[nodiscard]] bool empty() const noexcept { return count_ == 0; }
+    [[nodiscard]] std::int32_t record_count() const noexcept { return count_; }
+    // Bytes of the batch if finished uncompressed now.
+    [[nodiscard]] std::size_t encoded_bytes() const noexcept;
+    [[nodiscard]] std::int64_t base_offset() const noexcept { return base_offset_; }
+    [[nodiscard]] std::int64_t last_offset() const noexcept { return last_offset_; }
+    [[nodiscard]] std::int64_t max_timestamp() const noexcept { return max_timestamp_; }
+    [[nodiscard]] std::int64_t offset_of_max_timestamp() const noexcept {
+        return offset_of_max_timestamp_;
+    }
+
+    // The finished batch (header, CRC-32C, records compressed with `codec`).
+    [[nodiscard]] std::string finish(config::Compression codec) const;
+
+  private:
+    std::string records_;
+    std::string scratch_;
+    std::int32_t count_ = 0;
+    std::int64_t base_offset_ = 0;
+    std::int64_t last_offset_ = -1;
+    std::int64_t base_timestamp_ = -1;
+    std::int64_t max_timestamp_ = -1;
+    std::int64_t offset_of_max_timestamp_ = -1;
+};
+
+}  // namespace kbus::log
