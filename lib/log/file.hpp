@@ -1,0 +1,49 @@
+// Small POSIX file helpers for the log: owned descriptors, full writes and reads with errors that
+// name the file, and the durable replace (temp file, fsync, rename, fsync of the directory).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace kbus::log {
+
+class File {
+  public:
+    File() = default;
+    // Opens (creating it 0600 if `create`); throws Error(io_error) naming the path.
+    File(const std::string& path, bool create);
+    File(File&& o) noexcept;
+    File& operator=(File&& o) noexcept;
+    File(const File&) = delete;
+    File& operator=(const File&) = delete;
+    ~File();
+
+    [[nodiscard]] bool is_open() const noexcept { return fd_ >= 0; }
+    [[nodiscard]] int fd() const noexcept { return fd_; }
+    [[nodiscard]] const std::string& path() const noexcept { return path_; }
+    [[nodiscard]] std::uint64_t size() const;
+    // Writes all of `data` at `offset`; on failure the file is cut back to `offset` and
+    // Error(io_error) is thrown (ENOSPC says "no space left on device").
+    void write_at(std::uint64_t offset, std::string_view data);
+    // Reads up to n bytes at offset; returns the count read (short only at the end of the file).
+    std::size_t read_at(std::uint64_t offset, void* out, std::size_t n) const;
+    void truncate(std::uint64_t size);
+    void sync_data();
+    void close() noexcept;
+
+  private:
+    int fd_ = -1;
+    std::string path_;
+};
+
+// Replaces `path` with `content` so that a crash at any instant leaves the old or the new file.
+void write_file_durably(const std::string& path, std::string_view content);
+
+// The whole file, or nullopt-like empty + false when it does not exist.
+[[nodiscard]] bool read_whole_file(const std::string& path, std::string& out);
+
+void fsync_directory(const std::string& dir);
+
+}  // namespace kbus::log

@@ -1,0 +1,144 @@
+#include "log/partition_log.hpp"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <vector>
+
+#include "kbus/error.hpp"
+
+namespace kbus::log {
+namespace fs = std::filesystem;
+
+PartitionLog::PartitionLog(std::string dir, const config::TopicConfig& config, bool verify,
+                           LogSink sink)
+    : dir_(std::move(dir)), config_(config), sink_(std::move(sink)) {
+    fs::create_directories(dir_);
+    ::chmod(dir_.c_str(), 0700);
+    std::vector<std::int64_t> bases;
+    for (const auto& entry : fs::directory_iterator(dir_)) {
+        const std::string name = entry.path().filename().string();
+        if (name.size() == 24 && name.ends_with(".log") &&
+            name.find_first_not_of("0123456789") == 20)
+            bases.push_back(std::stoll(name.substr(0, 20)));
+        else if (name.ends_with(".tmp") || name.ends_with(".deleted"))
+            fs::remove(entry.path());
+    }
+    std::sort(bases.begin(), bases.end());
+    bool cut = false;
+    std::int64_t expected = bases.empty() ? 0 : bases.front();
+    for (std::int64_t base : bases) {
+        // After a cut (or a hole: a segment starting below where the previous ended), later
+        // segments cannot follow densely: they go, as Kafka drops them after truncation.
+        if (cut || base < expected) {
+            for (const char* suffix : {".log", ".index", ".timeindex"})
+                fs::remove(segment_file_name(dir_, base, suffix));
+            sink_("WARN", "removed segment " + segment_file_name(dir_, base, ".log") +
+                              " after a truncation before it");
+            continue;
+        }
+        RecoveryResult r;
+        auto segment = std::make_unique<Segment>(
+            Segment::open(dir_, base, verify, config_.index_interval_bytes, r));
+        if (r.truncated) {
+            sink_("WARN", "truncated " + segment->log_path() + " at byte " +
+                              std::to_string(r.valid_bytes) + " (" + r.reason +
+                              "); the log now ends at offset " +
+                              std::to_string(segment->next_offset()));
+            cut = true;
+        }
+        expected = segment->next_offset();
+        segments_.emplace(base, std::move(segment));
+    }
+    if (segments_.empty()) roll(0);
+    log_start_offset_ = segments_.begin()->first;
+}
+
+std::int64_t PartitionLog::log_end_offset() const noexcept {
+    return segments_.rbegin()->second->next_offset();
+}
+
+std::uint64_t PartitionLog::size_bytes() const noexcept {
+    std::uint64_t n = 0;
+    for (const auto& [base, s] : segments_)
+        n += s->size_bytes();
+    return n;
+}
+
+void PartitionLog::roll(std::int64_t base_offset) {
+    if (!segments_.empty()) {
+        active().seal();
+        active().flush();  // a closed segment is durable before the next one starts
+    }
+    segments_.emplace(base_offset, std::make_unique<Segment>(Segment::create(dir_, base_offset)));
+}
+
+void PartitionLog::append(const std::string& batch, std::int64_t now_ms) {
+    const BatchView b({reinterpret_cast<const std::byte*>(batch.data()), batch.size()});
+    Segment& a = active();
+    const bool full = a.size_bytes() + batch.size() > std::uint64_t(config_.segment_bytes);
+    const bool old = a.first_timestamp() >= 0 && now_ms - a.first_timestamp() > config_.segment_ms;
+    const bool relative_overflow = b.last_offset() - a.base_offset() > INT32_MAX;
+    if (!a.empty() && (full || old || relative_overflow)) roll(b.base_offset());
+    active().append(b, config_.index_interval_bytes);
+    unflushed_messages_ += b.record_count();
+}
+
+void PartitionLog::maybe_flush(std::int64_t now_ms, bool force) {
+    if (unflushed_messages_ == 0) {
+        last_flush_ms_ = now_ms;
+        return;
+    }
+    if (force || unflushed_messages_ >= config_.flush_messages ||
+        now_ms - last_flush_ms_ >= config_.flush_ms) {
+        active().flush();
+        unflushed_messages_ = 0;
+        last_flush_ms_ = now_ms;
+    }
+}
+
+std::size_t PartitionLog::apply_retention(std::int64_t now_ms) {
+    std::size_t deleted = 0;
+    std::uint64_t total = size_bytes();
+    // Oldest first; stop at the first segment that stays; never the active one.
+    while (segments_.size() > 1) {
+        Segment& oldest = *segments_.begin()->second;
+        const bool expired = config_.retention_ms >= 0 && oldest.max_timestamp() >= 0 &&
+                             now_ms - oldest.max_timestamp() > config_.retention_ms;
+        const bool over_size =
+            config_.retention_bytes >= 0 &&
+            total - oldest.size_bytes() >= std::uint64_t(config_.retention_bytes);
+        if (!expired && !over_size) break;
+        sink_("INFO", "retention: deleted " + oldest.log_path() + " (" +
+                          (expired ? "older than retention.ms" : "over retention.bytes") + ")");
+        total -= oldest.size_bytes();
+        oldest.remove();
+        segments_.erase(segments_.begin());
+        ++deleted;
+    }
+    log_start_offset_ = segments_.begin()->first;
+    return deleted;
+}
+
+std::string PartitionLog::read(std::int64_t offset, std::size_t max_bytes) const {
+    if (offset < log_start_offset_)
+        throw Error(ErrorCode::offset_out_of_range, "offset " + std::to_string(offset) +
+                                                        " is below the log start " +
+                                                        std::to_string(log_start_offset_));
+    auto it = segments_.upper_bound(offset);
+    if (it == segments_.begin()) return {};
+    for (--it; it != segments_.end(); ++it) {
+        const Segment& s = *it->second;
+        const std::uint64_t pos = s.position_of(offset);
+        if (pos < s.size_bytes()) return s.read(pos, max_bytes);
+    }
+    return {};
+}
+
+std::optional<std::int64_t> PartitionLog::offset_for_timestamp(std::int64_t ts) const {
+    for (const auto& [base, s] : segments_)
+        if (auto o = s->offset_for_timestamp(ts)) return std::max(*o, log_start_offset_);
+    return std::nullopt;
+}
+
+}  // namespace kbus::log

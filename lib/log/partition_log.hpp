@@ -1,0 +1,63 @@
+// One partition's log on disk: <data dir>/<topic>-<partition>/, a run of segments. Appends go to
+// the active (last) segment, which rolls at segment.bytes or segment.ms; flush.messages and
+// flush.ms decide when to fdatasync; retention deletes whole closed segments from the oldest.
+// Recovery at open checks what an unclean shutdown may have torn and cuts the log there.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "config/topic_config.hpp"
+#include "log/segment.hpp"
+
+namespace kbus::log {
+
+using LogSink = std::function<void(const std::string& level, const std::string& message)>;
+
+class PartitionLog {
+  public:
+    // Opens the directory (creating it 0700), recovering its segments. `verify` checks every
+    // batch's CRC (after an unclean shutdown); corrupt tails are cut and later segments dropped.
+    PartitionLog(std::string dir, const config::TopicConfig& config, bool verify, LogSink sink);
+
+    [[nodiscard]] std::int64_t log_start_offset() const noexcept { return log_start_offset_; }
+    [[nodiscard]] std::int64_t log_end_offset() const noexcept;
+    [[nodiscard]] std::uint64_t size_bytes() const noexcept;
+    [[nodiscard]] std::size_t segment_count() const noexcept { return segments_.size(); }
+    [[nodiscard]] const std::string& dir() const noexcept { return dir_; }
+
+    void set_config(const config::TopicConfig& config) { config_ = config; }
+
+    // Appends one finished batch (base offset >= log end; a gap moves the log end, as aborted
+    // records do). Rolls first if the active segment is full or too old. Throws Error(io_error).
+    void append(const std::string& batch, std::int64_t now_ms);
+    // Syncs if flush.messages or flush.ms says so (or always when `force`).
+    void maybe_flush(std::int64_t now_ms, bool force = false);
+
+    // Deletes expired closed segments (retention.ms, retention.bytes) up to `high_watermark`;
+    // returns how many.
+    std::size_t apply_retention(std::int64_t now_ms);
+
+    // Whole batches from the one holding `offset`, up to max_bytes (at least one batch). Empty
+    // if offset is at or past the log end. Throws OffsetOutOfRange-like Error below log start.
+    [[nodiscard]] std::string read(std::int64_t offset, std::size_t max_bytes) const;
+    // The first offset with a timestamp >= ts, if any (the timeindex, then the batches).
+    [[nodiscard]] std::optional<std::int64_t> offset_for_timestamp(std::int64_t ts) const;
+
+  private:
+    Segment& active() { return *segments_.rbegin()->second; }
+    void roll(std::int64_t base_offset);
+
+    std::string dir_;
+    config::TopicConfig config_;
+    LogSink sink_;
+    std::map<std::int64_t, std::unique_ptr<Segment>> segments_;  // by base offset
+    std::int64_t log_start_offset_ = 0;
+    std::int64_t unflushed_messages_ = 0;
+    std::int64_t last_flush_ms_ = 0;
+};
+
+}  // namespace kbus::log
