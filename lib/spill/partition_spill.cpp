@@ -1,0 +1,128 @@
+#include "spill/partition_spill.hpp"
+
+#include "kbus/error.hpp"
+#include "kbus/header_block.hpp"
+
+namespace kbus::spill {
+
+PartitionSpill::PartitionSpill(ring::RingRef ring, log::PartitionLog& log,
+                               config::Compression codec, log::LogSink sink, SpillOptions options)
+    : ring_(ring),
+      reader_(ring),
+      log_(log),
+      codec_(codec),
+      sink_(std::move(sink)),
+      options_(options) {
+    cursor_ = {ring_.header().spill.spill_position.load(std::memory_order_acquire),
+               ring_.header().spill.spill_offset.load(std::memory_order_acquire)};
+}
+
+bool PartitionSpill::position_at_log_end() {
+    const auto end = std::uint64_t(log_.log_end_offset());
+    const detail::WordPair claim = detail::dwload(&ring_.header().claim.next_offset_and_tail);
+    if (end == claim.first) {  // everything in the ring is on disk
+        cursor_ = {claim.second, claim.first};
+        publish_cursor();
+        return true;
+    }
+    ring::Cursor at;
+    if (end > claim.first || !reader_.locate(end, at)) {
+        // The log ends beyond the ring or before its oldest record: keep the ring's own spill
+        // cursor; the records in between are not recoverable.
+        sink_("ERROR", "partition log " + log_.dir() + " ends at offset " + std::to_string(end) +
+                           " but the ring's spill cursor is at " + std::to_string(cursor_.offset) +
+                           "; continuing from the ring");
+        return false;
+    }
+    cursor_ = at;
+    publish_cursor();
+    return true;
+}
+
+std::size_t PartitionSpill::pending_bytes() {
+    ring::Cursor c = cursor_;
+    std::size_t bytes = 0;
+    while (bytes < options_.batch_bytes) {
+        ring::RecordRef r;
+        const ring::PeekStatus s = reader_.peek(c, r);
+        if (s != ring::PeekStatus::record && s != ring::PeekStatus::aborted) break;
+        bytes += r.header->frame_length;
+        ring::RingReader::advance(c, r);
+    }
+    return bytes;
+}
+
+bool PartitionSpill::step(std::uint64_t now_ns, std::int64_t now_ms) {
+    const std::size_t pending = pending_bytes();
+    if (pending == 0) {
+        pending_since_ns_ = 0;
+        return false;
+    }
+    if (pending_since_ns_ == 0) pending_since_ns_ = now_ns;
+    const ring::RingHeader& h = ring_.header();
+    const std::uint64_t fill = ring::load_tail(h) - cursor_.position;
+    const bool pressure = fill >= ring_.capacity() / 8 ||
+                          h.limit.blocked_producers.load(std::memory_order_relaxed) != 0;
+    if (pending < options_.batch_bytes && !pressure &&
+        now_ns - pending_since_ns_ < options_.linger_ns)
+        return false;
+
+    builder_.clear();
+    ring::Cursor c = cursor_;
+    std::size_t taken = 0;
+    while (taken < options_.batch_bytes) {
+        ring::RecordRef r;
+        const ring::PeekStatus s = reader_.peek(c, r);
+        if (s == ring::PeekStatus::aborted) {  // a gap in offsets: nothing to write
+            ring::RingReader::advance(c, r);
+            continue;
+        }
+        if (s != ring::PeekStatus::record) break;
+        const ring::RecordHeader& rec = *r.header;
+        const auto* base = reinterpret_cast<const std::byte*>(&rec);
+        const ring::PayloadLayout l =
+            ring::payload_layout(rec.key_length, rec.value_length, rec.headers_length);
+        headers_.clear();
+        for (HeaderIterator it(base + l.headers_offset, rec.headers_length, rec.header_count);
+             !it.done(); ++it)
+            headers_.push_back(*it);
+        builder_.add(
+            std::int64_t(r.offset), rec.timestamp,
+            rec.key_length < 0 ? BytesView()
+                               : BytesView(base + l.key_offset, std::size_t(rec.key_length)),
+            rec.value_length < 0 ? BytesView()
+                                 : BytesView(base + l.value_offset, std::size_t(rec.value_length)),
+            headers_);
+        taken += rec.frame_length;
+        ring::RingReader::advance(c, r);
+    }
+    if (!builder_.empty()) {
+        try {
+            log_.append(builder_.finish(codec_), now_ms);
+            log_.maybe_flush(now_ms);
+            if (io_failing_) sink_("INFO", "spill to " + log_.dir() + " resumed");
+            io_failing_ = false;
+        } catch (const Error& e) {
+            // Disk full or unwritable: the cursor stays, so producers wait; nothing is lost.
+            if (!io_failing_ || now_ns - last_io_log_ns_ > 5'000'000'000ULL) {
+                sink_("ERROR", std::string("spill stalled, producers held back: ") + e.what());
+                last_io_log_ns_ = now_ns;
+            }
+            io_failing_ = true;
+            return false;
+        }
+    }
+    cursor_ = c;
+    publish_cursor();
+    pending_since_ns_ = 0;
+    return true;
+}
+
+void PartitionSpill::publish_cursor() {
+    ring::RingHeader& h = ring_.header();
+    h.spill.spill_offset.store(cursor_.offset, std::memory_order_relaxed);
+    // Release: the daemon's reads of the spilled bytes happen before producers may reuse them.
+    h.spill.spill_position.store(cursor_.position, std::memory_order_release);
+}
+
+}  // namespace kbus::spill

@@ -1,0 +1,59 @@
+// The spill of one partition: takes committed records off its ring, groups consecutive ones into
+// a RecordBatch v2 and appends it to the partition's log; only then does the spill cursor (the
+// gate of invariant 4) move past them. Batches close when they reach batch_bytes, when their
+// oldest record has waited `linger`, or at once when the ring is filling up.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kbus/ring_reader.hpp"
+#include "log/batch_builder.hpp"
+#include "log/partition_log.hpp"
+
+namespace kbus::spill {
+
+struct SpillOptions {
+    std::size_t batch_bytes = 256 * 1024;
+    std::uint64_t linger_ns = 2'000'000;
+};
+
+class PartitionSpill {
+  public:
+    PartitionSpill(ring::RingRef ring, log::PartitionLog& log, config::Compression codec,
+                   log::LogSink sink, SpillOptions options = {});
+
+    // Puts the cursor where the log ends. A ring re-attached after a daemon crash holds records
+    // the log already has (skipped) and records it does not (spilled next). Returns false when
+    // the log's end is not in the ring (records lost with a corrupt disk: a gap is logged).
+    bool position_at_log_end();
+
+    // One pass: true if records moved to disk (or were skipped). Throws nothing: I/O errors
+    // are logged (rate-limited) and retried on the next pass, holding producers back meanwhile.
+    bool step(std::uint64_t now_ns, std::int64_t now_ms);
+
+    [[nodiscard]] const ring::Cursor& cursor() const noexcept { return cursor_; }
+    [[nodiscard]] bool io_failing() const noexcept { return io_failing_; }
+    void set_codec(config::Compression codec) noexcept { codec_ = codec; }
+
+  private:
+    // Committed bytes and records waiting after the cursor, up to batch_bytes.
+    std::size_t pending_bytes();
+    void publish_cursor();
+
+    ring::RingRef ring_;
+    ring::RingReader reader_;
+    log::PartitionLog& log_;
+    config::Compression codec_;
+    log::LogSink sink_;
+    SpillOptions options_;
+    ring::Cursor cursor_;
+    log::BatchBuilder builder_;
+    std::vector<HeaderView> headers_;
+    std::uint64_t pending_since_ns_ = 0;
+    bool io_failing_ = false;
+    std::uint64_t last_io_log_ns_ = 0;
+};
+
+}  // namespace kbus::spill

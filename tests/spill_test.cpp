@@ -1,0 +1,155 @@
+// The spill of one partition, in one process: ring records become Kafka batches on disk, the
+// cursor moves only after the write, a restart skips what the log has, and a failing disk holds
+// producers back without losing anything.
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+
+#include "kbus/error.hpp"
+#include "log/compression.hpp"
+#include "spill/partition_spill.hpp"
+#include "test_ring.hpp"
+
+using namespace kbus;
+using namespace kbus::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+    std::string path;
+    explicit TempDir(const std::string& name) {
+        path =
+            (fs::temp_directory_path() / ("kbus-spill-" + std::to_string(::getpid()) + "-" + name))
+                .string();
+        fs::remove_all(path);
+    }
+    ~TempDir() { fs::remove_all(path); }
+};
+
+std::vector<std::string> logged;
+log::LogSink sink() {
+    return
+        [](const std::string& level, const std::string& m) { logged.push_back(level + " " + m); };
+}
+
+// Every record on disk, in order, as (offset, value).
+std::vector<std::pair<std::int64_t, std::string>> read_all(const log::PartitionLog& l) {
+    std::vector<std::pair<std::int64_t, std::string>> out;
+    std::int64_t next = l.log_start_offset();
+    while (next < l.log_end_offset()) {
+        const std::string bytes = l.read(next, 1 << 20);
+        REQUIRE(!bytes.empty());
+        std::size_t at = 0;
+        while (at < bytes.size()) {
+            log::BatchView b(
+                {reinterpret_cast<const std::byte*>(bytes.data()) + at, bytes.size() - at});
+            REQUIRE(b.check(true) == log::BatchCheck::ok);
+            std::string plain;
+            log::decompress(b.compression_codec(), b.records_bytes(), plain, 64 << 20);
+            log::RecordIterator it({reinterpret_cast<const std::byte*>(plain.data()), plain.size()},
+                                   b.record_count(), b.base_offset(), b.base_timestamp());
+            log::RecordView r;
+            while (it.next(r))
+                if (r.offset >= next) out.emplace_back(r.offset, std::string(r.value.str()));
+            next = b.last_offset() + 1;
+            at += b.total_bytes();
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("the spill writes ring records as batches and then moves the gate", "[spill]") {
+    TempDir d("basic");
+    TestRing ring(64 * 1024);
+    ring.release_up_to(0);
+    RingWriter w(ring.ref);
+    log::PartitionLog l(d.path, {}, false, sink());
+    spill::SpillOptions o;
+    o.linger_ns = 1'000'000'000;
+    spill::PartitionSpill s(ring.ref, l, config::Compression::none, sink(), o);
+    for (int i = 0; i < 10; ++i)
+        (void)write_value(w, "value-" + std::to_string(i));
+    CHECK_FALSE(s.step(1000, 0));  // waiting for more (linger)
+    CHECK(l.log_end_offset() == 0);
+    CHECK(s.step(1000 + o.linger_ns, 0));
+    CHECK(l.log_end_offset() == 10);
+    CHECK(ring.ref.header().spill.spill_offset.load() == 10);
+    CHECK(ring.ref.header().spill.spill_position.load() == ring::load_tail(ring.ref.header()));
+    const auto records = read_all(l);
+    REQUIRE(records.size() == 10);
+    CHECK(records[3] == std::make_pair(std::int64_t(3), std::string("value-3")));
+    CHECK_FALSE(s.step(1'000'000'000'000, 0));  // nothing pending
+}
+
+TEST_CASE("a restarted spill skips what the log already has", "[spill]") {
+    TempDir d("restart");
+    TestRing ring(64 * 1024);
+    ring.release_up_to(0);
+    RingWriter w(ring.ref);
+    {
+        log::PartitionLog l(d.path, {}, false, sink());
+        spill::SpillOptions o;
+        o.linger_ns = 0;
+        spill::PartitionSpill s(ring.ref, l, config::Compression::lz4, sink(), o);
+        for (int i = 0; i < 5; ++i)
+            (void)write_value(w, "v" + std::to_string(i));
+        CHECK(s.step(1, 0));
+    }
+    // A crash after the write but before the cursor was published: the ring says 0 again.
+    ring.ref.header().spill.spill_offset.store(0);
+    ring.ref.header().spill.spill_position.store(0);
+    for (int i = 5; i < 8; ++i)
+        (void)write_value(w, "v" + std::to_string(i));
+    log::PartitionLog l(d.path, {}, true, sink());
+    spill::SpillOptions o;
+    o.linger_ns = 0;
+    spill::PartitionSpill s(ring.ref, l, config::Compression::lz4, sink(), o);
+    CHECK(s.position_at_log_end());
+    CHECK(s.cursor().offset == 5);
+    CHECK(s.step(1, 0));
+    const auto records = read_all(l);
+    REQUIRE(records.size() == 8);
+    for (int i = 0; i < 8; ++i)
+        CHECK(records[std::size_t(i)] == std::make_pair(std::int64_t(i), "v" + std::to_string(i)));
+}
+
+TEST_CASE("a failing disk stalls the spill and the gate, losing nothing", "[spill]") {
+    TempDir d("full");
+    TestRing ring(64 * 1024);
+    ring.release_up_to(0);
+    RingWriter w(ring.ref);
+    log::PartitionLog l(d.path, {}, false, sink());
+    spill::SpillOptions o;
+    o.linger_ns = 0;
+    spill::PartitionSpill s(ring.ref, l, config::Compression::none, sink(), o);
+    (void)write_value(w, "before");
+    REQUIRE(s.step(1, 0));
+    // The process may not grow files any more: writes fail as on a full disk.
+    ::signal(SIGXFSZ, SIG_IGN);
+    rlimit old{};
+    ::getrlimit(RLIMIT_FSIZE, &old);
+    rlimit tight = old;
+    tight.rlim_cur = fs::file_size(d.path + "/00000000000000000000.log");
+    REQUIRE(::setrlimit(RLIMIT_FSIZE, &tight) == 0);
+    for (int i = 0; i < 20; ++i)
+        (void)write_value(w, std::string(500, char('a' + i)));
+    logged.clear();
+    CHECK_FALSE(s.step(2, 0));
+    CHECK(s.io_failing());
+    CHECK(s.cursor().offset == 1);
+    CHECK(ring.ref.header().spill.spill_offset.load() == 1);
+    REQUIRE(!logged.empty());
+    CHECK(logged.back().find("spill stalled") != std::string::npos);
+    REQUIRE(::setrlimit(RLIMIT_FSIZE, &old) == 0);
+    CHECK(s.step(3, 0));
+    CHECK_FALSE(s.io_failing());
+    const auto records = read_all(l);
+    REQUIRE(records.size() == 21);
+    CHECK(records[0].second == "before");
+    CHECK(records[20].second == std::string(500, char('a' + 19)));
+}
