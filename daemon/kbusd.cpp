@@ -33,20 +33,31 @@
 #include "kbus/protocol.hpp"
 #include "kbus/ring_reader.hpp"
 #include "kbus/shared_memory.hpp"
+#include "log/file.hpp"
+#include "log/partition_log.hpp"
+#include "spill/partition_spill.hpp"
+#include "topics/topic_store.hpp"
 
 namespace {
 
 using namespace kbus;
 std::atomic<bool> g_stop{false};
 
-void log(const char* level, const std::string& msg) {
+void log_line(const char* level, const std::string& msg) {
     std::fprintf(stderr, "kbusd %s %s\n", level, msg.c_str());
+}
+
+std::int64_t wall_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
 struct Partition {
     SharedMapping mapping;
     ring::RingRef ring;
-    ring::Cursor spill;  // daemon's read cursor
+    std::unique_ptr<log::PartitionLog> log;
+    std::unique_ptr<spill::PartitionSpill> spill;  // the daemon's read cursor on the ring
     std::mutex mutex;    // orders slot changes with limit computation (daemon-internal)
     std::uint32_t hold_timeout_ms = 1000;
     ring::ReaderSlot* blocked_slot = nullptr;  // the tether producers wait on, and since when
@@ -72,35 +83,157 @@ class Daemon {
         ::chmod(loc_.data_dir.c_str(), 0700);
         lock_fd_ = ::open(loc_.lock_path().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (lock_fd_ < 0 || ::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-            log("ERROR", "bus '" + loc_.bus + "' is already served by another kbusd (lock " +
+            log_line("ERROR", "bus '" + loc_.bus + "' is already served by another kbusd (lock " +
                              loc_.lock_path() + " is held)");
             return 2;
         }
-        control_mapping_ =
-            SharedMapping::create(loc_.control_shm_name(), sizeof(control::ControlSegment));
-        control_ = static_cast<control::ControlSegment*>(control_mapping_.data());
-        control_->info.magic = control::control_magic;
-        control_->info.layout_version = control::control_layout_version;
-        control_->info.daemon_pid.store(std::uint64_t(::getpid()), std::memory_order_relaxed);
-        control_->info.daemon_epoch.store(1, std::memory_order_release);
+        open_control_segment();
+        // Like Kafka's .kafka_cleanShutdown: without it, the last run died and every batch is
+        // checked against its CRC before the log is trusted.
+        const std::string clean_marker = loc_.data_dir + "/.kbus_clean_shutdown";
+        const bool clean = std::filesystem::exists(clean_marker);
+        std::filesystem::remove(clean_marker);
+        restore_topics(!clean);
         if (!listen()) return 1;
-        log("INFO", "serving bus '" + loc_.bus + "' on " + loc_.socket_path());
+        log_line("INFO", "serving bus '" + loc_.bus + "' on " + loc_.socket_path());
         std::thread spill([this] { spill_loop(); });
         serve();
         spill.join();
         shutdown();
-        log("INFO", "stopped");
+        log::write_file_durably(clean_marker, "");
+        log_line("INFO", "stopped");
         return 0;
     }
 
   private:
+    // A control segment left by a killed daemon is reused, so clients that map it keep working;
+    // the epoch tells them a new daemon took over.
+    void open_control_segment() {
+        std::uint64_t epoch = 1;
+        try {
+            SharedMapping old = SharedMapping::open(loc_.control_shm_name());
+            const auto* c = static_cast<const control::ControlSegment*>(old.data());
+            if (old.size() >= sizeof(control::ControlSegment) &&
+                c->info.magic == control::control_magic &&
+                c->info.layout_version == control::control_layout_version) {
+                epoch = c->info.daemon_epoch.load() + 1;
+                control_mapping_ = std::move(old);
+            }
+        } catch (const Error&) {
+        }
+        if (!control_mapping_.mapped()) {
+            control_mapping_ =
+                SharedMapping::create(loc_.control_shm_name(), sizeof(control::ControlSegment));
+            auto* c = static_cast<control::ControlSegment*>(control_mapping_.data());
+            c->info.magic = control::control_magic;
+            c->info.layout_version = control::control_layout_version;
+        }
+        control_ = static_cast<control::ControlSegment*>(control_mapping_.data());
+        control_->info.daemon_pid.store(std::uint64_t(::getpid()), std::memory_order_relaxed);
+        control_->info.daemon_epoch.store(epoch, std::memory_order_release);
+    }
+
+    // Topics from <data dir>/__kbus_topics, each partition's log recovered and its ring re-attached
+    // (a ring left in shared memory by a killed daemon still holds what was not spilled).
+    void restore_topics(bool verify) {
+        topics::TopicList list = topics::load_topics(loc_.data_dir);
+        next_topic_id_ = list.next_id;
+        for (topics::StoredTopic& st : list.topics) {
+            try {
+                protocol::TopicMetadata m;
+                m.name = st.name;
+                m.partitions = st.partitions;
+                m.topic_id = st.id;
+                m.config = st.settings;
+                const config::TopicConfig tc =
+                    config::make_topic_config(broker_.topic_defaults, m.config);
+                auto t = build_topic(m, tc, verify);
+                log_line("INFO", "restored topic '" + m.name + "'");
+                topics_.emplace(m.name, std::move(t));
+            } catch (const std::exception& e) {
+                log_line("ERROR", "cannot restore topic '" + st.name + "': " + e.what());
+            }
+        }
+    }
+
+    void save_topics() {
+        topics::TopicList list;
+        list.next_id = next_topic_id_;
+        for (const auto& [name, t] : topics_)
+            list.topics.push_back({name, t->meta.topic_id, t->meta.partitions, t->meta.config});
+        topics::save_topics(loc_.data_dir, list);
+    }
+
+    log::LogSink log_sink() {
+        return [](const std::string& level, const std::string& m) { log_line(level.c_str(), m); };
+    }
+
+    // Maps (re-attaching when it is there and matches) or creates partition p's ring.
+    void map_ring(Partition& part, const protocol::TopicMetadata& m, std::int32_t p) {
+        const std::string name = m.ring_shm_prefix + "." + std::to_string(p);
+        const std::uint64_t bytes = ring::ring_layout(m.ring_bytes).total_bytes;
+        try {
+            SharedMapping old = SharedMapping::open(name);
+            if (ring::RingRef::looks_valid(old.data(), old.size())) {
+                ring::RingRef r(old.data());
+                const ring::RingInfo& info = r.header().info;
+                if (info.topic_id == m.topic_id && info.partition == std::uint32_t(p) &&
+                    info.capacity == m.ring_bytes && info.max_record_bytes == m.max_message_bytes &&
+                    r.header().claim.state.load() == std::uint32_t(ring::RingState::active)) {
+                    // Its readers belonged to the old daemon's connections: they re-attach.
+                    for (auto& slot : r.header().readers)
+                        if (slot.state.load() == std::uint32_t(ring::ReaderSlotState::attached))
+                            slot.state.store(std::uint32_t(ring::ReaderSlotState::detached));
+                    part.mapping = std::move(old);
+                    part.ring = r;
+                    part.spill = std::make_unique<spill::PartitionSpill>(
+                        part.ring, *part.log, config::Compression::none, log_sink());
+                    part.spill->position_at_log_end();
+                    log_line("INFO", "re-attached ring " + name + " (high watermark " +
+                                    std::to_string(ring::load_next_offset(r.header())) + ")");
+                    return;
+                }
+            }
+        } catch (const Error&) {
+        }
+        part.mapping = SharedMapping::create(name, bytes);
+        part.ring = ring::RingRef::initialize(part.mapping.data(), m.ring_bytes, m.topic_id,
+                                              std::uint32_t(p), m.max_message_bytes,
+                                              ring::TimestampType(m.timestamp_type),
+                                              std::uint64_t(part.log->log_end_offset()));
+        part.spill = std::make_unique<spill::PartitionSpill>(part.ring, *part.log,
+                                                             config::Compression::none, log_sink());
+    }
+
+    std::unique_ptr<Topic> build_topic(protocol::TopicMetadata m, const config::TopicConfig& tc,
+                                       bool verify) {
+        m.ring_bytes = tc.ring_bytes;
+        m.max_message_bytes = tc.max_message_bytes;
+        m.timestamp_type = tc.log_append_time ? 1 : 0;
+        m.hold_timeout_ms = tc.consumer_hold_timeout_ms;
+        m.ring_shm_prefix = loc_.shm_prefix() + ".t" + std::to_string(m.topic_id);
+        auto t = std::make_unique<Topic>();
+        t->meta = m;
+        t->config = tc;
+        for (std::int32_t p = 0; p < m.partitions; ++p) {
+            auto part = std::make_unique<Partition>();
+            part->hold_timeout_ms = m.hold_timeout_ms;
+            part->log = std::make_unique<log::PartitionLog>(
+                topics::partition_dir(loc_.data_dir, m.name, p), tc, verify, log_sink());
+            map_ring(*part, m, p);
+            part->spill->set_codec(tc.compression);
+            t->partitions.push_back(std::move(part));
+        }
+        return t;
+    }
+
     bool listen() {
         ::unlink(loc_.socket_path().c_str());
         listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         sockaddr_un addr{};
         addr.sun_family = AF_UNIX;
         if (loc_.socket_path().size() >= sizeof(addr.sun_path)) {
-            log("ERROR", "socket path too long: " + loc_.socket_path());
+            log_line("ERROR", "socket path too long: " + loc_.socket_path());
             return false;
         }
         std::strcpy(addr.sun_path, loc_.socket_path().c_str());
@@ -108,7 +241,7 @@ class Daemon {
         const int rc = ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
         ::umask(old);
         if (rc != 0 || ::listen(listen_fd_, 128) != 0) {
-            log("ERROR", "cannot listen on " + loc_.socket_path() + ": " + std::strerror(errno));
+            log_line("ERROR", "cannot listen on " + loc_.socket_path() + ": " + std::strerror(errno));
             return false;
         }
         return true;
@@ -160,7 +293,7 @@ class Daemon {
             protocol::FrameHeader h;
             std::memcpy(&h, c.in.data(), sizeof(h));
             if (h.payload_length > protocol::max_frame_payload) {
-                log("WARN", "connection " + std::to_string(c.id) + ": oversized frame, closing");
+                log_line("WARN", "connection " + std::to_string(c.id) + ": oversized frame, closing");
                 return false;
             }
             if (c.in.size() < sizeof(h) + h.payload_length) return true;
@@ -230,7 +363,14 @@ class Daemon {
                     SharedMapping::remove(t.meta.ring_shm_prefix + "." + std::to_string(p));
                 retired_.push_back(std::move(topics_[name]));
                 topics_.erase(name);
-                log("INFO", "deleted topic '" + name + "'");
+                save_topics();
+                for (std::int32_t p = 0; p < t.meta.partitions; ++p) {
+                    const std::string dir = topics::partition_dir(loc_.data_dir, name, p);
+                    std::error_code ec;
+                    std::filesystem::remove_all(dir, ec);
+                    if (ec) log_line("WARN", "cannot remove " + dir + ": " + ec.message());
+                }
+                log_line("INFO", "deleted topic '" + name + "'");
                 return;
             }
             case RT::alter_topic:
@@ -295,29 +435,14 @@ class Daemon {
         if (m.partitions < 1 || m.partitions > 10000)
             throw Error(ErrorCode::invalid_argument, "partitions must be between 1 and 10000");
         m.topic_id = next_topic_id_++;
-        m.ring_bytes = tc.ring_bytes;
-        m.max_message_bytes = tc.max_message_bytes;
-        m.timestamp_type = tc.log_append_time ? 1 : 0;
-        m.hold_timeout_ms = tc.consumer_hold_timeout_ms;
-        const std::uint64_t ring_bytes = tc.ring_bytes;
-        const std::uint32_t max_message = tc.max_message_bytes;
-        m.ring_shm_prefix = loc_.shm_prefix() + ".t" + std::to_string(m.topic_id);
-        auto t = std::make_unique<Topic>();
-        t->meta = m;
-        t->config = tc;
-        for (std::int32_t p = 0; p < m.partitions; ++p) {
-            auto part = std::make_unique<Partition>();
-            part->hold_timeout_ms = m.hold_timeout_ms;
-            part->mapping = SharedMapping::create(m.ring_shm_prefix + "." + std::to_string(p),
-                                                  ring::ring_layout(ring_bytes).total_bytes);
-            part->ring = ring::RingRef::initialize(part->mapping.data(), ring_bytes, m.topic_id,
-                                                   std::uint32_t(p), max_message,
-                                                   ring::TimestampType(m.timestamp_type));
-            t->partitions.push_back(std::move(part));
-        }
-        log("INFO",
-            "created topic '" + m.name + "' with " + std::to_string(m.partitions) + " partitions");
+        // A directory left by an earlier topic of this name must not leak old records into it.
+        for (std::int32_t p = 0; p < m.partitions; ++p)
+            std::filesystem::remove_all(topics::partition_dir(loc_.data_dir, m.name, p));
+        auto t = build_topic(m, tc, false);
         topics_.emplace(m.name, std::move(t));
+        save_topics();
+        log_line("INFO",
+            "created topic '" + m.name + "' with " + std::to_string(m.partitions) + " partitions");
     }
 
     // Changes per-topic settings in place; the ring's shape (ring.bytes, max.message.bytes,
@@ -337,8 +462,11 @@ class Daemon {
         for (auto& p : t.partitions) {
             std::lock_guard pl(p->mutex);
             p->hold_timeout_ms = t.config.consumer_hold_timeout_ms;
+            p->log->set_config(t.config);
+            p->spill->set_codec(t.config.compression);
         }
-        log("INFO", "altered topic '" + t.meta.name + "'");
+        save_topics();
+        log_line("INFO", "altered topic '" + t.meta.name + "'");
     }
 
     protocol::PartitionState describe(Partition& p, int index) {
@@ -347,7 +475,7 @@ class Daemon {
         protocol::PartitionState s;
         s.partition = index;
         s.high_watermark = std::int64_t(pair.first);
-        s.log_start_offset = std::int64_t(earliest(p, pair.first));
+        s.log_start_offset = p.log->log_start_offset();
         s.ring_bytes = p.ring.capacity();
         const std::uint64_t gate = h.limit.producer_limit.load() - p.ring.capacity();
         s.ring_fill_bytes = pair.second > gate ? pair.second - gate : 0;
@@ -450,9 +578,17 @@ class Daemon {
             bool progress = false;
             {
                 std::lock_guard lock(topics_mutex_);
+                const std::uint64_t now_ns = detail::monotonic_ns();
+                const std::int64_t now_ms = wall_ms();
                 for (auto& [n, t] : topics_)
                     for (auto& p : t->partitions)
-                        progress |= spill_one(*p);
+                        progress |= spill_one(*p, now_ns, now_ms);
+                if (now_ms - last_retention_ms_ >= broker_.retention_check_interval_ms) {
+                    last_retention_ms_ = now_ms;
+                    for (auto& [n, t] : topics_)
+                        for (auto& p : t->partitions)
+                            p->log->apply_retention(now_ms);
+                }
             }
             if (progress) {
                 idle = 0;
@@ -469,21 +605,12 @@ class Daemon {
         }
     }
 
-    bool spill_one(Partition& p) {
-        ring::RingReader reader(p.ring);
+    bool spill_one(Partition& p, std::uint64_t now_ns, std::int64_t now_ms) {
         ring::RingHeader& h = p.ring.header();
-        bool progress = false;
-        for (int i = 0; i < 4096; ++i) {
-            ring::RecordRef rec;
-            const ring::PeekStatus s = reader.peek(p.spill, rec);
-            if (s != ring::PeekStatus::record && s != ring::PeekStatus::aborted) break;
-            ring::RingReader::advance(p.spill, rec);
-            progress = true;
-        }
-        h.spill.spill_offset.store(p.spill.offset, std::memory_order_relaxed);
-        h.spill.spill_position.store(p.spill.position, std::memory_order_release);
+        bool progress = p.spill->step(now_ns, now_ms);
+        if (!progress) p.log->maybe_flush(now_ms);  // flush.ms also applies to an idle partition
         std::lock_guard pl(p.mutex);
-        std::uint64_t base = p.spill.position;
+        std::uint64_t base = p.spill->cursor().position;
         ring::ReaderSlot* bottleneck = nullptr;
         for (auto& s : h.readers)
             if (s.state.load(std::memory_order_acquire) ==
@@ -533,14 +660,29 @@ class Daemon {
         if (now - p.blocked_since_ns < std::uint64_t(p.hold_timeout_ms) * 1'000'000) return false;
         bottleneck->state.store(std::uint32_t(ring::ReaderSlotState::detached),
                                 std::memory_order_seq_cst);
-        log("WARN", "detached a consumer of partition " + std::to_string(h.info.partition) +
+        log_line("WARN", "detached a consumer of partition " + std::to_string(h.info.partition) +
                         " that held producers back for more than consumer.hold.timeout.ms (" +
                         std::to_string(p.hold_timeout_ms) + " ms)");
         p.blocked_since_ns = 0;
         return true;  // the next pass computes the limit without it
     }
 
+    // Everything committed to a ring goes to disk and is synced before the rings go away.
+    void drain_to_disk() {
+        for (auto& [n, t] : topics_)
+            for (auto& p : t->partitions) {
+                while (p->spill->step(~0ULL / 2, wall_ms())) {
+                }
+                try {
+                    p->log->maybe_flush(wall_ms(), true);
+                } catch (const std::exception& e) {
+                    log_line("ERROR", e.what());
+                }
+            }
+    }
+
     void shutdown() {
+        drain_to_disk();
         for (auto& [n, t] : topics_)
             for (std::int32_t p = 0; p < t->meta.partitions; ++p)
                 SharedMapping::remove(t->meta.ring_shm_prefix + "." + std::to_string(p));
@@ -559,6 +701,7 @@ class Daemon {
     std::map<std::string, std::unique_ptr<Topic>> topics_;
     std::vector<std::unique_ptr<Topic>> retired_;
     std::uint64_t next_topic_id_ = 1;
+    std::int64_t last_retention_ms_ = wall_ms();
 };
 
 void on_signal(int) {
@@ -650,7 +793,7 @@ int main(int argc, char** argv) {
     try {
         return Daemon(std::move(location), std::move(broker)).run();
     } catch (const std::exception& e) {
-        log("ERROR", e.what());
+        log_line("ERROR", e.what());
         return 1;
     }
 }
