@@ -22,7 +22,7 @@ const char* help =
     "  topic alter NAME --config k=v...                     change retention and other settings\n"
     "  topic list | describe NAME | delete NAME              manage topics\n"
     "  produce TOPIC [-K delim] [-p partition] [-H k=v]...   one record per stdin line\n"
-    "  consume TOPIC [-p partition] [-o beginning|end|N] [-c count] [-e] [-f format]\n"
+    "  consume TOPIC [-p partition] [-o beginning|end|N|s@MS] [-c count] [-e] [-f format]\n"
     "      format tokens: %t topic %p partition %o offset %k key %s value %S value size\n"
     "                     %K key size %T timestamp %h headers (k=v,...); escapes \\n \\t\n";
 
@@ -99,6 +99,26 @@ void print_formatted(const std::string& fmt, const kbus::Message& m) {
         }
     }
     std::fwrite(out.data(), 1, out.size(), stdout);
+}
+
+// kcat's -o: beginning, end, an absolute offset, or s@<ms since the epoch> (first record at or
+// after that time).
+kbus::OffsetSpec parse_offset(const std::string& o) {
+    auto number = [&](const std::string& digits) {
+        std::size_t used = 0;
+        long long v = -1;
+        try {
+            v = std::stoll(digits, &used);
+        } catch (const std::logic_error&) {
+        }
+        if (used != digits.size() || v < 0)
+            usage_error("bad offset '" + o + "' (beginning, end, N or s@<epoch ms>)");
+        return v;
+    };
+    if (o == "beginning") return kbus::OffsetSpec::beginning();
+    if (o == "end") return kbus::OffsetSpec::end();
+    if (o.starts_with("s@")) return kbus::OffsetSpec::at_timestamp(number(o.substr(2)));
+    return kbus::OffsetSpec::at(number(o));
 }
 
 int topic_cmd(kbus::Client& c, Args& a) {
@@ -215,9 +235,7 @@ int consume_cmd(kbus::Client& c, Args& a) {
             partition = std::stoi(a.next("partition"));
         else if (f == "-o") {
             const std::string o = a.next("offset");
-            from = o == "beginning" ? kbus::OffsetSpec::beginning()
-                   : o == "end"     ? kbus::OffsetSpec::end()
-                                    : kbus::OffsetSpec::at(std::stoll(o));
+            from = parse_offset(o);
         } else if (f == "-c")
             count = std::stol(a.next("count"));
         else if (f == "-e")

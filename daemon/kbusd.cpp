@@ -33,6 +33,7 @@
 #include "kbus/protocol.hpp"
 #include "kbus/ring_reader.hpp"
 #include "kbus/shared_memory.hpp"
+#include "log/compression.hpp"
 #include "log/file.hpp"
 #include "log/partition_log.hpp"
 #include "spill/partition_spill.hpp"
@@ -58,7 +59,7 @@ struct Partition {
     ring::RingRef ring;
     std::unique_ptr<log::PartitionLog> log;
     std::unique_ptr<spill::PartitionSpill> spill;  // the daemon's read cursor on the ring
-    std::mutex mutex;    // orders slot changes with limit computation (daemon-internal)
+    std::mutex mutex;  // orders slot changes with limit computation (daemon-internal)
     std::uint32_t hold_timeout_ms = 1000;
     ring::ReaderSlot* blocked_slot = nullptr;  // the tether producers wait on, and since when
     std::uint64_t blocked_since_ns = 0;
@@ -84,7 +85,7 @@ class Daemon {
         lock_fd_ = ::open(loc_.lock_path().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (lock_fd_ < 0 || ::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
             log_line("ERROR", "bus '" + loc_.bus + "' is already served by another kbusd (lock " +
-                             loc_.lock_path() + " is held)");
+                                  loc_.lock_path() + " is held)");
             return 2;
         }
         open_control_segment();
@@ -190,17 +191,16 @@ class Daemon {
                         part.ring, *part.log, config::Compression::none, log_sink());
                     part.spill->position_at_log_end();
                     log_line("INFO", "re-attached ring " + name + " (high watermark " +
-                                    std::to_string(ring::load_next_offset(r.header())) + ")");
+                                         std::to_string(ring::load_next_offset(r.header())) + ")");
                     return;
                 }
             }
         } catch (const Error&) {
         }
         part.mapping = SharedMapping::create(name, bytes);
-        part.ring = ring::RingRef::initialize(part.mapping.data(), m.ring_bytes, m.topic_id,
-                                              std::uint32_t(p), m.max_message_bytes,
-                                              ring::TimestampType(m.timestamp_type),
-                                              std::uint64_t(part.log->log_end_offset()));
+        part.ring = ring::RingRef::initialize(
+            part.mapping.data(), m.ring_bytes, m.topic_id, std::uint32_t(p), m.max_message_bytes,
+            ring::TimestampType(m.timestamp_type), std::uint64_t(part.log->log_end_offset()));
         part.spill = std::make_unique<spill::PartitionSpill>(part.ring, *part.log,
                                                              config::Compression::none, log_sink());
     }
@@ -241,7 +241,8 @@ class Daemon {
         const int rc = ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
         ::umask(old);
         if (rc != 0 || ::listen(listen_fd_, 128) != 0) {
-            log_line("ERROR", "cannot listen on " + loc_.socket_path() + ": " + std::strerror(errno));
+            log_line("ERROR",
+                     "cannot listen on " + loc_.socket_path() + ": " + std::strerror(errno));
             return false;
         }
         return true;
@@ -293,7 +294,8 @@ class Daemon {
             protocol::FrameHeader h;
             std::memcpy(&h, c.in.data(), sizeof(h));
             if (h.payload_length > protocol::max_frame_payload) {
-                log_line("WARN", "connection " + std::to_string(c.id) + ": oversized frame, closing");
+                log_line("WARN",
+                         "connection " + std::to_string(c.id) + ": oversized frame, closing");
                 return false;
             }
             if (c.in.size() < sizeof(h) + h.payload_length) return true;
@@ -393,6 +395,8 @@ class Daemon {
             }
             case RT::attach_reader:
                 return attach(r, out, conn);
+            case RT::fetch:
+                return fetch(r, out);
             case RT::release_reader: {
                 Topic& t = topic_by_id(r.u64());
                 const std::int32_t p = r.i32();
@@ -441,8 +445,8 @@ class Daemon {
         auto t = build_topic(m, tc, false);
         topics_.emplace(m.name, std::move(t));
         save_topics();
-        log_line("INFO",
-            "created topic '" + m.name + "' with " + std::to_string(m.partitions) + " partitions");
+        log_line("INFO", "created topic '" + m.name + "' with " + std::to_string(m.partitions) +
+                             " partitions");
     }
 
     // Changes per-topic settings in place; the ring's shape (ring.bytes, max.message.bytes,
@@ -508,6 +512,22 @@ class Daemon {
         return lo;
     }
 
+    // The first offset at or after `ts`: on disk through the time index, else among the records
+    // the spill has not taken yet, else the high watermark.
+    std::uint64_t offset_for_timestamp(Partition& part, std::int64_t ts, std::uint64_t hw) {
+        if (auto o = part.log->offset_for_timestamp(ts)) return std::uint64_t(*o);
+        ring::RingReader reader(part.ring);
+        ring::Cursor c = part.spill->cursor();
+        for (ring::RecordRef rec;;) {
+            const ring::PeekStatus s = reader.peek(c, rec);
+            if (s == ring::PeekStatus::record && rec.header->timestamp >= ts) return rec.offset;
+            if (s != ring::PeekStatus::record && s != ring::PeekStatus::aborted) return hw;
+            ring::RingReader::advance(c, rec);
+        }
+    }
+
+    // Tethers a consumer to the ring at the offset it asks for, or, when that offset is only on
+    // disk any more, tells it to read the log (fetch) until it catches up with the ring.
     void attach(protocol::Reader& r, protocol::Writer& out, std::uint32_t conn) {
         Topic& t = topic_by_id(r.u64());
         const std::int32_t p = r.i32();
@@ -521,24 +541,50 @@ class Daemon {
         ring::RingHeader& h = part.ring.header();
         std::lock_guard pl(part.mutex);
         const detail::WordPair pair = detail::dwload(&h.claim.next_offset_and_tail);
-        ring::Cursor at{pair.second, pair.first};
-        std::uint64_t target = pair.first;
-        if (kind == protocol::OffsetSpecKind::beginning)
-            target = earliest(part, pair.first);
-        else if (kind == protocol::OffsetSpecKind::offset)
-            target = std::uint64_t(offset);
-        if (kind == protocol::OffsetSpecKind::offset && (offset < 0 || target > pair.first))
-            throw Error(ErrorCode::offset_out_of_range, "offset " + std::to_string(offset) +
-                                                            " is beyond the high watermark " +
-                                                            std::to_string(pair.first));
-        if (target < pair.first) {
+        const std::uint64_t hw = pair.first;
+        const auto log_start = std::uint64_t(part.log->log_start_offset());
+        std::uint64_t target = hw;
+        switch (kind) {
+            case protocol::OffsetSpecKind::beginning:
+                target = log_start;
+                break;
+            case protocol::OffsetSpecKind::end:
+                target = hw;
+                break;
+            case protocol::OffsetSpecKind::timestamp:
+                target = offset_for_timestamp(part, offset, hw);
+                break;
+            case protocol::OffsetSpecKind::offset:
+                if (offset < 0 || std::uint64_t(offset) > hw)
+                    throw Error(ErrorCode::offset_out_of_range,
+                                "offset " + std::to_string(offset) +
+                                    " is beyond the high watermark " + std::to_string(hw));
+                if (std::uint64_t(offset) < log_start)
+                    throw Error(ErrorCode::offset_out_of_range,
+                                "offset " + std::to_string(offset) + " is below the log start " +
+                                    std::to_string(log_start) + " (deleted by retention)");
+                target = std::uint64_t(offset);
+                break;
+            default:
+                throw Error(ErrorCode::protocol_error,
+                            "unknown offset kind " + std::to_string(int(kind)));
+        }
+        target = std::max(target, log_start);
+        protocol::ReaderAttachment a;
+        ring::Cursor at{pair.second, hw};
+        if (target < hw) {
             ring::RingReader reader(part.ring);
             const std::uint64_t gate = h.limit.producer_limit.load() - part.ring.capacity();
-            if (!reader.locate(target, at) || at.position < gate)
-                throw Error(ErrorCode::offset_out_of_range,
-                            "offset " + std::to_string(target) +
-                                " is no longer in the ring (earliest is " +
-                                std::to_string(earliest(part, pair.first)) + ")");
+            if (!reader.locate(target, at) || at.position < gate) {
+                // Behind the ring: the consumer reads the log, holding producers back not at all.
+                if (want_slot >= 0 && std::uint32_t(want_slot) < ring::reader_slot_count &&
+                    h.readers[want_slot].owner_connection == conn)
+                    h.readers[want_slot].state.store(std::uint32_t(ring::ReaderSlotState::free));
+                a.on_disk = true;
+                a.offset = std::int64_t(target);
+                a.write(out);
+                return;
+            }
         }
         std::uint32_t slot = ring::reader_slot_count;
         if (want_slot >= 0 && std::uint32_t(want_slot) < ring::reader_slot_count &&
@@ -554,9 +600,33 @@ class Daemon {
         s.offset.store(at.offset);
         s.position.store(at.position);
         s.state.store(std::uint32_t(ring::ReaderSlotState::attached), std::memory_order_seq_cst);
-        out.u32(slot);
-        out.u64(at.position);
-        out.i64(std::int64_t(at.offset));
+        a.slot = slot;
+        a.position = at.position;
+        a.offset = std::int64_t(at.offset);
+        a.write(out);
+    }
+
+    // Batches from the log for a consumer behind the ring, decompressed here so that clients
+    // link no codec.
+    void fetch(protocol::Reader& r, protocol::Writer& out) {
+        Topic& t = topic_by_id(r.u64());
+        const std::int32_t p = r.i32();
+        const std::int64_t offset = r.i64();
+        const std::uint32_t max_bytes = std::min(r.u32(), protocol::max_fetch_bytes);
+        if (p < 0 || p >= t.meta.partitions)
+            throw Error(ErrorCode::partition_out_of_range,
+                        "partition " + std::to_string(p) + " out of range");
+        Partition& part = *t.partitions[std::size_t(p)];
+        protocol::FetchReply f;
+        f.log_start_offset = part.log->log_start_offset();
+        f.log_end_offset = part.log->log_end_offset();
+        {
+            std::lock_guard pl(part.mutex);
+            f.ring_start_offset =
+                std::int64_t(earliest(part, ring::load_next_offset(part.ring.header())));
+        }
+        f.batches = log::decompress_batches(part.log->read(offset, max_bytes));
+        f.write(out);
     }
 
     void release_slots_of(std::uint32_t conn) {
@@ -661,8 +731,8 @@ class Daemon {
         bottleneck->state.store(std::uint32_t(ring::ReaderSlotState::detached),
                                 std::memory_order_seq_cst);
         log_line("WARN", "detached a consumer of partition " + std::to_string(h.info.partition) +
-                        " that held producers back for more than consumer.hold.timeout.ms (" +
-                        std::to_string(p.hold_timeout_ms) + " ms)");
+                             " that held producers back for more than consumer.hold.timeout.ms (" +
+                             std::to_string(p.hold_timeout_ms) + " ms)");
         p.blocked_since_ns = 0;
         return true;  // the next pass computes the limit without it
     }

@@ -46,6 +46,29 @@ struct DaemonFixture {
         }
         throw std::runtime_error("kbusd did not start");
     }
+    // SIGKILL: the daemon dies at once, leaving its shared memory (as a crash would).
+    void kill_hard() {
+        if (pid > 0) {
+            ::kill(pid, SIGKILL);
+            int status = 0;
+            ::waitpid(pid, &status, 0);
+            pid = -1;
+        }
+    }
+    // SIGTERM: a clean shutdown (drains to disk, removes shared memory).
+    void stop() {
+        if (pid > 0) {
+            ::kill(pid, SIGTERM);
+            int status = 0;
+            ::waitpid(pid, &status, 0);
+            pid = -1;
+        }
+    }
+    void restart() {
+        pid = start();
+        wait_ready();
+    }
+    [[nodiscard]] std::string data_dir() const { return dir + "/data"; }
     [[nodiscard]] kbus::ClientOptions options() const {
         kbus::ClientOptions o;
         o.bus = bus;

@@ -160,11 +160,21 @@ class Client {
         w.i32(slot);
         const std::string reply = call(protocol::RequestType::attach_reader, w.bytes());
         protocol::Reader r(reply);
-        protocol::ReaderAttachment a;
-        a.slot = r.u32();
-        a.position = r.u64();
-        a.offset = r.i64();
-        return a;
+        return protocol::ReaderAttachment::read(r);
+    }
+
+    // Batches from a partition's log, from the one holding `offset`, up to max_bytes (at least
+    // one batch). For consumers reading behind the ring.
+    [[nodiscard]] protocol::FetchReply fetch(std::uint64_t topic_id, std::int32_t partition,
+                                             std::int64_t offset, std::uint32_t max_bytes) {
+        protocol::Writer w;
+        w.u64(topic_id);
+        w.i32(partition);
+        w.i64(offset);
+        w.u32(max_bytes);
+        const std::string reply = call(protocol::RequestType::fetch, w.bytes());
+        protocol::Reader r(reply);
+        return protocol::FetchReply::read(r);
     }
 
     void release_reader(std::uint64_t topic_id, std::int32_t partition, std::uint32_t slot) {

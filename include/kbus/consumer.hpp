@@ -3,6 +3,11 @@
 // is tethered through a reader slot), but only for consumer.hold.timeout.ms: a consumer that
 // holds longer is detached, and its next poll throws OffsetOutOfRange (batch_invalidated) with
 // the offset to resume from. It never hands out overwritten bytes.
+//
+// Behind the ring, the log: a consumer that starts (or seeks, or falls) behind what the ring
+// still holds reads the partition's log segments through the daemon (Kafka's batches, same
+// offsets, keys, values, headers and timestamps) and moves back onto the ring when it catches up.
+// It holds producers back not at all meanwhile.
 #pragma once
 
 #include <chrono>
@@ -36,6 +41,10 @@ class OffsetSpec {
     static OffsetSpec end() { return OffsetSpec(protocol::OffsetSpecKind::end, 0); }
     static OffsetSpec at(std::int64_t offset) {
         return OffsetSpec(protocol::OffsetSpecKind::offset, offset);
+    }
+    // The first offset whose timestamp is >= ms since the epoch (the end if there is none).
+    static OffsetSpec at_timestamp(std::int64_t ms) {
+        return OffsetSpec(protocol::OffsetSpecKind::timestamp, ms);
     }
     [[nodiscard]] protocol::OffsetSpecKind kind() const noexcept { return kind_; }
     [[nodiscard]] std::int64_t offset() const noexcept { return offset_; }
@@ -173,6 +182,13 @@ class Consumer {
         bool has_slot = false;
         std::uint64_t held_offset = 0;  // first offset of the batch we hold
         bool holding = false;
+        // Reading behind the ring: fetched batches (uncompressed), the next one to decode, and
+        // from which offset the ring holds records again.
+        bool on_disk = false;
+        std::string disk_bytes;
+        std::size_t disk_at = 0;
+        std::int64_t ring_start = -1;  // -1: not known yet
+        std::size_t taken_this_poll = 0;
     };
 
     Assigned* find(std::string_view topic, std::int32_t partition) const {
@@ -190,16 +206,25 @@ class Consumer {
         const protocol::ReaderAttachment a =
             client_->attach_reader(p.handle->metadata.topic_id, p.partition, from.kind(),
                                    from.offset(), p.has_slot ? std::int32_t(p.slot) : -1);
+        p.holding = false;
+        p.disk_bytes.clear();
+        p.disk_at = 0;
+        p.ring_start = -1;
+        p.on_disk = a.on_disk;
+        if (a.on_disk) {
+            p.cursor = {0, static_cast<std::uint64_t>(a.offset)};
+            return;
+        }
         p.slot = a.slot;
         p.has_slot = true;
         p.cursor = {a.position, static_cast<std::uint64_t>(a.offset)};
-        p.holding = false;
     }
 
     // Moves each tether forward to where we will read next: the previous batch is released.
     void release_held() noexcept {
         for (auto& p : partitions_) {
-            if (!p->holding) continue;
+            p->taken_this_poll = 0;
+            if (!p->holding || p->on_disk) continue;
             ring::ReaderSlot& s = slot_of(*p);
             // Release: our reads of the old batch happen before producers may reuse its bytes.
             s.offset.store(p->cursor.offset, std::memory_order_relaxed);
@@ -212,11 +237,18 @@ class Consumer {
         const std::size_t n = partitions_.size();
         for (std::size_t i = 0; i < n && batch_.size() < options_.max_poll_records; ++i) {
             Assigned& p = *partitions_[(next_partition_ + i) % n];
-            const std::uint64_t first = p.cursor.offset;
+            if (p.on_disk) {
+                gather_from_disk(p);
+                continue;
+            }
             while (batch_.size() < options_.max_poll_records) {
                 ring::RecordRef r;
                 const ring::PeekStatus s = p.reader.peek(p.cursor, r);
                 if (s == ring::PeekStatus::record) {
+                    if (!p.holding) {  // from here on a detach invalidates what we return
+                        p.holding = true;
+                        p.held_offset = r.offset;
+                    }
                     batch_.messages_.emplace_back(r.header, &p.topic, p.partition,
                                                   static_cast<std::int64_t>(r.offset));
                 } else if (s == ring::PeekStatus::aborted) {
@@ -225,28 +257,87 @@ class Consumer {
                     break;
                 } else {
                     check_still_attached();  // a detach explains a lap: report it as such
+                    if (p.on_disk) break;    // detached between batches: go on from the log
                     throw_out_of_range(p, s == ring::PeekStatus::lapped ? "was overwritten (lapped)"
                                                                         : "holds a corrupt record");
                 }
                 ring::RingReader::advance(p.cursor, r);
             }
-            if (p.cursor.offset != first) {
-                p.holding = true;
-                p.held_offset = first;
-            }
         }
         next_partition_ = n ? (next_partition_ + 1) % n : 0;
     }
 
+    // Decodes fetched batches from the cursor on; fetches more when they run out, and moves back
+    // onto the ring once the cursor reaches what the ring holds. A refill happens only before
+    // this poll took anything from the partition: earlier views point into the old bytes.
+    void gather_from_disk(Assigned& p) {
+        bool tried_ring = false;
+        while (batch_.size() < options_.max_poll_records) {
+            if (p.disk_at >= p.disk_bytes.size()) {
+                if (p.taken_this_poll != 0) return;
+                if (!tried_ring && p.ring_start >= 0 &&
+                    std::int64_t(p.cursor.offset) >= p.ring_start) {
+                    tried_ring = true;
+                    attach(p, OffsetSpec::at(std::int64_t(p.cursor.offset)));
+                    if (!p.on_disk) return;  // back on the ring: the next gather reads it
+                }
+                protocol::FetchReply f =
+                    client_->fetch(p.handle->metadata.topic_id, p.partition,
+                                   std::int64_t(p.cursor.offset), protocol::max_fetch_bytes);
+                p.disk_bytes = std::move(f.batches);
+                p.disk_at = 0;
+                p.ring_start = f.ring_start_offset;
+                if (p.disk_bytes.empty()) {
+                    if (tried_ring) return;  // the ring moved on meanwhile: try again next time
+                    continue;                // nothing more on disk: the ring has the rest
+                }
+            }
+            const log::BatchView b(
+                {reinterpret_cast<const std::byte*>(p.disk_bytes.data()) + p.disk_at,
+                 p.disk_bytes.size() - p.disk_at});
+            if (b.check(false) != log::BatchCheck::ok || b.compression_codec() != 0) {
+                p.disk_bytes.clear();
+                throw_out_of_range(p, "is in a corrupt batch on disk");
+            }
+            log::RecordIterator it(b.records_bytes(), b.record_count(), b.base_offset(),
+                                   b.base_timestamp());
+            log::RecordView r;
+            bool full = false;
+            while (it.next(r)) {
+                if (std::uint64_t(r.offset) < p.cursor.offset) continue;
+                if (batch_.size() >= options_.max_poll_records) {
+                    full = true;
+                    break;
+                }
+                batch_.messages_.emplace_back(r, &p.topic, p.partition);
+                p.cursor.offset = std::uint64_t(r.offset) + 1;
+                ++p.taken_this_poll;
+            }
+            if (full) return;  // the rest of this batch is decoded again next poll
+            if (it.malformed()) throw_out_of_range(p, "is in a corrupt record on disk");
+            p.cursor.offset = std::max(p.cursor.offset, std::uint64_t(b.last_offset()) + 1);
+            p.disk_at += b.total_bytes();
+        }
+    }
+
     // A detach between our tether and now means producers may have reused the bytes we read.
+    // Detached while holding nothing, the consumer just goes on from the log.
     void check_still_attached() {
         for (auto& p : partitions_) {
+            if (p->on_disk) continue;
             // Acquire: if still attached here, nothing we read was reused (the daemon detaches
             // before it lets producers past our position).
             if (slot_of(*p).state.load(std::memory_order_acquire) !=
                 std::uint32_t(ring::ReaderSlotState::attached)) {
+                if (!p->holding) {
+                    p->on_disk = true;
+                    p->disk_bytes.clear();
+                    p->disk_at = 0;
+                    p->ring_start = -1;
+                    continue;
+                }
                 batch_.messages_.clear();
-                const std::uint64_t resume = p->holding ? p->held_offset : p->cursor.offset;
+                const std::uint64_t resume = p->held_offset;
                 throw OffsetOutOfRange(ErrorCode::batch_invalidated,
                                        "consumer of " + p->topic + "/" +
                                            std::to_string(p->partition) +

@@ -73,7 +73,7 @@ class ControlChannel {
         write_all(frame.data(), frame.size());
         protocol::FrameHeader rh{};
         read_all(&rh, sizeof(rh));
-        if (rh.payload_length > protocol::max_frame_payload) fail("reply too large");
+        if (rh.payload_length > protocol::max_reply_payload) fail("reply too large");
         std::string body(rh.payload_length, '\0');
         read_all(body.data(), body.size());
         if (rh.request_id != h.request_id || rh.type != (h.type | protocol::reply_flag))

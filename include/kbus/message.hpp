@@ -1,6 +1,7 @@
-// Records as a consumer sees them: Message is a read-only view into shared memory, valid until
-// the consumer's next poll (or until consumer.hold.timeout.ms has passed, whichever comes first).
-// OwnedMessage (Message::copy()) keeps a record beyond that.
+// Records as a consumer sees them: Message is a read-only view, valid until the consumer's next
+// poll (or until consumer.hold.timeout.ms has passed, whichever comes first). It points into a
+// partition ring in shared memory, or, for a consumer reading behind the ring, into the log
+// segment bytes the consumer holds. OwnedMessage (Message::copy()) keeps a record beyond that.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,7 @@
 
 #include "kbus/bytes.hpp"
 #include "kbus/header_block.hpp"
+#include "kbus/log/record_batch.hpp"
 #include "kbus/ring_descriptor.hpp"
 
 namespace kbus {
@@ -25,64 +27,116 @@ struct OwnedMessage {
     std::vector<Header> headers;
 };
 
+// Iterates a message's headers, whichever encoding they are stored in: the ring's fixed-width
+// header block or Kafka's varint record headers (a record read from a log segment).
+class MessageHeaderIterator {
+  public:
+    explicit MessageHeaderIterator(HeaderIterator ring) noexcept : ring_(ring), from_ring_(true) {}
+    explicit MessageHeaderIterator(log::RecordHeaderIterator kafka) noexcept
+        : kafka_(kafka), from_ring_(false) {}
+    [[nodiscard]] bool done() const noexcept { return from_ring_ ? ring_.done() : kafka_.done(); }
+    [[nodiscard]] bool malformed() const noexcept {
+        return from_ring_ ? ring_.malformed() : kafka_.malformed();
+    }
+    [[nodiscard]] const HeaderView& operator*() const noexcept {
+        return from_ring_ ? *ring_ : *kafka_;
+    }
+    [[nodiscard]] const HeaderView* operator->() const noexcept { return &**this; }
+    MessageHeaderIterator& operator++() noexcept {
+        if (from_ring_)
+            ++ring_;
+        else
+            ++kafka_;
+        return *this;
+    }
+
+  private:
+    HeaderIterator ring_;
+    log::RecordHeaderIterator kafka_;
+    bool from_ring_;
+};
+
 class Message {
   public:
     Message() = default;
+    // A committed ring record (the reader checked that its lengths fit its frame).
     Message(const ring::RecordHeader* record, const std::string* topic, std::int32_t partition,
             std::int64_t offset) noexcept
-        : record_(record), topic_(topic), partition_(partition), offset_(offset) {}
+        : topic_(topic),
+          partition_(partition),
+          offset_(offset),
+          timestamp_(record->timestamp),
+          header_count_(std::int32_t(record->header_count)),
+          from_ring_(true) {
+        const auto* base = reinterpret_cast<const std::byte*>(record);
+        const ring::PayloadLayout l =
+            ring::payload_layout(record->key_length, record->value_length, record->headers_length);
+        if (record->key_length >= 0)
+            key_ = BytesView(base + l.key_offset, std::size_t(record->key_length));
+        if (record->value_length >= 0)
+            value_ = BytesView(base + l.value_offset, std::size_t(record->value_length));
+        headers_ = {base + l.headers_offset, record->headers_length};
+    }
+    // A record decoded from a RecordBatch (a log segment).
+    Message(const log::RecordView& record, const std::string* topic,
+            std::int32_t partition) noexcept
+        : topic_(topic),
+          partition_(partition),
+          offset_(record.offset),
+          timestamp_(record.timestamp),
+          key_(record.key),
+          value_(record.value),
+          headers_(record.headers),
+          header_count_(record.header_count),
+          from_ring_(false) {}
 
     [[nodiscard]] const std::string& topic() const noexcept { return *topic_; }
     [[nodiscard]] std::int32_t partition() const noexcept { return partition_; }
     [[nodiscard]] std::int64_t offset() const noexcept { return offset_; }
-    [[nodiscard]] std::int64_t timestamp() const noexcept { return record_->timestamp; }
-
-    [[nodiscard]] BytesView key() const noexcept {
-        if (record_->key_length < 0) return {};
-        return BytesView(base() + ring::record_header_bytes, std::size_t(record_->key_length));
+    [[nodiscard]] std::int64_t timestamp() const noexcept { return timestamp_; }
+    [[nodiscard]] BytesView key() const noexcept { return key_; }
+    [[nodiscard]] BytesView value() const noexcept { return value_; }
+    [[nodiscard]] std::uint32_t header_count() const noexcept {
+        return std::uint32_t(header_count_);
     }
-    [[nodiscard]] BytesView value() const noexcept {
-        if (record_->value_length < 0) return {};
-        return BytesView(base() + layout().value_offset, std::size_t(record_->value_length));
-    }
-    [[nodiscard]] std::uint32_t header_count() const noexcept { return record_->header_count; }
-    [[nodiscard]] HeaderIterator headers() const noexcept {
-        return HeaderIterator(base() + layout().headers_offset, record_->headers_length,
-                              record_->header_count);
+    [[nodiscard]] MessageHeaderIterator headers() const noexcept {
+        if (from_ring_)
+            return MessageHeaderIterator(
+                HeaderIterator(headers_.data(), headers_.size(), std::uint32_t(header_count_)));
+        return MessageHeaderIterator(log::RecordHeaderIterator(headers_, header_count_));
     }
     // The first header with this key, if any.
     [[nodiscard]] std::optional<BytesView> header(std::string_view key) const noexcept {
-        for (HeaderIterator it = headers(); !it.done(); ++it)
+        for (MessageHeaderIterator it = headers(); !it.done(); ++it)
             if (it->key == key) return it->value;
         return std::nullopt;
     }
+    // True when the record came from the ring (false: read from a log segment behind it).
+    [[nodiscard]] bool from_ring() const noexcept { return from_ring_; }
 
     [[nodiscard]] OwnedMessage copy() const {
         OwnedMessage m{*topic_,
                        partition_,
                        offset_,
-                       timestamp(),
+                       timestamp_,
                        key().to_optional_string(),
                        value().to_optional_string(),
                        {}};
-        for (HeaderIterator it = headers(); !it.done(); ++it)
+        for (MessageHeaderIterator it = headers(); !it.done(); ++it)
             m.headers.push_back({std::string(it->key), it->value.to_optional_string()});
         return m;
     }
 
   private:
-    [[nodiscard]] const std::byte* base() const noexcept {
-        return reinterpret_cast<const std::byte*>(record_);
-    }
-    [[nodiscard]] ring::PayloadLayout layout() const noexcept {
-        return ring::payload_layout(record_->key_length, record_->value_length,
-                                    record_->headers_length);
-    }
-
-    const ring::RecordHeader* record_ = nullptr;
     const std::string* topic_ = nullptr;
     std::int32_t partition_ = 0;
     std::int64_t offset_ = 0;
+    std::int64_t timestamp_ = 0;
+    BytesView key_;
+    BytesView value_;
+    std::span<const std::byte> headers_;
+    std::int32_t header_count_ = 0;
+    bool from_ring_ = true;
 };
 
 }  // namespace kbus

@@ -19,7 +19,10 @@
 namespace kbus::protocol {
 
 inline constexpr std::uint32_t protocol_version = 1;
-inline constexpr std::uint32_t max_frame_payload = 1 << 20;
+inline constexpr std::uint32_t max_frame_payload = 1 << 20;  // requests
+// Replies may carry a fetch: at least one whole batch, which holds a record of up to ring/2 bytes.
+inline constexpr std::uint32_t max_reply_payload = 0x7fffffff;
+inline constexpr std::uint32_t max_fetch_bytes = 1 << 20;
 inline constexpr std::uint16_t reply_flag = 0x8000;
 
 struct FrameHeader {
@@ -40,11 +43,15 @@ enum class RequestType : std::uint16_t {
     describe_topic = 5,  // string name -> TopicMetadata, then per partition PartitionState
     topic_metadata = 6,  // string name -> TopicMetadata
     attach_reader = 7,   // u64 topic id, i32 partition, u8 OffsetSpecKind, i64 offset, i32 slot
+                         // -> ReaderAttachment
     release_reader = 8,  // u64 topic id, i32 partition, u32 slot
     alter_topic = 9,     // string name, u32 n, n x (string key, string value)
+    fetch = 10,          // u64 topic id, i32 partition, i64 offset, u32 max bytes -> FetchReply
 };
 
-enum class OffsetSpecKind : std::uint8_t { beginning = 0, end = 1, offset = 2 };
+// Where a consumer starts: the log start, the high watermark, an offset, or the first offset
+// whose timestamp is at least the given one (ms since the epoch; Kafka's ListOffsets by time).
+enum class OffsetSpecKind : std::uint8_t { beginning = 0, end = 1, offset = 2, timestamp = 3 };
 
 class Writer {
   public:
@@ -196,10 +203,52 @@ struct PartitionState {
     }
 };
 
+// Where a consumer reads next. In the ring (tethered through `slot`, starting at `position`),
+// or, when `on_disk`, behind the ring: it reads the log through fetch from `offset` on.
 struct ReaderAttachment {
     std::uint32_t slot = 0;
     std::uint64_t position = 0;
     std::int64_t offset = 0;
+    bool on_disk = false;
+
+    void write(Writer& w) const {
+        w.u32(slot);
+        w.u64(position);
+        w.i64(offset);
+        w.u8(on_disk ? 1 : 0);
+    }
+    static ReaderAttachment read(Reader& r) {
+        ReaderAttachment a;
+        a.slot = r.u32();
+        a.position = r.u64();
+        a.offset = r.i64();
+        a.on_disk = r.u8() != 0;
+        return a;
+    }
+};
+
+// Records behind the ring: whole RecordBatch v2 batches from the log, starting with the one that
+// holds the requested offset, their records uncompressed (the daemon decompresses).
+struct FetchReply {
+    std::int64_t log_start_offset = 0;
+    std::int64_t log_end_offset = 0;     // next offset the log will hold
+    std::int64_t ring_start_offset = 0;  // offsets from here on can be read from the ring
+    std::string batches;
+
+    void write(Writer& w) const {
+        w.i64(log_start_offset);
+        w.i64(log_end_offset);
+        w.i64(ring_start_offset);
+        w.str(batches);
+    }
+    static FetchReply read(Reader& r) {
+        FetchReply f;
+        f.log_start_offset = r.i64();
+        f.log_end_offset = r.i64();
+        f.ring_start_offset = r.i64();
+        f.batches = r.str();
+        return f;
+    }
 };
 
 }  // namespace kbus::protocol

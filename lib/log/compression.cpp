@@ -9,7 +9,9 @@
 #include <memory>
 
 #include "kbus/detail/big_endian.hpp"
+#include "kbus/detail/crc32c.hpp"
 #include "kbus/error.hpp"
+#include "kbus/log/record_batch.hpp"
 
 namespace kbus::log {
 namespace {
@@ -213,6 +215,36 @@ void decompress(int codec_id, std::span<const std::byte> input, std::string& out
             throw Error(ErrorCode::protocol_error,
                         "unknown compression codec id " + std::to_string(codec_id));
     }
+}
+
+std::string decompress_batches(const std::string& batches) {
+    constexpr std::size_t max_decompressed = 1u << 30;
+    std::string out, plain;
+    std::size_t at = 0;
+    while (at < batches.size()) {
+        const BatchView b(
+            {reinterpret_cast<const std::byte*>(batches.data()) + at, batches.size() - at});
+        if (b.check(false) != BatchCheck::ok) break;
+        const std::size_t total = b.total_bytes();
+        if (b.compression_codec() == 0) {
+            out.append(batches, at, total);
+        } else {
+            decompress(b.compression_codec(), b.records_bytes(), plain, max_decompressed);
+            const std::size_t start = out.size();
+            out.append(batches, at, batch_header_bytes);
+            out += plain;
+            char* h = out.data() + start;
+            detail::store_be<std::int16_t>(h + attributes_offset,
+                                           std::int16_t(b.attributes() & ~compression_mask));
+            detail::store_be<std::int32_t>(h + batch_length_offset,
+                                           std::int32_t(out.size() - start - log_overhead));
+            detail::store_be<std::uint32_t>(
+                h + crc_offset,
+                detail::crc32c(h + attributes_offset, out.size() - start - attributes_offset));
+        }
+        at += total;
+    }
+    return out;
 }
 
 }  // namespace kbus::log

@@ -20,4 +20,8 @@ void compress(config::Compression codec, std::string_view input, std::string& ou
 void decompress(int codec_id, std::span<const std::byte> input, std::string& out,
                 std::size_t max_output);
 
+// Rewrites whole RecordBatch v2 batches so that none is compressed (attributes, batchLength and
+// the CRC are updated). Bytes after the last whole batch are dropped.
+[[nodiscard]] std::string decompress_batches(const std::string& batches);
+
 }  // namespace kbus::log

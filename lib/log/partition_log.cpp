@@ -27,14 +27,14 @@ PartitionLog::PartitionLog(std::string dir, const config::TopicConfig& config, b
     std::sort(bases.begin(), bases.end());
     bool cut = false;
     std::int64_t expected = bases.empty() ? 0 : bases.front();
+    std::size_t dropped = 0;
     for (std::int64_t base : bases) {
-        // After a cut (or a hole: a segment starting below where the previous ended), later
+        // After a cut (or an overlap: a segment starting below where the previous ended), later
         // segments cannot follow densely: they go, as Kafka drops them after truncation.
         if (cut || base < expected) {
             for (const char* suffix : {".log", ".index", ".timeindex"})
                 fs::remove(segment_file_name(dir_, base, suffix));
-            sink_("WARN", "removed segment " + segment_file_name(dir_, base, ".log") +
-                              " after a truncation before it");
+            ++dropped;
             continue;
         }
         RecoveryResult r;
@@ -50,6 +50,9 @@ PartitionLog::PartitionLog(std::string dir, const config::TopicConfig& config, b
         expected = segment->next_offset();
         segments_.emplace(base, std::move(segment));
     }
+    if (dropped != 0)
+        sink_("WARN", "removed " + std::to_string(dropped) + " segment(s) of " + dir_ +
+                          " after the truncation");
     if (segments_.empty()) roll(0);
     log_start_offset_ = segments_.begin()->first;
 }
@@ -77,7 +80,10 @@ void PartitionLog::append(const std::string& batch, std::int64_t now_ms) {
     const BatchView b({reinterpret_cast<const std::byte*>(batch.data()), batch.size()});
     Segment& a = active();
     const bool full = a.size_bytes() + batch.size() > std::uint64_t(config_.segment_bytes);
-    const bool old = a.first_timestamp() >= 0 && now_ms - a.first_timestamp() > config_.segment_ms;
+    // Kafka's segment.ms: the incoming batch's timestamp against the segment's first one (the
+    // wall clock only when records carry no timestamp).
+    const std::int64_t stamp = b.max_timestamp() >= 0 ? b.max_timestamp() : now_ms;
+    const bool old = a.first_timestamp() >= 0 && stamp - a.first_timestamp() > config_.segment_ms;
     const bool relative_overflow = b.last_offset() - a.base_offset() > INT32_MAX;
     if (!a.empty() && (full || old || relative_overflow)) roll(b.base_offset());
     active().append(b, config_.index_interval_bytes);
