@@ -43,6 +43,8 @@ namespace {
 
 using namespace kbus;
 std::atomic<bool> g_stop{false};
+// Connection ids start at 1; slots left by an earlier daemon run are marked with this owner.
+constexpr std::uint32_t orphan_owner = 0;
 
 void log_line(const char* level, const std::string& msg) {
     std::fprintf(stderr, "kbusd %s %s\n", level, msg.c_str());
@@ -181,10 +183,11 @@ class Daemon {
                 if (info.topic_id == m.topic_id && info.partition == std::uint32_t(p) &&
                     info.capacity == m.ring_bytes && info.max_record_bytes == m.max_message_bytes &&
                     r.header().claim.state.load() == std::uint32_t(ring::RingState::active)) {
-                    // Its readers belonged to the old daemon's connections: they re-attach.
+                    // Its readers belonged to the old daemon's connections: they stay tethered
+                    // (consumers read on undisturbed) as orphans that any client may adopt, and
+                    // are bounded by consumer.hold.timeout.ms like every tether.
                     for (auto& slot : r.header().readers)
-                        if (slot.state.load() == std::uint32_t(ring::ReaderSlotState::attached))
-                            slot.state.store(std::uint32_t(ring::ReaderSlotState::detached));
+                        slot.owner_connection = orphan_owner;
                     part.mapping = std::move(old);
                     part.ring = r;
                     part.spill = std::make_unique<spill::PartitionSpill>(
@@ -405,9 +408,9 @@ class Daemon {
                     throw Error(ErrorCode::invalid_argument, "bad partition or slot");
                 Partition& part = *t.partitions[std::size_t(p)];
                 std::lock_guard pl(part.mutex);
-                ring::ReaderSlot& s = part.ring.header().readers[slot];
-                if (s.owner_connection == conn)
-                    s.state.store(std::uint32_t(ring::ReaderSlotState::free));
+                if (owns(part.ring.header(), std::int32_t(slot), conn))
+                    part.ring.header().readers[slot].state.store(
+                        std::uint32_t(ring::ReaderSlotState::free));
                 return;
             }
             default:
@@ -577,8 +580,7 @@ class Daemon {
             const std::uint64_t gate = h.limit.producer_limit.load() - part.ring.capacity();
             if (!reader.locate(target, at) || at.position < gate) {
                 // Behind the ring: the consumer reads the log, holding producers back not at all.
-                if (want_slot >= 0 && std::uint32_t(want_slot) < ring::reader_slot_count &&
-                    h.readers[want_slot].owner_connection == conn)
+                if (owns(h, want_slot, conn))
                     h.readers[want_slot].state.store(std::uint32_t(ring::ReaderSlotState::free));
                 a.on_disk = true;
                 a.offset = std::int64_t(target);
@@ -587,9 +589,7 @@ class Daemon {
             }
         }
         std::uint32_t slot = ring::reader_slot_count;
-        if (want_slot >= 0 && std::uint32_t(want_slot) < ring::reader_slot_count &&
-            h.readers[want_slot].owner_connection == conn)
-            slot = std::uint32_t(want_slot);
+        if (owns(h, want_slot, conn)) slot = std::uint32_t(want_slot);
         for (std::uint32_t i = 0; slot == ring::reader_slot_count && i < ring::reader_slot_count;
              ++i)
             if (h.readers[i].state.load() == std::uint32_t(ring::ReaderSlotState::free)) slot = i;
@@ -627,6 +627,14 @@ class Daemon {
         }
         f.batches = log::decompress_batches(part.log->read(offset, max_bytes));
         f.write(out);
+    }
+
+    // A client may use a slot it attached, or one orphaned by a daemon restart (its own, from
+    // before the restart: consumers keep their slot numbers).
+    static bool owns(const ring::RingHeader& h, std::int32_t slot, std::uint32_t conn) {
+        if (slot < 0 || std::uint32_t(slot) >= ring::reader_slot_count) return false;
+        const std::uint32_t owner = h.readers[slot].owner_connection;
+        return owner == conn || owner == orphan_owner;
     }
 
     void release_slots_of(std::uint32_t conn) {
@@ -728,7 +736,10 @@ class Daemon {
             return false;
         }
         if (now - p.blocked_since_ns < std::uint64_t(p.hold_timeout_ms) * 1'000'000) return false;
-        bottleneck->state.store(std::uint32_t(ring::ReaderSlotState::detached),
+        // An orphan (its daemon restarted and no client adopted it) is freed outright.
+        bottleneck->state.store(std::uint32_t(bottleneck->owner_connection == orphan_owner
+                                                  ? ring::ReaderSlotState::free
+                                                  : ring::ReaderSlotState::detached),
                                 std::memory_order_seq_cst);
         log_line("WARN", "detached a consumer of partition " + std::to_string(h.info.partition) +
                              " that held producers back for more than consumer.hold.timeout.ms (" +

@@ -19,10 +19,14 @@ grep -q "num.partitions" "$dir/err" || fail "bad value message"
 # The daemon proper: its data dir comes from log.dirs in the config file.
 printf 'log.dirs=%s\nkbus.ring.bytes=65536\n' "$dir/data" >"$dir/server.properties"
 unset KBUS_DATA_DIR
-"$KBUSD" --config "$dir/server.properties" 2>"$dir/kbusd.log" &
-daemon=$!
+start_daemon() {
+    "$KBUSD" --config "$dir/server.properties" 2>>"$dir/kbusd.log" 3>&- &
+    daemon=$!
+    for _ in $(seq 100); do "$KBUS" topic list >/dev/null 2>&1 && return; sleep 0.05; done
+    fail "kbusd did not start"
+}
+start_daemon
 trap 'kill -TERM $daemon 2>/dev/null || true; wait $daemon 2>/dev/null || true; rm -rf "$dir"' EXIT
-for _ in $(seq 100); do "$KBUS" topic list >/dev/null 2>&1 && break; sleep 0.05; done
 [[ -d "$dir/data" ]] || fail "log.dirs from the config file not used"
 "$KBUS" topic create small --partitions 1 >/dev/null
 # Owner only: the socket, the run and data dirs, and every shared-memory object of the bus.
@@ -58,8 +62,36 @@ grep -q "unknown topic" "$dir/err" || fail "unknown topic message"
 grep -q "out of range" "$dir/err" || fail "partition message"
 ! "$KBUS" --run-dir "$dir/nowhere" topic list 2>"$dir/err" || fail "no daemon accepted"
 grep -q "is the daemon running" "$dir/err" || fail "no daemon message"
+# kcat's -o s@<ms>: the first record at or after a point in time (the time index).
+"$KBUS" topic create timed >/dev/null
+echo early | "$KBUS" produce timed
+sleep 0.05
+t=$(date +%s%3N)
+sleep 0.05
+printf 'late1\nlate2\n' | "$KBUS" produce timed
+[[ $("$KBUS" consume timed -o "s@$t" -e -f '%s,') == "late1,late2," ]] || fail "consume -o s@"
+! "$KBUS" consume timed -o s@soon -e 2>"$dir/err" || fail "bad s@ accepted"
+grep -q "bad offset" "$dir/err" || fail "bad offset message"
+
+# A producer rides through a daemon crash: kbus produce completes, nothing lost or doubled.
+"$KBUS" topic create ride >/dev/null
+mkfifo "$dir/in"
+"$KBUS" produce ride <"$dir/in" 2>/dev/null &
+producer=$!
+exec 3>"$dir/in"
+seq 1 1000 >&3
+sleep 0.2
+kill -KILL $daemon
+wait $daemon 2>/dev/null || true
+start_daemon
+seq 1001 2000 >&3
+exec 3>&-
+wait $producer || fail "kbus produce across a daemon restart"
+[[ $("$KBUS" consume ride -e -f '%s\n' | sort -n | uniq | wc -l) == 2000 ]] || fail "records lost"
+[[ $("$KBUS" consume ride -e -f '%s\n' | wc -l) == 2000 ]] || fail "records doubled"
+
 "$KBUS" topic delete gps >/dev/null
-[[ -z $("$KBUS" topic list) ]] || fail "delete"
+[[ $("$KBUS" topic list | tr '\n' ' ') == "ride timed " ]] || fail "delete"
 kill -TERM $daemon && wait $daemon || fail "kbusd exit status on SIGTERM"
 ! ls /dev/shm/kbus.$(id -u).$KBUS_BUS.* 2>/dev/null || fail "shared memory left after shutdown"
 echo "cli test passed"

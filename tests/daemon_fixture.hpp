@@ -37,6 +37,10 @@ struct DaemonFixture {
     }
     void wait_ready() const {
         for (int i = 0; i < 500; ++i) {
+            int status = 0;
+            if (::waitpid(pid, &status, WNOHANG) == pid)
+                throw std::runtime_error("kbusd exited at start (status " + std::to_string(status) +
+                                         ")");
             try {
                 kbus::Client c(options());
                 return;

@@ -181,3 +181,91 @@ TEST_CASE("a byte flipped in a closed segment is found at start; the log is cut 
     CHECK(read_and_check(c, "c", 0, hw) == hw);
     produce(c, "c", hw, 10);  // offsets continue from the cut
 }
+
+TEST_CASE("kbusd SIGKILLed 20 times under two producers: every acknowledged record once, in order",
+          "[durable][integration]") {
+    DaemonFixture d("killloop");
+    {
+        kbus::Client c(d.options());
+        c.create_topic("k", 2, {{"ring.bytes", "131072"}, {"segment.bytes", "1048576"}});
+    }
+    // Producers send until told to stop, then report how many sends were acknowledged.
+    const std::string stop_file = d.dir + "/stop";
+    int counts[2];
+    REQUIRE(::pipe(counts) == 0);
+    std::vector<pid_t> producers;
+    for (int id = 0; id < 2; ++id) {
+        const pid_t pid = ::fork();
+        if (pid == 0) {
+            int rc = 1;
+            std::uint64_t seq = 0;
+            try {
+                kbus::Client c(d.options());
+                kbus::Producer p(c);
+                for (; !fs::exists(stop_file) || seq < 1000; ++seq) {
+                    const std::string key = std::to_string(id) + "-" + std::to_string(seq);
+                    (void)p.send("k", key, value_for(seq, 64 + seq % 900));
+                }
+                rc = 0;
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "producer %d: %s\n", id, e.what());
+            }
+            const std::uint64_t report[2] = {std::uint64_t(id), seq};
+            (void)!::write(counts[1], report, sizeof(report));
+            ::_exit(rc);
+        }
+        producers.push_back(pid);
+    }
+    std::mt19937 rng(42);
+    for (int kill = 0; kill < 20; ++kill) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20 + rng() % 80));
+        d.kill_hard();
+        d.restart();
+    }
+    std::ofstream(stop_file).put('x');
+    std::uint64_t acknowledged[2] = {0, 0};
+    for (pid_t pid : producers) {
+        int status = 0;
+        REQUIRE(::waitpid(pid, &status, 0) == pid);
+        REQUIRE(WIFEXITED(status));
+        REQUIRE(WEXITSTATUS(status) == 0);
+        std::uint64_t report[2];
+        REQUIRE(::read(counts[0], report, sizeof(report)) == sizeof(report));
+        acknowledged[report[0]] = report[1];
+    }
+    const std::uint64_t per_producer = std::max(acknowledged[0], acknowledged[1]);
+    kbus::Client c(d.options());
+    kbus::Consumer con(c, {.wait = kbus::WaitMode::blocking});
+    con.subscribe("k", kbus::OffsetSpec::beginning());
+    std::vector<char> seen[2] = {std::vector<char>(per_producer), std::vector<char>(per_producer)};
+    std::int64_t last_seq[2][2] = {{-1, -1}, {-1, -1}};  // [producer][partition]
+    std::int64_t next_offset[2] = {0, 0};
+    std::uint64_t total = 0;
+    for (int idle = 0; total < acknowledged[0] + acknowledged[1] && idle < 300;) {
+        const auto& batch = con.poll(10ms);
+        idle = batch.empty() ? idle + 1 : 0;
+        for (const auto& m : batch) {
+            REQUIRE(m.offset() == next_offset[m.partition()]);  // dense: nothing aborted here
+            next_offset[m.partition()] = m.offset() + 1;
+            const std::string key(m.key().str());
+            INFO("key " << key << " offset " << m.offset() << " partition " << m.partition()
+                        << " from ring " << m.from_ring() << " acked " << acknowledged[0] << "/"
+                        << acknowledged[1]);
+            const int id = key[0] - '0';
+            const std::int64_t seq = std::stoll(key.substr(2));
+            REQUIRE(seq > last_seq[id][m.partition()]);  // per producer and partition, in order
+            last_seq[id][m.partition()] = seq;
+            REQUIRE(seq < std::int64_t(per_producer));
+            REQUIRE(seen[id][std::size_t(seq)] == 0);  // once
+            seen[id][std::size_t(seq)] = 1;
+            REQUIRE(m.value().str() ==
+                    value_for(std::uint64_t(seq), 64 + std::uint64_t(seq) % 900));
+            ++total;
+        }
+    }
+    CHECK(total == acknowledged[0] + acknowledged[1]);
+    CHECK(std::count(seen[0].begin(), seen[0].end(), 1) == std::int64_t(acknowledged[0]));
+    CHECK(std::count(seen[1].begin(), seen[1].end(), 1) == std::int64_t(acknowledged[1]));
+    INFO("acknowledged " << acknowledged[0] << " + " << acknowledged[1]);
+    CHECK(con.at_end());
+}

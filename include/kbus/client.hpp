@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "kbus/bus_location.hpp"
@@ -29,6 +30,8 @@ struct ClientOptions {
     std::optional<std::string> run_dir;  // else KBUS_RUN_DIR, else the default for this user
     std::string client_name = "kbus-client";
     std::chrono::milliseconds request_timeout{10000};
+    // How long a control request keeps reconnecting while the daemon is down (restarting).
+    std::chrono::milliseconds reconnect_timeout{30000};
 };
 
 // A topic's metadata and its mapped partition rings. Shared by the producers and consumers of a
@@ -49,15 +52,7 @@ class Client {
     explicit Client(ClientOptions options = {})
         : options_(std::move(options)),
           location_(resolve_bus_location({options_.bus, options_.run_dir, std::nullopt})) {
-        channel_.connect(location_.socket_path(), options_.request_timeout);
-        protocol::Writer w;
-        w.u32(protocol::protocol_version);
-        w.u64(static_cast<std::uint64_t>(::getpid()));
-        w.str(options_.client_name);
-        const std::string reply = channel_.call(protocol::RequestType::hello, w.bytes());
-        protocol::Reader r(reply);
-        daemon_epoch_ = r.u64();
-        control_shm_name_ = r.str();
+        connect_and_greet();
         control_mapping_ = SharedMapping::open(control_shm_name_);
         if (control_mapping_.size() < sizeof(control::ControlSegment))
             throw Error(ErrorCode::protocol_error, "control segment is too small");
@@ -192,12 +187,40 @@ class Client {
             detail::futex_wake_all(&control_->doorbell.seq);
     }
 
+    // One control request. If the daemon went away (killed, restarted), the client reconnects
+    // and retries until options.reconnect_timeout has passed: a restart is ridden through.
     std::string call(protocol::RequestType type, const std::string& payload) {
         std::lock_guard lock(mutex_);
-        return channel_.call(type, payload);
+        const auto deadline = std::chrono::steady_clock::now() + options_.reconnect_timeout;
+        for (;;) {
+            try {
+                if (!channel_.connected()) connect_and_greet();
+                return channel_.call(type, payload);
+            } catch (const Error& e) {
+                if (e.code() != ErrorCode::not_connected) throw;
+                channel_.close();
+                if (std::chrono::steady_clock::now() >= deadline) throw;
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            }
+        }
     }
 
+    // Grows by one with every daemon start: a change means the daemon restarted.
+    [[nodiscard]] std::uint64_t daemon_epoch() const noexcept { return daemon_epoch_; }
+
   private:
+    void connect_and_greet() {
+        channel_.connect(location_.socket_path(), options_.request_timeout);
+        protocol::Writer w;
+        w.u32(protocol::protocol_version);
+        w.u64(static_cast<std::uint64_t>(::getpid()));
+        w.str(options_.client_name);
+        const std::string reply = channel_.call(protocol::RequestType::hello, w.bytes());
+        protocol::Reader r(reply);
+        daemon_epoch_ = r.u64();
+        control_shm_name_ = r.str();
+    }
+
     static void write_config(protocol::Writer& w,
                              const std::map<std::string, std::string>& config) {
         w.u32(static_cast<std::uint32_t>(config.size()));
