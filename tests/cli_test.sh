@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The kbus CLI against its own kbusd: topics, produce with keys and headers, consume with a
-# kcat format, and the errors a user gets. Usage: cli_test.sh KBUSD KBUS
+# kcat format, and the errors a user gets. Usage: cli_test.sh KBUSD KBUS REPLAY
 set -euo pipefail
-KBUSD=$1 KBUS=$2
+KBUSD=$1 KBUS=$2 REPLAY=$3
 dir=$(mktemp -d /tmp/kbus-cli-test.XXXXXX)
 export KBUS_BUS="cli-$$" KBUS_RUN_DIR="$dir/run" KBUS_DATA_DIR="$dir/data"
 fail() { echo "FAIL: $*"; exit 1; }
@@ -72,6 +72,10 @@ printf 'late1\nlate2\n' | "$KBUS" produce timed
 [[ $("$KBUS" consume timed -o "s@$t" -e -f '%s,') == "late1,late2," ]] || fail "consume -o s@"
 ! "$KBUS" consume timed -o s@soon -e 2>"$dir/err" || fail "bad s@ accepted"
 grep -q "bad offset" "$dir/err" || fail "bad offset message"
+# examples/replay: the same seek through the client API.
+"$REPLAY" timed --from "$t" >"$dir/replay.out" || fail "replay exit status"
+grep -q "from offset 1 " "$dir/replay.out" || fail "replay start: $(cat "$dir/replay.out")"
+grep -q "replayed 2 records" "$dir/replay.out" || fail "replay count: $(cat "$dir/replay.out")"
 
 # A producer rides through a daemon crash: kbus produce completes, nothing lost or doubled.
 "$KBUS" topic create ride >/dev/null
