@@ -871,6 +871,7 @@ int main(int argc, char** argv) {
     ::sigaction(SIGINT, &sa, nullptr);
     ::sigaction(SIGTERM, &sa, nullptr);
     ::signal(SIGPIPE, SIG_IGN);
+    ::signal(SIGXFSZ, SIG_IGN);  // a file size limit fails the write (EFBIG); the spill retries
     try {
         return Daemon(std::move(location), std::move(broker)).run();
     } catch (const std::exception& e) {

@@ -2,12 +2,17 @@
 // SIGTERM (which removes its shared memory) when the fixture goes away.
 #pragma once
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <exception>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -29,6 +34,10 @@ struct DaemonFixture {
     pid_t start() const {
         const pid_t p = ::fork();
         if (p == 0) {
+            // The daemon's log goes to a file the test can read (and dumps on a failed REQUIRE).
+            const int log =
+                ::open((dir + "/kbusd.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+            if (log >= 0) ::dup2(log, 2);
             ::execl(KBUSD_PATH, "kbusd", "--bus", bus.c_str(), "--run-dir", (dir + "/run").c_str(),
                     "--data-dir", (dir + "/data").c_str(), nullptr);
             ::_exit(127);
@@ -73,6 +82,12 @@ struct DaemonFixture {
         wait_ready();
     }
     [[nodiscard]] std::string data_dir() const { return dir + "/data"; }
+    [[nodiscard]] std::string log_text() const {
+        std::ifstream in(dir + "/kbusd.log");
+        std::stringstream s;
+        s << in.rdbuf();
+        return s.str();
+    }
     [[nodiscard]] kbus::ClientOptions options() const {
         kbus::ClientOptions o;
         o.bus = bus;
@@ -80,6 +95,8 @@ struct DaemonFixture {
         return o;
     }
     ~DaemonFixture() {
+        if (std::uncaught_exceptions() > 0)
+            std::fprintf(stderr, "--- kbusd log of %s ---\n%s", bus.c_str(), log_text().c_str());
         if (pid > 0) {
             ::kill(pid, SIGTERM);
             int status = 0;

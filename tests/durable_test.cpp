@@ -1,5 +1,6 @@
 // The durable log end to end: records spilled by kbusd are read back from disk by consumers
 // behind the ring, survive daemon restarts (clean or SIGKILL), and can be found by timestamp.
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include <catch2/catch.hpp>
@@ -268,4 +269,42 @@ TEST_CASE("kbusd SIGKILLed 20 times under two producers: every acknowledged reco
     CHECK(std::count(seen[1].begin(), seen[1].end(), 1) == std::int64_t(acknowledged[1]));
     INFO("acknowledged " << acknowledged[0] << " + " << acknowledged[1]);
     CHECK(con.at_end());
+}
+
+TEST_CASE("a full disk holds producers back with a clear log line and loses nothing", "[durable]") {
+    DaemonFixture d("fulldisk");
+    kbus::Client c(d.options());
+    c.create_topic("f", 1, {{"ring.bytes", "65536"}});
+    produce(c, "f", 0, 100);
+    std::this_thread::sleep_for(50ms);  // the spill writes those
+    const auto log_file = d.data_dir() + "/f-0/00000000000000000000.log";
+    REQUIRE(fs::file_size(log_file) > 0);
+    // The daemon may not grow files any more: its writes fail as on a full disk.
+    rlimit full{fs::file_size(log_file), RLIM_INFINITY};
+    REQUIRE(::prlimit(d.pid, RLIMIT_FSIZE, &full, nullptr) == 0);
+    kbus::Producer p(c);
+    std::uint64_t accepted = 100;
+    for (;; ++accepted) {  // fill the ring until producers are held back
+        const std::string key = std::to_string(accepted);
+        const kbus::HeaderView headers[] = {{"seq", kbus::BytesView(key)}};
+        kbus::SendOptions so;
+        so.partition = 0;
+        so.timestamp = std::int64_t(1'600'000'000'000 + accepted);
+        so.headers = headers;
+        if (!p.try_send("f", key, value_for(accepted, size_for(accepted)), so)) break;
+        REQUIRE(accepted < 1000);  // a 64 KiB ring holds far fewer 1 KiB records
+    }
+    for (int i = 0; i < 200 && d.log_text().find("spill stalled") == std::string::npos; ++i)
+        std::this_thread::sleep_for(10ms);
+    CHECK(d.log_text().find("spill stalled, producers held back") != std::string::npos);
+    CHECK(d.log_text().find("File too large") != std::string::npos);
+    CHECK(high_watermark(c, "f") == accepted);
+    // Space returns: the spill resumes, producers go on, nothing is lost.
+    rlimit unlimited{RLIM_INFINITY, RLIM_INFINITY};
+    REQUIRE(::prlimit(d.pid, RLIMIT_FSIZE, &unlimited, nullptr) == 0);
+    produce(c, "f", accepted, 200);
+    CHECK(read_and_check(c, "f", 0, accepted + 200) == accepted + 200);
+    for (int i = 0; i < 200 && d.log_text().find("resumed") == std::string::npos; ++i)
+        std::this_thread::sleep_for(10ms);
+    CHECK(d.log_text().find("spill to " + d.data_dir() + "/f-0 resumed") != std::string::npos);
 }
