@@ -167,6 +167,12 @@ class Daemon {
         topics::save_topics(loc_.data_dir, list);
     }
 
+    [[nodiscard]] spill::SpillOptions spill_options() const {
+        spill::SpillOptions o;
+        o.write_to_log = broker_.spill_enable;
+        return o;
+    }
+
     log::LogSink log_sink() {
         return [](const std::string& level, const std::string& m) { log_line(level.c_str(), m); };
     }
@@ -191,7 +197,8 @@ class Daemon {
                     part.mapping = std::move(old);
                     part.ring = r;
                     part.spill = std::make_unique<spill::PartitionSpill>(
-                        part.ring, *part.log, config::Compression::none, log_sink());
+                        part.ring, *part.log, config::Compression::none, log_sink(),
+                        spill_options());
                     part.spill->position_at_log_end();
                     log_line("INFO", "re-attached ring " + name + " (high watermark " +
                                          std::to_string(ring::load_next_offset(r.header())) + ")");
@@ -204,8 +211,8 @@ class Daemon {
         part.ring = ring::RingRef::initialize(
             part.mapping.data(), m.ring_bytes, m.topic_id, std::uint32_t(p), m.max_message_bytes,
             ring::TimestampType(m.timestamp_type), std::uint64_t(part.log->log_end_offset()));
-        part.spill = std::make_unique<spill::PartitionSpill>(part.ring, *part.log,
-                                                             config::Compression::none, log_sink());
+        part.spill = std::make_unique<spill::PartitionSpill>(
+            part.ring, *part.log, config::Compression::none, log_sink(), spill_options());
     }
 
     std::unique_ptr<Topic> build_topic(protocol::TopicMetadata m, const config::TopicConfig& tc,

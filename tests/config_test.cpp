@@ -69,6 +69,8 @@ TEST_CASE("broker config: Kafka's names, precedence, and errors naming the key",
     CHECK(c.topic_defaults.segment_bytes == 1048576);
     CHECK(c.topic_defaults.compression == Compression::zstd);
     CHECK(c.topic_defaults.ring_bytes == 65536);
+    CHECK(c.spill_enable);
+    CHECK_FALSE(make_broker_config(parse_properties("kbus.spill.enable=false", "f")).spill_enable);
     const auto ms =
         make_broker_config(parse_properties("log.retention.ms=5\nlog.retention.hours=9\n", "f"));
     CHECK(ms.topic_defaults.retention_ms == 5);

@@ -15,6 +15,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "kbus/kbus.hpp"
 
@@ -23,7 +24,10 @@ struct DaemonFixture {
     std::string dir;
     pid_t pid = -1;
 
-    explicit DaemonFixture(const std::string& name) {
+    std::vector<std::string> extra_args;  // e.g. {"--override", "kbus.spill.enable=false"}
+
+    explicit DaemonFixture(const std::string& name, std::vector<std::string> extra = {})
+        : extra_args(std::move(extra)) {
         bus = "t" + std::to_string(::getpid()) + "-" + name;
         dir = std::filesystem::temp_directory_path() / ("kbus-test-" + bus);
         std::filesystem::remove_all(dir);
@@ -38,8 +42,13 @@ struct DaemonFixture {
             const int log =
                 ::open((dir + "/kbusd.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
             if (log >= 0) ::dup2(log, 2);
-            ::execl(KBUSD_PATH, "kbusd", "--bus", bus.c_str(), "--run-dir", (dir + "/run").c_str(),
-                    "--data-dir", (dir + "/data").c_str(), nullptr);
+            const std::string run = dir + "/run", data = dir + "/data";
+            std::vector<const char*> argv{"kbusd",     "--bus",      bus.c_str(), "--run-dir",
+                                          run.c_str(), "--data-dir", data.c_str()};
+            for (const std::string& a : extra_args)
+                argv.push_back(a.c_str());
+            argv.push_back(nullptr);
+            ::execv(KBUSD_PATH, const_cast<char* const*>(argv.data()));
             ::_exit(127);
         }
         return p;

@@ -119,7 +119,7 @@ TEST_CASE("every codec: records compressed on disk read back identical", "[durab
     }
 }
 
-TEST_CASE("topics and records survive a clean restart and a SIGKILL; offsets continue",
+TEST_CASE("topics and records survive a clean restart and a SIGKILL and offsets continue",
           "[durable]") {
     DaemonFixture d("restart");
     {
@@ -146,7 +146,7 @@ TEST_CASE("topics and records survive a clean restart and a SIGKILL; offsets con
     CHECK(read_and_check(c, "r", 0, 1100) == 1100);
 }
 
-TEST_CASE("a byte flipped in a closed segment is found at start; the log is cut there",
+TEST_CASE("a byte flipped in a closed segment is found at start and the log is cut there",
           "[durable]") {
     DaemonFixture d("corrupt");
     {

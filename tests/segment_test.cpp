@@ -101,7 +101,7 @@ TEST_CASE("segments roll, are named like Kafka's, and every offset is found by i
     CHECK(pos > 0);
 }
 
-TEST_CASE("a reopened log continues; lost indexes are rebuilt", "[log]") {
+TEST_CASE("a reopened log continues and lost indexes are rebuilt", "[log]") {
     TempDir d("reopen");
     {
         log::PartitionLog l(d.path, small_segments(), false, sink());

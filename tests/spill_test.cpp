@@ -153,3 +153,21 @@ TEST_CASE("a failing disk stalls the spill and the gate, losing nothing", "[spil
     CHECK(records[0].second == "before");
     CHECK(records[20].second == std::string(500, char('a' + 19)));
 }
+
+TEST_CASE("with the spill disabled records only pass through the ring", "[spill]") {
+    TempDir d("discard");
+    TestRing ring(64 * 1024);
+    ring.release_up_to(0);
+    RingWriter w(ring.ref);
+    log::PartitionLog l(d.path, {}, false, sink());
+    spill::SpillOptions o;
+    o.write_to_log = false;
+    spill::PartitionSpill s(ring.ref, l, config::Compression::none, sink(), o);
+    for (int i = 0; i < 10; ++i)
+        (void)write_value(w, "v");
+    CHECK(s.step(0, 0));
+    CHECK(s.cursor().offset == 10);
+    CHECK(ring.ref.header().spill.spill_offset.load() == 10);
+    CHECK(l.log_end_offset() == 0);
+    CHECK_FALSE(s.step(0, 0));
+}

@@ -84,6 +84,8 @@ BrokerConfig make_broker_config(const std::vector<Property>& properties) {
             c.num_partitions = std::int32_t(parse_long(p, 1, 10000));
         } else if (p.key == "auto.create.topics.enable") {
             c.auto_create_topics = parse_bool(p);
+        } else if (p.key == "kbus.spill.enable") {
+            c.spill_enable = parse_bool(p);
         } else if (p.key == "log.retention.check.interval.ms") {
             c.retention_check_interval_ms = parse_long(p, 1, big);
         } else {

@@ -21,6 +21,7 @@ struct BrokerConfig {
     std::int32_t num_partitions = 1;      // for topics created on first use
     bool auto_create_topics = false;      // auto.create.topics.enable
     std::int64_t retention_check_interval_ms = 300'000;
+    bool spill_enable = true;  // kbus.spill.enable: false keeps records in the rings only
 };
 
 // Applies properties in order (the last value of a key wins). Throws Error(invalid_argument)

@@ -53,6 +53,7 @@ std::size_t PartitionSpill::pending_bytes() {
 }
 
 bool PartitionSpill::step(std::uint64_t now_ns, std::int64_t now_ms) {
+    if (!options_.write_to_log) return discard();
     const std::size_t pending = pending_bytes();
     if (pending == 0) {
         pending_since_ns_ = 0;
@@ -115,6 +116,18 @@ bool PartitionSpill::step(std::uint64_t now_ns, std::int64_t now_ms) {
     cursor_ = c;
     publish_cursor();
     pending_since_ns_ = 0;
+    return true;
+}
+
+bool PartitionSpill::discard() {
+    const ring::Cursor before = cursor_;
+    for (ring::RecordRef r;;) {
+        const ring::PeekStatus s = reader_.peek(cursor_, r);
+        if (s != ring::PeekStatus::record && s != ring::PeekStatus::aborted) break;
+        ring::RingReader::advance(cursor_, r);
+    }
+    if (cursor_.position == before.position) return false;
+    publish_cursor();
     return true;
 }
 

@@ -17,6 +17,9 @@ namespace kbus::spill {
 struct SpillOptions {
     std::size_t batch_bytes = 256 * 1024;
     std::uint64_t linger_ns = 2'000'000;
+    // false: records only pass through the ring (no durability, no replay): the ring-only mode
+    // benchmarks compare against. kbusd's kbus.spill.enable.
+    bool write_to_log = true;
 };
 
 class PartitionSpill {
@@ -41,6 +44,7 @@ class PartitionSpill {
     // Committed bytes and records waiting after the cursor, up to batch_bytes.
     std::size_t pending_bytes();
     void publish_cursor();
+    bool discard();
 
     ring::RingRef ring_;
     ring::RingReader reader_;
