@@ -613,13 +613,16 @@ class Daemon {
         a.write(out);
     }
 
-    // Batches from the log for a consumer behind the ring, decompressed here so that clients
-    // link no codec.
+    // Batches from the log for a consumer behind the ring: where they lie in a segment, for a
+    // client that maps it, or their bytes decompressed here, so that clients link no codec.
     void fetch(protocol::Reader& r, protocol::Writer& out) {
         Topic& t = topic_by_id(r.u64());
         const std::int32_t p = r.i32();
         const std::int64_t offset = r.i64();
-        const std::uint32_t max_bytes = std::min(r.u32(), protocol::max_fetch_bytes);
+        const std::uint32_t requested = r.u32();
+        const bool extent_wanted = r.u8() != 0;
+        const std::uint32_t max_bytes = std::min(
+            requested, extent_wanted ? protocol::max_fetch_file_bytes : protocol::max_fetch_bytes);
         if (p < 0 || p >= t.meta.partitions)
             throw Error(ErrorCode::partition_out_of_range,
                         "partition " + std::to_string(p) + " out of range");
@@ -632,7 +635,16 @@ class Daemon {
             f.ring_start_offset =
                 std::int64_t(earliest(part, ring::load_next_offset(part.ring.header())));
         }
-        f.batches = log::decompress_batches(part.log->read(offset, max_bytes));
+        if (extent_wanted) {
+            log::PartitionLog::Extent e = part.log->locate(offset, max_bytes);
+            if (e.length != 0) {
+                f.file_path = std::move(e.path);
+                f.file_position = e.position;
+                f.file_length = e.length;
+            }
+        } else {
+            f.batches = log::decompress_batches(part.log->read(offset, max_bytes));
+        }
         f.write(out);
     }
 

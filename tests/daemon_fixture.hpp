@@ -3,6 +3,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,9 +26,11 @@ struct DaemonFixture {
     pid_t pid = -1;
 
     std::vector<std::string> extra_args;  // e.g. {"--override", "kbus.spill.enable=false"}
+    int pin_cpu = -1;  // benchmarks pin the daemon (all its threads) away from the client
 
-    explicit DaemonFixture(const std::string& name, std::vector<std::string> extra = {})
-        : extra_args(std::move(extra)) {
+    explicit DaemonFixture(const std::string& name, std::vector<std::string> extra = {},
+                           int cpu = -1)
+        : extra_args(std::move(extra)), pin_cpu(cpu) {
         bus = "t" + std::to_string(::getpid()) + "-" + name;
         dir = std::filesystem::temp_directory_path() / ("kbus-test-" + bus);
         std::filesystem::remove_all(dir);
@@ -38,6 +41,13 @@ struct DaemonFixture {
     pid_t start() const {
         const pid_t p = ::fork();
         if (p == 0) {
+            // Set before exec, so every thread the daemon starts inherits it.
+            if (pin_cpu >= 0) {
+                cpu_set_t set;
+                CPU_ZERO(&set);
+                CPU_SET(pin_cpu, &set);
+                ::sched_setaffinity(0, sizeof set, &set);
+            }
             // The daemon's log goes to a file the test can read (and dumps on a failed REQUIRE).
             const int log =
                 ::open((dir + "/kbusd.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "kbus/detail/big_endian.hpp"
+#include "kbus/detail/mapped_file_range.hpp"
 #include "kbus/error.hpp"
 #include "log/batch_builder.hpp"
 #include "log/partition_log.hpp"
@@ -99,6 +100,29 @@ TEST_CASE("segments roll, are named like Kafka's, and every offset is found by i
     const auto pos = detail::load_be<std::int32_t>(e + 4);
     CHECK((rel + 1) % 7 == 0);
     CHECK(pos > 0);
+}
+
+TEST_CASE("a mapped extent holds exactly the batches read() returns", "[log]") {
+    TempDir d("extent");
+    log::PartitionLog l(d.path, small_segments(), false, sink());
+    fill(l, 0, 3000, 7);
+    for (std::int64_t o : {0, 7, 1234, 2999})
+        for (std::size_t max : {std::size_t(1), std::size_t(4096)}) {
+            const log::PartitionLog::Extent e = l.locate(o, max);
+            REQUIRE(e.length > 0);
+            CHECK(e.path.ends_with(".log"));
+            detail::MappedFileRange m;
+            REQUIRE(m.map(e.path, e.position, e.length));  // positions are not page-aligned
+            const std::string read = l.read(o, max);
+            CHECK(std::string(reinterpret_cast<const char*>(m.bytes().data()), m.bytes().size()) ==
+                  read);
+            CHECK(first_offset_in(read, o) == o);
+        }
+    CHECK(l.locate(3000, 4096).length == 0);
+    CHECK_THROWS_AS(l.locate(-1, 1), Error);
+    detail::MappedFileRange missing;
+    CHECK_FALSE(missing.map(d.path + "/no-such.log", 0, 10));
+    CHECK(missing.bytes().empty());
 }
 
 TEST_CASE("a reopened log continues and lost indexes are rebuilt", "[log]") {

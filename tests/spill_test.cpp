@@ -165,9 +165,12 @@ TEST_CASE("with the spill disabled records only pass through the ring", "[spill]
     spill::PartitionSpill s(ring.ref, l, config::Compression::none, sink(), o);
     for (int i = 0; i < 10; ++i)
         (void)write_value(w, "v");
-    CHECK(s.step(0, 0));
+    // Discarding keeps the spill's cadence (never chasing the producers' tail record by record).
+    CHECK_FALSE(s.step(1000, 0));
+    CHECK(s.cursor().offset == 0);
+    CHECK(s.step(1000 + o.linger_ns, 0));
     CHECK(s.cursor().offset == 10);
     CHECK(ring.ref.header().spill.spill_offset.load() == 10);
     CHECK(l.log_end_offset() == 0);
-    CHECK_FALSE(s.step(0, 0));
+    CHECK_FALSE(s.step(2000 + o.linger_ns, 0));
 }

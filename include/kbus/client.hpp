@@ -161,12 +161,14 @@ class Client {
     // Batches from a partition's log, from the one holding `offset`, up to max_bytes (at least
     // one batch). For consumers reading behind the ring.
     [[nodiscard]] protocol::FetchReply fetch(std::uint64_t topic_id, std::int32_t partition,
-                                             std::int64_t offset, std::uint32_t max_bytes) {
+                                             std::int64_t offset, std::uint32_t max_bytes,
+                                             bool as_extent = false) {
         protocol::Writer w;
         w.u64(topic_id);
         w.i32(partition);
         w.i64(offset);
         w.u32(max_bytes);
+        w.u8(as_extent ? 1 : 0);
         const std::string reply = call(protocol::RequestType::fetch, w.bytes());
         protocol::Reader r(reply);
         return protocol::FetchReply::read(r);

@@ -19,6 +19,7 @@
 #include "kbus/client.hpp"
 #include "kbus/detail/clock.hpp"
 #include "kbus/detail/futex.hpp"
+#include "kbus/detail/mapped_file_range.hpp"
 #include "kbus/message.hpp"
 #include "kbus/ring_reader.hpp"
 
@@ -182,10 +183,14 @@ class Consumer {
         bool has_slot = false;
         std::uint64_t held_offset = 0;  // first offset of the batch we hold
         bool holding = false;
-        // Reading behind the ring: fetched batches (uncompressed), the next one to decode, and
-        // from which offset the ring holds records again.
+        // Reading behind the ring: the fetched batches (a mapped extent of a segment, or bytes the
+        // daemon decompressed), the next one to decode, and from which offset the ring holds
+        // records again.
         bool on_disk = false;
-        std::string disk_bytes;
+        bool map_segments = true;  // off once a mapping failed or met a compressed batch
+        detail::MappedFileRange disk_map;
+        std::string disk_copy;
+        std::span<const std::byte> disk;
         std::size_t disk_at = 0;
         std::int64_t ring_start = -1;  // -1: not known yet
         std::size_t taken_this_poll = 0;
@@ -207,8 +212,7 @@ class Consumer {
             client_->attach_reader(p.handle->metadata.topic_id, p.partition, from.kind(),
                                    from.offset(), p.has_slot ? std::int32_t(p.slot) : -1);
         p.holding = false;
-        p.disk_bytes.clear();
-        p.disk_at = 0;
+        clear_disk(p);
         p.ring_start = -1;
         p.on_disk = a.on_disk;
         if (a.on_disk) {
@@ -267,13 +271,44 @@ class Consumer {
         next_partition_ = n ? (next_partition_ + 1) % n : 0;
     }
 
+    static void clear_disk(Assigned& p) noexcept {
+        p.disk_map.reset();
+        p.disk_copy.clear();
+        p.disk = {};
+        p.disk_at = 0;
+    }
+
+    // Fetches the batches from the cursor on: mapped in place where the segment can be mapped,
+    // else as bytes (decompressed by the daemon). False if the log has nothing there.
+    bool fetch_from_disk(Assigned& p) {
+        clear_disk(p);
+        const std::uint64_t id = p.handle->metadata.topic_id;
+        const auto offset = std::int64_t(p.cursor.offset);
+        if (p.map_segments) {
+            const protocol::FetchReply f =
+                client_->fetch(id, p.partition, offset, protocol::max_fetch_file_bytes, true);
+            p.ring_start = f.ring_start_offset;
+            if (f.file_path.empty()) return false;
+            if (p.disk_map.map(f.file_path, f.file_position, f.file_length)) {
+                p.disk = p.disk_map.bytes();
+                return true;
+            }
+            p.map_segments = false;
+        }
+        protocol::FetchReply f = client_->fetch(id, p.partition, offset, protocol::max_fetch_bytes);
+        p.ring_start = f.ring_start_offset;
+        p.disk_copy = std::move(f.batches);
+        p.disk = {reinterpret_cast<const std::byte*>(p.disk_copy.data()), p.disk_copy.size()};
+        return !p.disk.empty();
+    }
+
     // Decodes fetched batches from the cursor on; fetches more when they run out, and moves back
     // onto the ring once the cursor reaches what the ring holds. A refill happens only before
-    // this poll took anything from the partition: earlier views point into the old bytes.
+    // this poll took anything from the partition: earlier views point into the old batches.
     void gather_from_disk(Assigned& p) {
         bool tried_ring = false;
         while (batch_.size() < options_.max_poll_records) {
-            if (p.disk_at >= p.disk_bytes.size()) {
+            if (p.disk_at >= p.disk.size()) {
                 if (p.taken_this_poll != 0) return;
                 if (!tried_ring && p.ring_start >= 0 &&
                     std::int64_t(p.cursor.offset) >= p.ring_start) {
@@ -281,23 +316,26 @@ class Consumer {
                     attach(p, OffsetSpec::at(std::int64_t(p.cursor.offset)));
                     if (!p.on_disk) return;  // back on the ring: the next gather reads it
                 }
-                protocol::FetchReply f =
-                    client_->fetch(p.handle->metadata.topic_id, p.partition,
-                                   std::int64_t(p.cursor.offset), protocol::max_fetch_bytes);
-                p.disk_bytes = std::move(f.batches);
-                p.disk_at = 0;
-                p.ring_start = f.ring_start_offset;
-                if (p.disk_bytes.empty()) {
+                if (!fetch_from_disk(p)) {
                     if (tried_ring) return;  // the ring moved on meanwhile: try again next time
                     continue;                // nothing more on disk: the ring has the rest
                 }
             }
-            const log::BatchView b(
-                {reinterpret_cast<const std::byte*>(p.disk_bytes.data()) + p.disk_at,
-                 p.disk_bytes.size() - p.disk_at});
-            if (b.check(false) != log::BatchCheck::ok || b.compression_codec() != 0) {
-                p.disk_bytes.clear();
+            const log::BatchView b(p.disk.subspan(p.disk_at));
+            if (b.check(false) != log::BatchCheck::ok) {
+                clear_disk(p);
                 throw_out_of_range(p, "is in a corrupt batch on disk");
+            }
+            if (b.compression_codec() != 0) {
+                if (p.disk_copy.empty() && p.taken_this_poll == 0) {
+                    // Stored compressed: from here on the daemon decompresses for us.
+                    p.map_segments = false;
+                    if (!fetch_from_disk(p)) return;
+                    continue;
+                }
+                if (p.disk_copy.empty()) return;  // after this poll's views are released
+                clear_disk(p);
+                throw_out_of_range(p, "is in a batch the daemon did not decompress");
             }
             log::RecordIterator it(b.records_bytes(), b.record_count(), b.base_offset(),
                                    b.base_timestamp());
@@ -331,8 +369,7 @@ class Consumer {
                 std::uint32_t(ring::ReaderSlotState::attached)) {
                 if (!p->holding) {
                     p->on_disk = true;
-                    p->disk_bytes.clear();
-                    p->disk_at = 0;
+                    clear_disk(*p);
                     p->ring_start = -1;
                     continue;
                 }

@@ -23,6 +23,8 @@ inline constexpr std::uint32_t max_frame_payload = 1 << 20;  // requests
 // Replies may carry a fetch: at least one whole batch, which holds a record of up to ring/2 bytes.
 inline constexpr std::uint32_t max_reply_payload = 0x7fffffff;
 inline constexpr std::uint32_t max_fetch_bytes = 1 << 20;
+// A mapped extent costs no copy, so it may be larger: fewer round trips and mappings.
+inline constexpr std::uint32_t max_fetch_file_bytes = 16 << 20;
 inline constexpr std::uint16_t reply_flag = 0x8000;
 
 struct FrameHeader {
@@ -229,17 +231,26 @@ struct ReaderAttachment {
 
 // Records behind the ring: whole RecordBatch v2 batches from the log, starting with the one that
 // holds the requested offset, their records uncompressed (the daemon decompresses).
+// Batches from the log come one of two ways: as bytes in the reply (decompressed by the daemon),
+// or, for a client that asked for it, as an extent of a segment file that the client maps
+// read-only and reads in place (stored batches, possibly compressed; no copy at all).
 struct FetchReply {
     std::int64_t log_start_offset = 0;
     std::int64_t log_end_offset = 0;     // next offset the log will hold
     std::int64_t ring_start_offset = 0;  // offsets from here on can be read from the ring
     std::string batches;
+    std::string file_path;  // non-empty: the batches are file_length bytes at file_position
+    std::uint64_t file_position = 0;
+    std::uint64_t file_length = 0;
 
     void write(Writer& w) const {
         w.i64(log_start_offset);
         w.i64(log_end_offset);
         w.i64(ring_start_offset);
         w.str(batches);
+        w.str(file_path);
+        w.u64(file_position);
+        w.u64(file_length);
     }
     static FetchReply read(Reader& r) {
         FetchReply f;
@@ -247,6 +258,9 @@ struct FetchReply {
         f.log_end_offset = r.i64();
         f.ring_start_offset = r.i64();
         f.batches = r.str();
+        f.file_path = r.str();
+        f.file_position = r.u64();
+        f.file_length = r.u64();
         return f;
     }
 };

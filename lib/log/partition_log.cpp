@@ -141,6 +141,21 @@ std::string PartitionLog::read(std::int64_t offset, std::size_t max_bytes) const
     return {};
 }
 
+PartitionLog::Extent PartitionLog::locate(std::int64_t offset, std::size_t max_bytes) const {
+    if (offset < log_start_offset_)
+        throw Error(ErrorCode::offset_out_of_range, "offset " + std::to_string(offset) +
+                                                        " is below the log start " +
+                                                        std::to_string(log_start_offset_));
+    auto it = segments_.upper_bound(offset);
+    if (it == segments_.begin()) return {};
+    for (--it; it != segments_.end(); ++it) {
+        const Segment& s = *it->second;
+        const std::uint64_t pos = s.position_of(offset);
+        if (pos < s.size_bytes()) return {s.log_path(), pos, s.whole_batches_bytes(pos, max_bytes)};
+    }
+    return {};
+}
+
 std::optional<std::int64_t> PartitionLog::offset_for_timestamp(std::int64_t ts) const {
     for (const auto& [base, s] : segments_)
         if (auto o = s->offset_for_timestamp(ts)) return std::max(*o, log_start_offset_);

@@ -44,6 +44,13 @@ class PartitionLog {
     // Whole batches from the one holding `offset`, up to max_bytes (at least one batch). Empty
     // if offset is at or past the log end. Throws OffsetOutOfRange-like Error below log start.
     [[nodiscard]] std::string read(std::int64_t offset, std::size_t max_bytes) const;
+    // Where read() would take its bytes from, for a reader that maps the segment itself.
+    struct Extent {
+        std::string path;  // the segment's .log file
+        std::uint64_t position = 0;
+        std::uint64_t length = 0;  // whole batches; 0: nothing at or after the offset
+    };
+    [[nodiscard]] Extent locate(std::int64_t offset, std::size_t max_bytes) const;
     // The first offset with a timestamp >= ts, if any (the timeindex, then the batches).
     [[nodiscard]] std::optional<std::int64_t> offset_for_timestamp(std::int64_t ts) const;
 

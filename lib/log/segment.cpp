@@ -280,8 +280,7 @@ std::optional<std::int64_t> Segment::offset_for_timestamp(std::int64_t ts) const
     return std::nullopt;
 }
 
-std::string Segment::read(std::uint64_t position, std::size_t max_bytes) const {
-    std::string out;
+std::size_t Segment::whole_batches_bytes(std::uint64_t position, std::size_t max_bytes) const {
     std::uint64_t pos = position;
     char head[log_overhead];
     while (pos < size_) {
@@ -289,15 +288,15 @@ std::string Segment::read(std::uint64_t position, std::size_t max_bytes) const {
         const std::size_t total =
             std::size_t(detail::load_be<std::int32_t>(head + batch_length_offset)) + log_overhead;
         if (total > max_batch_bytes || pos + total > size_) break;
-        if (!out.empty() && out.size() + total > max_bytes) break;
-        const std::size_t at = out.size();
-        out.resize(at + total);
-        if (log_.read_at(pos, out.data() + at, total) != total) {
-            out.resize(at);
-            break;
-        }
+        if (pos != position && pos - position + total > max_bytes) break;
         pos += total;
     }
+    return std::size_t(pos - position);
+}
+
+std::string Segment::read(std::uint64_t position, std::size_t max_bytes) const {
+    std::string out(whole_batches_bytes(position, max_bytes), '\0');
+    out.resize(log_.read_at(position, out.data(), out.size()));
     return out;
 }
 

@@ -55,6 +55,9 @@ class Segment {
     [[nodiscard]] std::uint64_t position_of(std::int64_t offset) const;
     // The first offset whose timestamp is >= ts, if this segment has one.
     [[nodiscard]] std::optional<std::int64_t> offset_for_timestamp(std::int64_t ts) const;
+    // The length of the whole batches from `position`: at least one (if any), up to max_bytes.
+    [[nodiscard]] std::size_t whole_batches_bytes(std::uint64_t position,
+                                                  std::size_t max_bytes) const;
     // Reads whole batches from `position`, at least one (if any), up to max_bytes.
     [[nodiscard]] std::string read(std::uint64_t position, std::size_t max_bytes) const;
 

@@ -39,35 +39,29 @@ bool PartitionSpill::position_at_log_end() {
     return true;
 }
 
-std::size_t PartitionSpill::pending_bytes() {
-    ring::Cursor c = cursor_;
-    std::size_t bytes = 0;
-    while (bytes < options_.batch_bytes) {
-        ring::RecordRef r;
-        const ring::PeekStatus s = reader_.peek(c, r);
-        if (s != ring::PeekStatus::record && s != ring::PeekStatus::aborted) break;
-        bytes += r.header->frame_length;
-        ring::RingReader::advance(c, r);
-    }
-    return bytes;
-}
-
-bool PartitionSpill::step(std::uint64_t now_ns, std::int64_t now_ms) {
-    if (!options_.write_to_log) return discard();
-    const std::size_t pending = pending_bytes();
+// Whether a batch is worth cutting now: a full batch, a ring filling up or producers waiting, or
+// records lingering long enough. Judged from the tail alone, so an idle check never reads the
+// record headers the producers are writing.
+bool PartitionSpill::due(std::uint64_t now_ns) {
+    const ring::RingHeader& h = ring_.header();
+    const std::uint64_t pending = ring::load_tail(h) - cursor_.position;
     if (pending == 0) {
         pending_since_ns_ = 0;
         return false;
     }
     if (pending_since_ns_ == 0) pending_since_ns_ = now_ns;
-    const ring::RingHeader& h = ring_.header();
-    const std::uint64_t fill = ring::load_tail(h) - cursor_.position;
-    const bool pressure = fill >= ring_.capacity() / 8 ||
+    const bool pressure = pending >= ring_.capacity() / 8 ||
                           h.limit.blocked_producers.load(std::memory_order_relaxed) != 0;
-    if (pending < options_.batch_bytes && !pressure &&
-        now_ns - pending_since_ns_ < options_.linger_ns)
-        return false;
+    return pending >= options_.batch_bytes || pressure ||
+           now_ns - pending_since_ns_ >= options_.linger_ns;
+}
 
+bool PartitionSpill::step(std::uint64_t now_ns, std::int64_t now_ms) {
+    if (!due(now_ns)) return false;
+    return options_.write_to_log ? write_batch(now_ns, now_ms) : discard();
+}
+
+bool PartitionSpill::write_batch(std::uint64_t now_ns, std::int64_t now_ms) {
     builder_.clear();
     ring::Cursor c = cursor_;
     std::size_t taken = 0;
@@ -97,6 +91,7 @@ bool PartitionSpill::step(std::uint64_t now_ns, std::int64_t now_ms) {
         taken += rec.frame_length;
         ring::RingReader::advance(c, r);
     }
+    if (c.position == cursor_.position) return false;  // the oldest claim is not committed yet
     if (!builder_.empty()) {
         try {
             log_.append(builder_.finish(codec_), now_ms);
@@ -128,6 +123,7 @@ bool PartitionSpill::discard() {
     }
     if (cursor_.position == before.position) return false;
     publish_cursor();
+    pending_since_ns_ = 0;
     return true;
 }
 

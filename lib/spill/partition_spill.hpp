@@ -42,7 +42,8 @@ class PartitionSpill {
 
   private:
     // Committed bytes and records waiting after the cursor, up to batch_bytes.
-    std::size_t pending_bytes();
+    bool due(std::uint64_t now_ns);
+    bool write_batch(std::uint64_t now_ns, std::int64_t now_ms);
     void publish_cursor();
     bool discard();
 

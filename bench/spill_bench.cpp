@@ -1,0 +1,271 @@
+// The durable log's numbers, each against a baseline measured in the same run:
+//   disk_sequential_write  1 MiB writes then fdatasync, like `dd bs=1M conv=fdatasync`
+//   spill_to_disk          1 KiB records sent, spilled, drained and synced by kbusd's shutdown
+//   produce/spill:{0,1}    producer throughput with the spill discarding or writing the log
+//   replay_from_disk       a consumer reading a partition lapped out of its ring (page cache)
+// Repetitions are interleaved at random so the disk's drift hits every benchmark alike; the
+// summary at the end divides medians. KBUS_BENCH_MB sets the bytes per iteration (default 1024).
+#include <benchmark/benchmark.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "daemon_fixture.hpp"
+#include "kbus/kbus.hpp"
+
+namespace {
+
+constexpr std::size_t record_value_bytes = 1024;
+constexpr int client_cpu = 0;  // the benchmark's own thread
+constexpr int daemon_cpu = 1;  // kbusd with all its threads
+
+std::uint64_t bytes_per_iteration() {
+    const char* mb = std::getenv("KBUS_BENCH_MB");
+    return (mb != nullptr ? std::strtoull(mb, nullptr, 10) : 1024) << 20;
+}
+
+std::uint64_t records_per_iteration() {
+    return bytes_per_iteration() / record_value_bytes;
+}
+
+void pin_this_thread(int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (::sched_setaffinity(0, sizeof set, &set) != 0) std::perror("sched_setaffinity");
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// A value whose bytes differ per record, so nothing along the way can shortcut zeros.
+std::vector<std::byte> make_value() {
+    std::vector<std::byte> v(record_value_bytes);
+    for (std::size_t i = 0; i < v.size(); ++i)
+        v[i] = std::byte(i * 131 + 7);
+    return v;
+}
+
+std::uint64_t sum_words(kbus::BytesView bytes) {
+    std::uint64_t sum = 0;
+    for (std::size_t i = 0; i + 8 <= bytes.size(); i += 8) {
+        std::uint64_t w;
+        std::memcpy(&w, bytes.data() + i, sizeof w);
+        sum += w;
+    }
+    return sum;
+}
+
+void send_records(kbus::Producer& producer, const std::string& topic, std::uint64_t count) {
+    std::vector<std::byte> value = make_value();
+    kbus::SendOptions options;
+    options.partition = 0;
+    for (std::uint64_t i = 0; i < count; ++i) {
+        std::memcpy(value.data(), &i, sizeof i);
+        (void)producer.send(topic, kbus::BytesView(),
+                            kbus::BytesView(std::span<const std::byte>(value)), options);
+    }
+}
+
+std::uint64_t log_file_bytes(const std::filesystem::path& dir) {
+    std::uint64_t total = 0;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir))
+        if (e.is_regular_file() && e.path().extension() == ".log") total += e.file_size();
+    return total;
+}
+
+void disk_sequential_write(benchmark::State& state) {
+    pin_this_thread(client_cpu);
+    const std::filesystem::path dir =
+        std::filesystem::temp_directory_path() / ("kbus-bench-dd-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const std::string file = dir / "dd.out";
+    const std::vector<std::byte> block = [] {
+        std::vector<std::byte> b(1 << 20);
+        for (std::size_t i = 0; i < b.size(); ++i)
+            b[i] = std::byte(i * 131 + 7);
+        return b;
+    }();
+    const std::uint64_t total = bytes_per_iteration();
+    for (auto _ : state) {
+        const auto t0 = std::chrono::steady_clock::now();
+        const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd < 0) throw std::runtime_error("cannot create " + file);
+        for (std::uint64_t done = 0; done < total; done += block.size())
+            if (::write(fd, block.data(), block.size()) != ssize_t(block.size()))
+                throw std::runtime_error("write to " + file + " failed");
+        ::fdatasync(fd);
+        state.SetIterationTime(seconds_since(t0));
+        ::close(fd);
+        ::unlink(file.c_str());
+    }
+    state.SetBytesProcessed(std::int64_t(state.iterations() * total));
+    std::filesystem::remove_all(dir);
+}
+
+// From the first send until kbusd has exited after its shutdown drain and fsync: every byte is
+// then on disk, as with dd's conv=fdatasync.
+void spill_to_disk(benchmark::State& state) {
+    pin_this_thread(client_cpu);
+    const std::uint64_t count = records_per_iteration();
+    std::uint64_t on_disk = 0;
+    for (auto _ : state) {
+        DaemonFixture daemon("bench-spill", {}, daemon_cpu);
+        {
+            kbus::Client client(daemon.options());
+            client.create_topic("spill", 1);
+            kbus::Producer producer(client);
+            const auto t0 = std::chrono::steady_clock::now();
+            send_records(producer, "spill", count);
+            daemon.stop();
+            state.SetIterationTime(seconds_since(t0));
+        }
+        on_disk += log_file_bytes(daemon.data_dir());
+    }
+    state.SetBytesProcessed(std::int64_t(state.iterations() * count * record_value_bytes));
+    state.counters["log_bytes_per_record"] = double(on_disk) / double(state.iterations() * count);
+}
+
+// The producer's rate alone; spill:0 runs kbusd with kbus.spill.enable=false, the ring-only bus.
+void produce(benchmark::State& state) {
+    pin_this_thread(client_cpu);
+    const bool spill = state.range(0) != 0;
+    DaemonFixture daemon(
+        "bench-produce",
+        {"--override", spill ? "kbus.spill.enable=true" : "kbus.spill.enable=false"}, daemon_cpu);
+    kbus::Client client(daemon.options());
+    const std::uint64_t count = records_per_iteration();
+    int round = 0;
+    for (auto _ : state) {
+        // A fresh topic per iteration, deleted after: the page cache never holds more than one.
+        const std::string topic = "produce" + std::to_string(round++);
+        client.create_topic(topic, 1);
+        {
+            kbus::Producer producer(client);
+            const auto t0 = std::chrono::steady_clock::now();
+            send_records(producer, topic, count);
+            state.SetIterationTime(seconds_since(t0));
+        }
+        client.delete_topic(topic);
+    }
+    state.SetBytesProcessed(std::int64_t(state.iterations() * count * record_value_bytes));
+    state.SetItemsProcessed(std::int64_t(state.iterations() * count));
+}
+
+void wait_until_spilled(kbus::Client& client, const std::string& topic) {
+    for (;;) {
+        const kbus::TopicDescription d = client.describe_topic(topic);
+        if (d.partitions.at(0).spill_offset >= d.partitions.at(0).high_watermark) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+}
+
+// A 1 MiB ring holds the last thousand records; everything before comes from the segments.
+void replay_from_disk(benchmark::State& state) {
+    pin_this_thread(client_cpu);
+    DaemonFixture daemon("bench-replay", {}, daemon_cpu);
+    kbus::Client client(daemon.options());
+    client.create_topic("replay", 1, {{"ring.bytes", std::to_string(1 << 20)}});
+    const std::uint64_t count = records_per_iteration();
+    {
+        kbus::Producer producer(client);
+        send_records(producer, "replay", count);
+    }
+    wait_until_spilled(client, "replay");
+    std::uint64_t checksum = 0;
+    for (auto _ : state) {
+        const auto t0 = std::chrono::steady_clock::now();
+        kbus::ConsumerOptions options;
+        options.wait = kbus::WaitMode::busy_poll;
+        kbus::Consumer consumer(client, options);
+        consumer.assign("replay", 0, kbus::OffsetSpec::beginning());
+        std::uint64_t seen = 0;
+        while (seen < count) {
+            for (const kbus::Message& m : consumer.poll(std::chrono::seconds(5))) {
+                if (m.value().size() != record_value_bytes || m.offset() != std::int64_t(seen))
+                    throw std::runtime_error("replay read a wrong record at " +
+                                             std::to_string(seen));
+                checksum += sum_words(m.value());  // the replay reads every byte
+                ++seen;
+            }
+        }
+        state.SetIterationTime(seconds_since(t0));
+    }
+    benchmark::DoNotOptimize(checksum);
+    state.SetBytesProcessed(std::int64_t(state.iterations() * count * record_value_bytes));
+    state.SetItemsProcessed(std::int64_t(state.iterations() * count));
+}
+
+// Prints the ratios from the medians once every benchmark has run.
+class RatioReporter : public benchmark::ConsoleReporter {
+  public:
+    void ReportRuns(const std::vector<Run>& runs) override {
+        ConsoleReporter::ReportRuns(runs);
+        for (const Run& r : runs)
+            if (r.aggregate_name == "median") {
+                const auto it = r.counters.find("bytes_per_second");
+                if (it != r.counters.end())
+                    median_rate_[r.run_name.function_name + "/" + r.run_name.args] = it->second;
+            }
+    }
+    void Finalize() override {
+        ConsoleReporter::Finalize();
+        std::printf("\nMedians (bytes/s of 1 KiB record values):\n");
+        ratio("spill / disk sequential write", "spill_to_disk/", "disk_sequential_write/", 0.80);
+        ratio("producer, spill on / spill off", "produce/spill:1", "produce/spill:0", 0.70);
+        const double replay = rate("replay_from_disk/");
+        if (replay > 0)
+            std::printf("  %-34s %8.2f GB/s   (target >= 1 GB/s)\n", "replay from disk",
+                        replay / 1e9);
+    }
+
+  private:
+    [[nodiscard]] double rate(const std::string& name) const {
+        const auto it = median_rate_.find(name);
+        return it == median_rate_.end() ? 0.0 : it->second;
+    }
+    void ratio(const char* what, const std::string& a, const std::string& b, double target) const {
+        if (rate(a) <= 0 || rate(b) <= 0) return;
+        std::printf("  %-34s %8.1f%%  (%.2f / %.2f GB/s, target >= %.0f%%)\n", what,
+                    100.0 * rate(a) / rate(b), rate(a) / 1e9, rate(b) / 1e9, target * 100);
+    }
+    std::map<std::string, double> median_rate_;
+};
+
+}  // namespace
+
+BENCHMARK(disk_sequential_write)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(1);
+BENCHMARK(spill_to_disk)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(1);
+BENCHMARK(produce)
+    ->ArgName("spill")
+    ->Arg(0)
+    ->Arg(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseManualTime()
+    ->Iterations(1);
+BENCHMARK(replay_from_disk)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(1);
+
+int main(int argc, char** argv) {
+    // Defaults that make the figures honest: repeated, interleaved, medians only.
+    std::vector<char*> args(argv, argv + argc);
+    std::string reps = "--benchmark_repetitions=5",
+                interleave = "--benchmark_enable_random_interleaving=true",
+                aggregates = "--benchmark_report_aggregates_only=true";
+    args.insert(args.begin() + 1, {reps.data(), interleave.data(), aggregates.data()});
+    int n = int(args.size());
+    benchmark::Initialize(&n, args.data());
+    if (benchmark::ReportUnrecognizedArguments(n, args.data())) return 1;
+    RatioReporter reporter;
+    benchmark::RunSpecifiedBenchmarks(&reporter);
+    benchmark::Shutdown();
+}
