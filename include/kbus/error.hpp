@@ -27,6 +27,14 @@ enum class ErrorCode : std::uint16_t {
     io_error = 14,
     resource_exhausted = 15,  // no free reader slot, shared memory full, limits
     unsupported = 16,
+    // Consumer groups (Kafka's meanings):
+    invalid_group = 17,           // a bad group name, or an unknown group in describe/reset
+    unknown_member = 18,          // UNKNOWN_MEMBER_ID: the member was removed (left, expired)
+    illegal_generation = 19,      // ILLEGAL_GENERATION: a rebalance fenced this member
+    rebalance_in_progress = 20,   // REBALANCE_IN_PROGRESS: rejoin the group
+    group_not_empty = 21,         // NON_EMPTY_GROUP: delete/reset need a group without members
+    inconsistent_protocol = 22,   // INCONSISTENT_GROUP_PROTOCOL: no assignor every member has
+    partition_not_assigned = 23,  // a commit for a partition the member does not own
 };
 
 inline const char* to_string(ErrorCode code) noexcept {
@@ -65,6 +73,20 @@ inline const char* to_string(ErrorCode code) noexcept {
             return "resource exhausted";
         case ErrorCode::unsupported:
             return "unsupported";
+        case ErrorCode::invalid_group:
+            return "invalid or unknown group";
+        case ErrorCode::unknown_member:
+            return "unknown member";
+        case ErrorCode::illegal_generation:
+            return "illegal generation";
+        case ErrorCode::rebalance_in_progress:
+            return "rebalance in progress";
+        case ErrorCode::group_not_empty:
+            return "group not empty";
+        case ErrorCode::inconsistent_protocol:
+            return "inconsistent group protocol";
+        case ErrorCode::partition_not_assigned:
+            return "partition not assigned to this member";
     }
     return "unknown error";
 }

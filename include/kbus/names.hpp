@@ -33,6 +33,12 @@ inline constexpr std::size_t max_bus_name_length = 64;
     return check_name("topic", name, max_topic_name_length);
 }
 
+// Group names follow the topic rule here (Kafka allows more): they name lines in the offsets
+// file and appear in paths of tools, so nothing outside [a-zA-Z0-9._-] may reach them.
+[[nodiscard]] inline std::string check_group_name(std::string_view name) {
+    return check_name("group", name, max_topic_name_length);
+}
+
 [[nodiscard]] inline std::string check_bus_name(std::string_view name) {
     return check_name("bus", name, max_bus_name_length);
 }

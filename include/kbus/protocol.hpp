@@ -48,7 +48,22 @@ enum class RequestType : std::uint16_t {
                          // -> ReaderAttachment
     release_reader = 8,  // u64 topic id, i32 partition, u32 slot
     alter_topic = 9,     // string name, u32 n, n x (string key, string value)
-    fetch = 10,          // u64 topic id, i32 partition, i64 offset, u32 max bytes -> FetchReply
+    fetch = 10,          // u64 topic id, i32 partition, i64 offset, u32 max bytes, u8 as extent
+                         // -> FetchReply
+    // Consumer groups: Kafka's classic protocol, each call answered at once ("pending" while
+    // the group waits for others), so clients drive it from poll(). See group_protocol.hpp.
+    join_group = 11,      // JoinGroupRequest -> JoinGroupReply
+    sync_group = 12,      // SyncGroupRequest -> u8 pending, string assignment
+    heartbeat = 13,       // string group, i32 generation, string member
+    leave_group = 14,     // string group, string member
+    commit_offsets = 15,  // string group, i32 generation, string member, u32 n, n x
+                          // (string topic, i32 partition, i64 offset)
+    fetch_offsets = 16,   // string group, string topic -> u32 n, n x (i32 partition, i64 offset)
+    list_groups = 17,     // -> u32 n, n x (string group, string state, u32 members)
+    describe_group = 18,  // string group -> GroupDescription
+    delete_group = 19,    // string group
+    reset_offsets = 20,   // string group, string topic, u8 OffsetSpecKind, i64 value
+                          // -> u32 n, n x (i32 partition, i64 offset)
 };
 
 // Where a consumer starts: the log start, the high watermark, an offset, or the first offset

@@ -1,0 +1,107 @@
+#include "groups/offset_store.hpp"
+
+#include <sstream>
+
+#include "kbus/error.hpp"
+
+namespace kbus::groups {
+
+namespace {
+// Past this size the file is rewritten with only the live offsets.
+constexpr std::uint64_t compact_above_bytes = 64ULL << 20;
+}  // namespace
+
+OffsetStore::OffsetStore(const std::string& data_dir, log::LogSink sink)
+    : path_(data_dir + "/__kbus_offsets"), sink_(std::move(sink)) {
+    load();
+    compact();
+}
+
+void OffsetStore::load() {
+    std::string text;
+    if (!log::read_whole_file(path_, text)) return;  // no file yet: no offsets
+    std::istringstream in(text);
+    std::string line;
+    std::size_t number = 0, skipped = 0;
+    while (std::getline(in, line)) {
+        ++number;
+        std::istringstream fields(line);
+        std::string op, group, topic;
+        std::int32_t partition = 0;
+        std::int64_t offset = 0;
+        fields >> op;
+        if (op == "commit" && (fields >> group >> topic >> partition >> offset) && partition >= 0 &&
+            offset >= 0) {
+            offsets_[group][{topic, partition}] = offset;
+        } else if (op == "delete-group" && (fields >> group)) {
+            offsets_.erase(group);
+        } else if (op == "delete-topic" && (fields >> topic)) {
+            for (auto& [g, m] : offsets_)
+                std::erase_if(m, [&](const auto& e) { return e.first.topic == topic; });
+        } else {
+            ++skipped;  // a torn last line after a crash, or damage: the older value stands
+            sink_("WARN", path_ + ":" + std::to_string(number) + ": unreadable line skipped");
+        }
+    }
+    std::erase_if(offsets_, [](const auto& e) { return e.second.empty(); });
+}
+
+void OffsetStore::compact() {
+    std::string text;
+    for (const auto& [group, m] : offsets_)
+        for (const auto& [tp, offset] : m)
+            text += "commit " + group + " " + tp.topic + " " + std::to_string(tp.partition) + " " +
+                    std::to_string(offset) + "\n";
+    file_.close();
+    log::write_file_durably(path_, text);
+    file_ = log::File(path_, false);
+    file_size_ = text.size();
+}
+
+void OffsetStore::append(const std::string& line) {
+    file_.write_at(file_size_, line);
+    file_size_ += line.size();
+    if (file_size_ > compact_above_bytes) compact();
+}
+
+void OffsetStore::commit(const std::string& group, const group::TopicPartition& tp,
+                         std::int64_t offset) {
+    append("commit " + group + " " + tp.topic + " " + std::to_string(tp.partition) + " " +
+           std::to_string(offset) + "\n");
+    offsets_[group][tp] = offset;
+}
+
+void OffsetStore::erase_group(const std::string& group) {
+    if (offsets_.erase(group) != 0) append("delete-group " + group + "\n");
+}
+
+void OffsetStore::erase_topic(const std::string& topic) {
+    bool any = false;
+    for (auto& [g, m] : offsets_)
+        any |= std::erase_if(m, [&](const auto& e) { return e.first.topic == topic; }) != 0;
+    std::erase_if(offsets_, [](const auto& e) { return e.second.empty(); });
+    if (any) append("delete-topic " + topic + "\n");
+}
+
+std::optional<std::int64_t> OffsetStore::committed(const std::string& group,
+                                                   const group::TopicPartition& tp) const {
+    const OffsetMap* m = offsets_of(group);
+    if (m == nullptr) return std::nullopt;
+    const auto it = m->find(tp);
+    if (it == m->end()) return std::nullopt;
+    return it->second;
+}
+
+const OffsetMap* OffsetStore::offsets_of(const std::string& group) const {
+    const auto it = offsets_.find(group);
+    return it == offsets_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> OffsetStore::groups() const {
+    std::vector<std::string> out;
+    for (const auto& [g, m] : offsets_)
+        out.push_back(g);
+    return out;
+}
+
+}  // namespace kbus::groups

@@ -1,0 +1,53 @@
+// Committed offsets per (group, topic, partition), durable through any crash of the daemon:
+// <data dir>/__kbus_offsets is an append-only log of lines
+//   commit <group> <topic> <partition> <offset>
+//   delete-group <group>
+//   delete-topic <topic>
+// written with one write() each (so a killed daemon loses nothing the kernel has; syncing is
+// the page cache's, as Kafka's offsets topic by default). At start the file is read (the last
+// line wins; a torn last line is skipped) and rewritten compacted (temp file, fsync, rename);
+// it is compacted again whenever it grows past a bound. Names never hold spaces (validated).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kbus/group_protocol.hpp"
+#include "log/file.hpp"
+#include "log/partition_log.hpp"
+
+namespace kbus::groups {
+
+using OffsetMap = std::map<group::TopicPartition, std::int64_t>;
+
+class OffsetStore {
+  public:
+    OffsetStore(const std::string& data_dir, log::LogSink sink);
+
+    // Throws Error(io_error) if the line cannot be written (the commit then did not happen).
+    void commit(const std::string& group, const group::TopicPartition& tp, std::int64_t offset);
+    void erase_group(const std::string& group);
+    void erase_topic(const std::string& topic);
+
+    [[nodiscard]] std::optional<std::int64_t> committed(const std::string& group,
+                                                        const group::TopicPartition& tp) const;
+    [[nodiscard]] const OffsetMap* offsets_of(const std::string& group) const;
+    [[nodiscard]] std::vector<std::string> groups() const;
+    [[nodiscard]] const std::string& path() const noexcept { return path_; }
+
+  private:
+    void load();
+    void compact();
+    void append(const std::string& line);
+
+    std::string path_;
+    log::LogSink sink_;
+    std::map<std::string, OffsetMap> offsets_;
+    log::File file_;
+    std::uint64_t file_size_ = 0;
+};
+
+}  // namespace kbus::groups
