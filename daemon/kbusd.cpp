@@ -25,6 +25,7 @@
 #include "config/broker_config.hpp"
 #include "config/properties.hpp"
 #include "config/topic_config.hpp"
+#include "groups/group_coordinator.hpp"
 #include "kbus/bus_location.hpp"
 #include "kbus/control_descriptor.hpp"
 #include "kbus/detail/clock.hpp"
@@ -97,6 +98,11 @@ class Daemon {
         const bool clean = std::filesystem::exists(clean_marker);
         std::filesystem::remove(clean_marker);
         restore_topics(!clean);
+        offsets_ = std::make_unique<groups::OffsetStore>(
+            loc_.data_dir,
+            [](const std::string& l, const std::string& m) { log_line(l.c_str(), m); });
+        groups_ = std::make_unique<groups::GroupCoordinator>(
+            *offsets_, [](const std::string& l, const std::string& m) { log_line(l.c_str(), m); });
         if (!listen()) return 1;
         log_line("INFO", "serving bus '" + loc_.bus + "' on " + loc_.socket_path());
         std::thread spill([this] { spill_loop(); });
@@ -271,7 +277,13 @@ class Daemon {
             std::vector<pollfd> fds{{listen_fd_, POLLIN, 0}};
             for (auto& c : conns)
                 fds.push_back({c.fd, POLLIN, 0});
-            if (::poll(fds.data(), fds.size(), 200) <= 0) continue;
+            // A short timeout: group sessions and rebalance deadlines are checked between polls.
+            const int ready = ::poll(fds.data(), fds.size(), 20);
+            {
+                std::lock_guard lock(topics_mutex_);
+                groups_->tick(wall_ms());
+            }
+            if (ready <= 0) continue;
             if (fds[0].revents & POLLIN) {
                 const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
                 if (fd >= 0) conns.push_back({fd, next_id++, {}});
@@ -288,6 +300,10 @@ class Daemon {
                 }
                 if (!ok) {
                     release_slots_of(c.id);
+                    {
+                        std::lock_guard lock(topics_mutex_);
+                        groups_->connection_closed(c.id, wall_ms());
+                    }
                     ::close(c.fd);
                     c.fd = -1;
                 }
@@ -382,6 +398,7 @@ class Daemon {
                     std::filesystem::remove_all(dir, ec);
                     if (ec) log_line("WARN", "cannot remove " + dir + ": " + ec.message());
                 }
+                groups_->topic_deleted(name);
                 log_line("INFO", "deleted topic '" + name + "'");
                 return;
             }
@@ -407,6 +424,17 @@ class Daemon {
                 return attach(r, out, conn);
             case RT::fetch:
                 return fetch(r, out);
+            case RT::join_group:
+            case RT::sync_group:
+            case RT::heartbeat:
+            case RT::leave_group:
+            case RT::commit_offsets:
+            case RT::fetch_offsets:
+            case RT::list_groups:
+            case RT::describe_group:
+            case RT::delete_group:
+            case RT::reset_offsets:
+                return handle_group(type, r, out, conn);
             case RT::release_reader: {
                 Topic& t = topic_by_id(r.u64());
                 const std::int32_t p = r.i32();
@@ -613,6 +641,129 @@ class Daemon {
         a.write(out);
     }
 
+    // A partition's log start and high watermark, for the group coordinator's checks and lag.
+    std::optional<groups::PartitionBounds> bounds_of(const group::TopicPartition& tp) {
+        const auto it = topics_.find(tp.topic);
+        if (it == topics_.end() || tp.partition < 0 || tp.partition >= it->second->meta.partitions)
+            return std::nullopt;
+        Partition& p = *it->second->partitions[std::size_t(tp.partition)];
+        return groups::PartitionBounds{p.log->log_start_offset(),
+                                       std::int64_t(ring::load_next_offset(p.ring.header()))};
+    }
+
+    void handle_group(protocol::RequestType type, protocol::Reader& r, protocol::Writer& out,
+                      std::uint32_t conn) {
+        using RT = protocol::RequestType;
+        const std::int64_t now = wall_ms();
+        const groups::BoundsOf bounds = [this](const group::TopicPartition& tp) {
+            return bounds_of(tp);
+        };
+        switch (type) {
+            case RT::join_group:
+                groups_->join(group::JoinGroupRequest::read(r), conn, now).write(out);
+                return;
+            case RT::sync_group: {
+                const std::optional<std::string> a =
+                    groups_->sync(group::SyncGroupRequest::read(r), now);
+                out.u8(a ? 0 : 1);
+                out.str(a.value_or(""));
+                return;
+            }
+            case RT::heartbeat: {
+                const std::string g = r.str();
+                const std::int32_t generation = r.i32();
+                groups_->heartbeat(g, generation, r.str(), now);
+                return;
+            }
+            case RT::leave_group: {
+                const std::string g = r.str();
+                groups_->leave(g, r.str(), now);
+                return;
+            }
+            case RT::commit_offsets: {
+                const std::string g = r.str();
+                const std::int32_t generation = r.i32();
+                const std::string member = r.str();
+                std::vector<std::pair<group::TopicPartition, std::int64_t>> offsets(r.count(16));
+                for (auto& [tp, offset] : offsets) {
+                    tp.topic = r.str();
+                    tp.partition = r.i32();
+                    offset = r.i64();
+                }
+                groups_->commit(g, generation, member, offsets, bounds, now);
+                return;
+            }
+            case RT::fetch_offsets: {
+                const std::string g = r.str();
+                const auto committed = groups_->committed(g, r.str());
+                out.u32(std::uint32_t(committed.size()));
+                for (const auto& [p, offset] : committed) {
+                    out.i32(p);
+                    out.i64(offset);
+                }
+                return;
+            }
+            case RT::list_groups: {
+                const auto all = groups_->list();
+                out.u32(std::uint32_t(all.size()));
+                for (const auto& l : all) {
+                    out.str(l.group);
+                    out.str(groups::to_string(l.state));
+                    out.u32(l.members);
+                }
+                return;
+            }
+            case RT::describe_group:
+                groups_->describe(r.str(), bounds).write(out);
+                return;
+            case RT::delete_group:
+                groups_->remove(r.str());
+                return;
+            case RT::reset_offsets:
+                return reset_offsets(r, out);
+            default:
+                throw Error(ErrorCode::protocol_error, "not a group request");
+        }
+    }
+
+    // kafka-consumer-groups.sh --reset-offsets: every partition of the topic to the log start,
+    // the high watermark, an offset (clamped into the log) or the first offset at a time.
+    void reset_offsets(protocol::Reader& r, protocol::Writer& out) {
+        const std::string g = r.str();
+        Topic& t = topic_named(r.str());
+        const auto kind = static_cast<protocol::OffsetSpecKind>(r.u8());
+        const std::int64_t value = r.i64();
+        std::vector<std::pair<group::TopicPartition, std::int64_t>> offsets;
+        for (std::int32_t p = 0; p < t.meta.partitions; ++p) {
+            Partition& part = *t.partitions[std::size_t(p)];
+            const std::int64_t start = part.log->log_start_offset();
+            const auto hw = ring::load_next_offset(part.ring.header());
+            std::int64_t to = std::int64_t(hw);
+            switch (kind) {
+                case protocol::OffsetSpecKind::beginning:
+                    to = start;
+                    break;
+                case protocol::OffsetSpecKind::end:
+                    break;
+                case protocol::OffsetSpecKind::offset:
+                    to = std::clamp(value, start, std::int64_t(hw));
+                    break;
+                case protocol::OffsetSpecKind::timestamp:
+                    to = std::int64_t(offset_for_timestamp(part, value, hw));
+                    break;
+                default:
+                    throw Error(ErrorCode::invalid_argument, "unknown offset kind");
+            }
+            offsets.push_back({{t.meta.name, p}, to});
+        }
+        groups_->reset(g, offsets);
+        out.u32(std::uint32_t(offsets.size()));
+        for (const auto& [tp, offset] : offsets) {
+            out.i32(tp.partition);
+            out.i64(offset);
+        }
+    }
+
     // Batches from the log for a consumer behind the ring: where they lie in a segment, for a
     // client that maps it, or their bytes decompressed here, so that clients link no codec.
     void fetch(protocol::Reader& r, protocol::Writer& out) {
@@ -800,6 +951,8 @@ class Daemon {
     std::mutex topics_mutex_;
     std::map<std::string, std::unique_ptr<Topic>> topics_;
     std::vector<std::unique_ptr<Topic>> retired_;
+    std::unique_ptr<groups::OffsetStore> offsets_;
+    std::unique_ptr<groups::GroupCoordinator> groups_;
     std::uint64_t next_topic_id_ = 1;
     std::int64_t last_retention_ms_ = wall_ms();
 };

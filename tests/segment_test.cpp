@@ -5,7 +5,7 @@
 #include <fstream>
 
 #include "kbus/detail/big_endian.hpp"
-#include "kbus/detail/mapped_file_range.hpp"
+#include "kbus/detail/file_extent_reader.hpp"
 #include "kbus/error.hpp"
 #include "log/batch_builder.hpp"
 #include "log/partition_log.hpp"
@@ -102,7 +102,7 @@ TEST_CASE("segments roll, are named like Kafka's, and every offset is found by i
     CHECK(pos > 0);
 }
 
-TEST_CASE("a mapped extent holds exactly the batches read() returns", "[log]") {
+TEST_CASE("a segment extent read by the client holds exactly the batches read() returns", "[log]") {
     TempDir d("extent");
     log::PartitionLog l(d.path, small_segments(), false, sink());
     fill(l, 0, 3000, 7);
@@ -111,8 +111,8 @@ TEST_CASE("a mapped extent holds exactly the batches read() returns", "[log]") {
             const log::PartitionLog::Extent e = l.locate(o, max);
             REQUIRE(e.length > 0);
             CHECK(e.path.ends_with(".log"));
-            detail::MappedFileRange m;
-            REQUIRE(m.map(e.path, e.position, e.length));  // positions are not page-aligned
+            detail::FileExtentReader m;
+            REQUIRE(m.read(e.path, e.position, e.length));
             const std::string read = l.read(o, max);
             CHECK(std::string(reinterpret_cast<const char*>(m.bytes().data()), m.bytes().size()) ==
                   read);
@@ -120,8 +120,8 @@ TEST_CASE("a mapped extent holds exactly the batches read() returns", "[log]") {
         }
     CHECK(l.locate(3000, 4096).length == 0);
     CHECK_THROWS_AS(l.locate(-1, 1), Error);
-    detail::MappedFileRange missing;
-    CHECK_FALSE(missing.map(d.path + "/no-such.log", 0, 10));
+    detail::FileExtentReader missing;
+    CHECK_FALSE(missing.read(d.path + "/no-such.log", 0, 10));
     CHECK(missing.bytes().empty());
 }
 

@@ -18,8 +18,8 @@
 
 #include "kbus/client.hpp"
 #include "kbus/detail/clock.hpp"
+#include "kbus/detail/file_extent_reader.hpp"
 #include "kbus/detail/futex.hpp"
-#include "kbus/detail/mapped_file_range.hpp"
 #include "kbus/message.hpp"
 #include "kbus/ring_reader.hpp"
 
@@ -183,12 +183,12 @@ class Consumer {
         bool has_slot = false;
         std::uint64_t held_offset = 0;  // first offset of the batch we hold
         bool holding = false;
-        // Reading behind the ring: the fetched batches (a mapped extent of a segment, or bytes the
-        // daemon decompressed), the next one to decode, and from which offset the ring holds
-        // records again.
+        // Reading behind the ring: the fetched batches (an extent of a segment read straight
+        // from the file, or bytes the daemon decompressed), the next one to decode, and from
+        // which offset the ring holds records again.
         bool on_disk = false;
-        bool map_segments = true;  // off once a mapping failed or met a compressed batch
-        detail::MappedFileRange disk_map;
+        bool read_segments = true;  // off once a read failed or met a compressed batch
+        detail::FileExtentReader disk_file;
         std::string disk_copy;
         std::span<const std::byte> disk;
         std::size_t disk_at = 0;
@@ -272,28 +272,28 @@ class Consumer {
     }
 
     static void clear_disk(Assigned& p) noexcept {
-        p.disk_map.reset();
+        p.disk_file.clear();
         p.disk_copy.clear();
         p.disk = {};
         p.disk_at = 0;
     }
 
-    // Fetches the batches from the cursor on: mapped in place where the segment can be mapped,
-    // else as bytes (decompressed by the daemon). False if the log has nothing there.
+    // Fetches the batches from the cursor on: read from the segment file where the daemon says
+    // they are, else as bytes (decompressed by the daemon). False if the log has nothing there.
     bool fetch_from_disk(Assigned& p) {
         clear_disk(p);
         const std::uint64_t id = p.handle->metadata.topic_id;
         const auto offset = std::int64_t(p.cursor.offset);
-        if (p.map_segments) {
+        if (p.read_segments) {
             const protocol::FetchReply f =
                 client_->fetch(id, p.partition, offset, protocol::max_fetch_file_bytes, true);
             p.ring_start = f.ring_start_offset;
             if (f.file_path.empty()) return false;
-            if (p.disk_map.map(f.file_path, f.file_position, f.file_length)) {
-                p.disk = p.disk_map.bytes();
+            if (p.disk_file.read(f.file_path, f.file_position, std::size_t(f.file_length))) {
+                p.disk = p.disk_file.bytes();
                 return true;
             }
-            p.map_segments = false;
+            p.read_segments = false;
         }
         protocol::FetchReply f = client_->fetch(id, p.partition, offset, protocol::max_fetch_bytes);
         p.ring_start = f.ring_start_offset;
@@ -329,7 +329,7 @@ class Consumer {
             if (b.compression_codec() != 0) {
                 if (p.disk_copy.empty() && p.taken_this_poll == 0) {
                     // Stored compressed: from here on the daemon decompresses for us.
-                    p.map_segments = false;
+                    p.read_segments = false;
                     if (!fetch_from_disk(p)) return;
                     continue;
                 }

@@ -23,8 +23,8 @@ inline constexpr std::uint32_t max_frame_payload = 1 << 20;  // requests
 // Replies may carry a fetch: at least one whole batch, which holds a record of up to ring/2 bytes.
 inline constexpr std::uint32_t max_reply_payload = 0x7fffffff;
 inline constexpr std::uint32_t max_fetch_bytes = 1 << 20;
-// A mapped extent costs no copy, so it may be larger: fewer round trips and mappings.
-inline constexpr std::uint32_t max_fetch_file_bytes = 16 << 20;
+// An extent the client reads from the file itself may be larger: fewer round trips.
+inline constexpr std::uint32_t max_fetch_file_bytes = 4 << 20;
 inline constexpr std::uint16_t reply_flag = 0x8000;
 
 struct FrameHeader {
@@ -247,8 +247,9 @@ struct ReaderAttachment {
 // Records behind the ring: whole RecordBatch v2 batches from the log, starting with the one that
 // holds the requested offset, their records uncompressed (the daemon decompresses).
 // Batches from the log come one of two ways: as bytes in the reply (decompressed by the daemon),
-// or, for a client that asked for it, as an extent of a segment file that the client maps
-// read-only and reads in place (stored batches, possibly compressed; no copy at all).
+// or, for a client that asked for it, as an extent of a segment file that the client reads
+// itself (stored batches, possibly compressed): one copy out of the page cache, none through
+// the socket.
 struct FetchReply {
     std::int64_t log_start_offset = 0;
     std::int64_t log_end_offset = 0;     // next offset the log will hold
