@@ -74,7 +74,7 @@ TEST_CASE("a one-record batch is byte for byte the reference's golden batch", "[
     b.clear();
     const HeaderView headers[] = {{"h", BytesView("v")}};
     b.add(0, 1700000000000, "key", "value", headers);
-    const std::string batch = b.finish(config::Compression::none);
+    const std::string batch(b.finish(config::Compression::none));
     CHECK(hex(batch) ==
           "0000000000000000"
           "00000044"
@@ -113,7 +113,7 @@ TEST_CASE("every codec round-trips a batch with gaps, nulls and headers", "[log]
                   i % 3 ? BytesView(std::to_string(i)) : BytesView(),
                   i == 7 ? BytesView() : BytesView(values[std::size_t(i)]),
                   std::span<const HeaderView>(headers, std::size_t(i % 3)));
-        const std::string batch = b.finish(codec);
+        const std::string batch(b.finish(codec));
         log::BatchView v(bytes_of(batch));
         REQUIRE(v.check(true) == log::BatchCheck::ok);
         CHECK(v.compression_codec() == int(codec));
@@ -159,7 +159,7 @@ TEST_CASE("corrupt batches are caught: CRC, magic, lengths, codec, bombs", "[log
     log::BatchBuilder b;
     b.clear();
     b.add(0, 1, "k", std::string(1000, 'x'), {});
-    std::string batch = b.finish(config::Compression::none);
+    std::string batch(b.finish(config::Compression::none));
     std::string flipped = batch;
     flipped[200] ^= 1;
     CHECK(log::BatchView(bytes_of(flipped)).check(true) == log::BatchCheck::bad_crc);

@@ -186,6 +186,31 @@ TEST_CASE("a lapped reader is told, never handed overwritten bytes", "[ring]") {
     CHECK(rec.offset == 199);
 }
 
+TEST_CASE("payload bytes that look like a later lap's header are not a lap", "[ring]") {
+    TestRing t(64 * 1024);
+    RingWriter w(t.ref);
+    RingReader r(t.ref);
+    t.release_up_to(0);
+    // Fill the first lap, then let the reader reach its end: the next position is unwritten and
+    // holds the first lap's bytes, here crafted to mimic a frame of a far later lap.
+    Cursor c{0, 0};
+    RecordRef rec;
+    for (int i = 0; i < 60; ++i) {
+        (void)write_value(w, std::string(1000, 'v'));
+        REQUIRE(r.peek(c, rec) == PeekStatus::record);
+        RingReader::advance(c, rec);
+        t.release_up_to(c.position);
+    }
+    RecordHeader* next = t.ref.record_at(c.position);
+    next->position = c.position + 1000 * t.ref.capacity();  // same index, a "later lap"
+    next->commit.store(commit_word_for(c.offset) + 5000);   // a "later" commit word
+    CHECK(r.peek(c, rec) == PeekStatus::not_ready);         // beyond the tail: not real
+    // A real later-lap frame there (below the tail) is a lap.
+    next->position = c.position + t.ref.capacity();
+    t.ref.header().claim.next_offset_and_tail.second = c.position + t.ref.capacity() + 64;
+    CHECK(r.peek(c, rec) == PeekStatus::lapped);
+}
+
 TEST_CASE("concurrent producers claim lock-free: dense offsets, per-producer order", "[ring]") {
     TestRing t(1 << 20);
     constexpr int producers = 4;

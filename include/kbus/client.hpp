@@ -179,7 +179,7 @@ class Client {
         w.u64(topic_id);
         w.i32(partition);
         w.u32(slot);
-        call(protocol::RequestType::release_reader, w.bytes());
+        (void)call_if_connected(protocol::RequestType::release_reader, w.bytes());
     }
 
     // Wakes the daemon's spill loop if it sleeps (a blocked producer wants the limit to move).
@@ -205,6 +205,40 @@ class Client {
                 std::this_thread::sleep_for(std::chrono::milliseconds(20));
             }
         }
+    }
+
+    [[nodiscard]] bool connected() {
+        std::lock_guard lock(mutex_);
+        return channel_.connected();
+    }
+
+    // One request on the current connection, with no reconnect: for releases and leaves, which a
+    // lost connection has done already (the daemon frees what a closed connection held).
+    std::string call_if_connected(protocol::RequestType type, const std::string& payload) {
+        std::lock_guard lock(mutex_);
+        if (!channel_.connected()) throw Error(ErrorCode::not_connected, "not connected to kbusd");
+        try {
+            return channel_.call(type, payload);
+        } catch (const Error& e) {
+            if (e.code() == ErrorCode::not_connected) channel_.close();
+            throw;
+        }
+    }
+
+    // A request whose reply nobody waits for (see ControlChannel::send_async). Lost, not retried,
+    // if the daemon is away: what it carried (an offset commit) is superseded by the next one.
+    void call_async(protocol::RequestType type, const std::string& payload) {
+        std::lock_guard lock(mutex_);
+        if (!channel_.connected()) return;
+        try {
+            channel_.send_async(type, payload);
+        } catch (const Error&) {
+            channel_.close();
+        }
+    }
+    [[nodiscard]] std::optional<Error> take_async_error() {
+        std::lock_guard lock(mutex_);
+        return channel_.take_async_error();
     }
 
     // Grows by one with every daemon start: a change means the daemon restarted.

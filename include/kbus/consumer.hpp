@@ -10,17 +10,23 @@
 // It holds producers back not at all meanwhile.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "kbus/assignors.hpp"
 #include "kbus/client.hpp"
 #include "kbus/detail/clock.hpp"
 #include "kbus/detail/file_extent_reader.hpp"
 #include "kbus/detail/futex.hpp"
+#include "kbus/group_requests.hpp"
 #include "kbus/message.hpp"
+#include "kbus/names.hpp"
 #include "kbus/ring_reader.hpp"
 
 namespace kbus {
@@ -30,10 +36,38 @@ enum class WaitMode {
     blocking,   // spin briefly, then sleep on a futex until a producer commits
 };
 
+class Consumer;
+
+// Told when a group rebalance moves partitions (Kafka's ConsumerRebalanceListener). Revoked is
+// called while the consumer still owns the partitions, so it may commit; lost means it was
+// fenced (it missed a rebalance) and may no longer commit them.
+class RebalanceListener {
+  public:
+    virtual ~RebalanceListener() = default;
+    virtual void on_partitions_assigned(Consumer&, const std::vector<group::TopicPartition>&) {}
+    virtual void on_partitions_revoked(Consumer&, const std::vector<group::TopicPartition>&) {}
+    virtual void on_partitions_lost(Consumer& c, const std::vector<group::TopicPartition>& p) {
+        on_partitions_revoked(c, p);
+    }
+};
+
+enum class OffsetReset { earliest, latest };  // auto.offset.reset
+
 struct ConsumerOptions {
     WaitMode wait = WaitMode::blocking;
     std::size_t max_poll_records = 500;  // Kafka's max.poll.records
     std::chrono::microseconds spin_before_sleep{50};
+
+    // Consumer groups, with Kafka's names: set group_id, then subscribe() joins the group.
+    std::string group_id{};                                 // group.id
+    std::string client_id = "kbus";                         // client.id
+    std::chrono::milliseconds session_timeout{1000};        // session.timeout.ms
+    std::chrono::milliseconds heartbeat_interval{100};      // heartbeat.interval.ms
+    std::vector<std::string> assignment_strategy{"range"};  // partition.assignment.strategy
+    bool enable_auto_commit = true;                         // enable.auto.commit
+    std::chrono::milliseconds auto_commit_interval{5000};   // auto.commit.interval.ms
+    OffsetReset auto_offset_reset = OffsetReset::earliest;  // auto.offset.reset
+    RebalanceListener* rebalance_listener = nullptr;
 };
 
 class OffsetSpec {
@@ -75,7 +109,13 @@ class Consumer {
         : client_(&client), options_(options) {}
     Consumer(const Consumer&) = delete;
     Consumer& operator=(const Consumer&) = delete;
-    ~Consumer() { unassign(); }
+    ~Consumer() {
+        try {
+            close();
+        } catch (...) {  // the daemon notices the closed connection and cleans up anyway
+            unassign();
+        }
+    }
 
     // Adds one partition, starting at `from`.
     void assign(std::string_view topic, std::int32_t partition, OffsetSpec from) {
@@ -95,11 +135,92 @@ class Consumer {
         partitions_.push_back(std::move(p));
     }
 
-    // Adds every partition of a topic (no consumer group: this consumer reads them all).
+    // Without a group_id: adds every partition of the topic, from `from`. With one: joins the
+    // group for this topic (as subscribe(topics)); where to start then comes from the group's
+    // committed offsets, else auto_offset_reset.
     void subscribe(std::string_view topic, OffsetSpec from = OffsetSpec::beginning()) {
+        if (!options_.group_id.empty())
+            return subscribe(std::vector<std::string>{std::string(topic)});
         const std::int32_t n = client_->topic(topic)->metadata.partitions;
         for (std::int32_t p = 0; p < n; ++p)
             assign(topic, p, from);
+    }
+
+    // Joins options.group_id for these topics. The partitions come with the group's assignment,
+    // during poll(): the group's protocol (join, sync, heartbeats, rebalances) runs there.
+    void subscribe(const std::vector<std::string>& topics) {
+        if (options_.group_id.empty())
+            throw Error(ErrorCode::invalid_group, "subscribe to a group needs options.group_id");
+        if (const std::string why = check_group_name(options_.group_id); !why.empty())
+            throw Error(ErrorCode::invalid_group, why);
+        for (const auto& s : options_.assignment_strategy)
+            if (!group::is_known_assignor(s))
+                throw Error(ErrorCode::invalid_argument, "unknown assignor '" + s + "'");
+        for (const auto& t : topics)
+            (void)client_->topic(t);  // an unknown topic is an error now, not at assignment
+        if (group_state_ != GroupState::none) revoke(true);
+        subscription_ = topics;
+        group_state_ = GroupState::joining;
+    }
+
+    // Commits the position of every assigned partition (the offset after what poll returned),
+    // and waits for the daemon. Throws Error (illegal_generation, unknown_member, ...) if the
+    // group refused: then a rebalance has moved the partitions on (Kafka's CommitFailed).
+    void commit_sync() { commit_sync(positions()); }
+    void commit_sync(const group::OffsetList& offsets) {
+        if (offsets.empty()) return;
+        group::commit(*client_, require_group(), commit_generation(), member_id_, offsets);
+    }
+    // Sends the commit and returns at once; a refusal shows in take_async_commit_error().
+    void commit_async() {
+        const group::OffsetList offsets = positions();
+        if (!offsets.empty())
+            group::commit_async(*client_, require_group(), commit_generation(), member_id_,
+                                offsets);
+    }
+    [[nodiscard]] std::optional<Error> take_async_commit_error() {
+        return client_->take_async_error();
+    }
+    // The group's committed offset of a partition (the next offset to consume), if any.
+    [[nodiscard]] std::optional<std::int64_t> committed(std::string_view topic,
+                                                        std::int32_t partition) {
+        for (const auto& [p, offset] :
+             group::committed(*client_, require_group(), std::string(topic)))
+            if (p == partition) return offset;
+        return std::nullopt;
+    }
+
+    // The partitions this consumer reads now.
+    [[nodiscard]] std::vector<group::TopicPartition> assignment() const {
+        std::vector<group::TopicPartition> out;
+        for (const auto& p : partitions_)
+            out.push_back({p->topic, p->partition});
+        return out;
+    }
+    // True once the group has given this consumer its partitions (and until a rebalance).
+    [[nodiscard]] bool in_group() const noexcept { return group_state_ == GroupState::stable; }
+    [[nodiscard]] std::int32_t generation() const noexcept { return generation_; }
+    [[nodiscard]] const std::string& member_id() const noexcept { return member_id_; }
+
+    // Leaves the group after committing (with enable_auto_commit), releases every partition.
+    // With the daemon gone it waits for nothing: the group has dropped this member already.
+    void close() {
+        if (group_state_ == GroupState::stable && options_.enable_auto_commit &&
+            client_->connected()) {
+            try {
+                commit_sync();
+            } catch (const Error&) {  // fenced meanwhile: the new owners go on from the last commit
+            }
+        }
+        if (!member_id_.empty()) {
+            try {
+                group::leave(*client_, options_.group_id, member_id_);
+            } catch (const Error&) {
+            }
+        }
+        member_id_.clear();
+        group_state_ = GroupState::none;
+        unassign();
     }
 
     void unassign() noexcept {
@@ -157,12 +278,18 @@ class Consumer {
             std::chrono::duration_cast<std::chrono::nanoseconds>(options_.spin_before_sleep)
                 .count());
         for (;;) {
-            gather();
+            const bool reading = group_state_ == GroupState::none || drive_group();
+            if (reading) gather();
             if (!batch_.empty()) break;
             const std::uint64_t elapsed = detail::monotonic_ns() - start;
             if (elapsed >= budget) break;
-            if (options_.wait == WaitMode::blocking && elapsed >= spin)
-                sleep_until_commit(std::chrono::nanoseconds(budget - elapsed));
+            std::uint64_t nap = budget - elapsed;
+            if (group_state_ != GroupState::none)  // wake for the group's heartbeats
+                nap = std::min<std::uint64_t>(nap, reading ? heartbeat_ns() : 2'000'000);
+            if (!reading)
+                std::this_thread::sleep_for(std::chrono::nanoseconds(nap));
+            else if (options_.wait == WaitMode::blocking && elapsed >= spin)
+                sleep_until_commit(std::chrono::nanoseconds(nap));
             else
                 detail::cpu_relax();
         }
@@ -173,6 +300,179 @@ class Consumer {
     [[nodiscard]] std::size_t assignment_size() const noexcept { return partitions_.size(); }
 
   private:
+    enum class GroupState { none, joining, syncing, stable };
+
+    // --- consumer group: Kafka's classic protocol, driven from poll() ---------------------
+
+    const std::string& require_group() const {
+        if (options_.group_id.empty())
+            throw Error(ErrorCode::invalid_group, "this consumer has no group_id");
+        return options_.group_id;
+    }
+    // Members commit under their generation; a consumer with a group id but its own assignment
+    // commits as an outsider (-1), which the group allows only while it has no members.
+    [[nodiscard]] std::int32_t commit_generation() const noexcept {
+        return group_state_ == GroupState::none ? -1 : generation_;
+    }
+    [[nodiscard]] group::OffsetList positions() const {
+        group::OffsetList out;
+        for (const auto& p : partitions_)
+            out.push_back({{p->topic, p->partition}, std::int64_t(p->cursor.offset)});
+        return out;
+    }
+    [[nodiscard]] std::uint64_t heartbeat_ns() const noexcept {
+        return std::uint64_t(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(options_.heartbeat_interval)
+                .count());
+    }
+    [[nodiscard]] static std::int64_t now_ms() noexcept {
+        return std::int64_t(detail::monotonic_ns() / 1'000'000);
+    }
+
+    // One step of the protocol; true while the assignment stands (records may be read).
+    bool drive_group() {
+        const std::int64_t now = now_ms();
+        if (group_state_ == GroupState::stable) return keep_membership(now);
+        try {
+            if (group_state_ == GroupState::joining && !join_group()) return false;
+            if (group_state_ == GroupState::syncing && !sync_group(now)) return false;
+        } catch (const Error& e) {
+            if (!is_membership_error(e.code())) throw;
+            if (e.code() == ErrorCode::unknown_member) member_id_.clear();
+            group_state_ = GroupState::joining;
+            return false;
+        }
+        return true;
+    }
+
+    static bool is_membership_error(ErrorCode c) noexcept {
+        return c == ErrorCode::rebalance_in_progress || c == ErrorCode::illegal_generation ||
+               c == ErrorCode::unknown_member;
+    }
+
+    bool join_group() {
+        group::JoinGroupRequest req;
+        req.group = options_.group_id;
+        req.member_id = member_id_;
+        req.client_id = options_.client_id;
+        req.session_timeout_ms = std::int32_t(options_.session_timeout.count());
+        for (const auto& s : options_.assignment_strategy)
+            req.protocols.push_back({s, group::encode_subscription(subscription_)});
+        const group::JoinGroupReply r = group::join(*client_, req);
+        member_id_ = r.member_id;
+        if (r.pending) return false;
+        generation_ = r.generation;
+        leader_ = r.leader;
+        group_assignments_.clear();
+        if (member_id_ == leader_) group_assignments_ = compute_assignment(r);
+        group_state_ = GroupState::syncing;
+        return true;
+    }
+
+    // The leader's job, as in Kafka: the coordinator only carries the result.
+    std::vector<std::pair<std::string, std::string>> compute_assignment(
+        const group::JoinGroupReply& r) {
+        std::vector<group::MemberSubscription> subs;
+        for (const auto& [id, meta] : r.members)
+            subs.push_back({id, group::decode_subscription(meta)});
+        const group::Assignment a = group::assign(r.protocol, subs, [this](const std::string& t) {
+            try {
+                return client_->topic(t)->metadata.partitions;
+            } catch (const Error&) {
+                return std::int32_t(0);  // deleted meanwhile: nothing to hand out
+            }
+        });
+        std::vector<std::pair<std::string, std::string>> out;
+        for (const auto& [id, parts] : a)
+            out.emplace_back(id, group::encode_assignment(parts));
+        return out;
+    }
+
+    bool sync_group(std::int64_t now) {
+        const std::optional<std::string> a =
+            group::sync(*client_, {options_.group_id, generation_, member_id_, group_assignments_});
+        if (!a) return false;
+        take_assignment(group::decode_assignment(*a));
+        group_state_ = GroupState::stable;
+        last_heartbeat_ok_ms_ = now;
+        next_heartbeat_ms_ = now + options_.heartbeat_interval.count();
+        next_auto_commit_ms_ = now + options_.auto_commit_interval.count();
+        return true;
+    }
+
+    void take_assignment(const std::vector<group::TopicPartition>& parts) {
+        std::map<std::string, std::vector<std::pair<std::int32_t, std::int64_t>>> committed;
+        for (const auto& tp : parts) {
+            if (committed.count(tp.topic) == 0)
+                committed[tp.topic] = group::committed(*client_, options_.group_id, tp.topic);
+            const auto& c = committed[tp.topic];
+            const auto it = std::find_if(c.begin(), c.end(),
+                                         [&](const auto& e) { return e.first == tp.partition; });
+            const OffsetSpec reset = options_.auto_offset_reset == OffsetReset::earliest
+                                         ? OffsetSpec::beginning()
+                                         : OffsetSpec::end();
+            try {
+                assign(tp.topic, tp.partition, it != c.end() ? OffsetSpec::at(it->second) : reset);
+            } catch (const Error& e) {
+                // The commit fell below the log start (retention): Kafka resets too.
+                if (e.code() != ErrorCode::offset_out_of_range) throw;
+                assign(tp.topic, tp.partition, reset);
+            }
+        }
+        if (options_.rebalance_listener != nullptr)
+            options_.rebalance_listener->on_partitions_assigned(*this, parts);
+    }
+
+    // Stable: heartbeats at their interval, auto-commits at its; a rebalance or a fence ends
+    // the assignment. A consumer that could not heartbeat for a whole session fences itself:
+    // the group has given its partitions away by then.
+    bool keep_membership(std::int64_t now) {
+        if (now >= next_heartbeat_ms_) {
+            next_heartbeat_ms_ = now + options_.heartbeat_interval.count();
+            try {
+                group::heartbeat(*client_, options_.group_id, generation_, member_id_);
+                last_heartbeat_ok_ms_ = now;
+            } catch (const Error& e) {
+                if (!is_membership_error(e.code())) throw;
+                revoke(e.code() == ErrorCode::rebalance_in_progress);
+                if (e.code() == ErrorCode::unknown_member) member_id_.clear();
+                group_state_ = GroupState::joining;
+                return false;
+            }
+        }
+        if (now - last_heartbeat_ok_ms_ > options_.session_timeout.count()) {
+            revoke(false);
+            group_state_ = GroupState::joining;
+            return false;
+        }
+        if (options_.enable_auto_commit && now >= next_auto_commit_ms_) {
+            next_auto_commit_ms_ = now + options_.auto_commit_interval.count();
+            commit_async();
+        }
+        return true;
+    }
+
+    // Gives the partitions up: committed first when still allowed (so a graceful rebalance
+    // duplicates nothing), then the listener, then the reader slots.
+    void revoke(bool still_member) {
+        const std::vector<group::TopicPartition> parts = assignment();
+        if (still_member && options_.enable_auto_commit) {
+            try {
+                commit_sync();
+            } catch (const Error& e) {
+                if (!is_membership_error(e.code()) && e.code() != ErrorCode::partition_not_assigned)
+                    throw;
+            }
+        }
+        if (options_.rebalance_listener != nullptr) {
+            if (still_member)
+                options_.rebalance_listener->on_partitions_revoked(*this, parts);
+            else
+                options_.rebalance_listener->on_partitions_lost(*this, parts);
+        }
+        unassign();
+    }
+
     struct Assigned {
         std::string topic;
         std::int32_t partition = 0;
@@ -427,6 +727,16 @@ class Consumer {
 
     Client* client_;
     ConsumerOptions options_;
+    // Group membership (GroupState::none: no group, partitions assigned by hand).
+    GroupState group_state_ = GroupState::none;
+    std::vector<std::string> subscription_;
+    std::string member_id_;
+    std::string leader_;
+    std::int32_t generation_ = -1;
+    std::vector<std::pair<std::string, std::string>> group_assignments_;  // leader's, to sync
+    std::int64_t next_heartbeat_ms_ = 0;
+    std::int64_t last_heartbeat_ok_ms_ = 0;
+    std::int64_t next_auto_commit_ms_ = 0;
     std::vector<std::unique_ptr<Assigned>> partitions_;
     Batch batch_;
     std::size_t next_partition_ = 0;

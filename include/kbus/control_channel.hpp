@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "kbus/error.hpp"
@@ -23,13 +24,19 @@ class ControlChannel {
     ControlChannel() = default;
     ControlChannel(const ControlChannel&) = delete;
     ControlChannel& operator=(const ControlChannel&) = delete;
-    ControlChannel(ControlChannel&& o) noexcept : fd_(o.fd_), next_id_(o.next_id_) { o.fd_ = -1; }
+    ControlChannel(ControlChannel&& o) noexcept
+        : fd_(o.fd_), next_id_(o.next_id_), async_outstanding_(o.async_outstanding_) {
+        o.fd_ = -1;
+        o.async_outstanding_ = 0;
+    }
     ControlChannel& operator=(ControlChannel&& o) noexcept {
         if (this != &o) {
             close();
             fd_ = o.fd_;
             next_id_ = o.next_id_;
+            async_outstanding_ = o.async_outstanding_;
             o.fd_ = -1;
+            o.async_outstanding_ = 0;
         }
         return *this;
     }
@@ -59,33 +66,61 @@ class ControlChannel {
     void close() noexcept {
         if (fd_ >= 0) ::close(fd_);
         fd_ = -1;
+        async_outstanding_ = 0;  // their replies went with the connection
+    }
+
+    // Sends a request without waiting for its reply (Kafka's commitAsync). Replies come back in
+    // order, so the next call() reads it first; an error in it is kept for take_async_error().
+    void send_async(protocol::RequestType type, const std::string& payload) {
+        if (fd_ < 0) throw Error(ErrorCode::not_connected, "not connected to kbusd");
+        send_frame(type, payload);
+        ++async_outstanding_;
+    }
+
+    // The first error an asynchronous request got since the last look, if any.
+    [[nodiscard]] std::optional<Error> take_async_error() {
+        std::optional<Error> e = std::move(async_error_);
+        async_error_.reset();
+        return e;
     }
 
     // Sends a request and returns the reply's fields (after the error header). Throws the
     // daemon's error as kbus::Error, or not_connected if the connection broke.
     std::string call(protocol::RequestType type, const std::string& payload) {
         if (fd_ < 0) throw Error(ErrorCode::not_connected, "not connected to kbusd");
+        const protocol::FrameHeader h = send_frame(type, payload);
+        for (;;) {
+            protocol::FrameHeader rh{};
+            read_all(&rh, sizeof(rh));
+            if (rh.payload_length > protocol::max_reply_payload) fail("reply too large");
+            std::string body(rh.payload_length, '\0');
+            read_all(body.data(), body.size());
+            protocol::Reader r(body);
+            const auto code = static_cast<ErrorCode>(r.u16());
+            std::string message = r.str();
+            if (rh.request_id != h.request_id) {
+                // An earlier asynchronous request's reply.
+                if (async_outstanding_ == 0) fail("reply does not match request");
+                --async_outstanding_;
+                if (code != ErrorCode::ok && !async_error_) async_error_.emplace(code, message);
+                continue;
+            }
+            if (rh.type != (h.type | protocol::reply_flag)) fail("reply does not match request");
+            if (code != ErrorCode::ok) throw Error(code, message);
+            return body.substr(body.size() - r.remaining());
+        }
+    }
+
+  private:
+    protocol::FrameHeader send_frame(protocol::RequestType type, const std::string& payload) {
         protocol::FrameHeader h{
             static_cast<std::uint32_t>(payload.size()), static_cast<std::uint16_t>(type),
             static_cast<std::uint16_t>(protocol::protocol_version), next_id_++, 0};
         std::string frame(reinterpret_cast<const char*>(&h), sizeof(h));
         frame += payload;
         write_all(frame.data(), frame.size());
-        protocol::FrameHeader rh{};
-        read_all(&rh, sizeof(rh));
-        if (rh.payload_length > protocol::max_reply_payload) fail("reply too large");
-        std::string body(rh.payload_length, '\0');
-        read_all(body.data(), body.size());
-        if (rh.request_id != h.request_id || rh.type != (h.type | protocol::reply_flag))
-            fail("reply does not match request");
-        protocol::Reader r(body);
-        const auto code = static_cast<ErrorCode>(r.u16());
-        std::string message = r.str();
-        if (code != ErrorCode::ok) throw Error(code, message);
-        return body.substr(body.size() - r.remaining());
+        return h;
     }
-
-  private:
     [[noreturn]] void fail(const char* what) {
         close();
         throw Error(ErrorCode::not_connected, std::string("kbusd connection lost: ") + what);
@@ -134,6 +169,8 @@ class ControlChannel {
 
     int fd_ = -1;
     std::uint32_t next_id_ = 1;
+    std::uint32_t async_outstanding_ = 0;
+    std::optional<Error> async_error_;
     std::chrono::milliseconds timeout_{10000};
 };
 

@@ -51,7 +51,8 @@ class RingReader {
             const std::uint64_t frame_position = __atomic_load_n(&r->position, __ATOMIC_RELAXED);
             if (commit != commit_word_for(c.offset) || frame_position != c.position) {
                 if (commit > commit_word_for(c.offset) && frame_position > c.position &&
-                    ring_.index_of(frame_position) == ring_.index_of(c.position))
+                    ring_.index_of(frame_position) == ring_.index_of(c.position) &&
+                    claimed_by_producers(frame_position))
                     return PeekStatus::lapped;
                 return PeekStatus::not_ready;
             }
@@ -68,6 +69,13 @@ class RingReader {
             if (r->type != RecordType::data || !payload_fits(*r)) return PeekStatus::corrupt;
             return PeekStatus::record;
         }
+    }
+
+    // Before the cursor's record is written, its bytes are whatever an earlier lap left there,
+    // often the middle of a value: payload that may look like a later lap's header. Only a frame
+    // below the producers' tail is real. (Read on this rare path only, not while spinning.)
+    [[nodiscard]] bool claimed_by_producers(std::uint64_t frame_position) const noexcept {
+        return frame_position < load_tail(ring_.header());
     }
 
     static void advance(Cursor& c, const RecordRef& r) noexcept {

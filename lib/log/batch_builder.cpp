@@ -17,10 +17,16 @@ void put_bytes(std::string& out, BytesView b) {
     if (!b.is_null()) out.append(reinterpret_cast<const char*>(b.data()), b.size());
 }
 
+std::size_t bytes_size(BytesView b) noexcept {
+    return detail::varlong_size(b.wire_length()) + (b.is_null() ? 0 : b.size());
+}
+
 }  // namespace
 
+// The batch is encoded in one buffer that keeps its capacity from batch to batch: each value is
+// copied once (from the ring into the batch), and no batch allocates or faults in new pages.
 void BatchBuilder::clear() noexcept {
-    records_.clear();
+    batch_.assign(batch_header_bytes, '\0');
     count_ = 0;
     last_offset_ = -1;
     base_timestamp_ = max_timestamp_ = offset_of_max_timestamp_ = -1;
@@ -28,25 +34,32 @@ void BatchBuilder::clear() noexcept {
 
 void BatchBuilder::add(std::int64_t offset, std::int64_t timestamp, BytesView key, BytesView value,
                        std::span<const HeaderView> headers) {
+    if (batch_.size() < batch_header_bytes) clear();
     if (count_ == 0) {
         base_offset_ = offset;
         base_timestamp_ = timestamp;
     } else if (offset <= last_offset_) {
         throw Error(ErrorCode::invalid_argument, "batch offsets must increase");
     }
-    scratch_.clear();
-    scratch_.push_back(0);  // record attributes: unused
-    detail::put_varlong(scratch_, timestamp - base_timestamp_);
-    detail::put_varint(scratch_, std::int32_t(offset - base_offset_));
-    put_bytes(scratch_, key);
-    put_bytes(scratch_, value);
-    detail::put_varint(scratch_, std::int32_t(headers.size()));
+    const std::int64_t timestamp_delta = timestamp - base_timestamp_;
+    const auto offset_delta = std::int32_t(offset - base_offset_);
+    // The record's length comes first, so it is computed before anything is written.
+    std::size_t length = 1 + detail::varlong_size(timestamp_delta) +
+                         detail::varlong_size(offset_delta) + bytes_size(key) + bytes_size(value) +
+                         detail::varlong_size(std::int32_t(headers.size()));
+    for (const HeaderView& h : headers)
+        length += bytes_size(BytesView(h.key)) + bytes_size(h.value);
+    detail::put_varint(batch_, std::int32_t(length));
+    batch_.push_back(0);  // record attributes: unused
+    detail::put_varlong(batch_, timestamp_delta);
+    detail::put_varint(batch_, offset_delta);
+    put_bytes(batch_, key);
+    put_bytes(batch_, value);
+    detail::put_varint(batch_, std::int32_t(headers.size()));
     for (const HeaderView& h : headers) {
-        put_bytes(scratch_, BytesView(h.key));
-        put_bytes(scratch_, h.value);
+        put_bytes(batch_, BytesView(h.key));
+        put_bytes(batch_, h.value);
     }
-    detail::put_varint(records_, std::int32_t(scratch_.size()));
-    records_ += scratch_;
     ++count_;
     last_offset_ = offset;
     if (timestamp > max_timestamp_ || offset_of_max_timestamp_ < 0) {
@@ -56,19 +69,21 @@ void BatchBuilder::add(std::int64_t offset, std::int64_t timestamp, BytesView ke
 }
 
 std::size_t BatchBuilder::encoded_bytes() const noexcept {
-    return batch_header_bytes + records_.size();
+    return std::max(batch_.size(), std::size_t(batch_header_bytes));
 }
 
-std::string BatchBuilder::finish(config::Compression codec) const {
-    std::string out(batch_header_bytes, '\0');
-    if (codec == config::Compression::none)
-        out += records_;
-    else
-        compress(codec, records_, out);
-    char* h = out.data();
+std::string_view BatchBuilder::finish(config::Compression codec) {
+    if (batch_.size() < batch_header_bytes) clear();
+    std::string* out = &batch_;
+    if (codec != config::Compression::none) {
+        compressed_.assign(batch_header_bytes, '\0');
+        compress(codec, std::string_view(batch_).substr(batch_header_bytes), compressed_);
+        out = &compressed_;
+    }
+    char* h = out->data();
     detail::store_be<std::int64_t>(h + base_offset_offset, base_offset_);
     detail::store_be<std::int32_t>(h + batch_length_offset,
-                                   std::int32_t(out.size() - log_overhead));
+                                   std::int32_t(out->size() - log_overhead));
     detail::store_be<std::int32_t>(h + partition_leader_epoch_offset, 0);
     detail::store_be<std::int8_t>(h + magic_offset, magic_v2);
     detail::store_be<std::int16_t>(h + attributes_offset,
@@ -82,9 +97,9 @@ std::string BatchBuilder::finish(config::Compression codec) const {
     detail::store_be<std::int32_t>(h + base_sequence_offset, -1);
     detail::store_be<std::int32_t>(h + record_count_offset, count_);
     const std::uint32_t crc =
-        detail::crc32c(out.data() + attributes_offset, out.size() - attributes_offset);
+        detail::crc32c(out->data() + attributes_offset, out->size() - attributes_offset);
     detail::store_be<std::uint32_t>(h + crc_offset, crc);
-    return out;
+    return *out;
 }
 
 }  // namespace kbus::log

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "config/topic_config.hpp"
 #include "kbus/bytes.hpp"
@@ -32,12 +33,13 @@ class BatchBuilder {
         return offset_of_max_timestamp_;
     }
 
-    // The finished batch (header, CRC-32C, records compressed with `codec`).
-    [[nodiscard]] std::string finish(config::Compression codec) const;
+    // The finished batch (header, CRC-32C, records compressed with `codec`), valid until the
+    // next clear() or add().
+    [[nodiscard]] std::string_view finish(config::Compression codec);
 
   private:
-    std::string records_;
-    std::string scratch_;
+    std::string batch_;       // header space, then the records as they are added
+    std::string compressed_;  // header space, then the compressed records
     std::int32_t count_ = 0;
     std::int64_t base_offset_ = 0;
     std::int64_t last_offset_ = -1;

@@ -76,7 +76,7 @@ void PartitionLog::roll(std::int64_t base_offset) {
     segments_.emplace(base_offset, std::make_unique<Segment>(Segment::create(dir_, base_offset)));
 }
 
-void PartitionLog::append(const std::string& batch, std::int64_t now_ms) {
+void PartitionLog::append(std::string_view batch, std::int64_t now_ms) {
     const BatchView b({reinterpret_cast<const std::byte*>(batch.data()), batch.size()});
     Segment& a = active();
     const bool full = a.size_bytes() + batch.size() > std::uint64_t(config_.segment_bytes);

@@ -33,7 +33,7 @@ class PartitionLog {
 
     // Appends one finished batch (base offset >= log end; a gap moves the log end, as aborted
     // records do). Rolls first if the active segment is full or too old. Throws Error(io_error).
-    void append(const std::string& batch, std::int64_t now_ms);
+    void append(std::string_view batch, std::int64_t now_ms);
     // Syncs if flush.messages or flush.ms says so (or always when `force`).
     void maybe_flush(std::int64_t now_ms, bool force = false);
 
