@@ -1,7 +1,10 @@
 // kbus: the command-line tool, with kcat's conventions for produce and consume.
 #include <chrono>
+#include <csignal>
 #include <cstdio>
+#include <ctime>
 #include <iostream>
+#include <kbus/group_requests.hpp>
 #include <kbus/kbus.hpp>
 #include <map>
 #include <string>
@@ -23,8 +26,16 @@ const char* help =
     "  topic list | describe NAME | delete NAME              manage topics\n"
     "  produce TOPIC [-K delim] [-p partition] [-H k=v]...   one record per stdin line\n"
     "  consume TOPIC [-p partition] [-o beginning|end|N|s@MS] [-c count] [-e] [-f format]\n"
+    "          [-g GROUP]   join a consumer group (as kcat -G): -o is then where a group\n"
+    "                       without commits starts (beginning or end); -e exits once every\n"
+    "                       assigned partition is at its end; offsets are committed\n"
     "      format tokens: %t topic %p partition %o offset %k key %s value %S value size\n"
-    "                     %K key size %T timestamp %h headers (k=v,...); escapes \\n \\t\n";
+    "                     %K key size %T timestamp %h headers (k=v,...); escapes \\n \\t\n"
+    "  group list                                           groups, their state and members\n"
+    "  group describe GROUP                                 members, offsets and lag\n"
+    "  group reset-offsets GROUP --topic T (--to-earliest | --to-latest | --to-offset N |\n"
+    "          --to-datetime YYYY-MM-DDTHH:MM:SS[.mmm][Z|+HH:MM])   for a group without members\n"
+    "  group delete GROUP                                   a group without members\n";
 
 struct Args {
     std::vector<std::string> v;
@@ -222,10 +233,44 @@ int produce_cmd(kbus::Client& c, Args& a) {
     return 0;
 }
 
+volatile std::sig_atomic_t g_interrupted = 0;
+
+// With -g the CLI commits exactly what it printed (with -c it may stop inside a batch): the
+// offset after each partition's last printed record, every second, on a rebalance (before the
+// partitions move on) and at the end.
+class PrintedOffsets : public kbus::RebalanceListener {
+  public:
+    void printed(const kbus::Message& m) {
+        offsets_[{std::string(m.topic()), m.partition()}] = m.offset() + 1;
+    }
+    void commit(kbus::Consumer& c) {
+        if (offsets_.empty()) return;
+        c.commit_sync({offsets_.begin(), offsets_.end()});
+        offsets_.clear();
+    }
+    void on_partitions_revoked(kbus::Consumer& c,
+                               const std::vector<kbus::group::TopicPartition>&) override {
+        try {
+            commit(c);
+        } catch (const kbus::Error&) {  // fenced: the new owner starts at the last commit
+        }
+        offsets_.clear();
+    }
+    void on_partitions_lost(kbus::Consumer&,
+                            const std::vector<kbus::group::TopicPartition>&) override {
+        offsets_.clear();
+    }
+
+  private:
+    std::map<kbus::group::TopicPartition, std::int64_t> offsets_;
+};
+
 int consume_cmd(kbus::Client& c, Args& a) {
     const std::string topic = a.next("topic");
     std::optional<int> partition;
     kbus::OffsetSpec from = kbus::OffsetSpec::beginning();
+    std::string offset_flag = "beginning";
+    std::string group;
     long count = -1;
     bool exit_at_end = false;
     std::string fmt = "%s\\n";
@@ -233,9 +278,11 @@ int consume_cmd(kbus::Client& c, Args& a) {
         const std::string f = a.next("flag");
         if (f == "-p")
             partition = std::stoi(a.next("partition"));
+        else if (f == "-g")
+            group = a.next("group");
         else if (f == "-o") {
-            const std::string o = a.next("offset");
-            from = parse_offset(o);
+            offset_flag = a.next("offset");
+            from = parse_offset(offset_flag);
         } else if (f == "-c")
             count = std::stol(a.next("count"));
         else if (f == "-e")
@@ -246,22 +293,148 @@ int consume_cmd(kbus::Client& c, Args& a) {
             usage_error("unknown flag '" + f + "'");
     }
     fmt = unescape(fmt);
-    kbus::Consumer con(c);
+    kbus::ConsumerOptions options;
+    if (!group.empty()) {
+        if (partition) usage_error("-g and -p exclude each other (the group assigns partitions)");
+        if (offset_flag != "beginning" && offset_flag != "end")
+            usage_error("with -g, -o is beginning or end (where a group without commits starts)");
+        options.group_id = group;
+        options.client_id = "kbus-cli";
+        options.auto_offset_reset =
+            offset_flag == "end" ? kbus::OffsetReset::latest : kbus::OffsetReset::earliest;
+        options.enable_auto_commit = false;  // PrintedOffsets commits what was printed
+    }
+    PrintedOffsets printed;
+    options.rebalance_listener = &printed;
+    kbus::Consumer con(c, options);
     if (partition)
         con.assign(topic, *partition, from);
     else
         con.subscribe(topic, from);
+    // Ctrl-C ends the loop, so a group member commits and leaves instead of dying.
+    std::signal(SIGINT, [](int) { g_interrupted = 1; });
+    std::signal(SIGTERM, [](int) { g_interrupted = 1; });
     long seen = 0;
-    while (count < 0 || seen < count) {
+    auto next_commit = std::chrono::steady_clock::now() + 1s;
+    while ((count < 0 || seen < count) && g_interrupted == 0) {
         const auto& batch = con.poll(100ms);
         for (const auto& m : batch) {
             print_formatted(fmt, m);
+            if (!group.empty()) printed.printed(m);
             if (++seen == count) break;
         }
         std::fflush(stdout);
-        if (exit_at_end && batch.empty() && con.at_end()) break;
+        if (!group.empty() && std::chrono::steady_clock::now() >= next_commit) {
+            next_commit = std::chrono::steady_clock::now() + 1s;
+            printed.commit(con);
+        }
+        const bool ready = group.empty() || con.in_group();
+        if (exit_at_end && batch.empty() && ready && con.at_end()) break;
     }
+    if (!group.empty()) printed.commit(con);
+    con.close();  // leaves the group
     return 0;
+}
+
+// "2026-11-25T10:00:00", with optional ".mmm" and "Z" or "+HH:MM" (UTC when no zone is given),
+// as kafka-consumer-groups.sh --to-datetime takes it; returns ms since the epoch.
+std::int64_t parse_datetime(const std::string& s) {
+    std::tm tm{};
+    int ms = 0, consumed = 0;
+    if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                    &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 6)
+        usage_error("bad datetime '" + s + "' (YYYY-MM-DDTHH:MM:SS[.mmm][Z|+HH:MM])");
+    std::string rest = s.substr(std::size_t(consumed));
+    if (rest.starts_with(".")) {
+        int used = 0;
+        if (std::sscanf(rest.c_str(), ".%3d%n", &ms, &used) != 1)
+            usage_error("bad milliseconds in '" + s + "'");
+        rest = rest.substr(std::size_t(used));
+    }
+    int offset_min = 0;
+    if (rest == "Z" || rest.empty()) {
+    } else if ((rest[0] == '+' || rest[0] == '-') && rest.size() == 6 && rest[3] == ':') {
+        const int hh = std::stoi(rest.substr(1, 2)), mm = std::stoi(rest.substr(4, 2));
+        offset_min = (rest[0] == '+' ? 1 : -1) * (hh * 60 + mm);
+    } else {
+        usage_error("bad time zone in '" + s + "' (Z or +HH:MM)");
+    }
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    const std::time_t t = ::timegm(&tm);
+    return (std::int64_t(t) - std::int64_t(offset_min) * 60) * 1000 + ms;
+}
+
+int group_cmd(kbus::Client& c, Args& a) {
+    const std::string sub = a.next("group command");
+    if (sub == "list") {
+        std::printf("%-30s %-20s %s\n", "GROUP", "STATE", "MEMBERS");
+        for (const auto& g : kbus::group::list(c))
+            std::printf("%-30s %-20s %u\n", g.group.c_str(), g.state.c_str(), g.members);
+        return 0;
+    }
+    if (sub == "describe") {
+        const auto d = kbus::group::describe(c, a.next("group"));
+        if (d.members.empty())
+            std::printf("Consumer group '%s' has no active members.\n", d.group.c_str());
+        else
+            std::printf("Consumer group '%s': %s, generation %d, assignor %s, %zu members\n",
+                        d.group.c_str(), d.state.c_str(), d.generation, d.protocol.c_str(),
+                        d.members.size());
+        std::printf("\n%-20s %-20s %-9s %-14s %-14s %-8s %s\n", "GROUP", "TOPIC", "PARTITION",
+                    "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID");
+        for (const auto& p : d.partitions) {
+            const std::string current = p.committed < 0 ? "-" : std::to_string(p.committed);
+            const std::string lag =
+                p.committed < 0
+                    ? "-"
+                    : std::to_string(std::max<std::int64_t>(0, p.log_end - p.committed));
+            std::printf("%-20s %-20s %-9d %-14s %-14lld %-8s %s\n", d.group.c_str(),
+                        p.tp.topic.c_str(), p.tp.partition, current.c_str(),
+                        static_cast<long long>(p.log_end), lag.c_str(),
+                        p.owner.empty() ? "-" : p.owner.c_str());
+        }
+        return 0;
+    }
+    if (sub == "reset-offsets") {
+        const std::string g = a.next("group");
+        std::string topic;
+        std::optional<std::pair<kbus::protocol::OffsetSpecKind, std::int64_t>> to;
+        while (a.more()) {
+            const std::string f = a.next("flag");
+            if (f == "--topic")
+                topic = a.next("topic");
+            else if (f == "--to-earliest")
+                to = {kbus::protocol::OffsetSpecKind::beginning, 0};
+            else if (f == "--to-latest")
+                to = {kbus::protocol::OffsetSpecKind::end, 0};
+            else if (f == "--to-offset")
+                to = {kbus::protocol::OffsetSpecKind::offset, std::stoll(a.next("offset"))};
+            else if (f == "--to-datetime")
+                to = {kbus::protocol::OffsetSpecKind::timestamp,
+                      parse_datetime(a.next("datetime"))};
+            else
+                usage_error("unknown flag '" + f + "'");
+        }
+        if (topic.empty()) usage_error("reset-offsets needs --topic");
+        if (!to)
+            usage_error(
+                "reset-offsets needs one of --to-earliest, --to-latest, --to-offset, "
+                "--to-datetime");
+        std::printf("%-20s %-20s %-9s %s\n", "GROUP", "TOPIC", "PARTITION", "NEW-OFFSET");
+        for (const auto& [p, offset] :
+             kbus::group::reset_offsets(c, g, topic, to->first, to->second))
+            std::printf("%-20s %-20s %-9d %lld\n", g.c_str(), topic.c_str(), p,
+                        static_cast<long long>(offset));
+        return 0;
+    }
+    if (sub == "delete") {
+        const std::string g = a.next("group");
+        kbus::group::remove(c, g);
+        std::printf("Deleted consumer group '%s'.\n", g.c_str());
+        return 0;
+    }
+    usage_error("unknown group command '" + sub + "'");
 }
 
 }  // namespace
@@ -293,6 +466,7 @@ int main(int argc, char** argv) {
         if (cmd == "topic") return topic_cmd(c, a);
         if (cmd == "produce") return produce_cmd(c, a);
         if (cmd == "consume") return consume_cmd(c, a);
+        if (cmd == "group") return group_cmd(c, a);
         usage_error("unknown command '" + cmd + "'");
     } catch (const kbus::Error& e) {
         std::fprintf(stderr, "kbus: %s\n", e.what());

@@ -94,7 +94,38 @@ wait $producer || fail "kbus produce across a daemon restart"
 [[ $("$KBUS" consume ride -e -f '%s\n' | sort -n | uniq | wc -l) == 2000 ]] || fail "records lost"
 [[ $("$KBUS" consume ride -e -f '%s\n' | wc -l) == 2000 ]] || fail "records doubled"
 
+# Consumer groups, as kcat -G and kafka-consumer-groups.sh.
+"$KBUS" topic create orders --partitions 2 >/dev/null
+seq 1 10 | "$KBUS" produce orders
+[[ $("$KBUS" consume orders -g billing -c 4 -f '%s\n' | wc -l) == 4 ]] || fail "consume -g -c"
+[[ $("$KBUS" consume orders -g billing -e -f '%s\n' | wc -l) == 6 ]] || fail "commit of what -c printed"
+[[ $("$KBUS" consume orders -g billing -e -f '%s\n' | wc -l) == 0 ]] || fail "group commit"
+seq 11 13 | "$KBUS" produce orders
+[[ $("$KBUS" consume orders -g billing -e -f '%s\n' | sort -n | tr '\n' ' ') == "11 12 13 " ]] ||
+    fail "group resumes after its commit"
+[[ $("$KBUS" consume orders -g late -o end -e -f '%s\n' | wc -l) == 0 ]] || fail "-g -o end"
+"$KBUS" group list | grep -Eq "^billing +Empty +0" || fail "group list: $("$KBUS" group list)"
+"$KBUS" group describe billing >"$dir/describe"
+grep -Eq "^billing +orders +0 +[0-9]+ +[0-9]+ +0 " "$dir/describe" || fail "describe: $(cat "$dir/describe")"
+"$KBUS" group reset-offsets billing --topic orders --to-earliest | grep -Eq "^billing +orders +1 +0$" ||
+    fail "reset-offsets --to-earliest"
+[[ $("$KBUS" consume orders -g billing -e -f '%s\n' | wc -l) == 13 ]] || fail "after reset to earliest"
+"$KBUS" group reset-offsets billing --topic orders --to-offset 2 >/dev/null
+[[ $("$KBUS" group describe billing | grep -c " orders  *[01]  *2 ") == 2 ]] || fail "--to-offset"
+"$KBUS" group reset-offsets billing --topic orders --to-datetime 2000-01-01T00:00:00Z >/dev/null
+"$KBUS" group reset-offsets billing --topic orders --to-latest >/dev/null
+! "$KBUS" group reset-offsets billing --topic orders --to-datetime yesterday 2>"$dir/err" ||
+    fail "bad datetime accepted"
+grep -q "bad datetime" "$dir/err" || fail "bad datetime message"
+! "$KBUS" group describe nobody 2>"$dir/err" || fail "unknown group described"
+grep -q "unknown group 'nobody'" "$dir/err" || fail "unknown group message"
+! "$KBUS" consume orders -g 'bad/name' -e 2>"$dir/err" || fail "bad group name accepted"
+grep -q "illegal character" "$dir/err" || fail "bad group name message"
+"$KBUS" group delete billing | grep -q "Deleted" || fail "group delete"
+! "$KBUS" group describe billing 2>/dev/null || fail "deleted group still there"
+
 "$KBUS" topic delete gps >/dev/null
+"$KBUS" topic delete orders >/dev/null
 [[ $("$KBUS" topic list | tr '\n' ' ') == "ride timed " ]] || fail "delete"
 kill -TERM $daemon && wait $daemon || fail "kbusd exit status on SIGTERM"
 ! ls /dev/shm/kbus.$(id -u).$KBUS_BUS.* 2>/dev/null || fail "shared memory left after shutdown"

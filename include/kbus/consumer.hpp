@@ -172,8 +172,8 @@ class Consumer {
         group::commit(*client_, require_group(), commit_generation(), member_id_, offsets);
     }
     // Sends the commit and returns at once; a refusal shows in take_async_commit_error().
-    void commit_async() {
-        const group::OffsetList offsets = positions();
+    void commit_async() { commit_async(positions()); }
+    void commit_async(const group::OffsetList& offsets) {
         if (!offsets.empty())
             group::commit_async(*client_, require_group(), commit_generation(), member_id_,
                                 offsets);
