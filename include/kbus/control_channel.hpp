@@ -73,6 +73,10 @@ class ControlChannel {
     // order, so the next call() reads it first; an error in it is kept for take_async_error().
     void send_async(protocol::RequestType type, const std::string& payload) {
         if (fd_ < 0) throw Error(ErrorCode::not_connected, "not connected to kbusd");
+        // Unread replies fill our socket buffer, then the daemon's send blocks, then ours: read
+        // them before too many pile up.
+        while (async_outstanding_ >= max_async_outstanding)
+            read_async_reply();
         send_frame(type, payload);
         ++async_outstanding_;
     }
@@ -112,6 +116,24 @@ class ControlChannel {
     }
 
   private:
+    static constexpr std::uint32_t max_async_outstanding = 8;
+
+    void read_reply(protocol::FrameHeader& rh, std::string& body) {
+        read_all(&rh, sizeof(rh));
+        if (rh.payload_length > protocol::max_reply_payload) fail("reply too large");
+        body.assign(rh.payload_length, '\0');
+        read_all(body.data(), body.size());
+    }
+    void read_async_reply() {
+        protocol::FrameHeader rh{};
+        std::string body;
+        read_reply(rh, body);
+        protocol::Reader r(body);
+        const auto code = static_cast<ErrorCode>(r.u16());
+        std::string message = r.str();
+        --async_outstanding_;
+        if (code != ErrorCode::ok && !async_error_) async_error_.emplace(code, message);
+    }
     protocol::FrameHeader send_frame(protocol::RequestType type, const std::string& payload) {
         protocol::FrameHeader h{
             static_cast<std::uint32_t>(payload.size()), static_cast<std::uint16_t>(type),
