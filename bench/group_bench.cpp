@@ -103,8 +103,9 @@ void consume(benchmark::State& state) {
     DaemonFixture daemon("bench-commit", {}, daemon_cpu);
     kbus::Client c(daemon.options());
     const std::int64_t n = record_count();
-    // A ring that holds every record: the consumer reads shared memory only.
-    c.create_topic("events", 1, {{"ring.bytes", std::to_string(1 << 28)}});
+    // A ring whose recent half (the part readers may still attach to) holds every record: the
+    // consumer reads shared memory only.
+    c.create_topic("events", 1, {{"ring.bytes", std::to_string(1 << 29)}});
     {
         kbus::Producer p(c);
         const std::string value(100, 'v');

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -30,6 +31,7 @@
 #include "kbus/control_descriptor.hpp"
 #include "kbus/detail/clock.hpp"
 #include "kbus/detail/futex.hpp"
+#include "kbus/group_commit.hpp"
 #include "kbus/names.hpp"
 #include "kbus/protocol.hpp"
 #include "kbus/ring_reader.hpp"
@@ -60,6 +62,8 @@ std::int64_t wall_ms() {
 struct Partition {
     SharedMapping mapping;
     ring::RingRef ring;
+    // The last committed value (offset + 1) persisted from each group commit slot.
+    std::array<std::uint64_t, ring::group_commit_slot_count> persisted_commit{};
     std::unique_ptr<log::PartitionLog> log;
     std::unique_ptr<spill::PartitionSpill> spill;  // the daemon's read cursor on the ring
     std::mutex mutex;  // orders slot changes with limit computation (daemon-internal)
@@ -103,6 +107,9 @@ class Daemon {
             [](const std::string& l, const std::string& m) { log_line(l.c_str(), m); });
         groups_ = std::make_unique<groups::GroupCoordinator>(
             *offsets_, [](const std::string& l, const std::string& m) { log_line(l.c_str(), m); });
+        groups_->on_new_generation([this](const std::string& g, std::int32_t generation) {
+            fence_commit_slots(g, generation);
+        });
         if (!listen()) return 1;
         log_line("INFO", "serving bus '" + loc_.bus + "' on " + loc_.socket_path());
         std::thread spill([this] { spill_loop(); });
@@ -281,6 +288,7 @@ class Daemon {
             const int ready = ::poll(fds.data(), fds.size(), 20);
             {
                 std::lock_guard lock(topics_mutex_);
+                persist_slot_commits();
                 groups_->tick(wall_ms());
             }
             if (ready <= 0) continue;
@@ -658,15 +666,25 @@ class Daemon {
         const groups::BoundsOf bounds = [this](const group::TopicPartition& tp) {
             return bounds_of(tp);
         };
+        persist_slot_commits();  // what members committed in shared memory counts from here
         switch (type) {
             case RT::join_group:
                 groups_->join(group::JoinGroupRequest::read(r), conn, now).write(out);
                 return;
             case RT::sync_group: {
-                const std::optional<std::string> a =
-                    groups_->sync(group::SyncGroupRequest::read(r), now);
+                const group::SyncGroupRequest req = group::SyncGroupRequest::read(r);
+                const std::optional<std::string> a = groups_->sync(req, now);
                 out.u8(a ? 0 : 1);
                 out.str(a.value_or(""));
+                std::vector<group::CommitGrant> grants;
+                if (a) grants = grant_commit_slots(req.group, req.generation, req.member_id);
+                out.u32(std::uint32_t(grants.size()));
+                for (const auto& g : grants) {
+                    out.str(g.topic);
+                    out.i32(g.partition);
+                    out.u32(g.slot);
+                    out.u64(g.token);
+                }
                 return;
             }
             case RT::heartbeat: {
@@ -691,6 +709,7 @@ class Daemon {
                     offset = r.i64();
                 }
                 groups_->commit(g, generation, member, offsets, bounds, now);
+                mirror_into_slots(g, offsets);
                 return;
             }
             case RT::fetch_offsets: {
@@ -716,14 +735,138 @@ class Daemon {
             case RT::describe_group:
                 groups_->describe(r.str(), bounds).write(out);
                 return;
-            case RT::delete_group:
-                groups_->remove(r.str());
+            case RT::delete_group: {
+                const std::string g = r.str();
+                groups_->remove(g);
+                free_commit_slots(g);
                 return;
+            }
             case RT::reset_offsets:
                 return reset_offsets(r, out);
             default:
                 throw Error(ErrorCode::protocol_error, "not a group request");
         }
+    }
+
+    // --- group commit slots (see GroupCommitSlot): members commit by compare-and-swap ---
+
+    template <class F>
+    void for_each_slot_of(const std::string& g, F f) {
+        for (auto& [n, t] : topics_)
+            for (std::int32_t p = 0; p < t->meta.partitions; ++p) {
+                Partition& part = *t->partitions[std::size_t(p)];
+                for (std::uint32_t i = 0; i < ring::group_commit_slot_count; ++i) {
+                    ring::GroupCommitSlot& s = part.ring.header().group_commits[i];
+                    if (s.token_and_commit.first != 0 && group::slot_group(s) == g)
+                        f(*t, p, part, i, s);
+                }
+            }
+    }
+
+    // The slot of group `g` on a partition, allocated (holding the group's committed offset)
+    // if it has none; nullptr if every slot is taken (commits then go through the socket).
+    ring::GroupCommitSlot* slot_for(const std::string& g, const std::string& topic,
+                                    std::int32_t partition, Partition& part, std::uint32_t& index) {
+        ring::RingHeader& h = part.ring.header();
+        for (std::uint32_t i = 0; i < ring::group_commit_slot_count; ++i)
+            if (h.group_commits[i].token_and_commit.first != 0 &&
+                group::slot_group(h.group_commits[i]) == g)
+                return &h.group_commits[index = i];
+        for (std::uint32_t i = 0; i < ring::group_commit_slot_count; ++i) {
+            ring::GroupCommitSlot& s = h.group_commits[i];
+            if (s.token_and_commit.first != 0) continue;
+            s.name_length = std::uint32_t(g.size());
+            std::memcpy(s.name, g.data(), g.size());
+            const auto committed = offsets_->committed(g, {topic, partition});
+            s.token_and_commit.second = committed ? std::uint64_t(*committed) + 1 : 0;
+            part.persisted_commit[i] = s.token_and_commit.second;
+            group::set_slot_token(s, group::fence_token(0x7fffffff));  // taken, nobody's yet
+            return &h.group_commits[index = i];
+        }
+        return nullptr;
+    }
+
+    std::vector<group::CommitGrant> grant_commit_slots(const std::string& g,
+                                                       std::int32_t generation,
+                                                       const std::string& member) {
+        std::vector<group::CommitGrant> grants;
+        for (const group::TopicPartition& tp : groups_->owned(g, member)) {
+            const auto it = topics_.find(tp.topic);
+            if (it == topics_.end() || tp.partition >= it->second->meta.partitions) continue;
+            Partition& part = *it->second->partitions[std::size_t(tp.partition)];
+            std::uint32_t index = 0;
+            ring::GroupCommitSlot* s = slot_for(g, tp.topic, tp.partition, part, index);
+            if (s == nullptr) continue;
+            const std::uint64_t token = group::member_token(generation, member);
+            group::set_slot_token(*s, token);
+            grants.push_back({tp.topic, tp.partition, index, token});
+        }
+        return grants;
+    }
+
+    // A new generation: no older member may commit any more.
+    void fence_commit_slots(const std::string& g, std::int32_t generation) {
+        for_each_slot_of(
+            g, [&](Topic&, std::int32_t, Partition&, std::uint32_t, ring::GroupCommitSlot& s) {
+                group::set_slot_token(s, group::fence_token(generation));
+            });
+    }
+
+    void free_commit_slots(const std::string& g) {
+        for_each_slot_of(g, [&](Topic&, std::int32_t, Partition& part, std::uint32_t i,
+                                ring::GroupCommitSlot& s) {
+            group::set_slot_token(s, 0);
+            s.name_length = 0;
+            part.persisted_commit[i] = 0;
+        });
+    }
+
+    // A commit that came through the socket (an outsider's, a reset) also goes into the slot,
+    // which must always hold the group's latest commit.
+    void mirror_into_slots(
+        const std::string& g,
+        const std::vector<std::pair<group::TopicPartition, std::int64_t>>& offs) {
+        for_each_slot_of(g, [&](Topic& t, std::int32_t p, Partition& part, std::uint32_t i,
+                                ring::GroupCommitSlot& s) {
+            for (const auto& [tp, offset] : offs)
+                if (tp.topic == t.meta.name && tp.partition == p) {
+                    group::set_slot_commit(s, offset);
+                    part.persisted_commit[i] = std::uint64_t(offset) + 1;
+                }
+        });
+    }
+
+    // Writes to the offsets file what members committed in the slots since the last look.
+    void persist_slot_commits() {
+        for (auto& [n, t] : topics_)
+            for (std::int32_t p = 0; p < t->meta.partitions; ++p) {
+                Partition& part = *t->partitions[std::size_t(p)];
+                ring::RingHeader& h = part.ring.header();
+                for (std::uint32_t i = 0; i < ring::group_commit_slot_count; ++i) {
+                    ring::GroupCommitSlot& s = h.group_commits[i];
+                    // Acquire: pairs with the member's compare-and-swap.
+                    const std::uint64_t v =
+                        __atomic_load_n(&s.token_and_commit.second, __ATOMIC_ACQUIRE);
+                    if (s.token_and_commit.first == 0 || v == 0 || v == part.persisted_commit[i])
+                        continue;
+                    part.persisted_commit[i] = v;
+                    const std::string g(group::slot_group(s));
+                    const auto offset = std::int64_t(v - 1);
+                    if (!check_group_name(g).empty() ||
+                        offset > std::int64_t(ring::load_next_offset(h))) {
+                        log_line("WARN", "ignored a commit slot of " + t->meta.name + "-" +
+                                             std::to_string(p) + " holding offset " +
+                                             std::to_string(offset) + " for group '" + g + "'");
+                        continue;
+                    }
+                    try {
+                        offsets_->commit(g, {t->meta.name, p}, offset);
+                    } catch (const Error& e) {
+                        part.persisted_commit[i] = 0;  // try again at the next tick
+                        log_line("ERROR", std::string("cannot persist a commit: ") + e.what());
+                    }
+                }
+            }
     }
 
     // kafka-consumer-groups.sh --reset-offsets: every partition of the topic to the log start,
@@ -757,6 +900,7 @@ class Daemon {
             offsets.push_back({{t.meta.name, p}, to});
         }
         groups_->reset(g, offsets);
+        mirror_into_slots(g, offsets);
         out.u32(std::uint32_t(offsets.size()));
         for (const auto& [tp, offset] : offsets) {
             out.i32(tp.partition);
@@ -934,6 +1078,7 @@ class Daemon {
 
     void shutdown() {
         drain_to_disk();
+        persist_slot_commits();  // the slots go with the rings
         for (auto& [n, t] : topics_)
             for (std::int32_t p = 0; p < t->meta.partitions; ++p)
                 SharedMapping::remove(t->meta.ring_shm_prefix + "." + std::to_string(p));

@@ -275,9 +275,10 @@ TEST_CASE("committed offsets survive a daemon SIGKILL and restart", "[group]") {
         con.subscribe("log");
         std::vector<std::set<std::pair<int, std::int64_t>>> seen(1);
         poll_all({&con}, seen, [&] { return seen[0].size() == 100; });
+        // A member's commit lands in the ring's commit slot; the daemon dies before it could
+        // have written it to its file: the restarted daemon reads it back from the ring.
         con.commit_sync({{{"log", 0}, 20}, {{"log", 1}, 30}});
-        CHECK(con.committed("log", 0) == 20);
-        d.kill_hard();  // the member's connection dies with the daemon
+        d.kill_hard();
     }
     d.restart();
     kbus::Client c(d.options());

@@ -6,6 +6,7 @@
 
 #include "groups/group_coordinator.hpp"
 #include "kbus/assignors.hpp"
+#include "kbus/group_commit.hpp"
 
 using namespace kbus;
 using group::TopicPartition;
@@ -202,6 +203,25 @@ TEST_CASE("groups refuse bad names, mixed assignors and work on non-empty groups
     CHECK(store.committed("g", {"t", 0}) == 0);
     c.remove("g");
     CHECK_FALSE(c.exists("g"));
+}
+
+TEST_CASE("a commit slot takes the owner's commits and refuses them once fenced", "[group]") {
+    ring::GroupCommitSlot slot{};
+    const std::uint64_t mine = group::member_token(3, "m-1");
+    CHECK((mine >> 32) == 3);
+    CHECK(mine != group::fence_token(3));
+    group::set_slot_token(slot, mine);
+    std::uint64_t expected = 0;
+    CHECK(group::commit_in_slot(slot, mine, expected, 41) == group::SlotCommit::committed);
+    CHECK(slot.token_and_commit.second == 42);
+    std::uint64_t stale = 0;  // a wrong belief about the offset costs a retry, not a refusal
+    CHECK(group::commit_in_slot(slot, mine, stale, 50) == group::SlotCommit::committed);
+    CHECK(slot.token_and_commit.second == 51);
+    group::set_slot_commit(slot, 7);  // a reset through the daemon keeps the token
+    CHECK(slot.token_and_commit.first == mine);
+    group::set_slot_token(slot, group::fence_token(4));  // a new generation began
+    CHECK(group::commit_in_slot(slot, mine, expected, 60) == group::SlotCommit::fenced);
+    CHECK(slot.token_and_commit.second == 8);  // unchanged
 }
 
 TEST_CASE("committed offsets survive a reopen, a torn last line and compaction", "[group]") {

@@ -166,17 +166,21 @@ class Consumer {
     // Commits the position of every assigned partition (the offset after what poll returned),
     // and waits for the daemon. Throws Error (illegal_generation, unknown_member, ...) if the
     // group refused: then a rebalance has moved the partitions on (Kafka's CommitFailed).
-    void commit_sync() { commit_sync(positions()); }
+    // A member's commit of its own partitions is a compare-and-swap in the partition's ring (no
+    // system call, no round trip); anything else goes to the daemon.
+    void commit_sync() { commit_positions(false); }
     void commit_sync(const group::OffsetList& offsets) {
-        if (offsets.empty()) return;
-        group::commit(*client_, require_group(), commit_generation(), member_id_, offsets);
+        const group::OffsetList rest = commit_in_rings(offsets);
+        if (!rest.empty())
+            group::commit(*client_, require_group(), commit_generation(), member_id_, rest);
     }
-    // Sends the commit and returns at once; a refusal shows in take_async_commit_error().
-    void commit_async() { commit_async(positions()); }
+    // Returns at once; a refusal by the daemon shows in take_async_commit_error(). (A commit in
+    // the ring is as fast either way, and a fenced one throws here too.)
+    void commit_async() { commit_positions(true); }
     void commit_async(const group::OffsetList& offsets) {
-        if (!offsets.empty())
-            group::commit_async(*client_, require_group(), commit_generation(), member_id_,
-                                offsets);
+        const group::OffsetList rest = commit_in_rings(offsets);
+        if (!rest.empty())
+            group::commit_async(*client_, require_group(), commit_generation(), member_id_, rest);
     }
     [[nodiscard]] std::optional<Error> take_async_commit_error() {
         return client_->take_async_error();
@@ -314,6 +318,67 @@ class Consumer {
     [[nodiscard]] std::int32_t commit_generation() const noexcept {
         return group_state_ == GroupState::none ? -1 : generation_;
     }
+    // The hot path of commit_sync()/commit_async(): every position, straight from the cursors;
+    // a slot whose partition did not move is not touched.
+    void commit_positions(bool async) {
+        require_group();
+        const bool member = group_state_ == GroupState::stable;
+        for (const auto& p : partitions_)
+            if (member && p->commit_slot != nullptr &&
+                p->commit_slot->token_and_commit.first != p->commit_token)
+                throw fenced({p->topic, p->partition});
+        group::OffsetList rest;
+        for (const auto& p : partitions_) {
+            const auto offset = std::int64_t(p->cursor.offset);
+            if (!member || p->commit_slot == nullptr)
+                rest.push_back({{p->topic, p->partition}, offset});
+            else if (p->commit_expected != std::uint64_t(offset) + 1 &&
+                     group::commit_in_slot(*p->commit_slot, p->commit_token, p->commit_expected,
+                                           offset) == group::SlotCommit::fenced)
+                throw fenced({p->topic, p->partition});
+        }
+        if (rest.empty()) return;
+        if (async)
+            group::commit_async(*client_, options_.group_id, commit_generation(), member_id_, rest);
+        else
+            group::commit(*client_, options_.group_id, commit_generation(), member_id_, rest);
+    }
+
+    // Commits what this member may commit through its rings' commit slots; returns the rest.
+    // All slots are checked before any is written, so a fence refuses the whole commit.
+    group::OffsetList commit_in_rings(const group::OffsetList& offsets) {
+        require_group();
+        group::OffsetList rest;
+        std::vector<std::pair<Assigned*, std::int64_t>> here;
+        for (const auto& [tp, offset] : offsets) {
+            Assigned* p =
+                group_state_ == GroupState::stable ? find(tp.topic, tp.partition) : nullptr;
+            if (p == nullptr || p->commit_slot == nullptr) {
+                rest.push_back({tp, offset});
+                continue;
+            }
+            const auto hw = std::int64_t(ring::load_next_offset(p->reader.ring().header()));
+            if (offset < 0 || offset > hw)
+                throw Error(ErrorCode::offset_out_of_range,
+                            "commit of offset " + std::to_string(offset) + " for " + tp.topic +
+                                "-" + std::to_string(tp.partition) +
+                                " is beyond its high watermark " + std::to_string(hw));
+            if (p->commit_slot->token_and_commit.first != p->commit_token) throw fenced(tp);
+            here.emplace_back(p, offset);
+        }
+        for (auto& [p, offset] : here)
+            if (group::commit_in_slot(*p->commit_slot, p->commit_token, p->commit_expected,
+                                      offset) == group::SlotCommit::fenced)
+                throw fenced({p->topic, p->partition});
+        return rest;
+    }
+    Error fenced(const group::TopicPartition& tp) const {
+        return Error(ErrorCode::illegal_generation,
+                     "commit refused: a rebalance of group '" + options_.group_id +
+                         "' fenced generation " + std::to_string(generation_) + " (" + tp.topic +
+                         "-" + std::to_string(tp.partition) + " moved on)");
+    }
+
     [[nodiscard]] group::OffsetList positions() const {
         group::OffsetList out;
         for (const auto& p : partitions_)
@@ -389,10 +454,10 @@ class Consumer {
     }
 
     bool sync_group(std::int64_t now) {
-        const std::optional<std::string> a =
+        const std::optional<group::SyncResult> a =
             group::sync(*client_, {options_.group_id, generation_, member_id_, group_assignments_});
         if (!a) return false;
-        take_assignment(group::decode_assignment(*a));
+        take_assignment(group::decode_assignment(a->assignment), a->grants);
         group_state_ = GroupState::stable;
         last_heartbeat_ok_ms_ = now;
         next_heartbeat_ms_ = now + options_.heartbeat_interval.count();
@@ -400,7 +465,8 @@ class Consumer {
         return true;
     }
 
-    void take_assignment(const std::vector<group::TopicPartition>& parts) {
+    void take_assignment(const std::vector<group::TopicPartition>& parts,
+                         const std::vector<group::CommitGrant>& grants) {
         std::map<std::string, std::vector<std::pair<std::int32_t, std::int64_t>>> committed;
         for (const auto& tp : parts) {
             if (committed.count(tp.topic) == 0)
@@ -419,6 +485,14 @@ class Consumer {
                 assign(tp.topic, tp.partition, reset);
             }
         }
+        for (const group::CommitGrant& g : grants)
+            if (Assigned* p = find(g.topic, g.partition);
+                p != nullptr && g.slot < ring::group_commit_slot_count) {
+                p->commit_slot = &p->reader.ring().header().group_commits[g.slot];
+                p->commit_token = g.token;
+                p->commit_expected =
+                    __atomic_load_n(&p->commit_slot->token_and_commit.second, __ATOMIC_RELAXED);
+            }
         if (options_.rebalance_listener != nullptr)
             options_.rebalance_listener->on_partitions_assigned(*this, parts);
     }
@@ -493,6 +567,10 @@ class Consumer {
         std::span<const std::byte> disk;
         std::size_t disk_at = 0;
         std::int64_t ring_start = -1;  // -1: not known yet
+        // Where this member commits the partition (granted with the assignment), if anywhere.
+        ring::GroupCommitSlot* commit_slot = nullptr;
+        std::uint64_t commit_token = 0;
+        std::uint64_t commit_expected = 0;  // what we last saw in the slot (offset + 1)
         std::size_t taken_this_poll = 0;
     };
 

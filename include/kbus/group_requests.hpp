@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kbus/client.hpp"
+#include "kbus/group_commit.hpp"
 #include "kbus/group_protocol.hpp"
 
 namespace kbus::group {
@@ -23,16 +24,29 @@ using OffsetList = std::vector<std::pair<TopicPartition, std::int64_t>>;
     return JoinGroupReply::read(r);
 }
 
-// The member's encoded assignment, or nullopt while the leader has not sent it yet.
-[[nodiscard]] inline std::optional<std::string> sync(Client& c, const SyncGroupRequest& request) {
+struct SyncResult {
+    std::string assignment;           // encoded (Kafka's ConsumerProtocol Assignment)
+    std::vector<CommitGrant> grants;  // where to commit each partition without a round trip
+};
+
+// The member's assignment, or nullopt while the leader has not sent it yet.
+[[nodiscard]] inline std::optional<SyncResult> sync(Client& c, const SyncGroupRequest& request) {
     protocol::Writer w;
     request.write(w);
     const std::string reply = c.call(protocol::RequestType::sync_group, w.bytes());
     protocol::Reader r(reply);
     const bool pending = r.u8() != 0;
-    std::string assignment = r.str();
+    SyncResult result;
+    result.assignment = r.str();
+    result.grants.resize(r.count(20));
+    for (auto& g : result.grants) {
+        g.topic = r.str();
+        g.partition = r.i32();
+        g.slot = r.u32();
+        g.token = r.u64();
+    }
     if (pending) return std::nullopt;
-    return assignment;
+    return result;
 }
 
 inline void heartbeat(Client& c, const std::string& group, std::int32_t generation,

@@ -19,8 +19,9 @@ namespace kbus::ring {
 
 inline constexpr std::size_t cache_line_bytes = 64;
 inline constexpr std::uint64_t ring_magic = 0x4e49525f5355424bULL;  // "KBUS_RIN"
-inline constexpr std::uint32_t ring_layout_version = 1;
+inline constexpr std::uint32_t ring_layout_version = 2;
 inline constexpr std::uint32_t reader_slot_count = 64;
+inline constexpr std::uint32_t group_commit_slot_count = 16;  // groups committing here by CAS
 inline constexpr std::uint64_t min_ring_bytes = 64 * 1024;
 inline constexpr std::uint64_t max_ring_bytes = 1ULL << 32;
 
@@ -85,6 +86,22 @@ struct alignas(cache_line_bytes) ReaderSlot {
 };
 static_assert(sizeof(ReaderSlot) == cache_line_bytes);
 
+// A consumer group's committed offset on this partition, committed by the member that owns the
+// partition with no system call: a 16-byte compare-and-swap of (fence token, offset + 1) that
+// keeps the token. The daemon allocates the slot to the group (by name), hands the owner its
+// token with the assignment, and replaces the token when a rebalance completes: a member that
+// missed it fails the compare, its commit refused. The daemon persists what changed, and after
+// a crash reads the slots back (the ring outlives the daemon in shared memory).
+inline constexpr std::size_t group_name_capacity = 300;  // >= 249, Kafka's longest name
+struct alignas(cache_line_bytes) GroupCommitSlot {
+    detail::WordPair
+        token_and_commit;       // first: fence token, 0 = free; second: offset + 1, 0 = none
+    std::uint32_t name_length;  // the group's name, written before the token is set
+    char name[group_name_capacity];
+};
+static_assert(sizeof(GroupCommitSlot) == 5 * cache_line_bytes);
+static_assert(offsetof(GroupCommitSlot, token_and_commit) % 16 == 0);
+
 struct RingHeader {
     RingInfo info;
     ClaimLine claim;
@@ -92,8 +109,10 @@ struct RingHeader {
     SpillLine spill;
     WakeLine wake;
     ReaderSlot readers[reader_slot_count];
+    GroupCommitSlot group_commits[group_commit_slot_count];
 };
-static_assert(sizeof(RingHeader) == cache_line_bytes * (5 + reader_slot_count));
+static_assert(sizeof(RingHeader) == cache_line_bytes * (5 + reader_slot_count) +
+                                        sizeof(GroupCommitSlot) * group_commit_slot_count);
 static_assert(alignof(RingHeader) == cache_line_bytes);
 static_assert(offsetof(RingHeader, claim) % 16 == 0, "the claim pair needs 16-byte alignment");
 

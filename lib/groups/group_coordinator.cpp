@@ -92,7 +92,10 @@ std::int32_t GroupCoordinator::longest_session(const Group& g) const {
 
 void GroupCoordinator::begin_rebalance(Group& g, std::int64_t now_ms, const std::string& reason) {
     if (g.members.empty()) {
-        if (g.state != GroupState::empty) ++g.generation;
+        if (g.state != GroupState::empty) {
+            ++g.generation;
+            if (on_new_generation_) on_new_generation_(g.name, g.generation);
+        }
         g.state = GroupState::empty;
         g.leader.clear();
         g.protocol.clear();
@@ -149,6 +152,7 @@ void GroupCoordinator::maybe_complete_join(Group& g, std::int64_t now_ms) {
         return;
     }
     ++g.generation;
+    if (on_new_generation_) on_new_generation_(g.name, g.generation);
     g.protocol = select_protocol(g);
     if (g.leader.empty() || g.members.count(g.leader) == 0) g.leader = g.members.begin()->first;
     g.state = GroupState::completing_rebalance;
@@ -396,6 +400,14 @@ std::vector<std::pair<std::int32_t, std::int64_t>> GroupCoordinator::committed(
     return out;
 }
 
+std::vector<group::TopicPartition> GroupCoordinator::owned(const std::string& group,
+                                                           const std::string& member) const {
+    const Group* g = find(group);
+    if (g == nullptr) return {};
+    const auto it = g->members.find(member);
+    return it == g->members.end() ? std::vector<group::TopicPartition>{} : it->second.owned;
+}
+
 bool GroupCoordinator::exists(const std::string& group) const {
     const Group* g = find(group);
     // A group that ever completed a join stays known while empty, as Kafka's Empty state.
@@ -413,8 +425,7 @@ std::vector<GroupListing> GroupCoordinator::list() const {
     for (const auto& name : offsets_.groups())
         all[name] = {name, GroupState::empty, 0};
     for (const auto& [name, g] : groups_)
-        if (exists(name))
-            all[name] = {name, g.state, std::uint32_t(g.members.size())};
+        if (exists(name)) all[name] = {name, g.state, std::uint32_t(g.members.size())};
     std::vector<GroupListing> out;
     for (auto& [name, l] : all)
         out.push_back(l);

@@ -78,6 +78,15 @@ class GroupCoordinator {
     [[nodiscard]] bool exists(const std::string& group) const;
     [[nodiscard]] bool has_members(const std::string& group) const;
 
+    // The partitions a member owns in the group's current generation.
+    [[nodiscard]] std::vector<group::TopicPartition> owned(const std::string& group,
+                                                           const std::string& member) const;
+    // Called with the group's new generation whenever one begins (a join round completed, or
+    // the group emptied): commits of older generations must fail from then on.
+    void on_new_generation(std::function<void(const std::string&, std::int32_t)> f) {
+        on_new_generation_ = std::move(f);
+    }
+
     // A deleted topic's offsets go with it.
     void topic_deleted(const std::string& topic) { offsets_.erase_topic(topic); }
 
@@ -121,6 +130,7 @@ class GroupCoordinator {
 
     OffsetStore& offsets_;
     log::LogSink sink_;
+    std::function<void(const std::string&, std::int32_t)> on_new_generation_;
     std::map<std::string, Group> groups_;
     std::uint64_t member_seq_ = 0;
     std::uint64_t member_salt_ = 0;
