@@ -226,9 +226,26 @@ TEST_CASE(
     c.create_topic("jobs", 4);
     produce(c, "jobs", 4, 400);
 
+    struct Counting : kbus::RebalanceListener {
+        int assigned = 0, revoked = 0, lost = 0;
+        void on_partitions_assigned(kbus::Consumer&,
+                                    const std::vector<kbus::group::TopicPartition>&) override {
+            ++assigned;
+        }
+        void on_partitions_revoked(kbus::Consumer& c,
+                                   const std::vector<kbus::group::TopicPartition>& p) override {
+            ++revoked;
+            CHECK(c.assignment().size() == p.size());  // still owned while revoked runs
+        }
+        void on_partitions_lost(kbus::Consumer&,
+                                const std::vector<kbus::group::TopicPartition>&) override {
+            ++lost;
+        }
+    } listener;
     kbus::ConsumerOptions auto_commit = group_options("g");
     auto_commit.enable_auto_commit = true;
     auto_commit.max_poll_records = 50;
+    auto_commit.rebalance_listener = &listener;
     kbus::Consumer first(c, auto_commit);
     first.subscribe("jobs");
     std::vector<std::set<std::pair<int, std::int64_t>>> seen(2);
@@ -241,6 +258,9 @@ TEST_CASE(
         return first.in_group() && second.in_group() && second.assignment().size() == 2;
     });
     CHECK(first.assignment().size() == 2);
+    CHECK(listener.assigned >= 2);  // all four, then two
+    CHECK(listener.revoked >= 1);
+    CHECK(listener.lost == 0);
     produce(c, "jobs", 4, 400);
     poll_all({&first, &second}, seen, [&] { return total(seen) >= 800; });
     CHECK(total(seen) == 800);  // nothing read twice
@@ -254,6 +274,7 @@ TEST_CASE(
         (void)second.poll(10ms);
     CHECK(second.assignment().size() == 4);
     CHECK(second.generation() > stale_generation);
+    const std::int32_t second_generation = second.generation();
     const auto before = kbus::group::describe(c, "g");
     CHECK_THROWS_AS(first.commit_sync(), kbus::Error);  // fenced: refused
     const auto after = kbus::group::describe(c, "g");
@@ -261,8 +282,22 @@ TEST_CASE(
         CHECK(after.partitions[i].committed == before.partitions[i].committed);
     // Its next poll finds out, drops its partitions and rejoins.
     poll_all({&first, &second}, seen, [&] {
-        return first.in_group() && second.in_group() && first.assignment().size() == 2;
+        return first.generation() > second_generation && first.in_group() && second.in_group() &&
+               first.assignment().size() == 2;
     });
+    CHECK(listener.lost == 1);  // fenced: lost, not revoked (no commit)
+
+    // Seeking by time works on a group's partitions as on any.
+    std::this_thread::sleep_for(5ms);
+    const std::int64_t before_more = kbus::detail::wall_clock_ms();
+    produce(c, "jobs", 4, 8);
+    for (const auto& tp : first.assignment())
+        first.seek(tp.topic, tp.partition, kbus::OffsetSpec::at_timestamp(before_more));
+    std::vector<std::set<std::pair<int, std::int64_t>>> late(2);
+    poll_all({&first, &second}, late, [&] { return late[0].size() + late[1].size() == 8; });
+    CHECK(late[0].size() == 4);  // from the seek: only the 4 new records of its 2 partitions
+    for (const auto& [p, o] : late[0])
+        CHECK(o >= 200);
 }
 
 TEST_CASE("committed offsets survive a daemon SIGKILL and restart", "[group]") {
