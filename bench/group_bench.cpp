@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_support.hpp"
 #include "daemon_fixture.hpp"
 #include "kbus/group_requests.hpp"
 #include "kbus/kbus.hpp"
@@ -33,13 +34,6 @@ std::int64_t record_count() {
     return n != nullptr ? std::strtoll(n, nullptr, 10) : 1'000'000;
 }
 
-void pin_this_thread(int cpu) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    (void)::sched_setaffinity(0, sizeof set, &set);
-}
-
 bool stable_with(kbus::Client& c, const std::string& group, std::size_t members,
                  std::size_t partitions) {
     try {
@@ -54,7 +48,7 @@ bool stable_with(kbus::Client& c, const std::string& group, std::size_t members,
 }
 
 [[noreturn]] void member(const DaemonFixture& d, int cpu) {
-    pin_this_thread(cpu);
+    kbus::bench::pin_this_thread(cpu);
     kbus::Client c(d.options());
     kbus::ConsumerOptions o;
     o.group_id = "bench";
@@ -98,7 +92,7 @@ void rebalance_after_death(benchmark::State& state) {
 enum class CommitMode { none = 0, sync = 1, async = 2 };
 
 void consume(benchmark::State& state) {
-    pin_this_thread(0);
+    kbus::bench::pin_this_thread(0);
     const auto mode = static_cast<CommitMode>(state.range(0));
     DaemonFixture daemon("bench-commit", {}, daemon_cpu);
     kbus::Client c(daemon.options());
@@ -145,39 +139,23 @@ void consume(benchmark::State& state) {
     state.SetItemsProcessed(state.iterations() * n);
 }
 
-class RatioReporter : public benchmark::ConsoleReporter {
+class RatioReporter : public kbus::bench::MedianReporter {
   public:
-    void ReportRuns(const std::vector<Run>& runs) override {
-        ConsoleReporter::ReportRuns(runs);
-        for (const Run& r : runs)
-            if (r.aggregate_name == "median") {
-                const auto items = r.counters.find("items_per_second");
-                median_[r.run_name.function_name + "/" + r.run_name.args] =
-                    items != r.counters.end() ? items->second.value : r.GetAdjustedRealTime();
-            }
-    }
     void Finalize() override {
-        ConsoleReporter::Finalize();
+        MedianReporter::Finalize();
         std::printf("\nMedians:\n");
-        if (const double t = get("rebalance_after_death/"); t > 0)
+        if (const double t = median("rebalance_after_death/", "real_time"); t > 0)
             std::printf("  %-40s %8.1f ms  (target < 1000 ms)\n",
                         "rebalance after a member's death", t);
-        const double base = get("consume/commit:0");
+        const double base = median("consume/commit:0", "items_per_second");
         for (const auto& [name, args] : {std::pair{"commit_sync every 1000", "consume/commit:1"},
                                          std::pair{"commit_async every 1000", "consume/commit:2"}})
-            if (base > 0 && get(args) > 0)
+            if (const double r = median(args, "items_per_second"); base > 0 && r > 0)
                 std::printf(
                     "  %-40s %8.1f%% of the no-commit throughput (%.1f vs %.1f M rec/s; "
                     "target >= 95%%)\n",
-                    name, 100 * get(args) / base, get(args) / 1e6, base / 1e6);
+                    name, 100 * r / base, r / 1e6, base / 1e6);
     }
-
-  private:
-    double get(const std::string& k) const {
-        const auto it = median_.find(k);
-        return it == median_.end() ? 0 : it->second;
-    }
-    std::map<std::string, double> median_;
 };
 
 }  // namespace
@@ -193,15 +171,6 @@ BENCHMARK(consume)
     ->Iterations(1);
 
 int main(int argc, char** argv) {
-    std::vector<char*> args(argv, argv + argc);
-    std::string reps = "--benchmark_repetitions=5",
-                interleave = "--benchmark_enable_random_interleaving=true",
-                aggregates = "--benchmark_report_aggregates_only=true";
-    args.insert(args.begin() + 1, {reps.data(), interleave.data(), aggregates.data()});
-    int n = int(args.size());
-    benchmark::Initialize(&n, args.data());
-    if (benchmark::ReportUnrecognizedArguments(n, args.data())) return 1;
     RatioReporter reporter;
-    benchmark::RunSpecifiedBenchmarks(&reporter);
-    benchmark::Shutdown();
+    return kbus::bench::run_benchmarks(argc, argv, reporter);
 }

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_support.hpp"
 #include "daemon_fixture.hpp"
 #include "kbus/kbus.hpp"
 
@@ -36,13 +37,6 @@ std::uint64_t bytes_per_iteration() {
 
 std::uint64_t records_per_iteration() {
     return bytes_per_iteration() / record_value_bytes;
-}
-
-void pin_this_thread(int cpu) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    if (::sched_setaffinity(0, sizeof set, &set) != 0) std::perror("sched_setaffinity");
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -88,7 +82,7 @@ std::uint64_t log_file_bytes(const std::filesystem::path& dir) {
 // range(0) = 1: then fdatasync, like dd conv=fdatasync (the disk's bandwidth); 0: buffered
 // writes only (the page cache's bandwidth: the most a spill that does not sync can reach).
 void disk_sequential_write(benchmark::State& state) {
-    pin_this_thread(client_cpu);
+    kbus::bench::pin_this_thread(client_cpu);
     const bool sync = state.range(0) != 0;
     const std::filesystem::path dir =
         std::filesystem::temp_directory_path() / ("kbus-bench-dd-" + std::to_string(::getpid()));
@@ -120,7 +114,7 @@ void disk_sequential_write(benchmark::State& state) {
 // From the first send until kbusd has exited after its shutdown drain and fsync: every byte is
 // then on disk, as with dd's conv=fdatasync.
 void spill_to_disk(benchmark::State& state) {
-    pin_this_thread(client_cpu);
+    kbus::bench::pin_this_thread(client_cpu);
     const std::uint64_t count = records_per_iteration();
     std::uint64_t on_disk = 0;
     for (auto _ : state) {
@@ -142,7 +136,7 @@ void spill_to_disk(benchmark::State& state) {
 
 // The producer's rate alone; spill:0 runs kbusd with kbus.spill.enable=false, the ring-only bus.
 void produce(benchmark::State& state) {
-    pin_this_thread(client_cpu);
+    kbus::bench::pin_this_thread(client_cpu);
     const bool spill = state.range(0) != 0;
     DaemonFixture daemon(
         "bench-produce",
@@ -176,7 +170,7 @@ void wait_until_spilled(kbus::Client& client, const std::string& topic) {
 
 // A 1 MiB ring holds the last thousand records; everything before comes from the segments.
 void replay_from_disk(benchmark::State& state) {
-    pin_this_thread(client_cpu);
+    kbus::bench::pin_this_thread(client_cpu);
     DaemonFixture daemon("bench-replay", {}, daemon_cpu);
     kbus::Client client(daemon.options());
     client.create_topic("replay", 1, {{"ring.bytes", std::to_string(1 << 20)}});
@@ -211,19 +205,10 @@ void replay_from_disk(benchmark::State& state) {
 }
 
 // Prints the ratios from the medians once every benchmark has run.
-class RatioReporter : public benchmark::ConsoleReporter {
+class RatioReporter : public kbus::bench::MedianReporter {
   public:
-    void ReportRuns(const std::vector<Run>& runs) override {
-        ConsoleReporter::ReportRuns(runs);
-        for (const Run& r : runs)
-            if (r.aggregate_name == "median") {
-                const auto it = r.counters.find("bytes_per_second");
-                if (it != r.counters.end())
-                    median_rate_[r.run_name.function_name + "/" + r.run_name.args] = it->second;
-            }
-    }
     void Finalize() override {
-        ConsoleReporter::Finalize();
+        MedianReporter::Finalize();
         std::printf("\nMedians (bytes/s of 1 KiB record values):\n");
         ratio("spill / disk sequential write", "spill_to_disk/",
               "disk_sequential_write/fdatasync:1", 0.80);
@@ -238,8 +223,7 @@ class RatioReporter : public benchmark::ConsoleReporter {
 
   private:
     [[nodiscard]] double rate(const std::string& name) const {
-        const auto it = median_rate_.find(name);
-        return it == median_rate_.end() ? 0.0 : it->second;
+        return median(name, "bytes_per_second");
     }
     void ratio(const char* what, const std::string& a, const std::string& b, double target) const {
         if (rate(a) <= 0 || rate(b) <= 0) return;
@@ -250,7 +234,6 @@ class RatioReporter : public benchmark::ConsoleReporter {
         else
             std::printf(")\n");
     }
-    std::map<std::string, double> median_rate_;
 };
 
 }  // namespace
@@ -273,16 +256,6 @@ BENCHMARK(produce)
 BENCHMARK(replay_from_disk)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(1);
 
 int main(int argc, char** argv) {
-    // Defaults that make the figures honest: repeated, interleaved, medians only.
-    std::vector<char*> args(argv, argv + argc);
-    std::string reps = "--benchmark_repetitions=5",
-                interleave = "--benchmark_enable_random_interleaving=true",
-                aggregates = "--benchmark_report_aggregates_only=true";
-    args.insert(args.begin() + 1, {reps.data(), interleave.data(), aggregates.data()});
-    int n = int(args.size());
-    benchmark::Initialize(&n, args.data());
-    if (benchmark::ReportUnrecognizedArguments(n, args.data())) return 1;
     RatioReporter reporter;
-    benchmark::RunSpecifiedBenchmarks(&reporter);
-    benchmark::Shutdown();
+    return kbus::bench::run_benchmarks(argc, argv, reporter);
 }

@@ -757,7 +757,7 @@ class Daemon {
                 Partition& part = *t->partitions[std::size_t(p)];
                 for (std::uint32_t i = 0; i < ring::group_commit_slot_count; ++i) {
                     ring::GroupCommitSlot& s = part.ring.header().group_commits[i];
-                    if (s.token_and_commit.first != 0 && group::slot_group(s) == g)
+                    if (group::slot_token(s) != 0 && group::slot_group(s) == g)
                         f(*t, p, part, i, s);
                 }
             }
@@ -769,17 +769,20 @@ class Daemon {
                                     std::int32_t partition, Partition& part, std::uint32_t& index) {
         ring::RingHeader& h = part.ring.header();
         for (std::uint32_t i = 0; i < ring::group_commit_slot_count; ++i)
-            if (h.group_commits[i].token_and_commit.first != 0 &&
+            if (group::slot_token(h.group_commits[i]) != 0 &&
                 group::slot_group(h.group_commits[i]) == g)
                 return &h.group_commits[index = i];
         for (std::uint32_t i = 0; i < ring::group_commit_slot_count; ++i) {
             ring::GroupCommitSlot& s = h.group_commits[i];
-            if (s.token_and_commit.first != 0) continue;
+            if (group::slot_token(s) != 0) continue;
             s.name_length = std::uint32_t(g.size());
             std::memcpy(s.name, g.data(), g.size());
             const auto committed = offsets_->committed(g, {topic, partition});
-            s.token_and_commit.second = committed ? std::uint64_t(*committed) + 1 : 0;
-            part.persisted_commit[i] = s.token_and_commit.second;
+            const std::uint64_t v = committed ? std::uint64_t(*committed) + 1 : 0;
+            // Relaxed: a free slot has no token, so no member writes it; the grant's
+            // compare-and-swap below publishes it.
+            __atomic_store_n(&s.token_and_commit.second, v, __ATOMIC_RELAXED);
+            part.persisted_commit[i] = v;
             group::set_slot_token(s, group::fence_token(0x7fffffff));  // taken, nobody's yet
             return &h.group_commits[index = i];
         }
@@ -844,10 +847,8 @@ class Daemon {
                 ring::RingHeader& h = part.ring.header();
                 for (std::uint32_t i = 0; i < ring::group_commit_slot_count; ++i) {
                     ring::GroupCommitSlot& s = h.group_commits[i];
-                    // Acquire: pairs with the member's compare-and-swap.
-                    const std::uint64_t v =
-                        __atomic_load_n(&s.token_and_commit.second, __ATOMIC_ACQUIRE);
-                    if (s.token_and_commit.first == 0 || v == 0 || v == part.persisted_commit[i])
+                    const std::uint64_t v = group::slot_commit(s);
+                    if (group::slot_token(s) == 0 || v == 0 || v == part.persisted_commit[i])
                         continue;
                     part.persisted_commit[i] = v;
                     const std::string g(group::slot_group(s));

@@ -1,36 +1,21 @@
 // Consumer groups without processes: Kafka's assignors, the consumer protocol encoding, the
 // coordinator's state machine (join, sync, heartbeat, fencing, expiry) and the offsets file.
 #include <catch2/catch.hpp>
+
 #include <filesystem>
 #include <fstream>
+#include "temp_dir.hpp"
 
 #include "groups/group_coordinator.hpp"
 #include "kbus/assignors.hpp"
 #include "kbus/group_commit.hpp"
 
 using namespace kbus;
+using namespace kbus::testing;
 using group::TopicPartition;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-    std::string path;
-    explicit TempDir(const std::string& name) {
-        path =
-            (fs::temp_directory_path() / ("kbus-group-" + std::to_string(::getpid()) + "-" + name))
-                .string();
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() { fs::remove_all(path); }
-};
-
-std::vector<std::string> logged;
-log::LogSink sink() {
-    return
-        [](const std::string& level, const std::string& m) { logged.push_back(level + " " + m); };
-}
 
 group::JoinGroupRequest join_request(const std::string& member, const std::string& topic = "t",
                                      const std::string& assignor = "range") {
@@ -101,7 +86,7 @@ TEST_CASE("the consumer protocol encodes as Kafka's, and refuses garbage", "[gro
 }
 
 TEST_CASE("three members join, split six partitions, and a death rebalances", "[group]") {
-    TempDir d("coord");
+    TempDir d("coord", true);
     groups::OffsetStore store(d.path, sink());
     groups::GroupCoordinator c(store, sink());
     std::int64_t now = 1000;
@@ -163,7 +148,7 @@ TEST_CASE("three members join, split six partitions, and a death rebalances", "[
 }
 
 TEST_CASE("a member that does not rejoin in time is dropped from the round", "[group]") {
-    TempDir d("slow");
+    TempDir d("slow", true);
     groups::OffsetStore store(d.path, sink());
     groups::GroupCoordinator c(store, sink());
     group::JoinGroupReply a = c.join(join_request(""), 1, 0);
@@ -182,7 +167,7 @@ TEST_CASE("a member that does not rejoin in time is dropped from the round", "[g
 }
 
 TEST_CASE("groups refuse bad names, mixed assignors and work on non-empty groups", "[group]") {
-    TempDir d("bad");
+    TempDir d("bad", true);
     groups::OffsetStore store(d.path, sink());
     groups::GroupCoordinator c(store, sink());
     auto bad = join_request("");
@@ -225,7 +210,7 @@ TEST_CASE("a commit slot takes the owner's commits and refuses them once fenced"
 }
 
 TEST_CASE("committed offsets survive a reopen, a torn last line and compaction", "[group]") {
-    TempDir d("store");
+    TempDir d("store", true);
     {
         groups::OffsetStore s(d.path, sink());
         s.commit("g1", {"t", 0}, 10);

@@ -1,8 +1,10 @@
 // Segments and partition logs: Kafka's file names, index lookups, rolls, recovery of torn or
 // corrupt files, retention.
 #include <catch2/catch.hpp>
+
 #include <filesystem>
 #include <fstream>
+#include "temp_dir.hpp"
 
 #include "kbus/detail/big_endian.hpp"
 #include "kbus/detail/file_extent_reader.hpp"
@@ -11,25 +13,10 @@
 #include "log/partition_log.hpp"
 
 using namespace kbus;
+using namespace kbus::testing;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-    std::string path;
-    explicit TempDir(const std::string& name) {
-        path = (fs::temp_directory_path() / ("kbus-seg-" + std::to_string(::getpid()) + "-" + name))
-                   .string();
-        fs::remove_all(path);
-    }
-    ~TempDir() { fs::remove_all(path); }
-};
-
-std::vector<std::string> logged;
-log::LogSink sink() {
-    return
-        [](const std::string& level, const std::string& m) { logged.push_back(level + " " + m); };
-}
 
 // Batches of `per_batch` records, record i with timestamp 1000 + i and value "v<i>" padded.
 void fill(log::PartitionLog& l, std::int64_t from, std::int64_t count, int per_batch,

@@ -5,7 +5,9 @@
 #include <sys/resource.h>
 
 #include <catch2/catch.hpp>
+
 #include <filesystem>
+#include "temp_dir.hpp"
 
 #include "kbus/error.hpp"
 #include "log/compression.hpp"
@@ -17,23 +19,6 @@ using namespace kbus::testing;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-    std::string path;
-    explicit TempDir(const std::string& name) {
-        path =
-            (fs::temp_directory_path() / ("kbus-spill-" + std::to_string(::getpid()) + "-" + name))
-                .string();
-        fs::remove_all(path);
-    }
-    ~TempDir() { fs::remove_all(path); }
-};
-
-std::vector<std::string> logged;
-log::LogSink sink() {
-    return
-        [](const std::string& level, const std::string& m) { logged.push_back(level + " " + m); };
-}
 
 // Every record on disk, in order, as (offset, value).
 std::vector<std::pair<std::int64_t, std::string>> read_all(const log::PartitionLog& l) {

@@ -325,7 +325,7 @@ class Consumer {
         const bool member = group_state_ == GroupState::stable;
         for (const auto& p : partitions_)
             if (member && p->commit_slot != nullptr &&
-                p->commit_slot->token_and_commit.first != p->commit_token)
+                group::slot_token(*p->commit_slot) != p->commit_token)
                 throw fenced({p->topic, p->partition});
         group::OffsetList rest;
         for (const auto& p : partitions_) {
@@ -363,7 +363,7 @@ class Consumer {
                             "commit of offset " + std::to_string(offset) + " for " + tp.topic +
                                 "-" + std::to_string(tp.partition) +
                                 " is beyond its high watermark " + std::to_string(hw));
-            if (p->commit_slot->token_and_commit.first != p->commit_token) throw fenced(tp);
+            if (group::slot_token(*p->commit_slot) != p->commit_token) throw fenced(tp);
             here.emplace_back(p, offset);
         }
         for (auto& [p, offset] : here)
@@ -490,8 +490,7 @@ class Consumer {
                 p != nullptr && g.slot < ring::group_commit_slot_count) {
                 p->commit_slot = &p->reader.ring().header().group_commits[g.slot];
                 p->commit_token = g.token;
-                p->commit_expected =
-                    __atomic_load_n(&p->commit_slot->token_and_commit.second, __ATOMIC_RELAXED);
+                p->commit_expected = group::slot_commit(*p->commit_slot);
             }
         if (options_.rebalance_listener != nullptr)
             options_.rebalance_listener->on_partitions_assigned(*this, parts);

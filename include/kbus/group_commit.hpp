@@ -64,6 +64,15 @@ inline void set_slot_commit(ring::GroupCommitSlot& slot, std::int64_t offset) no
     }
 }
 
+// Single-word reads of a slot (the pair itself only changes by compare-and-swap). Acquire: a
+// token read before the name pairs with the daemon's grant, an offset with the member's commit.
+[[nodiscard]] inline std::uint64_t slot_token(const ring::GroupCommitSlot& slot) noexcept {
+    return __atomic_load_n(&slot.token_and_commit.first, __ATOMIC_ACQUIRE);
+}
+[[nodiscard]] inline std::uint64_t slot_commit(const ring::GroupCommitSlot& slot) noexcept {
+    return __atomic_load_n(&slot.token_and_commit.second, __ATOMIC_ACQUIRE);
+}
+
 [[nodiscard]] inline std::string_view slot_group(const ring::GroupCommitSlot& slot) noexcept {
     return {slot.name, std::min<std::size_t>(slot.name_length, ring::group_name_capacity)};
 }

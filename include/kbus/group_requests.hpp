@@ -96,13 +96,9 @@ inline void commit_async(Client& c, const std::string& group, std::int32_t gener
                  commit_request(group, generation, member, offsets));
 }
 
-// Committed offsets of one topic: partition -> next offset to consume.
-[[nodiscard]] inline std::vector<std::pair<std::int32_t, std::int64_t>> committed(
-    Client& c, const std::string& group, const std::string& topic) {
-    protocol::Writer w;
-    w.str(group);
-    w.str(topic);
-    const std::string reply = c.call(protocol::RequestType::fetch_offsets, w.bytes());
+// A reply's list of (partition, offset).
+[[nodiscard]] inline std::vector<std::pair<std::int32_t, std::int64_t>> read_partition_offsets(
+    const std::string& reply) {
     protocol::Reader r(reply);
     std::vector<std::pair<std::int32_t, std::int64_t>> out(r.count(12));
     for (auto& [p, offset] : out) {
@@ -110,6 +106,15 @@ inline void commit_async(Client& c, const std::string& group, std::int32_t gener
         offset = r.i64();
     }
     return out;
+}
+
+// Committed offsets of one topic: partition -> next offset to consume.
+[[nodiscard]] inline std::vector<std::pair<std::int32_t, std::int64_t>> committed(
+    Client& c, const std::string& group, const std::string& topic) {
+    protocol::Writer w;
+    w.str(group);
+    w.str(topic);
+    return read_partition_offsets(c.call(protocol::RequestType::fetch_offsets, w.bytes()));
 }
 
 struct GroupListing {
@@ -155,14 +160,7 @@ inline void remove(Client& c, const std::string& group) {
     w.str(topic);
     w.u8(static_cast<std::uint8_t>(kind));
     w.i64(value);
-    const std::string reply = c.call(protocol::RequestType::reset_offsets, w.bytes());
-    protocol::Reader r(reply);
-    std::vector<std::pair<std::int32_t, std::int64_t>> out(r.count(12));
-    for (auto& [p, offset] : out) {
-        p = r.i32();
-        offset = r.i64();
-    }
-    return out;
+    return read_partition_offsets(c.call(protocol::RequestType::reset_offsets, w.bytes()));
 }
 
 }  // namespace kbus::group

@@ -126,34 +126,30 @@ std::size_t PartitionLog::apply_retention(std::int64_t now_ms) {
     return deleted;
 }
 
-std::string PartitionLog::read(std::int64_t offset, std::size_t max_bytes) const {
+std::pair<const Segment*, std::uint64_t> PartitionLog::find(std::int64_t offset) const {
     if (offset < log_start_offset_)
         throw Error(ErrorCode::offset_out_of_range, "offset " + std::to_string(offset) +
                                                         " is below the log start " +
                                                         std::to_string(log_start_offset_));
     auto it = segments_.upper_bound(offset);
-    if (it == segments_.begin()) return {};
+    if (it == segments_.begin()) return {nullptr, 0};
     for (--it; it != segments_.end(); ++it) {
         const Segment& s = *it->second;
         const std::uint64_t pos = s.position_of(offset);
-        if (pos < s.size_bytes()) return s.read(pos, max_bytes);
+        if (pos < s.size_bytes()) return {&s, pos};
     }
-    return {};
+    return {nullptr, 0};
+}
+
+std::string PartitionLog::read(std::int64_t offset, std::size_t max_bytes) const {
+    const auto [s, pos] = find(offset);
+    return s == nullptr ? std::string() : s->read(pos, max_bytes);
 }
 
 PartitionLog::Extent PartitionLog::locate(std::int64_t offset, std::size_t max_bytes) const {
-    if (offset < log_start_offset_)
-        throw Error(ErrorCode::offset_out_of_range, "offset " + std::to_string(offset) +
-                                                        " is below the log start " +
-                                                        std::to_string(log_start_offset_));
-    auto it = segments_.upper_bound(offset);
-    if (it == segments_.begin()) return {};
-    for (--it; it != segments_.end(); ++it) {
-        const Segment& s = *it->second;
-        const std::uint64_t pos = s.position_of(offset);
-        if (pos < s.size_bytes()) return {s.log_path(), pos, s.whole_batches_bytes(pos, max_bytes)};
-    }
-    return {};
+    const auto [s, pos] = find(offset);
+    if (s == nullptr) return {};
+    return {s->log_path(), pos, s->whole_batches_bytes(pos, max_bytes)};
 }
 
 std::optional<std::int64_t> PartitionLog::offset_for_timestamp(std::int64_t ts) const {

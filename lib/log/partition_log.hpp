@@ -55,6 +55,10 @@ class PartitionLog {
     [[nodiscard]] std::optional<std::int64_t> offset_for_timestamp(std::int64_t ts) const;
 
   private:
+    // The segment and file position of the batch holding `offset` (or the first after it);
+    // nullptr past the log end. Throws below the log start.
+    [[nodiscard]] std::pair<const Segment*, std::uint64_t> find(std::int64_t offset) const;
+
     Segment& active() { return *segments_.rbegin()->second; }
     void roll(std::int64_t base_offset);
 
