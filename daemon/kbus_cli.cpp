@@ -256,9 +256,11 @@ class PrintedOffsets : public kbus::RebalanceListener {
         }
         offsets_.clear();
     }
-    void on_partitions_lost(kbus::Consumer&,
-                            const std::vector<kbus::group::TopicPartition>&) override {
-        offsets_.clear();
+    // Lost (no longer a member): after a daemon restart the commit slots may still take the
+    // commit; after a rebalance they refuse it.
+    void on_partitions_lost(kbus::Consumer& c,
+                            const std::vector<kbus::group::TopicPartition>& p) override {
+        on_partitions_revoked(c, p);
     }
 
   private:

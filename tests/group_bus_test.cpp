@@ -331,6 +331,34 @@ TEST_CASE("committed offsets survive a daemon SIGKILL and restart", "[group]") {
     CHECK(seen[0].count({1, 30}) == 1);
 }
 
+TEST_CASE("a member rides through a daemon SIGKILL, committing before it rejoins", "[group]") {
+    DaemonFixture d("grpride");
+    kbus::Client c(d.options());
+    c.create_topic("feed", 2);
+    produce(c, "feed", 2, 100);
+    kbus::ConsumerOptions o = group_options("rider");
+    o.enable_auto_commit = true;  // at close or revoke; the interval is far off
+    o.auto_commit_interval = std::chrono::minutes(10);
+    kbus::Consumer con(c, o);
+    con.subscribe("feed");
+    std::vector<std::set<std::pair<int, std::int64_t>>> seen(1);
+    poll_all({&con}, seen, [&] { return seen[0].size() == 100; });
+    d.kill_hard();
+    d.restart();
+    // The member learns the new daemon does not know it, commits through its (still unfenced)
+    // commit slots, rejoins and goes on: nothing read twice.
+    produce(c, "feed", 2, 50);
+    std::vector<std::set<std::pair<int, std::int64_t>>> after(1);
+    poll_all({&con}, after, [&] { return con.in_group() && after[0].size() >= 50; });
+    std::this_thread::sleep_for(50ms);
+    for (int i = 0; i < 5; ++i)
+        for (const kbus::Message& m : con.poll(10ms))
+            after[0].insert({m.partition(), m.offset()});
+    CHECK(after[0].size() == 50);
+    for (const auto& r : after[0])
+        CHECK(seen[0].count(r) == 0);
+}
+
 TEST_CASE("group bad input: names, unknown groups, commits beyond the end or not owned",
           "[group]") {
     DaemonFixture d("grpbad");

@@ -507,14 +507,19 @@ class Consumer {
                 last_heartbeat_ok_ms_ = now;
             } catch (const Error& e) {
                 if (!is_membership_error(e.code())) throw;
-                revoke(e.code() == ErrorCode::rebalance_in_progress);
+                // Unknown to the daemon (it restarted, or expired us), the member may still
+                // hold its commit slots: they are fenced only when the group's next generation
+                // begins. Committing there first is safe either way, and after a daemon restart
+                // it spares the group re-reading what this member had consumed.
+                revoke(e.code() == ErrorCode::rebalance_in_progress,
+                       e.code() != ErrorCode::illegal_generation);
                 if (e.code() == ErrorCode::unknown_member) member_id_.clear();
                 group_state_ = GroupState::joining;
                 return false;
             }
         }
         if (now - last_heartbeat_ok_ms_ > options_.session_timeout.count()) {
-            revoke(false);
+            revoke(false, false);
             group_state_ = GroupState::joining;
             return false;
         }
@@ -526,10 +531,11 @@ class Consumer {
     }
 
     // Gives the partitions up: committed first when still allowed (so a graceful rebalance
-    // duplicates nothing), then the listener, then the reader slots.
-    void revoke(bool still_member) {
+    // duplicates nothing), then the listener (revoked, or lost when no longer a member), then the
+    // reader slots.
+    void revoke(bool still_member, bool try_commit = true) {
         const std::vector<group::TopicPartition> parts = assignment();
-        if (still_member && options_.enable_auto_commit) {
+        if (try_commit && options_.enable_auto_commit) {
             try {
                 commit_sync();
             } catch (const Error& e) {
