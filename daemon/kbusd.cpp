@@ -755,12 +755,20 @@ class Daemon {
         for (auto& [n, t] : topics_)
             for (std::int32_t p = 0; p < t->meta.partitions; ++p) {
                 Partition& part = *t->partitions[std::size_t(p)];
-                for (std::uint32_t i = 0; i < ring::group_commit_slot_count; ++i) {
-                    ring::GroupCommitSlot& s = part.ring.header().group_commits[i];
-                    if (group::slot_token(s) != 0 && group::slot_group(s) == g)
-                        f(*t, p, part, i, s);
-                }
+                const std::uint32_t i = slot_index_of(part.ring.header(), g);
+                if (i < ring::group_commit_slot_count)
+                    f(*t, p, part, i, part.ring.header().group_commits[i]);
             }
+    }
+
+    // The index of group `g`'s slot in a ring (a group has at most one per partition), or
+    // group_commit_slot_count if it has none.
+    static std::uint32_t slot_index_of(ring::RingHeader& h, const std::string& g) {
+        for (std::uint32_t i = 0; i < ring::group_commit_slot_count; ++i)
+            if (group::slot_token(h.group_commits[i]) != 0 &&
+                group::slot_group(h.group_commits[i]) == g)
+                return i;
+        return ring::group_commit_slot_count;
     }
 
     // The slot of group `g` on a partition, allocated (holding the group's committed offset)
@@ -768,10 +776,8 @@ class Daemon {
     ring::GroupCommitSlot* slot_for(const std::string& g, const std::string& topic,
                                     std::int32_t partition, Partition& part, std::uint32_t& index) {
         ring::RingHeader& h = part.ring.header();
-        for (std::uint32_t i = 0; i < ring::group_commit_slot_count; ++i)
-            if (group::slot_token(h.group_commits[i]) != 0 &&
-                group::slot_group(h.group_commits[i]) == g)
-                return &h.group_commits[index = i];
+        if (const std::uint32_t i = slot_index_of(h, g); i < ring::group_commit_slot_count)
+            return &h.group_commits[index = i];
         for (std::uint32_t i = 0; i < ring::group_commit_slot_count; ++i) {
             ring::GroupCommitSlot& s = h.group_commits[i];
             if (group::slot_token(s) != 0) continue;

@@ -169,19 +169,11 @@ class Consumer {
     // A member's commit of its own partitions is a compare-and-swap in the partition's ring (no
     // system call, no round trip); anything else goes to the daemon.
     void commit_sync() { commit_positions(false); }
-    void commit_sync(const group::OffsetList& offsets) {
-        const group::OffsetList rest = commit_in_rings(offsets);
-        if (!rest.empty())
-            group::commit(*client_, require_group(), commit_generation(), member_id_, rest);
-    }
+    void commit_sync(const group::OffsetList& offsets) { commit_list(offsets, false); }
     // Returns at once; a refusal by the daemon shows in take_async_commit_error(). (A commit in
     // the ring is as fast either way, and a fenced one throws here too.)
     void commit_async() { commit_positions(true); }
-    void commit_async(const group::OffsetList& offsets) {
-        const group::OffsetList rest = commit_in_rings(offsets);
-        if (!rest.empty())
-            group::commit_async(*client_, require_group(), commit_generation(), member_id_, rest);
-    }
+    void commit_async(const group::OffsetList& offsets) { commit_list(offsets, true); }
     [[nodiscard]] std::optional<Error> take_async_commit_error() {
         return client_->take_async_error();
     }
@@ -281,11 +273,13 @@ class Consumer {
         const auto spin = static_cast<std::uint64_t>(
             std::chrono::duration_cast<std::chrono::nanoseconds>(options_.spin_before_sleep)
                 .count());
-        for (;;) {
-            const bool reading = group_state_ == GroupState::none || drive_group();
+        // One clock read per round, shared by the group's timers and the poll's budget.
+        for (std::uint64_t now = start;;) {
+            const bool reading = group_state_ == GroupState::none || drive_group(now);
             if (reading) gather();
             if (!batch_.empty()) break;
-            const std::uint64_t elapsed = detail::monotonic_ns() - start;
+            now = detail::monotonic_ns();
+            const std::uint64_t elapsed = now - start;
             if (elapsed >= budget) break;
             std::uint64_t nap = budget - elapsed;
             if (group_state_ != GroupState::none)  // wake for the group's heartbeats
@@ -305,6 +299,7 @@ class Consumer {
 
   private:
     enum class GroupState { none, joining, syncing, stable };
+    struct Assigned;
 
     // --- consumer group: Kafka's classic protocol, driven from poll() ---------------------
 
@@ -318,59 +313,59 @@ class Consumer {
     [[nodiscard]] std::int32_t commit_generation() const noexcept {
         return group_state_ == GroupState::none ? -1 : generation_;
     }
-    // The hot path of commit_sync()/commit_async(): every position, straight from the cursors;
-    // a slot whose partition did not move is not touched.
+    // Every commit goes the same way: each (partition, offset) is routed to this member's
+    // commit slot in the partition's ring or to the daemon; every slot's fence is checked before
+    // any is written (a fenced member's commit is refused whole); then the slots take their
+    // offsets by compare-and-swap and the rest is sent. The two lists keep their capacity, so a
+    // member committing its own partitions allocates nothing and makes no system call.
     void commit_positions(bool async) {
-        require_group();
-        const bool member = group_state_ == GroupState::stable;
+        begin_commit();
         for (const auto& p : partitions_)
-            if (member && p->commit_slot != nullptr &&
-                group::slot_token(*p->commit_slot) != p->commit_token)
-                throw fenced({p->topic, p->partition});
-        group::OffsetList rest;
-        for (const auto& p : partitions_) {
-            const auto offset = std::int64_t(p->cursor.offset);
-            if (!member || p->commit_slot == nullptr)
-                rest.push_back({{p->topic, p->partition}, offset});
-            else if (p->commit_expected != std::uint64_t(offset) + 1 &&
-                     group::commit_in_slot(*p->commit_slot, p->commit_token, p->commit_expected,
-                                           offset) == group::SlotCommit::fenced)
-                throw fenced({p->topic, p->partition});
-        }
-        if (rest.empty()) return;
-        if (async)
-            group::commit_async(*client_, options_.group_id, commit_generation(), member_id_, rest);
-        else
-            group::commit(*client_, options_.group_id, commit_generation(), member_id_, rest);
+            route_commit(p.get(), {p->topic, p->partition}, std::int64_t(p->cursor.offset));
+        finish_commit(async);
     }
-
-    // Commits what this member may commit through its rings' commit slots; returns the rest.
-    // All slots are checked before any is written, so a fence refuses the whole commit.
-    group::OffsetList commit_in_rings(const group::OffsetList& offsets) {
-        require_group();
-        group::OffsetList rest;
-        std::vector<std::pair<Assigned*, std::int64_t>> here;
+    void commit_list(const group::OffsetList& offsets, bool async) {
+        begin_commit();
         for (const auto& [tp, offset] : offsets) {
-            Assigned* p =
-                group_state_ == GroupState::stable ? find(tp.topic, tp.partition) : nullptr;
-            if (p == nullptr || p->commit_slot == nullptr) {
-                rest.push_back({tp, offset});
-                continue;
+            Assigned* p = find(tp.topic, tp.partition);
+            if (p != nullptr && p->commit_slot != nullptr) {  // the daemon checks the others
+                const auto hw = std::int64_t(ring::load_next_offset(p->reader.ring().header()));
+                if (offset < 0 || offset > hw)
+                    throw Error(ErrorCode::offset_out_of_range,
+                                "commit of offset " + std::to_string(offset) + " for " + tp.topic +
+                                    "-" + std::to_string(tp.partition) +
+                                    " is beyond its high watermark " + std::to_string(hw));
             }
-            const auto hw = std::int64_t(ring::load_next_offset(p->reader.ring().header()));
-            if (offset < 0 || offset > hw)
-                throw Error(ErrorCode::offset_out_of_range,
-                            "commit of offset " + std::to_string(offset) + " for " + tp.topic +
-                                "-" + std::to_string(tp.partition) +
-                                " is beyond its high watermark " + std::to_string(hw));
-            if (group::slot_token(*p->commit_slot) != p->commit_token) throw fenced(tp);
-            here.emplace_back(p, offset);
+            route_commit(p, tp, offset);
         }
-        for (auto& [p, offset] : here)
-            if (group::commit_in_slot(*p->commit_slot, p->commit_token, p->commit_expected,
+        finish_commit(async);
+    }
+    void begin_commit() {
+        require_group();
+        in_slots_.clear();
+        to_daemon_.clear();
+    }
+    void route_commit(Assigned* p, const group::TopicPartition& tp, std::int64_t offset) {
+        if (group_state_ == GroupState::stable && p != nullptr && p->commit_slot != nullptr)
+            in_slots_.emplace_back(p, offset);
+        else
+            to_daemon_.push_back({tp, offset});
+    }
+    void finish_commit(bool async) {
+        for (const auto& [p, offset] : in_slots_)
+            if (group::slot_token(*p->commit_slot) != p->commit_token)
+                throw fenced({p->topic, p->partition});
+        for (auto& [p, offset] : in_slots_)
+            if (p->commit_expected != std::uint64_t(offset) + 1 &&  // unchanged: nothing to do
+                group::commit_in_slot(*p->commit_slot, p->commit_token, p->commit_expected,
                                       offset) == group::SlotCommit::fenced)
                 throw fenced({p->topic, p->partition});
-        return rest;
+        if (to_daemon_.empty()) return;
+        if (async)
+            group::commit_async(*client_, options_.group_id, commit_generation(), member_id_,
+                                to_daemon_);
+        else
+            group::commit(*client_, options_.group_id, commit_generation(), member_id_, to_daemon_);
     }
     Error fenced(const group::TopicPartition& tp) const {
         return Error(ErrorCode::illegal_generation,
@@ -379,24 +374,14 @@ class Consumer {
                          "-" + std::to_string(tp.partition) + " moved on)");
     }
 
-    [[nodiscard]] group::OffsetList positions() const {
-        group::OffsetList out;
-        for (const auto& p : partitions_)
-            out.push_back({{p->topic, p->partition}, std::int64_t(p->cursor.offset)});
-        return out;
-    }
     [[nodiscard]] std::uint64_t heartbeat_ns() const noexcept {
         return std::uint64_t(
             std::chrono::duration_cast<std::chrono::nanoseconds>(options_.heartbeat_interval)
                 .count());
     }
-    [[nodiscard]] static std::int64_t now_ms() noexcept {
-        return std::int64_t(detail::monotonic_ns() / 1'000'000);
-    }
-
     // One step of the protocol; true while the assignment stands (records may be read).
-    bool drive_group() {
-        const std::int64_t now = now_ms();
+    bool drive_group(std::uint64_t now_ns) {
+        const auto now = std::int64_t(now_ns / 1'000'000);
         if (group_state_ == GroupState::stable) return keep_membership(now);
         try {
             if (group_state_ == GroupState::joining && !join_group()) return false;
@@ -820,6 +805,8 @@ class Consumer {
     std::int64_t next_heartbeat_ms_ = 0;
     std::int64_t last_heartbeat_ok_ms_ = 0;
     std::int64_t next_auto_commit_ms_ = 0;
+    std::vector<std::pair<Assigned*, std::int64_t>> in_slots_;  // a commit's two routes
+    group::OffsetList to_daemon_;
     std::vector<std::unique_ptr<Assigned>> partitions_;
     Batch batch_;
     std::size_t next_partition_ = 0;

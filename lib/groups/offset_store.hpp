@@ -36,7 +36,6 @@ class OffsetStore {
                                                         const group::TopicPartition& tp) const;
     [[nodiscard]] const OffsetMap* offsets_of(const std::string& group) const;
     [[nodiscard]] std::vector<std::string> groups() const;
-    [[nodiscard]] const std::string& path() const noexcept { return path_; }
 
   private:
     void load();

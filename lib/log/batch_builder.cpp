@@ -34,7 +34,6 @@ void BatchBuilder::clear() noexcept {
 
 void BatchBuilder::add(std::int64_t offset, std::int64_t timestamp, BytesView key, BytesView value,
                        std::span<const HeaderView> headers) {
-    if (batch_.size() < batch_header_bytes) clear();
     if (count_ == 0) {
         base_offset_ = offset;
         base_timestamp_ = timestamp;
@@ -69,11 +68,10 @@ void BatchBuilder::add(std::int64_t offset, std::int64_t timestamp, BytesView ke
 }
 
 std::size_t BatchBuilder::encoded_bytes() const noexcept {
-    return std::max(batch_.size(), std::size_t(batch_header_bytes));
+    return batch_.size();
 }
 
 std::string_view BatchBuilder::finish(config::Compression codec) {
-    if (batch_.size() < batch_header_bytes) clear();
     std::string* out = &batch_;
     if (codec != config::Compression::none) {
         compressed_.assign(batch_header_bytes, '\0');

@@ -15,6 +15,7 @@ namespace kbus::log {
 
 class BatchBuilder {
   public:
+    BatchBuilder() { clear(); }
     // Starts an empty batch; the first add() sets its base offset and base timestamp.
     void clear() noexcept;
 
