@@ -383,6 +383,18 @@ TEST_CASE("group bad input: names, unknown groups, commits beyond the end or not
     CHECK_THROWS_AS(kbus::group::remove(c, "g"), kbus::Error);        // has a member
     con.commit_sync({{{"t", 0}, 5}});
     CHECK(con.committed("t", 0) == 5);
+    // Whatever a process that maps the ring writes into a commit slot, the daemon persists no
+    // offset beyond the high watermark.
+    kbus::ring::RingHeader& h = c.topic("t")->rings[0].header();
+    bool forged = false;
+    for (auto& slot : h.group_commits)
+        if (kbus::group::slot_group(slot) == "g") {
+            kbus::group::set_slot_commit(slot, 1'000'000);
+            forged = true;
+        }
+    REQUIRE(forged);
+    CHECK(con.committed("t", 0) == 5);
+    CHECK(d.log_text().find("ignored a commit slot") != std::string::npos);
     // The daemon still serves everyone.
     CHECK(c.list_topics() == std::vector<std::string>{"t"});
 }
