@@ -28,9 +28,11 @@ struct DaemonFixture {
     std::vector<std::string> extra_args;  // e.g. {"--override", "kbus.spill.enable=false"}
     int pin_cpu = -1;  // benchmarks pin the daemon (all its threads) away from the client
 
+    std::string kbusd_path = KBUSD_PATH;
+
     explicit DaemonFixture(const std::string& name, std::vector<std::string> extra = {},
-                           int cpu = -1)
-        : extra_args(std::move(extra)), pin_cpu(cpu) {
+                           int cpu = -1, std::string kbusd = KBUSD_PATH)
+        : extra_args(std::move(extra)), pin_cpu(cpu), kbusd_path(std::move(kbusd)) {
         bus = "t" + std::to_string(::getpid()) + "-" + name;
         dir = std::filesystem::temp_directory_path() / ("kbus-test-" + bus);
         std::filesystem::remove_all(dir);
@@ -58,7 +60,7 @@ struct DaemonFixture {
             for (const std::string& a : extra_args)
                 argv.push_back(a.c_str());
             argv.push_back(nullptr);
-            ::execv(KBUSD_PATH, const_cast<char* const*>(argv.data()));
+            ::execv(kbusd_path.c_str(), const_cast<char* const*>(argv.data()));
             ::_exit(127);
         }
         return p;

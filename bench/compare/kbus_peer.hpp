@@ -1,0 +1,108 @@
+// kbus itself, through its public client: a claim/commit producer that writes the record in
+// place (latency runs write 8 bytes of it, streams every byte, as with every system here) and a
+// consumer that reads the records where they lie. The run's daemon is ring-only
+// (kbus.spill.enable=false): none of the other systems keeps a copy on disk either.
+#pragma once
+
+#include <algorithm>
+#include <cstring>
+#include <kbus/kbus.hpp>
+#include <memory>
+#include <string>
+
+#include "peer.hpp"
+
+namespace kbus::compare {
+
+class KbusPeer final : public Peer {
+  public:
+    KbusPeer(std::string label, kbus::ClientOptions bus, kbus::WaitMode mode,
+             std::chrono::microseconds spin)
+        : label_(std::move(label)), bus_(std::move(bus)), mode_(mode), spin_(spin) {}
+    [[nodiscard]] std::string name() const override { return label_; }
+
+    // One pair of topics per payload size, made once: each run's consumers start at their end.
+    void prepare(const RunSpec& spec) override {
+        kbus::Client client(bus_);
+        const std::size_t ring = spec.payload >= (256u << 10) ? (512u << 20) : (64u << 20);
+        for (const std::string& t : {topic("fwd", spec.payload), topic("back", spec.payload)}) {
+            try {
+                client.create_topic(t, 1,
+                                    {{"ring.bytes", std::to_string(ring)},
+                                     {"max.message.bytes", std::to_string(spec.payload + 4096)}});
+            } catch (const kbus::Error& e) {
+                if (e.code() != kbus::ErrorCode::topic_exists) throw;
+            }
+        }
+    }
+
+    [[nodiscard]] std::unique_ptr<Endpoint> open(const RunSpec& spec) override {
+        const bool first = spec.role == Role::pinger || spec.role == Role::receiver;
+        const std::string fwd = topic("fwd", spec.payload), back = topic("back", spec.payload);
+        return std::make_unique<Side>(bus_, mode_, spin_, first ? fwd : back, first ? back : fwd,
+                                      spec);
+    }
+
+  private:
+    static std::string topic(const char* direction, std::size_t payload) {
+        return std::string("compare-") + direction + "-" + std::to_string(payload);
+    }
+
+    class Side final : public Endpoint {
+      public:
+        Side(const kbus::ClientOptions& bus, kbus::WaitMode mode, std::chrono::microseconds spin,
+             std::string out, const std::string& in, const RunSpec& spec)
+            : client_(bus),
+              producer_(client_),
+              consumer_(client_,
+                        {.wait = mode, .max_poll_records = 4096, .spin_before_sleep = spin}),
+              out_(std::move(out)),
+              payload_(spec.payload),
+              whole_(spec.writes_whole_payload()),
+              source_(spec.payload, std::byte{'k'}) {
+            options_.partition = 0;
+            if (spec.role != Role::sender) consumer_.assign(in, 0, kbus::OffsetSpec::end());
+            (void)producer_.partition_count(out_);  // maps the ring now, not on the first send
+        }
+        void send() override {
+            auto claim = producer_.claim(out_, nullptr, std::int32_t(payload_), options_);
+            std::byte* value = claim.value().data();
+            std::memcpy(value, source_.data(),
+                        whole_ ? payload_ : std::min<std::size_t>(payload_, 8));
+            producer_.commit(claim);
+        }
+        void receive() override {
+            while (next_ == batch_size_) {
+                const auto& batch = consumer_.poll(std::chrono::seconds(1));
+                batch_ = &batch;
+                batch_size_ = batch.size();
+                next_ = 0;
+            }
+            const auto& m = (*batch_)[next_++];
+            // Look at the value where it lies, as a consumer would (no copy).
+            sink_ =
+                sink_ ^ (m.value().size() ? std::to_integer<unsigned>(m.value().data()[0]) : 0u);
+        }
+
+      private:
+        kbus::Client client_;
+        kbus::Producer producer_;
+        kbus::Consumer consumer_;
+        kbus::SendOptions options_;
+        std::string out_;
+        std::size_t payload_;
+        bool whole_;
+        std::vector<std::byte> source_;
+        const kbus::Batch* batch_ = nullptr;
+        std::size_t batch_size_ = 0;
+        std::size_t next_ = 0;
+        volatile unsigned sink_ = 0;
+    };
+
+    std::string label_;
+    kbus::ClientOptions bus_;
+    kbus::WaitMode mode_;
+    std::chrono::microseconds spin_;
+};
+
+}  // namespace kbus::compare
