@@ -972,7 +972,7 @@ class Daemon {
     // Takes committed records off every ring and raises each producer limit to
     // min(spill position, attached readers' positions) + capacity (monotonic).
     void spill_loop() {
-        std::uint32_t idle = 0;
+        constexpr auto idle_nap = std::chrono::milliseconds(1);
         while (!g_stop.load(std::memory_order_relaxed)) {
             bool progress = false;
             {
@@ -989,17 +989,15 @@ class Daemon {
                             p->log->apply_retention(now_ms);
                 }
             }
-            if (progress) {
-                idle = 0;
-                continue;
-            }
-            if (++idle < 100) {
-                std::this_thread::yield();
-                continue;
-            }
+            if (progress) continue;
+            // Nothing due: sleep rather than poll. Every pass reads each ring's claim line, and
+            // polling it would pull that line away from the producers on every claim (and steal
+            // their core on a small machine). Producers are granted half a ring ahead, so 1 ms
+            // naps are inside their headroom; a blocked producer rings the doorbell at once, and
+            // a batch lingers 2 ms anyway.
             const std::uint32_t seq = control_->doorbell.seq.load();
             control_->doorbell.sleeping.store(1, std::memory_order_seq_cst);
-            detail::futex_wait(&control_->doorbell.seq, seq, std::chrono::microseconds(500));
+            detail::futex_wait(&control_->doorbell.seq, seq, idle_nap);
             control_->doorbell.sleeping.store(0, std::memory_order_relaxed);
         }
     }
@@ -1026,14 +1024,19 @@ class Daemon {
         const std::uint64_t tail = ring::load_tail(h);
         const std::uint64_t limit =
             std::min(base + p.ring.capacity(), tail + p.ring.capacity() / 2);
-        if (limit > h.limit.producer_limit.load(std::memory_order_relaxed)) {
+        const std::uint64_t granted = h.limit.producer_limit.load(std::memory_order_relaxed);
+        const bool blocked = h.limit.blocked_producers.load(std::memory_order_seq_cst) != 0;
+        // Grant in steps of an eighth of the ring (or at once to a waiting producer): the limit
+        // shares nothing with the claim line, but a new one every pass would keep this loop
+        // chasing the tail, and the tail's cache line away from the producers.
+        if (limit > granted && (blocked || limit - granted >= p.ring.capacity() / 8)) {
             // Release: producers that see the new limit see our reads of the old bytes done.
             h.limit.producer_limit.store(limit, std::memory_order_seq_cst);
-            if (h.limit.blocked_producers.load(std::memory_order_seq_cst) != 0) {
+            if (blocked) {
                 h.limit.limit_seq.fetch_add(1, std::memory_order_release);
                 detail::futex_wake_all(&h.limit.limit_seq);
+                progress = true;
             }
-            progress = true;
         }
         return progress;
     }

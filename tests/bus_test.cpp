@@ -116,6 +116,63 @@ std::uint64_t checksum(std::string_view s) {
 }
 }  // namespace
 
+TEST_CASE("send_batch: one run of consecutive offsets, one partition, records intact", "[bus]") {
+    DaemonFixture d("batch");
+    kbus::Client c(d.options());
+    c.create_topic("t", 3, {{"ring.bytes", "65536"}});
+    kbus::Producer p(c);
+    const kbus::HeaderView trace[] = {{"trace", kbus::BytesView("abc")}};
+    const std::string big(1000, 'b');
+    const kbus::BatchRecord records[] = {
+        {kbus::BytesView("foobar"), kbus::BytesView("one")},  // Kafka's vector: foobar -> 0 of 3
+        {kbus::BytesView(), kbus::BytesView("two"), trace},
+        {kbus::BytesView("kafka"), kbus::BytesView()},  // stays with the run: partition 0
+        {kbus::BytesView(), big}};
+    kbus::SendOptions at;
+    at.timestamp = 1700000000000;
+    const auto md = p.send_batch("t", records, at);
+    CHECK(md.partition == 0);
+    CHECK(md.offset == 0);
+    CHECK(p.send("t", "foobar", "after").offset == 4);
+
+    kbus::Consumer con(c, {.wait = kbus::WaitMode::blocking});
+    con.assign("t", 0, kbus::OffsetSpec::beginning());
+    std::vector<kbus::OwnedMessage> got;
+    for (int i = 0; i < 100 && got.size() < 5; ++i)
+        for (const auto& m : con.poll(20ms))
+            got.push_back(m.copy());
+    REQUIRE(got.size() == 5);
+    for (int i = 0; i < 4; ++i) {
+        CHECK(got[std::size_t(i)].offset == i);
+        CHECK(got[std::size_t(i)].timestamp == 1700000000000);
+    }
+    CHECK(got[0].key == std::optional<std::string>("foobar"));
+    CHECK(got[0].value == std::optional<std::string>("one"));
+    CHECK(got[1].key == std::nullopt);
+    REQUIRE(got[1].headers.size() == 1);
+    CHECK(got[1].headers[0].value == std::optional<std::string>("abc"));
+    CHECK(got[2].value == std::nullopt);
+    CHECK(got[3].value == big);
+    CHECK(got[4].value == std::optional<std::string>("after"));
+
+    auto code_of = [&](auto&& f) {
+        try {
+            f();
+        } catch (const kbus::Error& e) {
+            return e.code();
+        }
+        return kbus::ErrorCode::ok;
+    };
+    std::vector<kbus::BatchRecord> too_many(40, kbus::BatchRecord{{}, big});  // 40 KB > half ring
+    CHECK(code_of([&] { p.send_batch("t", too_many); }) == kbus::ErrorCode::message_too_large);
+    kbus::SendOptions with_headers;
+    with_headers.headers = trace;
+    CHECK(code_of([&] { p.send_batch("t", records, with_headers); }) ==
+          kbus::ErrorCode::invalid_argument);
+    CHECK(p.send_batch("t", {}).offset == -1);
+    CHECK(con.poll(10ms).empty());  // nothing of the refused runs reached the ring
+}
+
 TEST_CASE("4 producer x 3 consumer processes: every record once, intact, dense, in order",
           "[bus][integration]") {
     DaemonFixture d("mpmc");
@@ -184,10 +241,28 @@ TEST_CASE("4 producer x 3 consumer processes: every record once, intact, dense, 
                 kbus::Client c(d.options());
                 kbus::Producer p(c);
                 std::mt19937_64 rng(std::uint64_t(i) * 7919);
-                for (std::uint64_t s = 0; s < per_producer; ++s) {
-                    const std::string v = make_value(rng, i, s);
-                    const std::uint64_t sum = checksum(v);
-                    p.send("load", kbus::BytesView(&sum, 8), v);
+                // Producers 0 and 1 send record by record, 2 and 3 in runs of 1 to 32 records
+                // (send_batch): runs and single claims interleave on one ring.
+                std::vector<std::string> values;
+                std::vector<std::uint64_t> sums;
+                std::vector<kbus::BatchRecord> run;
+                for (std::uint64_t s = 0; s < per_producer;) {
+                    const std::uint64_t n =
+                        i < 2 ? 1 : std::min<std::uint64_t>(1 + rng() % 32, per_producer - s);
+                    values.clear();
+                    sums.clear();
+                    run.clear();
+                    for (std::uint64_t k = 0; k < n; ++k) {
+                        values.push_back(make_value(rng, i, s + k));
+                        sums.push_back(checksum(values.back()));
+                    }
+                    for (std::uint64_t k = 0; k < n; ++k)
+                        run.push_back({kbus::BytesView(&sums[k], 8), values[k]});
+                    if (i < 2)
+                        p.send("load", kbus::BytesView(&sums[0], 8), values[0]);
+                    else
+                        p.send_batch("load", run);
+                    s += n;
                 }
             } catch (const std::exception& e) {
                 std::fprintf(stderr, "producer: %s\n", e.what());

@@ -150,12 +150,20 @@ TEST_CASE("with the spill disabled records only pass through the ring", "[spill]
     spill::PartitionSpill s(ring.ref, l, config::Compression::none, sink(), o);
     for (int i = 0; i < 10; ++i)
         (void)write_value(w, "v");
-    // Discarding keeps the spill's cadence (never chasing the producers' tail record by record).
+    // Ring-only, records are stepped over in big strides (never chasing the producers' tail
+    // record by record): after ring_only_linger_ns, or once an eighth of the ring waits.
     CHECK_FALSE(s.step(1000, 0));
+    CHECK_FALSE(s.step(1000 + o.linger_ns, 0));
     CHECK(s.cursor().offset == 0);
-    CHECK(s.step(1000 + o.linger_ns, 0));
+    CHECK(s.step(1000 + spill::ring_only_linger_ns, 0));
     CHECK(s.cursor().offset == 10);
     CHECK(ring.ref.header().spill.spill_offset.load() == 10);
     CHECK(l.log_end_offset() == 0);
-    CHECK_FALSE(s.step(2000 + o.linger_ns, 0));
+    CHECK_FALSE(s.step(2000 + spill::ring_only_linger_ns, 0));
+    const std::string kilobyte(1024, 'k');
+    for (int i = 0; i < 9; ++i)  // 9 KiB of frames: past an eighth of the 64 KiB ring
+        (void)write_value(w, kilobyte);
+    CHECK(s.step(3000 + spill::ring_only_linger_ns, 0));
+    CHECK(s.cursor().offset == 19);
+    CHECK(l.log_end_offset() == 0);
 }

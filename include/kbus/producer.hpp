@@ -6,7 +6,9 @@
 // never wait. Partitioning is Kafka's: explicit partition, else murmur2(key), else round robin.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <span>
@@ -17,6 +19,7 @@
 #include "kbus/bytes.hpp"
 #include "kbus/client.hpp"
 #include "kbus/detail/clock.hpp"
+#include "kbus/detail/record_clock.hpp"
 #include "kbus/header_block.hpp"
 #include "kbus/murmur2.hpp"
 #include "kbus/ring_writer.hpp"
@@ -31,6 +34,13 @@ struct SendOptions {
     std::span<const HeaderView> headers{};
     std::optional<std::int64_t> timestamp;  // ms since the epoch; default: now (CreateTime)
     std::optional<std::int32_t> partition;  // default: by key, else round robin
+};
+
+// One record of Producer::send_batch (views: the bytes are copied into the ring).
+struct BatchRecord {
+    BytesView key{};
+    BytesView value{};
+    std::span<const HeaderView> headers{};
 };
 
 struct RecordMetadata {
@@ -98,6 +108,21 @@ class Producer {
         return {c.partition_, static_cast<std::int64_t>(c.claim_.offset), c.timestamp_};
     }
 
+    // Sends several records to one partition as one run: one claim (one atomic operation) and
+    // one timestamp for all of them, as Kafka's producer batches records per partition. The
+    // partition is options.partition, else the first record's key's, else round robin; record i
+    // gets offset first.offset + i. Records carry their own headers (options.headers must be
+    // empty). Waits like send() while the ring is full; the run must fit in half the ring.
+    RecordMetadata send_batch(std::string_view topic, std::span<const BatchRecord> records,
+                              const SendOptions& options = {}) {
+        return send_batch_impl(topic, records, options, true).value();
+    }
+    [[nodiscard]] std::optional<RecordMetadata> try_send_batch(std::string_view topic,
+                                                               std::span<const BatchRecord> records,
+                                                               const SendOptions& options = {}) {
+        return send_batch_impl(topic, records, options, false);
+    }
+
     [[nodiscard]] std::int32_t partition_count(std::string_view topic) {
         return state_for(topic).handle->metadata.partitions;
     }
@@ -109,6 +134,59 @@ class Producer {
         std::vector<ring::RingWriter> writers;
         std::uint32_t round_robin = 0;
     };
+
+    std::optional<RecordMetadata> send_batch_impl(std::string_view topic,
+                                                  std::span<const BatchRecord> records,
+                                                  const SendOptions& options, bool block) {
+        if (!options.headers.empty())
+            throw Error(ErrorCode::invalid_argument,
+                        "send_batch: headers go in each BatchRecord, not in SendOptions");
+        TopicState& t = state_for(topic);
+        if (records.empty()) return RecordMetadata{-1, -1, 0};
+        const std::int32_t partition = choose_partition(t, records.front().key, options);
+        layouts_.clear();
+        std::uint64_t total = 0, longest = 0;
+        for (const BatchRecord& r : records) {
+            const std::size_t headers_bytes = header_block_size(r.headers);
+            if (r.key.size() > 0x7fffffffu || r.value.size() > 0x7fffffffu ||
+                headers_bytes > 0x7fffffffu)
+                throw Error(ErrorCode::message_too_large, "record too large");
+            layouts_.push_back(ring::payload_layout(r.key.wire_length(), r.value.wire_length(),
+                                                    std::uint32_t(headers_bytes)));
+            total += layouts_.back().frame_length;
+            longest = std::max(longest, layouts_.back().frame_length);
+        }
+        ring::RingWriter& writer = t.writers[std::size_t(partition)];
+        ring::RingRun run;
+        if (!claim_space(t, writer, total, std::uint32_t(records.size()), longest, run, block))
+            return std::nullopt;
+        const std::int64_t timestamp = record_timestamp(t, options);
+        std::uint64_t at = 0;
+        for (std::uint32_t i = 0; i < records.size(); ++i) {
+            const BatchRecord& r = records[i];
+            const ring::RingClaim c = writer.place(run, i, at, layouts_[i]);
+            auto* frame = reinterpret_cast<std::byte*>(c.record);
+            if (!r.key.is_null() && r.key.size() != 0)
+                std::memcpy(frame + c.layout.key_offset, r.key.data(), r.key.size());
+            if (!r.value.is_null() && r.value.size() != 0)
+                std::memcpy(frame + c.layout.value_offset, r.value.data(), r.value.size());
+            write_header_block(frame + c.layout.headers_offset, r.headers);
+            ring::RingWriter::write_header(c, timestamp, r.key.wire_length(), r.value.wire_length(),
+                                           static_cast<std::uint32_t>(header_block_size(r.headers)),
+                                           static_cast<std::uint32_t>(r.headers.size()));
+            writer.publish(c);
+            at += c.layout.frame_length;
+        }
+        writer.after_publish();
+        return RecordMetadata{partition, static_cast<std::int64_t>(run.first_offset), timestamp};
+    }
+
+    std::int64_t record_timestamp(const TopicState& t, const SendOptions& options) {
+        const std::int64_t now = clock_.now_ms();
+        const bool log_append = t.handle->metadata.timestamp_type ==
+                                static_cast<std::uint32_t>(ring::TimestampType::log_append_time);
+        return (options.timestamp && !log_append) ? *options.timestamp : now;
+    }
 
     static void fill_value(ProducerClaim& c, BytesView value) noexcept {
         if (!value.is_null() && value.size() != 0)
@@ -158,12 +236,12 @@ class Producer {
             key.wire_length(), value_size, static_cast<std::uint32_t>(headers_bytes));
         ring::RingWriter& writer = t.writers[std::size_t(partition)];
         ProducerClaim c;
-        if (!claim_space(t, writer, layout, c.claim_, block)) return std::nullopt;
+        ring::RingRun run;
+        if (!claim_space(t, writer, layout.frame_length, 1, layout.frame_length, run, block))
+            return std::nullopt;
+        c.claim_ = writer.place(run, 0, 0, layout);
 
-        const std::int64_t now = detail::wall_clock_ms();
-        const bool log_append = t.handle->metadata.timestamp_type ==
-                                static_cast<std::uint32_t>(ring::TimestampType::log_append_time);
-        c.timestamp_ = (options.timestamp && !log_append) ? *options.timestamp : now;
+        c.timestamp_ = record_timestamp(t, options);
         auto* frame = reinterpret_cast<std::byte*>(c.claim_.record);
         if (!key.is_null() && key.size() != 0)
             std::memcpy(frame + layout.key_offset, key.data(), key.size());
@@ -177,19 +255,26 @@ class Producer {
         return c;
     }
 
-    bool claim_space(TopicState& t, ring::RingWriter& writer, const ring::PayloadLayout& layout,
-                     ring::RingClaim& out, bool block) {
+    bool claim_space(TopicState& t, ring::RingWriter& writer, std::uint64_t frame_bytes,
+                     std::uint32_t count, std::uint64_t max_frame, ring::RingRun& out, bool block) {
         std::uint64_t deadline_ns = 0;
         for (std::uint32_t attempt = 0;; ++attempt) {
-            switch (writer.try_claim(layout, out)) {
+            switch (writer.try_claim_run(frame_bytes, count, max_frame, out)) {
                 case ring::ClaimStatus::claimed:
                     return true;
                 case ring::ClaimStatus::too_large:
+                    if (max_frame > t.handle->metadata.max_message_bytes)
+                        throw Error(ErrorCode::message_too_large,
+                                    "record of " + std::to_string(max_frame) +
+                                        " bytes (with its 48-byte header) exceeds "
+                                        "max.message.bytes " +
+                                        std::to_string(t.handle->metadata.max_message_bytes) +
+                                        " of topic '" + t.name + "'");
                     throw Error(ErrorCode::message_too_large,
-                                "record of " + std::to_string(layout.frame_length) +
-                                    " bytes (with its 48-byte header) exceeds max.message.bytes " +
-                                    std::to_string(t.handle->metadata.max_message_bytes) +
-                                    " of topic '" + t.name + "'");
+                                std::to_string(count) + " records of " +
+                                    std::to_string(frame_bytes) +
+                                    " bytes in all exceed half the ring of topic '" + t.name + "'" +
+                                    (count > 1 ? ": send them in smaller batches" : ""));
                 case ring::ClaimStatus::deleted:
                     client_->forget_topic(t.name);
                     throw Error(ErrorCode::topic_deleted, "topic '" + t.name + "' was deleted");
@@ -224,6 +309,8 @@ class Producer {
 
     Client* client_;
     ProducerOptions options_;
+    detail::RecordClock clock_;
+    std::vector<ring::PayloadLayout> layouts_;  // send_batch's, reused
     std::vector<std::unique_ptr<TopicState>> topics_;
     TopicState* last_ = nullptr;
 };

@@ -6,10 +6,12 @@
 //        with release order; that store is what makes the record visible to readers.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
 
+#include "kbus/detail/asymmetric_fence.hpp"
 #include "kbus/detail/futex.hpp"
 #include "kbus/ring_ref.hpp"
 
@@ -22,6 +24,13 @@ struct RingClaim {
     PayloadLayout layout{};
 };
 
+// A run of records claimed together: consecutive offsets from first_offset, frames back to back
+// from first_position.
+struct RingRun {
+    std::uint64_t first_offset = 0;
+    std::uint64_t first_position = 0;
+};
+
 enum class ClaimStatus { claimed, full, too_large, deleted };
 
 class RingWriter {
@@ -29,14 +38,25 @@ class RingWriter {
     RingWriter() = default;
     explicit RingWriter(RingRef ring) noexcept
         : ring_(ring),
-          cached_limit_(ring.header().limit.producer_limit.load(std::memory_order_acquire)) {}
+          cached_limit_(ring.header().limit.producer_limit.load(std::memory_order_acquire)),
+          fence_generation_(detail::register_for_asymmetric_fence()) {}
 
     // Claims space for a record of this layout. Never blocks: `full` when the producer limit
     // (the daemon's spill, or a consumer holding a batch) stops it.
     [[nodiscard]] ClaimStatus try_claim(const PayloadLayout& layout, RingClaim& out) noexcept {
+        RingRun run;
+        const ClaimStatus s = try_claim_run(layout.frame_length, 1, layout.frame_length, run);
+        if (s == ClaimStatus::claimed) out = place(run, 0, 0, layout);
+        return s;
+    }
+
+    // Claims `count` consecutive offsets and `frame_bytes` of ring space in one atomic step, for
+    // records laid back to back (the longest frame being `max_frame`): the Disruptor's next(n).
+    // Each record is then placed with place() and published with publish().
+    [[nodiscard]] ClaimStatus try_claim_run(std::uint64_t frame_bytes, std::uint32_t count,
+                                            std::uint64_t max_frame, RingRun& out) noexcept {
         RingHeader& h = ring_.header();
-        const std::uint64_t frame = layout.frame_length;
-        if (frame > h.info.max_record_bytes || frame > ring_.capacity() / 2)
+        if (max_frame > h.info.max_record_bytes || frame_bytes > ring_.capacity() / 2)
             return ClaimStatus::too_large;
         // Relaxed: the state shares the claim pair's cache line, so this check costs nothing;
         // a producer racing a delete may still land one record in the dying ring.
@@ -47,8 +67,8 @@ class RingWriter {
         for (;;) {
             const std::uint64_t tail = current.second;
             const std::uint64_t room = ring_.capacity() - ring_.index_of(tail);
-            skip = room < frame ? room : 0;  // pad to the lap's end rather than straddle it
-            const std::uint64_t end = tail + skip + frame;
+            skip = room < frame_bytes ? room : 0;  // pad to the lap's end rather than straddle it
+            const std::uint64_t end = tail + skip + frame_bytes;
             if (end > cached_limit_) {
                 // Acquire: pairs with the daemon's release store of a new limit.
                 cached_limit_ = h.limit.producer_limit.load(std::memory_order_acquire);
@@ -59,18 +79,28 @@ class RingWriter {
                     return ClaimStatus::full;
                 }
             }
-            const detail::WordPair desired{current.first + 1, end};
+            const detail::WordPair desired{current.first + count, end};
             if (detail::dwcas(&h.claim.next_offset_and_tail, current, desired)) break;
         }
         const std::uint64_t tail = current.second;
+        prefetch_ahead(tail + skip + frame_bytes, frame_bytes);
         if (skip >= record_header_bytes) write_padding(tail, skip, current.first);
-        out.offset = current.first;
-        out.position = tail + skip;
-        out.record = ring_.record_at(out.position);
-        out.layout = layout;
-        // Relaxed: the record's commit (release) publishes the journal entry with the record.
-        __atomic_store_n(ring_.journal_slot(out.offset), out.position, __ATOMIC_RELAXED);
+        out.first_offset = current.first;
+        out.first_position = tail + skip;
         return ClaimStatus::claimed;
+    }
+
+    // The claim of the record `index` of a run, `at` bytes into it.
+    [[nodiscard]] RingClaim place(const RingRun& run, std::uint32_t index, std::uint64_t at,
+                                  const PayloadLayout& layout) const noexcept {
+        RingClaim c;
+        c.offset = run.first_offset + index;
+        c.position = run.first_position + at;
+        c.record = ring_.record_at(c.position);
+        c.layout = layout;
+        // Relaxed: the record's commit (release) publishes the journal entry with the record.
+        __atomic_store_n(ring_.journal_slot(c.offset), c.position, __ATOMIC_RELAXED);
+        return c;
     }
 
     [[nodiscard]] std::byte* payload(const RingClaim& c) const noexcept {
@@ -93,11 +123,29 @@ class RingWriter {
         r->header_count = header_count;
     }
 
-    // Publishes the record: the commit word is stored last. Seq_cst (not just release) so that
-    // the sleepers check below cannot be ordered before it (store-load): a blocking consumer that
-    // announced itself before we committed is always woken.
+    // Publishes the record: the commit word is stored last (release: the record's bytes are
+    // visible to whoever sees it), then wakes sleeping consumers.
     void commit(const RingClaim& c) noexcept {
-        c.record->commit.store(commit_word_for(c.offset), std::memory_order_seq_cst);
+        publish(c);
+        after_publish();
+    }
+
+    // The commit store alone: a run's records are published one by one, then after_publish()
+    // once for all of them.
+    void publish(const RingClaim& c) noexcept {
+        c.record->commit.store(commit_word_for(c.offset), std::memory_order_release);
+    }
+
+    // The sleepers check must not be ordered before the commit stores (store-load), or a
+    // consumer that announced itself meanwhile would sleep through our records: a sleeping
+    // consumer's membarrier gives that order (asymmetric_fence.hpp), else a full fence here.
+    void after_publish() noexcept {
+        if (detail::asymmetric_fence_registered(fence_generation_)) {
+            std::atomic_signal_fence(std::memory_order_seq_cst);  // the compiler's half
+        } else {
+            std::atomic_thread_fence(std::memory_order_seq_cst);
+            if (fence_generation_ != 0) fence_generation_ = detail::register_for_asymmetric_fence();
+        }
         wake_sleepers();
     }
 
@@ -112,6 +160,23 @@ class RingWriter {
     [[nodiscard]] const RingRef& ring() const noexcept { return ring_; }
 
   private:
+    // The ring is far larger than the caches, so each line a record lands on was last touched a
+    // lap ago: a miss to memory, or to another core. Stores alone would hide that, but the next
+    // claim's locked compare-and-swap waits for every earlier store to complete. So ask for the
+    // lines of the next claim (as long as this one, at least 2 KiB) now, for writing: by the
+    // time we get there they are ours. No reader is on them: readers follow behind the tail.
+    void prefetch_ahead(std::uint64_t end, std::uint64_t claimed) noexcept {
+        constexpr std::uint64_t line = 64, most = 16384;
+        const std::uint64_t distance = std::clamp<std::uint64_t>(claimed, 2048, most);
+        if (ring_.capacity() < 4 * most) return;
+        const std::uint64_t to = (end + distance) & ~(line - 1);
+        std::uint64_t from = std::max(prefetched_to_, (end & ~(line - 1)) + line);
+        if (to < from || to - from > most) from = to - most;
+        for (std::uint64_t at = from; at < to; at += line)
+            __builtin_prefetch(ring_.at(at), 1 /* write */, 3);
+        prefetched_to_ = std::max(prefetched_to_, to);
+    }
+
     void write_padding(std::uint64_t position, std::uint64_t length,
                        std::uint64_t offset) noexcept {
         RecordHeader* p = ring_.record_at(position);
@@ -129,7 +194,9 @@ class RingWriter {
     }
 
     RingRef ring_;
-    std::uint64_t cached_limit_ = 0;  // our copy of the daemon's producer limit
+    std::uint64_t cached_limit_ = 0;   // our copy of the daemon's producer limit
+    unsigned fence_generation_ = 0;    // registered for sleepers' membarriers (0: not)
+    std::uint64_t prefetched_to_ = 0;  // prefetched for writing up to here
 };
 
 }  // namespace kbus::ring

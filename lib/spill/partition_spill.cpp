@@ -52,6 +52,8 @@ bool PartitionSpill::due(std::uint64_t now_ns) {
     if (pending_since_ns_ == 0) pending_since_ns_ = now_ns;
     const bool pressure = pending >= ring_.capacity() / 8 ||
                           h.limit.blocked_producers.load(std::memory_order_relaxed) != 0;
+    if (!options_.write_to_log)  // ring-only: step over records only when room runs short
+        return pressure || now_ns - pending_since_ns_ >= ring_only_linger_ns;
     return pending >= options_.batch_bytes || pressure ||
            now_ns - pending_since_ns_ >= options_.linger_ns;
 }
@@ -116,7 +118,12 @@ bool PartitionSpill::write_batch(std::uint64_t now_ns, std::int64_t now_ms) {
 
 bool PartitionSpill::discard() {
     const ring::Cursor before = cursor_;
+    const std::uint64_t tail = ring::load_tail(ring_.header());
     for (ring::RecordRef r;;) {
+        // Each header says where the next one is: a chain of loads the core cannot run ahead
+        // on, so fetch the lines ahead ourselves (they are committed history, below the tail).
+        if (const std::uint64_t ahead = cursor_.position + 4096; ahead < tail)
+            __builtin_prefetch(ring_.at(ahead), 0, 0);
         const ring::PeekStatus s = reader_.peek(cursor_, r);
         if (s != ring::PeekStatus::record && s != ring::PeekStatus::aborted) break;
         ring::RingReader::advance(cursor_, r);

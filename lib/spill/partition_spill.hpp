@@ -22,6 +22,12 @@ struct SpillOptions {
     bool write_to_log = true;
 };
 
+// Ring-only, the spill steps over records just to keep the producers' limit moving. Doing it in
+// big strides (an eighth of the ring, or after 100 ms) means it reads lines long since evicted
+// to memory, in sequence, instead of pulling each one from the producer's cache as it is
+// written: on a small machine that walk competed with the producers for a core.
+inline constexpr std::uint64_t ring_only_linger_ns = 100'000'000;
+
 class PartitionSpill {
   public:
     PartitionSpill(ring::RingRef ring, log::PartitionLog& log, config::Compression codec,

@@ -1,0 +1,324 @@
+// The core bus's numbers, on Google Benchmark (its JSON reporter gives every counter):
+//   send/N, claim_commit/N     one producer's cost per record of N value bytes (ring-only bus)
+//   poll_empty, poll_records   a consumer's cost of a poll that finds nothing, and per record
+//   round_trip/mode/payload    two processes on two cores ping-ponging over two topics: p50,
+//                              p99, p99.9, p99.99 and max from a histogram of every sample
+//   stream/P/C/spill           P producer processes -> one partition -> C consumer processes
+//                              (each reads everything), 64 B records, spill to disk on or off
+// Run by hand: build/bench/kbus_bench_bus [--benchmark_filter=...] [--benchmark_format=json]
+#include <benchmark/benchmark.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "bench_support.hpp"
+#include "compare/kbus_peer.hpp"
+#include "compare/run_pair.hpp"
+#include "daemon_fixture.hpp"
+#include "kbus/kbus.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::vector<std::string> ring_only = {"--override", "kbus.spill.enable=false"};
+
+// --- one process: the cost of each call -----------------------------------------------------
+
+// A ring-only bus with one 64 MiB partition; the daemon (pinned to core 1) keeps the ring
+// moving, this thread runs on core 0.
+struct SingleProcess {
+    DaemonFixture daemon{"bench-bus", ring_only, 1};
+    kbus::Client client{daemon.options()};
+    explicit SingleProcess(std::size_t payload) {
+        kbus::bench::pin_this_thread(0);
+        client.create_topic("t", 1,
+                            {{"ring.bytes", std::to_string(64 << 20)},
+                             {"max.message.bytes", std::to_string(payload + 4096)}});
+    }
+};
+
+void send(benchmark::State& state) {
+    const auto payload = std::size_t(state.range(0));
+    SingleProcess bus(payload);
+    kbus::Producer p(bus.client);
+    const std::string value(payload, 'v');
+    kbus::SendOptions o;
+    o.partition = 0;
+    for (auto _ : state)
+        benchmark::DoNotOptimize(p.send("t", nullptr, value, o));
+    state.SetItemsProcessed(state.iterations());
+    state.SetBytesProcessed(state.iterations() * std::int64_t(payload));
+}
+
+// Runs of 64 records with one claim each (Producer::send_batch); counted per record.
+void send_batch(benchmark::State& state) {
+    const auto payload = std::size_t(state.range(0));
+    SingleProcess bus(payload);
+    kbus::Producer p(bus.client);
+    const std::string value(payload, 'v');
+    const std::vector<kbus::BatchRecord> run(64, kbus::BatchRecord{{}, value});
+    kbus::SendOptions o;
+    o.partition = 0;
+    for (auto _ : state)
+        benchmark::DoNotOptimize(p.send_batch("t", run, o));
+    state.SetItemsProcessed(state.iterations() * std::int64_t(run.size()));
+    state.SetBytesProcessed(state.iterations() * std::int64_t(run.size() * payload));
+}
+
+void claim_commit(benchmark::State& state) {
+    const auto payload = std::size_t(state.range(0));
+    SingleProcess bus(payload);
+    kbus::Producer p(bus.client);
+    kbus::SendOptions o;
+    o.partition = 0;
+    for (auto _ : state) {
+        auto c = p.claim("t", nullptr, std::int32_t(payload), o);
+        c.value()[0] = std::byte{1};  // the producer builds its message in place
+        benchmark::DoNotOptimize(p.commit(c));
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+
+void poll_empty(benchmark::State& state) {
+    SingleProcess bus(64);
+    kbus::Consumer con(bus.client, {.wait = kbus::WaitMode::busy_poll});
+    con.assign("t", 0, kbus::OffsetSpec::end());
+    for (auto _ : state)
+        benchmark::DoNotOptimize(con.poll(0ns).size());
+}
+
+void poll_records(benchmark::State& state) {
+    SingleProcess bus(64);
+    constexpr int records = 200000;  // 22 MB of frames: within the ring's recent half
+    {
+        kbus::Producer p(bus.client);
+        const std::string value(64, 'v');
+        for (int i = 0; i < records; ++i)
+            (void)p.send("t", nullptr, value);
+    }
+    kbus::Consumer con(bus.client, {.wait = kbus::WaitMode::busy_poll, .max_poll_records = 4096});
+    std::uint64_t sum = 0;
+    for (auto _ : state) {
+        state.PauseTiming();
+        con.assign("t", 0, kbus::OffsetSpec::at(0));
+        state.ResumeTiming();
+        for (int seen = 0; seen < records;)
+            for (const kbus::Message& m : con.poll(1s)) {
+                sum += m.value().size();
+                ++seen;
+            }
+    }
+    benchmark::DoNotOptimize(sum);
+    state.SetItemsProcessed(state.iterations() * records);
+}
+
+// --- two processes: round trips --------------------------------------------------------------
+
+void round_trip(benchmark::State& state) {
+    const bool busy = state.range(0) == 0;
+    const auto payload = std::size_t(state.range(1));
+    DaemonFixture daemon("bench-rtt", ring_only);
+    kbus::compare::KbusPeer peer("kbus", daemon.options(),
+                                 busy ? kbus::WaitMode::busy_poll : kbus::WaitMode::blocking,
+                                 busy ? 0us : 50us);
+    const std::uint64_t n = payload <= 4096 ? 50000 : payload <= 65536 ? 10000 : 2000;
+    for (auto _ : state) {
+        const auto r = kbus::compare::run_pair(peer, payload, true, {n / 10, n}, {0, 1}, 120s);
+        if (!r.ok) {
+            state.SkipWithError(r.error.c_str());
+            break;
+        }
+        const auto& h = r.round_trip_ns;
+        state.SetIterationTime(double(h.percentile(50)) * 1e-9);  // the reported time is p50
+        state.counters["p50_ns"] = double(h.percentile(50));
+        state.counters["p99_ns"] = double(h.percentile(99));
+        state.counters["p99.9_ns"] = double(h.percentile(99.9));
+        state.counters["p99.99_ns"] = double(h.percentile(99.99));
+        state.counters["max_ns"] = double(h.max());
+        state.counters["samples"] = double(h.count());
+    }
+}
+
+// --- many processes: throughput on one partition ---------------------------------------------
+
+struct StreamShared {
+    std::atomic<int> ready{0};
+    std::atomic<int> go{0};
+    std::atomic<int> failed{0};
+};
+
+// 1 -> 1 runs pinned (consumer on core 0, producer on core 1); more processes than cores are
+// left to the scheduler.
+[[noreturn]] void stream_producer(const DaemonFixture& d, StreamShared& s, std::int64_t records,
+                                  int cpu, std::size_t batch) {
+    int code = 0;
+    try {
+        if (cpu >= 0) kbus::bench::pin_this_thread(cpu);
+        kbus::Client c(d.options());
+        kbus::Producer p(c);
+        const std::string value(64, 'v');
+        kbus::SendOptions o;
+        o.partition = 0;
+        (void)p.partition_count("s");
+        s.ready.fetch_add(1, std::memory_order_acq_rel);
+        while (s.go.load(std::memory_order_acquire) == 0) {
+        }
+        const std::vector<kbus::BatchRecord> run(batch, kbus::BatchRecord{{}, value});
+        for (std::int64_t i = 0; i < records;) {
+            if (batch == 1) {
+                (void)p.send("s", nullptr, value, o);
+                ++i;
+                continue;
+            }
+            const auto n = std::min<std::int64_t>(std::int64_t(batch), records - i);
+            (void)p.send_batch("s", std::span(run).first(std::size_t(n)), o);
+            i += n;
+        }
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "producer: %s\n", e.what());
+        s.failed.store(1);
+        code = 1;
+    }
+    std::_Exit(code);
+}
+
+[[noreturn]] void stream_consumer(const DaemonFixture& d, StreamShared& s, std::int64_t total,
+                                  int cpu) {
+    int code = 0;
+    try {
+        if (cpu >= 0) kbus::bench::pin_this_thread(cpu);
+        kbus::Client c(d.options());
+        kbus::Consumer con(c, {.wait = kbus::WaitMode::busy_poll, .max_poll_records = 4096});
+        con.assign("s", 0, kbus::OffsetSpec::end());
+        s.ready.fetch_add(1, std::memory_order_acq_rel);
+        std::uint64_t sum = 0;
+        for (std::int64_t seen = 0; seen < total && s.failed.load() == 0;)
+            for (const kbus::Message& m : con.poll(100ms)) {
+                sum += m.value().size();
+                ++seen;
+            }
+        benchmark::DoNotOptimize(sum);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "consumer: %s\n", e.what());
+        s.failed.store(1);
+        code = 1;
+    }
+    std::_Exit(code);
+}
+
+std::int64_t stream_records() {
+    const char* n = std::getenv("KBUS_BENCH_RECORDS");
+    return n != nullptr ? std::strtoll(n, nullptr, 10) : 10'000'000;
+}
+
+void stream(benchmark::State& state) {
+    const int producers = int(state.range(0)), consumers = int(state.range(1));
+    const bool spill = state.range(2) != 0;
+    const auto batch = std::size_t(state.range(3));
+    DaemonFixture daemon("bench-stream", spill ? std::vector<std::string>{} : ring_only);
+    {
+        kbus::Client c(daemon.options());
+        c.create_topic("s", 1, {{"ring.bytes", std::to_string(256 << 20)}});
+    }
+    const std::int64_t total = stream_records();
+    const std::int64_t each = total / producers;
+    const bool pinned = producers == 1 && consumers == 1;
+    for (auto _ : state) {
+        auto* s = new (::mmap(nullptr, sizeof(StreamShared), PROT_READ | PROT_WRITE,
+                              MAP_SHARED | MAP_ANONYMOUS, -1, 0)) StreamShared{};
+        std::vector<pid_t> consumer_pids, producer_pids;
+        for (int i = 0; i < consumers; ++i)
+            if (const pid_t pid = ::fork(); pid == 0)
+                stream_consumer(daemon, *s, each * producers, pinned ? 0 : -1);
+            else
+                consumer_pids.push_back(pid);
+        for (int i = 0; i < producers; ++i)
+            if (const pid_t pid = ::fork(); pid == 0)
+                stream_producer(daemon, *s, each, pinned ? 1 : -1, batch);
+            else
+                producer_pids.push_back(pid);
+        while (s->ready.load() < producers + consumers && s->failed.load() == 0)
+            std::this_thread::sleep_for(1ms);
+        const auto t0 = std::chrono::steady_clock::now();
+        s->go.store(1, std::memory_order_release);
+        int status = 0, bad = 0;
+        for (pid_t pid : consumer_pids) {
+            ::waitpid(pid, &status, 0);
+            bad |= status;
+        }
+        state.SetIterationTime(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        for (pid_t pid : producer_pids) {
+            ::waitpid(pid, &status, 0);
+            bad |= status;
+        }
+        ::munmap(s, sizeof(StreamShared));
+        if (bad != 0) {
+            state.SkipWithError("a producer or consumer failed (see stderr)");
+            break;
+        }
+    }
+    state.SetItemsProcessed(state.iterations() * each * producers);
+}
+
+class BusReporter : public kbus::bench::MedianReporter {
+  public:
+    void Finalize() override {
+        MedianReporter::Finalize();
+        std::printf("\nMedians:\n");
+        for (const char* b : {"round_trip/mode:0/payload:64", "round_trip/mode:0/payload:1048576",
+                              "round_trip/mode:1/payload:64"})
+            if (const double p = median(b, "p50_ns"); p > 0)
+                std::printf("  %-44s p50 %7.0f  p99 %7.0f  p99.9 %8.0f  max %9.0f ns\n", b, p,
+                            median(b, "p99_ns"), median(b, "p99.9_ns"), median(b, "max_ns"));
+        const double one = median("stream/producers:1/consumers:1/spill:0", "items_per_second");
+        for (const char* b :
+             {"stream/producers:1/consumers:1/spill:0", "stream/producers:4/consumers:1/spill:0",
+              "stream/producers:1/consumers:4/spill:0", "stream/producers:1/consumers:1/spill:1",
+              "stream/producers:4/consumers:1/spill:1", "stream/producers:1/consumers:4/spill:1"})
+            if (const double r = median(b, "items_per_second"); r > 0)
+                std::printf("  %-44s %6.2f M rec/s  (%.2fx of 1->1 ring-only)\n", b, r / 1e6,
+                            one > 0 ? r / one : 0.0);
+    }
+};
+
+}  // namespace
+
+BENCHMARK(send)->Arg(8)->Arg(64)->Arg(1024);
+BENCHMARK(send_batch)->Arg(8)->Arg(64)->Arg(1024);
+BENCHMARK(claim_commit)->Arg(64)->Arg(1024)->Arg(65536);
+BENCHMARK(poll_empty);
+BENCHMARK(poll_records)->Unit(benchmark::kMillisecond);
+BENCHMARK(round_trip)
+    ->ArgNames({"mode", "payload"})
+    ->ArgsProduct({{0, 1}, {8, 64, 1024, 65536, 1048576}})
+    ->UseManualTime()
+    ->Unit(benchmark::kNanosecond)
+    ->Iterations(1);
+BENCHMARK(stream)
+    ->ArgNames({"producers", "consumers", "spill", "batch"})
+    ->Args({1, 1, 0, 1})
+    ->Args({4, 1, 0, 1})
+    ->Args({1, 4, 0, 1})
+    ->Args({1, 1, 0, 64})
+    ->Args({4, 1, 0, 64})
+    ->Args({1, 1, 1, 1})
+    ->Args({4, 1, 1, 1})
+    ->Args({1, 4, 1, 1})
+    ->Args({1, 1, 1, 64})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1);
+
+int main(int argc, char** argv) {
+    BusReporter reporter;
+    return kbus::bench::run_benchmarks(argc, argv, reporter);
+}
