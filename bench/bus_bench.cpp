@@ -32,8 +32,8 @@ const std::vector<std::string> ring_only = {"--override", "kbus.spill.enable=fal
 
 // --- one process: the cost of each call -----------------------------------------------------
 
-// A ring-only bus with one 64 MiB partition; the daemon (pinned to core 1) keeps the ring
-// moving, this thread runs on core 0.
+// A ring-only bus with one partition of the default 4 MiB ring; the daemon (pinned to core 1)
+// keeps the ring moving, this thread runs on core 0.
 struct SingleProcess {
     DaemonFixture daemon{"bench-bus", ring_only, 1};
     kbus::Client client{daemon.options()};
@@ -97,7 +97,7 @@ void poll_empty(benchmark::State& state) {
 
 void poll_records(benchmark::State& state) {
     SingleProcess bus(64);
-    constexpr int records = 200000;  // 22 MB of frames: within the ring's recent half
+    constexpr int records = 15000;  // 1.7 MB of frames: within the ring's recent half
     {
         kbus::Producer p(bus.client);
         const std::string value(64, 'v');
@@ -226,7 +226,7 @@ void stream(benchmark::State& state) {
     DaemonFixture daemon("bench-stream", spill ? std::vector<std::string>{} : ring_only);
     {
         kbus::Client c(daemon.options());
-        c.create_topic("s", 1, {{"ring.bytes", std::to_string(256 << 20)}});
+        c.create_topic("s", 1);  // the default ring: 4 MiB
     }
     const std::int64_t total = stream_records();
     const std::int64_t each = total / producers;

@@ -161,6 +161,7 @@ class Producer {
         if (!claim_space(t, writer, total, std::uint32_t(records.size()), longest, run, block))
             return std::nullopt;
         const std::int64_t timestamp = record_timestamp(t, options);
+        claims_.clear();
         std::uint64_t at = 0;
         for (std::uint32_t i = 0; i < records.size(); ++i) {
             const BatchRecord& r = records[i];
@@ -174,9 +175,14 @@ class Producer {
             ring::RingWriter::write_header(c, timestamp, r.key.wire_length(), r.value.wire_length(),
                                            static_cast<std::uint32_t>(header_block_size(r.headers)),
                                            static_cast<std::uint32_t>(r.headers.size()));
-            writer.publish(c);
+            claims_.push_back(c);
             at += c.layout.frame_length;
         }
+        // Last to first: a reader waits on the run's first record, so it takes the whole run at
+        // once instead of following our writes line by line (each line it read early would have
+        // to be taken back from its core before we could write the rest of it).
+        for (auto c = claims_.rbegin(); c != claims_.rend(); ++c)
+            writer.publish(*c);
         writer.after_publish();
         return RecordMetadata{partition, static_cast<std::int64_t>(run.first_offset), timestamp};
     }
@@ -311,6 +317,7 @@ class Producer {
     ProducerOptions options_;
     detail::RecordClock clock_;
     std::vector<ring::PayloadLayout> layouts_;  // send_batch's, reused
+    std::vector<ring::RingClaim> claims_;
     std::vector<std::unique_ptr<TopicState>> topics_;
     TopicState* last_ = nullptr;
 };
