@@ -36,27 +36,38 @@ struct Settings {
     std::vector<std::size_t> payloads{8, 64, 1024, 65536, 1048576};
     std::string kbusd = KBUSD_PATH;
     std::vector<std::string> systems;  // empty: all
+    int runs = 0;                      // 0: 1 with --quick, else 3
+    double samples_scale = 1.0;        // scales every sample count (tests use a small one)
 };
 
-RunCounts latency_counts(std::size_t payload, bool quick) {
+RunCounts scaled(std::uint64_t measured, double scale) {
+    const auto n = std::max<std::uint64_t>(20, std::uint64_t(double(measured) * scale));
+    return {std::max<std::uint64_t>(n / 10, 10), n};
+}
+
+RunCounts latency_counts(std::size_t payload, const Settings& s) {
     const std::uint64_t n = payload <= 4096 ? 100000 : payload <= 65536 ? 20000 : 2000;
-    const std::uint64_t measured = quick ? n / (payload <= 4096 ? 5 : 10) : n;
-    return {std::max<std::uint64_t>(measured / 10, 50), measured};
+    return scaled(s.quick ? n / (payload <= 4096 ? 5 : 10) : n, s.samples_scale);
 }
 
-RunCounts stream_counts(std::size_t payload, bool quick) {
+RunCounts stream_counts(std::size_t payload, const Settings& s) {
     const std::uint64_t n = payload <= 4096 ? 2000000 : payload <= 65536 ? 50000 : 3000;
-    const std::uint64_t measured = quick ? n / 4 : n;
-    return {measured / 10, measured};
+    return scaled(s.quick ? n / 4 : n, s.samples_scale);
 }
 
+// The first two cores this process may run on (as taskset or a cgroup allow).
 std::pair<int, int> choose_cpus() {
-    const long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
-    if (cpus >= 2) return {0, 1};
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    std::vector<int> cpus;
+    if (::sched_getaffinity(0, sizeof allowed, &allowed) == 0)
+        for (int c = 0; c < CPU_SETSIZE && cpus.size() < 2; ++c)
+            if (CPU_ISSET(c, &allowed)) cpus.push_back(c);
+    if (cpus.size() >= 2) return {cpus[0], cpus[1]};
     std::printf(
-        "note: only %ld core online: the two processes of each run share it, unpinned; "
-        "latencies include the scheduler's switches\n",
-        cpus);
+        "note: only %zu core available: the two processes of each run share it, unpinned; "
+        "latencies include the scheduler's switches and are not comparable to a pinned run\n",
+        cpus.size());
     return {-1, -1};
 }
 
@@ -117,33 +128,65 @@ std::vector<std::unique_ptr<Peer>> make_peers(const std::string& dir,
     return usable;
 }
 
+// Every run measures every system at every payload, in that order, so that drift on a shared
+// machine hits all of them alike; the latency histograms of the runs are merged (every sample
+// counts) and the throughput is the median of the runs.
 std::vector<Row> measure(std::vector<std::unique_ptr<Peer>>& peers, const Settings& s) {
     const auto cpus = choose_cpus();
     const auto deadline = s.quick ? 30s : 120s;
+    const int runs = s.runs > 0 ? s.runs : s.quick ? 1 : 3;
     std::vector<Row> rows;
-    for (const std::size_t payload : s.payloads) {
+    std::vector<std::vector<double>> rates;
+    for (const std::size_t payload : s.payloads)
         for (auto& peer : peers) {
-            Row row{peer->name(), payload, {}, {}, {}};
-            const bool one_line = dynamic_cast<RawCacheLinePeer*>(peer.get()) != nullptr;
-            if (!one_line || payload <= 64) {
-                const RunResult r = run_pair(*peer, payload, true, latency_counts(payload, s.quick),
-                                             cpus, deadline);
-                if (r.ok)
-                    row.latency = r.round_trip_ns;
-                else
-                    row.errors.push_back("latency: " + r.error);
-            }
-            if (peer->measures_throughput()) {
-                const RunResult r = run_pair(*peer, payload, false, stream_counts(payload, s.quick),
-                                             cpus, deadline);
-                if (r.ok)
-                    row.msgs_per_s = double(r.messages) / r.seconds;
-                else
-                    row.errors.push_back("throughput: " + r.error);
-            }
-            print_row(row);
-            rows.push_back(std::move(row));
+            rows.push_back(Row{peer->name(), payload, {}, {}, {}});
+            rates.emplace_back();
         }
+    for (int run = 0; run < runs; ++run) {
+        if (runs > 1) std::printf("run %d of %d\n", run + 1, runs);
+        std::size_t i = 0;
+        for (const std::size_t payload : s.payloads)
+            for (auto& peer : peers) {
+                Row& row = rows[i];
+                Row this_run{row.system, payload, {}, {}, {}};
+                const bool one_line = dynamic_cast<RawCacheLinePeer*>(peer.get()) != nullptr;
+                if (!one_line || payload <= 64) {
+                    const RunResult r =
+                        run_pair(*peer, payload, true, latency_counts(payload, s), cpus, deadline);
+                    if (r.ok) {
+                        this_run.latency = r.round_trip_ns;
+                        if (!row.latency) row.latency.emplace();
+                        row.latency->merge(r.round_trip_ns);
+                    } else {
+                        this_run.errors.push_back("latency: " + r.error);
+                    }
+                }
+                if (peer->measures_throughput()) {
+                    const RunResult r =
+                        run_pair(*peer, payload, false, stream_counts(payload, s), cpus, deadline);
+                    if (r.ok) {
+                        this_run.msgs_per_s = double(r.messages) / r.seconds;
+                        rates[i].push_back(*this_run.msgs_per_s);
+                    } else {
+                        this_run.errors.push_back("throughput: " + r.error);
+                    }
+                }
+                print_row(this_run);
+                row.errors.insert(row.errors.end(), this_run.errors.begin(), this_run.errors.end());
+                ++i;
+            }
+    }
+    for (std::size_t i = 0; i < rows.size(); ++i)
+        if (!rates[i].empty()) {
+            std::sort(rates[i].begin(), rates[i].end());
+            rows[i].msgs_per_s = rates[i][rates[i].size() / 2];
+        }
+    if (runs > 1) {
+        std::printf("\nall %d runs: latencies over every sample, throughput the median run\n",
+                    runs);
+        print_header(s.quick);
+        for (const Row& r : rows)
+            print_row(r, false);
     }
     return rows;
 }
@@ -158,6 +201,9 @@ int main(int argc, char** argv) {
     app.add_option("--plot", s.plot, "write PNG charts (gnuplot) into DIR");
     app.add_option("--payloads", s.payloads, "payload sizes in bytes")->delimiter(',');
     app.add_option("--kbusd", s.kbusd, "the kbusd to start for the kbus runs");
+    app.add_option("--runs", s.runs,
+                   "repeat the whole comparison N times (default 1 with --quick, else 3)");
+    app.add_option("--samples-scale", s.samples_scale, "scale every sample count by this factor");
     app.add_option("--systems", s.systems, "only the systems whose name contains one of these")
         ->delimiter(',');
     CLI11_PARSE(app, argc, argv);

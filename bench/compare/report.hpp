@@ -34,7 +34,7 @@ inline void print_header(bool quick) {
                 "p99.9", "p99.99", "max", "msgs/s", "MB/s");
 }
 
-inline void print_row(const Row& r) {
+inline void print_row(const Row& r, bool with_errors = true) {
     std::printf("%-20s %8zu ", r.system.c_str(), r.payload);
     if (r.latency)
         std::printf(
@@ -48,8 +48,9 @@ inline void print_row(const Row& r) {
         std::printf("%12.0f %10.1f\n", *r.msgs_per_s, *r.mb_per_s());
     else
         std::printf("%12s %10s\n", "-", "-");
-    for (const std::string& e : r.errors)
-        std::printf("    %s failed: %s\n", r.system.c_str(), e.c_str());
+    if (with_errors)
+        for (const std::string& e : r.errors)
+            std::printf("    %s failed: %s\n", r.system.c_str(), e.c_str());
     std::fflush(stdout);
 }
 
@@ -160,7 +161,7 @@ inline bool write_plots(const std::vector<Row>& rows, const std::string& dir) {
     }
     {
         std::ofstream d(dir + "/latency_64.dat");
-        d << "system p50 p99 p99.9\n";
+        d << "# system p50 p99 p99.9\n";
         for (const Row& r : rows)
             if (r.payload == 64 && r.latency)
                 d << '"' << r.system << "\" " << r.latency->percentile(50) << ' '
@@ -186,9 +187,9 @@ inline bool write_plots(const std::vector<Row>& rows, const std::string& dir) {
          "set logscale xy\nset xlabel 'payload bytes'\nset ylabel 'MB/s'\nset grid\n"
          "set key bottom right\nplot ";
     bool first = true;
+    int n = 0;
     for (const auto& [system, list] : by_system) {
-        std::string file =
-            dir + "/throughput_" + std::to_string(std::hash<std::string>{}(system)) + ".dat";
+        const std::string file = dir + "/throughput_" + std::to_string(n++) + ".dat";
         std::ofstream d(file);
         for (const Row* r : list)
             d << r->payload << ' ' << *r->mb_per_s() << "\n";

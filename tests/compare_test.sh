@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# kbus_compare in miniature (a few hundred samples): every system it can run here appears in its
+# table and JSON, the targets are checked, and what it cannot use is named, never skipped
+# silently: a single core, and an iox-roudi that is already running. Usage: compare_test.sh COMPARE
+set -euo pipefail
+COMPARE=$1
+dir=$(mktemp -d /tmp/kbus-compare-test.XXXXXX)
+trap 'rm -rf "$dir"' EXIT
+fail() { echo "FAIL: $*"; cat "$dir/out" 2>/dev/null || true; exit 1; }
+tiny=(--quick --samples-scale 0.01 --payloads 64,65536)
+
+"$COMPARE" "${tiny[@]}" --systems "raw,unix,boost,kbus" --json "$dir/r.json" >"$dir/out" 2>&1 ||
+    fail "kbus_compare failed"
+for system in "raw cache line" "unix socket" "boost message_queue" "kbus busy-poll" "kbus blocking" "kbus futex"; do
+    grep -q "^$system  *64 " "$dir/out" || fail "no 64 B row for $system"
+    grep -q "\"system\": \"$system\", \"payload_bytes\": 64, \"rtt_p50_ns\": [0-9]" "$dir/r.json" ||
+        fail "no 64 B latency in the JSON for $system"
+done
+grep -q '"system": "kbus busy-poll", "payload_bytes": 65536, .*"msgs_per_s": [0-9]' "$dir/r.json" ||
+    fail "no 64 KiB throughput for kbus"
+grep -q '"system": "raw cache line", "payload_bytes": 64, .*"msgs_per_s": null' "$dir/r.json" ||
+    fail "the raw cache line has no throughput, and says so"
+grep -q "64 B busy-poll p50 vs 2x raw cache line: [0-9.e+]* ns against at most" "$dir/out" ||
+    fail "targets not checked"
+grep -q "failed:" "$dir/out" && fail "a run failed"
+
+# One core: the runs go on, unpinned, with a note saying so.
+if command -v taskset >/dev/null; then
+    taskset -c 0 "$COMPARE" "${tiny[@]}" --payloads 64 --systems "unix,kbus busy" >"$dir/out" 2>&1 ||
+        fail "kbus_compare on one core failed"
+    grep -q "only 1 core available" "$dir/out" || fail "no note about the single core"
+    grep -q "^kbus busy-poll  *64 " "$dir/out" || fail "no kbus row on one core"
+fi
+
+# An iox-roudi that is already running is left alone, and iceoryx is skipped with the reason.
+if command -v iox-roudi >/dev/null && ! pgrep -x iox-roudi >/dev/null; then
+    iox-roudi >"$dir/roudi.log" 2>&1 &
+    roudi=$!
+    trap 'kill -TERM $roudi 2>/dev/null || true; wait $roudi 2>/dev/null || true; rm -rf "$dir"' EXIT
+    for _ in $(seq 100); do grep -q "RouDi is ready" "$dir/roudi.log" && break; sleep 0.05; done
+    "$COMPARE" "${tiny[@]}" --payloads 64 --systems "iceoryx,unix" >"$dir/out" 2>&1 ||
+        fail "kbus_compare beside a running iox-roudi failed"
+    grep -q "skipped iceoryx: an iox-roudi is already running (pid $roudi)" "$dir/out" ||
+        fail "no line for the occupied iceoryx"
+    grep -q "^unix socket  *64 " "$dir/out" || fail "the rest did not run"
+    kill -TERM $roudi
+    wait $roudi 2>/dev/null || true
+fi
+echo "compare_test: ok"
