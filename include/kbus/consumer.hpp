@@ -21,7 +21,6 @@
 
 #include "kbus/assignors.hpp"
 #include "kbus/client.hpp"
-#include "kbus/detail/asymmetric_fence.hpp"
 #include "kbus/detail/clock.hpp"
 #include "kbus/detail/file_extent_reader.hpp"
 #include "kbus/detail/futex.hpp"
@@ -782,15 +781,13 @@ class Consumer {
                         reinterpret_cast<std::uint64_t>(&w.wake_seq), 2 /* FUTEX2_SIZE_U32 */, 0};
             w.sleepers.fetch_add(1, std::memory_order_seq_cst);
         }
-        // Our sleeper announcement is ordered before the re-check (store-load), and so is every
-        // registered producer's commit before its sleepers check: membarrier fences their cores
-        // too (asymmetric_fence.hpp). Without it, a wake-up may be missed: sleep 1 ms at most.
+        // Seq_cst: our sleeper announcement is ordered before the re-check (store-load), pairing
+        // with the producer's fence between its commit and its sleepers check.
         std::atomic_thread_fence(std::memory_order_seq_cst);
-        const bool fenced = detail::asymmetric_fence_heavy();
         gather();
         if (batch_.empty() && n > 0) {
-            const auto cap = std::min<std::chrono::nanoseconds>(
-                timeout, fenced ? std::chrono::milliseconds(100) : std::chrono::milliseconds(1));
+            const auto cap =
+                std::min<std::chrono::nanoseconds>(timeout, std::chrono::milliseconds(100));
             if (!detail::futex_waitv(waits, unsigned(n), cap)) {
                 ring::WakeLine& w = partitions_[0]->reader.ring().header().wake;
                 detail::futex_wait(

@@ -11,7 +11,6 @@
 #include <cstdint>
 #include <cstring>
 
-#include "kbus/detail/asymmetric_fence.hpp"
 #include "kbus/detail/futex.hpp"
 #include "kbus/ring_ref.hpp"
 
@@ -38,8 +37,7 @@ class RingWriter {
     RingWriter() = default;
     explicit RingWriter(RingRef ring) noexcept
         : ring_(ring),
-          cached_limit_(ring.header().limit.producer_limit.load(std::memory_order_acquire)),
-          fence_generation_(detail::register_for_asymmetric_fence()) {}
+          cached_limit_(ring.header().limit.producer_limit.load(std::memory_order_acquire)) {}
 
     // Claims space for a record of this layout. Never blocks: `full` when the producer limit
     // (the daemon's spill, or a consumer holding a batch) stops it.
@@ -137,15 +135,13 @@ class RingWriter {
     }
 
     // The sleepers check must not be ordered before the commit stores (store-load), or a
-    // consumer that announced itself meanwhile would sleep through our records: a sleeping
-    // consumer's membarrier gives that order (asymmetric_fence.hpp), else a full fence here.
+    // consumer that announced itself meanwhile would sleep through our records: a full fence,
+    // paired with the sleeper's own between its announcement and its re-check. One per record
+    // for send() and claim/commit, one per run for send_batch. (An asymmetric fence, membarrier
+    // on the sleeper's side, was tried: it saved producers ~10 ns a record but doubled the p99
+    // of blocking consumers' wake-ups on these VMs, where its IPIs are dear.)
     void after_publish() noexcept {
-        if (detail::asymmetric_fence_registered(fence_generation_)) {
-            std::atomic_signal_fence(std::memory_order_seq_cst);  // the compiler's half
-        } else {
-            std::atomic_thread_fence(std::memory_order_seq_cst);
-            if (fence_generation_ != 0) fence_generation_ = detail::register_for_asymmetric_fence();
-        }
+        std::atomic_thread_fence(std::memory_order_seq_cst);
         wake_sleepers();
     }
 
@@ -160,13 +156,14 @@ class RingWriter {
     [[nodiscard]] const RingRef& ring() const noexcept { return ring_; }
 
   private:
-    // The ring is far larger than the caches, so each line a record lands on was last touched a
-    // lap ago: a miss to memory, or to another core. Stores alone would hide that, but the next
-    // claim's locked compare-and-swap waits for every earlier store to complete. So ask for the
-    // lines of the next claim (as long as this one, at least 2 KiB) now, for writing: by the
-    // time we get there they are ours. No reader is on them: readers follow behind the tail.
+    // Each line a record lands on was last touched a lap ago: often a miss, to memory or to a
+    // reader's core. Stores alone would hide that, but the next claim's locked compare-and-swap
+    // waits for every earlier store to complete. So ask for the lines just ahead of the tail now,
+    // for writing (2 to 4 KiB: a few small records, or the head of the next large one, whose
+    // payload a zero-copy producer may never touch). No reader is on them: readers follow
+    // behind the tail.
     void prefetch_ahead(std::uint64_t end, std::uint64_t claimed) noexcept {
-        constexpr std::uint64_t line = 64, most = 16384;
+        constexpr std::uint64_t line = 64, most = 4096;
         const std::uint64_t distance = std::clamp<std::uint64_t>(claimed, 2048, most);
         if (ring_.capacity() < 4 * most) return;
         const std::uint64_t to = (end + distance) & ~(line - 1);
@@ -195,7 +192,6 @@ class RingWriter {
 
     RingRef ring_;
     std::uint64_t cached_limit_ = 0;   // our copy of the daemon's producer limit
-    unsigned fence_generation_ = 0;    // registered for sleepers' membarriers (0: not)
     std::uint64_t prefetched_to_ = 0;  // prefetched for writing up to here
 };
 
