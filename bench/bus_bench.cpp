@@ -3,8 +3,9 @@
 //   poll_empty, poll_records   a consumer's cost of a poll that finds nothing, and per record
 //   round_trip/mode/payload    two processes on two cores ping-ponging over two topics: p50,
 //                              p99, p99.9, p99.99 and max from a histogram of every sample
-//   stream/P/C/spill           P producer processes -> one partition -> C consumer processes
-//                              (each reads everything), 64 B records, spill to disk on or off
+//   stream/P/C/spill/batch     P producer processes -> one partition -> C consumer processes
+//                              (each reads everything, a byte of every value), 64 B records,
+//                              spill to disk on or off, sent one by one or in runs of 64
 // Run by hand: build/bench/kbus_bench_bus [--benchmark_filter=...] [--benchmark_format=json]
 #include <benchmark/benchmark.h>
 #include <sys/mman.h>
@@ -202,7 +203,7 @@ struct StreamShared {
         std::uint64_t sum = 0;
         for (std::int64_t seen = 0; seen < total && s.failed.load() == 0;)
             for (const kbus::Message& m : con.poll(100ms)) {
-                sum += m.value().size();
+                sum += std::to_integer<unsigned>(m.value().data()[0]);  // a reader reads its data
                 ++seen;
             }
         benchmark::DoNotOptimize(sum);

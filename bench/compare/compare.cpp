@@ -102,6 +102,10 @@ std::vector<std::unique_ptr<Peer>> make_peers(const std::string& dir,
         all.push_back(
             std::make_unique<KbusPeer>("kbus blocking", bus, kbus::WaitMode::blocking, 50us));
         all.push_back(std::make_unique<KbusPeer>("kbus futex", bus, kbus::WaitMode::blocking, 0us));
+        // Streams only: the sender hands records over in runs of 64 (Producer::send_batch),
+        // as Kafka's producer batches; the consumer is the same busy-poll one.
+        all.push_back(std::make_unique<KbusPeer>("kbus send_batch 64", bus,
+                                                 kbus::WaitMode::busy_poll, 0us, 64));
     } else {
         skipped.emplace_back("kbus", daemon_error);
     }
@@ -150,7 +154,7 @@ std::vector<Row> measure(std::vector<std::unique_ptr<Peer>>& peers, const Settin
                 Row& row = rows[i];
                 Row this_run{row.system, payload, {}, {}, {}};
                 const bool one_line = dynamic_cast<RawCacheLinePeer*>(peer.get()) != nullptr;
-                if (!one_line || payload <= 64) {
+                if (peer->measures_latency() && (!one_line || payload <= 64)) {
                     const RunResult r =
                         run_pair(*peer, payload, true, latency_counts(payload, s), cpus, deadline);
                     if (r.ok) {

@@ -16,10 +16,12 @@ namespace kbus::compare {
 
 class KbusPeer final : public Peer {
   public:
+    // batch > 1: a throughput-only peer whose sender sends runs of `batch` records.
     KbusPeer(std::string label, kbus::ClientOptions bus, kbus::WaitMode mode,
-             std::chrono::microseconds spin)
-        : label_(std::move(label)), bus_(std::move(bus)), mode_(mode), spin_(spin) {}
+             std::chrono::microseconds spin, std::size_t batch = 1)
+        : label_(std::move(label)), bus_(std::move(bus)), mode_(mode), spin_(spin), batch_(batch) {}
     [[nodiscard]] std::string name() const override { return label_; }
+    [[nodiscard]] bool measures_latency() const override { return batch_ == 1; }
 
     // One pair of topics per payload size, made once: each run's consumers start at their end.
     // The ring is kbus's default (4 MiB), or 16 records' worth for large ones. Bigger is slower
@@ -27,9 +29,7 @@ class KbusPeer final : public Peer {
     // (and, in a VM, two-level page walks).
     void prepare(const RunSpec& spec) override {
         kbus::Client client(bus_);
-        std::size_t ring = std::size_t(4) << 20;
-        while (ring < 16 * spec.payload)
-            ring *= 2;
+        const std::size_t ring = ring_bytes(spec.payload);
         for (const std::string& t : {topic("fwd", spec.payload), topic("back", spec.payload)}) {
             try {
                 client.create_topic(t, 1,
@@ -45,10 +45,21 @@ class KbusPeer final : public Peer {
         const bool first = spec.role == Role::pinger || spec.role == Role::receiver;
         const std::string fwd = topic("fwd", spec.payload), back = topic("back", spec.payload);
         return std::make_unique<Side>(bus_, mode_, spin_, first ? fwd : back, first ? back : fwd,
-                                      spec);
+                                      spec, run_length(batch_, spec.payload));
     }
 
   private:
+    static std::size_t ring_bytes(std::size_t payload) {
+        std::size_t ring = std::size_t(4) << 20;
+        while (ring < 16 * payload)
+            ring *= 2;
+        return ring;
+    }
+    // A run may take a quarter of the ring at most (a claim may take half).
+    static std::size_t run_length(std::size_t batch, std::size_t payload) {
+        return std::clamp<std::size_t>(ring_bytes(payload) / 4 / (payload + 64), 1, batch);
+    }
+
     static std::string topic(const char* direction, std::size_t payload) {
         return std::string("compare-") + direction + "-" + std::to_string(payload);
     }
@@ -56,7 +67,7 @@ class KbusPeer final : public Peer {
     class Side final : public Endpoint {
       public:
         Side(const kbus::ClientOptions& bus, kbus::WaitMode mode, std::chrono::microseconds spin,
-             std::string out, const std::string& in, const RunSpec& spec)
+             std::string out, const std::string& in, const RunSpec& spec, std::size_t batch)
             : client_(bus),
               producer_(client_),
               consumer_(client_,
@@ -64,17 +75,27 @@ class KbusPeer final : public Peer {
               out_(std::move(out)),
               payload_(spec.payload),
               whole_(spec.writes_whole_payload()),
-              source_(spec.payload, std::byte{'k'}) {
+              source_(spec.payload, std::byte{'k'}),
+              run_(batch, kbus::BatchRecord{{}, kbus::BytesView(source_.data(), source_.size())}) {
             options_.partition = 0;
             if (spec.role != Role::sender) consumer_.assign(in, 0, kbus::OffsetSpec::end());
             (void)producer_.partition_count(out_);  // maps the ring now, not on the first send
         }
         void send() override {
+            if (run_.size() > 1) {  // a run of records, each written whole from the source
+                if (++pending_ == run_.size()) flush();
+                return;
+            }
             auto claim = producer_.claim(out_, nullptr, std::int32_t(payload_), options_);
             std::byte* value = claim.value().data();
             std::memcpy(value, source_.data(),
                         whole_ ? payload_ : std::min<std::size_t>(payload_, 8));
             producer_.commit(claim);
+        }
+        void flush() override {
+            if (pending_ == 0) return;
+            (void)producer_.send_batch(out_, std::span(run_).first(pending_), options_);
+            pending_ = 0;
         }
         void receive() override {
             while (next_ == batch_size_) {
@@ -98,6 +119,8 @@ class KbusPeer final : public Peer {
         std::size_t payload_;
         bool whole_;
         std::vector<std::byte> source_;
+        std::vector<kbus::BatchRecord> run_;
+        std::size_t pending_ = 0;
         const kbus::Batch* batch_ = nullptr;
         std::size_t batch_size_ = 0;
         std::size_t next_ = 0;
@@ -108,6 +131,7 @@ class KbusPeer final : public Peer {
     kbus::ClientOptions bus_;
     kbus::WaitMode mode_;
     std::chrono::microseconds spin_;
+    std::size_t batch_;
 };
 
 }  // namespace kbus::compare

@@ -32,6 +32,8 @@ class Endpoint {
     virtual ~Endpoint() = default;
     virtual void send() = 0;
     virtual void receive() = 0;
+    // After a sender's last send: anything it held back to send together goes now.
+    virtual void flush() {}
 };
 
 class Peer {
@@ -45,6 +47,7 @@ class Peer {
     // Called in each run's child process, pinned to its core.
     [[nodiscard]] virtual std::unique_ptr<Endpoint> open(const RunSpec& spec) = 0;
     [[nodiscard]] virtual bool measures_throughput() const { return true; }
+    [[nodiscard]] virtual bool measures_latency() const { return true; }
 };
 
 }  // namespace kbus::compare

@@ -99,6 +99,7 @@ inline void run_side(Peer& peer, RunSpec spec, const RunCounts& n, SharedRun& s)
         case Role::sender:
             for (std::uint64_t i = 0; i < total; ++i)
                 ep->send();
+            ep->flush();
             break;
         case Role::receiver: {
             for (std::uint64_t i = 0; i < n.warmup; ++i)
@@ -155,27 +156,32 @@ inline RunResult run_pair(Peer& peer, std::size_t payload, bool latency, const R
     const pid_t b = ::fork();
     if (b == 0) detail::child(peer, other, n, *shared, cpus.second);
 
+    // Each child is waited for by its own pid: the daemon and RouDi are children too.
     const auto until = detail::Clock::now() + deadline;
-    int left = 2;
+    pid_t running[2] = {a, b};
     bool timed_out = false;
-    while (left > 0) {
-        int status = 0;
-        const pid_t done = ::waitpid(-1, &status, WNOHANG);
-        if (done == a || done == b) {
-            --left;
+    while (running[0] > 0 || running[1] > 0) {
+        for (pid_t& pid : running) {
+            int status = 0;
+            if (pid <= 0 || ::waitpid(pid, &status, WNOHANG) != pid) continue;
+            pid = 0;
             if (WIFSIGNALED(status))
                 detail::fail(*shared,
                              ("killed by signal " + std::to_string(WTERMSIG(status))).c_str());
-            continue;
         }
-        if (detail::Clock::now() > until) {
-            timed_out = true;
-            ::kill(a, SIGKILL);
-            ::kill(b, SIGKILL);
-            ::waitpid(a, nullptr, 0);
-            ::waitpid(b, nullptr, 0);
+        // One side gave up (or time is up): the other may wait for a message forever.
+        const bool failed = shared->failed.load(std::memory_order_acquire) != 0;
+        timed_out = detail::Clock::now() > until;
+        if ((failed || timed_out) && (running[0] > 0 || running[1] > 0)) {
+            for (pid_t& pid : running)
+                if (pid > 0) {
+                    ::kill(pid, SIGKILL);
+                    ::waitpid(pid, nullptr, 0);
+                    pid = 0;
+                }
             break;
         }
+        timed_out = false;
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
     if (timed_out)
