@@ -280,14 +280,18 @@ class BusReporter : public kbus::bench::MedianReporter {
             if (const double p = median(b, "p50_ns"); p > 0)
                 std::printf("  %-44s p50 %7.0f  p99 %7.0f  p99.9 %8.0f  max %9.0f ns\n", b, p,
                             median(b, "p99_ns"), median(b, "p99.9_ns"), median(b, "max_ns"));
-        const double one = median("stream/producers:1/consumers:1/spill:0", "items_per_second");
-        for (const char* b :
-             {"stream/producers:1/consumers:1/spill:0", "stream/producers:4/consumers:1/spill:0",
-              "stream/producers:1/consumers:4/spill:0", "stream/producers:1/consumers:1/spill:1",
-              "stream/producers:4/consumers:1/spill:1", "stream/producers:1/consumers:4/spill:1"})
-            if (const double r = median(b, "items_per_second"); r > 0)
-                std::printf("  %-44s %6.2f M rec/s  (%.2fx of 1->1 ring-only)\n", b, r / 1e6,
-                            one > 0 ? r / one : 0.0);
+        const double one =
+            median("stream/producers:1/consumers:1/spill:0/batch:1", "items_per_second");
+        for (const char* spill : {"0", "1"})
+            for (const char* shape :
+                 {"producers:1/consumers:1", "producers:4/consumers:1", "producers:1/consumers:4"})
+                for (const char* batch : {"1", "64"}) {
+                    const std::string b =
+                        std::string("stream/") + shape + "/spill:" + spill + "/batch:" + batch;
+                    if (const double r = median(b, "items_per_second"); r > 0)
+                        std::printf("  %-50s %6.2f M rec/s  (%.2fx of 1->1 ring-only)\n", b.c_str(),
+                                    r / 1e6, one > 0 ? r / one : 0.0);
+                }
     }
 };
 
