@@ -340,3 +340,43 @@ TEST_CASE("alter changes a topic's settings, never the ring's shape", "[bus]") {
               c.alter_topic("nope", {{"retention.ms", "1"}});
           }).find("unknown topic") != std::string::npos);
 }
+
+TEST_CASE("what kbusd creates is its owner's only: shared memory, socket, directories, segments",
+          "[bus][security]") {
+    DaemonFixture d("perms");
+    kbus::Client c(d.options());
+    c.create_topic("private", 2);
+    kbus::Producer p(c);
+    p.send("private", "k", "v");
+    auto mode_of = [](const std::filesystem::path& f) {
+        return std::filesystem::status(f).permissions() & std::filesystem::perms::all;
+    };
+    using std::filesystem::perms;
+    const perms owner_rw = perms::owner_read | perms::owner_write;
+    const perms owner_rwx = owner_rw | perms::owner_exec;
+
+    const std::string prefix = "kbus." + std::to_string(::geteuid()) + "." + d.bus + ".";
+    int objects = 0;
+    for (const auto& e : std::filesystem::directory_iterator("/dev/shm"))
+        if (e.path().filename().string().rfind(prefix, 0) == 0) {
+            INFO(e.path());
+            CHECK(mode_of(e.path()) == owner_rw);
+            ++objects;
+        }
+    CHECK(objects >= 3);  // the control segment and a ring per partition
+    CHECK(mode_of(d.dir + "/run/kbus.sock") == owner_rw);
+    CHECK(mode_of(d.dir + "/run") == owner_rwx);
+    CHECK(mode_of(d.data_dir()) == owner_rwx);
+    const std::filesystem::path partition = d.data_dir() + "/private-0";
+    REQUIRE(std::filesystem::exists(partition));
+    CHECK(mode_of(partition) == owner_rwx);
+    for (int i = 0; i < 200 && std::filesystem::is_empty(partition); ++i)
+        std::this_thread::sleep_for(10ms);
+    int files = 0;
+    for (const auto& e : std::filesystem::directory_iterator(partition)) {
+        INFO(e.path());
+        CHECK(mode_of(e.path()) == owner_rw);
+        ++files;
+    }
+    CHECK(files >= 1);
+}
