@@ -11,6 +11,19 @@
 
 using namespace std::chrono_literals;
 
+namespace {
+// The code of the kbus::Error that f throws (ok if none).
+template <class F>
+kbus::ErrorCode code_of(F&& f) {
+    try {
+        f();
+    } catch (const kbus::Error& e) {
+        return e.code();
+    }
+    return kbus::ErrorCode::ok;
+}
+}  // namespace
+
 TEST_CASE("topics: create, list, describe, delete, and bad input", "[bus]") {
     DaemonFixture d("topics");
     kbus::Client c(d.options());
@@ -21,14 +34,6 @@ TEST_CASE("topics: create, list, describe, delete, and bad input", "[bus]") {
     REQUIRE(desc.partitions.size() == 10);
     CHECK(desc.partitions[3].ring_bytes == 65536);
     CHECK(desc.partitions[3].high_watermark == 0);
-    auto code_of = [&](auto&& f) {
-        try {
-            f();
-        } catch (const kbus::Error& e) {
-            return e.code();
-        }
-        return kbus::ErrorCode::ok;
-    };
     using kbus::ErrorCode;
     CHECK(code_of([&] { c.create_topic("gps", 1); }) == ErrorCode::topic_exists);
     CHECK(code_of([&] { c.create_topic("../x", 1); }) == ErrorCode::invalid_argument);
@@ -155,14 +160,6 @@ TEST_CASE("send_batch: one run of consecutive offsets, one partition, records in
     CHECK(got[3].value == big);
     CHECK(got[4].value == std::optional<std::string>("after"));
 
-    auto code_of = [&](auto&& f) {
-        try {
-            f();
-        } catch (const kbus::Error& e) {
-            return e.code();
-        }
-        return kbus::ErrorCode::ok;
-    };
     std::vector<kbus::BatchRecord> too_many(40, kbus::BatchRecord{{}, big});  // 40 KB > half ring
     CHECK(code_of([&] { p.send_batch("t", too_many); }) == kbus::ErrorCode::message_too_large);
     kbus::SendOptions with_headers;

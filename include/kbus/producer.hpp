@@ -135,6 +135,32 @@ class Producer {
         std::uint32_t round_robin = 0;
     };
 
+    // A record's place in its frame, checked: what claim_impl and send_batch_impl both need.
+    struct PlannedRecord {
+        ring::PayloadLayout layout;
+        std::uint32_t headers_bytes;
+    };
+    static PlannedRecord plan(BytesView key, std::int32_t value_length,
+                              std::span<const HeaderView> headers) {
+        const std::size_t headers_bytes = header_block_size(headers);
+        if (key.size() > 0x7fffffffu || value_length < -1 || headers_bytes > 0x7fffffffu)
+            throw Error(ErrorCode::message_too_large, "record too large");
+        return {ring::payload_layout(key.wire_length(), value_length,
+                                     static_cast<std::uint32_t>(headers_bytes)),
+                static_cast<std::uint32_t>(headers_bytes)};
+    }
+    // Everything of a claimed record but its value and its commit: key, header block, header.
+    static void write_record(const ring::RingClaim& c, const PlannedRecord& p, BytesView key,
+                             std::int32_t value_length, std::span<const HeaderView> headers,
+                             std::int64_t timestamp) noexcept {
+        auto* frame = reinterpret_cast<std::byte*>(c.record);
+        if (!key.is_null() && key.size() != 0)
+            std::memcpy(frame + p.layout.key_offset, key.data(), key.size());
+        write_header_block(frame + p.layout.headers_offset, headers);
+        ring::RingWriter::write_header(c, timestamp, key.wire_length(), value_length,
+                                       p.headers_bytes, static_cast<std::uint32_t>(headers.size()));
+    }
+
     std::optional<RecordMetadata> send_batch_impl(std::string_view topic,
                                                   std::span<const BatchRecord> records,
                                                   const SendOptions& options, bool block) {
@@ -144,17 +170,14 @@ class Producer {
         TopicState& t = state_for(topic);
         if (records.empty()) return RecordMetadata{-1, -1, 0};
         const std::int32_t partition = choose_partition(t, records.front().key, options);
-        layouts_.clear();
+        planned_.clear();
         std::uint64_t total = 0, longest = 0;
         for (const BatchRecord& r : records) {
-            const std::size_t headers_bytes = header_block_size(r.headers);
-            if (r.key.size() > 0x7fffffffu || r.value.size() > 0x7fffffffu ||
-                headers_bytes > 0x7fffffffu)
+            if (r.value.size() > 0x7fffffffu)
                 throw Error(ErrorCode::message_too_large, "record too large");
-            layouts_.push_back(ring::payload_layout(r.key.wire_length(), r.value.wire_length(),
-                                                    std::uint32_t(headers_bytes)));
-            total += layouts_.back().frame_length;
-            longest = std::max(longest, layouts_.back().frame_length);
+            planned_.push_back(plan(r.key, r.value.wire_length(), r.headers));
+            total += planned_.back().layout.frame_length;
+            longest = std::max(longest, planned_.back().layout.frame_length);
         }
         ring::RingWriter& writer = t.writers[std::size_t(partition)];
         ring::RingRun run;
@@ -165,18 +188,14 @@ class Producer {
         std::uint64_t at = 0;
         for (std::uint32_t i = 0; i < records.size(); ++i) {
             const BatchRecord& r = records[i];
-            const ring::RingClaim c = writer.place(run, i, at, layouts_[i]);
-            auto* frame = reinterpret_cast<std::byte*>(c.record);
-            if (!r.key.is_null() && r.key.size() != 0)
-                std::memcpy(frame + c.layout.key_offset, r.key.data(), r.key.size());
+            const PlannedRecord& p = planned_[i];
+            const ring::RingClaim c = writer.place(run, i, at, p.layout);
+            write_record(c, p, r.key, r.value.wire_length(), r.headers, timestamp);
             if (!r.value.is_null() && r.value.size() != 0)
-                std::memcpy(frame + c.layout.value_offset, r.value.data(), r.value.size());
-            write_header_block(frame + c.layout.headers_offset, r.headers);
-            ring::RingWriter::write_header(c, timestamp, r.key.wire_length(), r.value.wire_length(),
-                                           static_cast<std::uint32_t>(header_block_size(r.headers)),
-                                           static_cast<std::uint32_t>(r.headers.size()));
+                std::memcpy(reinterpret_cast<std::byte*>(c.record) + p.layout.value_offset,
+                            r.value.data(), r.value.size());
             claims_.push_back(c);
-            at += c.layout.frame_length;
+            at += p.layout.frame_length;
         }
         // Last to first: a reader waits on the run's first record, so it takes the whole run at
         // once instead of following our writes line by line (each line it read early would have
@@ -235,29 +254,19 @@ class Producer {
                                             bool block) {
         TopicState& t = state_for(topic);
         const std::int32_t partition = choose_partition(t, key, options);
-        const std::size_t headers_bytes = header_block_size(options.headers);
-        if (key.size() > 0x7fffffffu || value_size < -1 || headers_bytes > 0x7fffffffu)
-            throw Error(ErrorCode::message_too_large, "record too large");
-        const ring::PayloadLayout layout = ring::payload_layout(
-            key.wire_length(), value_size, static_cast<std::uint32_t>(headers_bytes));
+        const PlannedRecord p = plan(key, value_size, options.headers);
         ring::RingWriter& writer = t.writers[std::size_t(partition)];
         ProducerClaim c;
         ring::RingRun run;
-        if (!claim_space(t, writer, layout.frame_length, 1, layout.frame_length, run, block))
+        if (!claim_space(t, writer, p.layout.frame_length, 1, p.layout.frame_length, run, block))
             return std::nullopt;
-        c.claim_ = writer.place(run, 0, 0, layout);
-
+        c.claim_ = writer.place(run, 0, 0, p.layout);
         c.timestamp_ = record_timestamp(t, options);
-        auto* frame = reinterpret_cast<std::byte*>(c.claim_.record);
-        if (!key.is_null() && key.size() != 0)
-            std::memcpy(frame + layout.key_offset, key.data(), key.size());
-        write_header_block(frame + layout.headers_offset, options.headers);
-        ring::RingWriter::write_header(c.claim_, c.timestamp_, key.wire_length(), value_size,
-                                       static_cast<std::uint32_t>(headers_bytes),
-                                       static_cast<std::uint32_t>(options.headers.size()));
+        write_record(c.claim_, p, key, value_size, options.headers, c.timestamp_);
         c.writer_ = &writer;
         c.partition_ = partition;
-        c.value_ = {frame + layout.value_offset, value_size < 0 ? 0 : std::size_t(value_size)};
+        c.value_ = {reinterpret_cast<std::byte*>(c.claim_.record) + p.layout.value_offset,
+                    value_size < 0 ? 0 : std::size_t(value_size)};
         return c;
     }
 
@@ -316,7 +325,7 @@ class Producer {
     Client* client_;
     ProducerOptions options_;
     detail::RecordClock clock_;
-    std::vector<ring::PayloadLayout> layouts_;  // send_batch's, reused
+    std::vector<PlannedRecord> planned_;  // send_batch's, reused: no allocation once warm
     std::vector<ring::RingClaim> claims_;
     std::vector<std::unique_ptr<TopicState>> topics_;
     TopicState* last_ = nullptr;
