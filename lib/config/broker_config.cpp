@@ -86,6 +86,8 @@ BrokerConfig make_broker_config(const std::vector<Property>& properties) {
             c.auto_create_topics = parse_bool(p);
         } else if (p.key == "kbus.spill.enable") {
             c.spill_enable = parse_bool(p);
+        } else if (p.key == "kbus.claim.timeout.ms") {
+            c.claim_timeout_ms = parse_long(p, 1, 3'600'000);
         } else if (p.key == "log.retention.check.interval.ms") {
             c.retention_check_interval_ms = parse_long(p, 1, big);
         } else {

@@ -22,6 +22,9 @@ struct BrokerConfig {
     bool auto_create_topics = false;      // auto.create.topics.enable
     std::int64_t retention_check_interval_ms = 300'000;
     bool spill_enable = true;  // kbus.spill.enable: false keeps records in the rings only
+    // kbus.claim.timeout.ms: how long a claim may stay uncommitted before it is taken for a dead
+    // producer's and aborted (invariant 7).
+    std::int64_t claim_timeout_ms = 1000;
 };
 
 // Applies properties in order (the last value of a key wins). Throws Error(invalid_argument)

@@ -60,7 +60,46 @@ bool PartitionSpill::due(std::uint64_t now_ns) {
 
 bool PartitionSpill::step(std::uint64_t now_ns, std::int64_t now_ms) {
     if (!due(now_ns)) return false;
-    return options_.write_to_log ? write_batch(now_ns, now_ms) : discard();
+    if (options_.write_to_log ? write_batch(now_ns, now_ms) : discard()) return true;
+    return !io_failing_ && repair_dead_claim(now_ns);
+}
+
+bool PartitionSpill::repair_dead_claim(std::uint64_t now_ns) {
+    ring::Cursor at = cursor_;
+    ring::RecordRef r;
+    if (reader_.peek(at, r) != ring::PeekStatus::not_ready) {
+        stall_.reset();
+        return false;
+    }
+    // An exact snapshot of the pair: which offsets, and how many bytes, were claimed by now.
+    const detail::WordPair claimed = detail::dwload(&ring_.header().claim.next_offset_and_tail);
+    if (claimed.first == cursor_.offset) {  // nothing claimed at the cursor: not a stall
+        stall_.reset();
+        return false;
+    }
+    if (!stall_ || stall_->at.offset != cursor_.offset || stall_->at.position != cursor_.position) {
+        stall_ = StallSnapshot{cursor_, claimed.first, claimed.second};
+        stall_since_ns_ = now_ns;
+        return false;
+    }
+    if (now_ns - stall_since_ns_ < options_.claim_timeout_ns) return false;
+    const StallSnapshot stall = *stall_;
+    stall_.reset();
+    const std::optional<DeadRegion> region = find_dead_region(ring_, stall);
+    std::optional<std::string> refused = "no region the claims could have made";
+    if (region) refused = abort_region(ring_, *region);
+    if (refused) {
+        sink_("ERROR", log_.dir() + ": the claim of offset " + std::to_string(stall.at.offset) +
+                           " is uncommitted past the claim timeout, but cannot be repaired (" +
+                           *refused + "); the partition waits for it");
+        return false;
+    }
+    aborted_offsets_ += region->end_offset - region->first_offset;
+    sink_("WARN", log_.dir() + ": offsets " + std::to_string(region->first_offset) + ".." +
+                      std::to_string(region->end_offset - 1) +
+                      " were claimed but not committed within the claim timeout (a dead "
+                      "producer): they are an aborted gap");
+    return true;
 }
 
 bool PartitionSpill::write_batch(std::uint64_t now_ns, std::int64_t now_ms) {

@@ -5,12 +5,14 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "kbus/ring_reader.hpp"
 #include "log/batch_builder.hpp"
 #include "log/partition_log.hpp"
+#include "spill/dead_claim_repair.hpp"
 
 namespace kbus::spill {
 
@@ -20,6 +22,9 @@ struct SpillOptions {
     // false: records only pass through the ring (no durability, no replay): the ring-only mode
     // benchmarks compare against. kbusd's kbus.spill.enable.
     bool write_to_log = true;
+    // A claim at the cursor left uncommitted this long belongs to a dead producer: it becomes an
+    // aborted gap (invariant 7). kbusd's kbus.claim.timeout.ms.
+    std::uint64_t claim_timeout_ns = 1'000'000'000;
 };
 
 // Ring-only, the spill steps over records just to keep the producers' limit moving. Doing it in
@@ -38,9 +43,13 @@ class PartitionSpill {
     // the log's end is not in the ring (records lost with a corrupt disk: a gap is logged).
     bool position_at_log_end();
 
-    // One pass: true if records moved to disk (or were skipped). Throws nothing: I/O errors
-    // are logged (rate-limited) and retried on the next pass, holding producers back meanwhile.
+    // One pass: true if records moved to disk (or were skipped, or a dead claim was aborted).
+    // Throws nothing: I/O errors are logged (rate-limited) and retried on the next pass,
+    // holding producers back meanwhile.
     bool step(std::uint64_t now_ns, std::int64_t now_ms);
+
+    // Offsets turned into aborted gaps since start (dead producers' claims).
+    [[nodiscard]] std::uint64_t aborted_offsets() const noexcept { return aborted_offsets_; }
 
     [[nodiscard]] const ring::Cursor& cursor() const noexcept { return cursor_; }
     [[nodiscard]] bool io_failing() const noexcept { return io_failing_; }
@@ -52,6 +61,8 @@ class PartitionSpill {
     bool write_batch(std::uint64_t now_ns, std::int64_t now_ms);
     void publish_cursor();
     bool discard();
+    // Watches a claim that stays uncommitted at the cursor; aborts it once the timeout passed.
+    bool repair_dead_claim(std::uint64_t now_ns);
 
     ring::RingRef ring_;
     ring::RingReader reader_;
@@ -65,6 +76,9 @@ class PartitionSpill {
     std::uint64_t pending_since_ns_ = 0;
     bool io_failing_ = false;
     std::uint64_t last_io_log_ns_ = 0;
+    std::optional<StallSnapshot> stall_;  // an uncommitted claim at the cursor, first seen...
+    std::uint64_t stall_since_ns_ = 0;    // ...then
+    std::uint64_t aborted_offsets_ = 0;
 };
 
 }  // namespace kbus::spill

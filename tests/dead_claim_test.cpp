@@ -1,0 +1,209 @@
+// Invariant 7 in one process: a claim left uncommitted past the claim timeout (its producer
+// killed) becomes an aborted gap that the spill and readers step over, wherever the producer
+// died: after writing its record, right after its claim (no journal entry, no byte written), in
+// a row with others, or across a lap's end.
+#include <catch2/catch.hpp>
+
+#include "kbus/error.hpp"
+#include "spill/partition_spill.hpp"
+#include "temp_dir.hpp"
+#include "test_ring.hpp"
+
+using namespace kbus;
+using namespace kbus::testing;
+
+namespace {
+
+constexpr std::uint64_t timeout_ns = 1'000'000;
+
+spill::SpillOptions quick_options() {
+    spill::SpillOptions o;
+    o.linger_ns = 0;
+    o.claim_timeout_ns = timeout_ns;
+    return o;
+}
+
+// A producer killed right after its claim's compare-and-swap: no journal entry, no header, no
+// byte of its record. (The ring layer is the test hook: the client always places what it claims.)
+RingRun claim_only(RingWriter& w, std::uint64_t value_bytes) {
+    const PayloadLayout l = payload_layout(-1, std::int32_t(value_bytes), 0);
+    RingRun run;
+    REQUIRE(w.try_claim_run(l.frame_length, 1, l.frame_length, run) == ClaimStatus::claimed);
+    return run;
+}
+
+// What a reader from `from` finds up to the producers' tail: the value of each record, "-" for
+// each aborted offset, with the offsets in order.
+std::vector<std::pair<std::uint64_t, std::string>> read_ring(const RingRef& ring, Cursor from) {
+    RingReader reader(ring);
+    std::vector<std::pair<std::uint64_t, std::string>> out;
+    for (RecordRef r;;) {
+        const PeekStatus s = reader.peek(from, r);
+        if (s == PeekStatus::aborted) {
+            out.emplace_back(r.offset, "-");
+        } else if (s == PeekStatus::record) {
+            const auto* base = reinterpret_cast<const char*>(r.header);
+            const PayloadLayout l = payload_layout(-1, r.header->value_length, 0);
+            out.emplace_back(
+                r.offset, std::string(base + l.value_offset, std::size_t(r.header->value_length)));
+        } else {
+            REQUIRE(s == PeekStatus::not_ready);
+            return out;
+        }
+        RingReader::advance(from, r);
+    }
+}
+
+std::vector<std::int64_t> offsets_on_disk(const log::PartitionLog& l) {
+    std::vector<std::int64_t> out;
+    for (std::int64_t next = l.log_start_offset(); next < l.log_end_offset();) {
+        const std::string bytes = l.read(next, 1 << 20);
+        REQUIRE(!bytes.empty());
+        log::BatchView b({reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()});
+        REQUIRE(b.check(true) == log::BatchCheck::ok);
+        log::RecordIterator it(b.records_bytes(), b.record_count(), b.base_offset(),
+                               b.base_timestamp());
+        for (log::RecordView r; it.next(r);)
+            out.push_back(r.offset);
+        next = b.last_offset() + 1;
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("a claim written but never committed becomes a gap once the claim timeout passes",
+          "[spill][fault]") {
+    TempDir d("dead-written");
+    TestRing ring(64 * 1024);
+    ring.release_up_to(0);
+    RingWriter w(ring.ref);
+    log::PartitionLog l(d.path, {}, false, sink());
+    spill::PartitionSpill s(ring.ref, l, config::Compression::none, sink(), quick_options());
+    (void)write_value(w, "a");
+    (void)write_value(w, "dead", false);  // killed between claim and commit
+    (void)write_value(w, "c");
+    (void)write_value(w, "d");
+    CHECK(s.step(1, 0));  // offset 0 reaches the disk; the spill stops at the dead claim
+    CHECK(s.cursor().offset == 1);
+    CHECK_FALSE(s.step(2, 0));
+    CHECK_FALSE(s.step(2 + timeout_ns - 1, 0));  // not before the timeout
+    CHECK(s.cursor().offset == 1);
+    logged.clear();
+    CHECK(s.step(2 + timeout_ns, 0));
+    CHECK(s.aborted_offsets() == 1);
+    REQUIRE(!logged.empty());
+    CHECK(logged.back().find("offsets 1..1 were claimed but not committed") != std::string::npos);
+    CHECK(s.step(3 + timeout_ns, 0));  // and on past the gap
+    CHECK(s.cursor().offset == 4);
+    CHECK(offsets_on_disk(l) == std::vector<std::int64_t>{0, 2, 3});
+    CHECK(read_ring(ring.ref, {0, 0}) == std::vector<std::pair<std::uint64_t, std::string>>{
+                                             {0, "a"}, {1, "-"}, {2, "c"}, {3, "d"}});
+    Cursor at;  // a seek to the gap's offset finds it
+    CHECK(RingReader(ring.ref).locate(1, at));
+}
+
+TEST_CASE("a producer killed right after its claim: the gap ends at the tail or the next claim",
+          "[spill][fault]") {
+    TempDir d("dead-empty");
+    TestRing ring(64 * 1024);
+    ring.release_up_to(0);
+    RingWriter w(ring.ref);
+    log::PartitionLog l(d.path, {}, false, sink());
+    spill::PartitionSpill s(ring.ref, l, config::Compression::none, sink(), quick_options());
+
+    SECTION("nobody claimed after it: the gap ends at the tail") {
+        (void)claim_only(w, 100);
+        CHECK_FALSE(s.step(1, 0));
+        CHECK(s.step(1 + timeout_ns, 0));
+        (void)write_value(w, "after");
+        CHECK(s.step(2 + timeout_ns, 0));
+        CHECK(s.cursor().offset == 2);
+        CHECK(read_ring(ring.ref, {0, 0}) ==
+              std::vector<std::pair<std::uint64_t, std::string>>{{0, "-"}, {1, "after"}});
+    }
+    SECTION("two dead in a row, then a live record: one gap per offset") {
+        (void)claim_only(w, 100);
+        (void)claim_only(w, 3000);
+        (void)write_value(w, "live");
+        CHECK_FALSE(s.step(1, 0));
+        CHECK(s.step(1 + timeout_ns, 0));
+        CHECK(s.aborted_offsets() == 2);
+        CHECK(s.step(2 + timeout_ns, 0));
+        CHECK(offsets_on_disk(l) == std::vector<std::int64_t>{2});
+        CHECK(read_ring(ring.ref, {0, 0}) ==
+              std::vector<std::pair<std::uint64_t, std::string>>{{0, "-"}, {1, "-"}, {2, "live"}});
+    }
+    SECTION("claims made after the stall was first seen are not taken for dead") {
+        (void)claim_only(w, 100);
+        CHECK_FALSE(s.step(1, 0));            // the stall is seen: offset 0 alone was claimed
+        (void)write_value(w, "late", false);  // claimed later, still being written
+        CHECK(s.step(1 + timeout_ns, 0));
+        CHECK(s.aborted_offsets() == 1);   // offset 1 waits for its own producer
+        CHECK(s.step(2 + timeout_ns, 0));  // over the gap
+        CHECK(s.cursor().offset == 1);
+        CHECK_FALSE(s.step(3 + timeout_ns, 0));
+        CHECK_FALSE(s.step(2 + 2 * timeout_ns, 0));  // its own clock started at 3 + timeout
+        CHECK(s.aborted_offsets() == 1);
+    }
+}
+
+TEST_CASE("a commit that comes within the timeout is never aborted", "[spill][fault]") {
+    TempDir d("slow");
+    TestRing ring(64 * 1024);
+    ring.release_up_to(0);
+    RingWriter w(ring.ref);
+    log::PartitionLog l(d.path, {}, false, sink());
+    spill::PartitionSpill s(ring.ref, l, config::Compression::none, sink(), quick_options());
+    const RingClaim slow = write_value(w, "slow", false);
+    (void)write_value(w, "next", false);
+    CHECK_FALSE(s.step(1, 0));
+    w.commit(slow);
+    CHECK(s.step(timeout_ns / 2, 0));
+    // The stall at offset 1 starts its own clock: offset 0's time does not count for it.
+    CHECK(s.cursor().offset == 1);
+    CHECK_FALSE(s.step(timeout_ns + 1, 0));
+    CHECK_FALSE(s.step(timeout_ns / 2 + timeout_ns, 0));
+    CHECK(s.aborted_offsets() == 0);
+    CHECK(s.step(2 * timeout_ns + 1, 0));
+    CHECK(s.aborted_offsets() == 1);
+}
+
+TEST_CASE("dead claims across a lap's end are tiled with padding, never straddling it",
+          "[spill][fault]") {
+    TempDir d("dead-wrap");
+    TestRing ring(64 * 1024);
+    ring.release_up_to(0);
+    RingWriter w(ring.ref);
+    log::PartitionLog l(d.path, {}, false, sink());
+    spill::PartitionSpill s(ring.ref, l, config::Compression::none, sink(), quick_options());
+    const std::string kilobyte(1000, 'x');  // frames of 1048 bytes
+    for (int i = 0; i < 60; ++i)
+        (void)write_value(w, kilobyte);
+    REQUIRE(s.step(1, 0));
+    REQUIRE(s.cursor().position == 60 * 1048);
+    ring.release_up_to(s.cursor().position);
+    (void)claim_only(w, 1000);  // dead, fits before the lap's end (1608 bytes left after it)
+    const RingRun wrapped = claim_only(w, 2000);  // dead, its claim pads to the lap's end
+    CHECK(wrapped.first_position == 64 * 1024);
+    (void)write_value(w, "after the lap");
+    CHECK_FALSE(s.step(2, 0));
+    CHECK(s.step(2 + timeout_ns, 0));
+    CHECK(s.step(3 + timeout_ns, 0));
+    CHECK(s.cursor().offset == 63);
+    CHECK(read_ring(ring.ref, {60 * 1048, 60}) ==
+          std::vector<std::pair<std::uint64_t, std::string>>{
+              {60, "-"}, {61, "-"}, {62, "after the lap"}});
+    const auto on_disk = offsets_on_disk(l);
+    REQUIRE(on_disk.size() == 61);
+    CHECK(on_disk.back() == 62);
+}
+
+TEST_CASE("a stall no claim could have made is refused, not repaired", "[spill][fault]") {
+    TestRing ring(64 * 1024);
+    spill::StallSnapshot impossible{{0, 0}, 5, 2 * 64 * 1024};  // more than a ring of claims
+    CHECK_FALSE(spill::find_dead_region(ring.ref, impossible).has_value());
+    spill::DeadRegion cramped{0, 3, 0, 100};  // three offsets in 100 bytes
+    CHECK(spill::abort_region(ring.ref, cramped).has_value());
+    CHECK(ring.ref.record_at(0)->commit.load() == 0);  // nothing written
+}
