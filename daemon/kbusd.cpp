@@ -26,6 +26,7 @@
 #include "config/broker_config.hpp"
 #include "config/properties.hpp"
 #include "config/topic_config.hpp"
+#include "control_connection.hpp"
 #include "groups/group_coordinator.hpp"
 #include "kbus/bus_location.hpp"
 #include "kbus/control_descriptor.hpp"
@@ -45,6 +46,8 @@
 namespace {
 
 using namespace kbus;
+using kbusd::ControlConnection;
+using kbusd::PeerCredentials;
 std::atomic<bool> g_stop{false};
 // Connection ids start at 1; slots left by an earlier daemon run are marked with this owner.
 constexpr std::uint32_t orphan_owner = 0;
@@ -272,19 +275,16 @@ class Daemon {
         return true;
     }
 
-    struct Connection {
-        int fd;
-        std::uint32_t id;
-        std::string in;
-    };
-
     void serve() {
-        std::vector<Connection> conns;
+        std::vector<ControlConnection> conns;
         std::uint32_t next_id = 1;
         while (!g_stop.load()) {
             std::vector<pollfd> fds{{listen_fd_, POLLIN, 0}};
             for (auto& c : conns)
-                fds.push_back({c.fd, POLLIN, 0});
+                fds.push_back({c.fd(),
+                               short((c.accepting_requests() ? POLLIN : 0) |
+                                     (c.replies_waiting() ? POLLOUT : 0)),
+                               0});
             // A short timeout: group sessions and rebalance deadlines are checked between polls.
             const int ready = ::poll(fds.data(), fds.size(), 20);
             {
@@ -293,75 +293,96 @@ class Daemon {
                 groups_->tick(wall_ms());
             }
             if (ready <= 0) continue;
-            if (fds[0].revents & POLLIN) {
-                const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-                if (fd >= 0) conns.push_back({fd, next_id++, {}});
-            }
+            if (fds[0].revents & POLLIN) accept_connection(conns, next_id);
             for (std::size_t i = 1; i < fds.size(); ++i) {
-                if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-                Connection& c = conns[i - 1];
-                char buf[65536];
-                const ssize_t n = ::recv(c.fd, buf, sizeof(buf), 0);
-                bool ok = n > 0;
-                if (ok) {
-                    c.in.append(buf, std::size_t(n));
-                    ok = drain(c);
-                }
-                if (!ok) {
-                    release_slots_of(c.id);
-                    {
-                        std::lock_guard lock(topics_mutex_);
-                        groups_->connection_closed(c.id, wall_ms());
-                    }
-                    ::close(c.fd);
-                    c.fd = -1;
-                }
+                ControlConnection& c = conns[i - 1];
+                if (fds[i].revents == 0) continue;
+                bool ok = true;
+                if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) ok = c.receive();
+                if (ok) ok = answer_requests(c) && c.flush();
+                if (ok && c.accepting_requests()) ok = answer_requests(c) && c.flush();
+                if (!ok) close_connection(c);
             }
-            std::erase_if(conns, [](const Connection& c) { return c.fd < 0; });
+            std::erase_if(conns, [](const ControlConnection& c) { return c.fd() < 0; });
         }
         for (auto& c : conns)
-            ::close(c.fd);
+            c.close();
     }
 
-    // Answers every complete frame; false closes the connection (malformed framing).
-    bool drain(Connection& c) {
-        while (c.in.size() >= protocol::frame_header_bytes) {
-            protocol::FrameHeader h;
-            std::memcpy(&h, c.in.data(), sizeof(h));
-            if (h.payload_length > protocol::max_frame_payload) {
-                log_line("WARN",
-                         "connection " + std::to_string(c.id) + ": oversized frame, closing");
-                return false;
-            }
-            if (c.in.size() < sizeof(h) + h.payload_length) return true;
-            const std::string payload = c.in.substr(sizeof(h), h.payload_length);
-            c.in.erase(0, sizeof(h) + h.payload_length);
-            protocol::Writer reply;
-            try {
-                protocol::Reader r(payload);
-                protocol::Writer body;
-                handle(static_cast<protocol::RequestType>(h.type), r, body, c.id);
-                reply.u16(0);
-                reply.str("");
-                reply.raw(body.bytes().data(), body.bytes().size());
-            } catch (const Error& e) {
-                reply = {};
-                reply.u16(static_cast<std::uint16_t>(e.code()));
-                reply.str(e.what());
-            } catch (const std::exception& e) {
-                reply = {};
-                reply.u16(static_cast<std::uint16_t>(ErrorCode::unknown));
-                reply.str(e.what());
-            }
-            protocol::FrameHeader rh{static_cast<std::uint32_t>(reply.bytes().size()),
-                                     static_cast<std::uint16_t>(h.type | protocol::reply_flag),
-                                     h.version, h.request_id, 0};
-            std::string out(reinterpret_cast<const char*>(&rh), sizeof(rh));
-            out += reply.bytes();
-            if (::send(c.fd, out.data(), out.size(), MSG_NOSIGNAL) != ssize_t(out.size()))
-                return false;
+    // Only the bus's owner (or root) may connect: the kernel's word for who is calling.
+    void accept_connection(std::vector<ControlConnection>& conns, std::uint32_t& next_id) {
+        const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd < 0) return;
+        const std::optional<PeerCredentials> peer = kbusd::peer_credentials(fd);
+        if (!peer || !kbusd::may_connect(*peer, ::geteuid())) {
+            log_line("WARN", peer ? "refused a connection from pid " + std::to_string(peer->pid) +
+                                        " (uid " + std::to_string(peer->uid) + "): only uid " +
+                                        std::to_string(::geteuid()) + " and root may use this bus"
+                                  : std::string("refused a connection: no peer credentials"));
+            ::close(fd);
+            return;
         }
+        conns.emplace_back(fd, next_id++);
+    }
+
+    void close_connection(ControlConnection& c) {
+        release_slots_of(c.id());
+        {
+            std::lock_guard lock(topics_mutex_);
+            groups_->connection_closed(c.id(), wall_ms());
+        }
+        c.close();
+    }
+
+    // Answers the complete frames waiting, until too many replies wait; false closes the
+    // connection (framing that cannot be trusted: an oversized frame).
+    bool answer_requests(ControlConnection& c) {
+        std::string& in = c.requests();
+        std::size_t used = 0;
+        while (c.accepting_requests() && in.size() - used >= protocol::frame_header_bytes) {
+            protocol::FrameHeader h;
+            std::memcpy(&h, in.data() + used, sizeof(h));
+            if (h.payload_length > protocol::max_frame_payload) {
+                log_line("WARN", "connection " + std::to_string(c.id()) + ": frame of " +
+                                     std::to_string(h.payload_length) +
+                                     " bytes exceeds the limit, closing");
+                return false;
+            }
+            if (in.size() - used < sizeof(h) + h.payload_length) break;
+            const std::string_view payload(in.data() + used + sizeof(h), h.payload_length);
+            c.queue_reply(answer(h, payload, c.id()));
+            used += sizeof(h) + h.payload_length;
+        }
+        in.erase(0, used);
         return true;
+    }
+
+    // One request's reply frame: its fields, or the error it met (the connection lives on).
+    std::string answer(const protocol::FrameHeader& h, std::string_view payload,
+                       std::uint32_t conn) {
+        protocol::Writer reply;
+        try {
+            protocol::Reader r(payload);
+            protocol::Writer body;
+            handle(static_cast<protocol::RequestType>(h.type), r, body, conn);
+            reply.u16(0);
+            reply.str("");
+            reply.raw(body.bytes().data(), body.bytes().size());
+        } catch (const Error& e) {
+            reply = {};
+            reply.u16(static_cast<std::uint16_t>(e.code()));
+            reply.str(e.what());
+        } catch (const std::exception& e) {
+            reply = {};
+            reply.u16(static_cast<std::uint16_t>(ErrorCode::unknown));
+            reply.str(e.what());
+        }
+        protocol::FrameHeader rh{static_cast<std::uint32_t>(reply.bytes().size()),
+                                 static_cast<std::uint16_t>(h.type | protocol::reply_flag),
+                                 h.version, h.request_id, 0};
+        std::string out(reinterpret_cast<const char*>(&rh), sizeof(rh));
+        out += reply.bytes();
+        return out;
     }
 
     Topic& topic_named(const std::string& name) {
@@ -383,7 +404,11 @@ class Daemon {
         std::lock_guard lock(topics_mutex_);
         switch (type) {
             case RT::hello:
-                (void)r.u32();
+                if (const std::uint32_t v = r.u32(); v != protocol::protocol_version)
+                    throw Error(ErrorCode::unsupported,
+                                "control protocol version " + std::to_string(v) +
+                                    " is not spoken here (kbusd speaks " +
+                                    std::to_string(protocol::protocol_version) + ")");
                 (void)r.u64();
                 (void)r.str();
                 out.u64(control_->info.daemon_epoch.load());

@@ -1,0 +1,56 @@
+// One client's connection to kbusd's control socket. Non-blocking both ways: requests pile up
+// in `in` until a whole frame is there, replies wait in `out` until the socket takes them. A
+// client that stops reading its replies stalls only itself: the daemon stops taking its requests
+// once too many replies wait, and never blocks on it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace kbusd {
+
+// Who is at the other end of a Unix socket, as the kernel saw it at connect() (SO_PEERCRED).
+struct PeerCredentials {
+    pid_t pid = 0;
+    uid_t uid = 0;
+    gid_t gid = 0;
+};
+[[nodiscard]] std::optional<PeerCredentials> peer_credentials(int fd);
+
+// The bus's trust boundary is its owner's uid (DESIGN.md, "Security"): whoever may map the rings
+// may write into them, so only the owner (and root, who can map them anyway) may connect.
+[[nodiscard]] bool may_connect(const PeerCredentials& peer, uid_t owner);
+
+class ControlConnection {
+  public:
+    // Replies waiting beyond this: stop reading requests until the client has taken them.
+    static constexpr std::size_t reply_backlog_bytes = 4 << 20;
+
+    ControlConnection(int fd, std::uint32_t id) noexcept : fd_(fd), id_(id) {}
+
+    // Appends what the socket has to the request buffer. False: the peer closed, or failed.
+    [[nodiscard]] bool receive();
+    // Sends queued replies as far as the socket takes them. False: the socket failed.
+    [[nodiscard]] bool flush();
+    void queue_reply(const std::string& frame) { out_ += frame; }
+
+    [[nodiscard]] bool accepting_requests() const noexcept {
+        return out_.size() < reply_backlog_bytes;
+    }
+    [[nodiscard]] bool replies_waiting() const noexcept { return !out_.empty(); }
+    [[nodiscard]] std::string& requests() noexcept { return in_; }
+    [[nodiscard]] int fd() const noexcept { return fd_; }
+    [[nodiscard]] std::uint32_t id() const noexcept { return id_; }
+    void close();
+
+  private:
+    int fd_;
+    std::uint32_t id_;
+    std::string in_;
+    std::string out_;
+};
+
+}  // namespace kbusd
