@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "cli/record_format.hpp"
+
 using namespace std::chrono_literals;
 
 namespace {
@@ -47,68 +49,11 @@ struct Args {
     }
 };
 
-std::string unescape(const std::string& s) {
-    std::string out;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '\\' && i + 1 < s.size()) {
-            const char c = s[++i];
-            out += c == 'n' ? '\n' : c == 't' ? '\t' : c;
-        } else {
-            out += s[i];
-        }
-    }
-    return out;
-}
+using kbus::cli::unescape;
 
 void print_formatted(const std::string& fmt, const kbus::Message& m) {
     std::string out;
-    for (std::size_t i = 0; i < fmt.size(); ++i) {
-        if (fmt[i] != '%' || i + 1 == fmt.size()) {
-            out += fmt[i];
-            continue;
-        }
-        switch (fmt[++i]) {
-            case 't':
-                out += m.topic();
-                break;
-            case 'p':
-                out += std::to_string(m.partition());
-                break;
-            case 'o':
-                out += std::to_string(m.offset());
-                break;
-            case 'k':
-                out += m.key().str();
-                break;
-            case 's':
-                out += m.value().str();
-                break;
-            case 'S':
-                out += std::to_string(m.value().is_null() ? -1 : long(m.value().size()));
-                break;
-            case 'K':
-                out += std::to_string(m.key().is_null() ? -1 : long(m.key().size()));
-                break;
-            case 'T':
-                out += std::to_string(m.timestamp());
-                break;
-            case 'h': {
-                bool first = true;
-                for (auto it = m.headers(); !it.done(); ++it) {
-                    if (!first) out += ',';
-                    first = false;
-                    out += std::string(it->key) + "=" + std::string(it->value.str());
-                }
-                break;
-            }
-            case '%':
-                out += '%';
-                break;
-            default:
-                out += '%';
-                out += fmt[i];
-        }
-    }
+    kbus::cli::format_record(fmt, m, out);
     std::fwrite(out.data(), 1, out.size(), stdout);
 }
 

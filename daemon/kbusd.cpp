@@ -7,6 +7,7 @@
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -238,7 +239,7 @@ class Daemon {
         m.max_message_bytes = tc.max_message_bytes;
         m.timestamp_type = tc.log_append_time ? 1 : 0;
         m.hold_timeout_ms = tc.consumer_hold_timeout_ms;
-        m.ring_shm_prefix = loc_.shm_prefix() + ".t" + std::to_string(m.topic_id);
+        m.ring_shm_prefix = ring_prefix_of(m.topic_id);
         auto t = std::make_unique<Topic>();
         t->meta = m;
         t->config = tc;
@@ -339,19 +340,19 @@ class Daemon {
     bool answer_requests(ControlConnection& c) {
         std::string& in = c.requests();
         std::size_t used = 0;
-        while (c.accepting_requests() && in.size() - used >= protocol::frame_header_bytes) {
-            protocol::FrameHeader h;
-            std::memcpy(&h, in.data() + used, sizeof(h));
-            if (h.payload_length > protocol::max_frame_payload) {
+        while (c.accepting_requests()) {
+            using Status = protocol::SplitFrame::Status;
+            const protocol::SplitFrame f = protocol::split_frame(std::string_view(in).substr(used),
+                                                                 protocol::max_frame_payload);
+            if (f.status == Status::oversized) {
                 log_line("WARN", "connection " + std::to_string(c.id()) + ": frame of " +
-                                     std::to_string(h.payload_length) +
+                                     std::to_string(f.header.payload_length) +
                                      " bytes exceeds the limit, closing");
                 return false;
             }
-            if (in.size() - used < sizeof(h) + h.payload_length) break;
-            const std::string_view payload(in.data() + used + sizeof(h), h.payload_length);
-            c.queue_reply(answer(h, payload, c.id()));
-            used += sizeof(h) + h.payload_length;
+            if (f.status == Status::incomplete) break;
+            c.queue_reply(answer(f.header, f.payload, c.id()));
+            used += f.frame_bytes;
         }
         in.erase(0, used);
         return true;
@@ -510,15 +511,67 @@ class Daemon {
             throw Error(ErrorCode::topic_exists, "topic '" + m.name + "' already exists");
         if (m.partitions < 1 || m.partitions > 10000)
             throw Error(ErrorCode::invalid_argument, "partitions must be between 1 and 10000");
+        check_limits(m, tc);
         m.topic_id = next_topic_id_++;
         // A directory left by an earlier topic of this name must not leak old records into it.
         for (std::int32_t p = 0; p < m.partitions; ++p)
             std::filesystem::remove_all(topics::partition_dir(loc_.data_dir, m.name, p));
-        auto t = build_topic(m, tc, false);
+        std::unique_ptr<Topic> t;
+        try {
+            t = build_topic(m, tc, false);
+        } catch (const std::exception&) {
+            remove_topic_files(m);  // nothing of a topic that was refused half-way stays behind
+            throw;
+        }
         topics_.emplace(m.name, std::move(t));
         save_topics();
         log_line("INFO", "created topic '" + m.name + "' with " + std::to_string(m.partitions) +
                              " partitions");
+    }
+
+    // kbus.max.topics, kbus.max.partitions and kbus.max.shared.memory.bytes, and the room the
+    // tmpfs has now: a topic that would pass one is refused before anything is created.
+    void check_limits(const protocol::TopicMetadata& m, const config::TopicConfig& tc) const {
+        std::int64_t partitions = m.partitions, ring_bytes = 0;
+        for (const auto& [name, t] : topics_) {
+            partitions += t->meta.partitions;
+            ring_bytes += std::int64_t(ring::ring_layout(t->config.ring_bytes).total_bytes) *
+                          t->meta.partitions;
+        }
+        const std::uint64_t wanted = ring::ring_layout(tc.ring_bytes).total_bytes * m.partitions;
+        auto refuse = [&](const std::string& why) {
+            throw Error(ErrorCode::resource_exhausted,
+                        "cannot create topic '" + m.name + "': " + why);
+        };
+        if (std::int64_t(topics_.size()) >= broker_.max_topics)
+            refuse("kbus.max.topics (" + std::to_string(broker_.max_topics) + ") reached");
+        if (partitions > broker_.max_partitions)
+            refuse("its " + std::to_string(m.partitions) + " partitions would pass " +
+                   "kbus.max.partitions (" + std::to_string(broker_.max_partitions) + ")");
+        if (broker_.max_shared_memory_bytes >= 0 &&
+            ring_bytes + std::int64_t(wanted) > broker_.max_shared_memory_bytes)
+            refuse("its rings (" + std::to_string(wanted) + " bytes) would pass " +
+                   "kbus.max.shared.memory.bytes (" +
+                   std::to_string(broker_.max_shared_memory_bytes) + ", " +
+                   std::to_string(ring_bytes) + " in use)");
+        struct statvfs fs {};
+        if (::statvfs("/dev/shm", &fs) == 0 && std::uint64_t(fs.f_bavail) * fs.f_frsize < wanted)
+            refuse("its rings need " + std::to_string(wanted) + " bytes of shared memory and " +
+                   "/dev/shm has " + std::to_string(std::uint64_t(fs.f_bavail) * fs.f_frsize) +
+                   " free (shared memory full)");
+    }
+
+    [[nodiscard]] std::string ring_prefix_of(std::uint64_t topic_id) const {
+        return loc_.shm_prefix() + ".t" + std::to_string(topic_id);
+    }
+
+    // The rings and partition directories of a topic that is not (or no longer) there.
+    void remove_topic_files(const protocol::TopicMetadata& m) {
+        for (std::int32_t p = 0; p < m.partitions; ++p) {
+            SharedMapping::remove(ring_prefix_of(m.topic_id) + "." + std::to_string(p));
+            std::error_code ec;
+            std::filesystem::remove_all(topics::partition_dir(loc_.data_dir, m.name, p), ec);
+        }
     }
 
     // Changes per-topic settings in place; the ring's shape (ring.bytes, max.message.bytes,

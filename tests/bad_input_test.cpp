@@ -2,6 +2,7 @@
 // requests, lying requests, clients that send nothing or never read, and peers of another uid.
 // Each gets an error reply or a closed connection, and everyone else is served meanwhile.
 #include <sys/socket.h>
+#include <sys/statvfs.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 
@@ -83,6 +84,17 @@ void still_serves(const DaemonFixture& d, const std::string& topic) {
     CHECK(md.offset == 0);
     kbus::Consumer con(c);
     con.assign(topic, 0, kbus::OffsetSpec::beginning());
+    const auto& batch = con.poll(5s);
+    REQUIRE(batch.size() == 1);
+    CHECK(batch[0].value().str() == "v");
+}
+
+// A client's topic still takes and gives records.
+void still_serves_topic(kbus::Client& c, const std::string& topic) {
+    kbus::Producer p(c);
+    const auto md = p.send(topic, "k", "v");
+    kbus::Consumer con(c);
+    con.assign(topic, md.partition, kbus::OffsetSpec::at(md.offset));
     const auto& batch = con.poll(5s);
     REQUIRE(batch.size() == 1);
     CHECK(batch[0].value().str() == "v");
@@ -285,4 +297,57 @@ TEST_CASE("a peer of another uid is refused at the socket", "[bad_input][securit
     CHECK(d.log_text().find("(uid 65534): only uid 0 and root may use this bus") !=
           std::string::npos);
     still_serves(d, "after-peer");
+}
+
+TEST_CASE("limits on topics, partitions and shared memory refuse a topic whole, leaving nothing",
+          "[bad_input][limits]") {
+    const std::uint64_t ring64k = kbus::ring::ring_layout(65536).total_bytes;
+    DaemonFixture d("limits",
+                    {"--override", "kbus.max.topics=3", "--override", "kbus.max.partitions=5",
+                     "--override", "kbus.max.shared.memory.bytes=" + std::to_string(5 * ring64k)});
+    kbus::Client c(d.options());
+    const std::map<std::string, std::string> small{{"ring.bytes", "65536"}};
+    c.create_topic("a", 2, small);
+    c.create_topic("b", 2, small);
+    auto refused = [&](const std::string& name, std::int32_t partitions,
+                       const std::map<std::string, std::string>& settings) -> std::string {
+        try {
+            c.create_topic(name, partitions, settings);
+        } catch (const kbus::Error& e) {
+            CHECK(e.code() == kbus::ErrorCode::resource_exhausted);
+            return e.what();
+        }
+        FAIL("topic '" << name << "' was created past a limit");
+        return {};
+    };
+    CHECK(refused("c", 2, small).find("kbus.max.partitions (5)") != std::string::npos);
+    CHECK(refused("c", 1, {{"ring.bytes", "131072"}}).find("kbus.max.shared.memory.bytes") !=
+          std::string::npos);
+    c.create_topic("c", 1, small);
+    CHECK(refused("d", 1, small).find("kbus.max.topics (3) reached") != std::string::npos);
+    CHECK(c.list_topics() == std::vector<std::string>{"a", "b", "c"});
+    still_serves_topic(c, "c");
+}
+
+TEST_CASE("a topic the shared memory cannot hold is refused with a clear error, leaving nothing",
+          "[bad_input][limits]") {
+    DaemonFixture d("shmfull");
+    kbus::Client c(d.options());
+    struct statvfs fs {};
+    REQUIRE(::statvfs("/dev/shm", &fs) == 0);
+    const std::uint64_t free_bytes = std::uint64_t(fs.f_bavail) * fs.f_frsize;
+    const auto partitions =
+        std::int32_t(std::min<std::uint64_t>(free_bytes / (1ULL << 32) + 2, 10000));
+    try {
+        c.create_topic("huge", partitions, {{"ring.bytes", std::to_string(1ULL << 32)}});
+        FAIL("a topic larger than the free shared memory was created");
+    } catch (const kbus::Error& e) {
+        CHECK(e.code() == kbus::ErrorCode::resource_exhausted);
+        CHECK(std::string(e.what()).find("shared memory full") != std::string::npos);
+    }
+    CHECK(c.list_topics().empty());
+    for (const auto& e : std::filesystem::directory_iterator("/dev/shm"))
+        CHECK(e.path().filename().string().find(d.bus + ".t") == std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(d.data_dir() + "/huge-0"));
+    still_serves(d, "after-full");
 }

@@ -37,6 +37,29 @@ struct FrameHeader {
 static_assert(sizeof(FrameHeader) == 16);
 inline constexpr std::size_t frame_header_bytes = sizeof(FrameHeader);
 
+// The first frame of a byte stream: whole, not yet whole, or one whose length cannot be
+// trusted (beyond `max_payload`: the stream's framing is lost, close it).
+struct SplitFrame {
+    enum class Status { incomplete, frame, oversized } status = Status::incomplete;
+    FrameHeader header{};
+    std::string_view payload{};
+    std::size_t frame_bytes = 0;  // header + payload
+};
+[[nodiscard]] inline SplitFrame split_frame(std::string_view stream, std::uint32_t max_payload) {
+    SplitFrame f;
+    if (stream.size() < frame_header_bytes) return f;
+    std::memcpy(&f.header, stream.data(), frame_header_bytes);
+    if (f.header.payload_length > max_payload) {
+        f.status = SplitFrame::Status::oversized;
+        return f;
+    }
+    if (stream.size() - frame_header_bytes < f.header.payload_length) return f;
+    f.status = SplitFrame::Status::frame;
+    f.payload = stream.substr(frame_header_bytes, f.header.payload_length);
+    f.frame_bytes = frame_header_bytes + f.header.payload_length;
+    return f;
+}
+
 enum class RequestType : std::uint16_t {
     hello = 1,           // u32 protocol version, u64 pid, string client name
     create_topic = 2,    // string name, i32 partitions, u32 n, n x (string key, string value)

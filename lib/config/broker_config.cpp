@@ -86,6 +86,12 @@ BrokerConfig make_broker_config(const std::vector<Property>& properties) {
             c.auto_create_topics = parse_bool(p);
         } else if (p.key == "kbus.spill.enable") {
             c.spill_enable = parse_bool(p);
+        } else if (p.key == "kbus.max.topics") {
+            c.max_topics = parse_long(p, 1, 1'000'000);
+        } else if (p.key == "kbus.max.partitions") {
+            c.max_partitions = parse_long(p, 1, 10'000'000);
+        } else if (p.key == "kbus.max.shared.memory.bytes") {
+            c.max_shared_memory_bytes = parse_long(p, -1, std::numeric_limits<std::int64_t>::max());
         } else if (p.key == "kbus.claim.timeout.ms") {
             c.claim_timeout_ms = parse_long(p, 1, 3'600'000);
         } else if (p.key == "log.retention.check.interval.ms") {

@@ -25,6 +25,10 @@ struct BrokerConfig {
     // kbus.claim.timeout.ms: how long a claim may stay uncommitted before it is taken for a dead
     // producer's and aborted (invariant 7).
     std::int64_t claim_timeout_ms = 1000;
+    // Limits on what clients may make the daemon create (a topic over one is refused).
+    std::int64_t max_topics = 1000;             // kbus.max.topics
+    std::int64_t max_partitions = 10000;        // kbus.max.partitions, all topics together
+    std::int64_t max_shared_memory_bytes = -1;  // kbus.max.shared.memory.bytes, -1: the tmpfs
 };
 
 // Applies properties in order (the last value of a key wins). Throws Error(invalid_argument)

@@ -259,8 +259,9 @@ void GroupCoordinator::apply_assignment(Group& g, const group::SyncGroupRequest&
         decoded[id] = std::move(parts);
     }
     for (auto& [id, m] : g.members) {
+        const std::string& member = id;  // (clang 14 cannot capture a structured binding)
         const auto it = std::find_if(request.assignments.begin(), request.assignments.end(),
-                                     [&](const auto& a) { return a.first == id; });
+                                     [&](const auto& a) { return a.first == member; });
         m.assignment = it == request.assignments.end() ? group::encode_assignment({}) : it->second;
         m.owned = decoded[id];
         sink_("INFO", "group '" + g.name + "' generation " + std::to_string(g.generation) + ": " +

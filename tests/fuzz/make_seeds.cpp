@@ -1,0 +1,100 @@
+// Writes the fuzzers' seed corpora (tests/fuzz/corpus/<target>/seed-*): valid inputs of each kind,
+// so that fuzzing starts from the formats' real shapes. Run once when the formats change:
+//   build/tests/fuzz/kbus_fuzz_make_seeds tests/fuzz/corpus
+// Inputs that once crashed a target are kept beside them (crash-*), as regression tests.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "kbus/group_protocol.hpp"
+#include "kbus/protocol.hpp"
+#include "log/batch_builder.hpp"
+
+using namespace kbus;
+namespace fs = std::filesystem;
+
+namespace {
+
+void save(const fs::path& dir, const std::string& name, const std::string& bytes) {
+    fs::create_directories(dir);
+    std::ofstream(dir / ("seed-" + name), std::ios::binary) << bytes;
+}
+
+std::string frame(std::uint16_t type, const protocol::Writer& w) {
+    protocol::FrameHeader h{std::uint32_t(w.bytes().size()), type, 1, 1, 0};
+    return std::string(reinterpret_cast<const char*>(&h), sizeof h) + w.bytes();
+}
+
+void record_batches(const fs::path& dir) {
+    const HeaderView headers[] = {{"trace", BytesView("abc")}, {"null", BytesView()}};
+    for (auto codec : {config::Compression::none, config::Compression::gzip,
+                       config::Compression::snappy, config::Compression::lz4,
+                       config::Compression::zstd}) {
+        log::BatchBuilder b;
+        b.add(100, 1700000000000, BytesView("key"), BytesView("value"), headers);
+        b.add(102, 1700000000005, BytesView(), BytesView(std::string(300, 'v')), {});
+        b.add(103, 1700000000001, BytesView("k2"), BytesView(), headers);
+        std::string two(b.finish(codec));
+        b.clear();
+        b.add(104, 1700000000010, BytesView("x"), BytesView("y"), {});
+        two += b.finish(codec);
+        save(dir, config::to_string(codec), two);
+    }
+}
+
+void control_frames(const fs::path& dir) {
+    protocol::TopicMetadata m{"orders", 7, 3, 1 << 20, 1 << 16, 0, 1000, "kbus.0.bus.orders",
+                              {{"retention.ms", "1000"}}};
+    protocol::Writer w;
+    m.write(w);
+    std::string stream = frame(0, w);
+    group::JoinGroupRequest j{"g", "", "client", 1000, group::consumer_protocol_type,
+                              {{"range", group::encode_subscription({"orders", "audit"})}}};
+    w = {};
+    j.write(w);
+    stream += frame(4, w);
+    w = {};
+    w.raw(group::encode_subscription({"orders"}).data(), group::encode_subscription({"orders"}).size());
+    stream += frame(8, w);
+    const std::string assignment = group::encode_assignment({{"orders", 0}, {"orders", 2}});
+    w = {};
+    w.raw(assignment.data(), assignment.size());
+    stream += frame(9, w);
+    save(dir, "frames", stream);
+}
+
+void properties(const fs::path& dir) {
+    save(dir, "server",
+         "# kbusd\nlog.dirs=/var/lib/kbus\nnum.partitions = 3\nlog.retention.hours: 24\n"
+         "compression.type=zstd\nkbus.ring.bytes=1048576\nauto.create.topics.enable=true\n"
+         "multi.line=a\\\n   b\nescaped\\=key=\\u0041\\t\n! comment\nlog.segment.bytes=1073741824\n");
+}
+
+void formats(const fs::path& dir) {
+    const std::string sep(1, '\0');
+    std::string headers;  // one header: u16 key length, key, i32 value length, value
+    const std::uint16_t kl = 2;
+    const std::int32_t vl = 3;
+    headers += '\x01';  // the target's header count byte
+    headers.append(reinterpret_cast<const char*>(&kl), 2) += "id";
+    headers.append(reinterpret_cast<const char*>(&vl), 4) += "abc";
+    save(dir, "all", "%t/%p@%o %k=%s (%S,%K) %T [%h]\\n%%%x" + sep + "key" + sep + "value" + sep +
+                         headers);
+    save(dir, "plain", "%s\\n" + sep + sep + "v");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc != 2) {
+        std::fprintf(stderr, "usage: kbus_fuzz_make_seeds CORPUS_DIR\n");
+        return 2;
+    }
+    const fs::path root = argv[1];
+    record_batches(root / "record_batch");
+    control_frames(root / "control_decoder");
+    properties(root / "properties");
+    formats(root / "format");
+    return 0;
+}
