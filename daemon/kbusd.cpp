@@ -1024,7 +1024,11 @@ class Daemon {
                 f.file_length = e.length;
             }
         } else {
-            f.batches = log::decompress_batches(part.log->read(offset, max_bytes));
+            // What a batch may inflate to: the spill's batch size plus one record beyond it,
+            // with room to spare for batches other producers compressed harder.
+            const std::size_t most = 64u << 20;
+            f.batches = log::decompress_batches(part.log->read(offset, max_bytes),
+                                                most + t.config.max_message_bytes);
         }
         f.write(out);
     }

@@ -55,18 +55,54 @@ struct DaemonFixture {
                 ::open((dir + "/kbusd.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
             if (log >= 0) ::dup2(log, 2);
             const std::string run = dir + "/run", data = dir + "/data";
-            std::vector<const char*> argv{"kbusd",     "--bus",      bus.c_str(), "--run-dir",
-                                          run.c_str(), "--data-dir", data.c_str()};
-            for (const std::string& a : extra_args)
+            std::vector<std::string> args = wrapper_args();
+            args.insert(args.end(),
+                        {kbusd_path, "--bus", bus, "--run-dir", run, "--data-dir", data});
+            args.insert(args.end(), extra_args.begin(), extra_args.end());
+            std::vector<const char*> argv;
+            for (const std::string& a : args)
                 argv.push_back(a.c_str());
             argv.push_back(nullptr);
-            ::execv(kbusd_path.c_str(), const_cast<char* const*>(argv.data()));
+            ::execvp(argv[0], const_cast<char* const*>(argv.data()));
             ::_exit(127);
         }
         return p;
     }
+    // KBUS_TEST_DAEMON_UNDER=valgrind runs kbusd under valgrind's memcheck (each start logs to
+    // its own file in the test's dir); the fixture fails the test on any error it reports.
+    [[nodiscard]] static bool under_valgrind() {
+        const char* v = std::getenv("KBUS_TEST_DAEMON_UNDER");
+        return v && std::string(v) == "valgrind";
+    }
+    [[nodiscard]] std::vector<std::string> wrapper_args() const {
+        if (!under_valgrind()) return {};
+        return {"valgrind",
+                "--tool=memcheck",
+                "--error-exitcode=99",
+                "--track-fds=no",
+                "--leak-check=full",
+                "--errors-for-leak-kinds=definite",
+                "--log-file=" + dir + "/valgrind.%p.log"};
+    }
+    // Every memcheck report of this fixture's daemons with errors in it (empty: clean).
+    [[nodiscard]] std::string valgrind_errors() const {
+        std::string found;
+        for (const auto& e : std::filesystem::directory_iterator(dir)) {
+            const std::string name = e.path().filename().string();
+            if (name.rfind("valgrind.", 0) != 0) continue;
+            std::ifstream in(e.path());
+            std::stringstream s;
+            s << in.rdbuf();
+            const std::string log = s.str();
+            if (log.find("ERROR SUMMARY: 0 errors") == std::string::npos &&
+                log.find("ERROR SUMMARY:") != std::string::npos)
+                found += log;
+        }
+        return found;
+    }
     void wait_ready() const {
-        for (int i = 0; i < 500; ++i) {
+        // Under valgrind the daemon starts tens of times slower.
+        for (int i = 0; i < (under_valgrind() ? 6000 : 500); ++i) {
             int status = 0;
             if (::waitpid(pid, &status, WNOHANG) == pid)
                 throw std::runtime_error("kbusd exited at start (status " + std::to_string(status) +
@@ -122,6 +158,12 @@ struct DaemonFixture {
             ::kill(pid, SIGTERM);
             int status = 0;
             ::waitpid(pid, &status, 0);
+        }
+        if (under_valgrind()) {
+            if (const std::string errors = valgrind_errors(); !errors.empty()) {
+                std::fprintf(stderr, "--- memcheck found errors in kbusd ---\n%s", errors.c_str());
+                std::_Exit(99);  // fail the test, whatever it asserted
+            }
         }
         std::filesystem::remove_all(dir);
     }

@@ -217,8 +217,7 @@ void decompress(int codec_id, std::span<const std::byte> input, std::string& out
     }
 }
 
-std::string decompress_batches(const std::string& batches) {
-    constexpr std::size_t max_decompressed = 1u << 30;
+std::string decompress_batches(const std::string& batches, std::size_t max_decompressed) {
     std::string out, plain;
     std::size_t at = 0;
     while (at < batches.size()) {
@@ -226,6 +225,8 @@ std::string decompress_batches(const std::string& batches) {
             {reinterpret_cast<const std::byte*>(batches.data()) + at, batches.size() - at});
         if (b.check(false) != BatchCheck::ok) break;
         const std::size_t total = b.total_bytes();
+        // Only bytes the CRC vouches for are worth inflating: a corrupt length is a bomb.
+        if (b.compression_codec() != 0 && b.check(true) != BatchCheck::ok) break;
         if (b.compression_codec() == 0) {
             out.append(batches, at, total);
         } else {

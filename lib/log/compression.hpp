@@ -21,7 +21,10 @@ void decompress(int codec_id, std::span<const std::byte> input, std::string& out
                 std::size_t max_output);
 
 // Rewrites whole RecordBatch v2 batches so that none is compressed (attributes, batchLength and
-// the CRC are updated). Bytes after the last whole batch are dropped.
-[[nodiscard]] std::string decompress_batches(const std::string& batches);
+// the CRC are updated). Bytes after the last whole batch are dropped, and so is everything from a
+// compressed batch whose CRC fails or that would inflate beyond max_decompressed bytes (a
+// decompression bomb: Error(protocol_error)).
+[[nodiscard]] std::string decompress_batches(const std::string& batches,
+                                             std::size_t max_decompressed);
 
 }  // namespace kbus::log

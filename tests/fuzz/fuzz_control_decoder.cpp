@@ -19,16 +19,36 @@ namespace {
 void decode(std::uint16_t type, std::string_view payload) {
     protocol::Reader r(payload);
     switch (type % 10) {
-        case 0: (void)protocol::TopicMetadata::read(r); break;
-        case 1: (void)protocol::PartitionState::read(r); break;
-        case 2: (void)protocol::ReaderAttachment::read(r); break;
-        case 3: (void)protocol::FetchReply::read(r); break;
-        case 4: (void)group::JoinGroupRequest::read(r); break;
-        case 5: (void)group::JoinGroupReply::read(r); break;
-        case 6: (void)group::SyncGroupRequest::read(r); break;
-        case 7: (void)group::GroupDescription::read(r); break;
-        case 8: (void)group::decode_subscription(std::string(payload)); break;
-        case 9: (void)group::decode_assignment(std::string(payload)); break;
+        case 0:
+            (void)protocol::TopicMetadata::read(r);
+            break;
+        case 1:
+            (void)protocol::PartitionState::read(r);
+            break;
+        case 2:
+            (void)protocol::ReaderAttachment::read(r);
+            break;
+        case 3:
+            (void)protocol::FetchReply::read(r);
+            break;
+        case 4:
+            (void)group::JoinGroupRequest::read(r);
+            break;
+        case 5:
+            (void)group::JoinGroupReply::read(r);
+            break;
+        case 6:
+            (void)group::SyncGroupRequest::read(r);
+            break;
+        case 7:
+            (void)group::GroupDescription::read(r);
+            break;
+        case 8:
+            (void)group::decode_subscription(std::string(payload));
+            break;
+        case 9:
+            (void)group::decode_assignment(std::string(payload));
+            break;
     }
     r.expect_end();
 }

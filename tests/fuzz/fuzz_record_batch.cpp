@@ -35,7 +35,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         at += b.total_bytes();
     }
     try {
-        (void)log::decompress_batches(input);
+        (void)log::decompress_batches(input, 1 << 20);
     } catch (const Error&) {
     }
     return 0;

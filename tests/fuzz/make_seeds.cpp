@@ -28,9 +28,9 @@ std::string frame(std::uint16_t type, const protocol::Writer& w) {
 
 void record_batches(const fs::path& dir) {
     const HeaderView headers[] = {{"trace", BytesView("abc")}, {"null", BytesView()}};
-    for (auto codec : {config::Compression::none, config::Compression::gzip,
-                       config::Compression::snappy, config::Compression::lz4,
-                       config::Compression::zstd}) {
+    for (auto codec :
+         {config::Compression::none, config::Compression::gzip, config::Compression::snappy,
+          config::Compression::lz4, config::Compression::zstd}) {
         log::BatchBuilder b;
         b.add(100, 1700000000000, BytesView("key"), BytesView("value"), headers);
         b.add(102, 1700000000005, BytesView(), BytesView(std::string(300, 'v')), {});
@@ -43,19 +43,38 @@ void record_batches(const fs::path& dir) {
     }
 }
 
+// A segment as the spill writes it: batches back to back, the codecs mixed.
+void segments(const fs::path& dir) {
+    std::string segment;
+    std::int64_t offset = 0;
+    for (auto codec : {config::Compression::none, config::Compression::zstd,
+                       config::Compression::gzip, config::Compression::none}) {
+        log::BatchBuilder b;
+        for (int i = 0; i < 5; ++i, ++offset)
+            b.add(offset, 1700000000000 + offset, BytesView("k"), BytesView("value"), {});
+        segment += b.finish(codec);
+    }
+    save(dir, "segment", segment);
+}
+
 void control_frames(const fs::path& dir) {
-    protocol::TopicMetadata m{"orders", 7, 3, 1 << 20, 1 << 16, 0, 1000, "kbus.0.bus.orders",
-                              {{"retention.ms", "1000"}}};
+    protocol::TopicMetadata m{
+        "orders", 7, 3, 1 << 20, 1 << 16, 0, 1000, "kbus.0.bus.orders", {{"retention.ms", "1000"}}};
     protocol::Writer w;
     m.write(w);
     std::string stream = frame(0, w);
-    group::JoinGroupRequest j{"g", "", "client", 1000, group::consumer_protocol_type,
+    group::JoinGroupRequest j{"g",
+                              "",
+                              "client",
+                              1000,
+                              group::consumer_protocol_type,
                               {{"range", group::encode_subscription({"orders", "audit"})}}};
     w = {};
     j.write(w);
     stream += frame(4, w);
     w = {};
-    w.raw(group::encode_subscription({"orders"}).data(), group::encode_subscription({"orders"}).size());
+    w.raw(group::encode_subscription({"orders"}).data(),
+          group::encode_subscription({"orders"}).size());
     stream += frame(8, w);
     const std::string assignment = group::encode_assignment({{"orders", 0}, {"orders", 2}});
     w = {};
@@ -68,7 +87,8 @@ void properties(const fs::path& dir) {
     save(dir, "server",
          "# kbusd\nlog.dirs=/var/lib/kbus\nnum.partitions = 3\nlog.retention.hours: 24\n"
          "compression.type=zstd\nkbus.ring.bytes=1048576\nauto.create.topics.enable=true\n"
-         "multi.line=a\\\n   b\nescaped\\=key=\\u0041\\t\n! comment\nlog.segment.bytes=1073741824\n");
+         "multi.line=a\\\n   b\nescaped\\=key=\\u0041\\t\n! "
+         "comment\nlog.segment.bytes=1073741824\n");
 }
 
 void formats(const fs::path& dir) {
@@ -79,8 +99,8 @@ void formats(const fs::path& dir) {
     headers += '\x01';  // the target's header count byte
     headers.append(reinterpret_cast<const char*>(&kl), 2) += "id";
     headers.append(reinterpret_cast<const char*>(&vl), 4) += "abc";
-    save(dir, "all", "%t/%p@%o %k=%s (%S,%K) %T [%h]\\n%%%x" + sep + "key" + sep + "value" + sep +
-                         headers);
+    save(dir, "all",
+         "%t/%p@%o %k=%s (%S,%K) %T [%h]\\n%%%x" + sep + "key" + sep + "value" + sep + headers);
     save(dir, "plain", "%s\\n" + sep + sep + "v");
 }
 
@@ -93,6 +113,7 @@ int main(int argc, char** argv) {
     }
     const fs::path root = argv[1];
     record_batches(root / "record_batch");
+    segments(root / "segment");
     control_frames(root / "control_decoder");
     properties(root / "properties");
     formats(root / "format");

@@ -1,5 +1,7 @@
 // Runs a fuzz target over files (or every file in directories) without libFuzzer: the seed and
 // regression corpora as ordinary tests, under any compiler and sanitizer.
+#include <sys/resource.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -7,6 +9,9 @@
 #include <iterator>
 #include <string>
 #include <vector>
+
+// As scripts/fuzz.sh's -rss_limit_mb, less what ASan's shadow memory may take.
+constexpr long max_rss_mib = 512;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
 
@@ -29,6 +34,15 @@ int main(int argc, char** argv) {
         const std::string bytes((std::istreambuf_iterator<char>(in)), {});
         LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
     }
-    std::printf("%zu inputs ran clean\n", files.size());
+    // A hostile length must never become an allocation: the corpus holds bombs that once did.
+    rusage usage{};
+    ::getrusage(RUSAGE_SELF, &usage);
+    const long peak_mib = usage.ru_maxrss / 1024;
+    if (peak_mib > max_rss_mib) {
+        std::fprintf(stderr, "the inputs took %ld MiB of memory (at most %ld allowed)\n", peak_mib,
+                     max_rss_mib);
+        return 1;
+    }
+    std::printf("%zu inputs ran clean (peak %ld MiB)\n", files.size(), peak_mib);
     return 0;
 }
