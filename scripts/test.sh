@@ -1,16 +1,40 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds (warnings as errors) and runs the whole test suite, then the
-# same suite under ASan+UBSan (with a smaller record count in the multi-process test).
+# Installs what is missing, builds (warnings as errors) and runs the whole test suite; then the
+# same suite under ASan+UBSan and under TSan (smaller record counts in the multi-process tests),
+# the daemon tests with kbusd under valgrind's memcheck, and each fuzzer for a short while.
+# Long soaks are left out (ctest -L soak runs them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 # Formatting is part of the build: every source must match .clang-format.
 find include lib daemon examples tests bench -name '*.[ch]pp' 2>/dev/null |
     xargs clang-format --dry-run --Werror
+phase() { echo "=== test.sh: $* ($(date +%T))"; }
+
+phase "Release build and tests"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DKBUS_WERROR=ON >/dev/null
 cmake --build build -j2
 KBUS_TEST_RECORDS=${KBUS_TEST_RECORDS:-1000000} ctest --test-dir build -j2 --output-on-failure -LE soak
+
+# Sanitizer reports fail the process that has them (UBSan only logs by default).
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 TSAN_OPTIONS=halt_on_error=1
+phase "ASan+UBSan build and tests"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKBUS_WERROR=ON \
     -DKBUS_SANITIZE=address,undefined >/dev/null
 cmake --build build-asan -j2
 KBUS_TEST_RECORDS=100000 ctest --test-dir build-asan -j2 --output-on-failure -LE soak
+
+phase "TSan build and tests"
+cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKBUS_WERROR=ON \
+    -DKBUS_SANITIZE=thread -DKBUS_BUILD_BENCH=OFF >/dev/null
+cmake --build build-tsan -j2
+KBUS_TEST_RECORDS=100000 ctest --test-dir build-tsan -j2 --output-on-failure -LE soak
+
+phase "kbusd under valgrind memcheck"
+for t in bus bad_input fault group durable; do
+    KBUS_TEST_DAEMON_UNDER=valgrind KBUS_TEST_RECORDS=20000 build/tests/kbus_${t}_tests
+done
+
+phase "fuzzing, 15 s a target"
+scripts/fuzz.sh 15
+phase "done"

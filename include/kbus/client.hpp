@@ -52,7 +52,7 @@ class Client {
     explicit Client(ClientOptions options = {})
         : options_(std::move(options)),
           location_(resolve_bus_location({options_.bus, options_.run_dir, std::nullopt})) {
-        connect_and_greet();
+        connect_at_start();
         control_mapping_ = SharedMapping::open(control_shm_name_);
         if (control_mapping_.size() < sizeof(control::ControlSegment))
             throw Error(ErrorCode::protocol_error, "control segment is too small");
@@ -245,8 +245,33 @@ class Client {
     [[nodiscard]] std::uint64_t daemon_epoch() const noexcept { return daemon_epoch_; }
 
   private:
+    // No daemon: a clear error at once. A daemon that dies while greeting us (killed, about to
+    // restart): ridden through like any call, within reconnect_timeout.
+    void connect_at_start() {
+        try {
+            connect_and_greet();
+            return;
+        } catch (const Error& e) {
+            if (e.code() != ErrorCode::not_connected || !reached_daemon_) throw;
+        }
+        const auto deadline = std::chrono::steady_clock::now() + options_.reconnect_timeout;
+        for (;;) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            try {
+                connect_and_greet();
+                return;
+            } catch (const Error& e) {
+                channel_.close();
+                if (e.code() != ErrorCode::not_connected ||
+                    std::chrono::steady_clock::now() >= deadline)
+                    throw;
+            }
+        }
+    }
+
     void connect_and_greet() {
         channel_.connect(location_.socket_path(), options_.request_timeout);
+        reached_daemon_ = true;
         protocol::Writer w;
         w.u32(protocol::protocol_version);
         w.u64(static_cast<std::uint64_t>(::getpid()));
@@ -271,6 +296,7 @@ class Client {
     std::mutex mutex_;
     ControlChannel channel_;
     std::uint64_t daemon_epoch_ = 0;
+    bool reached_daemon_ = false;  // a connect has succeeded once
     std::string control_shm_name_;
     SharedMapping control_mapping_;
     control::ControlSegment* control_ = nullptr;
