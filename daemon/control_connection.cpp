@@ -11,11 +11,17 @@ std::optional<PeerCredentials> peer_credentials(int fd) {
     socklen_t length = sizeof cred;
     if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &length) != 0 || length != sizeof cred)
         return std::nullopt;
-    return PeerCredentials{cred.pid, cred.uid, cred.gid};
-}
-
-bool may_connect(const PeerCredentials& peer, uid_t owner) {
-    return peer.uid == owner || peer.uid == 0;
+    PeerCredentials peer{cred.pid, cred.uid, cred.gid, {cred.gid}};
+    std::vector<gid_t> groups(64);
+    socklen_t bytes = socklen_t(groups.size() * sizeof(gid_t));
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &bytes) != 0 &&
+        errno == ERANGE) {  // more than 64: the kernel said how many
+        groups.resize(bytes / sizeof(gid_t));
+        if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &bytes) != 0) bytes = 0;
+    }
+    groups.resize(bytes / sizeof(gid_t));
+    peer.groups.insert(peer.groups.end(), groups.begin(), groups.end());
+    return peer;
 }
 
 bool ControlConnection::receive() {

@@ -9,20 +9,19 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace kbusd {
 
-// Who is at the other end of a Unix socket, as the kernel saw it at connect() (SO_PEERCRED).
+// Who is at the other end of a Unix socket, as the kernel saw it at connect(): SO_PEERCRED, and
+// SO_PEERGROUPS for its supplementary groups.
 struct PeerCredentials {
     pid_t pid = 0;
     uid_t uid = 0;
     gid_t gid = 0;
+    std::vector<gid_t> groups;  // the primary group included
 };
 [[nodiscard]] std::optional<PeerCredentials> peer_credentials(int fd);
-
-// The bus's trust boundary is its owner's uid (DESIGN.md, "Security"): whoever may map the rings
-// may write into them, so only the owner (and root, who can map them anyway) may connect.
-[[nodiscard]] bool may_connect(const PeerCredentials& peer, uid_t owner);
 
 class ControlConnection {
   public:

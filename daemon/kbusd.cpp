@@ -41,6 +41,7 @@
 #include "log/compression.hpp"
 #include "log/file.hpp"
 #include "log/partition_log.hpp"
+#include "security/access_policy.hpp"
 #include "spill/partition_spill.hpp"
 #include "topics/topic_store.hpp"
 
@@ -91,8 +92,9 @@ class Daemon {
     int run() {
         std::filesystem::create_directories(loc_.run_dir);
         std::filesystem::create_directories(loc_.data_dir);
-        ::chmod(loc_.run_dir.c_str(), 0700);
-        ::chmod(loc_.data_dir.c_str(), 0700);
+        const security::AccessPolicy& access = security::access_policy();
+        access.apply_to_path(loc_.run_dir, true);
+        access.apply_to_path(loc_.data_dir, true);
         lock_fd_ = ::open(loc_.lock_path().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (lock_fd_ < 0 || ::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
             log_line("ERROR", "bus '" + loc_.bus + "' is already served by another kbusd (lock " +
@@ -142,8 +144,8 @@ class Daemon {
         } catch (const Error&) {
         }
         if (!control_mapping_.mapped()) {
-            control_mapping_ =
-                SharedMapping::create(loc_.control_shm_name(), sizeof(control::ControlSegment));
+            control_mapping_ = SharedMapping::create(
+                loc_.control_shm_name(), sizeof(control::ControlSegment), shm_mode(), shm_group());
             auto* c = static_cast<control::ControlSegment*>(control_mapping_.data());
             c->info.magic = control::control_magic;
             c->info.layout_version = control::control_layout_version;
@@ -225,7 +227,7 @@ class Daemon {
             }
         } catch (const Error&) {
         }
-        part.mapping = SharedMapping::create(name, bytes);
+        part.mapping = SharedMapping::create(name, bytes, shm_mode(), shm_group());
         part.ring = ring::RingRef::initialize(
             part.mapping.data(), m.ring_bytes, m.topic_id, std::uint32_t(p), m.max_message_bytes,
             ring::TimestampType(m.timestamp_type), std::uint64_t(part.log->log_end_offset()));
@@ -265,9 +267,10 @@ class Daemon {
             return false;
         }
         std::strcpy(addr.sun_path, loc_.socket_path().c_str());
-        const mode_t old = ::umask(0177);
+        const mode_t old = ::umask(0177);  // nobody else between bind and the policy's mode
         const int rc = ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
         ::umask(old);
+        if (rc == 0) security::access_policy().apply_to_path(loc_.socket_path(), false);
         if (rc != 0 || ::listen(listen_fd_, 128) != 0) {
             log_line("ERROR",
                      "cannot listen on " + loc_.socket_path() + ": " + std::strerror(errno));
@@ -315,11 +318,16 @@ class Daemon {
         const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0) return;
         const std::optional<PeerCredentials> peer = kbusd::peer_credentials(fd);
-        if (!peer || !kbusd::may_connect(*peer, ::geteuid())) {
-            log_line("WARN", peer ? "refused a connection from pid " + std::to_string(peer->pid) +
-                                        " (uid " + std::to_string(peer->uid) + "): only uid " +
-                                        std::to_string(::geteuid()) + " and root may use this bus"
-                                  : std::string("refused a connection: no peer credentials"));
+        const security::AccessPolicy& access = security::access_policy();
+        if (!peer || !access.admits(peer->uid, peer->groups, ::geteuid())) {
+            log_line("WARN",
+                     peer ? "refused a connection from pid " + std::to_string(peer->pid) +
+                                " (uid " + std::to_string(peer->uid) + "): only uid " +
+                                std::to_string(::geteuid()) +
+                                (access.group ? ", root and group " + std::to_string(*access.group)
+                                              : std::string(" and root")) +
+                                " may use this bus"
+                          : std::string("refused a connection: no peer credentials"));
             ::close(fd);
             return;
         }
@@ -559,6 +567,12 @@ class Daemon {
             refuse("its rings need " + std::to_string(wanted) + " bytes of shared memory and " +
                    "/dev/shm has " + std::to_string(std::uint64_t(fs.f_bavail) * fs.f_frsize) +
                    " free (shared memory full)");
+    }
+
+    [[nodiscard]] static unsigned shm_mode() { return security::access_policy().file_mode(); }
+    [[nodiscard]] static int shm_group() {
+        const auto& g = security::access_policy().group;
+        return g ? int(*g) : -1;
     }
 
     [[nodiscard]] std::string ring_prefix_of(std::uint64_t topic_id) const {
@@ -1272,6 +1286,9 @@ int main(int argc, char** argv) {
         o.properties.insert(o.properties.end(), overrides.begin(), overrides.end());
         broker = config::make_broker_config(o.properties);
         location = kbus::resolve_bus_location(merged_location(o, broker));
+        security::AccessPolicy access;
+        if (broker.group) access.group = security::resolve_group(*broker.group);
+        security::set_access_policy(access);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "kbusd: %s\n", e.what());
         return 2;

@@ -1,7 +1,9 @@
 // kbusd at its control socket's boundary: garbage, truncated and oversized frames, unknown
 // requests, lying requests, clients that send nothing or never read, and peers of another uid.
 // Each gets an error reply or a closed connection, and everyone else is served meanwhile.
+#include <grp.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -350,4 +352,85 @@ TEST_CASE("a topic the shared memory cannot hold is refused with a clear error, 
         CHECK(e.path().filename().string().find(d.bus + ".t") == std::string::npos);
     CHECK_FALSE(std::filesystem::exists(d.data_dir() + "/huge-0"));
     still_serves(d, "after-full");
+}
+
+TEST_CASE("kbus.group shares the bus with one group: its members in, everyone else out",
+          "[bad_input][security]") {
+    if (::geteuid() != 0) {
+        WARN("needs root to act as other users: skipped");
+        return;
+    }
+    const group* nogroup = ::getgrnam("nogroup");
+    REQUIRE(nogroup != nullptr);
+    const gid_t gid = nogroup->gr_gid;
+    DaemonFixture d("group", {"--override", "kbus.group=nogroup"});
+    kbus::Client c(d.options());
+    c.create_topic("shared", 1);
+    kbus::Producer p(c);
+    (void)p.send("shared", "k", "from the owner");
+    // Everything the daemon created: the group's, read-write for it, nothing for others.
+    auto check_shared = [&](const std::string& path, mode_t mode) {
+        struct stat st {};
+        REQUIRE(::stat(path.c_str(), &st) == 0);
+        INFO(path);
+        CHECK(st.st_gid == gid);
+        CHECK((st.st_mode & 07777) == mode);
+    };
+    const std::string prefix = "kbus." + std::to_string(::geteuid()) + "." + d.bus + ".";
+    for (const auto& e : std::filesystem::directory_iterator("/dev/shm"))
+        if (e.path().filename().string().rfind(prefix, 0) == 0) check_shared(e.path(), 0660);
+    check_shared(d.dir + "/run/kbus.sock", 0660);
+    check_shared(d.dir + "/run", 02770);
+    check_shared(d.data_dir(), 02770);
+    check_shared(d.data_dir() + "/shared-0", 02770);
+    for (int i = 0; i < 200 && std::filesystem::is_empty(d.data_dir() + "/shared-0"); ++i)
+        std::this_thread::sleep_for(10ms);
+    for (const auto& e : std::filesystem::directory_iterator(d.data_dir() + "/shared-0"))
+        check_shared(e.path(), 0660);
+    REQUIRE(::chmod(d.dir.c_str(), 0755) == 0);  // the test's own dir: let others walk in
+    // Runs `body` as uid 65534 with the given groups; its exit status.
+    auto as_other_user = [&](std::vector<gid_t> groups, const std::function<int()>& body) {
+        const pid_t pid = ::fork();
+        if (pid == 0) {
+            if (::setgroups(groups.size(), groups.data()) != 0 ||
+                ::setresgid(groups[0], groups[0], groups[0]) != 0 ||
+                ::setresuid(65534, 65534, 65534) != 0)
+                ::_exit(10);
+            try {
+                ::_exit(body());
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "as uid 65534: %s\n", e.what());
+                ::_exit(11);
+            }
+        }
+        int status = 0;
+        REQUIRE(::waitpid(pid, &status, 0) == pid);
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    };
+    // A member (the group as a supplementary one) produces and consumes like the owner.
+    CHECK(as_other_user({65533, gid}, [&] {
+              kbus::Client member(d.options());
+              kbus::Producer mp(member);
+              (void)mp.send("shared", "k", "from a member");
+              kbus::Consumer con(member);
+              con.assign("shared", 0, kbus::OffsetSpec::beginning());
+              std::vector<std::string> seen;
+              for (int i = 0; i < 100 && seen.size() < 2; ++i)
+                  for (const auto& m : con.poll(50ms))
+                      seen.emplace_back(m.value().str());
+              return seen == std::vector<std::string>{"from the owner", "from a member"} ? 0 : 3;
+          }) == 0);
+    // Anyone else: refused at the socket (which its mode would let it reach).
+    REQUIRE(::chmod((d.dir + "/run").c_str(), 02775) == 0);
+    REQUIRE(::chmod((d.dir + "/run/kbus.sock").c_str(), 0666) == 0);
+    CHECK(as_other_user({65533}, [&] {
+              try {
+                  kbus::Client outsider(d.options());
+              } catch (const kbus::Error& e) {
+                  return e.code() == kbus::ErrorCode::not_connected ? 0 : 4;
+              }
+              return 5;
+          }) == 0);
+    CHECK(d.log_text().find("root and group " + std::to_string(gid) + " may use this bus") !=
+          std::string::npos);
 }

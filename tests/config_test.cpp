@@ -5,6 +5,7 @@
 #include "config/properties.hpp"
 #include "config/topic_config.hpp"
 #include "kbus/error.hpp"
+#include "security/access_policy.hpp"
 
 using namespace kbus::config;
 
@@ -124,4 +125,31 @@ TEST_CASE("topic config: defaults, validation, clamping", "[config]") {
     Settings round(all.begin(), all.end());
     const TopicConfig again = make_topic_config({}, round);
     CHECK(to_settings(again) == all);
+}
+
+TEST_CASE("broker limits, the claim timeout and the sharing group", "[config]") {
+    const auto c = make_broker_config(parse_properties(
+        "kbus.max.topics=7\nkbus.max.partitions=70\nkbus.max.shared.memory.bytes=1048576\n"
+        "kbus.claim.timeout.ms=250\nkbus.group=kbus-users\n",
+        "f"));
+    CHECK(c.max_topics == 7);
+    CHECK(c.max_partitions == 70);
+    CHECK(c.max_shared_memory_bytes == 1048576);
+    CHECK(c.claim_timeout_ms == 250);
+    CHECK(c.group == "kbus-users");
+    const auto defaults = make_broker_config({});
+    CHECK(defaults.max_shared_memory_bytes == -1);
+    CHECK_FALSE(defaults.group.has_value());
+    CHECK(message_of([] {
+              (void)make_broker_config(parse_properties("kbus.max.topics=0", "f"));
+          }).find("kbus.max.topics") != std::string::npos);
+    CHECK(message_of([] {
+              (void)make_broker_config(parse_properties("kbus.claim.timeout.ms=-5", "f"));
+          }).find("kbus.claim.timeout.ms") != std::string::npos);
+    CHECK(!message_of([] {
+               (void)make_broker_config(parse_properties("kbus.group=", "f"));
+           }).empty());
+    CHECK(message_of([] {
+              (void)kbus::security::resolve_group("no-such-group-kbus");
+          }).find("no group named 'no-such-group-kbus'") != std::string::npos);
 }

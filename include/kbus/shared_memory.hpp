@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <boost/interprocess/mapped_region.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
@@ -31,8 +32,10 @@ class SharedMapping {
         return m;
     }
 
-    // Daemon side: creates (or replaces) an owner-only object of `size` bytes, zero-filled.
-    static SharedMapping create(const std::string& name, std::size_t size, unsigned mode = 0600) {
+    // Daemon side: creates (or replaces) an object of `size` bytes, zero-filled, with `mode`
+    // (owner only by default) and, if `group` >= 0, that group.
+    static SharedMapping create(const std::string& name, std::size_t size, unsigned mode = 0600,
+                                int group = -1) {
         namespace bip = boost::interprocess;
         SharedMapping m;
         try {
@@ -41,6 +44,8 @@ class SharedMapping {
             bip::shared_memory_object object(bip::create_only, name.c_str(), bip::read_write,
                                              perms);
             object.truncate(static_cast<bip::offset_t>(size));
+            if (group >= 0)
+                (void)::fchown(object.get_mapping_handle().handle, uid_t(-1), gid_t(group));
             // Reserve every page now: a full tmpfs is an error here, not a SIGBUS in a producer.
             if (const int rc = ::posix_fallocate(object.get_mapping_handle().handle, 0,
                                                  static_cast<off_t>(size));

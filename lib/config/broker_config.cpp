@@ -78,6 +78,10 @@ BrokerConfig make_broker_config(const std::vector<Property>& properties) {
             c.data_dir = p.value;
         } else if (p.key == "kbus.run.dir") {
             c.run_dir = p.value;
+        } else if (p.key == "kbus.group") {
+            if (p.value.empty())
+                throw Error(ErrorCode::invalid_argument, p.origin + ": kbus.group is empty");
+            c.group = p.value;
         } else if (p.key == "kbus.bus") {
             c.bus = p.value;
         } else if (p.key == "num.partitions") {

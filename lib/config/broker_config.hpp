@@ -17,6 +17,7 @@ struct BrokerConfig {
     std::optional<std::string> bus;       // kbus.bus
     std::optional<std::string> data_dir;  // log.dirs (one directory) or log.dir
     std::optional<std::string> run_dir;   // kbus.run.dir
+    std::optional<std::string> group;     // kbus.group: shares the bus with this group
     TopicConfig topic_defaults;           // log.retention.*, log.segment.bytes, ...
     std::int32_t num_partitions = 1;      // for topics created on first use
     bool auto_create_topics = false;      // auto.create.topics.enable

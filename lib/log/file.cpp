@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "kbus/error.hpp"
+#include "security/access_policy.hpp"
 
 namespace kbus::log {
 namespace {
@@ -18,8 +19,10 @@ namespace {
 }  // namespace
 
 File::File(const std::string& path, bool create) : path_(path) {
-    fd_ = ::open(path.c_str(), O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
+    const security::AccessPolicy& access = security::access_policy();
+    fd_ = ::open(path.c_str(), O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), access.file_mode());
     if (fd_ < 0) io_failure("cannot open", path, errno);
+    if (create) access.apply_to_fd(fd_);
 }
 
 File::File(File&& o) noexcept : fd_(o.fd_), path_(std::move(o.path_)) {

@@ -12,7 +12,8 @@ namespace kbus::log {
 class File {
   public:
     File() = default;
-    // Opens (creating it 0600 if `create`); throws Error(io_error) naming the path.
+    // Opens (creating it for the access policy's owner or group if `create`); throws
+    // Error(io_error) naming the path.
     File(const std::string& path, bool create);
     File(File&& o) noexcept;
     File& operator=(File&& o) noexcept;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "kbus/error.hpp"
+#include "security/access_policy.hpp"
 
 namespace kbus::log {
 namespace fs = std::filesystem;
@@ -14,7 +15,7 @@ PartitionLog::PartitionLog(std::string dir, const config::TopicConfig& config, b
                            LogSink sink)
     : dir_(std::move(dir)), config_(config), sink_(std::move(sink)) {
     fs::create_directories(dir_);
-    ::chmod(dir_.c_str(), 0700);
+    security::access_policy().apply_to_path(dir_, true);
     std::vector<std::int64_t> bases;
     for (const auto& entry : fs::directory_iterator(dir_)) {
         const std::string name = entry.path().filename().string();

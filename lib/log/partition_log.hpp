@@ -19,7 +19,7 @@ using LogSink = std::function<void(const std::string& level, const std::string& 
 
 class PartitionLog {
   public:
-    // Opens the directory (creating it 0700), recovering its segments. `verify` checks every
+    // Opens the directory (creating it for the access policy), recovering its segments. `verify` checks every
     // batch's CRC (after an unclean shutdown); corrupt tails are cut and later segments dropped.
     PartitionLog(std::string dir, const config::TopicConfig& config, bool verify, LogSink sink);
 
