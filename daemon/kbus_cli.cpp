@@ -1,4 +1,6 @@
 // kbus: the command-line tool, with kcat's conventions for produce and consume.
+#include <unistd.h>
+
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -8,8 +10,10 @@
 #include <kbus/kbus.hpp>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "cli/bus_stats_view.hpp"
 #include "cli/record_format.hpp"
 
 using namespace std::chrono_literals;
@@ -37,7 +41,10 @@ const char* help =
     "  group describe GROUP                                 members, offsets and lag\n"
     "  group reset-offsets GROUP --topic T (--to-earliest | --to-latest | --to-offset N |\n"
     "          --to-datetime YYYY-MM-DDTHH:MM:SS[.mmm][Z|+HH:MM])   for a group without members\n"
-    "  group delete GROUP                                   a group without members\n";
+    "  group delete GROUP                                   a group without members\n"
+    "  stats [--json] [--interval MS]   every partition's offsets, rates, ring fill, spill lag,\n"
+    "                                   and every group's lag (rates over MS, default 1000)\n"
+    "  top [--interval MS] [--iterations N]   the same, redrawn every MS until Ctrl-C\n";
 
 struct Args {
     std::vector<std::string> v;
@@ -386,6 +393,72 @@ int group_cmd(kbus::Client& c, Args& a) {
 
 }  // namespace
 
+// Two snapshots `interval` apart, so that rates can be shown.
+std::pair<kbus::stats::BusStats, kbus::stats::BusStats> two_snapshots(
+    kbus::Client& c, std::chrono::milliseconds interval) {
+    kbus::stats::BusStats before = c.stats();
+    std::this_thread::sleep_for(interval);
+    return {c.stats(), std::move(before)};
+}
+
+std::chrono::milliseconds interval_flag(Args& a) {
+    const long ms = std::stol(a.next("interval (ms)"));
+    if (ms < 1 || ms > 3'600'000) usage_error("--interval must be 1..3600000 ms");
+    return std::chrono::milliseconds(ms);
+}
+
+int stats_cmd(kbus::Client& c, Args& a) {
+    bool json = false;
+    std::chrono::milliseconds interval{1000};
+    while (a.more()) {
+        const std::string f = a.next("flag");
+        if (f == "--json")
+            json = true;
+        else if (f == "--interval")
+            interval = interval_flag(a);
+        else
+            usage_error("stats: unknown flag '" + f + "'");
+    }
+    const auto [now, before] = two_snapshots(c, interval);
+    const std::string out =
+        json ? kbus::cli::stats_json(now, before) : kbus::cli::stats_table(now, before);
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    return 0;
+}
+
+volatile std::sig_atomic_t g_top_stop = 0;
+
+// Like top: redraws every interval until interrupted (or `--iterations N` times, for scripts).
+int top_cmd(kbus::Client& c, Args& a) {
+    std::chrono::milliseconds interval{1000};
+    long iterations = -1;
+    while (a.more()) {
+        const std::string f = a.next("flag");
+        if (f == "--interval")
+            interval = interval_flag(a);
+        else if (f == "--iterations")
+            iterations = std::stol(a.next("iterations"));
+        else
+            usage_error("top: unknown flag '" + f + "'");
+    }
+    std::signal(SIGINT, [](int) { g_top_stop = 1; });
+    const bool terminal = ::isatty(STDOUT_FILENO) != 0;
+    kbus::stats::BusStats before = c.stats();
+    for (long i = 0; !g_top_stop && i != iterations; ++i) {
+        std::this_thread::sleep_for(interval);
+        kbus::stats::BusStats now = c.stats();
+        std::string screen = terminal ? "\033[H\033[2J" : "";  // home, clear
+        screen += "kbus top: bus " + c.location().bus + ", " + std::to_string(now.connections) +
+                  " connections, every " + std::to_string(interval.count()) +
+                  " ms (Ctrl-C quits)\n\n";
+        screen += kbus::cli::stats_table(now, before);
+        std::fwrite(screen.data(), 1, screen.size(), stdout);
+        std::fflush(stdout);
+        before = std::move(now);
+    }
+    return 0;
+}
+
 int main(int argc, char** argv) {
     Args a{{argv + 1, argv + argc}};
     kbus::ClientOptions options;
@@ -414,6 +487,8 @@ int main(int argc, char** argv) {
         if (cmd == "produce") return produce_cmd(c, a);
         if (cmd == "consume") return consume_cmd(c, a);
         if (cmd == "group") return group_cmd(c, a);
+        if (cmd == "stats") return stats_cmd(c, a);
+        if (cmd == "top") return top_cmd(c, a);
         usage_error("unknown command '" + cmd + "'");
     } catch (const kbus::Error& e) {
         std::fprintf(stderr, "kbus: %s\n", e.what());

@@ -24,12 +24,14 @@
 #include <thread>
 #include <vector>
 
+#include "cli/bus_stats_view.hpp"
 #include "config/broker_config.hpp"
 #include "config/properties.hpp"
 #include "config/topic_config.hpp"
 #include "control_connection.hpp"
 #include "groups/group_coordinator.hpp"
 #include "kbus/bus_location.hpp"
+#include "kbus/bus_stats.hpp"
 #include "kbus/control_descriptor.hpp"
 #include "kbus/detail/clock.hpp"
 #include "kbus/detail/futex.hpp"
@@ -41,6 +43,7 @@
 #include "log/compression.hpp"
 #include "log/file.hpp"
 #include "log/partition_log.hpp"
+#include "metrics_server.hpp"
 #include "security/access_policy.hpp"
 #include "spill/partition_spill.hpp"
 #include "topics/topic_store.hpp"
@@ -118,8 +121,23 @@ class Daemon {
         });
         if (!listen()) return 1;
         log_line("INFO", "serving bus '" + loc_.bus + "' on " + loc_.socket_path());
+        if (broker_.metrics_port >= 0) {
+            try {
+                const std::uint16_t port = metrics_.start(
+                    broker_.metrics_address, std::uint16_t(broker_.metrics_port), [this] {
+                        std::lock_guard lock(topics_mutex_);
+                        return cli::stats_prometheus(snapshot());
+                    });
+                log_line("INFO", "metrics on http://" + broker_.metrics_address + ":" +
+                                     std::to_string(port) + "/metrics");
+            } catch (const Error& e) {
+                log_line("ERROR", e.what());
+                return 2;
+            }
+        }
         std::thread spill([this] { spill_loop(); });
         serve();
+        metrics_.stop();
         spill.join();
         shutdown();
         log::write_file_durably(clean_marker, "");
@@ -308,6 +326,7 @@ class Daemon {
                 if (!ok) close_connection(c);
             }
             std::erase_if(conns, [](const ControlConnection& c) { return c.fd() < 0; });
+            connection_count_.store(std::uint32_t(conns.size()), std::memory_order_relaxed);
         }
         for (auto& c : conns)
             c.close();
@@ -478,6 +497,8 @@ class Daemon {
             case RT::delete_group:
             case RT::reset_offsets:
                 return handle_group(type, r, out, conn);
+            case RT::stats:
+                return snapshot().write(out);
             case RT::release_reader: {
                 Topic& t = topic_by_id(r.u64());
                 const std::int32_t p = r.i32();
@@ -610,6 +631,45 @@ class Daemon {
         }
         save_topics();
         log_line("INFO", "altered topic '" + t.meta.name + "'");
+    }
+
+    // The bus as `kbus stats` and the metrics endpoint show it. Under topics_mutex_.
+    kbus::stats::BusStats snapshot() {
+        kbus::stats::BusStats s;
+        s.time_ms = wall_ms();
+        s.connections = connection_count_.load(std::memory_order_relaxed);
+        std::map<std::pair<std::string, std::int32_t>, std::int64_t> watermarks;
+        for (auto& [name, t] : topics_) {
+            for (std::size_t i = 0; i < t->partitions.size(); ++i) {
+                Partition& part = *t->partitions[i];
+                const protocol::PartitionState d = describe(part, int(i));
+                kbus::stats::PartitionStats p;
+                p.topic = name;
+                p.partition = std::int32_t(i);
+                p.log_start_offset = d.log_start_offset;
+                p.high_watermark = d.high_watermark;
+                p.spilled_offset = d.spill_offset;
+                p.ring_bytes = d.ring_bytes;
+                p.ring_fill_bytes = d.ring_fill_bytes;
+                p.aborted_offsets = part.spill->aborted_offsets();
+                const ring::RingHeader& h = part.ring.header();
+                for (std::uint32_t slot = 0; slot < ring::reader_slot_count; ++slot)
+                    if (h.readers[slot].state.load(std::memory_order_acquire) ==
+                        std::uint32_t(ring::ReaderSlotState::attached))
+                        p.readers.emplace_back(
+                            slot,
+                            std::int64_t(h.readers[slot].offset.load(std::memory_order_relaxed)));
+                watermarks[{name, p.partition}] = p.high_watermark;
+                s.partitions.push_back(std::move(p));
+            }
+        }
+        for (const groups::GroupListing& g : groups_->list())
+            for (const auto& [name, t] : topics_)
+                for (const auto& [partition, committed] : groups_->committed(g.group, name))
+                    s.groups.push_back({g.group, groups::to_string(g.state), g.members, name,
+                                        partition, committed,
+                                        watermarks[{name, partition}] - committed});
+        return s;
     }
 
     protocol::PartitionState describe(Partition& p, int index) {
@@ -1198,6 +1258,8 @@ class Daemon {
     config::BrokerConfig broker_;
     int lock_fd_ = -1;
     int listen_fd_ = -1;
+    std::atomic<std::uint32_t> connection_count_{0};  // for the stats
+    kbusd::MetricsServer metrics_;
     SharedMapping control_mapping_;
     control::ControlSegment* control_ = nullptr;
     std::mutex topics_mutex_;

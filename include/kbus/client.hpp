@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "kbus/bus_location.hpp"
+#include "kbus/bus_stats.hpp"
 #include "kbus/control_channel.hpp"
 #include "kbus/control_descriptor.hpp"
 #include "kbus/detail/futex.hpp"
@@ -109,6 +110,13 @@ class Client {
         for (std::uint32_t i = 0; i < n; ++i)
             d.partitions.push_back(protocol::PartitionState::read(r));
         return d;
+    }
+
+    // A snapshot of the whole bus: every partition's offsets, fill and readers, every group's lag.
+    [[nodiscard]] stats::BusStats stats() {
+        const std::string reply = call(protocol::RequestType::stats, {});
+        protocol::Reader r(reply);
+        return stats::BusStats::read(r);
     }
 
     // The topic's metadata and mapped rings, fetched once and cached.

@@ -87,6 +87,7 @@ enum class RequestType : std::uint16_t {
     delete_group = 19,    // string group
     reset_offsets = 20,   // string group, string topic, u8 OffsetSpecKind, i64 value
                           // -> u32 n, n x (i32 partition, i64 offset)
+    stats = 21,           // -> stats::BusStats (bus_stats.hpp)
 };
 
 // Where a consumer starts: the log start, the high watermark, an offset, or the first offset

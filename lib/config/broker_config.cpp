@@ -96,6 +96,10 @@ BrokerConfig make_broker_config(const std::vector<Property>& properties) {
             c.max_partitions = parse_long(p, 1, 10'000'000);
         } else if (p.key == "kbus.max.shared.memory.bytes") {
             c.max_shared_memory_bytes = parse_long(p, -1, std::numeric_limits<std::int64_t>::max());
+        } else if (p.key == "kbus.metrics.port") {
+            c.metrics_port = parse_long(p, -1, 65535);
+        } else if (p.key == "kbus.metrics.address") {
+            c.metrics_address = p.value;
         } else if (p.key == "kbus.claim.timeout.ms") {
             c.claim_timeout_ms = parse_long(p, 1, 3'600'000);
         } else if (p.key == "log.retention.check.interval.ms") {

@@ -27,9 +27,13 @@ struct BrokerConfig {
     // producer's and aborted (invariant 7).
     std::int64_t claim_timeout_ms = 1000;
     // Limits on what clients may make the daemon create (a topic over one is refused).
-    std::int64_t max_topics = 1000;             // kbus.max.topics
-    std::int64_t max_partitions = 10000;        // kbus.max.partitions, all topics together
-    std::int64_t max_shared_memory_bytes = -1;  // kbus.max.shared.memory.bytes, -1: the tmpfs
+    std::int64_t max_topics = 1000;       // kbus.max.topics
+    std::int64_t max_partitions = 10000;  // kbus.max.partitions, all topics together
+    std::int64_t max_shared_memory_bytes = -1;
+    // The Prometheus endpoint: off (-1), or a port (0: any free one, logged) on an address.
+    std::int64_t metrics_port = -1;  // kbus.metrics.port
+    std::string metrics_address =
+        "127.0.0.1";  // kbus.metrics.address  // kbus.max.shared.memory.bytes, -1: the tmpfs
 };
 
 // Applies properties in order (the last value of a key wins). Throws Error(invalid_argument)
