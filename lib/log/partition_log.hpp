@@ -19,8 +19,9 @@ using LogSink = std::function<void(const std::string& level, const std::string& 
 
 class PartitionLog {
   public:
-    // Opens the directory (creating it for the access policy), recovering its segments. `verify` checks every
-    // batch's CRC (after an unclean shutdown); corrupt tails are cut and later segments dropped.
+    // Opens the directory (creating it for the access policy), recovering its segments. `verify`
+    // checks every batch's CRC (after an unclean shutdown); corrupt tails are cut and later
+    // segments dropped.
     PartitionLog(std::string dir, const config::TopicConfig& config, bool verify, LogSink sink);
 
     [[nodiscard]] std::int64_t log_start_offset() const noexcept { return log_start_offset_; }
