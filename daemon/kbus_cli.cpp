@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cli/bus_stats_view.hpp"
+#include "cli/progress_line.hpp"
 #include "cli/record_format.hpp"
 
 using namespace std::chrono_literals;
@@ -26,7 +27,10 @@ namespace {
 }
 
 const char* help =
-    "usage: kbus [--bus NAME] [--run-dir DIR] COMMAND ...\n"
+    "usage: kbus [--bus NAME] [--run-dir DIR] COMMAND ...   (kbus COMMAND --help: its flags)\n"
+    "  --bus NAME         the bus (default: $KBUS_BUS, else \"default\")\n"
+    "  --run-dir DIR      where its kbusd's socket is (default: $KBUS_RUN_DIR, else per user)\n"
+    "  --version          kbus's version\n"
     "  topic create NAME --partitions N [--config k=v]...   create a topic\n"
     "  topic alter NAME --config k=v...                     change retention and other settings\n"
     "  topic list | describe NAME | delete NAME              manage topics\n"
@@ -45,6 +49,50 @@ const char* help =
     "  stats [--json] [--interval MS]   every partition's offsets, rates, ring fill, spill lag,\n"
     "                                   and every group's lag (rates over MS, default 1000)\n"
     "  top [--interval MS] [--iterations N]   the same, redrawn every MS until Ctrl-C\n";
+
+// `kbus COMMAND --help`: the command's own flags, one line each.
+const char* command_help(const std::string& command) {
+    if (command == "topic")
+        return "usage: kbus topic create NAME --partitions N [--config k=v]...\n"
+               "       kbus topic alter NAME --config k=v...\n"
+               "       kbus topic list | describe NAME | delete NAME\n"
+               "  --partitions N     partitions of a new topic (1..10000)\n"
+               "  --config k=v       a topic setting: retention.ms, retention.bytes, "
+               "segment.bytes,\n"
+               "                     compression.type, ring.bytes, max.message.bytes, ...\n";
+    if (command == "produce")
+        return "usage: kbus produce TOPIC [flags] < records   (one record per line)\n"
+               "  -K DELIM           split each line into key DELIM value\n"
+               "  -p PARTITION       send to this partition (default: by key, else round robin)\n"
+               "  -H KEY=VALUE       add a header to every record (repeatable; KEY alone: null)\n";
+    if (command == "consume")
+        return "usage: kbus consume TOPIC [flags]\n"
+               "  -p PARTITION       read this partition only (default: all)\n"
+               "  -o OFFSET          beginning, end, an offset, or s@MS (first at or after a "
+               "time)\n"
+               "  -c COUNT           stop after COUNT records\n"
+               "  -e                 stop at the end of the partitions\n"
+               "  -f FORMAT          kcat's tokens: %t %p %o %k %s %S %K %T %h, escapes \\n \\t\n"
+               "  -g GROUP           consume as a member of GROUP, committing offsets\n";
+    if (command == "group")
+        return "usage: kbus group list | describe GROUP | delete GROUP\n"
+               "       kbus group reset-offsets GROUP --topic T WHERE\n"
+               "  --topic T          the topic whose committed offsets are reset\n"
+               "  --to-earliest      WHERE: the log start\n"
+               "  --to-latest        WHERE: the high watermark\n"
+               "  --to-offset N      WHERE: offset N\n"
+               "  --to-datetime T    WHERE: the first offset at or after "
+               "YYYY-MM-DDTHH:MM:SS[.mmm]\n";
+    if (command == "stats")
+        return "usage: kbus stats [flags]\n"
+               "  --json             one JSON object, for scripts\n"
+               "  --interval MS      measure rates over MS milliseconds (default 1000)\n";
+    if (command == "top")
+        return "usage: kbus top [flags]   (Ctrl-C quits)\n"
+               "  --interval MS      redraw every MS milliseconds (default 1000)\n"
+               "  --iterations N     stop after N redraws\n";
+    return nullptr;
+}
 
 struct Args {
     std::vector<std::string> v;
@@ -167,21 +215,19 @@ int produce_cmd(kbus::Client& c, Args& a) {
     o.headers = views;
     o.partition = partition;
     std::string line;
-    long n = 0;
+    kbus::cli::ProgressLine progress("producing to " + topic);
     while (std::getline(std::cin, line)) {
-        if (!delim.empty()) {
-            const auto at = line.find(delim);
-            if (at != std::string::npos) {
-                p.send(topic, std::string_view(line).substr(0, at),
-                       std::string_view(line).substr(at + delim.size()), o);
-                ++n;
-                continue;
-            }
-        }
-        p.send(topic, nullptr, line, o);
-        ++n;
+        const auto at = delim.empty() ? std::string::npos : line.find(delim);
+        if (at != std::string::npos)
+            p.send(topic, std::string_view(line).substr(0, at),
+                   std::string_view(line).substr(at + delim.size()), o);
+        else
+            p.send(topic, nullptr, line, o);
+        progress.add(line.size());
     }
-    std::fprintf(stderr, "produced %ld records to %s\n", n, topic.c_str());
+    progress.finish();
+    std::fprintf(stderr, "produced %llu records to %s\n",
+                 static_cast<unsigned long long>(progress.records()), topic.c_str());
     return 0;
 }
 
@@ -482,6 +528,13 @@ int main(int argc, char** argv) {
     }
     try {
         const std::string cmd = a.next("command");
+        for (std::size_t i = a.i; i < a.v.size(); ++i)
+            if (a.v[i] == "--help" || a.v[i] == "-h") {
+                const char* text = command_help(cmd);
+                if (text == nullptr) usage_error("unknown command '" + cmd + "'");
+                std::fputs(text, stdout);
+                return 0;
+            }
         kbus::Client c(options);
         if (cmd == "topic") return topic_cmd(c, a);
         if (cmd == "produce") return produce_cmd(c, a);

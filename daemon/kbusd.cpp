@@ -36,6 +36,7 @@
 #include "kbus/detail/clock.hpp"
 #include "kbus/detail/futex.hpp"
 #include "kbus/group_commit.hpp"
+#include "kbus/kbus.hpp"
 #include "kbus/names.hpp"
 #include "kbus/protocol.hpp"
 #include "kbus/ring_reader.hpp"
@@ -1287,7 +1288,8 @@ constexpr const char* usage =
     "  --data-dir DIR        topics and log segments (default: log.dirs, $KBUS_DATA_DIR, per "
     "user)\n"
     "  --config FILE         Kafka-style properties file (log.dirs, log.retention.hours, ...)\n"
-    "  --override key=value  a property on top of the file (repeatable)\n";
+    "  --override key=value  a property on top of the file (repeatable)\n"
+    "  --version             kbusd's version\n";
 
 struct Options {
     BusLocationOverrides location;
@@ -1331,6 +1333,9 @@ int main(int argc, char** argv) {
                 overrides.push_back(config::parse_override(value()));
             else if (a == "--help" || a == "-h") {
                 std::fputs(usage, stdout);
+                return 0;
+            } else if (a == "--version") {
+                std::printf("kbusd %s\n", KBUS_VERSION);
                 return 0;
             } else {
                 std::fprintf(stderr, "kbusd: unknown argument '%s' (see --help)\n", a.c_str());

@@ -124,6 +124,21 @@ grep -q "illegal character" "$dir/err" || fail "bad group name message"
 "$KBUS" group delete billing | grep -q "Deleted" || fail "group delete"
 ! "$KBUS" group describe billing 2>/dev/null || fail "deleted group still there"
 
+# Every command's --help lists its flags; --version names the version.
+for cmd in topic produce consume group stats top; do
+    "$KBUS" "$cmd" --help >"$dir/help" || fail "kbus $cmd --help failed"
+    grep -q "^usage: kbus $cmd" "$dir/help" || fail "kbus $cmd --help: $(cat "$dir/help")"
+done
+"$KBUS" consume --help | grep -q -- "-g GROUP" || fail "consume --help lacks -g"
+[[ $("$KBUS" --version) == "kbus "[0-9]* ]] || fail "kbus --version"
+[[ $("$KBUSD" --version) == "kbusd "[0-9]* ]] || fail "kbusd --version"
+# Progress: nothing extra when stderr is not a terminal; records/s and bytes when it is.
+seq 1 200000 | "$KBUS" produce timed -p 0 2>"$dir/err"
+[[ $(cat "$dir/err") == "produced 200000 records to timed" ]] || fail "produce stderr: $(cat "$dir/err")"
+script -qec "seq 1 300000 | $KBUS produce timed -p 0" /dev/null >"$dir/tty" </dev/null
+grep -q "producing to timed: 300000 records, [0-9.]* MB, [0-9]* records/s" "$dir/tty" ||
+    fail "no progress line on a terminal: $(cat -v "$dir/tty")"
+
 "$KBUS" topic delete gps >/dev/null
 "$KBUS" topic delete orders >/dev/null
 [[ $("$KBUS" topic list | tr '\n' ' ') == "ride timed " ]] || fail "delete"
