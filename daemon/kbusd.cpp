@@ -473,7 +473,7 @@ class Daemon {
                     out.str(n);
                 return;
             case RT::topic_metadata:
-                topic_named(r.str()).meta.write(out);
+                topic_or_auto_created(r.str()).meta.write(out);
                 return;
             case RT::describe_topic: {
                 Topic& t = topic_named(r.str());
@@ -534,6 +534,22 @@ class Daemon {
         m.name = r.str();
         m.partitions = r.i32();
         m.config = read_settings(r);
+        create_topic(std::move(m));
+    }
+
+    // A topic a client names before anyone created it: made on first use, as Kafka does, when
+    // auto.create.topics.enable is set (num.partitions partitions, the broker's defaults).
+    Topic& topic_or_auto_created(const std::string& name) {
+        if (!topics_.count(name) && broker_.auto_create_topics) {
+            protocol::TopicMetadata m;
+            m.name = name;
+            m.partitions = broker_.num_partitions;
+            create_topic(std::move(m));
+        }
+        return topic_named(name);
+    }
+
+    void create_topic(protocol::TopicMetadata m) {
         const config::TopicConfig tc = config::make_topic_config(broker_.topic_defaults, m.config);
         if (auto why = check_topic_name(m.name); !why.empty())
             throw Error(ErrorCode::invalid_argument, why);

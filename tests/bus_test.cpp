@@ -377,3 +377,19 @@ TEST_CASE("what kbusd creates is its owner's only: shared memory, socket, direct
     }
     CHECK(files >= 1);
 }
+
+TEST_CASE("auto.create.topics.enable makes a topic on first use with num.partitions", "[bus]") {
+    DaemonFixture d("autocreate", {"--override", "auto.create.topics.enable=true", "--override",
+                                   "num.partitions=3", "--override", "kbus.ring.bytes=65536"});
+    kbus::Client c(d.options());
+    kbus::Producer p(c);
+    const auto md = p.send("made-on-send", "key", "value");
+    const auto desc = c.describe_topic("made-on-send");
+    CHECK(desc.metadata.partitions == 3);
+    CHECK(desc.partitions[std::size_t(md.partition)].high_watermark == 1);
+    CHECK(desc.partitions[0].ring_bytes == 65536);
+    kbus::Consumer con(c);
+    con.assign("made-on-read", 0, kbus::OffsetSpec::beginning());  // a consumer's first use too
+    CHECK(c.list_topics() == std::vector<std::string>{"made-on-read", "made-on-send"});
+    CHECK(code_of([&] { p.send("bad/name", "k", "v"); }) == kbus::ErrorCode::invalid_argument);
+}
