@@ -3,6 +3,7 @@
 // died: after writing its record, right after its claim (no journal entry, no byte written), in
 // a row with others, or across a lap's end.
 #include <catch2/catch.hpp>
+#include <tuple>
 
 #include "kbus/error.hpp"
 #include "spill/partition_spill.hpp"
@@ -22,6 +23,19 @@ spill::SpillOptions quick_options() {
     o.claim_timeout_ns = timeout_ns;
     return o;
 }
+
+// A ring, its writer, a log and the spill between them, with the test playing the daemon.
+struct SpillRig {
+    explicit SpillRig(const std::string& name) : dir(name) { ring.release_up_to(0); }
+    std::tuple<TestRing&, RingWriter&, log::PartitionLog&, spill::PartitionSpill&> parts() {
+        return {ring, writer, log, spill};
+    }
+    TempDir dir;
+    TestRing ring{64 * 1024};
+    RingWriter writer{ring.ref};
+    log::PartitionLog log{dir.path, {}, false, sink()};
+    spill::PartitionSpill spill{ring.ref, log, config::Compression::none, sink(), quick_options()};
+};
 
 // A producer killed right after its claim's compare-and-swap: no journal entry, no header, no
 // byte of its record. (The ring layer is the test hook: the client always places what it claims.)
@@ -74,12 +88,8 @@ std::vector<std::int64_t> offsets_on_disk(const log::PartitionLog& l) {
 
 TEST_CASE("a claim written but never committed becomes a gap once the claim timeout passes",
           "[spill][fault]") {
-    TempDir d("dead-written");
-    TestRing ring(64 * 1024);
-    ring.release_up_to(0);
-    RingWriter w(ring.ref);
-    log::PartitionLog l(d.path, {}, false, sink());
-    spill::PartitionSpill s(ring.ref, l, config::Compression::none, sink(), quick_options());
+    SpillRig rig("dead-written");
+    auto [ring, w, l, s] = rig.parts();  // references, by the tuple
     (void)write_value(w, "a");
     (void)write_value(w, "dead", false);  // killed between claim and commit
     (void)write_value(w, "c");
@@ -105,12 +115,8 @@ TEST_CASE("a claim written but never committed becomes a gap once the claim time
 
 TEST_CASE("a producer killed right after its claim: the gap ends at the tail or the next claim",
           "[spill][fault]") {
-    TempDir d("dead-empty");
-    TestRing ring(64 * 1024);
-    ring.release_up_to(0);
-    RingWriter w(ring.ref);
-    log::PartitionLog l(d.path, {}, false, sink());
-    spill::PartitionSpill s(ring.ref, l, config::Compression::none, sink(), quick_options());
+    SpillRig rig("dead-empty");
+    auto [ring, w, l, s] = rig.parts();  // references, by the tuple
 
     SECTION("nobody claimed after it: the gap ends at the tail") {
         (void)claim_only(w, 100);
@@ -149,12 +155,8 @@ TEST_CASE("a producer killed right after its claim: the gap ends at the tail or 
 }
 
 TEST_CASE("a commit that comes within the timeout is never aborted", "[spill][fault]") {
-    TempDir d("slow");
-    TestRing ring(64 * 1024);
-    ring.release_up_to(0);
-    RingWriter w(ring.ref);
-    log::PartitionLog l(d.path, {}, false, sink());
-    spill::PartitionSpill s(ring.ref, l, config::Compression::none, sink(), quick_options());
+    SpillRig rig("slow");
+    auto [ring, w, l, s] = rig.parts();  // references, by the tuple
     const RingClaim slow = write_value(w, "slow", false);
     (void)write_value(w, "next", false);
     CHECK_FALSE(s.step(1, 0));
@@ -171,12 +173,8 @@ TEST_CASE("a commit that comes within the timeout is never aborted", "[spill][fa
 
 TEST_CASE("dead claims across a lap's end are tiled with padding, never straddling it",
           "[spill][fault]") {
-    TempDir d("dead-wrap");
-    TestRing ring(64 * 1024);
-    ring.release_up_to(0);
-    RingWriter w(ring.ref);
-    log::PartitionLog l(d.path, {}, false, sink());
-    spill::PartitionSpill s(ring.ref, l, config::Compression::none, sink(), quick_options());
+    SpillRig rig("dead-wrap");
+    auto [ring, w, l, s] = rig.parts();     // references, by the tuple
     const std::string kilobyte(1000, 'x');  // frames of 1048 bytes
     for (int i = 0; i < 60; ++i)
         (void)write_value(w, kilobyte);
