@@ -71,13 +71,14 @@ bool PartitionSpill::repair_dead_claim(std::uint64_t now_ns) {
         stall_.reset();
         return false;
     }
-    // An exact snapshot of the pair: which offsets, and how many bytes, were claimed by now.
-    const detail::WordPair claimed = detail::dwload(&ring_.header().claim.next_offset_and_tail);
-    if (claimed.first == cursor_.offset) {  // nothing claimed at the cursor: not a stall
+    const bool same_stall =
+        stall_ && stall_->at.offset == cursor_.offset && stall_->at.position == cursor_.position;
+    if (!same_stall) {
+        // An exact snapshot of the pair (a locked 16-byte compare-and-swap on the producers'
+        // line), taken once per stall, not on every pass that finds the cursor's claim pending.
+        const detail::WordPair claimed = detail::dwload(&ring_.header().claim.next_offset_and_tail);
         stall_.reset();
-        return false;
-    }
-    if (!stall_ || stall_->at.offset != cursor_.offset || stall_->at.position != cursor_.position) {
+        if (claimed.first == cursor_.offset) return false;  // nothing claimed: not a stall
         stall_ = StallSnapshot{cursor_, claimed.first, claimed.second};
         stall_since_ns_ = now_ns;
         return false;
