@@ -140,7 +140,10 @@ class Daemon {
         serve();
         metrics_.stop();
         spill.join();
-        shutdown();
+        if (!shutdown()) {
+            log_line("ERROR", "stopped without draining every ring");
+            return 1;
+        }
         log::write_file_durably(clean_marker, "");
         log_line("INFO", "stopped");
         return 0;
@@ -1246,29 +1249,37 @@ class Daemon {
         return true;  // the next pass computes the limit without it
     }
 
-    // Everything committed to a ring goes to disk and is synced before the rings go away.
-    void drain_to_disk() {
-        for (auto& [n, t] : topics_)
-            for (auto& p : t->partitions) {
-                while (p->spill->step(~0ULL / 2, wall_ms())) {
-                }
-                try {
-                    p->log->maybe_flush(wall_ms(), true);
-                } catch (const std::exception& e) {
-                    log_line("ERROR", e.what());
-                }
-            }
-    }
-
-    void shutdown() {
-        drain_to_disk();
+    // Everything committed to a ring goes to disk and is synced before the rings go away. A ring
+    // whose records could not be written (disk full) is left in shared memory, as after a crash:
+    // the next start re-attaches it and spills them. Returns false then (no clean-shutdown mark).
+    [[nodiscard]] bool shutdown() {
+        bool all_drained = true;
         persist_slot_commits();  // the slots go with the rings
         for (auto& [n, t] : topics_)
-            for (std::int32_t p = 0; p < t->meta.partitions; ++p)
-                SharedMapping::remove(t->meta.ring_shm_prefix + "." + std::to_string(p));
-        SharedMapping::remove(loc_.control_shm_name());
+            for (std::size_t i = 0; i < t->partitions.size(); ++i)
+                if (drain_to_disk(*t->partitions[i]))
+                    SharedMapping::remove(t->meta.ring_shm_prefix + "." + std::to_string(i));
+                else
+                    all_drained = false;
+        if (all_drained) SharedMapping::remove(loc_.control_shm_name());
         ::unlink(loc_.socket_path().c_str());
         ::close(listen_fd_);
+        return all_drained;
+    }
+
+    bool drain_to_disk(Partition& p) {
+        bool drained = p.spill->drain(detail::monotonic_ns(), wall_ms());
+        try {
+            p.log->maybe_flush(wall_ms(), true);
+        } catch (const std::exception& e) {
+            log_line("ERROR", e.what());
+            drained = false;
+        }
+        if (!drained)
+            log_line("ERROR", "shutdown: the records of " + p.log->dir() +
+                                  " could not all be written; its ring is kept in shared memory "
+                                  "for the next start to spill");
+        return drained;
     }
 
     BusLocation loc_;

@@ -125,14 +125,15 @@ struct DaemonFixture {
             pid = -1;
         }
     }
-    // SIGTERM: a clean shutdown (drains to disk, removes shared memory).
-    void stop() {
+    // SIGTERM: a clean shutdown (drains to disk, removes shared memory). Returns the wait status.
+    int stop() {
+        int status = 0;
         if (pid > 0) {
             ::kill(pid, SIGTERM);
-            int status = 0;
             ::waitpid(pid, &status, 0);
             pid = -1;
         }
+        return status;
     }
     void restart() {
         pid = start();

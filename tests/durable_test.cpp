@@ -310,3 +310,31 @@ TEST_CASE("a full disk holds producers back with a clear log line and loses noth
         std::this_thread::sleep_for(10ms);
     CHECK(d.log_text().find("spill to " + d.data_dir() + "/f-0 resumed") != std::string::npos);
 }
+
+TEST_CASE("a stop on a full disk keeps the undrained ring for the next start", "[durable]") {
+    DaemonFixture d("stopfull");
+    std::uint64_t accepted = 0;
+    {
+        kbus::Client c(d.options());
+        c.create_topic("f", 1, {{"ring.bytes", "65536"}});
+        produce(c, "f", 0, 50);
+        std::this_thread::sleep_for(50ms);  // the spill writes those
+        const auto log_file = d.data_dir() + "/f-0/00000000000000000000.log";
+        rlimit full{fs::file_size(log_file), RLIM_INFINITY};
+        REQUIRE(::prlimit(d.pid, RLIMIT_FSIZE, &full, nullptr) == 0);
+        produce(c, "f", 50, 20);  // committed to the ring, not writable to disk
+        accepted = 70;
+    }
+    const int status = d.stop();
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 1);
+    CHECK(d.log_text().find("could not all be written; its ring is kept") != std::string::npos);
+    CHECK(d.log_text().find("INFO stopped") == std::string::npos);
+    // No clean-shutdown mark: the next start checks the log and spills what the ring kept.
+    CHECK_FALSE(fs::exists(d.data_dir() + "/.kbus_clean_shutdown"));
+    d.restart();
+    kbus::Client c(d.options());
+    CHECK(high_watermark(c, "f") == accepted);
+    produce(c, "f", accepted, 10);
+    CHECK(read_and_check(c, "f", 0, accepted + 10) == accepted + 10);
+}

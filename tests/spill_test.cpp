@@ -139,6 +139,59 @@ TEST_CASE("a failing disk stalls the spill and the gate, losing nothing", "[spil
     CHECK(records[20].second == std::string(500, char('a' + 19)));
 }
 
+TEST_CASE("drain writes records younger than the linger: a clean stop loses nothing", "[spill]") {
+    TempDir d("drain");
+    TestRing ring(64 * 1024);
+    ring.release_up_to(0);
+    RingWriter w(ring.ref);
+    log::PartitionLog l(d.path, {}, false, sink());
+    spill::SpillOptions o;
+    o.linger_ns = 1'000'000'000;
+    spill::PartitionSpill s(ring.ref, l, config::Compression::none, sink(), o);
+    (void)write_value(w, "spilled");
+    REQUIRE_FALSE(s.step(1, 0));  // the first look only starts the linger
+    REQUIRE(s.step(10 + o.linger_ns, 0));
+    REQUIRE(l.log_end_offset() == 1);
+    for (int i = 0; i < 4; ++i)  // a few KiB: no batch and no pressure yet
+        (void)write_value(w, std::string(1000, char('a' + i)));
+    // The first look at pending records starts their linger, however late the clock says it is:
+    // a shutdown that steps the spill with a far-future clock left them on the ring.
+    CHECK_FALSE(s.step(~0ULL / 2, 0));
+    CHECK(s.drain(20 + o.linger_ns, 0));
+    CHECK(l.log_end_offset() == 5);
+    CHECK(s.cursor().offset == 5);
+    CHECK(ring.ref.header().spill.spill_position.load() == ring::load_tail(ring.ref.header()));
+    const auto records = read_all(l);
+    REQUIRE(records.size() == 5);
+    CHECK(records[4].second == std::string(1000, 'd'));
+    CHECK(s.drain(30 + o.linger_ns, 0));  // nothing left: still drained
+}
+
+TEST_CASE("drain on a failing disk says so and keeps the records on the ring", "[spill]") {
+    TempDir d("drain-full");
+    TestRing ring(64 * 1024);
+    ring.release_up_to(0);
+    RingWriter w(ring.ref);
+    log::PartitionLog l(d.path, {}, false, sink());
+    spill::PartitionSpill s(ring.ref, l, config::Compression::none, sink(), {});
+    (void)write_value(w, "before");
+    REQUIRE(s.drain(1, 0));
+    ::signal(SIGXFSZ, SIG_IGN);
+    rlimit old{};
+    ::getrlimit(RLIMIT_FSIZE, &old);
+    rlimit tight = old;
+    tight.rlim_cur = fs::file_size(d.path + "/00000000000000000000.log");
+    REQUIRE(::setrlimit(RLIMIT_FSIZE, &tight) == 0);
+    (void)write_value(w, "after");
+    const bool drained = s.drain(2, 0);
+    REQUIRE(::setrlimit(RLIMIT_FSIZE, &old) == 0);
+    CHECK_FALSE(drained);
+    CHECK(s.cursor().offset == 1);
+    CHECK(ring.ref.header().spill.spill_offset.load() == 1);
+    CHECK(s.drain(3, 0));
+    CHECK(l.log_end_offset() == 2);
+}
+
 TEST_CASE("with the spill disabled records only pass through the ring", "[spill]") {
     TempDir d("discard");
     TestRing ring(64 * 1024);

@@ -64,6 +64,14 @@ bool PartitionSpill::step(std::uint64_t now_ns, std::int64_t now_ms) {
     return !io_failing_ && repair_dead_claim(now_ns);
 }
 
+bool PartitionSpill::drain(std::uint64_t now_ns, std::int64_t now_ms) {
+    if (!options_.write_to_log) return true;
+    // Not through due(): a batch younger than the linger would wait for a pass that never comes.
+    while (write_batch(now_ns, now_ms)) {
+    }
+    return !io_failing_;
+}
+
 bool PartitionSpill::repair_dead_claim(std::uint64_t now_ns) {
     ring::Cursor at = cursor_;
     ring::RecordRef r;

@@ -48,6 +48,11 @@ class PartitionSpill {
     // holding producers back meanwhile.
     bool step(std::uint64_t now_ns, std::int64_t now_ms);
 
+    // Writes every committed record still on the ring, whatever the linger says: the clean
+    // shutdown's last pass. Returns false when the disk failed (the records stay on the ring).
+    // Claims left uncommitted stay so: a shutdown never decides a producer is dead.
+    [[nodiscard]] bool drain(std::uint64_t now_ns, std::int64_t now_ms);
+
     // Offsets turned into aborted gaps since start (dead producers' claims).
     [[nodiscard]] std::uint64_t aborted_offsets() const noexcept { return aborted_offsets_; }
 
