@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,6 +31,7 @@
 #include "config/topic_config.hpp"
 #include "control_connection.hpp"
 #include "groups/group_coordinator.hpp"
+#include "kafka_listener.hpp"
 #include "kbus/bus_location.hpp"
 #include "kbus/bus_stats.hpp"
 #include "kbus/control_descriptor.hpp"
@@ -88,7 +90,7 @@ struct Topic {
     std::vector<std::unique_ptr<Partition>> partitions;
 };
 
-class Daemon {
+class Daemon final : public kbusd::KafkaBackend {
   public:
     Daemon(BusLocation loc, config::BrokerConfig broker)
         : loc_(std::move(loc)), broker_(std::move(broker)) {}
@@ -136,8 +138,10 @@ class Daemon {
                 return 2;
             }
         }
+        if (!start_kafka_listener()) return 2;
         std::thread spill([this] { spill_loop(); });
         serve();
+        if (kafka_) kafka_->stop();
         metrics_.stop();
         spill.join();
         if (!shutdown()) {
@@ -150,6 +154,37 @@ class Daemon {
     }
 
   private:
+    // listeners=PLAINTEXT://host:port: Kafka clients on a TCP port (off unless configured).
+    bool start_kafka_listener() {
+        if (!broker_.kafka_listener) return true;
+        kbusd::KafkaListenerOptions o;
+        o.bind_host = broker_.kafka_listener->host;
+        o.port = broker_.kafka_listener->port;
+        if (broker_.kafka_advertised) {
+            o.advertised_host = broker_.kafka_advertised->host;
+            o.advertised_port = broker_.kafka_advertised->port;
+        }
+        o.max_request_bytes = broker_.socket_request_max_bytes;
+        o.cluster_id = "kbus-" + loc_.bus;
+        kafka_ = std::make_unique<kbusd::KafkaListener>(
+            *this, o, [](const char* level, const std::string& m) { log_line(level, m); });
+        try {
+            const std::uint16_t port = kafka_->start();
+            const std::string host = o.bind_host.empty() ? "0.0.0.0" : o.bind_host;
+            log_line("INFO", "Kafka listener on " + host + ":" + std::to_string(port));
+            if (host.rfind("127.", 0) != 0 && host != "localhost")
+                log_line("WARN",
+                         "the Kafka listener is reachable from other hosts, and Kafka "
+                         "clients are not authenticated: anyone who reaches " +
+                             host + ":" + std::to_string(port) + " can read and write every topic");
+            return true;
+        } catch (const Error& e) {
+            log_line("ERROR", e.what());
+            kafka_.reset();
+            return false;
+        }
+    }
+
     // A control segment left by a killed daemon is reused, so clients that map it keep working;
     // the epoch tells them a new daemon took over.
     void open_control_segment() {
@@ -448,26 +483,8 @@ class Daemon {
                 return;
             case RT::create_topic:
                 return create_topic(r);
-            case RT::delete_topic: {
-                const std::string name = r.str();
-                Topic& t = topic_named(name);
-                for (auto& p : t.partitions)
-                    p->ring.header().claim.state.store(std::uint32_t(ring::RingState::deleted));
-                for (std::int32_t p = 0; p < t.meta.partitions; ++p)
-                    SharedMapping::remove(t.meta.ring_shm_prefix + "." + std::to_string(p));
-                retired_.push_back(std::move(topics_[name]));
-                topics_.erase(name);
-                save_topics();
-                for (std::int32_t p = 0; p < t.meta.partitions; ++p) {
-                    const std::string dir = topics::partition_dir(loc_.data_dir, name, p);
-                    std::error_code ec;
-                    std::filesystem::remove_all(dir, ec);
-                    if (ec) log_line("WARN", "cannot remove " + dir + ": " + ec.message());
-                }
-                groups_->topic_deleted(name);
-                log_line("INFO", "deleted topic '" + name + "'");
-                return;
-            }
+            case RT::delete_topic:
+                return delete_topic_named(r.str());
             case RT::alter_topic:
                 return alter_topic(r);
             case RT::list_topics:
@@ -538,6 +555,200 @@ class Daemon {
         m.partitions = r.i32();
         m.config = read_settings(r);
         create_topic(std::move(m));
+    }
+
+    // --- the Kafka listener's view of the bus (kafka_backend.hpp); every call under the lock ---
+
+    Partition& partition_of(const std::string& topic, std::int32_t partition) {
+        Topic& t = topic_named(topic);
+        if (partition < 0 || partition >= t.meta.partitions)
+            throw Error(ErrorCode::partition_out_of_range,
+                        "partition " + std::to_string(partition) + " of '" + topic + "'");
+        return *t.partitions[std::size_t(partition)];
+    }
+
+    std::vector<std::pair<std::string, std::optional<std::int32_t>>> topics(
+        const std::optional<std::vector<std::string>>& names, bool auto_create) override {
+        std::lock_guard lock(topics_mutex_);
+        std::vector<std::pair<std::string, std::optional<std::int32_t>>> found;
+        if (!names) {
+            for (const auto& [n, t] : topics_)
+                found.emplace_back(n, t->meta.partitions);
+            return found;
+        }
+        for (const std::string& n : *names) {
+            if (auto why = check_topic_name(n); !why.empty())
+                throw Error(ErrorCode::invalid_argument, why);
+            if (auto_create && broker_.auto_create_topics) (void)topic_or_auto_created(n);
+            const auto it = topics_.find(n);
+            found.emplace_back(
+                n, it == topics_.end() ? std::nullopt : std::optional(it->second->meta.partitions));
+        }
+        return found;
+    }
+
+    std::uint32_t max_record_bytes(const std::string& topic) override {
+        std::lock_guard lock(topics_mutex_);
+        return partition_of(topic, 0).ring.header().info.max_record_bytes;
+    }
+
+    kbusd::ProduceOutcome produce(const std::string& topic, std::int32_t partition,
+                                  const kafka::BatchDecoder& batch) override {
+        std::lock_guard lock(topics_mutex_);
+        const auto it = topics_.find(topic);
+        if (it == topics_.end() || partition < 0 || partition >= it->second->meta.partitions)
+            return {kbusd::ProduceStatus::unknown_partition};
+        Topic& t = *it->second;
+        Partition& p = *t.partitions[std::size_t(partition)];
+        ring::RingWriter writer(p.ring);
+        const std::int64_t append_time = t.config.log_append_time ? wall_ms() : -1;
+        const kafka::AppendResult a = kafka::append_to_ring(writer, batch, append_time);
+        switch (a.status) {
+            case ring::ClaimStatus::claimed:
+                return {kbusd::ProduceStatus::appended, a.base_offset, append_time,
+                        p.log->log_start_offset()};
+            case ring::ClaimStatus::full:
+                return {kbusd::ProduceStatus::full};
+            case ring::ClaimStatus::too_large:
+                return {kbusd::ProduceStatus::too_large};
+            case ring::ClaimStatus::deleted:
+                break;
+        }
+        return {kbusd::ProduceStatus::unknown_partition};
+    }
+
+    kbusd::PartitionRead read(const std::string& topic, std::int32_t partition, std::int64_t offset,
+                              std::uint32_t max_bytes) override {
+        std::lock_guard lock(topics_mutex_);
+        Partition& p = partition_of(topic, partition);
+        kbusd::PartitionRead read;
+        read.log_start_offset = p.log->log_start_offset();
+        read.high_watermark = std::int64_t(ring::load_next_offset(p.ring.header()));
+        if (offset < read.log_start_offset || offset > read.high_watermark)
+            throw Error(ErrorCode::offset_out_of_range,
+                        "offset " + std::to_string(offset) + " is outside " +
+                            std::to_string(read.log_start_offset) + ".." +
+                            std::to_string(read.high_watermark));
+        // Served from the segments as stored; records still on their way there (the spill
+        // lingers a few ms) are served by a later fetch.
+        if (offset >= p.log->log_end_offset()) return read;
+        const log::PartitionLog::Extent e = p.log->locate(offset, max_bytes);
+        if (e.length == 0) return read;
+        const int fd = ::open(e.path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            throw Error(ErrorCode::io_error, "cannot open " + e.path + ": " + std::strerror(errno));
+        // Kept open until the response is sent: retention may unlink the file meanwhile.
+        read.extent = kbusd::FileExtent{std::shared_ptr<const int>(new int(fd),
+                                                                   [](const int* f) {
+                                                                       ::close(*f);
+                                                                       delete f;
+                                                                   }),
+                                        e.position, e.length};
+        return read;
+    }
+
+    std::optional<std::int64_t> offset_for(const std::string& topic, std::int32_t partition,
+                                           std::int64_t timestamp) override {
+        std::lock_guard lock(topics_mutex_);
+        Partition& p = partition_of(topic, partition);
+        if (timestamp == -2) return p.log->log_start_offset();
+        if (timestamp == -1) return std::int64_t(ring::load_next_offset(p.ring.header()));
+        if (timestamp < 0)
+            throw Error(ErrorCode::invalid_argument,
+                        "timestamp " + std::to_string(timestamp) + " is not served");
+        return p.log->offset_for_timestamp(timestamp);
+    }
+
+    void create_topic(const std::string& name, std::int32_t partitions,
+                      const std::vector<std::pair<std::string, std::string>>& configs,
+                      bool validate_only) override {
+        std::lock_guard lock(topics_mutex_);
+        protocol::TopicMetadata m;
+        m.name = name;
+        m.partitions = partitions == -1 ? broker_.num_partitions : partitions;
+        m.config = configs;
+        if (!validate_only) return create_topic(std::move(m));
+        if (auto why = check_topic_name(m.name); !why.empty())
+            throw Error(ErrorCode::invalid_argument, why);
+        if (topics_.count(m.name))
+            throw Error(ErrorCode::topic_exists, "topic '" + m.name + "' already exists");
+        if (m.partitions < 1 || m.partitions > 10000)
+            throw Error(ErrorCode::invalid_argument, "partitions must be between 1 and 10000");
+        check_limits(m, config::make_topic_config(broker_.topic_defaults, m.config));
+    }
+
+    void delete_topic(const std::string& name) override {
+        std::lock_guard lock(topics_mutex_);
+        delete_topic_named(name);
+    }
+
+    // Kafka members are not tied to a connection (librdkafka talks to the coordinator on a
+    // connection of its own and may reconnect): their session timeout is what expires them.
+    static constexpr std::uint32_t no_connection = 0;
+
+    group::JoinGroupReply join(const group::JoinGroupRequest& request) override {
+        std::lock_guard lock(topics_mutex_);
+        persist_slot_commits();
+        return groups_->join(request, no_connection, wall_ms());
+    }
+
+    std::optional<std::string> sync(const group::SyncGroupRequest& request) override {
+        std::lock_guard lock(topics_mutex_);
+        persist_slot_commits();
+        return groups_->sync(request, wall_ms());
+    }
+
+    void heartbeat(const std::string& g, std::int32_t generation,
+                   const std::string& member) override {
+        std::lock_guard lock(topics_mutex_);
+        groups_->heartbeat(g, generation, member, wall_ms());
+    }
+
+    void leave(const std::string& g, const std::string& member) override {
+        std::lock_guard lock(topics_mutex_);
+        persist_slot_commits();
+        groups_->leave(g, member, wall_ms());
+    }
+
+    void commit(
+        const std::string& g, std::int32_t generation, const std::string& member,
+        const std::vector<std::pair<group::TopicPartition, std::int64_t>>& offsets) override {
+        std::lock_guard lock(topics_mutex_);
+        persist_slot_commits();
+        groups_->commit(
+            g, generation, member, offsets,
+            [this](const group::TopicPartition& tp) { return bounds_of(tp); }, wall_ms());
+        mirror_into_slots(g, offsets);
+    }
+
+    std::optional<std::int64_t> committed(const std::string& g,
+                                          const group::TopicPartition& tp) override {
+        std::lock_guard lock(topics_mutex_);
+        persist_slot_commits();
+        for (const auto& [p, offset] : groups_->committed(g, tp.topic))
+            if (p == tp.partition) return offset;
+        return std::nullopt;
+    }
+
+    // Marks the rings deleted (producers stop), removes them and the partition directories;
+    // the mappings stay with retired_ until exit, for clients that still hold them.
+    void delete_topic_named(const std::string& name) {
+        Topic& t = topic_named(name);
+        for (auto& p : t.partitions)
+            p->ring.header().claim.state.store(std::uint32_t(ring::RingState::deleted));
+        for (std::int32_t p = 0; p < t.meta.partitions; ++p)
+            SharedMapping::remove(t.meta.ring_shm_prefix + "." + std::to_string(p));
+        retired_.push_back(std::move(topics_[name]));
+        topics_.erase(name);
+        save_topics();
+        for (std::int32_t p = 0; p < t.meta.partitions; ++p) {
+            const std::string dir = topics::partition_dir(loc_.data_dir, name, p);
+            std::error_code ec;
+            std::filesystem::remove_all(dir, ec);
+            if (ec) log_line("WARN", "cannot remove " + dir + ": " + ec.message());
+        }
+        groups_->topic_deleted(name);
+        log_line("INFO", "deleted topic '" + name + "'");
     }
 
     // A topic a client names before anyone created it: made on first use, as Kafka does, when
@@ -1288,6 +1499,7 @@ class Daemon {
     int listen_fd_ = -1;
     std::atomic<std::uint32_t> connection_count_{0};  // for the stats
     kbusd::MetricsServer metrics_;
+    std::unique_ptr<kbusd::KafkaListener> kafka_;
     SharedMapping control_mapping_;
     control::ControlSegment* control_ = nullptr;
     std::mutex topics_mutex_;

@@ -50,6 +50,32 @@ bool parse_bool(const Property& p) {
 
 }  // namespace
 
+ListenerAddress parse_listener(const std::string& key, const std::string& value) {
+    auto bad = [&](const std::string& why) {
+        return Error(ErrorCode::invalid_argument,
+                     key + ": '" + value + "' " + why + " (expected PLAINTEXT://host:port)");
+    };
+    const std::string scheme = "PLAINTEXT://";
+    if (value.find(',') != std::string::npos) throw bad("names more than one listener");
+    if (value.rfind(scheme, 0) != 0)
+        throw bad(value.find("://") == std::string::npos
+                      ? "has no security protocol"
+                      : "is not PLAINTEXT (TLS and SASL are not served)");
+    const std::string address = value.substr(scheme.size());
+    if (!address.empty() && address.front() == '[') throw bad("is IPv6 (not served)");
+    const std::size_t colon = address.rfind(':');
+    if (colon == std::string::npos) throw bad("has no port");
+    ListenerAddress a;
+    a.host = address.substr(0, colon);
+    const Property port{key, address.substr(colon + 1), key};
+    try {
+        a.port = std::uint16_t(parse_long(port, 0, 65535));
+    } catch (const Error&) {
+        throw bad("has a bad port");
+    }
+    return a;
+}
+
 BrokerConfig make_broker_config(const std::vector<Property>& properties) {
     BrokerConfig c;
     // Kafka's precedence among retention keys: ms over minutes over hours, whatever the order.
@@ -100,6 +126,18 @@ BrokerConfig make_broker_config(const std::vector<Property>& properties) {
             c.metrics_port = parse_long(p, -1, 65535);
         } else if (p.key == "kbus.metrics.address") {
             c.metrics_address = p.value;
+        } else if (p.key == "listeners") {
+            if (p.value.empty())
+                c.kafka_listener.reset();
+            else
+                c.kafka_listener = parse_listener(p.origin + ": listeners", p.value);
+        } else if (p.key == "advertised.listeners") {
+            if (p.value.empty())
+                c.kafka_advertised.reset();
+            else
+                c.kafka_advertised = parse_listener(p.origin + ": advertised.listeners", p.value);
+        } else if (p.key == "socket.request.max.bytes") {
+            c.socket_request_max_bytes = std::int32_t(parse_long(p, 1024, 0x7fffffff));
         } else if (p.key == "kbus.claim.timeout.ms") {
             c.claim_timeout_ms = parse_long(p, 1, 3'600'000);
         } else if (p.key == "log.retention.check.interval.ms") {

@@ -13,6 +13,16 @@
 
 namespace kbus::config {
 
+// A Kafka listener address: listeners=PLAINTEXT://host:port (host empty: every interface).
+struct ListenerAddress {
+    std::string host;
+    std::uint16_t port = 9092;
+};
+
+// Parses one PLAINTEXT://host:port (IPv4 or a name; one listener). Throws Error(invalid_argument)
+// naming `key`.
+[[nodiscard]] ListenerAddress parse_listener(const std::string& key, const std::string& value);
+
 struct BrokerConfig {
     std::optional<std::string> bus;       // kbus.bus
     std::optional<std::string> data_dir;  // log.dirs (one directory) or log.dir
@@ -27,13 +37,17 @@ struct BrokerConfig {
     // producer's and aborted (invariant 7).
     std::int64_t claim_timeout_ms = 1000;
     // Limits on what clients may make the daemon create (a topic over one is refused).
-    std::int64_t max_topics = 1000;       // kbus.max.topics
-    std::int64_t max_partitions = 10000;  // kbus.max.partitions, all topics together
-    std::int64_t max_shared_memory_bytes = -1;
+    std::int64_t max_topics = 1000;             // kbus.max.topics
+    std::int64_t max_partitions = 10000;        // kbus.max.partitions, all topics together
+    std::int64_t max_shared_memory_bytes = -1;  // kbus.max.shared.memory.bytes, -1: the tmpfs
     // The Prometheus endpoint: off (-1), or a port (0: any free one, logged) on an address.
-    std::int64_t metrics_port = -1;  // kbus.metrics.port
-    std::string metrics_address =
-        "127.0.0.1";  // kbus.metrics.address  // kbus.max.shared.memory.bytes, -1: the tmpfs
+    std::int64_t metrics_port = -1;             // kbus.metrics.port
+    std::string metrics_address = "127.0.0.1";  // kbus.metrics.address
+    // The Kafka protocol listener: off unless `listeners` names one; `advertised.listeners` is
+    // what Metadata tells clients to connect to (default: the listener's own address).
+    std::optional<ListenerAddress> kafka_listener;              // listeners
+    std::optional<ListenerAddress> kafka_advertised;            // advertised.listeners
+    std::int32_t socket_request_max_bytes = 100 * 1024 * 1024;  // socket.request.max.bytes
 };
 
 // Applies properties in order (the last value of a key wins). Throws Error(invalid_argument)

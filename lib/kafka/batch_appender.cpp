@@ -1,0 +1,121 @@
+#include "kafka/batch_appender.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "kbus/header_block.hpp"
+#include "kbus/log/record_batch.hpp"
+#include "log/compression.hpp"
+
+namespace kbus::kafka {
+namespace {
+
+DecodeResult refuse(KafkaError e, std::string why) {
+    return {e, std::move(why)};
+}
+
+}  // namespace
+
+DecodeResult BatchDecoder::decode(std::string_view bytes, std::uint32_t max_record_bytes) {
+    records_.clear();
+    headers_.clear();
+    frame_bytes_ = longest_frame_ = 0;
+    const log::BatchView batch({reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()});
+    if (bytes.size() > 16 && std::int8_t(bytes[16]) != log::magic_v2)
+        return refuse(KafkaError::unsupported_for_message_format,
+                      "magic " + std::to_string(int(bytes[16])) + " (only RecordBatch v2)");
+    if (const log::BatchCheck c = batch.check(true, bytes.size()); c != log::BatchCheck::ok)
+        return refuse(KafkaError::corrupt_message, log::to_string(c));
+    if (batch.total_bytes() != bytes.size())
+        return refuse(KafkaError::invalid_record,
+                      "a Produce partition must hold exactly one batch");
+    if (batch.is_control() || (batch.attributes() & log::transactional_flag) != 0)
+        return refuse(KafkaError::invalid_record, "transactional and control batches");
+    std::span<const std::byte> records = batch.records_bytes();
+    if (batch.compression_codec() != 0) {
+        // A bomb's bound: no record may exceed max.message.bytes once inflated.
+        const std::size_t most = std::size_t(max_record_bytes) * std::size_t(batch.record_count());
+        try {
+            log::decompress(batch.compression_codec(), records, inflated_, most);
+        } catch (const Error& e) {
+            return refuse(batch.compression_codec() > 4 ? KafkaError::unsupported_compression_type
+                                                        : KafkaError::corrupt_message,
+                          e.what());
+        }
+        records = {reinterpret_cast<const std::byte*>(inflated_.data()), inflated_.size()};
+    }
+    log::RecordIterator it(records, batch.record_count(), 0, batch.base_timestamp());
+    records_.reserve(std::size_t(batch.record_count()));
+    for (log::RecordView r; it.next(r);) {
+        if (r.offset != std::int64_t(records_.size()))
+            return refuse(KafkaError::invalid_record, "offset delta " + std::to_string(r.offset) +
+                                                          " of record " +
+                                                          std::to_string(records_.size()));
+        DecodedRecord d;
+        d.timestamp = r.timestamp;
+        d.key = r.key;
+        d.value = r.value;
+        d.first_header = std::uint32_t(headers_.size());
+        std::uint64_t headers_bytes = 0;
+        log::RecordHeaderIterator h(r.headers, r.header_count);
+        for (; !h.done(); ++h) {
+            if (h->key.size() > max_header_key_bytes)
+                return refuse(KafkaError::invalid_record, "a header key over 65535 bytes");
+            headers_.push_back(*h);
+            headers_bytes += 2 + h->key.size() + 4 + (h->value.is_null() ? 0 : h->value.size());
+        }
+        if (h.malformed()) return refuse(KafkaError::corrupt_message, "malformed record headers");
+        d.header_count = std::uint32_t(headers_.size()) - d.first_header;
+        if (headers_bytes > max_record_bytes)
+            return refuse(KafkaError::message_too_large, "record headers over max.message.bytes");
+        d.headers_bytes = std::uint32_t(headers_bytes);
+        d.layout =
+            ring::payload_layout(r.key.wire_length(), r.value.wire_length(), d.headers_bytes);
+        frame_bytes_ += d.layout.frame_length;
+        longest_frame_ = std::max<std::uint64_t>(longest_frame_, d.layout.frame_length);
+        records_.push_back(d);
+    }
+    if (it.malformed()) return refuse(KafkaError::corrupt_message, "malformed record");
+    if (records_.size() != std::size_t(batch.record_count()))
+        return refuse(KafkaError::corrupt_message, "fewer records than the batch's count");
+    if (records_.empty()) return refuse(KafkaError::invalid_record, "an empty batch");
+    return {};
+}
+
+AppendResult append_to_ring(ring::RingWriter& writer, const BatchDecoder& batch,
+                            std::int64_t log_append_time_ms) {
+    const auto& records = batch.records();
+    ring::RingRun run;
+    const ring::ClaimStatus s = writer.try_claim_run(
+        batch.frame_bytes(), std::uint32_t(records.size()), batch.longest_frame(), run);
+    if (s != ring::ClaimStatus::claimed) return {s, -1};
+    ring::RingClaim claims[64];  // published last to first; runs longer than this go in chunks
+    std::uint64_t at = 0;
+    const HeaderView* headers = batch.headers().data();
+    for (std::size_t chunk = 0; chunk < records.size(); chunk += std::size(claims)) {
+        const std::size_t end = std::min(records.size(), chunk + std::size(claims));
+        for (std::size_t i = chunk; i < end; ++i) {
+            const DecodedRecord& r = records[i];
+            const ring::RingClaim c = writer.place(run, std::uint32_t(i), at, r.layout);
+            auto* frame = reinterpret_cast<std::byte*>(c.record);
+            if (r.key.size() != 0)
+                std::memcpy(frame + r.layout.key_offset, r.key.data(), r.key.size());
+            if (r.value.size() != 0)
+                std::memcpy(frame + r.layout.value_offset, r.value.data(), r.value.size());
+            write_header_block(frame + r.layout.headers_offset,
+                               {headers + r.first_header, r.header_count});
+            ring::RingWriter::write_header(
+                c, log_append_time_ms >= 0 ? log_append_time_ms : r.timestamp, r.key.wire_length(),
+                r.value.wire_length(), r.headers_bytes, r.header_count);
+            claims[i - chunk] = c;
+            at += r.layout.frame_length;
+        }
+        // Last to first within the chunk: a reader waiting on its first record takes it whole.
+        for (std::size_t i = end; i-- > chunk;)
+            writer.publish(claims[i - chunk]);
+    }
+    writer.after_publish();
+    return {s, std::int64_t(run.first_offset)};
+}
+
+}  // namespace kbus::kafka

@@ -1,0 +1,67 @@
+// A Kafka producer's RecordBatch onto a partition ring: checked (framing, CRC-32C, one batch of
+// magic 2, no transactional or control batch, offset deltas 0..n-1), decompressed if it must
+// be, then written as one run of ring records (one claim, consecutive offsets, published last
+// to first) exactly as a local producer's send_batch writes them. The ring's offsets are the
+// offsets the Kafka client is told, so both kinds of producer share one sequence.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kafka/kafka_api.hpp"
+#include "kbus/bytes.hpp"
+#include "kbus/ring_writer.hpp"
+
+namespace kbus::kafka {
+
+struct DecodedRecord {
+    std::int64_t timestamp = 0;
+    BytesView key;
+    BytesView value;
+    std::uint32_t first_header = 0;  // into BatchDecoder::headers()
+    std::uint32_t header_count = 0;
+    std::uint32_t headers_bytes = 0;  // their ring header block's size
+    ring::PayloadLayout layout{};
+};
+
+struct DecodeResult {
+    KafkaError error = KafkaError::none;
+    std::string message;  // why, for the log
+};
+
+// Decodes one batch into views (into the request, or into its own decompression buffer);
+// reused from request to request, so a warm decoder allocates nothing.
+class BatchDecoder {
+  public:
+    // max_record_bytes: the topic's max.message.bytes (the ring frame of each record, and the
+    // bound on what a compressed batch may inflate to, times the record count).
+    [[nodiscard]] DecodeResult decode(std::string_view batch, std::uint32_t max_record_bytes);
+
+    [[nodiscard]] const std::vector<DecodedRecord>& records() const noexcept { return records_; }
+    [[nodiscard]] const std::vector<HeaderView>& headers() const noexcept { return headers_; }
+    [[nodiscard]] std::uint64_t frame_bytes() const noexcept { return frame_bytes_; }
+    [[nodiscard]] std::uint64_t longest_frame() const noexcept { return longest_frame_; }
+
+  private:
+    std::string inflated_;
+    std::vector<DecodedRecord> records_;
+    std::vector<HeaderView> headers_;
+    std::uint64_t frame_bytes_ = 0;
+    std::uint64_t longest_frame_ = 0;
+};
+
+struct AppendResult {
+    ring::ClaimStatus status = ring::ClaimStatus::full;
+    std::int64_t base_offset = -1;
+};
+
+// Writes the decoded records as one run. `log_append_time_ms` >= 0 stamps every record with it
+// (a LogAppendTime topic); otherwise each keeps its own timestamp. Never blocks: `full` when
+// the ring has no room now (the caller retries), `too_large` past half the ring or
+// max.message.bytes, `deleted` for a topic deleted meanwhile.
+[[nodiscard]] AppendResult append_to_ring(ring::RingWriter& writer, const BatchDecoder& batch,
+                                          std::int64_t log_append_time_ms);
+
+}  // namespace kbus::kafka

@@ -1,0 +1,135 @@
+// The Kafka protocol subset kbusd serves: API keys, the versions it advertises (one codec per
+// API; all non-flexible, which librdkafka 2.0 and kafkajs 2.2 both accept), Kafka's error codes,
+// and the request header. Facts from ../shared/reference/kafka-protocol.md, section 1.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "kafka/kafka_wire.hpp"
+
+namespace kbus::kafka {
+
+enum class ApiKey : std::int16_t {
+    produce = 0,
+    fetch = 1,
+    list_offsets = 2,
+    metadata = 3,
+    offset_commit = 8,
+    offset_fetch = 9,
+    find_coordinator = 10,
+    join_group = 11,
+    heartbeat = 12,
+    leave_group = 13,
+    sync_group = 14,
+    api_versions = 18,
+    create_topics = 19,
+    delete_topics = 20,
+};
+
+struct VersionRange {
+    ApiKey key;
+    std::int16_t min;
+    std::int16_t max;
+};
+
+// What ApiVersions advertises. Produce starts at 3 (RecordBatch v2, headers); that minimum also
+// keeps librdkafka 2.0 from compressing with gzip/snappy/lz4 (its codec check asks for Produce
+// v0), which on a loopback bus costs CPU for nothing. Fetch starts at 4 for the same format.
+inline constexpr std::array<VersionRange, 14> supported_versions{{
+    {ApiKey::produce, 3, 7},
+    {ApiKey::fetch, 4, 6},
+    {ApiKey::list_offsets, 1, 2},
+    {ApiKey::metadata, 1, 4},
+    {ApiKey::offset_commit, 2, 2},
+    {ApiKey::offset_fetch, 1, 1},
+    {ApiKey::find_coordinator, 0, 0},
+    {ApiKey::join_group, 0, 1},
+    {ApiKey::heartbeat, 0, 0},
+    {ApiKey::leave_group, 0, 0},
+    {ApiKey::sync_group, 0, 0},
+    {ApiKey::api_versions, 0, 2},
+    {ApiKey::create_topics, 0, 2},
+    {ApiKey::delete_topics, 0, 1},
+}};
+
+[[nodiscard]] constexpr std::optional<VersionRange> version_range(std::int16_t key) noexcept {
+    for (const VersionRange& r : supported_versions)
+        if (std::int16_t(r.key) == key) return r;
+    return std::nullopt;
+}
+
+[[nodiscard]] constexpr bool is_supported(std::int16_t key, std::int16_t version) noexcept {
+    const auto r = version_range(key);
+    return r && version >= r->min && version <= r->max;
+}
+
+// Kafka's error codes (org.apache.kafka.common.protocol.Errors), the ones kbusd answers with.
+enum class KafkaError : std::int16_t {
+    none = 0,
+    offset_out_of_range = 1,
+    corrupt_message = 2,
+    unknown_topic_or_partition = 3,
+    invalid_fetch_size = 4,
+    not_leader_or_follower = 6,
+    request_timed_out = 7,
+    message_too_large = 10,
+    coordinator_not_available = 15,
+    not_coordinator = 16,
+    invalid_topic = 17,
+    record_list_too_large = 18,
+    invalid_required_acks = 21,
+    illegal_generation = 22,
+    inconsistent_group_protocol = 23,
+    invalid_group_id = 24,
+    unknown_member_id = 25,
+    invalid_session_timeout = 26,
+    rebalance_in_progress = 27,
+    invalid_commit_offset_size = 28,
+    topic_authorization_failed = 29,
+    unsupported_version = 35,
+    topic_already_exists = 36,
+    invalid_partitions = 37,
+    invalid_replication_factor = 38,
+    invalid_replica_assignment = 39,
+    invalid_config = 40,
+    invalid_request = 42,
+    unsupported_for_message_format = 43,
+    policy_violation = 44,
+    kafka_storage_error = 56,
+    non_empty_group = 68,
+    group_id_not_found = 69,
+    unsupported_compression_type = 76,
+    invalid_record = 87,
+    unknown_server_error = -1,
+};
+
+// The Kafka error a kbus failure stands for.
+[[nodiscard]] KafkaError kafka_error_of(ErrorCode code) noexcept;
+
+// Request header v1 (every version served here; ApiVersions v3's flexible header v2 only adds
+// tagged fields after the client id, which an unsupported-version answer never needs).
+struct RequestHeader {
+    std::int16_t api_key = 0;
+    std::int16_t api_version = 0;
+    std::int32_t correlation_id = 0;
+    std::optional<std::string> client_id;
+
+    static RequestHeader read(WireReader& r) {
+        RequestHeader h;
+        h.api_key = r.i16();
+        h.api_version = r.i16();
+        h.correlation_id = r.i32();
+        if (auto id = r.nullable_string()) h.client_id = std::string(*id);
+        return h;
+    }
+};
+
+// Frames: an int32 size, then that many bytes (the request header and body).
+inline constexpr std::size_t frame_size_bytes = 4;
+// socket.request.max.bytes: Kafka's default bound on one request.
+inline constexpr std::int32_t default_max_request_bytes = 100 * 1024 * 1024;
+
+}  // namespace kbus::kafka

@@ -1,0 +1,130 @@
+// Kafka's non-flexible wire primitives: big-endian integers, int16-length strings (-1: null),
+// int32-length bytes (-1: null) and int32-count arrays. The reader checks every length against
+// what is left before using it and throws KafkaDecodeError: a request can never make the daemon
+// read outside its frame or allocate more than the frame could describe.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "kbus/detail/big_endian.hpp"
+#include "kbus/error.hpp"
+
+namespace kbus::kafka {
+
+class KafkaDecodeError : public Error {
+  public:
+    explicit KafkaDecodeError(const std::string& what) : Error(ErrorCode::protocol_error, what) {}
+};
+
+class WireReader {
+  public:
+    explicit WireReader(std::string_view bytes) noexcept : bytes_(bytes) {}
+
+    [[nodiscard]] std::int8_t i8() { return fixed<std::int8_t>(); }
+    [[nodiscard]] std::int16_t i16() { return fixed<std::int16_t>(); }
+    [[nodiscard]] std::int32_t i32() { return fixed<std::int32_t>(); }
+    [[nodiscard]] std::int64_t i64() { return fixed<std::int64_t>(); }
+    [[nodiscard]] bool boolean() { return i8() != 0; }
+
+    [[nodiscard]] std::optional<std::string_view> nullable_string() {
+        const std::int16_t n = i16();
+        if (n < -1) throw KafkaDecodeError("negative string length " + std::to_string(n));
+        if (n == -1) return std::nullopt;
+        return take(std::size_t(n));
+    }
+    [[nodiscard]] std::string string() {
+        const auto s = nullable_string();
+        if (!s) throw KafkaDecodeError("a null string where one is required");
+        return std::string(*s);
+    }
+    [[nodiscard]] std::optional<std::string_view> nullable_bytes() {
+        const std::int32_t n = i32();
+        if (n < -1) throw KafkaDecodeError("negative bytes length " + std::to_string(n));
+        if (n == -1) return std::nullopt;
+        return take(std::size_t(n));
+    }
+    [[nodiscard]] std::string bytes() {
+        const auto b = nullable_bytes();
+        return b ? std::string(*b) : std::string();
+    }
+    // An array count; -1 (null) only where `nullable`. Each element takes at least
+    // `min_element_bytes`, so a count the remaining bytes cannot hold is refused up front.
+    [[nodiscard]] std::int32_t array_count(std::size_t min_element_bytes, bool nullable = false) {
+        const std::int32_t n = i32();
+        if (n == -1 && nullable) return -1;
+        if (n < 0) throw KafkaDecodeError("negative array count " + std::to_string(n));
+        if (min_element_bytes > 0 && std::size_t(n) > remaining() / min_element_bytes)
+            throw KafkaDecodeError("array count " + std::to_string(n) + " exceeds the request");
+        return n;
+    }
+
+    [[nodiscard]] std::size_t remaining() const noexcept { return bytes_.size() - at_; }
+    [[nodiscard]] std::string_view rest() const noexcept { return bytes_.substr(at_); }
+
+  private:
+    template <typename T>
+    [[nodiscard]] T fixed() {
+        return detail::load_be<T>(take(sizeof(T)).data());
+    }
+    [[nodiscard]] std::string_view take(std::size_t n) {
+        if (n > remaining())
+            throw KafkaDecodeError("truncated: " + std::to_string(n) + " bytes wanted, " +
+                                   std::to_string(remaining()) + " left");
+        const std::string_view v = bytes_.substr(at_, n);
+        at_ += n;
+        return v;
+    }
+
+    std::string_view bytes_;
+    std::size_t at_ = 0;
+};
+
+class WireWriter {
+  public:
+    void i8(std::int8_t v) { fixed(v); }
+    void i16(std::int16_t v) { fixed(v); }
+    void i32(std::int32_t v) { fixed(v); }
+    void i64(std::int64_t v) { fixed(v); }
+    void boolean(bool v) { i8(v ? 1 : 0); }
+    void string(std::string_view s) {
+        s = s.substr(0, 0x7fff);  // an int16 length: longer text (an error message) is cut
+        i16(std::int16_t(s.size()));
+        out_.append(s);
+    }
+    void null_string() { i16(-1); }
+    void nullable_string(const std::optional<std::string_view>& s) {
+        if (s)
+            string(*s);
+        else
+            null_string();
+    }
+    void bytes(std::string_view b) {
+        i32(std::int32_t(b.size()));
+        out_.append(b);
+    }
+    void array_count(std::size_t n) { i32(std::int32_t(n)); }
+    void raw(std::string_view b) { out_.append(b); }
+
+    // Patches an int32 written earlier (a size known only afterwards).
+    void patch_i32(std::size_t at, std::int32_t v) noexcept {
+        detail::store_be(out_.data() + at, v);
+    }
+
+    [[nodiscard]] std::size_t size() const noexcept { return out_.size(); }
+    [[nodiscard]] std::string& buffer() noexcept { return out_; }
+
+  private:
+    template <typename T>
+    void fixed(T v) {
+        char b[sizeof(T)];
+        detail::store_be(b, v);
+        out_.append(b, sizeof(T));
+    }
+    std::string out_;
+};
+
+}  // namespace kbus::kafka
