@@ -62,6 +62,8 @@ struct KafkaConnection {
     std::uint64_t out_bytes = 0;      // queued, not yet sent
     std::uint64_t sent_in_front = 0;  // of out.front()
     std::optional<ParkedRequest> parked;
+    // A request that cannot be answered came: the answers before it go out, then it closes.
+    bool closing = false;
     std::uint32_t epoll_events = 0;  // what epoll watches for now
 
     void queue(std::vector<std::variant<std::string, FileExtent>> pieces) {

@@ -118,14 +118,18 @@ void KafkaListener::run() {
             const auto it = connections_.find(fd);
             if (it == connections_.end()) continue;
             KafkaConnection& c = *it->second;
-            if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) on_readable(c);
+            if (events[i].events & (EPOLLHUP | EPOLLERR)) {
+                close(c, "");  // reset or hung up: nothing can be sent back
+                continue;
+            }
+            if (events[i].events & EPOLLIN) on_readable(c);
             if (c.fd >= 0 && (events[i].events & EPOLLOUT)) on_writable(c);
         }
         // Parked requests try again (their wait may be over), and a connection freed of its
         // backlog takes up the requests it had read ahead.
         const std::int64_t now = wall_ms();
         for (auto& [fd, c] : connections_)
-            if (c->fd >= 0 && (c->parked || !c->in.empty())) {
+            if (c->fd >= 0 && !c->closing && (c->parked || !c->in.empty())) {
                 serve_requests(*c, now);
                 if (c->fd >= 0) on_writable(*c);
             }
@@ -151,6 +155,7 @@ void KafkaListener::accept_all() {
 }
 
 void KafkaListener::on_readable(KafkaConnection& c) {
+    if (c.closing) return;
     char buf[64 * 1024];
     for (;;) {
         // Read ahead only so far: beyond it the kernel's buffer holds the client back.
@@ -203,19 +208,27 @@ void KafkaListener::on_writable(KafkaConnection& c) {
             c.sent_in_front = 0;
         }
     }
+    if (c.closing && c.out.empty()) return close(c, "");
     update_interest(c);
 }
 
 void KafkaListener::update_interest(KafkaConnection& c) {
     std::uint32_t wanted = 0;
     const bool accepting = !c.parked && c.out_bytes < max_queued_response_bytes;
-    if (accepting || c.in.size() < read_ahead_bytes) wanted |= EPOLLIN;
+    if (!c.closing && (accepting || c.in.size() < read_ahead_bytes)) wanted |= EPOLLIN;
     if (!c.out.empty()) wanted |= EPOLLOUT;
     if (wanted == c.epoll_events) return;
     epoll_event ev{};
     ev.events = c.epoll_events = wanted;
     ev.data.fd = c.fd;
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.fd, &ev);
+}
+
+void KafkaListener::close_after_answers(KafkaConnection& c, const std::string& why) {
+    log_("WARN", "Kafka connection " + std::to_string(c.id) + ": " + why + ", closing");
+    c.closing = true;
+    c.parked.reset();
+    c.in.clear();
 }
 
 void KafkaListener::close(KafkaConnection& c, const std::string& why) {
@@ -233,14 +246,15 @@ void KafkaListener::close(KafkaConnection& c, const std::string& why) {
 // backlog is full.
 void KafkaListener::serve_requests(KafkaConnection& c, std::int64_t now_ms) {
     std::size_t used = 0;
-    while (c.fd >= 0 && c.out_bytes < max_queued_response_bytes) {
+    while (c.fd >= 0 && !c.closing && c.out_bytes < max_queued_response_bytes) {
         const std::string_view rest = std::string_view(c.in).substr(used);
         if (rest.size() < frame_size_bytes) break;
         const std::int32_t size = kbus::detail::load_be<std::int32_t>(rest.data());
         if (size < 8 || size > options_.max_request_bytes) {
             // Framing that cannot be trusted: nothing after it can be found.
-            close(c, "request frame of " + std::to_string(size) + " bytes (socket.request.max." +
-                         "bytes is " + std::to_string(options_.max_request_bytes) + ")");
+            close_after_answers(c, "request frame of " + std::to_string(size) +
+                                       " bytes (socket.request.max.bytes is " +
+                                       std::to_string(options_.max_request_bytes) + ")");
             return;
         }
         if (rest.size() < frame_size_bytes + std::size_t(size)) break;
@@ -250,7 +264,7 @@ void KafkaListener::serve_requests(KafkaConnection& c, std::int64_t now_ms) {
         try {
             h = RequestHeader::read(frame);
         } catch (const KafkaDecodeError& e) {
-            close(c, std::string("malformed request header: ") + e.what());
+            close_after_answers(c, std::string("malformed request header: ") + e.what());
             return;
         }
         try {
@@ -258,15 +272,15 @@ void KafkaListener::serve_requests(KafkaConnection& c, std::int64_t now_ms) {
         } catch (const KafkaDecodeError& e) {
             // A body that does not parse: Kafka closes the connection, and so do we (the client
             // then knows the request failed, rather than waiting for an answer forever).
-            close(c, "malformed " + std::to_string(h.api_key) + " v" +
-                         std::to_string(h.api_version) + " request: " + e.what());
+            close_after_answers(c, "malformed " + std::to_string(h.api_key) + " v" +
+                                       std::to_string(h.api_version) + " request: " + e.what());
             return;
         }
         if (!done) break;  // parked: it stays at the front
         c.parked.reset();
         used += frame_size_bytes + std::size_t(size);
     }
-    if (c.fd >= 0) c.in.erase(0, used);
+    if (c.fd >= 0 && !c.closing) c.in.erase(0, used);
 }
 
 void KafkaListener::respond(KafkaConnection& c, const RequestHeader& h, ResponseBuilder& body) {

@@ -50,6 +50,8 @@ class KafkaListener {
     void serve_requests(KafkaConnection& c, std::int64_t now_ms);
     void update_interest(KafkaConnection& c);
     void close(KafkaConnection& c, const std::string& why);
+    // Closes once the responses queued before the bad request are sent.
+    void close_after_answers(KafkaConnection& c, const std::string& why);
 
     // One request: true when answered (or answered by silence), false when parked.
     bool serve(KafkaConnection& c, const kbus::kafka::RequestHeader& h,

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Debian's kcat (librdkafka 2.0) against kbusd's Kafka listener: metadata, produce with keys and
+# headers and read back identically, records crossing between kcat and the shared-memory
+# tools with the same offsets, murmur2 placement, and group consumption that commits and resumes.
+#   kafka_kcat_test.sh KBUSD KBUS
+set -euo pipefail
+kbusd=$1 kbus=$2
+command -v kcat >/dev/null || { echo "kafka_kcat_test: kcat is not installed" >&2; exit 1; }
+work=$(mktemp -d /tmp/kbus-kcat-test.XXXXXX)
+bus="kcat-$$"
+cleanup() {
+    [[ -n ${daemon:-} ]] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+fail() { echo "kafka_kcat_test: $*" >&2; echo "--- kbusd log" >&2; cat "$work/kbusd.log" >&2; exit 1; }
+
+"$kbusd" --bus "$bus" --run-dir "$work/run" --data-dir "$work/data" \
+    --override listeners=PLAINTEXT://127.0.0.1:0 2>"$work/kbusd.log" &
+daemon=$!
+for _ in $(seq 200); do grep -q "Kafka listener on" "$work/kbusd.log" 2>/dev/null && break; sleep 0.05; done
+broker=$(grep -o "Kafka listener on [0-9.:]*" "$work/kbusd.log" | awk '{print $4}') ||
+    fail "no listener line in the log"
+K=("$kbus" --bus "$bus" --run-dir "$work/run")
+kc() { timeout 60 kcat -b "$broker" -q "$@"; }
+
+# kcat -L: the topics, their partitions, one broker at the listener's address.
+"${K[@]}" topic create t --partitions 3 >/dev/null
+"${K[@]}" topic create shm --partitions 1 >/dev/null
+meta=$(kc -L)
+echo "$meta" | grep -q "broker 0 at $broker" || fail "kcat -L broker: $meta"
+echo "$meta" | grep -q 'topic "t" with 3 partitions' || fail "kcat -L topic t: $meta"
+echo "$meta" | grep -q 'topic "shm" with 1 partitions' || fail "kcat -L topic shm: $meta"
+
+# kcat -P with keys and headers, read back by kcat -C -e identically. Keys are the reference's
+# murmur2 vectors: with Kafka's partitioner they land where Java's client would put them.
+printf '%s\n' foobar:v-foobar abc:v-abc kafka:v-kafka giberish123456789:v-gib 0:v-0 1:v-1 \
+    >"$work/in.txt"
+kc -P -t t -K: -H origin=kcat -H trace=x1 -X partitioner=murmur2_random <"$work/in.txt"
+kc -C -t t -e -f '%p %k:%s %h\n' | sort >"$work/out.txt"
+[[ $(wc -l <"$work/out.txt") == 6 ]] || fail "kcat read back $(cat "$work/out.txt")"
+expected_partition() {
+    case $1 in foobar | abc | 1) echo 0 ;; kafka) echo 1 ;; giberish123456789 | 0) echo 2 ;; esac
+}
+while read -r partition record headers; do
+    key=${record%%:*}
+    grep -qx "$record" "$work/in.txt" || fail "record $record was not produced"
+    [[ $headers == "origin=kcat,trace=x1" ]] || fail "headers of $key: $headers"
+    [[ $partition == $(expected_partition "$key") ]] ||
+        fail "key $key on partition $partition, murmur2 says $(expected_partition "$key")"
+done <"$work/out.txt"
+
+# The same records through the shared-memory consumer: same partitions, offsets and headers.
+"${K[@]}" consume t -e -f '%p %o %k:%s %h\n' | sort >"$work/shm_view.txt"
+kc -C -t t -e -f '%p %o %k:%s %h\n' | sort >"$work/kafka_view.txt"
+diff "$work/shm_view.txt" "$work/kafka_view.txt" >&2 || fail "the two views differ"
+
+# One partition, both kinds of producer in turn: one sequence of offsets, seen alike by both.
+printf 'a:1\nb:2\n' | "${K[@]}" produce shm -K : -H via=shm 2>/dev/null
+printf 'c:3\nd:4\n' | kc -P -t shm -p 0 -K: -H via=kafka
+printf 'e:5\n' | "${K[@]}" produce shm -K : -H via=shm 2>/dev/null
+want=$'0 a:1 via=shm\n1 b:2 via=shm\n2 c:3 via=kafka\n3 d:4 via=kafka\n4 e:5 via=shm'
+got=$(kc -C -t shm -e -f '%o %k:%s %h\n')
+[[ $got == "$want" ]] || fail "kcat read shm as: $got"
+got=$("${K[@]}" consume shm -e -f '%o %k:%s %h\n')
+[[ $got == "$want" ]] || fail "kbus consume read shm as: $got"
+
+# kcat -G: group consumption commits, and a second run resumes after the commit.
+group=(-X session.timeout.ms=6000 -X auto.offset.reset=earliest)
+first=$(kc -G g1 "${group[@]}" -e -f '%k\n' shm | sort | tr '\n' ' ')
+[[ $first == "a b c d e " ]] || fail "first group run read: $first"
+"${K[@]}" group describe g1 | grep -Eq "g1 +shm +0 +5 +5 +0" ||
+    fail "group g1 did not commit 5: $("${K[@]}" group describe g1)"
+printf 'f:6\n' | "${K[@]}" produce shm -K : 2>/dev/null
+second=$(kc -G g1 "${group[@]}" -e -f '%k\n' shm | tr '\n' ' ')
+[[ $second == "f " ]] || fail "the group did not resume after its commit: $second"
+
+# A topic kcat names that does not exist: an error, and nothing created.
+if kc -C -t missing -e -f '%s\n' 2>/dev/null; then fail "consuming a missing topic succeeded"; fi
+"${K[@]}" topic list | grep -qx missing && fail "a missing topic was created"
+
+# The daemon served all of it without a complaint, and still serves its own clients.
+grep -E "ERROR|WARN" "$work/kbusd.log" && fail "the daemon logged a problem"
+"${K[@]}" topic list | grep -qx shm || fail "the control socket stopped answering"
+echo "kafka_kcat_test: ok"
