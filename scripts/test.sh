@@ -34,7 +34,7 @@ cmake --build build-tsan -j2
 KBUS_TEST_RECORDS=100000 ctest --test-dir build-tsan -j2 --output-on-failure -LE soak
 
 phase "kbusd under valgrind memcheck"
-for t in bus bad_input fault group durable; do
+for t in bus bad_input fault group durable kafka; do
     KBUS_TEST_DAEMON_UNDER=valgrind KBUS_TEST_RECORDS=20000 build/tests/kbus_${t}_tests
 done
 

@@ -249,7 +249,8 @@ TEST_CASE("a LogAppendTime stamp, a full ring and a run over half the ring", "[k
     ring.release_up_to(0);
     ring::RingWriter w(ring.ref);
     BatchDecoder d;
-    REQUIRE(d.decode(producer_batch(10), 1 << 20).error == KafkaError::none);
+    const std::string ten = producer_batch(10);
+    REQUIRE(d.decode(ten, 1 << 20).error == KafkaError::none);
     REQUIRE(append_to_ring(w, d, 42).status == ring::ClaimStatus::claimed);
     ring::RingReader reader(ring.ref);
     ring::Cursor c;
@@ -261,15 +262,15 @@ TEST_CASE("a LogAppendTime stamp, a full ring and a run over half the ring", "[k
     log::BatchBuilder b;
     for (int i = 0; i < 40; ++i)  // ~42 KiB of frames: over half of a 64 KiB ring
         b.add(i, 1, BytesView(), BytesView(value), {});
-    REQUIRE(d.decode(std::string(b.finish(config::Compression::none)), 1 << 20).error ==
-            KafkaError::none);
+    const std::string too_big(b.finish(config::Compression::none));  // the decoder's views
+    REQUIRE(d.decode(too_big, 1 << 20).error == KafkaError::none);
     CHECK(append_to_ring(w, d, -1).status == ring::ClaimStatus::too_large);
 
     b.clear();
     for (int i = 0; i < 20; ++i)
         b.add(i, 1, BytesView(), BytesView(value), {});
-    REQUIRE(d.decode(std::string(b.finish(config::Compression::none)), 1 << 20).error ==
-            KafkaError::none);
+    const std::string fits(b.finish(config::Compression::none));
+    REQUIRE(d.decode(fits, 1 << 20).error == KafkaError::none);
     // Three runs of ~20 KiB fit the 64 KiB ring; the fourth finds it full until its reader
     // moves: the caller is told, nothing is half-written.
     for (int i = 0; i < 3; ++i)
