@@ -4,7 +4,7 @@
 //             the shared-memory Producer::send, record by record
 //   consume:  librdkafka (assigned, from the beginning) and the shared-memory Consumer, reading
 //             back what was produced
-//   latency:  one record every 50 us for a few seconds, producer and consumer threads pinned to
+//   latency:  one record every 200 us for a few seconds, producer and consumer threads pinned to
 //             different cores, end-to-end (send call to delivery in the consumer), every sample
 //             in a histogram: p50/p99/p99.9/max. librdkafka with linger.ms=0 here.
 // Each run makes new topics; runs alternate Kafka and shared memory; medians are reported.
@@ -84,9 +84,14 @@ const std::map<std::string, std::string> batching = {{"acks", "1"},
                                                      {"queue.buffering.max.messages", "2000000"},
                                                      {"queue.buffering.max.kbytes", "2097151"}};
 const std::map<std::string, std::string> fetching = {
-    {"group.id", "kbus-bench"},      {"enable.auto.commit", "false"},
-    {"fetch.max.bytes", "52428800"}, {"max.partition.fetch.bytes", "16777216"},
-    {"fetch.wait.max.ms", "100"},    {"queued.max.messages.kbytes", "1048576"}};
+    {"group.id", "kbus-bench"},
+    {"enable.auto.commit", "false"},
+    {"fetch.max.bytes", "52428800"},
+    {"max.partition.fetch.bytes", "16777216"},
+    {"fetch.wait.max.ms", "100"},
+    // librdkafka 2.0 stops fetching for a second once its local queue passes these.
+    {"queued.min.messages", "10000000"},
+    {"queued.max.messages.kbytes", "2097151"}};
 
 void kafka_send(rd_kafka_t* p, rd_kafka_topic_t* t, const char* payload) {
     while (rd_kafka_produce(t, 0, 0, const_cast<char*>(payload), record_bytes, nullptr, 0,
@@ -191,7 +196,7 @@ double shm_consume(kbus::Client& client, const std::string& topic, std::uint64_t
 // arrival - send for each.
 template <class Send, class Receive>
 LatencyHistogram paced_latency(double seconds, Send send, Receive receive) {
-    const std::uint64_t gap_ns = 50'000;
+    const std::uint64_t gap_ns = 200'000;
     const auto count = std::uint64_t(seconds * 1e9 / double(gap_ns));
     const std::uint64_t warmup = count / 10;
     LatencyHistogram h;
@@ -199,7 +204,9 @@ LatencyHistogram paced_latency(double seconds, Send send, Receive receive) {
     std::thread consumer([&] {
         kbus::bench::pin_this_thread(1);
         ready = true;
-        for (std::uint64_t got = 0; got < count;) {
+        // Every record, but never past a deadline (a lost record must not hang the run).
+        const std::uint64_t give_up = now_ns() + std::uint64_t((seconds + 30) * 1e9);
+        for (std::uint64_t got = 0; got < count && now_ns() < give_up;) {
             receive([&](const char* payload) {
                 std::uint64_t sent = 0;
                 std::memcpy(&sent, payload, 8);
@@ -212,14 +219,15 @@ LatencyHistogram paced_latency(double seconds, Send send, Receive receive) {
         std::this_thread::yield();
     std::this_thread::sleep_for(200ms);  // the consumer has found its partition
     char payload[record_bytes] = {};
-    std::uint64_t next = now_ns();
+    // Paced by sleeping, not spinning: on two cores a spinning sender would starve the clients'
+    // own threads and the daemon's, and measure the scheduler instead.
+    auto next = std::chrono::steady_clock::now();
     for (std::uint64_t i = 0; i < count; ++i) {
-        while (now_ns() < next) {
-        }
+        std::this_thread::sleep_until(next);
         const std::uint64_t t = now_ns();
         std::memcpy(payload, &t, 8);
         send(payload);
-        next += gap_ns;
+        next += std::chrono::nanoseconds(gap_ns);
     }
     consumer.join();
     cpu_set_t all;
@@ -241,7 +249,8 @@ LatencyHistogram kafka_latency(const std::string& broker, const std::string& top
     prompt["fetch.error.backoff.ms"] = "1";
     KafkaHandle c = kafka_client(RD_KAFKA_CONSUMER, broker, prompt);
     rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(parts, topic.c_str(), 0)->offset = RD_KAFKA_OFFSET_END;
+    // A fresh topic: from its beginning, so no record is missed while the consumer starts.
+    rd_kafka_topic_partition_list_add(parts, topic.c_str(), 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
     rd_kafka_assign(c.get(), parts);
     rd_kafka_topic_partition_list_destroy(parts);
     LatencyHistogram h = paced_latency(
@@ -268,7 +277,7 @@ LatencyHistogram kafka_latency(const std::string& broker, const std::string& top
 LatencyHistogram shm_latency(kbus::Client& client, const std::string& topic, double seconds) {
     kbus::Producer p(client);
     kbus::Consumer c(client, {.wait = kbus::WaitMode::blocking});
-    c.assign(topic, 0, kbus::OffsetSpec::end());
+    c.assign(topic, 0, kbus::OffsetSpec::beginning());
     kbus::SendOptions to;
     to.partition = 0;
     return paced_latency(

@@ -82,6 +82,9 @@ struct Partition {
     ring::ReaderSlot* blocked_slot = nullptr;  // the tether producers wait on, and since when
     std::uint64_t blocked_since_ns = 0;
     std::uint64_t blocked_seen_ns = 0;
+    // A Kafka fetch waits for records that are on the ring but not yet in the log: the spill
+    // writes them at its next pass instead of letting the batch linger.
+    std::atomic<bool> flush_requested{false};
 };
 
 struct Topic {
@@ -629,9 +632,12 @@ class Daemon final : public kbusd::KafkaBackend {
                         "offset " + std::to_string(offset) + " is outside " +
                             std::to_string(read.log_start_offset) + ".." +
                             std::to_string(read.high_watermark));
-        // Served from the segments as stored; records still on their way there (the spill
-        // lingers a few ms) are served by a later fetch.
-        if (offset >= p.log->log_end_offset()) return read;
+        // Served from the segments as stored. Records still on their way there are served by a
+        // later look at this fetch; the spill is asked to write them now rather than linger.
+        if (offset >= p.log->log_end_offset()) {
+            if (offset < read.high_watermark) request_flush(p);
+            return read;
+        }
         const log::PartitionLog::Extent e = p.log->locate(offset, max_bytes);
         if (e.length == 0) return read;
         const int fd = ::open(e.path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -645,6 +651,14 @@ class Daemon final : public kbusd::KafkaBackend {
                                                                    }),
                                         e.position, e.length};
         return read;
+    }
+
+    // Wakes the spill thread for a partition a Kafka consumer waits on.
+    void request_flush(Partition& p) {
+        if (p.flush_requested.exchange(true, std::memory_order_relaxed)) return;
+        control_->doorbell.seq.fetch_add(1, std::memory_order_seq_cst);
+        if (control_->doorbell.sleeping.load(std::memory_order_seq_cst) != 0)
+            detail::futex_wake_all(&control_->doorbell.seq);
     }
 
     std::optional<std::int64_t> offset_for(const std::string& topic, std::int32_t partition,
@@ -1392,7 +1406,10 @@ class Daemon final : public kbusd::KafkaBackend {
 
     bool spill_one(Partition& p, std::uint64_t now_ns, std::int64_t now_ms) {
         ring::RingHeader& h = p.ring.header();
-        bool progress = p.spill->step(now_ns, now_ms);
+        // Relaxed: a hint; the records themselves are read through the ring's own ordering.
+        bool progress = p.flush_requested.exchange(false, std::memory_order_relaxed) &&
+                        p.spill->write_now(now_ns, now_ms);
+        progress = p.spill->step(now_ns, now_ms) || progress;
         if (!progress) p.log->maybe_flush(now_ms);  // flush.ms also applies to an idle partition
         std::lock_guard pl(p.mutex);
         std::uint64_t base = p.spill->cursor().position;

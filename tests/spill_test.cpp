@@ -165,6 +165,13 @@ TEST_CASE("drain writes records younger than the linger: a clean stop loses noth
     REQUIRE(records.size() == 5);
     CHECK(records[4].second == std::string(1000, 'd'));
     CHECK(s.drain(30 + o.linger_ns, 0));  // nothing left: still drained
+
+    // write_now: what a waiting Kafka fetch asks for, one batch at once, linger or not.
+    (void)write_value(w, "wanted now");
+    CHECK_FALSE(s.step(40 + o.linger_ns, 0));  // lingering
+    CHECK(s.write_now(41 + o.linger_ns, 0));
+    CHECK(l.log_end_offset() == 6);
+    CHECK_FALSE(s.write_now(42 + o.linger_ns, 0));  // nothing committed left
 }
 
 TEST_CASE("drain on a failing disk says so and keeps the records on the ring", "[spill]") {

@@ -53,6 +53,12 @@ class PartitionSpill {
     // Claims left uncommitted stay so: a shutdown never decides a producer is dead.
     [[nodiscard]] bool drain(std::uint64_t now_ns, std::int64_t now_ms);
 
+    // One batch of what is committed, now, whatever the linger says (a reader waits for it).
+    // True if records moved to disk.
+    bool write_now(std::uint64_t now_ns, std::int64_t now_ms) {
+        return options_.write_to_log && write_batch(now_ns, now_ms);
+    }
+
     // Offsets turned into aborted gaps since start (dead producers' claims).
     [[nodiscard]] std::uint64_t aborted_offsets() const noexcept { return aborted_offsets_; }
 
