@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-20}
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(control_decoder record_batch segment properties format)
+((${#targets[@]})) || targets=(control_decoder record_batch segment properties format kafka_request)
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKBUS_FUZZ=ON \
     -DKBUS_SANITIZE=address,undefined >/dev/null
 cmake --build build-fuzz -j2 --target "${targets[@]/#/kbus_fuzz_}"

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <string>
 
+#include "kafka/kafka_api.hpp"
+#include "kafka/kafka_wire.hpp"
 #include "kbus/group_protocol.hpp"
 #include "kbus/protocol.hpp"
 #include "log/batch_builder.hpp"
@@ -106,6 +108,89 @@ void formats(const fs::path& dir) {
 
 }  // namespace
 
+// Kafka request frames (after the size) of the listener's APIs, as librdkafka sends them.
+void kafka_requests(const fs::path& dir) {
+    auto request = [&](const std::string& name, kafka::ApiKey key, std::int16_t version,
+                       const kafka::WireWriter& body) {
+        kafka::WireWriter w;
+        w.i16(std::int16_t(key));
+        w.i16(version);
+        w.i32(42);
+        w.string("rdkafka");
+        w.raw(const_cast<kafka::WireWriter&>(body).buffer());
+        save(dir, name, w.buffer());
+    };
+    log::BatchBuilder b;
+    const HeaderView headers[] = {{"trace", BytesView("abc")}};
+    b.add(0, 1700000000000, BytesView("key"), BytesView("value"), headers);
+    b.add(1, 1700000000001, BytesView(), BytesView("v2"), {});
+    for (auto codec : {config::Compression::none, config::Compression::gzip}) {
+        kafka::WireWriter p;
+        p.null_string();
+        p.i16(1);
+        p.i32(30000);
+        p.array_count(1);
+        p.string("orders");
+        p.array_count(1);
+        p.i32(0);
+        p.bytes(b.finish(codec));
+        request(std::string("produce-") + config::to_string(codec), kafka::ApiKey::produce, 3, p);
+    }
+    kafka::WireWriter f;
+    f.i32(-1);
+    f.i32(500);
+    f.i32(1);
+    f.i32(52428800);
+    f.i8(1);
+    f.array_count(1);
+    f.string("orders");
+    f.array_count(1);
+    f.i32(0);
+    f.i64(17);
+    f.i64(-1);
+    f.i32(1048576);
+    request("fetch-v5", kafka::ApiKey::fetch, 5, f);
+    kafka::WireWriter m;
+    m.array_count(1);
+    m.string("orders");
+    m.boolean(true);
+    request("metadata-v4", kafka::ApiKey::metadata, 4, m);
+    kafka::WireWriter j;
+    j.string("group");
+    j.i32(45000);
+    j.i32(300000);
+    j.string("");
+    j.string("consumer");
+    j.array_count(1);
+    j.string("range");
+    j.bytes(std::string("\0\0\0\0\0\1\0\6orders\0\0\0\0", 18));
+    request("join-v1", kafka::ApiKey::join_group, 1, j);
+    kafka::WireWriter c;
+    c.array_count(1);
+    c.string("made");
+    c.i32(3);
+    c.i16(1);
+    c.array_count(0);
+    c.array_count(1);
+    c.string("retention.ms");
+    c.string("3600000");
+    c.i32(5000);
+    c.boolean(false);
+    request("create-topics-v1", kafka::ApiKey::create_topics, 1, c);
+    kafka::WireWriter o;
+    o.string("group");
+    o.i32(3);
+    o.string("member-1");
+    o.i64(-1);
+    o.array_count(1);
+    o.string("orders");
+    o.array_count(1);
+    o.i32(0);
+    o.i64(100);
+    o.null_string();
+    request("offset-commit-v2", kafka::ApiKey::offset_commit, 2, o);
+}
+
 int main(int argc, char** argv) {
     if (argc != 2) {
         std::fprintf(stderr, "usage: kbus_fuzz_make_seeds CORPUS_DIR\n");
@@ -117,5 +202,6 @@ int main(int argc, char** argv) {
     control_frames(root / "control_decoder");
     properties(root / "properties");
     formats(root / "format");
+    kafka_requests(root / "kafka_request");
     return 0;
 }
