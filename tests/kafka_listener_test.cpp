@@ -419,3 +419,76 @@ TEST_CASE("bad frames: an error or a closed connection, and everyone else is ser
     bystander_served();
     CHECK(c.list_topics().size() == 1);  // the control socket too
 }
+
+TEST_CASE("many connections at once, each with pipelined requests, all answered in order",
+          "[kafka]") {
+    KafkaDaemon k("kafka-many");
+    std::vector<std::unique_ptr<RawConnection>> connections;
+    for (int i = 0; i < 100; ++i)
+        connections.push_back(std::make_unique<RawConnection>(k.port()));
+    // Metadata v1 for every topic (a null array), then ApiVersions, back to back on each.
+    const std::string all_topics("\xff\xff\xff\xff", 4);
+    for (std::size_t i = 0; i < connections.size(); ++i)
+        connections[i]->send(frame(3, 1, std::int32_t(2 * i), all_topics) +
+                             frame(18, 2, std::int32_t(2 * i + 1), ""));
+    for (std::size_t i = 0; i < connections.size(); ++i) {
+        const auto metadata = connections[i]->receive();
+        const auto versions = connections[i]->receive();
+        REQUIRE(metadata.has_value());
+        REQUIRE(versions.has_value());
+        CHECK(correlation_of(*metadata) == std::int32_t(2 * i));
+        CHECK(correlation_of(*versions) == std::int32_t(2 * i + 1));
+    }
+}
+
+TEST_CASE("fetch limits: at least one whole batch, no more than the partition's bytes", "[kafka]") {
+    KafkaDaemon k("kafka-limits");
+    kbus::Client c(k.d.options());
+    c.create_topic("t", 1);
+    {
+        kbus::Producer p(c);
+        for (int i = 0; i < 2000; ++i)
+            (void)p.send("t", kbus::BytesView(), std::string(200, 'v'));
+    }
+    auto fetch = [&](std::int32_t partition_max) {
+        std::string body;
+        auto put32 = [&](std::int32_t v) {
+            char b[4];
+            kbus::detail::store_be(b, v);
+            body.append(b, 4);
+        };
+        put32(-1);       // replica
+        put32(5000);     // max wait
+        put32(1);        // min bytes
+        put32(1 << 30);  // max bytes
+        body.push_back(0);
+        put32(1);
+        body += std::string("\x00\x01t", 3);
+        put32(1);
+        put32(0);
+        body += std::string(8, '\0');  // offset 0
+        put32(partition_max);
+        RawConnection r(k.port());
+        r.send(frame(1, 4, 3, body));
+        const auto a = r.receive();
+        REQUIRE(a.has_value());
+        // correlation, throttle, [topic "t"], [partition 0]: its records' size comes last.
+        const std::size_t size_at = 4 + 4 + 4 + 3 + 4 + 4 + 2 + 8 + 8 + 4;
+        REQUIRE(a->size() >= size_at + 4);
+        CHECK(kbus::detail::load_be<std::int16_t>(a->data() + 4 + 4 + 4 + 3 + 4 + 4) == 0);
+        const auto records = kbus::detail::load_be<std::int32_t>(a->data() + size_at);
+        CHECK(a->size() == size_at + 4 + std::size_t(records));
+        return records;
+    };
+    // The records are on disk once the spill has taken them (a few ms).
+    for (int i = 0; i < 200 && fetch(1 << 30) < 2000 * 200; ++i)
+        std::this_thread::sleep_for(10ms);
+    const std::int32_t everything = fetch(1 << 30);
+    CHECK(everything > 2000 * 200);
+    const std::int32_t one_batch = fetch(1);  // KIP-74: the first batch even if larger
+    CHECK(one_batch > 0);
+    CHECK(one_batch < everything);
+    const std::int32_t limited = fetch(64 * 1024);
+    CHECK(limited <= 64 * 1024 + one_batch);
+    CHECK(limited < everything);
+}
