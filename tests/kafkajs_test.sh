@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# kafkajs 2.2.4 (from npm) against kbusd's Kafka listener: topics made by its admin client,
+# records produced (one batch gzip-compressed) read back by its group consumer, keys placed by
+# murmur2 as kbus places them, and the group's commits seen by `kbus group describe`.
+# Exits 77 (skipped) when node or the npm registry is not there.
+#   kafkajs_test.sh KBUSD KBUS CACHE_DIR
+set -euo pipefail
+kbusd=$1 kbus=$2 cache=$3
+here=$(cd "$(dirname "$0")" && pwd)
+command -v node >/dev/null && command -v npm >/dev/null || { echo "kafkajs_test: no node/npm, skipped"; exit 77; }
+mkdir -p "$cache"
+cp "$here/kafkajs/package.json" "$here/kafkajs/check.js" "$cache/"
+if [[ ! -d $cache/node_modules/kafkajs ]] &&
+    ! (cd "$cache" && timeout 180 npm install --silent --no-audit --no-fund >/dev/null 2>&1); then
+    echo "kafkajs_test: npm could not install kafkajs, skipped"
+    exit 77
+fi
+work=$(mktemp -d /tmp/kbus-kafkajs-test.XXXXXX)
+bus="kafkajs-$$"
+cleanup() {
+    [[ -n ${daemon:-} ]] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+fail() { echo "kafkajs_test: $*" >&2; echo "--- kbusd log" >&2; cat "$work/kbusd.log" >&2; exit 1; }
+"$kbusd" --bus "$bus" --run-dir "$work/run" --data-dir "$work/data" \
+    --override listeners=PLAINTEXT://127.0.0.1:0 2>"$work/kbusd.log" &
+daemon=$!
+for _ in $(seq 200); do grep -q "Kafka listener on" "$work/kbusd.log" 2>/dev/null && break; sleep 0.05; done
+broker=$(grep -o "Kafka listener on [0-9.:]*" "$work/kbusd.log" | awk '{print $4}') ||
+    fail "no listener line in the log"
+got=$(cd "$cache" && timeout 120 node check.js "$broker" js jsg) || fail "kafkajs: $got"
+# murmur2 over 2 partitions: foobar, kafka -> 0; abc -> 1 (gz follows on the round robin's or
+# the key's partition: checked by the shared-memory consumer's view instead).
+echo "$got" | grep -qx "0 [0-9] foobar:v1 trace=t1" || fail "foobar: $got"
+echo "$got" | grep -qx "0 [0-9] kafka:v2 " || fail "kafka: $got"
+echo "$got" | grep -qx "1 [0-9] abc:v3 " || fail "abc: $got"
+echo "$got" | grep -q " gz:gzipped " || fail "the gzip batch: $got"
+K=("$kbus" --bus "$bus" --run-dir "$work/run")
+shm=$("${K[@]}" consume js -e -f '%p %o %k:%s %h\n' | sort)
+[[ $shm == "$got" ]] || fail "kafkajs read: $got; kbus consume read: $shm"
+"${K[@]}" group describe jsg | grep -Eq "jsg +js +0 +[1-9]" || fail "no commit: $("${K[@]}" group describe jsg)"
+echo "kafkajs_test: ok"
