@@ -16,6 +16,7 @@
 #include "cli/bus_stats_view.hpp"
 #include "cli/progress_line.hpp"
 #include "cli/record_format.hpp"
+#include "mirror_command.hpp"
 
 using namespace std::chrono_literals;
 
@@ -87,6 +88,13 @@ const char* command_help(const std::string& command) {
         return "usage: kbus stats [flags]\n"
                "  --json             one JSON object, for scripts\n"
                "  --interval MS      measure rates over MS milliseconds (default 1000)\n";
+    if (command == "mirror")
+        return "usage: kbus mirror --config FILE [--override key=value]... [--status]\n"
+               "  --config FILE      bootstrap.servers, out.topics, in.topics (comma-separated\n"
+               "                     regexes), out.topic.prefix, in.topic.prefix, group.id;\n"
+               "                     any other key goes to librdkafka\n"
+               "  --override k=v     a setting on top of the file (repeatable)\n"
+               "  --status           print what the running mirror last reported, and exit\n";
     if (command == "top")
         return "usage: kbus top [flags]   (Ctrl-C quits)\n"
                "  --interval MS      redraw every MS milliseconds (default 1000)\n"
@@ -535,6 +543,9 @@ int main(int argc, char** argv) {
                 std::fputs(text, stdout);
                 return 0;
             }
+        // The mirror connects (and reconnects) on its own, after reading its config.
+        if (cmd == "mirror")
+            return kbusd::mirror_command({a.v.begin() + std::ptrdiff_t(a.i), a.v.end()}, options);
         kbus::Client c(options);
         if (cmd == "topic") return topic_cmd(c, a);
         if (cmd == "produce") return produce_cmd(c, a);

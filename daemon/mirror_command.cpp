@@ -1,0 +1,554 @@
+#include "mirror_command.hpp"
+
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "config/properties.hpp"
+#include "kbus/bus_location.hpp"
+#include "kbus/kbus.hpp"
+#include "mirror/mirror_config.hpp"
+#include "mirror/record_mapping.hpp"
+
+namespace kbusd {
+namespace {
+
+using namespace std::chrono_literals;
+using kbus::Error;
+using kbus::ErrorCode;
+
+std::atomic<bool> g_stop{false};
+void on_stop_signal(int) {
+    g_stop.store(true);
+}
+
+void log_line(const std::string& level, const std::string& message) {
+    std::fprintf(stderr, "kbus mirror %s %s\n", level.c_str(), message.c_str());
+}
+
+// What one direction reports, for the status file.
+struct DirectionStatus {
+    std::atomic<std::uint64_t> records{0};
+    std::atomic<std::uint64_t> skipped{0};  // our own records coming back
+    std::atomic<std::int64_t> lag{0};
+    std::mutex mutex;
+    std::string last_error;
+    void error(const std::string& what) {
+        log_line("ERROR", what);
+        std::lock_guard lock(mutex);
+        last_error = what;
+    }
+};
+
+struct KafkaDeleter {
+    void operator()(rd_kafka_t* k) const { rd_kafka_destroy(k); }
+};
+using KafkaHandle = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
+
+// A librdkafka client from the config's pass-through keys plus the mirror's own settings; a key
+// librdkafka refuses is reported by name.
+KafkaHandle kafka_client(rd_kafka_type_t type, const kbus::mirror::MirrorConfig& config,
+                         const std::vector<std::pair<std::string, std::string>>& ours,
+                         void (*on_delivery)(rd_kafka_t*, const rd_kafka_message_t*, void*),
+                         void* opaque) {
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    char err[512];
+    auto set = [&](const std::string& k, const std::string& v) {
+        if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+            rd_kafka_conf_destroy(conf);
+            throw Error(ErrorCode::invalid_argument,
+                        "librdkafka refused " + k + "=" + v + ": " + err);
+        }
+    };
+    for (const auto& [k, v] : ours)
+        set(k, v);
+    for (const auto& [k, v] : config.kafka)  // the user's word wins
+        set(k, v);
+    if (on_delivery) rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_opaque(conf, opaque);
+    rd_kafka_t* k = rd_kafka_new(type, conf, err, sizeof err);
+    if (!k) {
+        rd_kafka_conf_destroy(conf);
+        throw Error(ErrorCode::invalid_argument, std::string("librdkafka: ") + err);
+    }
+    return KafkaHandle(k);
+}
+
+// A topic's partition count in Kafka (nullopt: it does not exist there).
+std::optional<std::int32_t> kafka_partitions(rd_kafka_t* k, const std::string& topic) {
+    rd_kafka_topic_t* t = rd_kafka_topic_new(k, topic.c_str(), nullptr);
+    const rd_kafka_metadata_t* md = nullptr;
+    std::optional<std::int32_t> n;
+    if (rd_kafka_metadata(k, 0, t, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 &&
+        md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topics[0].partition_cnt > 0)
+        n = md->topics[0].partition_cnt;
+    if (md) rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(t);
+    return n;
+}
+
+// ---- out: local topics to Kafka ----
+
+class OutMirror {
+  public:
+    OutMirror(const kbus::mirror::MirrorConfig& config, const kbus::ClientOptions& bus,
+              std::string origin, DirectionStatus& status)
+        : config_(config), client_(bus), origin_(std::move(origin)), status_(status) {
+        // Idempotent: librdkafka's retries after a broker failure never duplicate in Kafka.
+        producer_ = kafka_client(RD_KAFKA_PRODUCER, config_,
+                                 {{"enable.idempotence", "true"}, {"linger.ms", "5"}},
+                                 &OutMirror::on_delivery, this);
+        kbus::ConsumerOptions o;
+        o.group_id = config_.group_id;
+        o.enable_auto_commit = false;
+        o.auto_offset_reset = kbus::OffsetReset::earliest;
+        o.max_poll_records = 5000;
+        consumer_ = std::make_unique<kbus::Consumer>(client_, o);
+    }
+
+    void run() {
+        auto last_scan = std::chrono::steady_clock::time_point{};
+        while (!g_stop.load()) {
+            try {
+                if (std::chrono::steady_clock::now() - last_scan > 2s) {
+                    rescan();
+                    last_scan = std::chrono::steady_clock::now();
+                }
+                if (subscribed_.empty()) {
+                    std::this_thread::sleep_for(100ms);
+                    continue;
+                }
+                const auto& batch = consumer_->poll(100ms);
+                if (!batch.empty()) copy(batch);
+            } catch (const Error& e) {
+                status_.error(std::string("out: ") + e.what());
+                std::this_thread::sleep_for(1s);  // then again: the bus may be restarting
+            }
+        }
+        rd_kafka_flush(producer_.get(), 10'000);
+    }
+
+  private:
+    static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+        auto* self = static_cast<OutMirror*>(opaque);
+        if (m->err) {
+            self->failed_.fetch_add(1);
+            self->status_.error(std::string("out: delivery to ") + rd_kafka_topic_name(m->rkt) +
+                                " failed: " + rd_kafka_err2str(m->err));
+        }
+        self->pending_.fetch_sub(1);
+    }
+
+    void rescan() {
+        std::set<std::string> wanted;
+        for (const std::string& t : client_.list_topics())
+            if (kbus::mirror::matches(config_.out_rules, t)) wanted.insert(t);
+        if (wanted == subscribed_) return;
+        subscribed_ = wanted;
+        if (!wanted.empty())
+            consumer_->subscribe(std::vector<std::string>(wanted.begin(), wanted.end()));
+        log_line("INFO", "out: mirroring " + std::to_string(wanted.size()) + " local topics");
+    }
+
+    // The Kafka partition count of a target, creating the topic (with the source's count, as
+    // MirrorMaker does) when it is missing.
+    std::int32_t target_partitions(const std::string& source, const std::string& target) {
+        if (auto it = partitions_.find(target); it != partitions_.end()) return it->second;
+        std::optional<std::int32_t> n = kafka_partitions(producer_.get(), target);
+        if (!n) {
+            create_in_kafka(target, client_.describe_topic(source).metadata.partitions);
+            for (int i = 0; i < 50 && !n; ++i) {
+                std::this_thread::sleep_for(100ms);
+                n = kafka_partitions(producer_.get(), target);
+            }
+            if (!n)
+                throw Error(ErrorCode::unknown_topic, "out: topic " + target + " is not in Kafka");
+        }
+        return partitions_[target] = *n;
+    }
+
+    void create_in_kafka(const std::string& topic, std::int32_t partitions) {
+        char err[256];
+        rd_kafka_NewTopic_t* t =
+            rd_kafka_NewTopic_new(topic.c_str(), partitions, -1, err, sizeof err);
+        if (!t) throw Error(ErrorCode::invalid_argument, err);
+        rd_kafka_queue_t* q = rd_kafka_queue_new(producer_.get());
+        rd_kafka_CreateTopics(producer_.get(), &t, 1, nullptr, q);
+        if (rd_kafka_event_t* e = rd_kafka_queue_poll(q, 10000)) {
+            std::size_t n = 0;
+            const auto* result = rd_kafka_event_CreateTopics_result(e);
+            const rd_kafka_topic_result_t** r =
+                result ? rd_kafka_CreateTopics_result_topics(result, &n) : nullptr;
+            if (n == 1 && rd_kafka_topic_result_error(r[0]) != RD_KAFKA_RESP_ERR_NO_ERROR &&
+                rd_kafka_topic_result_error(r[0]) != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+                log_line("WARN", "out: creating " + topic + " in Kafka: " +
+                                     rd_kafka_err2str(rd_kafka_topic_result_error(r[0])) +
+                                     " (relying on the cluster's auto-creation)");
+            else
+                log_line("INFO", "out: created " + topic + " in Kafka with " +
+                                     std::to_string(partitions) + " partitions");
+            rd_kafka_event_destroy(e);
+        }
+        rd_kafka_queue_destroy(q);
+        rd_kafka_NewTopic_destroy(t);
+    }
+
+    // Produces the poll's records (a failed delivery sends the whole poll again, with backoff:
+    // its views stay valid until the next poll), then commits their offsets.
+    void copy(const kbus::Batch& batch) {
+        for (std::chrono::milliseconds backoff = 100ms; !g_stop.load();
+             backoff = std::min(backoff * 2, std::chrono::milliseconds(10'000))) {
+            failed_ = 0;
+            std::map<std::pair<std::string, std::int32_t>, std::int64_t> next;
+            for (const kbus::Message& m : batch) {
+                next[{m.topic(), m.partition()}] = m.offset() + 1;
+                if (const auto origin = m.header(kbus::mirror::origin_header);
+                    origin &&
+                    origin->str() == kbus::mirror::kafka_origin(config_.bootstrap_servers)) {
+                    status_.skipped.fetch_add(1, std::memory_order_relaxed);
+                    continue;  // it came from this cluster: sending it back would loop
+                }
+                produce(m);
+            }
+            while (pending_.load() > 0 && !g_stop.load())
+                rd_kafka_poll(producer_.get(), 50);
+            if (failed_.load() == 0) {
+                kbus::group::OffsetList offsets;
+                for (const auto& [tp, offset] : next)
+                    offsets.push_back({{tp.first, tp.second}, offset});
+                consumer_->commit_sync(offsets);
+                status_.records.fetch_add(batch.size(), std::memory_order_relaxed);
+                return;
+            }
+            std::this_thread::sleep_for(backoff);  // Kafka refused: the same records again
+        }
+    }
+
+    std::int32_t source_partitions_of(const std::string& topic) {
+        if (auto it = source_partitions_.find(topic); it != source_partitions_.end())
+            return it->second;
+        return source_partitions_[topic] = client_.describe_topic(topic).metadata.partitions;
+    }
+
+    void produce(const kbus::Message& m) {
+        const std::string target = config_.out_prefix + m.topic();
+        const std::int32_t partitions = target_partitions(m.topic(), target);
+        const std::int32_t source_partitions = source_partitions_of(m.topic());
+        const std::int32_t partition =
+            kbus::mirror::target_partition(m.partition(), source_partitions, partitions, m.key());
+        rd_kafka_headers_t* headers = rd_kafka_headers_new(m.header_count() + 1);
+        for (auto h = m.headers(); !h.done(); ++h)
+            rd_kafka_header_add(headers, h->key.data(), ssize_t(h->key.size()),
+                                h->value.is_null() ? nullptr : h->value.data(),
+                                h->value.is_null() ? 0 : ssize_t(h->value.size()));
+        rd_kafka_header_add(headers, kbus::mirror::origin_header.data(),
+                            ssize_t(kbus::mirror::origin_header.size()), origin_.data(),
+                            ssize_t(origin_.size()));
+        for (;;) {
+            pending_.fetch_add(1);
+            const rd_kafka_resp_err_t e = rd_kafka_producev(
+                producer_.get(), RD_KAFKA_V_TOPIC(target.c_str()), RD_KAFKA_V_PARTITION(partition),
+                RD_KAFKA_V_KEY(m.key().is_null() ? nullptr : m.key().data(), m.key().size()),
+                RD_KAFKA_V_VALUE(
+                    m.value().is_null() ? nullptr : const_cast<std::byte*>(m.value().data()),
+                    m.value().size()),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_TIMESTAMP(m.timestamp()),
+                RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_END);
+            if (e == RD_KAFKA_RESP_ERR_NO_ERROR) return;  // librdkafka owns the headers now
+            pending_.fetch_sub(1);
+            if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                rd_kafka_headers_destroy(headers);
+                failed_.fetch_add(1);
+                status_.error("out: producing to " + target + ": " + rd_kafka_err2str(e));
+                return;
+            }
+            rd_kafka_poll(producer_.get(), 10);
+        }
+    }
+
+    const kbus::mirror::MirrorConfig& config_;
+    kbus::Client client_;
+    std::string origin_;
+    DirectionStatus& status_;
+    KafkaHandle producer_;
+    std::unique_ptr<kbus::Consumer> consumer_;
+    std::set<std::string> subscribed_;
+    std::map<std::string, std::int32_t> partitions_;
+    std::map<std::string, std::int32_t> source_partitions_;
+    std::atomic<std::int64_t> pending_{0};
+    std::atomic<std::int64_t> failed_{0};
+};
+
+// ---- in: Kafka topics into the bus ----
+
+class InMirror {
+  public:
+    InMirror(const kbus::mirror::MirrorConfig& config, const kbus::ClientOptions& bus,
+             std::string origin, DirectionStatus& status)
+        : config_(config),
+          client_(bus),
+          producer_(client_),
+          origin_(std::move(origin)),
+          status_(status) {
+        // Offsets are stored by hand, once a record is committed to the ring; librdkafka then
+        // commits only stored offsets.
+        consumer_ = kafka_client(RD_KAFKA_CONSUMER, config_,
+                                 {{"group.id", config_.group_id},
+                                  {"enable.auto.offset.store", "false"},
+                                  {"enable.auto.commit", "true"},
+                                  {"auto.commit.interval.ms", "1000"},
+                                  {"auto.offset.reset", "earliest"}},
+                                 nullptr, this);
+        rd_kafka_poll_set_consumer(consumer_.get());
+        rd_kafka_topic_partition_list_t* topics =
+            rd_kafka_topic_partition_list_new(int(config_.in_rules.size()));
+        for (const auto& rule : config_.in_rules) {
+            // librdkafka takes a subscription starting with '^' as a regex.
+            const std::string pattern =
+                rule.pattern.front() == '^' ? rule.pattern : "^" + rule.pattern;
+            rd_kafka_topic_partition_list_add(topics, pattern.c_str(), RD_KAFKA_PARTITION_UA);
+        }
+        const rd_kafka_resp_err_t e = rd_kafka_subscribe(consumer_.get(), topics);
+        rd_kafka_topic_partition_list_destroy(topics);
+        if (e)
+            throw Error(ErrorCode::invalid_argument,
+                        std::string("in: subscribe: ") + rd_kafka_err2str(e));
+    }
+
+    void run() {
+        while (!g_stop.load()) {
+            rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_.get(), 100);
+            if (!m) continue;
+            if (m->err) {
+                if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                    status_.error(std::string("in: ") + rd_kafka_message_errstr(m));
+            } else {
+                copy(m);
+            }
+            rd_kafka_message_destroy(m);
+        }
+        rd_kafka_commit(consumer_.get(), nullptr, 0);  // what was stored, synchronously
+        rd_kafka_consumer_close(consumer_.get());
+    }
+
+  private:
+    // Into the ring (retrying while the bus is away), then the offset is stored for commit.
+    void copy(rd_kafka_message_t* m) {
+        const std::string source = rd_kafka_topic_name(m->rkt);
+        rd_kafka_headers_t* headers = nullptr;
+        std::vector<kbus::Header> kept;
+        bool ours = false;
+        if (rd_kafka_message_headers(m, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            const char* name;
+            const void* value;
+            std::size_t size;
+            for (std::size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) ==
+                                    RD_KAFKA_RESP_ERR_NO_ERROR;
+                 ++i) {
+                if (name == kbus::mirror::origin_header && value &&
+                    std::string_view(static_cast<const char*>(value), size) == origin_)
+                    ours = true;
+                kbus::Header h;
+                h.key = name;
+                if (value) h.value = std::string(static_cast<const char*>(value), size);
+                kept.push_back(std::move(h));
+            }
+        }
+        if (!ours) {
+            const std::string target = config_.in_prefix + source;
+            kbus::Header origin{std::string(kbus::mirror::origin_header),
+                                kbus::mirror::kafka_origin(config_.bootstrap_servers)};
+            std::vector<kbus::HeaderView> views;
+            for (const auto& h : kept)
+                if (h.key != kbus::mirror::origin_header) views.push_back(h.view());
+            views.push_back(origin.view());
+            for (std::chrono::milliseconds backoff = 100ms;;
+                 backoff = std::min(backoff * 2, std::chrono::milliseconds(10'000))) {
+                try {
+                    send(source, target, m, views);
+                    break;
+                } catch (const Error& e) {
+                    status_.error("in: copying to " + target + ": " + e.what());
+                    if (g_stop.load()) return;  // not stored: read again after a restart
+                    std::this_thread::sleep_for(backoff);
+                }
+            }
+        } else {
+            status_.skipped.fetch_add(1, std::memory_order_relaxed);
+        }
+        // Committed to the ring (or ours): the next offset may be committed to Kafka.
+        rd_kafka_topic_partition_list_t* done = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(done, source.c_str(), m->partition)->offset =
+            m->offset + 1;
+        rd_kafka_offsets_store(consumer_.get(), done);
+        rd_kafka_topic_partition_list_destroy(done);
+        status_.records.fetch_add(1, std::memory_order_relaxed);
+    }
+
+    void send(const std::string& source, const std::string& target, const rd_kafka_message_t* m,
+              const std::vector<kbus::HeaderView>& headers) {
+        const std::int32_t source_partitions = kafka_source_partitions(source);
+        std::int32_t local = local_partitions(target, source_partitions);
+        kbus::SendOptions o;
+        const kbus::BytesView key =
+            m->key ? kbus::BytesView(m->key, m->key_len) : kbus::BytesView();
+        o.partition = kbus::mirror::target_partition(m->partition, source_partitions, local, key);
+        rd_kafka_timestamp_type_t type;
+        if (const std::int64_t ts = rd_kafka_message_timestamp(m, &type); ts >= 0) o.timestamp = ts;
+        o.headers = headers;
+        (void)producer_.send(
+            target, key, m->payload ? kbus::BytesView(m->payload, m->len) : kbus::BytesView(), o);
+    }
+
+    std::int32_t kafka_source_partitions(const std::string& topic) {
+        if (auto it = source_partitions_.find(topic); it != source_partitions_.end())
+            return it->second;
+        const auto n = kafka_partitions(consumer_.get(), topic);
+        if (!n) throw Error(ErrorCode::unknown_topic, "in: no metadata for " + topic + " in Kafka");
+        return source_partitions_[topic] = *n;
+    }
+
+    // The bus's partition count for a target, creating it with the source's when missing.
+    std::int32_t local_partitions(const std::string& target, std::int32_t source_partitions) {
+        if (auto it = local_partitions_.find(target); it != local_partitions_.end())
+            return it->second;
+        try {
+            return local_partitions_[target] = client_.describe_topic(target).metadata.partitions;
+        } catch (const Error& e) {
+            if (e.code() != ErrorCode::unknown_topic) throw;
+        }
+        try {
+            client_.create_topic(target, source_partitions);
+            log_line("INFO", "in: created " + target + " on the bus with " +
+                                 std::to_string(source_partitions) + " partitions");
+        } catch (const Error& e) {
+            if (e.code() != ErrorCode::topic_exists) throw;
+        }
+        return local_partitions_[target] = client_.describe_topic(target).metadata.partitions;
+    }
+
+    const kbus::mirror::MirrorConfig& config_;
+    kbus::Client client_;
+    kbus::Producer producer_;
+    std::string origin_;
+    DirectionStatus& status_;
+    KafkaHandle consumer_;
+    std::map<std::string, std::int32_t> source_partitions_;
+    std::map<std::string, std::int32_t> local_partitions_;
+};
+
+std::string status_path(const kbus::ClientOptions& bus, const std::string& group) {
+    const kbus::BusLocation loc = kbus::resolve_bus_location({bus.bus, bus.run_dir, std::nullopt});
+    return loc.run_dir + "/mirror-" + group + ".status";
+}
+
+void write_status(const std::string& path, const kbus::mirror::MirrorConfig& c,
+                  DirectionStatus& out, DirectionStatus& in, std::uint64_t& out_before,
+                  std::uint64_t& in_before, double seconds) {
+    std::ostringstream s;
+    auto direction = [&](const char* name, const std::vector<kbus::mirror::TopicRule>& rules,
+                         DirectionStatus& d, std::uint64_t& before) {
+        if (rules.empty()) return;
+        std::string patterns;
+        for (const auto& r : rules)
+            patterns += (patterns.empty() ? "" : ",") + r.pattern;
+        const std::uint64_t now = d.records.load();
+        std::lock_guard lock(d.mutex);
+        s << name << " rules=" << patterns << " records=" << now
+          << " records_per_s=" << std::uint64_t(double(now - before) / seconds)
+          << " skipped=" << d.skipped.load()
+          << " last_error=" << (d.last_error.empty() ? "-" : d.last_error) << "\n";
+        before = now;
+    };
+    s << "bootstrap.servers=" << c.bootstrap_servers << " group.id=" << c.group_id << "\n";
+    direction("out", c.out_rules, out, out_before);
+    direction("in", c.in_rules, in, in_before);
+    const std::string tmp = path + ".tmp";
+    std::ofstream(tmp) << s.str();
+    std::rename(tmp.c_str(), path.c_str());
+}
+
+}  // namespace
+
+int mirror_command(const std::vector<std::string>& args, const kbus::ClientOptions& bus_given) {
+    std::vector<kbus::config::Property> properties;
+    bool status_only = false, config_given = false;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        if ((a == "--config" || a == "--override") && i + 1 >= args.size())
+            throw Error(ErrorCode::invalid_argument, a + " needs a value");
+        if (a == "--config") {
+            const auto file = kbus::config::read_properties_file(args[++i]);
+            properties.insert(properties.end(), file.begin(), file.end());
+            config_given = true;
+        } else if (a == "--override") {
+            properties.push_back(kbus::config::parse_override(args[++i]));
+        } else if (a == "--status") {
+            status_only = true;
+        } else {
+            throw Error(ErrorCode::invalid_argument,
+                        "unknown flag '" + a + "' (see kbus mirror --help)");
+        }
+    }
+    if (!config_given) throw Error(ErrorCode::invalid_argument, "kbus mirror needs --config FILE");
+    const kbus::mirror::MirrorConfig config = kbus::mirror::make_mirror_config(properties);
+    kbus::ClientOptions bus = bus_given;
+    if (config.bus) bus.bus = config.bus;
+    if (config.run_dir) bus.run_dir = config.run_dir;
+    bus.client_name = "kbus-mirror";
+    const std::string status_file = status_path(bus, config.group_id);
+    if (status_only) {
+        std::ifstream in(status_file);
+        if (!in)
+            throw Error(ErrorCode::not_connected,
+                        "no mirror status at " + status_file + " (is the mirror running?)");
+        std::cout << in.rdbuf();
+        return 0;
+    }
+    char host[256] = "localhost";
+    ::gethostname(host, sizeof host - 1);
+    const std::string origin =
+        config.mirror_id.value_or(std::string(host) + "/" + bus.bus.value_or("default"));
+
+    ::signal(SIGINT, on_stop_signal);
+    ::signal(SIGTERM, on_stop_signal);
+    DirectionStatus out_status, in_status;
+    std::unique_ptr<OutMirror> out;
+    std::unique_ptr<InMirror> in;
+    if (!config.out_rules.empty())
+        out = std::make_unique<OutMirror>(config, bus, origin, out_status);
+    if (!config.in_rules.empty()) in = std::make_unique<InMirror>(config, bus, origin, in_status);
+    log_line("INFO", "mirroring between the bus and " + config.bootstrap_servers + " (group " +
+                         config.group_id + ", origin " + origin + ")");
+    std::thread out_thread, in_thread;
+    if (out) out_thread = std::thread([&] { out->run(); });
+    if (in) in_thread = std::thread([&] { in->run(); });
+    std::uint64_t out_before = 0, in_before = 0;
+    auto last = std::chrono::steady_clock::now();
+    while (!g_stop.load()) {
+        std::this_thread::sleep_for(200ms);
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last < 1s) continue;
+        write_status(status_file, config, out_status, in_status, out_before, in_before,
+                     std::chrono::duration<double>(now - last).count());
+        last = now;
+    }
+    if (out_thread.joinable()) out_thread.join();
+    if (in_thread.joinable()) in_thread.join();
+    log_line("INFO", "stopped");
+    return 0;
+}
+
+}  // namespace kbusd
