@@ -220,7 +220,15 @@ class OutMirror {
                     status_.skipped.fetch_add(1, std::memory_order_relaxed);
                     continue;  // it came from this cluster: sending it back would loop
                 }
-                produce(m);
+                try {
+                    produce(m);
+                } catch (const Error& e) {
+                    // No target for it (yet): the whole poll waits and goes again, since the
+                    // consumer's position has moved past it and nothing else would send it.
+                    status_.error(std::string("out: ") + e.what());
+                    failed_.fetch_add(1);
+                    break;
+                }
             }
             while (pending_.load() > 0 && !g_stop.load())
                 rd_kafka_poll(producer_.get(), 50);
