@@ -125,7 +125,14 @@ class Daemon final : public kbusd::KafkaBackend {
         groups_->on_new_generation([this](const std::string& g, std::int32_t generation) {
             fence_commit_slots(g, generation);
         });
-        if (!listen()) return 1;
+        // A start that fails from here on leaves no control segment behind for a bus that has
+        // no topics (nothing in it is worth keeping; with topics, their rings may hold records
+        // not yet spilled, and the next start needs them).
+        auto abandon = [this](int code) {
+            if (topics_.empty()) SharedMapping::remove(loc_.control_shm_name());
+            return code;
+        };
+        if (!listen()) return abandon(1);
         log_line("INFO", "serving bus '" + loc_.bus + "' on " + loc_.socket_path());
         if (broker_.metrics_port >= 0) {
             try {
@@ -138,10 +145,10 @@ class Daemon final : public kbusd::KafkaBackend {
                                      std::to_string(port) + "/metrics");
             } catch (const Error& e) {
                 log_line("ERROR", e.what());
-                return 2;
+                return abandon(2);
             }
         }
-        if (!start_kafka_listener()) return 2;
+        if (!start_kafka_listener()) return abandon(2);
         std::thread spill([this] { spill_loop(); });
         serve();
         if (kafka_) kafka_->stop();
