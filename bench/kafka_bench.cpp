@@ -330,14 +330,10 @@ Options parse(int argc, char** argv) {
 int main(int argc, char** argv) {
     const Options o = parse(argc, argv);
     DaemonFixture d("kafka-bench", {"--override", "listeners=PLAINTEXT://127.0.0.1:0"});
-    std::string broker;
-    for (int i = 0; i < 200 && broker.empty(); ++i) {
-        const std::string log = d.log_text();
-        if (const auto at = log.find("Kafka listener on "); at != std::string::npos) {
-            const auto start = at + std::strlen("Kafka listener on ");
-            broker = log.substr(start, log.find('\n', start) - start);
-        }
-        std::this_thread::sleep_for(10ms);
+    const std::string broker = d.kafka_broker();
+    if (broker.empty()) {
+        std::fprintf(stderr, "kbus_bench_kafka: kbusd did not start its Kafka listener\n");
+        return 1;
     }
     kbus::Client client(d.options());
     std::map<std::string, std::vector<Figures>> runs;

@@ -312,9 +312,7 @@ bool KafkaListener::serve(KafkaConnection& c, const RequestHeader& h, WireReader
         log_("WARN", "Kafka connection " + std::to_string(c.id) + ": API " +
                          std::to_string(h.api_key) + " v" + std::to_string(h.api_version) +
                          " is not served (UNSUPPORTED_VERSION)");
-        ResponseBuilder out;
-        out.bytes().i16(std::int16_t(KafkaError::unsupported_version));
-        respond(c, h, out);
+        respond_with(c, h, ErrorOnlyResponse{KafkaError::unsupported_version});
         return true;
     }
     switch (ApiKey(h.api_key)) {
@@ -349,35 +347,18 @@ bool KafkaListener::serve(KafkaConnection& c, const RequestHeader& h, WireReader
             FindCoordinatorResponse r;
             r.host = options_.advertised_host;
             r.port = options_.advertised_port;
-            ResponseBuilder out;
-            r.write(out.bytes(), h.api_version);
-            respond(c, h, out);
+            respond_with(c, h, r);
             return true;
         }
         case ApiKey::heartbeat: {
             const HeartbeatRequest q = HeartbeatRequest::read(body, h.api_version);
-            ErrorOnlyResponse r;
-            try {
-                backend_.heartbeat(q.group, q.generation, q.member_id);
-            } catch (const kbus::Error& e) {
-                r.error = error_of(e);
-            }
-            ResponseBuilder out;
-            r.write(out.bytes(), h.api_version);
-            respond(c, h, out);
+            answer_error_only(c, h,
+                              [&] { backend_.heartbeat(q.group, q.generation, q.member_id); });
             return true;
         }
         case ApiKey::leave_group: {
             const LeaveGroupRequest q = LeaveGroupRequest::read(body, h.api_version);
-            ErrorOnlyResponse r;
-            try {
-                backend_.leave(q.group, q.member_id);
-            } catch (const kbus::Error& e) {
-                r.error = error_of(e);
-            }
-            ResponseBuilder out;
-            r.write(out.bytes(), h.api_version);
-            respond(c, h, out);
+            answer_error_only(c, h, [&] { backend_.leave(q.group, q.member_id); });
             return true;
         }
         case ApiKey::api_versions:
@@ -418,9 +399,7 @@ void KafkaListener::metadata(KafkaConnection& c, const RequestHeader& h, WireRea
             t.partitions.push_back({KafkaError::none, p});
         r.topics.push_back(std::move(t));
     }
-    ResponseBuilder out;
-    r.write(out.bytes(), h.api_version);
-    respond(c, h, out);
+    respond_with(c, h, r);
 }
 
 bool KafkaListener::produce(KafkaConnection& c, const RequestHeader& h, WireReader& body,
@@ -494,9 +473,7 @@ bool KafkaListener::produce(KafkaConnection& c, const RequestHeader& h, WireRead
     }
     if (waiting) return false;
     if (q.acks == 0) return true;  // acks=0: the client expects no answer at all
-    ResponseBuilder out;
-    r.write(out.bytes(), h.api_version);
-    respond(c, h, out);
+    respond_with(c, h, r);
     return true;
 }
 
@@ -584,9 +561,7 @@ void KafkaListener::list_offsets(KafkaConnection& c, const RequestHeader& h, Wir
             results.second.push_back(result);
         }
     }
-    ResponseBuilder out;
-    r.write(out.bytes(), h.api_version);
-    respond(c, h, out);
+    respond_with(c, h, r);
 }
 
 bool KafkaListener::join_group(KafkaConnection& c, const RequestHeader& h, WireReader& body,
@@ -630,9 +605,7 @@ bool KafkaListener::join_group(KafkaConnection& c, const RequestHeader& h, WireR
                       : error_of(e);
         r.member_id = q.member_id;
     }
-    ResponseBuilder out;
-    r.write(out.bytes(), h.api_version);
-    respond(c, h, out);
+    respond_with(c, h, r);
     return true;
 }
 
@@ -660,9 +633,7 @@ bool KafkaListener::sync_group(KafkaConnection& c, const RequestHeader& h, WireR
     } catch (const kbus::Error& e) {
         r.error = error_of(e);
     }
-    ResponseBuilder out;
-    r.write(out.bytes(), h.api_version);
-    respond(c, h, out);
+    respond_with(c, h, r);
     return true;
 }
 
@@ -686,9 +657,7 @@ void KafkaListener::offset_commit(KafkaConnection& c, const RequestHeader& h, Wi
         for (const auto& p : partitions)
             errors.second.emplace_back(p.index, error);
     }
-    ResponseBuilder out;
-    r.write(out.bytes(), h.api_version);
-    respond(c, h, out);
+    respond_with(c, h, r);
 }
 
 void KafkaListener::offset_fetch(KafkaConnection& c, const RequestHeader& h, WireReader& body) {
@@ -707,9 +676,7 @@ void KafkaListener::offset_fetch(KafkaConnection& c, const RequestHeader& h, Wir
             results.second.push_back(result);
         }
     }
-    ResponseBuilder out;
-    r.write(out.bytes(), h.api_version);
-    respond(c, h, out);
+    respond_with(c, h, r);
 }
 
 void KafkaListener::create_topics(KafkaConnection& c, const RequestHeader& h, WireReader& body) {

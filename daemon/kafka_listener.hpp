@@ -57,6 +57,24 @@ class KafkaListener {
     bool serve(KafkaConnection& c, const kbus::kafka::RequestHeader& h,
                kbus::kafka::WireReader& body, std::int64_t now_ms);
     void respond(KafkaConnection& c, const kbus::kafka::RequestHeader& h, ResponseBuilder& body);
+    // A response message written at the request's version and queued.
+    template <class Response>
+    void respond_with(KafkaConnection& c, const kbus::kafka::RequestHeader& h, const Response& r) {
+        ResponseBuilder out;
+        r.write(out.bytes(), h.api_version);
+        respond(c, h, out);
+    }
+    // Heartbeat and LeaveGroup: the call's failure, as Kafka's error code, is the whole answer.
+    template <class Call>
+    void answer_error_only(KafkaConnection& c, const kbus::kafka::RequestHeader& h, Call call) {
+        kbus::kafka::ErrorOnlyResponse r;
+        try {
+            call();
+        } catch (const kbus::Error& e) {
+            r.error = kbus::kafka::kafka_error_of(e.code());
+        }
+        respond_with(c, h, r);
+    }
 
     bool produce(KafkaConnection& c, const kbus::kafka::RequestHeader& h,
                  kbus::kafka::WireReader& body, std::int64_t now_ms);

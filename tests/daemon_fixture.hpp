@@ -146,6 +146,21 @@ struct DaemonFixture {
         s << in.rdbuf();
         return s.str();
     }
+    // The rest of the first log line with `marker` in it, once the daemon has written it (a
+    // port it chose, say); empty if it does not within two seconds.
+    [[nodiscard]] std::string logged_after(const std::string& marker) const {
+        for (int i = 0; i < 200; ++i) {
+            const std::string log = log_text();
+            if (const auto at = log.find(marker); at != std::string::npos) {
+                const auto start = at + marker.size();
+                return log.substr(start, log.find('\n', start) - start);
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        return "";
+    }
+    // host:port of the Kafka listener (started with listeners=PLAINTEXT://127.0.0.1:0).
+    [[nodiscard]] std::string kafka_broker() const { return logged_after("Kafka listener on "); }
     [[nodiscard]] kbus::ClientOptions options() const {
         kbus::ClientOptions o;
         o.bus = bus;

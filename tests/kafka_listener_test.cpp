@@ -30,17 +30,7 @@ struct KafkaDaemon {
     DaemonFixture d;
     std::string broker;
     explicit KafkaDaemon(const std::string& name)
-        : d(name, {"--override", "listeners=PLAINTEXT://127.0.0.1:0"}) {
-        for (int i = 0; i < 200 && broker.empty(); ++i) {
-            const std::string log = d.log_text();
-            const auto at = log.find("Kafka listener on ");
-            if (at != std::string::npos) {
-                const auto start = at + std::strlen("Kafka listener on ");
-                broker = log.substr(start, log.find('\n', start) - start);
-            } else {
-                std::this_thread::sleep_for(10ms);
-            }
-        }
+        : d(name, {"--override", "listeners=PLAINTEXT://127.0.0.1:0"}), broker(d.kafka_broker()) {
         REQUIRE(!broker.empty());
     }
     [[nodiscard]] std::uint16_t port() const {
