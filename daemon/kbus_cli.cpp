@@ -222,17 +222,22 @@ int produce_cmd(kbus::Client& c, Args& a) {
     kbus::SendOptions o;
     o.headers = views;
     o.partition = partition;
-    std::string line;
     kbus::cli::ProgressLine progress("producing to " + topic);
-    while (std::getline(std::cin, line)) {
-        const auto at = delim.empty() ? std::string::npos : line.find(delim);
-        if (at != std::string::npos)
-            p.send(topic, std::string_view(line).substr(0, at),
-                   std::string_view(line).substr(at + delim.size()), o);
+    // POSIX getline on stdio's buffer: std::getline on a stdio-synced std::cin goes a character
+    // at a time, which held kbus produce to 100k records/s of 1 KiB.
+    char* buffer = nullptr;
+    std::size_t capacity = 0;
+    for (ssize_t n; (n = ::getline(&buffer, &capacity, stdin)) >= 0;) {
+        std::string_view line(buffer, std::size_t(n));
+        if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+        const auto at = delim.empty() ? std::string_view::npos : line.find(delim);
+        if (at != std::string_view::npos)
+            p.send(topic, line.substr(0, at), line.substr(at + delim.size()), o);
         else
             p.send(topic, nullptr, line, o);
         progress.add(line.size());
     }
+    std::free(buffer);
     progress.finish();
     std::fprintf(stderr, "produced %llu records to %s\n",
                  static_cast<unsigned long long>(progress.records()), topic.c_str());
