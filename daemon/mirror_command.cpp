@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -21,6 +22,7 @@
 #include "kbus/kbus.hpp"
 #include "mirror/mirror_config.hpp"
 #include "mirror/record_mapping.hpp"
+#include "mirror_status.hpp"
 
 namespace kbusd {
 namespace {
@@ -28,29 +30,13 @@ namespace {
 using namespace std::chrono_literals;
 using kbus::Error;
 using kbus::ErrorCode;
+using mirror::DirectionStatus;
+using mirror::log_line;
 
 std::atomic<bool> g_stop{false};
 void on_stop_signal(int) {
     g_stop.store(true);
 }
-
-void log_line(const std::string& level, const std::string& message) {
-    std::fprintf(stderr, "kbus mirror %s %s\n", level.c_str(), message.c_str());
-}
-
-// What one direction reports, for the status file.
-struct DirectionStatus {
-    std::atomic<std::uint64_t> records{0};
-    std::atomic<std::uint64_t> skipped{0};  // our own records coming back
-    std::atomic<std::int64_t> lag{0};
-    std::mutex mutex;
-    std::string last_error;
-    void error(const std::string& what) {
-        log_line("ERROR", what);
-        std::lock_guard lock(mutex);
-        last_error = what;
-    }
-};
 
 struct KafkaDeleter {
     void operator()(rd_kafka_t* k) const { rd_kafka_destroy(k); }
@@ -86,16 +72,19 @@ KafkaHandle kafka_client(rd_kafka_type_t type, const kbus::mirror::MirrorConfig&
     return KafkaHandle(k);
 }
 
-// A topic's partition count in Kafka (nullopt: it does not exist there).
+// A topic's partition count in Kafka (nullopt: it does not exist there). Asks for every topic's
+// metadata: a request naming the topic would make a cluster with auto.create.topics.enable (the
+// broker default) create it with its own num.partitions, not the source's count.
 std::optional<std::int32_t> kafka_partitions(rd_kafka_t* k, const std::string& topic) {
-    rd_kafka_topic_t* t = rd_kafka_topic_new(k, topic.c_str(), nullptr);
     const rd_kafka_metadata_t* md = nullptr;
     std::optional<std::int32_t> n;
-    if (rd_kafka_metadata(k, 0, t, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 &&
-        md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topics[0].partition_cnt > 0)
-        n = md->topics[0].partition_cnt;
+    if (rd_kafka_metadata(k, 1, nullptr, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        for (int i = 0; i < md->topic_cnt; ++i)
+            if (md->topics[i].topic == topic && md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                md->topics[i].partition_cnt > 0)
+                n = md->topics[i].partition_cnt;
+    }
     if (md) rd_kafka_metadata_destroy(md);
-    rd_kafka_topic_destroy(t);
     return n;
 }
 
@@ -120,6 +109,7 @@ class OutMirror {
 
     void run() {
         auto last_scan = std::chrono::steady_clock::time_point{};
+        auto last_lag = last_scan;
         while (!g_stop.load()) {
             try {
                 if (std::chrono::steady_clock::now() - last_scan > 2s) {
@@ -132,8 +122,12 @@ class OutMirror {
                 }
                 const auto& batch = consumer_->poll(100ms);
                 if (!batch.empty()) copy(batch);
+                if (std::chrono::steady_clock::now() - last_lag > 500ms) {
+                    update_lags();
+                    last_lag = std::chrono::steady_clock::now();
+                }
             } catch (const Error& e) {
-                status_.error(std::string("out: ") + e.what());
+                status_.error(e.what());
                 std::this_thread::sleep_for(1s);  // then again: the bus may be restarting
             }
         }
@@ -145,8 +139,10 @@ class OutMirror {
         auto* self = static_cast<OutMirror*>(opaque);
         if (m->err) {
             self->failed_.fetch_add(1);
-            self->status_.error(std::string("out: delivery to ") + rd_kafka_topic_name(m->rkt) +
-                                " failed: " + rd_kafka_err2str(m->err));
+            const std::string target = rd_kafka_topic_name(m->rkt);
+            const std::string source = target.substr(self->config_.out_prefix.size());
+            self->status_.error("delivery to " + target + " failed: " + rd_kafka_err2str(m->err),
+                                &source);
         }
         self->pending_.fetch_sub(1);
     }
@@ -163,46 +159,85 @@ class OutMirror {
     }
 
     // The Kafka partition count of a target, creating the topic (with the source's count, as
-    // MirrorMaker does) when it is missing.
+    // MirrorMaker does) when it is missing. A cluster that does not answer CreateTopics (or
+    // refuses it) gets a metadata request naming the topic: its auto-creation, with its own
+    // default count, and records then placed by key.
     std::int32_t target_partitions(const std::string& source, const std::string& target) {
         if (auto it = partitions_.find(target); it != partitions_.end()) return it->second;
         std::optional<std::int32_t> n = kafka_partitions(producer_.get(), target);
         if (!n) {
-            create_in_kafka(target, client_.describe_topic(source).metadata.partitions);
-            for (int i = 0; i < 50 && !n; ++i) {
-                std::this_thread::sleep_for(100ms);
-                n = kafka_partitions(producer_.get(), target);
+            const std::int32_t wanted = client_.describe_topic(source).metadata.partitions;
+            if (create_in_kafka(target, wanted)) {
+                for (int i = 0; i < 50 && !n; ++i) {
+                    std::this_thread::sleep_for(100ms);
+                    n = kafka_partitions(producer_.get(), target);
+                }
             }
+            if (!n) n = auto_created(target);
             if (!n)
-                throw Error(ErrorCode::unknown_topic, "out: topic " + target + " is not in Kafka");
+                throw Error(ErrorCode::unknown_topic,
+                            "topic " + target + " is not in Kafka and could not be created");
+            if (*n != wanted)
+                log_line("WARN", "out: " + target + " has " + std::to_string(*n) +
+                                     " partitions in Kafka, " + source + " has " +
+                                     std::to_string(wanted) + ": records are placed by key");
         }
         return partitions_[target] = *n;
     }
 
-    void create_in_kafka(const std::string& topic, std::int32_t partitions) {
+    // CreateTopics through the admin API; false when the cluster refused it or did not answer.
+    bool create_in_kafka(const std::string& topic, std::int32_t partitions) {
         char err[256];
-        rd_kafka_NewTopic_t* t =
-            rd_kafka_NewTopic_new(topic.c_str(), partitions, -1, err, sizeof err);
+        rd_kafka_NewTopic_t* t = rd_kafka_NewTopic_new(
+            topic.c_str(), partitions, config_.out_replication_factor, err, sizeof err);
         if (!t) throw Error(ErrorCode::invalid_argument, err);
+        rd_kafka_AdminOptions_t* options =
+            rd_kafka_AdminOptions_new(producer_.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS);
+        rd_kafka_AdminOptions_set_request_timeout(options, 5000, err, sizeof err);
         rd_kafka_queue_t* q = rd_kafka_queue_new(producer_.get());
-        rd_kafka_CreateTopics(producer_.get(), &t, 1, nullptr, q);
-        if (rd_kafka_event_t* e = rd_kafka_queue_poll(q, 10000)) {
+        rd_kafka_CreateTopics(producer_.get(), &t, 1, options, q);
+        bool created = false;
+        std::string why = "no answer within 5 s";
+        // A little past the request's own timeout, so that its own answer is the one seen.
+        if (rd_kafka_event_t* e = rd_kafka_queue_poll(q, 6000)) {
             std::size_t n = 0;
             const auto* result = rd_kafka_event_CreateTopics_result(e);
             const rd_kafka_topic_result_t** r =
                 result ? rd_kafka_CreateTopics_result_topics(result, &n) : nullptr;
-            if (n == 1 && rd_kafka_topic_result_error(r[0]) != RD_KAFKA_RESP_ERR_NO_ERROR &&
-                rd_kafka_topic_result_error(r[0]) != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
-                log_line("WARN", "out: creating " + topic + " in Kafka: " +
-                                     rd_kafka_err2str(rd_kafka_topic_result_error(r[0])) +
-                                     " (relying on the cluster's auto-creation)");
-            else
-                log_line("INFO", "out: created " + topic + " in Kafka with " +
-                                     std::to_string(partitions) + " partitions");
+            const rd_kafka_resp_err_t code =
+                n == 1 ? rd_kafka_topic_result_error(r[0]) : rd_kafka_event_error(e);
+            created = code == RD_KAFKA_RESP_ERR_NO_ERROR ||
+                      code == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS;
+            why = rd_kafka_err2str(code);
             rd_kafka_event_destroy(e);
         }
         rd_kafka_queue_destroy(q);
+        rd_kafka_AdminOptions_destroy(options);
         rd_kafka_NewTopic_destroy(t);
+        if (created)
+            log_line("INFO", "out: created " + topic + " in Kafka with " +
+                                 std::to_string(partitions) + " partitions");
+        else
+            log_line("WARN", "out: creating " + topic + " in Kafka: " + why +
+                                 " (relying on the cluster's auto-creation)");
+        return created;
+    }
+
+    // A metadata request naming the topic: a cluster with auto.create.topics.enable makes it.
+    std::optional<std::int32_t> auto_created(const std::string& topic) {
+        rd_kafka_topic_t* t = rd_kafka_topic_new(producer_.get(), topic.c_str(), nullptr);
+        std::optional<std::int32_t> n;
+        for (int i = 0; i < 20 && !n; ++i) {
+            const rd_kafka_metadata_t* md = nullptr;
+            if (rd_kafka_metadata(producer_.get(), 0, t, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                md->topics[0].partition_cnt > 0)
+                n = md->topics[0].partition_cnt;
+            if (md) rd_kafka_metadata_destroy(md);
+            if (!n) std::this_thread::sleep_for(250ms);
+        }
+        rd_kafka_topic_destroy(t);
+        return n;
     }
 
     // Produces the poll's records (a failed delivery sends the whole poll again, with backoff:
@@ -211,37 +246,74 @@ class OutMirror {
         for (std::chrono::milliseconds backoff = 100ms; !g_stop.load();
              backoff = std::min(backoff * 2, std::chrono::milliseconds(10'000))) {
             failed_ = 0;
-            std::map<std::pair<std::string, std::int32_t>, std::int64_t> next;
-            for (const kbus::Message& m : batch) {
-                next[{m.topic(), m.partition()}] = m.offset() + 1;
-                if (const auto origin = m.header(kbus::mirror::origin_header);
-                    origin &&
-                    origin->str() == kbus::mirror::kafka_origin(config_.bootstrap_servers)) {
-                    status_.skipped.fetch_add(1, std::memory_order_relaxed);
-                    continue;  // it came from this cluster: sending it back would loop
-                }
-                try {
-                    produce(m);
-                } catch (const Error& e) {
-                    // No target for it (yet): the whole poll waits and goes again, since the
-                    // consumer's position has moved past it and nothing else would send it.
-                    status_.error(std::string("out: ") + e.what());
-                    failed_.fetch_add(1);
-                    break;
-                }
-            }
+            const bool sent = produce_all(batch);
             while (pending_.load() > 0 && !g_stop.load())
                 rd_kafka_poll(producer_.get(), 50);
-            if (failed_.load() == 0) {
-                kbus::group::OffsetList offsets;
-                for (const auto& [tp, offset] : next)
-                    offsets.push_back({{tp.first, tp.second}, offset});
-                consumer_->commit_sync(offsets);
-                status_.records.fetch_add(batch.size(), std::memory_order_relaxed);
+            if (sent && failed_.load() == 0) {
+                commit(batch);
                 return;
             }
             std::this_thread::sleep_for(backoff);  // Kafka refused: the same records again
         }
+    }
+
+    // False when a record has no target yet (topic creation failing): the whole poll waits and
+    // goes again, since the consumer's position has moved past it and nothing else would send it.
+    bool produce_all(const kbus::Batch& batch) {
+        const std::string our_origin = kbus::mirror::kafka_origin(config_.bootstrap_servers);
+        for (const kbus::Message& m : batch) {
+            if (const auto origin = m.header(kbus::mirror::origin_header);
+                origin && origin->str() == our_origin) {
+                // It came from this cluster: sending it back would loop.
+                status_.of(std::string(m.topic())).skipped.fetch_add(1, std::memory_order_relaxed);
+                continue;
+            }
+            try {
+                produce(m);
+            } catch (const Error& e) {
+                const std::string topic(m.topic());
+                status_.error(e.what(), &topic);
+                return false;
+            }
+        }
+        return true;
+    }
+
+    // Every partition's next offset after the poll, committed; records counted per rule.
+    void commit(const kbus::Batch& batch) {
+        kbus::group::OffsetList offsets;     // a poll spans few partitions: a short list
+        std::vector<std::uint64_t> records;  // beside each entry
+        for (const kbus::Message& m : batch) {
+            auto it = std::find_if(offsets.begin(), offsets.end(), [&](const auto& o) {
+                return o.first.partition == m.partition() && o.first.topic == m.topic();
+            });
+            if (it == offsets.end()) {
+                offsets.push_back({{std::string(m.topic()), m.partition()}, 0});
+                records.push_back(0);
+                it = offsets.end() - 1;
+            }
+            it->second = std::max(it->second, m.offset() + 1);
+            ++records[std::size_t(it - offsets.begin())];
+        }
+        consumer_->commit_sync(offsets);
+        for (std::size_t i = 0; i < offsets.size(); ++i) {
+            const auto& [tp, offset] = offsets[i];
+            committed_[{tp.topic, tp.partition}] = offset;
+            status_.of(tp.topic).records.fetch_add(records[i], std::memory_order_relaxed);
+        }
+    }
+
+    // Per rule: what the bus holds beyond the mirror's commits on its assigned partitions.
+    void update_lags() {
+        std::map<std::string, std::int64_t> lag;
+        for (const kbus::group::TopicPartition& tp : consumer_->assignment()) {
+            const auto c = committed_.find({tp.topic, tp.partition});
+            const std::int64_t done =
+                c != committed_.end() ? c->second : consumer_->position(tp.topic, tp.partition);
+            lag[tp.topic] +=
+                std::max<std::int64_t>(0, consumer_->high_watermark(tp.topic, tp.partition) - done);
+        }
+        status_.set_lags(lag);
     }
 
     std::int32_t source_partitions_of(const std::string& topic) {
@@ -279,7 +351,8 @@ class OutMirror {
             if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                 rd_kafka_headers_destroy(headers);
                 failed_.fetch_add(1);
-                status_.error("out: producing to " + target + ": " + rd_kafka_err2str(e));
+                const std::string source(m.topic());
+                status_.error("producing to " + target + ": " + rd_kafka_err2str(e), &source);
                 return;
             }
             rd_kafka_poll(producer_.get(), 10);
@@ -295,6 +368,7 @@ class OutMirror {
     std::set<std::string> subscribed_;
     std::map<std::string, std::int32_t> partitions_;
     std::map<std::string, std::int32_t> source_partitions_;
+    std::map<std::pair<std::string, std::int32_t>, std::int64_t> committed_;
     std::atomic<std::int64_t> pending_{0};
     std::atomic<std::int64_t> failed_{0};
 };
@@ -336,12 +410,19 @@ class InMirror {
     }
 
     void run() {
+        auto last_lag = std::chrono::steady_clock::time_point{};
         while (!g_stop.load()) {
+            if (std::chrono::steady_clock::now() - last_lag > 500ms) {
+                update_lags();
+                last_lag = std::chrono::steady_clock::now();
+            }
             rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_.get(), 100);
             if (!m) continue;
             if (m->err) {
-                if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                    status_.error(std::string("in: ") + rd_kafka_message_errstr(m));
+                if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                    const std::string topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "";
+                    status_.error(rd_kafka_message_errstr(m), topic.empty() ? nullptr : &topic);
+                }
             } else {
                 copy(m);
             }
@@ -388,13 +469,13 @@ class InMirror {
                     send(source, target, m, views);
                     break;
                 } catch (const Error& e) {
-                    status_.error("in: copying to " + target + ": " + e.what());
+                    status_.error("copying to " + target + ": " + e.what(), &source);
                     if (g_stop.load()) return;  // not stored: read again after a restart
                     std::this_thread::sleep_for(backoff);
                 }
             }
         } else {
-            status_.skipped.fetch_add(1, std::memory_order_relaxed);
+            status_.of(source).skipped.fetch_add(1, std::memory_order_relaxed);
         }
         // Committed to the ring (or ours): the next offset may be committed to Kafka.
         rd_kafka_topic_partition_list_t* done = rd_kafka_topic_partition_list_new(1);
@@ -402,7 +483,27 @@ class InMirror {
             m->offset + 1;
         rd_kafka_offsets_store(consumer_.get(), done);
         rd_kafka_topic_partition_list_destroy(done);
-        status_.records.fetch_add(1, std::memory_order_relaxed);
+        status_.of(source).records.fetch_add(1, std::memory_order_relaxed);
+    }
+
+    // Per rule: Kafka's high watermarks (as of the last fetch) less the consumer's positions.
+    void update_lags() {
+        rd_kafka_topic_partition_list_t* assigned = nullptr;
+        if (rd_kafka_assignment(consumer_.get(), &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
+        rd_kafka_position(consumer_.get(), assigned);
+        std::map<std::string, std::int64_t> lag;
+        for (int i = 0; i < assigned->cnt; ++i) {
+            const rd_kafka_topic_partition_t& tp = assigned->elems[i];
+            std::int64_t low = 0, high = 0;
+            if (rd_kafka_get_watermark_offsets(consumer_.get(), tp.topic, tp.partition, &low,
+                                               &high) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+                high < 0)
+                continue;
+            const std::int64_t at = tp.offset >= 0 ? tp.offset : low;
+            lag[tp.topic] += std::max<std::int64_t>(0, high - at);
+        }
+        rd_kafka_topic_partition_list_destroy(assigned);
+        status_.set_lags(lag);
     }
 
     void send(const std::string& source, const std::string& target, const rd_kafka_message_t* m,
@@ -462,32 +563,6 @@ std::string status_path(const kbus::ClientOptions& bus, const std::string& group
     return loc.run_dir + "/mirror-" + group + ".status";
 }
 
-void write_status(const std::string& path, const kbus::mirror::MirrorConfig& c,
-                  DirectionStatus& out, DirectionStatus& in, std::uint64_t& out_before,
-                  std::uint64_t& in_before, double seconds) {
-    std::ostringstream s;
-    auto direction = [&](const char* name, const std::vector<kbus::mirror::TopicRule>& rules,
-                         DirectionStatus& d, std::uint64_t& before) {
-        if (rules.empty()) return;
-        std::string patterns;
-        for (const auto& r : rules)
-            patterns += (patterns.empty() ? "" : ",") + r.pattern;
-        const std::uint64_t now = d.records.load();
-        std::lock_guard lock(d.mutex);
-        s << name << " rules=" << patterns << " records=" << now
-          << " records_per_s=" << std::uint64_t(double(now - before) / seconds)
-          << " skipped=" << d.skipped.load()
-          << " last_error=" << (d.last_error.empty() ? "-" : d.last_error) << "\n";
-        before = now;
-    };
-    s << "bootstrap.servers=" << c.bootstrap_servers << " group.id=" << c.group_id << "\n";
-    direction("out", c.out_rules, out, out_before);
-    direction("in", c.in_rules, in, in_before);
-    const std::string tmp = path + ".tmp";
-    std::ofstream(tmp) << s.str();
-    std::rename(tmp.c_str(), path.c_str());
-}
-
 }  // namespace
 
 int mirror_command(const std::vector<std::string>& args, const kbus::ClientOptions& bus_given) {
@@ -532,7 +607,7 @@ int mirror_command(const std::vector<std::string>& args, const kbus::ClientOptio
 
     ::signal(SIGINT, on_stop_signal);
     ::signal(SIGTERM, on_stop_signal);
-    DirectionStatus out_status, in_status;
+    DirectionStatus out_status("out", config.out_rules), in_status("in", config.in_rules);
     std::unique_ptr<OutMirror> out;
     std::unique_ptr<InMirror> in;
     if (!config.out_rules.empty())
@@ -543,14 +618,13 @@ int mirror_command(const std::vector<std::string>& args, const kbus::ClientOptio
     std::thread out_thread, in_thread;
     if (out) out_thread = std::thread([&] { out->run(); });
     if (in) in_thread = std::thread([&] { in->run(); });
-    std::uint64_t out_before = 0, in_before = 0;
     auto last = std::chrono::steady_clock::now();
     while (!g_stop.load()) {
         std::this_thread::sleep_for(200ms);
         const auto now = std::chrono::steady_clock::now();
         if (now - last < 1s) continue;
-        write_status(status_file, config, out_status, in_status, out_before, in_before,
-                     std::chrono::duration<double>(now - last).count());
+        mirror::write_status_file(status_file, config, out_status, in_status,
+                                  std::chrono::duration<double>(now - last).count());
         last = now;
     }
     if (out_thread.joinable()) out_thread.join();

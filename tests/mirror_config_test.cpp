@@ -34,6 +34,7 @@ TEST_CASE("a mirror config: rules, prefixes, the group, the rest for librdkafka"
         "out.topic.prefix=edge1.\n"
         "in.topic.prefix=from-kafka.\n"
         "group.id=mirror-a\n"
+        "out.topic.replication.factor=3\n"
         "compression.type=zstd\n"
         "security.protocol=plaintext\n");
     CHECK(c.bootstrap_servers == "k1:9092,k2:9092");
@@ -48,12 +49,14 @@ TEST_CASE("a mirror config: rules, prefixes, the group, the rest for librdkafka"
     CHECK(c.out_prefix == "edge1.");
     CHECK(c.in_prefix == "from-kafka.");
     CHECK(c.group_id == "mirror-a");
+    CHECK(c.out_replication_factor == 3);
     // Everything that is not the mirror's own goes to librdkafka, bootstrap.servers too.
     CHECK(c.kafka ==
           std::vector<std::pair<std::string, std::string>>{{"bootstrap.servers", "k1:9092,k2:9092"},
                                                            {"compression.type", "zstd"},
                                                            {"security.protocol", "plaintext"}});
     CHECK(parse("bootstrap.servers=k:1\nin.topics=x\n").group_id == "kbus-mirror");
+    CHECK(parse("bootstrap.servers=k:1\nin.topics=x\n").out_replication_factor == -1);
 }
 
 TEST_CASE("bad mirror configs are refused with the key named", "[mirror]") {
@@ -67,6 +70,12 @@ TEST_CASE("bad mirror configs are refused with the key named", "[mirror]") {
                Catch::Contains("in.topic.prefix"));
     CHECK_THAT(refusal("bootstrap.servers=k:1\nin.topics=a\ngroup.id=has space\n"),
                Catch::Contains("group.id"));
+    for (const char* bad : {"0", "-2", "two", "3x", ""})
+        CHECK_THAT(refusal(std::string("bootstrap.servers=k:1\nout.topics=a\n"
+                                       "out.topic.replication.factor=") +
+                           bad + "\n"),
+                   Catch::Contains("out.topic.replication.factor: '") &&
+                       Catch::Contains("is not a replication factor"));
 }
 
 TEST_CASE("mirrored partitions: one to one, else murmur2 like Kafka's Java client", "[mirror]") {

@@ -160,14 +160,16 @@ struct MirrorProcess {
         pid = -1;
         return status;
     }
+    [[nodiscard]] std::string log_text() const {
+        std::ifstream in(log);
+        std::stringstream s;
+        s << in.rdbuf();
+        return s.str();
+    }
     ~MirrorProcess() {
         if (pid > 0) kill_hard();
-        if (std::uncaught_exceptions() > 0) {
-            std::ifstream in(log);
-            std::stringstream s;
-            s << in.rdbuf();
-            std::fprintf(stderr, "--- mirror log ---\n%s", s.str().c_str());
-        }
+        if (std::uncaught_exceptions() > 0)
+            std::fprintf(stderr, "--- mirror log ---\n%s", log_text().c_str());
     }
 };
 
@@ -249,6 +251,93 @@ TEST_CASE("out: local records reach Kafka intact, through a SIGKILL and a broker
     CHECK(WIFEXITED(m.stop()));
 }
 
+namespace {
+
+// A Kafka topic's partition count, asked without naming it (a request naming it would have the
+// mock create it by itself); -1 until it exists.
+int kafka_partition_count(const std::string& bootstrap, const std::string& topic) {
+    KafkaHandle probe = kafka(RD_KAFKA_PRODUCER, bootstrap);
+    const rd_kafka_metadata_t* md = nullptr;
+    int partitions = -1;
+    if (rd_kafka_metadata(probe.get(), 1, nullptr, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        for (int t = 0; t < md->topic_cnt; ++t)
+            if (md->topics[t].topic == topic) partitions = md->topics[t].partition_cnt;
+    if (md) rd_kafka_metadata_destroy(md);
+    return partitions;
+}
+
+void produce_sensors(kbus::Client& c, int partitions, int count) {
+    c.create_topic("sensors", partitions);
+    kbus::Producer p(c);
+    for (int i = 0; i < count; ++i) {
+        kbus::SendOptions o;
+        o.partition = i % partitions;
+        (void)p.send("sensors", "s" + std::to_string(i), "reading", o);
+    }
+}
+
+}  // namespace
+
+// The mock has no CreateTopics, so the cluster here is a second kbusd serving Kafka clients.
+TEST_CASE("out: a topic missing in Kafka is created with the source's partition count",
+          "[mirror]") {
+    DaemonFixture kafka_side("mirror-cluster", {"--override", "listeners=PLAINTEXT://127.0.0.1:0"});
+    const std::string bootstrap = kafka_side.kafka_broker();
+    REQUIRE(!bootstrap.empty());
+    DaemonFixture d("mirror-create");
+    kbus::Client c(d.options());
+    produce_sensors(c, 7, 70);
+    // kbusd serves no InitProducerId, and CreateTopics only below v4 (which has no "the
+    // cluster's default" replication factor).
+    MirrorProcess m(d, "bootstrap.servers=" + bootstrap +
+                           "\nout.topics=sensors\nenable.idempotence=false\n"
+                           "out.topic.replication.factor=1\n");
+    kbus::Client cluster(kafka_side.options());
+    kbus::Consumer con(cluster, {.wait = kbus::WaitMode::blocking});
+    for (int i = 0; i < 100 && kafka_partition_count(bootstrap, "sensors") < 0; ++i)
+        std::this_thread::sleep_for(100ms);
+    INFO(m.log_text());
+    REQUIRE(kafka_partition_count(bootstrap, "sensors") == 7);
+    CHECK_THAT(m.log_text(), Catch::Contains("created sensors in Kafka with 7 partitions"));
+    for (int p = 0; p < 7; ++p)
+        con.assign("sensors", p, kbus::OffsetSpec::beginning());
+    int seen = 0;
+    for (int idle = 0; seen < 70 && idle < 100;) {
+        const auto& batch = con.poll(100ms);
+        idle = batch.empty() ? idle + 1 : 0;
+        for (const auto& r : batch) {
+            ++seen;
+            CHECK(r.partition() == std::stoi(std::string(r.key().str().substr(1))) % 7);
+        }
+    }
+    CHECK(seen == 70);
+    CHECK(WIFEXITED(m.stop()));
+}
+
+TEST_CASE(
+    "out: a cluster that cannot create topics gets its own auto-creation, records placed "
+    "by key with murmur2",
+    "[mirror]") {
+    MockKafka k;
+    DaemonFixture d("mirror-autocreate");
+    kbus::Client c(d.options());
+    produce_sensors(c, 7, 70);
+    MirrorProcess m(d, "bootstrap.servers=" + k.bootstrap + "\nout.topics=sensors\n");
+    for (int i = 0; i < 300 && kafka_partition_count(k.bootstrap, "sensors") < 0; ++i)
+        std::this_thread::sleep_for(100ms);
+    REQUIRE(kafka_partition_count(k.bootstrap, "sensors") == 4);  // the mock's default
+    const auto all = read_kafka(k.bootstrap, "sensors", 4, 70);
+    INFO(m.log_text());
+    CHECK_THAT(m.log_text(), Catch::Contains("relying on the cluster's auto-creation"));
+    CHECK_THAT(m.log_text(), Catch::Contains("sensors has 4 partitions in Kafka, sensors has 7"));
+    CHECK(all.size() == 70);
+    for (const KafkaRecord& r : all)
+        CHECK(r.partition ==
+              kbus::partition_for_key(reinterpret_cast<const unsigned char*>(r.key.data()),
+                                      r.key.size(), 4));
+    CHECK(WIFEXITED(m.stop()));
+}
+
 TEST_CASE(
     "in: Kafka records reach the bus, topics made with Kafka's partition count, "
     "and a mirror never copies its own records back",
@@ -312,7 +401,9 @@ TEST_CASE(
         ::pclose(f);
     }
     INFO(status);
-    CHECK(status.find("out rules=remote records=300") != std::string::npos);
+    CHECK(status.find("out rule=remote records=300 ") != std::string::npos);
+    CHECK(status.find("in rule=rem.* records=300 ") != std::string::npos);
+    CHECK(status.find(" lag=0 ") != std::string::npos);
     CHECK(status.find("skipped=300") != std::string::npos);
     CHECK(read_kafka(k.bootstrap, "back.remote", 3, 1, 2s).empty());
     CHECK(WIFEXITED(m.stop()));

@@ -1,5 +1,7 @@
 #include "mirror/mirror_config.hpp"
 
+#include <charconv>
+
 #include "kbus/error.hpp"
 #include "kbus/names.hpp"
 
@@ -39,6 +41,18 @@ void check_prefix(const config::Property& p) {
                     p.origin + ": " + p.key + ": '" + p.value + "': " + why);
 }
 
+int parse_replication_factor(const config::Property& p) {
+    int v = 0;
+    const char* end = p.value.data() + p.value.size();
+    const auto [ptr, ec] = std::from_chars(p.value.data(), end, v);
+    if (ec != std::errc() || ptr != end || v == 0 || v < -1 || v > 32767)
+        throw Error(ErrorCode::invalid_argument,
+                    p.origin + ": " + p.key + ": '" + p.value +
+                        "' is not a replication factor (-1 for the cluster's default, or 1 to "
+                        "32767)");
+    return v;
+}
+
 }  // namespace
 
 MirrorConfig make_mirror_config(const std::vector<config::Property>& properties) {
@@ -57,6 +71,8 @@ MirrorConfig make_mirror_config(const std::vector<config::Property>& properties)
         } else if (p.key == "in.topic.prefix") {
             check_prefix(p);
             c.in_prefix = p.value;
+        } else if (p.key == "out.topic.replication.factor") {
+            c.out_replication_factor = parse_replication_factor(p);
         } else if (p.key == "group.id") {
             if (const std::string why = check_group_name(p.value); !why.empty())
                 throw Error(ErrorCode::invalid_argument, p.origin + ": group.id: " + why);

@@ -7,6 +7,8 @@
 //   in.topics           comma-separated regexes of Kafka topics to copy into the bus
 //   out.topic.prefix    prepended to a local topic's name in Kafka (default none)
 //   in.topic.prefix     prepended to a Kafka topic's name on the bus (default none)
+//   out.topic.replication.factor   for topics the mirror creates in Kafka (default -1: the
+//                       cluster's default.replication.factor, which needs Kafka 2.4 or later)
 //   group.id            the local group (out) and the Kafka group (in); default kbus-mirror
 //   kbus.bus, kbus.run.dir   the local bus (default: the kbus CLI's)
 //   mirror.id           names this side in the loop-breaking header (default: host/bus)
@@ -33,6 +35,7 @@ struct MirrorConfig {
     std::vector<TopicRule> in_rules;
     std::string out_prefix;
     std::string in_prefix;
+    int out_replication_factor = -1;
     std::string group_id = "kbus-mirror";
     std::optional<std::string> bus;
     std::optional<std::string> run_dir;
