@@ -34,6 +34,7 @@ using mirror::DirectionStatus;
 using mirror::log_line;
 
 std::atomic<bool> g_stop{false};
+std::atomic<bool> g_failed{false};  // a fatal Kafka error: stop, and exit non-zero
 void on_stop_signal(int) {
     g_stop.store(true);
 }
@@ -43,12 +44,65 @@ struct KafkaDeleter {
 };
 using KafkaHandle = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
 
+// What a librdkafka client's callbacks reach (their opaque): the direction that owns it. Errors
+// that are not about one record (brokers down, authentication failed) land in its status; a
+// fatal one (the client cannot go on) stops the mirror with a non-zero exit.
+class KafkaSide {
+  public:
+    explicit KafkaSide(DirectionStatus& status) : status_(status) {}
+
+    static void on_error(rd_kafka_t* k, int code, const char* reason, void* opaque) {
+        auto* self = static_cast<KafkaSide*>(opaque);
+        if (code == RD_KAFKA_RESP_ERR__FATAL) {
+            char why[512] = "";
+            rd_kafka_fatal_error(k, why, sizeof why);
+            self->status_.error(std::string("Kafka (fatal, stopping): ") + why);
+            g_failed.store(true);
+            g_stop.store(true);
+            return;
+        }
+        self->status_.error(std::string("Kafka: ") + reason);
+        self->remember(reason);
+    }
+
+    // librdkafka's log, on stderr as before; its errors (a refused SASL handshake, say, which
+    // reaches no error callback) become the rules' last error too.
+    static void on_log(const rd_kafka_t* k, int level, const char* facility, const char* line) {
+        std::fprintf(stderr, "kbus mirror librdkafka %s %s\n", facility, line);
+        if (level <= 3)
+            if (auto* self = static_cast<KafkaSide*>(rd_kafka_opaque(k))) {
+                self->status_.keep_error(std::string("Kafka: ") + line);
+                self->remember(line);
+            }
+    }
+
+  protected:
+    ~KafkaSide() = default;
+
+    // What Kafka last complained of, for errors of our own that only know a request failed.
+    [[nodiscard]] std::string kafka_said() {
+        std::lock_guard lock(mutex_);
+        return last_kafka_error_.empty() ? "" : " (Kafka said: " + last_kafka_error_ + ")";
+    }
+
+    DirectionStatus& status_;
+
+  private:
+    void remember(const std::string& what) {
+        std::lock_guard lock(mutex_);  // librdkafka's threads log; the direction's reads
+        last_kafka_error_ = what;
+    }
+
+    std::mutex mutex_;
+    std::string last_kafka_error_;
+};
+
 // A librdkafka client from the config's pass-through keys plus the mirror's own settings; a key
 // librdkafka refuses is reported by name.
 KafkaHandle kafka_client(rd_kafka_type_t type, const kbus::mirror::MirrorConfig& config,
                          const std::vector<std::pair<std::string, std::string>>& ours,
                          void (*on_delivery)(rd_kafka_t*, const rd_kafka_message_t*, void*),
-                         void* opaque) {
+                         KafkaSide* side) {
     rd_kafka_conf_t* conf = rd_kafka_conf_new();
     char err[512];
     auto set = [&](const std::string& k, const std::string& v) {
@@ -63,7 +117,9 @@ KafkaHandle kafka_client(rd_kafka_type_t type, const kbus::mirror::MirrorConfig&
     for (const auto& [k, v] : config.kafka)  // the user's word wins
         set(k, v);
     if (on_delivery) rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-    rd_kafka_conf_set_opaque(conf, opaque);
+    rd_kafka_conf_set_error_cb(conf, &KafkaSide::on_error);
+    rd_kafka_conf_set_log_cb(conf, &KafkaSide::on_log);
+    rd_kafka_conf_set_opaque(conf, side);
     rd_kafka_t* k = rd_kafka_new(type, conf, err, sizeof err);
     if (!k) {
         rd_kafka_conf_destroy(conf);
@@ -72,29 +128,31 @@ KafkaHandle kafka_client(rd_kafka_type_t type, const kbus::mirror::MirrorConfig&
     return KafkaHandle(k);
 }
 
-// A topic's partition count in Kafka (nullopt: it does not exist there). Asks for every topic's
-// metadata: a request naming the topic would make a cluster with auto.create.topics.enable (the
-// broker default) create it with its own num.partitions, not the source's count.
+// A topic's partition count in Kafka (nullopt: it does not exist there); throws when Kafka does
+// not answer. Asks for every topic's metadata: a request naming the topic would make a cluster
+// with auto.create.topics.enable (the broker default) create it with its own num.partitions,
+// not the source's count.
 std::optional<std::int32_t> kafka_partitions(rd_kafka_t* k, const std::string& topic) {
     const rd_kafka_metadata_t* md = nullptr;
+    if (const rd_kafka_resp_err_t e = rd_kafka_metadata(k, 1, nullptr, &md, 5000); e)
+        throw Error(ErrorCode::not_connected,
+                    "no metadata from Kafka for " + topic + ": " + rd_kafka_err2str(e));
     std::optional<std::int32_t> n;
-    if (rd_kafka_metadata(k, 1, nullptr, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        for (int i = 0; i < md->topic_cnt; ++i)
-            if (md->topics[i].topic == topic && md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
-                md->topics[i].partition_cnt > 0)
-                n = md->topics[i].partition_cnt;
-    }
-    if (md) rd_kafka_metadata_destroy(md);
+    for (int i = 0; i < md->topic_cnt; ++i)
+        if (md->topics[i].topic == topic && md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+            md->topics[i].partition_cnt > 0)
+            n = md->topics[i].partition_cnt;
+    rd_kafka_metadata_destroy(md);
     return n;
 }
 
 // ---- out: local topics to Kafka ----
 
-class OutMirror {
+class OutMirror : KafkaSide {
   public:
     OutMirror(const kbus::mirror::MirrorConfig& config, const kbus::ClientOptions& bus,
               std::string origin, DirectionStatus& status)
-        : config_(config), client_(bus), origin_(std::move(origin)), status_(status) {
+        : KafkaSide(status), config_(config), client_(bus), origin_(std::move(origin)) {
         // Idempotent: librdkafka's retries after a broker failure never duplicate in Kafka.
         producer_ = kafka_client(RD_KAFKA_PRODUCER, config_,
                                  {{"enable.idempotence", "true"}, {"linger.ms", "5"}},
@@ -136,7 +194,7 @@ class OutMirror {
 
   private:
     static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
-        auto* self = static_cast<OutMirror*>(opaque);
+        auto* self = static_cast<OutMirror*>(static_cast<KafkaSide*>(opaque));
         if (m->err) {
             self->failed_.fetch_add(1);
             const std::string target = rd_kafka_topic_name(m->rkt);
@@ -227,7 +285,7 @@ class OutMirror {
     std::optional<std::int32_t> auto_created(const std::string& topic) {
         rd_kafka_topic_t* t = rd_kafka_topic_new(producer_.get(), topic.c_str(), nullptr);
         std::optional<std::int32_t> n;
-        for (int i = 0; i < 20 && !n; ++i) {
+        for (int i = 0; i < 4 && !n; ++i) {
             const rd_kafka_metadata_t* md = nullptr;
             if (rd_kafka_metadata(producer_.get(), 0, t, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
                 md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
@@ -253,6 +311,7 @@ class OutMirror {
                 commit(batch);
                 return;
             }
+            update_lags();
             std::this_thread::sleep_for(backoff);  // Kafka refused: the same records again
         }
     }
@@ -272,7 +331,7 @@ class OutMirror {
                 produce(m);
             } catch (const Error& e) {
                 const std::string topic(m.topic());
-                status_.error(e.what(), &topic);
+                status_.error(e.what() + kafka_said(), &topic);
                 return false;
             }
         }
@@ -303,15 +362,28 @@ class OutMirror {
         }
     }
 
+    std::int64_t start_of(const kbus::group::TopicPartition& tp) {
+        if (const auto offset = consumer_->committed(tp.topic, tp.partition)) return *offset;
+        for (const auto& p : client_.describe_topic(tp.topic).partitions)
+            if (p.partition == tp.partition) return p.log_start_offset;
+        return 0;
+    }
+
     // Per rule: what the bus holds beyond the mirror's commits on its assigned partitions.
     void update_lags() {
         std::map<std::string, std::int64_t> lag;
-        for (const kbus::group::TopicPartition& tp : consumer_->assignment()) {
-            const auto c = committed_.find({tp.topic, tp.partition});
-            const std::int64_t done =
-                c != committed_.end() ? c->second : consumer_->position(tp.topic, tp.partition);
-            lag[tp.topic] +=
-                std::max<std::int64_t>(0, consumer_->high_watermark(tp.topic, tp.partition) - done);
+        const auto assigned = consumer_->assignment();
+        std::erase_if(committed_, [&](const auto& entry) {  // moved away: its figure is stale
+            return std::none_of(assigned.begin(), assigned.end(), [&](const auto& tp) {
+                return tp.topic == entry.first.first && tp.partition == entry.first.second;
+            });
+        });
+        for (const kbus::group::TopicPartition& tp : assigned) {
+            auto c = committed_.find({tp.topic, tp.partition});
+            if (c == committed_.end())  // the group's commit, else where the log starts
+                c = committed_.emplace(std::pair{tp.topic, tp.partition}, start_of(tp)).first;
+            lag[tp.topic] += std::max<std::int64_t>(
+                0, consumer_->high_watermark(tp.topic, tp.partition) - c->second);
         }
         status_.set_lags(lag);
     }
@@ -362,7 +434,6 @@ class OutMirror {
     const kbus::mirror::MirrorConfig& config_;
     kbus::Client client_;
     std::string origin_;
-    DirectionStatus& status_;
     KafkaHandle producer_;
     std::unique_ptr<kbus::Consumer> consumer_;
     std::set<std::string> subscribed_;
@@ -375,22 +446,23 @@ class OutMirror {
 
 // ---- in: Kafka topics into the bus ----
 
-class InMirror {
+class InMirror : KafkaSide {
   public:
     InMirror(const kbus::mirror::MirrorConfig& config, const kbus::ClientOptions& bus,
              std::string origin, DirectionStatus& status)
-        : config_(config),
+        : KafkaSide(status),
+          config_(config),
           client_(bus),
           producer_(client_),
-          origin_(std::move(origin)),
-          status_(status) {
+          origin_(std::move(origin)) {
         // Offsets are stored by hand, once a record is committed to the ring; librdkafka then
         // commits only stored offsets.
         consumer_ = kafka_client(RD_KAFKA_CONSUMER, config_,
                                  {{"group.id", config_.group_id},
                                   {"enable.auto.offset.store", "false"},
                                   {"enable.auto.commit", "true"},
-                                  {"auto.commit.interval.ms", "1000"},
+                                  // The at-least-once window after a crash.
+                                  {"auto.commit.interval.ms", "100"},
                                   {"auto.offset.reset", "earliest"}},
                                  nullptr, this);
         rd_kafka_poll_set_consumer(consumer_.get());
@@ -552,7 +624,6 @@ class InMirror {
     kbus::Client client_;
     kbus::Producer producer_;
     std::string origin_;
-    DirectionStatus& status_;
     KafkaHandle consumer_;
     std::map<std::string, std::int32_t> source_partitions_;
     std::map<std::string, std::int32_t> local_partitions_;
@@ -566,6 +637,9 @@ std::string status_path(const kbus::ClientOptions& bus, const std::string& group
 }  // namespace
 
 int mirror_command(const std::vector<std::string>& args, const kbus::ClientOptions& bus_given) {
+    // First: a SIGTERM that comes while the mirror starts must still stop it cleanly.
+    ::signal(SIGINT, on_stop_signal);
+    ::signal(SIGTERM, on_stop_signal);
     std::vector<kbus::config::Property> properties;
     bool status_only = false, config_given = false;
     for (std::size_t i = 0; i < args.size(); ++i) {
@@ -605,8 +679,6 @@ int mirror_command(const std::vector<std::string>& args, const kbus::ClientOptio
     const std::string origin =
         config.mirror_id.value_or(std::string(host) + "/" + bus.bus.value_or("default"));
 
-    ::signal(SIGINT, on_stop_signal);
-    ::signal(SIGTERM, on_stop_signal);
     DirectionStatus out_status("out", config.out_rules), in_status("in", config.in_rules);
     std::unique_ptr<OutMirror> out;
     std::unique_ptr<InMirror> in;
@@ -630,7 +702,7 @@ int mirror_command(const std::vector<std::string>& args, const kbus::ClientOptio
     if (out_thread.joinable()) out_thread.join();
     if (in_thread.joinable()) in_thread.join();
     log_line("INFO", "stopped");
-    return 0;
+    return g_failed.load() ? 1 : 0;
 }
 
 }  // namespace kbusd

@@ -61,13 +61,19 @@ class DirectionStatus {
     }
 
     // Logged, and kept as the last error of the topic's rule (of every rule when no topic).
+    // Only the direction's thread passes a topic (the cache is its own).
     void error(const std::string& what, const std::string* topic = nullptr) {
         log_line("ERROR", name_ + ": " + what);
-        for (const auto& s : statuses_) {
-            if (topic && s.get() != &of(*topic)) continue;
-            std::lock_guard lock(s->mutex);
-            s->last_error = what;
-        }
+        RuleStatus* only = topic ? &of(*topic) : nullptr;
+        for (const auto& s : statuses_)
+            if (!only || s.get() == only) keep_error(*s, what);
+    }
+
+    // Kept as every rule's last error without a log line of its own (librdkafka's log already
+    // said it); safe from any thread.
+    void keep_error(const std::string& what) {
+        for (const auto& s : statuses_)
+            keep_error(*s, what);
     }
 
     // Sets every rule's lag from per-topic figures (topics without one count as 0).
@@ -96,6 +102,11 @@ class DirectionStatus {
     }
 
   private:
+    static void keep_error(RuleStatus& s, const std::string& what) {
+        std::lock_guard lock(s.mutex);
+        s.last_error = what;
+    }
+
     std::string name_;
     const std::vector<kbus::mirror::TopicRule>& rules_;
     std::vector<std::unique_ptr<RuleStatus>> statuses_;
