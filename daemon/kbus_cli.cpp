@@ -9,6 +9,7 @@
 #include <kbus/group_requests.hpp>
 #include <kbus/kbus.hpp>
 #include <map>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -466,6 +467,69 @@ std::chrono::milliseconds interval_flag(Args& a) {
     return std::chrono::milliseconds(ms);
 }
 
+// The mirrors' reports under the bus's tables (their status files, as kbus mirror --status).
+std::string mirrors_table(const std::vector<kbusd::MirrorReport>& reports) {
+    std::string out;
+    for (const auto& r : reports) {
+        char head[160];
+        std::snprintf(head, sizeof head, "\nMIRROR %s (reported %.1f s ago%s)\n", r.group.c_str(),
+                      r.age_s, r.age_s > 5 ? ": is it still running?" : "");
+        out += head + r.text;
+    }
+    return out;
+}
+
+std::string json_string(std::string_view s) {
+    std::string j = "\"";
+    for (const char ch : s) {
+        if (ch == '"' || ch == '\\') {
+            j += '\\';
+            j += ch;
+        } else if (static_cast<unsigned char>(ch) < 0x20) {
+            char esc[8];
+            std::snprintf(esc, sizeof esc, "\\u%04x", ch);
+            j += esc;
+        } else {
+            j += ch;
+        }
+    }
+    return j + '"';
+}
+
+// A report's rule lines ("out rule=P records=N ... last_error=TEXT") as JSON objects; the
+// numbers stay numbers, last_error (which may hold spaces) is the rest of the line.
+std::string mirrors_json(const std::vector<kbusd::MirrorReport>& reports) {
+    std::string j = ",\"mirrors\":[";
+    for (std::size_t i = 0; i < reports.size(); ++i) {
+        const auto& r = reports[i];
+        j += (i ? "," : "") + std::string("{\"group\":") + json_string(r.group) +
+             ",\"age_s\":" + std::to_string(r.age_s) + ",\"rules\":[";
+        std::istringstream lines(r.text);
+        bool first = true;
+        for (std::string line; std::getline(lines, line);) {
+            if (!line.starts_with("out ") && !line.starts_with("in ")) continue;
+            j += (first ? "{" : ",{") + std::string("\"direction\":") +
+                 json_string(line.substr(0, line.find(' ')));
+            first = false;
+            const auto error_at = line.find(" last_error=");
+            std::istringstream fields(line.substr(line.find(' ') + 1, error_at - line.find(' ')));
+            for (std::string field; fields >> field;) {
+                const auto eq = field.find('=');
+                if (eq == std::string::npos) continue;
+                const std::string key = field.substr(0, eq), value = field.substr(eq + 1);
+                j += ",\"" + key + "\":" + (key == "rule" ? json_string(value) : value);
+            }
+            if (error_at != std::string::npos) {
+                const std::string e = line.substr(error_at + 12);
+                j += ",\"last_error\":" + (e == "-" ? std::string("null") : json_string(e));
+            }
+            j += "}";
+        }
+        j += "]}";
+    }
+    return j + "]";
+}
+
 int stats_cmd(kbus::Client& c, Args& a) {
     bool json = false;
     std::chrono::milliseconds interval{1000};
@@ -479,8 +543,15 @@ int stats_cmd(kbus::Client& c, Args& a) {
             usage_error("stats: unknown flag '" + f + "'");
     }
     const auto [now, before] = two_snapshots(c, interval);
-    const std::string out =
-        json ? kbus::cli::stats_json(now, before) : kbus::cli::stats_table(now, before);
+    const auto mirrors = kbusd::mirror_reports(c.location().run_dir);
+    std::string out;
+    if (json) {
+        out = kbus::cli::stats_json(now, before);
+        const auto close = out.rfind('}');  // the mirrors join the bus's object
+        out.insert(close, mirrors_json(mirrors));
+    } else {
+        out = kbus::cli::stats_table(now, before) + mirrors_table(mirrors);
+    }
     std::fwrite(out.data(), 1, out.size(), stdout);
     return 0;
 }
@@ -510,7 +581,8 @@ int top_cmd(kbus::Client& c, Args& a) {
         screen += "kbus top: bus " + c.location().bus + ", " + std::to_string(now.connections) +
                   " connections, every " + std::to_string(interval.count()) +
                   " ms (Ctrl-C quits)\n\n";
-        screen += kbus::cli::stats_table(now, before);
+        screen += kbus::cli::stats_table(now, before) +
+                  mirrors_table(kbusd::mirror_reports(c.location().run_dir));
         std::fwrite(screen.data(), 1, screen.size(), stdout);
         std::fflush(stdout);
         before = std::move(now);

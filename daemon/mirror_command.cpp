@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -629,9 +630,11 @@ class InMirror : KafkaSide {
     std::map<std::string, std::int32_t> local_partitions_;
 };
 
+constexpr std::string_view status_prefix = "mirror-", status_suffix = ".status";
+
 std::string status_path(const kbus::ClientOptions& bus, const std::string& group) {
     const kbus::BusLocation loc = kbus::resolve_bus_location({bus.bus, bus.run_dir, std::nullopt});
-    return loc.run_dir + "/mirror-" + group + ".status";
+    return loc.run_dir + "/" + std::string(status_prefix) + group + std::string(status_suffix);
 }
 
 }  // namespace
@@ -703,6 +706,31 @@ int mirror_command(const std::vector<std::string>& args, const kbus::ClientOptio
     if (in_thread.joinable()) in_thread.join();
     log_line("INFO", "stopped");
     return g_failed.load() ? 1 : 0;
+}
+
+std::vector<MirrorReport> mirror_reports(const std::string& run_dir) {
+    namespace fs = std::filesystem;
+    std::vector<MirrorReport> reports;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(run_dir, ec)) {
+        const std::string name = entry.path().filename().string();
+        if (!name.starts_with(status_prefix) || !name.ends_with(status_suffix)) continue;
+        std::ifstream in(entry.path());
+        std::stringstream text;
+        text << in.rdbuf();
+        const auto written = fs::last_write_time(entry.path(), ec);
+        MirrorReport r;
+        r.group = name.substr(status_prefix.size(),
+                              name.size() - status_prefix.size() - status_suffix.size());
+        r.age_s =
+            ec ? 0
+               : std::chrono::duration<double>(fs::file_time_type::clock::now() - written).count();
+        r.text = text.str();
+        reports.push_back(std::move(r));
+    }
+    std::sort(reports.begin(), reports.end(),
+              [](const auto& a, const auto& b) { return a.group < b.group; });
+    return reports;
 }
 
 }  // namespace kbusd

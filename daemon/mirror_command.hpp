@@ -19,4 +19,13 @@ namespace kbusd {
 [[nodiscard]] int mirror_command(const std::vector<std::string>& args,
                                  const kbus::ClientOptions& bus);
 
+// What the mirrors of a bus last reported (their status files in its run dir), for kbus stats
+// and kbus top: one entry per mirror group, with the report's age.
+struct MirrorReport {
+    std::string group;
+    double age_s = 0;
+    std::string text;  // as --status prints it
+};
+[[nodiscard]] std::vector<MirrorReport> mirror_reports(const std::string& run_dir);
+
 }  // namespace kbusd

@@ -405,6 +405,26 @@ TEST_CASE(
     CHECK(status.find("in rule=rem.* records=300 ") != std::string::npos);
     CHECK(status.find(" lag=0 ") != std::string::npos);
     CHECK(status.find("skipped=300") != std::string::npos);
+    // kbus stats shows the same, for people and (--json) for scripts.
+    auto run = [&](const std::string& args) {
+        const std::string cmd =
+            std::string(KBUS_CLI_PATH) + " --bus " + d.bus + " --run-dir " + d.dir + "/run " + args;
+        FILE* f = ::popen(cmd.c_str(), "r");
+        char buf[16384];
+        std::string out(buf, std::fread(buf, 1, sizeof buf, f));
+        ::pclose(f);
+        return out;
+    };
+    const std::string json = run("stats --json --interval 100");
+    INFO(json);
+    CHECK_THAT(json, Catch::Contains("\"mirrors\":[{\"group\":\"m-in\",\"age_s\":") &&
+                         Catch::Contains("{\"direction\":\"out\",\"rule\":\"remote\",\"records\":"
+                                         "300,") &&
+                         Catch::Contains("\"skipped\":300,\"last_error\":null}") &&
+                         Catch::Contains("{\"direction\":\"in\",\"rule\":\"rem.*\",\"records\":"
+                                         "300,"));
+    CHECK_THAT(run("stats --interval 100"), Catch::Contains("MIRROR m-in (reported ") &&
+                                                Catch::Contains("out rule=remote records=300 "));
     CHECK(read_kafka(k.bootstrap, "back.remote", 3, 1, 2s).empty());
     CHECK(WIFEXITED(m.stop()));
 }
