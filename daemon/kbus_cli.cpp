@@ -50,7 +50,9 @@ const char* help =
     "  group delete GROUP                                   a group without members\n"
     "  stats [--json] [--interval MS]   every partition's offsets, rates, ring fill, spill lag,\n"
     "                                   and every group's lag (rates over MS, default 1000)\n"
-    "  top [--interval MS] [--iterations N]   the same, redrawn every MS until Ctrl-C\n";
+    "  top [--interval MS] [--iterations N]   the same, redrawn every MS until Ctrl-C\n"
+    "  mirror --config FILE [--override k=v]... [--status]   copy topics to and from a Kafka\n"
+    "                                   cluster (kbus mirror --help)\n";
 
 // `kbus COMMAND --help`: the command's own flags, one line each.
 const char* command_help(const std::string& command) {

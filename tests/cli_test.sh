@@ -125,11 +125,12 @@ grep -q "illegal character" "$dir/err" || fail "bad group name message"
 ! "$KBUS" group describe billing 2>/dev/null || fail "deleted group still there"
 
 # Every command's --help lists its flags; --version names the version.
-for cmd in topic produce consume group stats top; do
+for cmd in topic produce consume group stats top mirror; do
     "$KBUS" "$cmd" --help >"$dir/help" || fail "kbus $cmd --help failed"
     grep -q "^usage: kbus $cmd" "$dir/help" || fail "kbus $cmd --help: $(cat "$dir/help")"
 done
 "$KBUS" consume --help | grep -q -- "-g GROUP" || fail "consume --help lacks -g"
+"$KBUS" --help | grep -q "^  mirror --config" || fail "kbus --help lacks mirror"
 [[ $("$KBUS" --version) == "kbus "[0-9]* ]] || fail "kbus --version"
 [[ $("$KBUSD" --version) == "kbusd "[0-9]* ]] || fail "kbusd --version"
 # Progress: nothing extra when stderr is not a terminal; records/s and bytes when it is.
