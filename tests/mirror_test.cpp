@@ -330,7 +330,13 @@ TEST_CASE(
     INFO(m.log_text());
     CHECK_THAT(m.log_text(), Catch::Contains("relying on the cluster's auto-creation"));
     CHECK_THAT(m.log_text(), Catch::Contains("sensors has 4 partitions in Kafka, sensors has 7"));
-    CHECK(all.size() == 70);
+    // Every record, at least once: a slow creation (under ASan, say) can outlast the local
+    // group's session, and the poll then goes again under the next generation.
+    std::set<std::string> keys;
+    for (const KafkaRecord& r : all)
+        keys.insert(r.key);
+    CHECK(keys.size() == 70);
+    CHECK(all.size() <= 140);
     for (const KafkaRecord& r : all)
         CHECK(r.partition ==
               kbus::partition_for_key(reinterpret_cast<const unsigned char*>(r.key.data()),
