@@ -663,9 +663,7 @@ class Daemon final : public kbusd::KafkaBackend {
     // Wakes the spill thread for a partition a Kafka consumer waits on.
     void request_flush(Partition& p) {
         if (p.flush_requested.exchange(true, std::memory_order_relaxed)) return;
-        control_->doorbell.seq.fetch_add(1, std::memory_order_seq_cst);
-        if (control_->doorbell.sleeping.load(std::memory_order_seq_cst) != 0)
-            detail::futex_wake_all(&control_->doorbell.seq);
+        control_->doorbell.ring();
     }
 
     std::optional<std::int64_t> offset_for(const std::string& topic, std::int32_t partition,

@@ -191,11 +191,7 @@ class Client {
     }
 
     // Wakes the daemon's spill loop if it sleeps (a blocked producer wants the limit to move).
-    void ring_doorbell() noexcept {
-        control_->doorbell.seq.fetch_add(1, std::memory_order_seq_cst);
-        if (control_->doorbell.sleeping.load(std::memory_order_seq_cst) != 0)
-            detail::futex_wake_all(&control_->doorbell.seq);
-    }
+    void ring_doorbell() noexcept { control_->doorbell.ring(); }
 
     // One control request. If the daemon went away (killed, restarted), the client reconnects
     // and retries until options.reconnect_timeout has passed: a restart is ridden through.

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "kbus/detail/futex.hpp"
 #include "kbus/ring_descriptor.hpp"
 
 namespace kbus::control {
@@ -25,6 +26,15 @@ static_assert(sizeof(ControlInfo) == ring::cache_line_bytes);
 struct alignas(ring::cache_line_bytes) Doorbell {
     std::atomic<std::uint32_t> seq;       // futex word the daemon's spill loop sleeps on
     std::atomic<std::uint32_t> sleeping;  // non-zero while it sleeps
+
+    // Wakes the spill loop if it sleeps: a blocked producer, or a Kafka fetch waiting on
+    // records still on a ring. Both seq_cst: the bump must be ordered before the read of
+    // `sleeping`, as the sleeper's store of it is before its read of seq (Dekker), so either
+    // the sleeper sees the new seq or the ringer sees it asleep.
+    void ring() noexcept {
+        seq.fetch_add(1, std::memory_order_seq_cst);
+        if (sleeping.load(std::memory_order_seq_cst) != 0) detail::futex_wake_all(&seq);
+    }
 };
 static_assert(sizeof(Doorbell) == ring::cache_line_bytes);
 

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "kbus/detail/big_endian.hpp"
+#include "kbus/detail/kafka_wire.hpp"
 #include "kbus/error.hpp"
 #include "kbus/protocol.hpp"
 
@@ -31,89 +31,23 @@ struct TopicPartition {
 
 // Subscription: i16 version, [string topic], bytes user_data (i32 length, -1 = null).
 // Assignment:   i16 version, [string topic, [i32 partition]], bytes user_data.
-// Strings are i16-length-prefixed, arrays i32-count-prefixed, all big-endian.
-class KafkaWriter {
-  public:
-    void i16(std::int16_t v) { put(v); }
-    void i32(std::int32_t v) { put(v); }
-    void str(const std::string& s) {
-        i16(static_cast<std::int16_t>(s.size()));
-        out_ += s;
-    }
-    [[nodiscard]] std::string take() { return std::move(out_); }
-
-  private:
-    template <class T>
-    void put(T v) {
-        char b[sizeof(T)];
-        detail::store_be(b, v);
-        out_.append(b, sizeof(T));
-    }
-    std::string out_;
-};
-
-class KafkaReader {
-  public:
-    explicit KafkaReader(const std::string& s) : p_(s.data()), end_(s.data() + s.size()) {}
-    std::int16_t i16() { return get<std::int16_t>(); }
-    std::int32_t i32() { return get<std::int32_t>(); }
-    std::string str() {
-        const std::int16_t n = i16();
-        if (n < 0) return {};
-        need(std::size_t(n));
-        std::string s(p_, std::size_t(n));
-        p_ += n;
-        return s;
-    }
-    // An array count that the remaining bytes can hold (each item at least min_item bytes).
-    std::int32_t count(std::size_t min_item) {
-        const std::int32_t n = i32();
-        if (n < 0) return 0;
-        if (std::size_t(n) > std::size_t(end_ - p_) / min_item) bad();
-        return n;
-    }
-    void skip_bytes() {
-        const std::int32_t n = i32();
-        if (n > 0) {
-            need(std::size_t(n));
-            p_ += n;
-        }
-    }
-
-  private:
-    template <class T>
-    T get() {
-        need(sizeof(T));
-        const T v = detail::load_be<T>(p_);
-        p_ += sizeof(T);
-        return v;
-    }
-    void need(std::size_t n) const {
-        if (std::size_t(end_ - p_) < n) bad();
-    }
-    [[noreturn]] static void bad() {
-        throw Error(ErrorCode::protocol_error, "malformed consumer protocol metadata");
-    }
-    const char* p_;
-    const char* end_;
-};
-
+// Kafka's wire encoding (kafka_wire.hpp), whose reader refuses what its frame cannot hold.
 [[nodiscard]] inline std::string encode_subscription(const std::vector<std::string>& topics) {
-    KafkaWriter w;
+    kafka::WireWriter w;
     w.i16(0);
-    w.i32(static_cast<std::int32_t>(topics.size()));
+    w.array_count(topics.size());
     for (const auto& t : topics)
-        w.str(t);
+        w.string(t);
     w.i32(-1);  // no user data
-    return w.take();
+    return std::move(w.buffer());
 }
 
 [[nodiscard]] inline std::vector<std::string> decode_subscription(const std::string& bytes) {
-    KafkaReader r(bytes);
+    kafka::WireReader r(bytes);
     (void)r.i16();  // later versions append fields we do not need
-    std::vector<std::string> topics(std::size_t(r.count(2)));
+    std::vector<std::string> topics(std::size_t(r.array_count(2)));
     for (auto& t : topics)
-        t = r.str();
+        t = r.string();
     return topics;
 }
 
@@ -121,29 +55,29 @@ class KafkaReader {
     std::map<std::string, std::vector<std::int32_t>> by_topic;
     for (const auto& tp : parts)
         by_topic[tp.topic].push_back(tp.partition);
-    KafkaWriter w;
+    kafka::WireWriter w;
     w.i16(0);
-    w.i32(static_cast<std::int32_t>(by_topic.size()));
+    w.array_count(by_topic.size());
     for (auto& [topic, ps] : by_topic) {
-        w.str(topic);
+        w.string(topic);
         std::sort(ps.begin(), ps.end());
-        w.i32(static_cast<std::int32_t>(ps.size()));
+        w.array_count(ps.size());
         for (std::int32_t p : ps)
             w.i32(p);
     }
     w.i32(-1);
-    return w.take();
+    return std::move(w.buffer());
 }
 
 [[nodiscard]] inline std::vector<TopicPartition> decode_assignment(const std::string& bytes) {
     std::vector<TopicPartition> out;
     if (bytes.empty()) return out;  // Kafka sends an empty assignment as no bytes at all
-    KafkaReader r(bytes);
+    kafka::WireReader r(bytes);
     (void)r.i16();
-    const std::int32_t topics = r.count(6);
+    const std::int32_t topics = r.array_count(6);
     for (std::int32_t i = 0; i < topics; ++i) {
-        const std::string topic = r.str();
-        const std::int32_t n = r.count(4);
+        const std::string topic = r.string();
+        const std::int32_t n = r.array_count(4);
         for (std::int32_t k = 0; k < n; ++k)
             out.push_back({topic, r.i32()});
     }

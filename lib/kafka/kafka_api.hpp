@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-#include "kafka/kafka_wire.hpp"
+#include "kbus/detail/kafka_wire.hpp"
 
 namespace kbus::kafka {
 

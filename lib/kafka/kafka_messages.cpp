@@ -10,6 +10,31 @@ void write_error(WireWriter& w, KafkaError e) {
     w.i16(std::int16_t(e));
 }
 
+// Kafka nests every per-partition list in its topics: [string name, [partition]]. Topics are
+// pairs or two-field structs (name, partitions) alike.
+template <typename Topics, typename ReadPartition>
+void read_by_topic(WireReader& r, Topics& topics, std::size_t min_partition_bytes,
+                   ReadPartition read_partition) {
+    topics.resize(std::size_t(r.array_count(min_string + min_i32)));
+    for (auto& [name, partitions] : topics) {
+        name = r.string();
+        partitions.resize(std::size_t(r.array_count(min_partition_bytes)));
+        for (auto& p : partitions)
+            read_partition(p);
+    }
+}
+
+template <typename Topics, typename WritePartition>
+void write_by_topic(WireWriter& w, const Topics& topics, WritePartition write_partition) {
+    w.array_count(topics.size());
+    for (const auto& [name, partitions] : topics) {
+        w.string(name);
+        w.array_count(partitions.size());
+        for (const auto& p : partitions)
+            write_partition(p);
+    }
+}
+
 }  // namespace
 
 KafkaError kafka_error_of(ErrorCode code) noexcept {
@@ -121,31 +146,21 @@ ProduceRequest ProduceRequest::read(WireReader& r, std::int16_t /*version: 3..7 
     if (auto id = r.nullable_string()) p.transactional_id = std::string(*id);
     p.acks = r.i16();
     p.timeout_ms = r.i32();
-    p.topics.resize(std::size_t(r.array_count(min_string + min_i32)));
-    for (Topic& t : p.topics) {
-        t.name = r.string();
-        t.partitions.resize(std::size_t(r.array_count(2 * min_i32)));
-        for (Partition& part : t.partitions) {
-            part.index = r.i32();
-            part.records = r.nullable_bytes();
-        }
-    }
+    read_by_topic(r, p.topics, 2 * min_i32, [&](Partition& part) {
+        part.index = r.i32();
+        part.records = r.nullable_bytes();
+    });
     return p;
 }
 
 void ProduceResponse::write(WireWriter& w, std::int16_t version) const {
-    w.array_count(topics.size());
-    for (const auto& [name, partitions] : topics) {
-        w.string(name);
-        w.array_count(partitions.size());
-        for (const Partition& p : partitions) {
-            w.i32(p.index);
-            write_error(w, p.error);
-            w.i64(p.base_offset);
-            w.i64(p.log_append_time_ms);
-            if (version >= 5) w.i64(p.log_start_offset);
-        }
-    }
+    write_by_topic(w, topics, [&](const Partition& p) {
+        w.i32(p.index);
+        write_error(w, p.error);
+        w.i64(p.base_offset);
+        w.i64(p.log_append_time_ms);
+        if (version >= 5) w.i64(p.log_start_offset);
+    });
     w.i32(0);  // throttle_time_ms
 }
 
@@ -156,17 +171,12 @@ FetchRequest FetchRequest::read(WireReader& r, std::int16_t version) {
     f.min_bytes = r.i32();
     f.max_bytes = r.i32();
     f.isolation_level = r.i8();
-    f.topics.resize(std::size_t(r.array_count(min_string + min_i32)));
-    for (Topic& t : f.topics) {
-        t.name = r.string();
-        t.partitions.resize(std::size_t(r.array_count(16)));
-        for (Partition& p : t.partitions) {
-            p.index = r.i32();
-            p.fetch_offset = r.i64();
-            if (version >= 5) (void)r.i64();  // log_start_offset: a follower's
-            p.max_bytes = r.i32();
-        }
-    }
+    read_by_topic(r, f.topics, 16, [&](Partition& p) {
+        p.index = r.i32();
+        p.fetch_offset = r.i64();
+        if (version >= 5) (void)r.i64();  // log_start_offset: a follower's
+        p.max_bytes = r.i32();
+    });
     return f;
 }
 
@@ -185,31 +195,21 @@ ListOffsetsRequest ListOffsetsRequest::read(WireReader& r, std::int16_t version)
     ListOffsetsRequest l;
     (void)r.i32();                   // replica_id
     if (version >= 2) (void)r.i8();  // isolation_level: no transactions, both levels agree
-    l.topics.resize(std::size_t(r.array_count(min_string + min_i32)));
-    for (auto& [name, partitions] : l.topics) {
-        name = r.string();
-        partitions.resize(std::size_t(r.array_count(12)));
-        for (Partition& p : partitions) {
-            p.index = r.i32();
-            p.timestamp = r.i64();
-        }
-    }
+    read_by_topic(r, l.topics, 12, [&](Partition& p) {
+        p.index = r.i32();
+        p.timestamp = r.i64();
+    });
     return l;
 }
 
 void ListOffsetsResponse::write(WireWriter& w, std::int16_t version) const {
     if (version >= 2) w.i32(0);  // throttle_time_ms
-    w.array_count(topics.size());
-    for (const auto& [name, partitions] : topics) {
-        w.string(name);
-        w.array_count(partitions.size());
-        for (const Partition& p : partitions) {
-            w.i32(p.index);
-            write_error(w, p.error);
-            w.i64(p.timestamp);
-            w.i64(p.offset);
-        }
-    }
+    write_by_topic(w, topics, [&](const Partition& p) {
+        w.i32(p.index);
+        write_error(w, p.error);
+        w.i64(p.timestamp);
+        w.i64(p.offset);
+    });
 }
 
 void FindCoordinatorResponse::write(WireWriter& w, std::int16_t /*version 0*/) const {
@@ -290,56 +290,36 @@ OffsetCommitRequest OffsetCommitRequest::read(WireReader& r, std::int16_t /*vers
     c.generation = r.i32();
     c.member_id = r.string();
     (void)r.i64();  // retention_time_ms: offsets live until the group or topic is deleted
-    c.topics.resize(std::size_t(r.array_count(min_string + min_i32)));
-    for (auto& [name, partitions] : c.topics) {
-        name = r.string();
-        partitions.resize(std::size_t(r.array_count(14)));
-        for (Partition& p : partitions) {
-            p.index = r.i32();
-            p.offset = r.i64();
-            (void)r.nullable_string();  // committed metadata: not kept
-        }
-    }
+    read_by_topic(r, c.topics, 14, [&](Partition& p) {
+        p.index = r.i32();
+        p.offset = r.i64();
+        (void)r.nullable_string();  // committed metadata: not kept
+    });
     return c;
 }
 
 void PartitionErrorsResponse::write(WireWriter& w, std::int16_t /*version*/) const {
-    w.array_count(topics.size());
-    for (const auto& [name, partitions] : topics) {
-        w.string(name);
-        w.array_count(partitions.size());
-        for (const auto& [index, error] : partitions) {
-            w.i32(index);
-            write_error(w, error);
-        }
-    }
+    write_by_topic(w, topics, [&](const auto& partition) {
+        const auto& [index, error] = partition;
+        w.i32(index);
+        write_error(w, error);
+    });
 }
 
 OffsetFetchRequest OffsetFetchRequest::read(WireReader& r, std::int16_t /*version 1*/) {
     OffsetFetchRequest f;
     f.group = r.string();
-    f.topics.resize(std::size_t(r.array_count(min_string + min_i32)));
-    for (auto& [name, partitions] : f.topics) {
-        name = r.string();
-        partitions.resize(std::size_t(r.array_count(min_i32)));
-        for (std::int32_t& p : partitions)
-            p = r.i32();
-    }
+    read_by_topic(r, f.topics, min_i32, [&](std::int32_t& p) { p = r.i32(); });
     return f;
 }
 
 void OffsetFetchResponse::write(WireWriter& w, std::int16_t /*version 1*/) const {
-    w.array_count(topics.size());
-    for (const auto& [name, partitions] : topics) {
-        w.string(name);
-        w.array_count(partitions.size());
-        for (const Partition& p : partitions) {
-            w.i32(p.index);
-            w.i64(p.offset);
-            w.string("");  // metadata
-            write_error(w, p.error);
-        }
-    }
+    write_by_topic(w, topics, [&](const Partition& p) {
+        w.i32(p.index);
+        w.i64(p.offset);
+        w.string("");  // metadata
+        write_error(w, p.error);
+    });
 }
 
 CreateTopicsRequest CreateTopicsRequest::read(WireReader& r, std::int16_t version) {

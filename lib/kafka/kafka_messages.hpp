@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "kafka/kafka_api.hpp"
-#include "kafka/kafka_wire.hpp"
+#include "kbus/detail/kafka_wire.hpp"
 
 namespace kbus::kafka {
 

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "kafka/kafka_api.hpp"
-#include "kafka/kafka_wire.hpp"
+#include "kbus/detail/kafka_wire.hpp"
 #include "kbus/group_protocol.hpp"
 #include "kbus/protocol.hpp"
 #include "log/batch_builder.hpp"
