@@ -25,6 +25,7 @@
 
 #include "bench_support.hpp"
 #include "daemon_fixture.hpp"
+#include "kafka_test_support.hpp"
 #include "latency_histogram.hpp"
 
 using namespace std::chrono_literals;
@@ -52,29 +53,8 @@ struct Figures {
     LatencyHistogram latency;
 };
 
-struct KafkaDeleter {
-    void operator()(rd_kafka_t* k) const { rd_kafka_destroy(k); }
-};
-using KafkaHandle = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
-
-KafkaHandle kafka_client(rd_kafka_type_t type, const std::string& broker,
-                         const std::map<std::string, std::string>& settings) {
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    char err[512];
-    std::map<std::string, std::string> all = settings;
-    all["bootstrap.servers"] = broker;
-    for (const auto& [k, v] : all)
-        if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
-            std::fprintf(stderr, "kbus_bench_kafka: %s=%s: %s\n", k.c_str(), v.c_str(), err);
-            std::exit(2);
-        }
-    rd_kafka_t* k = rd_kafka_new(type, conf, err, sizeof err);
-    if (!k) {
-        std::fprintf(stderr, "kbus_bench_kafka: %s\n", err);
-        std::exit(2);
-    }
-    return KafkaHandle(k);
-}
+using kbus::test::kafka_client;
+using kbus::test::KafkaHandle;
 
 // Producer settings for throughput: batches of up to 1 MB or 5 ms, a deep local queue.
 const std::map<std::string, std::string> batching = {{"acks", "1"},
@@ -122,14 +102,7 @@ void count_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
 }
 
 double kafka_produce(const std::string& broker, const std::string& topic, std::uint64_t n) {
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    char err[512];
-    std::map<std::string, std::string> all = batching;
-    all["bootstrap.servers"] = broker;
-    for (const auto& [k, v] : all)
-        rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err);
-    rd_kafka_conf_set_dr_msg_cb(conf, count_delivery);
-    KafkaHandle p(rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err));
+    KafkaHandle p = kafka_client(RD_KAFKA_PRODUCER, broker, batching, count_delivery);
     rd_kafka_topic_t* t = rd_kafka_topic_new(p.get(), topic.c_str(), nullptr);
     static const std::string payload(record_bytes, 'k');
     delivered = 0;

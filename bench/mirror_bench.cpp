@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "daemon_fixture.hpp"
+#include "kafka_test_support.hpp"
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
@@ -86,46 +87,11 @@ double median(std::vector<double> v) {
     throw std::runtime_error(what);
 }
 
-struct KafkaDeleter {
-    void operator()(rd_kafka_t* k) const { rd_kafka_destroy(k); }
-};
-using KafkaHandle = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
-
-KafkaHandle kafka_client(rd_kafka_type_t type, std::map<std::string, std::string> settings) {
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    char err[512];
-    for (const auto& [k, v] : settings)
-        if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK)
-            fail(k + "=" + v + ": " + err);
-    rd_kafka_t* k = rd_kafka_new(type, conf, err, sizeof err);
-    if (!k) fail(err);
-    return KafkaHandle(k);
-}
-
-// A one-broker mock cluster; a probe client asks it for high watermarks.
-struct MockKafka {
-    KafkaHandle owner;
-    rd_kafka_mock_cluster_t* cluster = nullptr;
-    std::string bootstrap;
-    KafkaHandle probe;
-    MockKafka() {
-        owner = kafka_client(RD_KAFKA_PRODUCER, {});
-        cluster = rd_kafka_mock_cluster_new(owner.get(), 1);
-        if (!cluster) fail("rd_kafka_mock_cluster_new failed");
-        bootstrap = rd_kafka_mock_cluster_bootstraps(cluster);
-        probe = kafka_client(RD_KAFKA_CONSUMER,
-                             {{"bootstrap.servers", bootstrap}, {"group.id", "bench-probe"}});
-    }
-    ~MockKafka() {
-        probe.reset();
-        rd_kafka_mock_cluster_destroy(cluster);
-    }
-    // The mock has no CreateTopics: topics are made here, as the mirror would have made them.
-    void create_topic(const std::string& topic, int partitions) const {
-        if (rd_kafka_mock_topic_create(cluster, topic.c_str(), partitions, 1) !=
-            RD_KAFKA_RESP_ERR_NO_ERROR)
-            fail("mock topic creation failed");
-    }
+// The mock cluster, with a probe client that asks it for high watermarks.
+struct Cluster {
+    kbus::test::MockKafka mock;
+    kbus::test::KafkaHandle probe =
+        kbus::test::kafka_client(RD_KAFKA_CONSUMER, mock.bootstrap, {{"group.id", "bench-probe"}});
     // Records in a topic (the sum of its partitions' high watermarks); 0 while it is missing.
     std::int64_t count(const std::string& topic, int partitions) const {
         std::int64_t n = 0;
@@ -151,28 +117,14 @@ std::int64_t local_count(kbus::Client& c, const std::string& topic) {
     }
 }
 
-// `kbus mirror` as its own process, its log in the daemon's dir.
-struct Mirror {
-    pid_t pid = -1;
+// `kbus mirror` (group `name`) between the bench's bus and the cluster, stopped cleanly.
+struct Mirror : kbus::test::MirrorProcess {
     Mirror(const DaemonFixture& d, const std::string& name, const std::string& rules,
-           const std::string& bootstrap) {
-        const std::string config = d.dir + "/" + name + ".properties";
-        const std::string log = d.dir + "/" + name + ".log";
-        std::ofstream(config) << "bootstrap.servers=" << bootstrap << "\n"
-                              << rules << "group.id=" << name << "\nkbus.bus=" << d.bus
-                              << "\nkbus.run.dir=" << d.dir << "/run\n";
-        pid = ::fork();
-        if (pid == 0) {
-            const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-            ::dup2(fd, 2);
-            ::execl(KBUS_CLI_PATH, KBUS_CLI_PATH, "mirror", "--config", config.c_str(), nullptr);
-            ::_exit(127);
-        }
-    }
-    ~Mirror() {
-        ::kill(pid, SIGTERM);
-        ::waitpid(pid, nullptr, 0);
-    }
+           const Cluster& k)
+        : MirrorProcess(d,
+                        "bootstrap.servers=" + k.mock.bootstrap + "\n" + rules + "group.id=" + name,
+                        name) {}
+    ~Mirror() { (void)stop(); }
 };
 
 std::string records_file(const DaemonFixture& d, std::int64_t n, std::size_t value_bytes) {
@@ -236,9 +188,9 @@ Transfer time_transfer(std::int64_t n, Count count) {
 }
 
 Transfer mirror_out(const DaemonFixture& d, const std::string& topic, std::int64_t n) {
-    MockKafka k;
-    k.create_topic(topic, 2);
-    Mirror m(d, "out-" + topic, "out.topics=" + topic + "\n", k.bootstrap);
+    Cluster k;
+    k.mock.create_topic(topic, 2);
+    Mirror m(d, "out-" + topic, "out.topics=" + topic + "\n", k);
     return time_transfer(n, [&] { return k.count(topic, 2); });
 }
 
@@ -252,14 +204,14 @@ std::int64_t in_records(std::int64_t wanted, std::size_t value_bytes) {
 
 Transfer mirror_in(const DaemonFixture& d, kbus::Client& c, const std::string& topic,
                    std::int64_t n, std::size_t value_bytes) {
-    MockKafka k;
-    k.create_topic(topic, in_partitions);
+    Cluster k;
+    k.mock.create_topic(topic, in_partitions);
     {
-        KafkaHandle p =
-            kafka_client(RD_KAFKA_PRODUCER, {{"bootstrap.servers", k.bootstrap},
-                                             {"linger.ms", "5"},
-                                             {"queue.buffering.max.messages", "1000000"},
-                                             {"batch.size", "1000000"}});
+        kbus::test::KafkaHandle p =
+            kbus::test::kafka_client(RD_KAFKA_PRODUCER, k.mock.bootstrap,
+                                     {{"linger.ms", "5"},
+                                      {"queue.buffering.max.messages", "1000000"},
+                                      {"batch.size", "1000000"}});
         const std::string value(value_bytes, 'v');
         for (std::int64_t i = 0; i < n; ++i) {
             const std::string key = "k" + std::to_string(i);
@@ -275,7 +227,7 @@ Transfer mirror_in(const DaemonFixture& d, kbus::Client& c, const std::string& t
         if (rd_kafka_flush(p.get(), 60'000) != RD_KAFKA_RESP_ERR_NO_ERROR)
             fail("filling the mock cluster did not finish");
     }
-    Mirror m(d, "in-" + topic, "in.topics=" + topic + "\nin.topic.prefix=from.\n", k.bootstrap);
+    Mirror m(d, "in-" + topic, "in.topics=" + topic + "\nin.topic.prefix=from.\n", k);
     return time_transfer(n, [&] { return local_count(c, "from." + topic); });
 }
 
@@ -288,10 +240,10 @@ struct KeepUp {
 // A paced local producer (records sent in 1 ms steps) with the out mirror running.
 KeepUp keep_up(const DaemonFixture& d, kbus::Client& c, const std::string& topic, std::int64_t rate,
                int seconds) {
-    MockKafka k;
+    Cluster k;
     c.create_topic(topic, 2);
-    k.create_topic(topic, 2);
-    Mirror m(d, "keepup-" + topic, "out.topics=" + topic + "\n", k.bootstrap);
+    k.mock.create_topic(topic, 2);
+    Mirror m(d, "keepup-" + topic, "out.topics=" + topic + "\n", k);
     // The mirror joins its group and creates the Kafka topic before the stream starts.
     {
         kbus::Producer p(c);

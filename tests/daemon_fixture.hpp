@@ -20,6 +20,18 @@
 
 #include "kbus/kbus.hpp"
 
+// Sends `signal` to a child the test started and reaps it; returns its wait status (0 if there
+// was none) and forgets the pid.
+inline int end_child(pid_t& pid, int signal) {
+    int status = 0;
+    if (pid > 0) {
+        ::kill(pid, signal);
+        ::waitpid(pid, &status, 0);
+    }
+    pid = -1;
+    return status;
+}
+
 struct DaemonFixture {
     std::string bus;
     std::string dir;
@@ -117,24 +129,9 @@ struct DaemonFixture {
         throw std::runtime_error("kbusd did not start");
     }
     // SIGKILL: the daemon dies at once, leaving its shared memory (as a crash would).
-    void kill_hard() {
-        if (pid > 0) {
-            ::kill(pid, SIGKILL);
-            int status = 0;
-            ::waitpid(pid, &status, 0);
-            pid = -1;
-        }
-    }
+    void kill_hard() { (void)end_child(pid, SIGKILL); }
     // SIGTERM: a clean shutdown (drains to disk, removes shared memory). Returns the wait status.
-    int stop() {
-        int status = 0;
-        if (pid > 0) {
-            ::kill(pid, SIGTERM);
-            ::waitpid(pid, &status, 0);
-            pid = -1;
-        }
-        return status;
-    }
+    int stop() { return end_child(pid, SIGTERM); }
     void restart() {
         pid = start();
         wait_ready();
@@ -170,11 +167,7 @@ struct DaemonFixture {
     ~DaemonFixture() {
         if (std::uncaught_exceptions() > 0)
             std::fprintf(stderr, "--- kbusd log of %s ---\n%s", bus.c_str(), log_text().c_str());
-        if (pid > 0) {
-            ::kill(pid, SIGTERM);
-            int status = 0;
-            ::waitpid(pid, &status, 0);
-        }
+        (void)end_child(pid, SIGTERM);
         if (under_valgrind()) {
             if (const std::string errors = valgrind_errors(); !errors.empty()) {
                 std::fprintf(stderr, "--- memcheck found errors in kbusd ---\n%s", errors.c_str());

@@ -6,22 +6,12 @@
 set -euo pipefail
 kbusd=$1 kbus=$2
 command -v kcat >/dev/null || { echo "kafka_kcat_test: kcat is not installed" >&2; exit 1; }
-work=$(mktemp -d /tmp/kbus-kcat-test.XXXXXX)
-bus="kcat-$$"
-cleanup() {
-    [[ -n ${daemon:-} ]] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "kafka_kcat_test: $*" >&2; echo "--- kbusd log" >&2; cat "$work/kbusd.log" >&2; exit 1; }
+test_name=kafka_kcat_test
+source "$(dirname "$0")/daemon_test_lib.sh"
 
-"$kbusd" --bus "$bus" --run-dir "$work/run" --data-dir "$work/data" \
-    --override listeners=PLAINTEXT://127.0.0.1:0 2>"$work/kbusd.log" &
-daemon=$!
-for _ in $(seq 200); do grep -q "Kafka listener on" "$work/kbusd.log" 2>/dev/null && break; sleep 0.05; done
-broker=$(grep -o "Kafka listener on [0-9.:]*" "$work/kbusd.log" | awk '{print $4}') ||
-    fail "no listener line in the log"
-K=("$kbus" --bus "$bus" --run-dir "$work/run")
+start_kbusd "$kbusd" "$kbus" --override listeners=PLAINTEXT://127.0.0.1:0
+broker=$(logged "Kafka listener on [0-9.:]*" | awk '{print $4}')
+[[ -n $broker ]] || fail "no listener line in the log"
 kc() { timeout 60 kcat -b "$broker" -q "$@"; }
 
 # kcat -L: the topics, their partitions, one broker at the listener's address.

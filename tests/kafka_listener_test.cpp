@@ -19,11 +19,14 @@
 #include <vector>
 
 #include "daemon_fixture.hpp"
+#include "kafka_test_support.hpp"
 #include "kbus/detail/big_endian.hpp"
 
 using namespace std::chrono_literals;
 
 namespace {
+
+using kbus::test::KafkaHandle;
 
 // A daemon with the listener on a free port, and that port.
 struct KafkaDaemon {
@@ -37,14 +40,6 @@ struct KafkaDaemon {
         return std::uint16_t(std::stoi(broker.substr(broker.rfind(':') + 1)));
     }
 };
-
-struct ConfDeleter {
-    void operator()(rd_kafka_conf_t* c) const { rd_kafka_conf_destroy(c); }
-};
-struct KafkaDeleter {
-    void operator()(rd_kafka_t* k) const { rd_kafka_destroy(k); }
-};
-using KafkaHandle = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
 
 struct Delivery {
     rd_kafka_resp_err_t error = RD_KAFKA_RESP_ERR_NO_ERROR;
@@ -62,24 +57,8 @@ void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
 KafkaHandle make_client(rd_kafka_type_t type, const std::string& broker,
                         const std::map<std::string, std::string>& settings,
                         std::vector<Delivery>* reports = nullptr) {
-    std::unique_ptr<rd_kafka_conf_t, ConfDeleter> conf(rd_kafka_conf_new());
-    char err[512];
-    auto set = [&](const std::string& k, const std::string& v) {
-        REQUIRE(rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), err, sizeof err) ==
-                RD_KAFKA_CONF_OK);
-    };
-    set("bootstrap.servers", broker);
-    for (const auto& [k, v] : settings)
-        set(k, v);
-    if (reports) {
-        rd_kafka_conf_set_opaque(conf.get(), reports);
-        rd_kafka_conf_set_dr_msg_cb(conf.get(), on_delivery);
-    }
-    rd_kafka_t* k = rd_kafka_new(type, conf.get(), err, sizeof err);
-    INFO(err);
-    REQUIRE(k != nullptr);
-    (void)conf.release();  // rd_kafka_new took it
-    return KafkaHandle(k);
+    return kbus::test::kafka_client(type, broker, settings, reports ? on_delivery : nullptr,
+                                    reports);
 }
 
 std::string value_for(int i) {

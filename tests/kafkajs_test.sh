@@ -15,20 +15,11 @@ if [[ ! -d $cache/node_modules/kafkajs ]] &&
     echo "kafkajs_test: npm could not install kafkajs, skipped"
     exit 77
 fi
-work=$(mktemp -d /tmp/kbus-kafkajs-test.XXXXXX)
-bus="kafkajs-$$"
-cleanup() {
-    [[ -n ${daemon:-} ]] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "kafkajs_test: $*" >&2; echo "--- kbusd log" >&2; cat "$work/kbusd.log" >&2; exit 1; }
-"$kbusd" --bus "$bus" --run-dir "$work/run" --data-dir "$work/data" \
-    --override listeners=PLAINTEXT://127.0.0.1:0 2>"$work/kbusd.log" &
-daemon=$!
-for _ in $(seq 200); do grep -q "Kafka listener on" "$work/kbusd.log" 2>/dev/null && break; sleep 0.05; done
-broker=$(grep -o "Kafka listener on [0-9.:]*" "$work/kbusd.log" | awk '{print $4}') ||
-    fail "no listener line in the log"
+test_name=kafkajs_test
+source "$here/daemon_test_lib.sh"
+start_kbusd "$kbusd" "$kbus" --override listeners=PLAINTEXT://127.0.0.1:0
+broker=$(logged "Kafka listener on [0-9.:]*" | awk '{print $4}')
+[[ -n $broker ]] || fail "no listener line in the log"
 got=$(cd "$cache" && timeout 120 node check.js "$broker" js jsg) || fail "kafkajs: $got"
 # murmur2 over 2 partitions: foobar, kafka -> 0; abc -> 1 (gz follows on the round robin's or
 # the key's partition: checked by the shared-memory consumer's view instead).
@@ -36,7 +27,6 @@ echo "$got" | grep -qx "0 [0-9] foobar:v1 trace=t1" || fail "foobar: $got"
 echo "$got" | grep -qx "0 [0-9] kafka:v2 " || fail "kafka: $got"
 echo "$got" | grep -qx "1 [0-9] abc:v3 " || fail "abc: $got"
 echo "$got" | grep -q " gz:gzipped " || fail "the gzip batch: $got"
-K=("$kbus" --bus "$bus" --run-dir "$work/run")
 shm=$("${K[@]}" consume js -e -f '%p %o %k:%s %h\n' | sort)
 [[ $shm == "$got" ]] || fail "kafkajs read: $got; kbus consume read: $shm"
 "${K[@]}" group describe jsg | grep -Eq "jsg +js +0 +[1-9]" || fail "no commit: $("${K[@]}" group describe jsg)"

@@ -21,50 +21,22 @@
 #include <vector>
 
 #include "daemon_fixture.hpp"
+#include "kafka_test_support.hpp"
 
 using namespace std::chrono_literals;
+using kbus::test::cli_output;
+using kbus::test::cli_run;
+using kbus::test::kafka_client;
+using kbus::test::KafkaHandle;
+using kbus::test::MirrorProcess;
+using kbus::test::MockKafka;
 
 namespace {
 
-// A one-broker Kafka stand-in; destroyed before the handle that owns it (librdkafka's rule).
-struct MockKafka {
-    rd_kafka_t* owner = nullptr;
-    rd_kafka_mock_cluster_t* cluster = nullptr;
-    std::string bootstrap;
-    explicit MockKafka(int brokers = 1) {
-        char err[256];
-        rd_kafka_conf_t* conf = rd_kafka_conf_new();
-        owner = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-        REQUIRE(owner != nullptr);
-        cluster = rd_kafka_mock_cluster_new(owner, brokers);
-        REQUIRE(cluster != nullptr);
-        bootstrap = rd_kafka_mock_cluster_bootstraps(cluster);
-    }
-    ~MockKafka() {
-        rd_kafka_mock_cluster_destroy(cluster);
-        rd_kafka_destroy(owner);
-    }
-    void create_topic(const std::string& name, int partitions, int replicas = 1) const {
-        REQUIRE(rd_kafka_mock_topic_create(cluster, name.c_str(), partitions, replicas) ==
-                RD_KAFKA_RESP_ERR_NO_ERROR);
-    }
-};
-
-struct KafkaDeleter {
-    void operator()(rd_kafka_t* k) const { rd_kafka_destroy(k); }
-};
-using KafkaHandle = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
-
+// A client of the cluster at `bootstrap`.
 KafkaHandle kafka(rd_kafka_type_t type, const std::string& bootstrap,
                   std::map<std::string, std::string> settings = {}) {
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    char err[256];
-    settings["bootstrap.servers"] = bootstrap;
-    for (const auto& [k, v] : settings)
-        REQUIRE(rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) == RD_KAFKA_CONF_OK);
-    rd_kafka_t* k = rd_kafka_new(type, conf, err, sizeof err);
-    REQUIRE(k != nullptr);
-    return KafkaHandle(k);
+    return kafka_client(type, bootstrap, std::move(settings));
 }
 
 struct KafkaRecord {
@@ -125,53 +97,6 @@ std::vector<KafkaRecord> read_kafka(const std::string& bootstrap, const std::str
     rd_kafka_consumer_close(c.get());
     return got;
 }
-
-// The mirror as its own process (kbus mirror), and its log.
-struct MirrorProcess {
-    std::string config, log;
-    pid_t pid = -1;
-    MirrorProcess(const DaemonFixture& d, const std::string& text) {
-        config = d.dir + "/mirror.properties";
-        log = d.dir + "/mirror.log";
-        std::ofstream(config) << text << "kbus.bus=" << d.bus << "\nkbus.run.dir=" << d.dir
-                              << "/run\n";
-        start();
-    }
-    void start() {
-        pid = ::fork();
-        if (pid == 0) {
-            const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-            ::dup2(fd, 2);
-            ::execl(KBUS_CLI_PATH, KBUS_CLI_PATH, "mirror", "--config", config.c_str(), nullptr);
-            ::_exit(127);
-        }
-    }
-    void kill_hard() {
-        ::kill(pid, SIGKILL);
-        ::waitpid(pid, nullptr, 0);
-        pid = -1;
-    }
-    int stop() {
-        int status = 0;
-        if (pid > 0) {
-            ::kill(pid, SIGTERM);
-            ::waitpid(pid, &status, 0);
-        }
-        pid = -1;
-        return status;
-    }
-    [[nodiscard]] std::string log_text() const {
-        std::ifstream in(log);
-        std::stringstream s;
-        s << in.rdbuf();
-        return s.str();
-    }
-    ~MirrorProcess() {
-        if (pid > 0) kill_hard();
-        if (std::uncaught_exceptions() > 0)
-            std::fprintf(stderr, "--- mirror log ---\n%s", log_text().c_str());
-    }
-};
 
 void produce_local(kbus::Client& c, const std::string& topic, int from, int count) {
     kbus::Producer p(c);
@@ -344,6 +269,21 @@ TEST_CASE(
     CHECK(WIFEXITED(m.stop()));
 }
 
+namespace {
+
+// `kbus mirror --status` once it shows `want` (or after ten seconds), for the test's message.
+std::string mirror_status(const DaemonFixture& d, const MirrorProcess& m, const std::string& want) {
+    std::string status;
+    for (int i = 0; i < 100; ++i) {
+        status = cli_output(d, "mirror --config " + m.config + " --status");
+        if (status.find(want) != std::string::npos) break;
+        std::this_thread::sleep_for(100ms);
+    }
+    return status;
+}
+
+}  // namespace
+
 TEST_CASE(
     "in: Kafka records reach the bus, topics made with Kafka's partition count, "
     "and a mirror never copies its own records back",
@@ -396,32 +336,14 @@ TEST_CASE(
     }
     CHECK(seen.size() == 300);
     // --status shows the skipped records; nothing went back.
-    std::string status;
-    for (int i = 0; i < 100 && status.find("skipped=300") == std::string::npos; ++i) {
-        std::this_thread::sleep_for(100ms);
-        const std::string cmd = std::string(KBUS_CLI_PATH) + " --bus " + d.bus + " --run-dir " +
-                                d.dir + "/run mirror --config " + m.config + " --status";
-        FILE* f = ::popen(cmd.c_str(), "r");
-        char buf[4096];
-        status.assign(buf, std::fread(buf, 1, sizeof buf, f));
-        ::pclose(f);
-    }
+    const std::string status = mirror_status(d, m, "skipped=300");
     INFO(status);
     CHECK(status.find("out rule=remote records=300 ") != std::string::npos);
     CHECK(status.find("in rule=rem.* records=300 ") != std::string::npos);
     CHECK(status.find(" lag=0 ") != std::string::npos);
     CHECK(status.find("skipped=300") != std::string::npos);
     // kbus stats shows the same, for people and (--json) for scripts.
-    auto run = [&](const std::string& args) {
-        const std::string cmd =
-            std::string(KBUS_CLI_PATH) + " --bus " + d.bus + " --run-dir " + d.dir + "/run " + args;
-        FILE* f = ::popen(cmd.c_str(), "r");
-        char buf[16384];
-        std::string out(buf, std::fread(buf, 1, sizeof buf, f));
-        ::pclose(f);
-        return out;
-    };
-    const std::string json = run("stats --json --interval 100");
+    const std::string json = cli_output(d, "stats --json --interval 100");
     INFO(json);
     CHECK_THAT(json, Catch::Contains("\"mirrors\":[{\"group\":\"m-in\",\"age_s\":") &&
                          Catch::Contains("{\"direction\":\"out\",\"rule\":\"remote\",\"records\":"
@@ -429,31 +351,12 @@ TEST_CASE(
                          Catch::Contains("\"skipped\":300,\"last_error\":null}") &&
                          Catch::Contains("{\"direction\":\"in\",\"rule\":\"rem.*\",\"records\":"
                                          "300,"));
-    CHECK_THAT(run("stats --interval 100"), Catch::Contains("MIRROR m-in (reported ") &&
-                                                Catch::Contains("out rule=remote records=300 "));
+    CHECK_THAT(cli_output(d, "stats --interval 100"),
+               Catch::Contains("MIRROR m-in (reported ") &&
+                   Catch::Contains("out rule=remote records=300 "));
     CHECK(read_kafka(k.bootstrap, "back.remote", 3, 1, 2s).empty());
     CHECK(WIFEXITED(m.stop()));
 }
-
-namespace {
-
-// `kbus mirror --status` once it shows `want` (or after ten seconds), for the test's message.
-std::string mirror_status(const DaemonFixture& d, const MirrorProcess& m, const std::string& want) {
-    std::string status;
-    for (int i = 0; i < 100; ++i) {
-        const std::string cmd = std::string(KBUS_CLI_PATH) + " --bus " + d.bus + " --run-dir " +
-                                d.dir + "/run mirror --config " + m.config + " --status 2>&1";
-        FILE* f = ::popen(cmd.c_str(), "r");
-        char buf[4096];
-        status.assign(buf, std::fread(buf, 1, sizeof buf, f));
-        ::pclose(f);
-        if (status.find(want) != std::string::npos) break;
-        std::this_thread::sleep_for(100ms);
-    }
-    return status;
-}
-
-}  // namespace
 
 TEST_CASE(
     "in: the mirror SIGKILLed mid-stream and restarted: every Kafka record reaches the bus "
@@ -571,13 +474,8 @@ TEST_CASE("a bad mirror config: a clear message and a non-zero exit", "[mirror]"
     auto run = [&](const std::string& text) {
         const std::string file = d.dir + "/bad.properties";
         std::ofstream(file) << text;
-        const std::string cmd = std::string(KBUS_CLI_PATH) + " --bus " + d.bus + " --run-dir " +
-                                d.dir + "/run mirror --config " + file + " 2>&1";
-        FILE* f = ::popen(cmd.c_str(), "r");
-        char buf[4096];
-        std::string out(buf, std::fread(buf, 1, sizeof buf, f));
-        const int status = ::pclose(f);
-        CHECK(WEXITSTATUS(status) != 0);
+        const auto [out, exit_code] = cli_run(d, "mirror --config " + file);
+        CHECK(exit_code != 0);
         return out;
     };
     CHECK_THAT(run("bootstrap.servers=127.0.0.1:1\nout.topics=a(\n"),

@@ -4,21 +4,12 @@
 #   stats_test.sh KBUSD KBUS
 set -euo pipefail
 kbusd=$1 kbus=$2
-work=$(mktemp -d /tmp/kbus-stats-test.XXXXXX)
-bus="stats-$$"
-cleanup() {
-    for p in ${daemon:-} ${second:-}; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "stats_test: $*" >&2; echo "--- kbusd log" >&2; cat "$work/kbusd.log" >&2; exit 1; }
+test_name=stats_test
+source "$(dirname "$0")/daemon_test_lib.sh"
 
-"$kbusd" --bus "$bus" --run-dir "$work/run" --data-dir "$work/data" \
-    --override kbus.metrics.port=0 2>"$work/kbusd.log" &
-daemon=$!
-for _ in $(seq 200); do grep -q "metrics on" "$work/kbusd.log" 2>/dev/null && break; sleep 0.05; done
-url=$(grep -o "http://[0-9.:]*/metrics" "$work/kbusd.log") || fail "no metrics line in the log"
-K=("$kbus" --bus "$bus" --run-dir "$work/run")
+start_kbusd "$kbusd" "$kbus" --override kbus.metrics.port=0
+url=$(logged "http://[0-9.:]*/metrics")
+[[ -n $url ]] || fail "no metrics line in the log"
 
 "${K[@]}" topic create t --partitions 2 >/dev/null
 seq 1 600 | "${K[@]}" produce t -p 0 2>/dev/null
