@@ -402,6 +402,52 @@ void KafkaListener::metadata(KafkaConnection& c, const RequestHeader& h, WireRea
     respond_with(c, h, r);
 }
 
+// One partition of a Produce: its result, or nothing while its ring is full and the request may
+// still wait (until its timeout) for the spill or a slow consumer to move.
+std::optional<ProduceResponse::Partition> KafkaListener::produce_partition(
+    const ProduceRequest& q, const std::string& topic, const ProduceRequest::Partition& p,
+    bool may_wait) {
+    ProduceResponse::Partition result;
+    result.index = p.index;
+    try {
+        if (!q.transactional_id && (q.acks < -1 || q.acks > 1)) {
+            result.error = KafkaError::invalid_required_acks;
+        } else if (q.transactional_id) {
+            result.error = KafkaError::invalid_request;  // no transactions here
+        } else if (!p.records) {
+            result.error = KafkaError::corrupt_message;
+        } else if (const DecodeResult d =
+                       decoder_.decode(*p.records, backend_.max_record_bytes(topic));
+                   d.error != KafkaError::none) {
+            result.error = d.error;
+            log_("WARN", "Kafka produce to " + topic + "-" + std::to_string(p.index) +
+                             " refused: " + d.message);
+        } else {
+            const ProduceOutcome o = backend_.produce(topic, p.index, decoder_);
+            switch (o.status) {
+                case ProduceStatus::appended:
+                    result.base_offset = o.base_offset;
+                    result.log_append_time_ms = o.log_append_time_ms;
+                    result.log_start_offset = o.log_start_offset;
+                    break;
+                case ProduceStatus::too_large:
+                    result.error = KafkaError::record_list_too_large;
+                    break;
+                case ProduceStatus::unknown_partition:
+                    result.error = KafkaError::unknown_topic_or_partition;
+                    break;
+                case ProduceStatus::full:
+                    if (may_wait) return std::nullopt;
+                    result.error = KafkaError::request_timed_out;
+                    break;
+            }
+        }
+    } catch (const kbus::Error& e) {
+        result.error = error_of(e);
+    }
+    return result;
+}
+
 bool KafkaListener::produce(KafkaConnection& c, const RequestHeader& h, WireReader& body,
                             std::int64_t now_ms) {
     const ProduceRequest q = ProduceRequest::read(body, h.api_version);
@@ -422,53 +468,11 @@ bool KafkaListener::produce(KafkaConnection& c, const RequestHeader& h, WireRead
         auto& results = r.topics.emplace_back(t.name, std::vector<ProduceResponse::Partition>{});
         for (const auto& p : t.partitions) {
             auto& done = state.produced[i++];
-            if (!done) {
-                ProduceResponse::Partition result;
-                result.index = p.index;
-                try {
-                    if (!q.transactional_id && (q.acks < -1 || q.acks > 1))
-                        result.error = KafkaError::invalid_required_acks;
-                    else if (q.transactional_id)
-                        result.error = KafkaError::invalid_request;  // no transactions here
-                    else if (!p.records)
-                        result.error = KafkaError::corrupt_message;
-                    else if (const DecodeResult d =
-                                 decoder_.decode(*p.records, backend_.max_record_bytes(t.name));
-                             d.error != KafkaError::none) {
-                        result.error = d.error;
-                        log_("WARN", "Kafka produce to " + t.name + "-" + std::to_string(p.index) +
-                                         " refused: " + d.message);
-                    } else {
-                        const ProduceOutcome o = backend_.produce(t.name, p.index, decoder_);
-                        switch (o.status) {
-                            case ProduceStatus::appended:
-                                result.base_offset = o.base_offset;
-                                result.log_append_time_ms = o.log_append_time_ms;
-                                result.log_start_offset = o.log_start_offset;
-                                break;
-                            case ProduceStatus::too_large:
-                                result.error = KafkaError::record_list_too_large;
-                                break;
-                            case ProduceStatus::unknown_partition:
-                                result.error = KafkaError::unknown_topic_or_partition;
-                                break;
-                            case ProduceStatus::full:
-                                // The ring is full until the spill (or a slow consumer) moves:
-                                // wait, up to the request's timeout.
-                                if (now_ms < state.deadline_ms) {
-                                    waiting = true;
-                                    continue;
-                                }
-                                result.error = KafkaError::request_timed_out;
-                                break;
-                        }
-                    }
-                } catch (const kbus::Error& e) {
-                    result.error = error_of(e);
-                }
-                done = result;
-            }
-            results.second.push_back(*done);
+            if (!done) done = produce_partition(q, t.name, p, now_ms < state.deadline_ms);
+            if (done)
+                results.second.push_back(*done);
+            else
+                waiting = true;
         }
     }
     if (waiting) return false;

@@ -78,6 +78,9 @@ class KafkaListener {
 
     bool produce(KafkaConnection& c, const kbus::kafka::RequestHeader& h,
                  kbus::kafka::WireReader& body, std::int64_t now_ms);
+    std::optional<kbus::kafka::ProduceResponse::Partition> produce_partition(
+        const kbus::kafka::ProduceRequest& q, const std::string& topic,
+        const kbus::kafka::ProduceRequest::Partition& p, bool may_wait);
     bool fetch(KafkaConnection& c, const kbus::kafka::RequestHeader& h,
                kbus::kafka::WireReader& body, std::int64_t now_ms);
     bool join_group(KafkaConnection& c, const kbus::kafka::RequestHeader& h,

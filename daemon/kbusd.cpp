@@ -686,14 +686,10 @@ class Daemon final : public kbusd::KafkaBackend {
         m.name = name;
         m.partitions = partitions == -1 ? broker_.num_partitions : partitions;
         m.config = configs;
-        if (!validate_only) return create_topic(std::move(m));
-        if (auto why = check_topic_name(m.name); !why.empty())
-            throw Error(ErrorCode::invalid_argument, why);
-        if (topics_.count(m.name))
-            throw Error(ErrorCode::topic_exists, "topic '" + m.name + "' already exists");
-        if (m.partitions < 1 || m.partitions > 10000)
-            throw Error(ErrorCode::invalid_argument, "partitions must be between 1 and 10000");
-        check_limits(m, config::make_topic_config(broker_.topic_defaults, m.config));
+        if (validate_only)
+            (void)check_new_topic(m);  // what creating it would refuse, nothing more
+        else
+            create_topic(std::move(m));
     }
 
     void delete_topic(const std::string& name) override {
@@ -782,8 +778,10 @@ class Daemon final : public kbusd::KafkaBackend {
         return topic_named(name);
     }
 
-    void create_topic(protocol::TopicMetadata m) {
-        const config::TopicConfig tc = config::make_topic_config(broker_.topic_defaults, m.config);
+    // Everything that refuses a new topic (its config, name, partition count, the limits); its
+    // config when none does.
+    config::TopicConfig check_new_topic(const protocol::TopicMetadata& m) const {
+        config::TopicConfig tc = config::make_topic_config(broker_.topic_defaults, m.config);
         if (auto why = check_topic_name(m.name); !why.empty())
             throw Error(ErrorCode::invalid_argument, why);
         if (topics_.count(m.name))
@@ -791,6 +789,11 @@ class Daemon final : public kbusd::KafkaBackend {
         if (m.partitions < 1 || m.partitions > 10000)
             throw Error(ErrorCode::invalid_argument, "partitions must be between 1 and 10000");
         check_limits(m, tc);
+        return tc;
+    }
+
+    void create_topic(protocol::TopicMetadata m) {
+        const config::TopicConfig tc = check_new_topic(m);
         m.topic_id = next_topic_id_++;
         // A directory left by an earlier topic of this name must not leak old records into it.
         for (std::int32_t p = 0; p < m.partitions; ++p)

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -242,6 +243,55 @@ TEST_CASE("librdkafka produces with delivery reports, and Kafka and shared memor
     REQUIRE(rd_kafka_offsets_for_times(consumer.get(), at, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR);
     CHECK(at->elems[0].offset == placed.at("key-1001").second);
     rd_kafka_topic_partition_list_destroy(at);
+}
+
+TEST_CASE("records Kafka acknowledged survive a kbusd SIGKILL right after the acks", "[kafka]") {
+    KafkaDaemon k("rdkafka-kill");
+    kbus::Client c(k.d.options());
+    c.create_topic("acked", 2);
+    const int n = 3000;
+    std::vector<Delivery> reports;
+    {
+        KafkaHandle producer =
+            make_client(RD_KAFKA_PRODUCER, k.broker, {{"acks", "1"}, {"linger.ms", "1"}}, &reports);
+        for (int i = 0; i < n; ++i) {
+            const std::string key = "key-" + std::to_string(i), value = value_for(i);
+            REQUIRE(rd_kafka_producev(
+                        producer.get(), RD_KAFKA_V_TOPIC("acked"), RD_KAFKA_V_PARTITION(i % 2),
+                        RD_KAFKA_V_KEY(key.data(), key.size()),
+                        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                        RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR_NO_ERROR);
+        }
+        REQUIRE(rd_kafka_flush(producer.get(), 30000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+        // Acknowledged: kill the daemon at once, before its spill's linger has passed.
+        k.d.kill_hard();
+    }
+    REQUIRE(reports.size() == std::size_t(n));
+    std::map<std::string, std::pair<std::int32_t, std::int64_t>> placed;
+    for (const Delivery& d : reports) {
+        REQUIRE(d.error == RD_KAFKA_RESP_ERR_NO_ERROR);
+        placed[d.key] = {d.partition, d.offset};
+    }
+    k.d.restart();  // re-attaches the rings left in shared memory and spills them
+    kbus::Client after(k.d.options());
+    kbus::Consumer con(after, {.wait = kbus::WaitMode::blocking});
+    con.assign("acked", 0, kbus::OffsetSpec::beginning());
+    con.assign("acked", 1, kbus::OffsetSpec::beginning());
+    std::set<std::string> seen;
+    for (int idle = 0; seen.size() < std::size_t(n) && idle < 300;) {
+        const auto& batch = con.poll(10ms);
+        idle = batch.empty() ? idle + 1 : 0;
+        for (const auto& m : batch) {
+            const std::string key(m.key().str());
+            const int i = std::stoi(key.substr(4));
+            CHECK(m.partition() == placed.at(key).first);
+            CHECK(m.offset() == placed.at(key).second);
+            CHECK(m.value().str() == value_for(i));
+            CHECK(seen.insert(key).second);  // once
+        }
+    }
+    CHECK(seen.size() == std::size_t(n));
 }
 
 TEST_CASE("librdkafka's admin API creates and deletes topics", "[kafka]") {
