@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "kbus/error.hpp"
+#include "tcp_listen.hpp"
 
 namespace kbusd {
 
@@ -45,29 +46,12 @@ KafkaListener::KafkaListener(KafkaBackend& backend, KafkaListenerOptions options
     : backend_(backend), options_(std::move(options)), log_(std::move(log)) {}
 
 std::uint16_t KafkaListener::start() {
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(options_.port);
-    const std::string where = options_.bind_host + ":" + std::to_string(options_.port);
-    if (options_.bind_host.empty())
-        addr.sin_addr.s_addr = htonl(INADDR_ANY);
-    else if (::inet_pton(AF_INET, options_.bind_host.c_str(), &addr.sin_addr) != 1)
-        throw kbus::Error(kbus::ErrorCode::invalid_argument,
-                          "listeners: '" + options_.bind_host + "' is not an IPv4 address");
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    const int one = 1;
-    ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::listen(listen_fd_, 128) != 0) {
-        const int e = errno;
-        ::close(listen_fd_);
-        listen_fd_ = -1;
-        throw kbus::Error(kbus::ErrorCode::io_error,
-                          "cannot listen for Kafka clients on " + where + ": " + std::strerror(e));
-    }
-    socklen_t length = sizeof addr;
-    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &length);
-    const std::uint16_t port = ntohs(addr.sin_port);
+    // listeners=PLAINTEXT://:9092 (no host) means every address, as in Kafka.
+    const std::string host = options_.bind_host.empty() ? "0.0.0.0" : options_.bind_host;
+    const TcpListening l = listen_tcp(host, options_.port, SOCK_NONBLOCK, 128, "listeners",
+                                      "cannot listen for Kafka clients on");
+    listen_fd_ = l.fd;
+    const std::uint16_t port = l.port;
     if (options_.advertised_host.empty())
         options_.advertised_host = options_.bind_host.empty() ? "127.0.0.1" : options_.bind_host;
     if (options_.advertised_port < 0) options_.advertised_port = port;

@@ -10,33 +10,17 @@
 #include <cstring>
 
 #include "kbus/error.hpp"
+#include "tcp_listen.hpp"
 
 namespace kbusd {
 
 std::uint16_t MetricsServer::start(const std::string& address, std::uint16_t port, Render render) {
     render_ = std::move(render);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    const std::string where = address + ":" + std::to_string(port);
-    if (::inet_pton(AF_INET, address.c_str(), &addr.sin_addr) != 1)
-        throw kbus::Error(kbus::ErrorCode::invalid_argument,
-                          "kbus.metrics.address: '" + address + "' is not an IPv4 address");
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    const int one = 1;
-    ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::listen(listen_fd_, 16) != 0) {
-        const int e = errno;
-        ::close(listen_fd_);
-        listen_fd_ = -1;
-        throw kbus::Error(kbus::ErrorCode::io_error,
-                          "cannot serve metrics on " + where + ": " + std::strerror(e));
-    }
-    socklen_t length = sizeof addr;
-    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &length);
+    const TcpListening l =
+        listen_tcp(address, port, 0, 16, "kbus.metrics.address", "cannot serve metrics on");
+    listen_fd_ = l.fd;
     thread_ = std::thread([this] { serve(); });
-    return ntohs(addr.sin_port);
+    return l.port;
 }
 
 void MetricsServer::stop() {

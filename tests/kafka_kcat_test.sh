@@ -72,4 +72,14 @@ if kc -C -t missing -e -f '%s\n' 2>/dev/null; then fail "consuming a missing top
 # The daemon served all of it without a complaint, and still serves its own clients.
 grep -E "ERROR|WARN" "$work/kbusd.log" && fail "the daemon logged a problem"
 "${K[@]}" topic list | grep -qx shm || fail "the control socket stopped answering"
+# The listener's port taken, or a host that is not an address: a message naming it, exit 1.
+port=${broker##*:}
+second() { "$kbusd" --bus "$bus-2" --run-dir "$work/run2" --data-dir "$work/data2" \
+    --override listeners="$1" 2>"$work/second.log"; }
+! second "PLAINTEXT://127.0.0.1:$port" || fail "a second kbusd took the Kafka port $port"
+grep -q "cannot listen for Kafka clients on 127.0.0.1:$port" "$work/second.log" ||
+    fail "port in use: $(cat "$work/second.log")"
+! second "PLAINTEXT://localhost:0" || fail "a kbusd listened on a host name"
+grep -q "listeners: 'localhost' is not an IPv4 address" "$work/second.log" ||
+    fail "bad host: $(cat "$work/second.log")"
 echo "kafka_kcat_test: ok"
