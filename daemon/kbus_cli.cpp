@@ -481,37 +481,20 @@ std::string mirrors_table(const std::vector<kbusd::MirrorReport>& reports) {
     return out;
 }
 
-std::string json_string(std::string_view s) {
-    std::string j = "\"";
-    for (const char ch : s) {
-        if (ch == '"' || ch == '\\') {
-            j += '\\';
-            j += ch;
-        } else if (static_cast<unsigned char>(ch) < 0x20) {
-            char esc[8];
-            std::snprintf(esc, sizeof esc, "\\u%04x", ch);
-            j += esc;
-        } else {
-            j += ch;
-        }
-    }
-    return j + '"';
-}
-
 // A report's rule lines ("out rule=P records=N ... last_error=TEXT") as JSON objects; the
 // numbers stay numbers, last_error (which may hold spaces) is the rest of the line.
 std::string mirrors_json(const std::vector<kbusd::MirrorReport>& reports) {
     std::string j = ",\"mirrors\":[";
     for (std::size_t i = 0; i < reports.size(); ++i) {
         const auto& r = reports[i];
-        j += (i ? "," : "") + std::string("{\"group\":") + json_string(r.group) +
+        j += (i ? "," : "") + std::string("{\"group\":") + kbus::cli::json_quoted(r.group) +
              ",\"age_s\":" + std::to_string(r.age_s) + ",\"rules\":[";
         std::istringstream lines(r.text);
         bool first = true;
         for (std::string line; std::getline(lines, line);) {
             if (!line.starts_with("out ") && !line.starts_with("in ")) continue;
             j += (first ? "{" : ",{") + std::string("\"direction\":") +
-                 json_string(line.substr(0, line.find(' ')));
+                 kbus::cli::json_quoted(line.substr(0, line.find(' ')));
             first = false;
             const auto error_at = line.find(" last_error=");
             std::istringstream fields(line.substr(line.find(' ') + 1, error_at - line.find(' ')));
@@ -519,11 +502,12 @@ std::string mirrors_json(const std::vector<kbusd::MirrorReport>& reports) {
                 const auto eq = field.find('=');
                 if (eq == std::string::npos) continue;
                 const std::string key = field.substr(0, eq), value = field.substr(eq + 1);
-                j += ",\"" + key + "\":" + (key == "rule" ? json_string(value) : value);
+                j += ",\"" + key + "\":" + (key == "rule" ? kbus::cli::json_quoted(value) : value);
             }
             if (error_at != std::string::npos) {
                 const std::string e = line.substr(error_at + 12);
-                j += ",\"last_error\":" + (e == "-" ? std::string("null") : json_string(e));
+                j += ",\"last_error\":" +
+                     (e == "-" ? std::string("null") : kbus::cli::json_quoted(e));
             }
             j += "}";
         }

@@ -11,7 +11,15 @@ const stats::PartitionStats* find(const stats::BusStats& s, const stats::Partiti
     return nullptr;
 }
 
-std::string quoted(const std::string& s) {
+std::string number(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f", v);
+    return buf;
+}
+
+}  // namespace
+
+std::string json_quoted(std::string_view s) {
     std::string out = "\"";
     for (const char c : s) {
         if (c == '"' || c == '\\') out += '\\';
@@ -25,14 +33,6 @@ std::string quoted(const std::string& s) {
     }
     return out + '"';
 }
-
-std::string number(double v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.1f", v);
-    return buf;
-}
-
-}  // namespace
 
 PartitionRates rates_of(const stats::BusStats& now, std::size_t index,
                         const stats::BusStats& before) {
@@ -56,7 +56,7 @@ std::string stats_json(const stats::BusStats& now, const stats::BusStats& before
     for (std::size_t i = 0; i < now.partitions.size(); ++i) {
         const auto& p = now.partitions[i];
         const PartitionRates r = rates_of(now, i, before);
-        j += std::string(i ? "," : "") + "{\"topic\":" + quoted(p.topic) +
+        j += std::string(i ? "," : "") + "{\"topic\":" + json_quoted(p.topic) +
              ",\"partition\":" + std::to_string(p.partition) +
              ",\"log_start_offset\":" + std::to_string(p.log_start_offset) +
              ",\"high_watermark\":" + std::to_string(p.high_watermark) +
@@ -72,9 +72,10 @@ std::string stats_json(const stats::BusStats& now, const stats::BusStats& before
     j += "],\"groups\":[";
     for (std::size_t i = 0; i < now.groups.size(); ++i) {
         const auto& g = now.groups[i];
-        j += std::string(i ? "," : "") + "{\"group\":" + quoted(g.group) +
-             ",\"state\":" + quoted(g.state) + ",\"members\":" + std::to_string(g.members) +
-             ",\"topic\":" + quoted(g.topic) + ",\"partition\":" + std::to_string(g.partition) +
+        j += std::string(i ? "," : "") + "{\"group\":" + json_quoted(g.group) +
+             ",\"state\":" + json_quoted(g.state) + ",\"members\":" + std::to_string(g.members) +
+             ",\"topic\":" + json_quoted(g.topic) +
+             ",\"partition\":" + std::to_string(g.partition) +
              ",\"committed\":" + std::to_string(g.committed) + ",\"lag\":" + std::to_string(g.lag) +
              "}";
     }
@@ -120,7 +121,7 @@ std::string stats_prometheus(const stats::BusStats& now) {
                                 auto value_of) {
         family(name, type, help);
         for (const auto& p : now.partitions)
-            m += std::string(name) + "{topic=" + quoted(p.topic) + ",partition=\"" +
+            m += std::string(name) + "{topic=" + json_quoted(p.topic) + ",partition=\"" +
                  std::to_string(p.partition) + "\"} " + std::to_string(value_of(p)) + "\n";
     };
     using P = stats::PartitionStats;
@@ -144,8 +145,9 @@ std::string stats_prometheus(const stats::BusStats& now) {
                      [](const P& p) { return p.aborted_offsets; });
     family("kbus_group_lag_records", "gauge", "High watermark minus the group's committed offset.");
     for (const auto& g : now.groups)
-        m += "kbus_group_lag_records{group=" + quoted(g.group) + ",topic=" + quoted(g.topic) +
-             ",partition=\"" + std::to_string(g.partition) + "\"} " + std::to_string(g.lag) + "\n";
+        m += "kbus_group_lag_records{group=" + json_quoted(g.group) +
+             ",topic=" + json_quoted(g.topic) + ",partition=\"" + std::to_string(g.partition) +
+             "\"} " + std::to_string(g.lag) + "\n";
     family("kbus_connections", "gauge", "Clients connected to kbusd's control socket.");
     m += "kbus_connections " + std::to_string(now.connections) + "\n";
     return m;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "kbus/bus_stats.hpp"
 
@@ -18,6 +19,9 @@ struct PartitionRates {
 // Rates of `now`'s partition `index` against the same partition in `before` (0 if absent).
 [[nodiscard]] PartitionRates rates_of(const stats::BusStats& now, std::size_t index,
                                       const stats::BusStats& before);
+
+// A JSON string literal (quotes, backslashes and control characters escaped).
+[[nodiscard]] std::string json_quoted(std::string_view s);
 
 [[nodiscard]] std::string stats_json(const stats::BusStats& now, const stats::BusStats& before);
 [[nodiscard]] std::string stats_table(const stats::BusStats& now, const stats::BusStats& before);
