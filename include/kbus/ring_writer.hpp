@@ -110,7 +110,10 @@ class RingWriter {
                              std::int32_t value_length, std::uint32_t headers_length,
                              std::uint32_t header_count) noexcept {
         RecordHeader* r = c.record;
-        r->position = c.position;
+        // Atomic (relaxed): a reader lapped by this claim reads the word before any commit tells
+        // it the frame is ours, to recognise the lap (ring_reader.hpp); ordering comes from the
+        // commit's release.
+        __atomic_store_n(&r->position, c.position, __ATOMIC_RELAXED);
         r->timestamp = timestamp;
         r->frame_length = static_cast<std::uint32_t>(c.layout.frame_length);
         r->type = RecordType::data;
@@ -177,7 +180,7 @@ class RingWriter {
     void write_padding(std::uint64_t position, std::uint64_t length,
                        std::uint64_t offset) noexcept {
         RecordHeader* p = ring_.record_at(position);
-        p->position = position;
+        __atomic_store_n(&p->position, position, __ATOMIC_RELAXED);  // as in write_header
         p->timestamp = 0;
         p->frame_length = static_cast<std::uint32_t>(length);
         p->type = RecordType::padding;
