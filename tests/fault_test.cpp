@@ -244,8 +244,14 @@ TEST_CASE("a consumer SIGSTOPped past a ring lap goes on from disk, never seeing
                 }
             } catch (const kbus::OffsetOutOfRange& e) {
                 if (e.code() != kbus::ErrorCode::batch_invalidated ||
-                    e.resume_offset() != std::int64_t(confirmed))
+                    e.resume_offset() != std::int64_t(confirmed)) {
+                    std::fprintf(stderr,
+                                 "stopped consumer: unexpected '%s' (resume at %lld, %llu "
+                                 "confirmed)\n",
+                                 e.what(), (long long)e.resume_offset(),
+                                 (unsigned long long)confirmed);
                     return 4;
+                }
                 ++invalidated;
                 pending.clear();
                 con.seek("t", 0, kbus::OffsetSpec::at(e.resume_offset()));
