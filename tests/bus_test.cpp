@@ -170,6 +170,43 @@ TEST_CASE("send_batch: one run of consecutive offsets, one partition, records in
     CHECK(con.poll(10ms).empty());  // nothing of the refused runs reached the ring
 }
 
+TEST_CASE("clients that touch their ring pages at attach and clients that do not share a ring",
+          "[bus]") {
+    DaemonFixture d("touch");
+    kbus::ClientOptions lazy = d.options();
+    lazy.touch_ring_pages = false;
+    kbus::Client writer_client(lazy);
+    REQUIRE(d.options().touch_ring_pages);  // the default
+    kbus::Client reader_client(d.options());
+    writer_client.create_topic("t", 1, {{"ring.bytes", "65536"}});
+    kbus::Producer p(writer_client);
+    kbus::Consumer con(reader_client, {.wait = kbus::WaitMode::blocking});
+    con.assign("t", 0, kbus::OffsetSpec::beginning());
+    // Three laps of a 64 KiB ring, read as they go: every page of it written and read again.
+    kbus::SendOptions to0;
+    to0.partition = 0;
+    std::int64_t next = 0;
+    for (int i = 0; i < 200; ++i) {
+        const std::string value(1000, char('a' + i % 26));
+        REQUIRE(p.send("t", std::to_string(i), value, to0).offset == i);
+        for (const auto& m : con.poll(i % 10 == 9 ? 200ms : 0ms)) {
+            const kbus::OwnedMessage got = m.copy();
+            REQUIRE(got.offset == next);
+            CHECK(got.key == std::to_string(next));
+            CHECK(got.value == std::string(1000, char('a' + next % 26)));
+            ++next;
+        }
+    }
+    for (int i = 0; i < 100 && next < 200; ++i)
+        for (const auto& m : con.poll(20ms)) {
+            const kbus::OwnedMessage got = m.copy();
+            REQUIRE(got.offset == next);
+            CHECK(got.value == std::string(1000, char('a' + next % 26)));
+            ++next;
+        }
+    CHECK(next == 200);
+}
+
 TEST_CASE("4 producer x 3 consumer processes: every record once, intact, dense, in order",
           "[bus][integration]") {
     DaemonFixture d("mpmc");
