@@ -32,6 +32,17 @@ if command -v taskset >/dev/null; then
     grep -q "^kbus busy-poll  *64 " "$dir/out" || fail "no kbus row on one core"
 fi
 
+# iceoryx with kbus_compare's own RouDi: measured, and nothing of it is left behind (RouDi's
+# shared memory, the runtimes' sockets in /tmp).
+if command -v iox-roudi >/dev/null && ! pgrep -x iox-roudi >/dev/null; then
+    "$COMPARE" "${tiny[@]}" --payloads 64 --systems "iceoryx" >"$dir/out" 2>&1 ||
+        fail "kbus_compare with iceoryx failed"
+    grep -q "^iceoryx  *64 " "$dir/out" || fail "no 64 B row for iceoryx"
+    [ ! -e /dev/shm/iceoryx_mgmt ] || fail "RouDi's shared memory was left in /dev/shm"
+    left=$(find /tmp -maxdepth 1 -name 'kbus-compare-*-[0-9]*[ab]*' | wc -l)
+    [ "$left" -eq 0 ] || fail "$left iceoryx runtime sockets were left in /tmp"
+fi
+
 # An iox-roudi that is already running is left alone, and iceoryx is skipped with the reason.
 if command -v iox-roudi >/dev/null && ! pgrep -x iox-roudi >/dev/null; then
     iox-roudi >"$dir/roudi.log" 2>&1 &

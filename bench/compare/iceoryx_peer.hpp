@@ -4,7 +4,9 @@
 // stops it at the end; one already running is left alone and iceoryx is skipped.
 #pragma once
 
+#include <pwd.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,8 +34,12 @@ namespace kbus::compare {
 #ifdef KBUS_HAVE_ICEORYX
 class IceoryxPeer final : public Peer {
   public:
-    explicit IceoryxPeer(std::string dir) : dir_(std::move(dir)) {}
-    ~IceoryxPeer() override { stop_roudi(); }
+    explicit IceoryxPeer(std::string dir)
+        : dir_(std::move(dir)), runtime_prefix_(runtime_prefix()) {}
+    ~IceoryxPeer() override {
+        stop_roudi();
+        remove_runtime_sockets();
+    }
     [[nodiscard]] std::string name() const override { return "iceoryx"; }
 
     [[nodiscard]] std::string unavailable_reason() override {
@@ -48,7 +54,9 @@ class IceoryxPeer final : public Peer {
     void prepare(const RunSpec&) override { ++runs_; }  // fresh service names for every run
 
     [[nodiscard]] std::unique_ptr<Endpoint> open(const RunSpec& spec) override {
-        const std::string runtime = "kbus-compare-" + std::to_string(::getpid());
+        const std::string runtime =
+            runtime_prefix_ + std::to_string(runs_) +
+            (spec.role == Role::pinger || spec.role == Role::receiver ? "a" : "b");
         iox::log::LogManager::GetLogManager().SetDefaultLogLevel(
             iox::log::LogLevel::kWarn, iox::log::LogLevelOutput::kHideLogLevel);
         iox::runtime::PoshRuntime::initRuntime(
@@ -141,6 +149,18 @@ class IceoryxPeer final : public Peer {
         volatile unsigned sink_ = 0;
     };
 
+    // Each run's two processes end with _Exit, so their runtimes never remove the sockets
+    // iceoryx made for them in /tmp; named after this process, they are removed at the end.
+    static std::string runtime_prefix() {
+        return "kbus-compare-" + std::to_string(::getpid()) + "-";
+    }
+    void remove_runtime_sockets() const noexcept {
+        std::error_code ec;
+        for (const auto& e : std::filesystem::directory_iterator("/tmp", ec))
+            if (e.path().filename().string().rfind(runtime_prefix_, 0) == 0)
+                std::filesystem::remove(e.path(), ec);
+    }
+
     static std::string find_roudi() {
         for (const char* d : {"/usr/bin", "/usr/local/bin", "/opt/iceoryx/bin"})
             if (std::filesystem::exists(std::string(d) + "/iox-roudi"))
@@ -185,14 +205,21 @@ class IceoryxPeer final : public Peer {
         stop_roudi();
         return "iox-roudi did not report ready within 10 s (see " + log + ")";
     }
+    // RouDi 2.0 leaves its two shared-memory segments behind when it stops (about 170 MB here):
+    // its management segment and the payload segment named after the user. They are this
+    // RouDi's, as none other was running when it started (unavailable_reason).
     void stop_roudi() {
         if (roudi_ <= 0) return;
         ::kill(roudi_, SIGTERM);
         ::waitpid(roudi_, nullptr, 0);
         roudi_ = -1;
+        ::shm_unlink("/iceoryx_mgmt");
+        if (const passwd* user = ::getpwuid(::geteuid()); user != nullptr)
+            ::shm_unlink(("/" + std::string(user->pw_name)).c_str());
     }
 
     std::string dir_;
+    std::string runtime_prefix_;
     pid_t roudi_ = -1;
     int runs_ = 0;
 };
