@@ -4,11 +4,13 @@
 //   spill_to_disk          1 KiB records sent, spilled, drained and synced by kbusd's shutdown
 //   produce/spill:{0,1}    producer throughput with the spill discarding or writing the log
 //   replay_from_disk       a consumer reading a partition lapped out of its ring (page cache)
+//   fresh_memory_first_touch  the rate of never-touched pages: the page cache's own floor
 // Repetitions are interleaved at random so the disk's drift hits every benchmark alike; the
 // summary at the end divides medians. KBUS_BENCH_MB sets the bytes per iteration (default 1024).
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -109,6 +111,28 @@ void disk_sequential_write(benchmark::State& state) {
     }
     state.SetBytesProcessed(std::int64_t(state.iterations() * total));
     std::filesystem::remove_all(dir);
+}
+
+// The rate at which this machine hands out memory no one has touched yet: 1 GiB of fresh
+// anonymous pages, each written once. A spill fills new page-cache pages, each of which has to
+// come from somewhere: where the host of a VM maps guest memory only on first use, that dominates
+// the spill (perf: the copy into the page cache) and the producers waiting on it.
+void fresh_memory_first_touch(benchmark::State& state) {
+    kbus::bench::pin_this_thread(client_cpu);
+    const std::uint64_t total = bytes_per_iteration();
+    const auto page = std::uint64_t(::sysconf(_SC_PAGESIZE));
+    for (auto _ : state) {
+        void* mem =
+            ::mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (mem == MAP_FAILED) throw std::runtime_error("mmap of fresh memory failed");
+        auto* bytes = static_cast<volatile unsigned char*>(mem);
+        const auto t0 = std::chrono::steady_clock::now();
+        for (std::uint64_t at = 0; at < total; at += page)
+            bytes[at] = 1;
+        state.SetIterationTime(seconds_since(t0));
+        ::munmap(mem, total);
+    }
+    state.SetBytesProcessed(std::int64_t(state.iterations() * total));
 }
 
 // From the first send until kbusd has exited after its shutdown drain and fsync: every byte is
@@ -215,6 +239,10 @@ class RatioReporter : public kbus::bench::MedianReporter {
         ratio("producer, spill on / spill off", "produce/spill:1", "produce/spill:0", 0.70);
         ratio("producer spill on / page cache", "produce/spill:1",
               "disk_sequential_write/fdatasync:0", 0.0);
+        const double fresh = rate("fresh_memory_first_touch/");
+        if (fresh > 0)
+            std::printf("  %-34s %8.2f GB/s   (how dear a never-used page is here)\n",
+                        "fresh memory, first touch", fresh / 1e9);
         const double replay = rate("replay_from_disk/");
         if (replay > 0)
             std::printf("  %-34s %8.2f GB/s   (target >= 1 GB/s)\n", "replay from disk",
@@ -245,6 +273,7 @@ BENCHMARK(disk_sequential_write)
     ->Unit(benchmark::kMillisecond)
     ->UseManualTime()
     ->Iterations(1);
+BENCHMARK(fresh_memory_first_touch)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(1);
 BENCHMARK(spill_to_disk)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(1);
 BENCHMARK(produce)
     ->ArgName("spill")
