@@ -186,6 +186,27 @@ TEST_CASE("a lapped reader is told, never handed overwritten bytes", "[ring]") {
     CHECK(rec.offset == 199);
 }
 
+TEST_CASE("a reader steps by the frame length it checked, whatever the header says after",
+          "[ring]") {
+    TestRing t(64 * 1024);
+    t.release_up_to(0);
+    RingWriter w(t.ref);
+    RingReader r(t.ref);
+    const RingClaim first = write_value(w, std::string(100, 'a'));
+    (void)write_value(w, std::string(100, 'b'));
+    Cursor c{0, 0};
+    RecordRef rec;
+    REQUIRE(r.peek(c, rec) == PeekStatus::record);
+    // A detached reader's frame being overwritten by a later lap between the check and the step:
+    // the length it now reads is a value byte run, not a multiple of the record alignment.
+    first.record->frame_length = 0x6b6b6b6c;
+    RingReader::advance(c, rec);
+    CHECK(c.position == first.layout.frame_length);
+    CHECK(c.position % record_alignment == 0);
+    REQUIRE(r.peek(c, rec) == PeekStatus::record);
+    CHECK(rec.offset == 1);
+}
+
 TEST_CASE("payload bytes that look like a later lap's header are not a lap", "[ring]") {
     TestRing t(64 * 1024);
     RingWriter w(t.ref);

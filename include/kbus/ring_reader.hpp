@@ -29,6 +29,10 @@ struct RecordRef {
     const RecordHeader* header = nullptr;
     std::uint64_t position = 0;
     std::uint64_t offset = 0;
+    // The frame length peek() checked. A reader that was detached may be reading bytes a later
+    // lap is overwriting (its batch is then reported invalidated): stepping by a second load of
+    // the header's length could leave its cursor anywhere, even misaligned.
+    std::uint32_t frame_length = 0;
 };
 
 class RingReader {
@@ -64,7 +68,7 @@ class RingReader {
                 c.position += length;
                 continue;
             }
-            out = {r, c.position, c.offset};
+            out = {r, c.position, c.offset, length};
             if (r->type == RecordType::aborted) return PeekStatus::aborted;
             if (r->type != RecordType::data || !payload_fits(*r)) return PeekStatus::corrupt;
             return PeekStatus::record;
@@ -79,7 +83,7 @@ class RingReader {
     }
 
     static void advance(Cursor& c, const RecordRef& r) noexcept {
-        c.position = r.position + r.header->frame_length;
+        c.position = r.position + r.frame_length;
         c.offset = r.offset + 1;
     }
 
