@@ -28,6 +28,7 @@ using namespace std::chrono_literals;
 namespace {
 
 using kbus::test::KafkaHandle;
+using kbus::test::produce_copy;
 
 // A daemon with the listener on a free port, and that port.
 struct KafkaDaemon {
@@ -256,12 +257,8 @@ TEST_CASE("records Kafka acknowledged survive a kbusd SIGKILL right after the ac
             make_client(RD_KAFKA_PRODUCER, k.broker, {{"acks", "1"}, {"linger.ms", "1"}}, &reports);
         for (int i = 0; i < n; ++i) {
             const std::string key = "key-" + std::to_string(i), value = value_for(i);
-            REQUIRE(rd_kafka_producev(
-                        producer.get(), RD_KAFKA_V_TOPIC("acked"), RD_KAFKA_V_PARTITION(i % 2),
-                        RD_KAFKA_V_KEY(key.data(), key.size()),
-                        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                        RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR_NO_ERROR);
+            REQUIRE(produce_copy(producer.get(), "acked", i % 2, key, value) ==
+                    RD_KAFKA_RESP_ERR_NO_ERROR);
         }
         REQUIRE(rd_kafka_flush(producer.get(), 30000) == RD_KAFKA_RESP_ERR_NO_ERROR);
         // Acknowledged: kill the daemon at once, before its spill's linger has passed.

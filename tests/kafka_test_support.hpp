@@ -69,6 +69,16 @@ struct MockKafka {
     }
 };
 
+// Queues a copy of key and value for topic/partition (plain, no headers or timestamp).
+inline rd_kafka_resp_err_t produce_copy(rd_kafka_t* producer, const char* topic,
+                                        std::int32_t partition, const std::string& key,
+                                        const std::string& value) {
+    return rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+                             RD_KAFKA_V_KEY(key.data(), key.size()),
+                             RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+}
+
 #ifdef KBUS_CLI_PATH
 // The kbus CLI against the fixture's bus: its output (stderr too) and exit code.
 struct CliRun {

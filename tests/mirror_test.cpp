@@ -30,6 +30,7 @@ using kbus::test::kafka_client;
 using kbus::test::KafkaHandle;
 using kbus::test::MirrorProcess;
 using kbus::test::MockKafka;
+using kbus::test::produce_copy;
 
 namespace {
 
@@ -370,12 +371,8 @@ TEST_CASE(
     auto produce = [&](int from, int count) {
         for (int i = from; i < from + count; ++i) {
             const std::string key = "f" + std::to_string(i), value = "v" + std::to_string(i);
-            REQUIRE(rd_kafka_producev(
-                        producer.get(), RD_KAFKA_V_TOPIC("feed"), RD_KAFKA_V_PARTITION(i % 3),
-                        RD_KAFKA_V_KEY(key.data(), key.size()),
-                        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                        RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR_NO_ERROR);
+            REQUIRE(produce_copy(producer.get(), "feed", i % 3, key, value) ==
+                    RD_KAFKA_RESP_ERR_NO_ERROR);
             if (i % 10 == 0) std::this_thread::sleep_for(10ms);  // about 1000 records/s
         }
         REQUIRE(rd_kafka_flush(producer.get(), 10000) == RD_KAFKA_RESP_ERR_NO_ERROR);

@@ -138,7 +138,7 @@ bool PartitionSpill::write_batch(std::uint64_t now_ns, std::int64_t now_ms) {
             rec.value_length < 0 ? BytesView()
                                  : BytesView(base + l.value_offset, std::size_t(rec.value_length)),
             headers_);
-        taken += rec.frame_length;
+        taken += r.frame_length;
         ring::RingReader::advance(c, r);
     }
     if (c.position == cursor_.position) return false;  // the oldest claim is not committed yet

@@ -33,10 +33,7 @@ class WireReader {
     [[nodiscard]] bool boolean() { return i8() != 0; }
 
     [[nodiscard]] std::optional<std::string_view> nullable_string() {
-        const std::int16_t n = i16();
-        if (n < -1) throw KafkaDecodeError("negative string length " + std::to_string(n));
-        if (n == -1) return std::nullopt;
-        return take(std::size_t(n));
+        return nullable_run(i16(), "string");
     }
     [[nodiscard]] std::string string() {
         const auto s = nullable_string();
@@ -44,10 +41,7 @@ class WireReader {
         return std::string(*s);
     }
     [[nodiscard]] std::optional<std::string_view> nullable_bytes() {
-        const std::int32_t n = i32();
-        if (n < -1) throw KafkaDecodeError("negative bytes length " + std::to_string(n));
-        if (n == -1) return std::nullopt;
-        return take(std::size_t(n));
+        return nullable_run(i32(), "bytes");
     }
     [[nodiscard]] std::string bytes() {
         const auto b = nullable_bytes();
@@ -71,6 +65,14 @@ class WireReader {
     template <typename T>
     [[nodiscard]] T fixed() {
         return detail::load_be<T>(take(sizeof(T)).data());
+    }
+    // A length-prefixed run whose length -1 means null (strings and bytes alike).
+    [[nodiscard]] std::optional<std::string_view> nullable_run(std::int32_t n, const char* what) {
+        if (n < -1)
+            throw KafkaDecodeError(std::string("negative ") + what + " length " +
+                                   std::to_string(n));
+        if (n == -1) return std::nullopt;
+        return take(std::size_t(n));
     }
     [[nodiscard]] std::string_view take(std::size_t n) {
         if (n > remaining())
