@@ -26,7 +26,7 @@ struct TempDir {
 };
 
 inline std::vector<std::string> logged;
-inline log::LogSink sink() {
+inline logging::LogSink sink() {
     return
         [](const std::string& level, const std::string& m) { logged.push_back(level + " " + m); };
 }

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "kafka/batch_appender.hpp"
-#include "kbus/group_protocol.hpp"
+#include "kbus/group_messages.hpp"
 
 namespace kbusd {
 

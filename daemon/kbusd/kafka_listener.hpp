@@ -17,6 +17,7 @@
 #include "kafka/batch_appender.hpp"
 #include "kafka_backend.hpp"
 #include "kafka_connection.hpp"
+#include "logging/log_sink.hpp"
 
 namespace kbusd {
 
@@ -31,7 +32,7 @@ struct KafkaListenerOptions {
 
 class KafkaListener {
   public:
-    using Log = std::function<void(const char* level, const std::string& message)>;
+    using Log = kbus::logging::LogSink;
     KafkaListener(KafkaBackend& backend, KafkaListenerOptions options, Log log);
     KafkaListener(const KafkaListener&) = delete;
     KafkaListener& operator=(const KafkaListener&) = delete;

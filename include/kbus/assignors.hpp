@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "kbus/group_protocol.hpp"
+#include "kbus/group_messages.hpp"
 
 namespace kbus::group {
 

@@ -19,6 +19,7 @@
 #include "kbus/bus_stats.hpp"
 #include "kbus/control_channel.hpp"
 #include "kbus/control_descriptor.hpp"
+#include "kbus/control_messages.hpp"
 #include "kbus/detail/futex.hpp"
 #include "kbus/protocol.hpp"
 #include "kbus/ring_ref.hpp"
@@ -48,10 +49,7 @@ struct TopicHandle {
     std::vector<ring::RingRef> rings;
 };
 
-struct TopicDescription {
-    protocol::TopicMetadata metadata;
-    std::vector<protocol::PartitionState> partitions;
-};
+using protocol::TopicDescription;
 
 class Client {
   public:
@@ -72,57 +70,30 @@ class Client {
 
     void create_topic(std::string_view name, std::int32_t partitions,
                       const std::map<std::string, std::string>& config = {}) {
-        protocol::Writer w;
-        w.str(name);
-        w.i32(partitions);
-        write_config(w, config);
-        call(protocol::RequestType::create_topic, w.bytes());
+        (void)request(
+            protocol::CreateTopicRequest{std::string(name), partitions, settings_of(config)});
     }
 
     void alter_topic(std::string_view name, const std::map<std::string, std::string>& config) {
-        protocol::Writer w;
-        w.str(name);
-        write_config(w, config);
-        call(protocol::RequestType::alter_topic, w.bytes());
-        std::lock_guard lock(mutex_);
-        topics_.erase(std::string(name));
+        (void)request(protocol::AlterTopicRequest{std::string(name), settings_of(config)});
+        forget_topic(name);
     }
 
     void delete_topic(std::string_view name) {
-        protocol::Writer w;
-        w.str(name);
-        call(protocol::RequestType::delete_topic, w.bytes());
-        std::lock_guard lock(mutex_);
-        topics_.erase(std::string(name));
+        (void)request(protocol::DeleteTopicRequest{std::string(name)});
+        forget_topic(name);
     }
 
     [[nodiscard]] std::vector<std::string> list_topics() {
-        const std::string reply = call(protocol::RequestType::list_topics, {});
-        protocol::Reader r(reply);
-        std::vector<std::string> names(r.count(4));
-        for (auto& n : names)
-            n = r.str();
-        return names;
+        return request(protocol::ListTopicsRequest{}).names;
     }
 
     [[nodiscard]] TopicDescription describe_topic(std::string_view name) {
-        protocol::Writer w;
-        w.str(name);
-        const std::string reply = call(protocol::RequestType::describe_topic, w.bytes());
-        protocol::Reader r(reply);
-        TopicDescription d{protocol::TopicMetadata::read(r), {}};
-        const std::uint32_t n = r.count(8);
-        for (std::uint32_t i = 0; i < n; ++i)
-            d.partitions.push_back(protocol::PartitionState::read(r));
-        return d;
+        return request(protocol::DescribeTopicRequest{std::string(name)});
     }
 
     // A snapshot of the whole bus: every partition's offsets, fill and readers, every group's lag.
-    [[nodiscard]] stats::BusStats stats() {
-        const std::string reply = call(protocol::RequestType::stats, {});
-        protocol::Reader r(reply);
-        return stats::BusStats::read(r);
-    }
+    [[nodiscard]] stats::BusStats stats() { return request(protocol::StatsRequest{}); }
 
     // The topic's metadata and mapped rings, fetched once and cached.
     [[nodiscard]] std::shared_ptr<const TopicHandle> topic(std::string_view name) {
@@ -130,12 +101,8 @@ class Client {
             std::lock_guard lock(mutex_);
             if (auto it = topics_.find(std::string(name)); it != topics_.end()) return it->second;
         }
-        protocol::Writer w;
-        w.str(name);
-        const std::string reply = call(protocol::RequestType::topic_metadata, w.bytes());
-        protocol::Reader r(reply);
         auto handle = std::make_shared<TopicHandle>();
-        handle->metadata = protocol::TopicMetadata::read(r);
+        handle->metadata = request(protocol::TopicMetadataRequest{std::string(name)});
         for (std::int32_t p = 0; p < handle->metadata.partitions; ++p) {
             const std::string shm = handle->metadata.ring_shm_prefix + "." + std::to_string(p);
             SharedMapping m = SharedMapping::open(shm, options_.touch_ring_pages);
@@ -160,15 +127,7 @@ class Client {
                                                            std::int32_t partition,
                                                            protocol::OffsetSpecKind kind,
                                                            std::int64_t offset, std::int32_t slot) {
-        protocol::Writer w;
-        w.u64(topic_id);
-        w.i32(partition);
-        w.u8(static_cast<std::uint8_t>(kind));
-        w.i64(offset);
-        w.i32(slot);
-        const std::string reply = call(protocol::RequestType::attach_reader, w.bytes());
-        protocol::Reader r(reply);
-        return protocol::ReaderAttachment::read(r);
+        return request(protocol::AttachReaderRequest{topic_id, partition, kind, offset, slot});
     }
 
     // Batches from a partition's log, from the one holding `offset`, up to max_bytes (at least
@@ -176,27 +135,33 @@ class Client {
     [[nodiscard]] protocol::FetchReply fetch(std::uint64_t topic_id, std::int32_t partition,
                                              std::int64_t offset, std::uint32_t max_bytes,
                                              bool as_extent = false) {
-        protocol::Writer w;
-        w.u64(topic_id);
-        w.i32(partition);
-        w.i64(offset);
-        w.u32(max_bytes);
-        w.u8(as_extent ? 1 : 0);
-        const std::string reply = call(protocol::RequestType::fetch, w.bytes());
-        protocol::Reader r(reply);
-        return protocol::FetchReply::read(r);
+        return request(protocol::FetchRequest{topic_id, partition, offset, max_bytes, as_extent});
     }
 
     void release_reader(std::uint64_t topic_id, std::int32_t partition, std::uint32_t slot) {
-        protocol::Writer w;
-        w.u64(topic_id);
-        w.i32(partition);
-        w.u32(slot);
-        (void)call_if_connected(protocol::RequestType::release_reader, w.bytes());
+        (void)request_if_connected(protocol::ReleaseReaderRequest{topic_id, partition, slot});
     }
 
     // Wakes the daemon's spill loop if it sleeps (a blocked producer wants the limit to move).
     void ring_doorbell() noexcept { control_->doorbell.ring(); }
+
+    // A typed request (control_messages.hpp, group_messages.hpp) and its decoded reply; failures
+    // are kbus::Error. Reconnects like call().
+    template <class Request>
+    typename Request::Reply request(const Request& r) {
+        return codec::decoded<typename Request::Reply>(call(Request::type, codec::encoded(r)));
+    }
+    // Like request(), with no reconnect (see call_if_connected).
+    template <class Request>
+    typename Request::Reply request_if_connected(const Request& r) {
+        return codec::decoded<typename Request::Reply>(
+            call_if_connected(Request::type, codec::encoded(r)));
+    }
+    // Like request(), without waiting for the reply (see call_async).
+    template <class Request>
+    void request_async(const Request& r) {
+        call_async(Request::type, codec::encoded(r));
+    }
 
     // One control request. If the daemon went away (killed, restarted), the client reconnects
     // and retries until options.reconnect_timeout has passed: a restart is ridden through.
@@ -281,23 +246,18 @@ class Client {
     void connect_and_greet() {
         channel_.connect(location_.socket_path(), options_.request_timeout);
         reached_daemon_ = true;
-        protocol::Writer w;
-        w.u32(protocol::protocol_version);
-        w.u64(static_cast<std::uint64_t>(::getpid()));
-        w.str(options_.client_name);
-        const std::string reply = channel_.call(protocol::RequestType::hello, w.bytes());
-        protocol::Reader r(reply);
-        daemon_epoch_ = r.u64();
-        control_shm_name_ = r.str();
+        const protocol::HelloRequest hello{protocol::protocol_version,
+                                           static_cast<std::uint64_t>(::getpid()),
+                                           options_.client_name};
+        const auto reply = codec::decoded<protocol::HelloReply>(
+            channel_.call(protocol::HelloRequest::type, codec::encoded(hello)));
+        daemon_epoch_ = reply.daemon_epoch;
+        control_shm_name_ = reply.control_shm_name;
     }
 
-    static void write_config(protocol::Writer& w,
-                             const std::map<std::string, std::string>& config) {
-        w.u32(static_cast<std::uint32_t>(config.size()));
-        for (const auto& [k, v] : config) {
-            w.str(k);
-            w.str(v);
-        }
+    static std::vector<protocol::Setting> settings_of(
+        const std::map<std::string, std::string>& config) {
+        return {config.begin(), config.end()};
     }
 
     ClientOptions options_;

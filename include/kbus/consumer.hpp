@@ -24,6 +24,7 @@
 #include "kbus/detail/clock.hpp"
 #include "kbus/detail/file_extent_reader.hpp"
 #include "kbus/detail/futex.hpp"
+#include "kbus/group_commit.hpp"
 #include "kbus/group_requests.hpp"
 #include "kbus/message.hpp"
 #include "kbus/names.hpp"
@@ -446,7 +447,7 @@ class Consumer {
     }
 
     bool sync_group(std::int64_t now) {
-        const std::optional<group::SyncResult> a =
+        const std::optional<group::SyncGroupReply> a =
             group::sync(*client_, {options_.group_id, generation_, member_id_, group_assignments_});
         if (!a) return false;
         take_assignment(group::decode_assignment(a->assignment), a->grants);

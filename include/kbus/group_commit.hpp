@@ -15,14 +15,6 @@
 
 namespace kbus::group {
 
-// Where a member commits one partition: a slot of the partition's ring and its fence token.
-struct CommitGrant {
-    std::string topic;
-    std::int32_t partition = 0;
-    std::uint32_t slot = 0;
-    std::uint64_t token = 0;
-};
-
 // A member's token for a generation; the low half is never 0, so (generation << 32) alone, the
 // fence, is nobody's token.
 [[nodiscard]] inline std::uint64_t member_token(std::int32_t generation,

@@ -10,5 +10,4 @@
 #include "kbus/murmur2.hpp"
 #include "kbus/names.hpp"
 #include "kbus/producer.hpp"
-
-#define KBUS_VERSION "0.1.0"
+#include "kbus/version.hpp"

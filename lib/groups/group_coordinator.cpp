@@ -43,7 +43,7 @@ const char* to_string(GroupState s) noexcept {
     return "Unknown";
 }
 
-GroupCoordinator::GroupCoordinator(OffsetStore& offsets, log::LogSink sink)
+GroupCoordinator::GroupCoordinator(OffsetStore& offsets, logging::LogSink sink)
     : offsets_(offsets), sink_(std::move(sink)), member_salt_(std::random_device{}()) {}
 
 std::string GroupCoordinator::new_member_id(const std::string& client_id) {

@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "groups/offset_store.hpp"
-#include "kbus/group_protocol.hpp"
+#include "kbus/group_messages.hpp"
 #include "log/partition_log.hpp"
 
 namespace kbus::groups {
@@ -45,7 +45,7 @@ struct GroupListing {
 
 class GroupCoordinator {
   public:
-    GroupCoordinator(OffsetStore& offsets, log::LogSink sink);
+    GroupCoordinator(OffsetStore& offsets, logging::LogSink sink);
 
     [[nodiscard]] group::JoinGroupReply join(const group::JoinGroupRequest& request,
                                              std::uint32_t connection, std::int64_t now_ms);
@@ -129,7 +129,7 @@ class GroupCoordinator {
     [[nodiscard]] std::string new_member_id(const std::string& client_id);
 
     OffsetStore& offsets_;
-    log::LogSink sink_;
+    logging::LogSink sink_;
     std::function<void(const std::string&, std::int32_t)> on_new_generation_;
     std::map<std::string, Group> groups_;
     std::uint64_t member_seq_ = 0;

@@ -11,7 +11,7 @@ namespace {
 constexpr std::uint64_t compact_above_bytes = 64ULL << 20;
 }  // namespace
 
-OffsetStore::OffsetStore(const std::string& data_dir, log::LogSink sink)
+OffsetStore::OffsetStore(const std::string& data_dir, logging::LogSink sink)
     : path_(data_dir + "/__kbus_offsets"), sink_(std::move(sink)) {
     load();
     compact();

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "kbus/group_protocol.hpp"
+#include "kbus/group_messages.hpp"
 #include "log/file.hpp"
 #include "log/partition_log.hpp"
 
@@ -25,7 +25,7 @@ using OffsetMap = std::map<group::TopicPartition, std::int64_t>;
 
 class OffsetStore {
   public:
-    OffsetStore(const std::string& data_dir, log::LogSink sink);
+    OffsetStore(const std::string& data_dir, logging::LogSink sink);
 
     // Throws Error(io_error) if the line cannot be written (the commit then did not happen).
     void commit(const std::string& group, const group::TopicPartition& tp, std::int64_t offset);
@@ -43,7 +43,7 @@ class OffsetStore {
     void append(const std::string& line);
 
     std::string path_;
-    log::LogSink sink_;
+    logging::LogSink sink_;
     std::map<std::string, OffsetMap> offsets_;
     log::File file_;
     std::uint64_t file_size_ = 0;

@@ -12,7 +12,7 @@ namespace kbus::log {
 namespace fs = std::filesystem;
 
 PartitionLog::PartitionLog(std::string dir, const config::TopicConfig& config, bool verify,
-                           LogSink sink)
+                           logging::LogSink sink)
     : dir_(std::move(dir)), config_(config), sink_(std::move(sink)) {
     fs::create_directories(dir_);
     security::access_policy().apply_to_path(dir_, true);
@@ -55,40 +55,65 @@ PartitionLog::PartitionLog(std::string dir, const config::TopicConfig& config, b
         sink_("WARN", "removed " + std::to_string(dropped) + " segment(s) of " + dir_ +
                           " after the truncation");
     if (segments_.empty()) roll(0);
-    log_start_offset_ = segments_.begin()->first;
+    publish_offsets();
 }
 
-std::int64_t PartitionLog::log_end_offset() const noexcept {
-    return segments_.rbegin()->second->next_offset();
+void PartitionLog::publish_offsets() noexcept {
+    // Release: a reader that sees an offset finds the segments that hold it.
+    log_start_offset_.store(segments_.begin()->first, std::memory_order_release);
+    log_end_offset_.store(segments_.rbegin()->second->next_offset(), std::memory_order_release);
 }
 
-std::uint64_t PartitionLog::size_bytes() const noexcept {
+void PartitionLog::set_config(const config::TopicConfig& config) {
+    std::lock_guard lock(mutex_);
+    config_ = config;
+}
+
+std::size_t PartitionLog::segment_count() const {
+    std::lock_guard lock(mutex_);
+    return segments_.size();
+}
+
+std::uint64_t PartitionLog::size_bytes() const {
+    std::lock_guard lock(mutex_);
+    return size_bytes_locked();
+}
+
+std::uint64_t PartitionLog::size_bytes_locked() const noexcept {
     std::uint64_t n = 0;
     for (const auto& [base, s] : segments_)
         n += s->size_bytes();
     return n;
 }
 
-void PartitionLog::roll(std::int64_t base_offset) {
-    if (!segments_.empty()) {
-        active().seal();
-        active().flush();  // a closed segment is durable before the next one starts
-    }
+Segment* PartitionLog::roll(std::int64_t base_offset) {
+    Segment* closed = segments_.empty() ? nullptr : &active();
+    if (closed != nullptr) closed->seal();
     segments_.emplace(base_offset, std::make_unique<Segment>(Segment::create(dir_, base_offset)));
+    return closed;
 }
 
 void PartitionLog::append(std::string_view batch, std::int64_t now_ms) {
     const BatchView b({reinterpret_cast<const std::byte*>(batch.data()), batch.size()});
-    Segment& a = active();
-    const bool full = a.size_bytes() + batch.size() > std::uint64_t(config_.segment_bytes);
-    // Kafka's segment.ms: the incoming batch's timestamp against the segment's first one (the
-    // wall clock only when records carry no timestamp).
-    const std::int64_t stamp = b.max_timestamp() >= 0 ? b.max_timestamp() : now_ms;
-    const bool old = a.first_timestamp() >= 0 && stamp - a.first_timestamp() > config_.segment_ms;
-    const bool relative_overflow = b.last_offset() - a.base_offset() > INT32_MAX;
-    if (!a.empty() && (full || old || relative_overflow)) roll(b.base_offset());
-    active().append(b, config_.index_interval_bytes);
+    Segment* closed = nullptr;
+    {
+        std::lock_guard lock(mutex_);
+        Segment& a = active();
+        const bool full = a.size_bytes() + batch.size() > std::uint64_t(config_.segment_bytes);
+        // Kafka's segment.ms: the incoming batch's timestamp against the segment's first one
+        // (the wall clock only when records carry no timestamp).
+        const std::int64_t stamp = b.max_timestamp() >= 0 ? b.max_timestamp() : now_ms;
+        const bool old =
+            a.first_timestamp() >= 0 && stamp - a.first_timestamp() > config_.segment_ms;
+        const bool relative_overflow = b.last_offset() - a.base_offset() > INT32_MAX;
+        if (!a.empty() && (full || old || relative_overflow)) closed = roll(b.base_offset());
+        active().append(b, config_.index_interval_bytes);
+        publish_offsets();
+    }
     unflushed_messages_ += b.record_count();
+    // A closed segment is made durable at once, outside the lock (only this thread appends,
+    // rolls and deletes segments, so it stays there meanwhile).
+    if (closed != nullptr) closed->flush();
 }
 
 void PartitionLog::maybe_flush(std::int64_t now_ms, bool force) {
@@ -96,17 +121,25 @@ void PartitionLog::maybe_flush(std::int64_t now_ms, bool force) {
         last_flush_ms_ = now_ms;
         return;
     }
-    if (force || unflushed_messages_ >= config_.flush_messages ||
-        now_ms - last_flush_ms_ >= config_.flush_ms) {
-        active().flush();
+    std::int64_t flush_messages = 0, flush_ms = 0;
+    Segment* a = nullptr;
+    {
+        std::lock_guard lock(mutex_);
+        flush_messages = config_.flush_messages;
+        flush_ms = config_.flush_ms;
+        a = &active();
+    }
+    if (force || unflushed_messages_ >= flush_messages || now_ms - last_flush_ms_ >= flush_ms) {
+        a->flush();  // outside the lock: readers go on meanwhile
         unflushed_messages_ = 0;
         last_flush_ms_ = now_ms;
     }
 }
 
 std::size_t PartitionLog::apply_retention(std::int64_t now_ms) {
+    std::lock_guard lock(mutex_);
     std::size_t deleted = 0;
-    std::uint64_t total = size_bytes();
+    std::uint64_t total = size_bytes_locked();
     // Oldest first; stop at the first segment that stays; never the active one.
     while (segments_.size() > 1) {
         Segment& oldest = *segments_.begin()->second;
@@ -123,15 +156,15 @@ std::size_t PartitionLog::apply_retention(std::int64_t now_ms) {
         segments_.erase(segments_.begin());
         ++deleted;
     }
-    log_start_offset_ = segments_.begin()->first;
+    publish_offsets();
     return deleted;
 }
 
 std::pair<const Segment*, std::uint64_t> PartitionLog::find(std::int64_t offset) const {
-    if (offset < log_start_offset_)
+    if (offset < log_start_offset())
         throw Error(ErrorCode::offset_out_of_range, "offset " + std::to_string(offset) +
                                                         " is below the log start " +
-                                                        std::to_string(log_start_offset_));
+                                                        std::to_string(log_start_offset()));
     auto it = segments_.upper_bound(offset);
     if (it == segments_.begin()) return {nullptr, 0};
     for (--it; it != segments_.end(); ++it) {
@@ -143,19 +176,22 @@ std::pair<const Segment*, std::uint64_t> PartitionLog::find(std::int64_t offset)
 }
 
 std::string PartitionLog::read(std::int64_t offset, std::size_t max_bytes) const {
+    std::lock_guard lock(mutex_);
     const auto [s, pos] = find(offset);
     return s == nullptr ? std::string() : s->read(pos, max_bytes);
 }
 
 PartitionLog::Extent PartitionLog::locate(std::int64_t offset, std::size_t max_bytes) const {
+    std::lock_guard lock(mutex_);
     const auto [s, pos] = find(offset);
     if (s == nullptr) return {};
     return {s->log_path(), pos, s->whole_batches_bytes(pos, max_bytes)};
 }
 
 std::optional<std::int64_t> PartitionLog::offset_for_timestamp(std::int64_t ts) const {
+    std::lock_guard lock(mutex_);
     for (const auto& [base, s] : segments_)
-        if (auto o = s->offset_for_timestamp(ts)) return std::max(*o, log_start_offset_);
+        if (auto o = s->offset_for_timestamp(ts)) return std::max(*o, log_start_offset());
     return std::nullopt;
 }
 

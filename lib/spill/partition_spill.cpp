@@ -6,7 +6,8 @@
 namespace kbus::spill {
 
 PartitionSpill::PartitionSpill(ring::RingRef ring, log::PartitionLog& log,
-                               config::Compression codec, log::LogSink sink, SpillOptions options)
+                               config::Compression codec, logging::LogSink sink,
+                               SpillOptions options)
     : ring_(ring),
       reader_(ring),
       log_(log),
@@ -103,7 +104,8 @@ bool PartitionSpill::repair_dead_claim(std::uint64_t now_ns) {
                            *refused + "); the partition waits for it");
         return false;
     }
-    aborted_offsets_ += region->end_offset - region->first_offset;
+    aborted_offsets_.fetch_add(region->end_offset - region->first_offset,
+                               std::memory_order_relaxed);
     sink_("WARN", log_.dir() + ": offsets " + std::to_string(region->first_offset) + ".." +
                       std::to_string(region->end_offset - 1) +
                       " were claimed but not committed within the claim timeout (a dead "

@@ -2,8 +2,11 @@
 // a RecordBatch v2 and appends it to the partition's log; only then does the spill cursor (the
 // gate of invariant 4) move past them. Batches close when they reach batch_bytes, when their
 // oldest record has waited `linger`, or at once when the ring is filling up.
+//
+// Not thread-safe: one thread (the spill worker, under the partition's spill mutex) drives it.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -36,7 +39,7 @@ inline constexpr std::uint64_t ring_only_linger_ns = 100'000'000;
 class PartitionSpill {
   public:
     PartitionSpill(ring::RingRef ring, log::PartitionLog& log, config::Compression codec,
-                   log::LogSink sink, SpillOptions options = {});
+                   logging::LogSink sink, SpillOptions options = {});
 
     // Puts the cursor where the log ends. A ring re-attached after a daemon crash holds records
     // the log already has (skipped) and records it does not (spilled next). Returns false when
@@ -59,8 +62,11 @@ class PartitionSpill {
         return options_.write_to_log && write_batch(now_ns, now_ms);
     }
 
-    // Offsets turned into aborted gaps since start (dead producers' claims).
-    [[nodiscard]] std::uint64_t aborted_offsets() const noexcept { return aborted_offsets_; }
+    // Offsets turned into aborted gaps since start (dead producers' claims). Readable from any
+    // thread (relaxed: a statistic).
+    [[nodiscard]] std::uint64_t aborted_offsets() const noexcept {
+        return aborted_offsets_.load(std::memory_order_relaxed);
+    }
 
     [[nodiscard]] const ring::Cursor& cursor() const noexcept { return cursor_; }
     [[nodiscard]] bool io_failing() const noexcept { return io_failing_; }
@@ -79,7 +85,7 @@ class PartitionSpill {
     ring::RingReader reader_;
     log::PartitionLog& log_;
     config::Compression codec_;
-    log::LogSink sink_;
+    logging::LogSink sink_;
     SpillOptions options_;
     ring::Cursor cursor_;
     log::BatchBuilder builder_;
@@ -89,7 +95,7 @@ class PartitionSpill {
     std::uint64_t last_io_log_ns_ = 0;
     std::optional<StallSnapshot> stall_;  // an uncommitted claim at the cursor, first seen...
     std::uint64_t stall_since_ns_ = 0;    // ...then
-    std::uint64_t aborted_offsets_ = 0;
+    std::atomic<std::uint64_t> aborted_offsets_{0};
 };
 
 }  // namespace kbus::spill

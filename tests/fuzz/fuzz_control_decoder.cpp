@@ -1,56 +1,58 @@
 // Fuzz target: the control protocol as a stream of frames (kbusd's framing), each payload fed to
-// the decoder its type byte selects: topic metadata, partition state, reader attachments, fetch
-// replies, the group requests and replies, and the consumer protocol's subscription and
-// assignment. Every malformed input must end in kbus::Error, never in a read out of bounds or an
-// allocation a hostile count asked for.
+// the decoder its type selects: every request and reply message, and the consumer protocol's
+// subscription and assignment. Every malformed input must end in kbus::Error, never in a read out
+// of bounds or an allocation a hostile count asked for.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
+#include "kbus/control_messages.hpp"
 #include "kbus/error.hpp"
-#include "kbus/group_protocol.hpp"
-#include "kbus/protocol.hpp"
+#include "kbus/group_messages.hpp"
 
 using namespace kbus;
 
 namespace {
 
+template <class T>
+void decode_as(std::string_view payload) {
+    (void)codec::decoded<T>(payload);
+}
+
+// Every message of the control protocol, requests and replies (the first ten keep the indexes
+// the corpus was recorded with).
 void decode(std::uint16_t type, std::string_view payload) {
-    protocol::Reader r(payload);
-    switch (type % 10) {
-        case 0:
-            (void)protocol::TopicMetadata::read(r);
-            break;
-        case 1:
-            (void)protocol::PartitionState::read(r);
-            break;
-        case 2:
-            (void)protocol::ReaderAttachment::read(r);
-            break;
-        case 3:
-            (void)protocol::FetchReply::read(r);
-            break;
-        case 4:
-            (void)group::JoinGroupRequest::read(r);
-            break;
-        case 5:
-            (void)group::JoinGroupReply::read(r);
-            break;
-        case 6:
-            (void)group::SyncGroupRequest::read(r);
-            break;
-        case 7:
-            (void)group::GroupDescription::read(r);
-            break;
-        case 8:
-            (void)group::decode_subscription(std::string(payload));
-            break;
-        case 9:
-            (void)group::decode_assignment(std::string(payload));
-            break;
-    }
-    r.expect_end();
+    using namespace protocol;
+    using namespace group;
+    using Decoder = void (*)(std::string_view);
+    static constexpr Decoder decoders[] = {
+        decode_as<TopicMetadata>,
+        decode_as<PartitionState>,
+        decode_as<ReaderAttachment>,
+        decode_as<FetchReply>,
+        decode_as<JoinGroupRequest>,
+        decode_as<JoinGroupReply>,
+        decode_as<SyncGroupRequest>,
+        decode_as<GroupDescription>,
+        [](std::string_view p) { (void)decode_subscription(std::string(p)); },
+        [](std::string_view p) { (void)decode_assignment(std::string(p)); },
+        decode_as<HelloRequest>,
+        decode_as<HelloReply>,
+        decode_as<CreateTopicRequest>,
+        decode_as<AlterTopicRequest>,
+        decode_as<AttachReaderRequest>,
+        decode_as<FetchRequest>,
+        decode_as<SyncGroupReply>,
+        decode_as<CommitOffsetsRequest>,
+        decode_as<PartitionOffsetsReply>,
+        decode_as<GroupListingReply>,
+        decode_as<ResetOffsetsRequest>,
+        decode_as<stats::BusStats>,
+        decode_as<TopicDescription>,
+        decode_as<TopicNames>,
+    };
+    decoders[type % std::size(decoders)](payload);
 }
 
 }  // namespace

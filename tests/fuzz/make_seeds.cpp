@@ -8,8 +8,9 @@
 #include <string>
 
 #include "kafka/kafka_api.hpp"
+#include "kbus/control_messages.hpp"
 #include "kbus/detail/kafka_wire.hpp"
-#include "kbus/group_protocol.hpp"
+#include "kbus/group_messages.hpp"
 #include "kbus/protocol.hpp"
 #include "log/batch_builder.hpp"
 
@@ -63,7 +64,7 @@ void control_frames(const fs::path& dir) {
     protocol::TopicMetadata m{
         "orders", 7, 3, 1 << 20, 1 << 16, 0, 1000, "kbus.0.bus.orders", {{"retention.ms", "1000"}}};
     protocol::Writer w;
-    m.write(w);
+    codec::encode(w, m);
     std::string stream = frame(0, w);
     group::JoinGroupRequest j{"g",
                               "",
@@ -72,7 +73,7 @@ void control_frames(const fs::path& dir) {
                               group::consumer_protocol_type,
                               {{"range", group::encode_subscription({"orders", "audit"})}}};
     w = {};
-    j.write(w);
+    codec::encode(w, j);
     stream += frame(4, w);
     w = {};
     w.raw(group::encode_subscription({"orders"}).data(),

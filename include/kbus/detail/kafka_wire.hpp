@@ -1,7 +1,7 @@
 // Kafka's non-flexible wire primitives: big-endian integers, int16-length strings (-1: null),
 // int32-length bytes (-1: null) and int32-count arrays. One codec for every Kafka encoding kbus
 // speaks: the daemon's Kafka listener (lib/kafka) and the consumer protocol's member metadata
-// that the client carries in its groups (group_protocol.hpp). The reader checks every length
+// that the client carries in its groups (consumer_protocol.hpp). The reader checks every length
 // against what is left before using it and throws KafkaDecodeError: a request can never make
 // the daemon read outside its frame or allocate more than the frame could describe.
 #pragma once

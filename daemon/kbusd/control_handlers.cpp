@@ -1,0 +1,133 @@
+#include "control_handlers.hpp"
+
+#include "kbus/error.hpp"
+
+namespace kbusd {
+
+using kbus::Error;
+using kbus::ErrorCode;
+using kbus::codec::Empty;
+namespace protocol = kbus::protocol;
+namespace group = kbus::group;
+
+ControlHandlers::ControlHandlers(kbus::bus::Bus& bus, kbus::groups::GroupService& groups,
+                                 DaemonIdentity identity,
+                                 std::function<kbus::stats::BusStats()> stats)
+    : bus_(bus), groups_(groups), identity_(std::move(identity)), stats_(std::move(stats)) {
+    on<protocol::HelloRequest>(
+        [this](const protocol::HelloRequest& r, std::uint32_t) { return hello(r); });
+    register_topic_requests();
+    register_reader_requests();
+    register_group_requests();
+    on<protocol::StatsRequest>(
+        [this](const protocol::StatsRequest&, std::uint32_t) { return stats_(); });
+}
+
+std::string ControlHandlers::answer(protocol::RequestType type, std::string_view payload,
+                                    std::uint32_t connection) {
+    const auto it = table_.find(static_cast<std::uint16_t>(type));
+    if (it == table_.end())
+        throw Error(ErrorCode::unsupported, "unknown request type " + std::to_string(int(type)));
+    return it->second(payload, connection);
+}
+
+protocol::HelloReply ControlHandlers::hello(const protocol::HelloRequest& r) const {
+    if (r.version != protocol::protocol_version)
+        throw Error(ErrorCode::unsupported, "control protocol version " +
+                                                std::to_string(r.version) +
+                                                " is not spoken here (kbusd speaks " +
+                                                std::to_string(protocol::protocol_version) + ")");
+    return {identity_.epoch(), identity_.control_shm_name};
+}
+
+void ControlHandlers::register_topic_requests() {
+    on<protocol::CreateTopicRequest>([this](const protocol::CreateTopicRequest& r, std::uint32_t) {
+        (void)bus_.create(r);
+        return Empty{};
+    });
+    on<protocol::DeleteTopicRequest>([this](const protocol::DeleteTopicRequest& r, std::uint32_t) {
+        bus_.remove(r.name);
+        return Empty{};
+    });
+    on<protocol::AlterTopicRequest>([this](const protocol::AlterTopicRequest& r, std::uint32_t) {
+        bus_.alter(r.name, r.config);
+        return Empty{};
+    });
+    on<protocol::ListTopicsRequest>([this](const protocol::ListTopicsRequest&, std::uint32_t) {
+        return protocol::TopicNames{bus_.names()};
+    });
+    on<protocol::TopicMetadataRequest>(
+        [this](const protocol::TopicMetadataRequest& r, std::uint32_t) {
+            return bus_.metadata(r.name, true);
+        });
+    on<protocol::DescribeTopicRequest>([this](const protocol::DescribeTopicRequest& r,
+                                              std::uint32_t) { return bus_.describe(r.name); });
+}
+
+void ControlHandlers::register_reader_requests() {
+    on<protocol::AttachReaderRequest>(
+        [this](const protocol::AttachReaderRequest& r, std::uint32_t c) { return attach(r, c); });
+    on<protocol::ReleaseReaderRequest>(
+        [this](const protocol::ReleaseReaderRequest& r, std::uint32_t c) {
+            if (r.slot >= kbus::ring::reader_slot_count)
+                throw Error(ErrorCode::invalid_argument, "bad reader slot");
+            bus_.partition(r.topic_id, r.partition)->gate().release(r.slot, c);
+            return Empty{};
+        });
+    on<protocol::FetchRequest>([this](const protocol::FetchRequest& r, std::uint32_t) {
+        const auto p = bus_.partition(r.topic_id, r.partition);
+        return p->fetch(r.offset, r.max_bytes, r.as_extent,
+                        p->ring().header().info.max_record_bytes);
+    });
+}
+
+// Tethers a consumer to the ring at the offset it asks for, or, when that offset is only on disk
+// any more, tells it to read the log (fetch) until it catches up with the ring.
+protocol::ReaderAttachment ControlHandlers::attach(const protocol::AttachReaderRequest& r,
+                                                   std::uint32_t connection) {
+    const auto p = bus_.partition(r.topic_id, r.partition);
+    return p->gate().attach(p->start_offset(r.kind, r.offset), r.slot, connection);
+}
+
+void ControlHandlers::register_group_requests() {
+    on<group::JoinGroupRequest>(
+        [this](const group::JoinGroupRequest& r, std::uint32_t c) { return groups_.join(r, c); });
+    on<group::SyncGroupRequest>(
+        [this](const group::SyncGroupRequest& r, std::uint32_t) { return groups_.sync(r, true); });
+    on<group::HeartbeatRequest>([this](const group::HeartbeatRequest& r, std::uint32_t) {
+        groups_.heartbeat(r);
+        return Empty{};
+    });
+    on<group::LeaveGroupRequest>([this](const group::LeaveGroupRequest& r, std::uint32_t) {
+        groups_.leave(r);
+        return Empty{};
+    });
+    on<group::CommitOffsetsRequest>([this](const group::CommitOffsetsRequest& r, std::uint32_t) {
+        groups_.commit(r);
+        return Empty{};
+    });
+    on<group::FetchOffsetsRequest>([this](const group::FetchOffsetsRequest& r, std::uint32_t) {
+        return group::PartitionOffsetsReply{groups_.committed(r.group, r.topic)};
+    });
+    on<group::ListGroupsRequest>([this](const group::ListGroupsRequest&, std::uint32_t) {
+        return group::GroupListingReply{groups_.list()};
+    });
+    on<group::DescribeGroupRequest>([this](const group::DescribeGroupRequest& r, std::uint32_t) {
+        return groups_.describe(r.group);
+    });
+    on<group::DeleteGroupRequest>([this](const group::DeleteGroupRequest& r, std::uint32_t) {
+        groups_.remove(r.group);
+        return Empty{};
+    });
+    on<group::ResetOffsetsRequest>([this](const group::ResetOffsetsRequest& r, std::uint32_t) {
+        return group::PartitionOffsetsReply{groups_.reset(r)};
+    });
+}
+
+void ControlHandlers::connection_closed(std::uint32_t connection) {
+    for (const auto& p : bus_.partitions())
+        p->gate().release_all_of(connection);
+    groups_.connection_closed(connection);
+}
+
+}  // namespace kbusd

@@ -1,0 +1,62 @@
+// What each control request does: one handler per request message (control_messages.hpp,
+// group_messages.hpp), registered by type. Topic requests go to the bus, reader requests to the
+// partition's producer gate, group requests to the group service.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "bus/bus.hpp"
+#include "groups/group_service.hpp"
+#include "kbus/bus_stats.hpp"
+#include "kbus/control_messages.hpp"
+#include "kbus/group_messages.hpp"
+
+namespace kbusd {
+
+// Who this daemon is, as hello answers it.
+struct DaemonIdentity {
+    std::function<std::uint64_t()> epoch;
+    std::string control_shm_name;
+};
+
+class ControlHandlers {
+  public:
+    ControlHandlers(kbus::bus::Bus& bus, kbus::groups::GroupService& groups,
+                    DaemonIdentity identity, std::function<kbus::stats::BusStats()> stats);
+
+    // The reply's fields; throws kbus::Error.
+    [[nodiscard]] std::string answer(kbus::protocol::RequestType type, std::string_view payload,
+                                     std::uint32_t connection);
+    // A client is gone: its reader slots are freed and its group memberships end.
+    void connection_closed(std::uint32_t connection);
+
+  private:
+    // Registers the handler of one request message: decode, handle, encode.
+    template <class Request, class Handler>
+    void on(Handler handler) {
+        table_[static_cast<std::uint16_t>(Request::type)] = [handler](std::string_view payload,
+                                                                      std::uint32_t connection) {
+            const auto request = kbus::codec::decoded<Request>(payload);
+            return kbus::codec::encoded(handler(request, connection));
+        };
+    }
+    void register_topic_requests();
+    void register_reader_requests();
+    void register_group_requests();
+
+    kbus::protocol::HelloReply hello(const kbus::protocol::HelloRequest& request) const;
+    kbus::protocol::ReaderAttachment attach(const kbus::protocol::AttachReaderRequest& request,
+                                            std::uint32_t connection);
+
+    kbus::bus::Bus& bus_;
+    kbus::groups::GroupService& groups_;
+    DaemonIdentity identity_;
+    std::function<kbus::stats::BusStats()> stats_;
+    std::map<std::uint16_t, std::function<std::string(std::string_view, std::uint32_t)>> table_;
+};
+
+}  // namespace kbusd

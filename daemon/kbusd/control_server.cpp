@@ -1,0 +1,156 @@
+#include "control_server.hpp"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <optional>
+#include <vector>
+
+#include "kbus/error.hpp"
+#include "security/access_policy.hpp"
+
+namespace kbusd {
+
+using kbus::Error;
+using kbus::ErrorCode;
+namespace protocol = kbus::protocol;
+
+bool ControlServer::listen() {
+    ::unlink(socket_path_.c_str());
+    listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (socket_path_.size() >= sizeof(addr.sun_path)) {
+        sink_("ERROR", "socket path too long: " + socket_path_);
+        return false;
+    }
+    std::memcpy(addr.sun_path, socket_path_.c_str(), socket_path_.size() + 1);
+    const mode_t old = ::umask(0177);  // nobody else between bind and the policy's mode
+    const int rc = ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    ::umask(old);
+    if (rc == 0) kbus::security::access_policy().apply_to_path(socket_path_, false);
+    if (rc != 0 || ::listen(listen_fd_, 128) != 0) {
+        sink_("ERROR", "cannot listen on " + socket_path_ + ": " + std::strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+void ControlServer::close() {
+    if (listen_fd_ < 0) return;
+    ::unlink(socket_path_.c_str());
+    ::close(listen_fd_);
+    listen_fd_ = -1;
+}
+
+void ControlServer::serve(const std::atomic<bool>& stop) {
+    std::vector<ControlConnection> conns;
+    // Relaxed: a flag checked once per round (at most 20 ms late).
+    while (!stop.load(std::memory_order_relaxed)) {
+        std::vector<pollfd> fds{{listen_fd_, POLLIN, 0}};
+        for (auto& c : conns)
+            fds.push_back(
+                {c.fd(),
+                 short((c.accepting_requests() ? POLLIN : 0) | (c.replies_waiting() ? POLLOUT : 0)),
+                 0});
+        // A short timeout: group sessions and rebalance deadlines are checked between polls.
+        const int ready = ::poll(fds.data(), fds.size(), 20);
+        handlers_.tick();
+        if (ready <= 0) continue;
+        if (fds[0].revents & POLLIN) accept_connection(conns);
+        for (std::size_t i = 1; i < fds.size(); ++i) {
+            ControlConnection& c = conns[i - 1];
+            if (fds[i].revents == 0) continue;
+            bool ok = true;
+            if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) ok = c.receive();
+            if (ok) ok = answer_requests(c) && c.flush();
+            if (ok && c.accepting_requests()) ok = answer_requests(c) && c.flush();
+            if (!ok) close_connection(c);
+        }
+        std::erase_if(conns, [](const ControlConnection& c) { return c.fd() < 0; });
+        connections_.store(std::uint32_t(conns.size()), std::memory_order_relaxed);
+    }
+    for (auto& c : conns)
+        c.close();
+}
+
+// Only the bus's owner (or root, or the policy's group) may connect: the kernel's word for who
+// is calling.
+void ControlServer::accept_connection(std::vector<ControlConnection>& conns) {
+    const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) return;
+    const std::optional<PeerCredentials> peer = peer_credentials(fd);
+    const kbus::security::AccessPolicy& access = kbus::security::access_policy();
+    if (!peer || !access.admits(peer->uid, peer->groups, ::geteuid())) {
+        sink_("WARN", peer ? "refused a connection from pid " + std::to_string(peer->pid) +
+                                 " (uid " + std::to_string(peer->uid) + "): only uid " +
+                                 std::to_string(::geteuid()) +
+                                 (access.group ? ", root and group " + std::to_string(*access.group)
+                                               : std::string(" and root")) +
+                                 " may use this bus"
+                           : std::string("refused a connection: no peer credentials"));
+        ::close(fd);
+        return;
+    }
+    conns.emplace_back(fd, next_id_++);
+}
+
+void ControlServer::close_connection(ControlConnection& c) {
+    handlers_.closed(c.id());
+    c.close();
+}
+
+bool ControlServer::answer_requests(ControlConnection& c) {
+    std::string& in = c.requests();
+    std::size_t used = 0;
+    while (c.accepting_requests()) {
+        using Status = protocol::SplitFrame::Status;
+        const protocol::SplitFrame f =
+            protocol::split_frame(std::string_view(in).substr(used), protocol::max_frame_payload);
+        if (f.status == Status::oversized) {
+            sink_("WARN", "connection " + std::to_string(c.id()) + ": frame of " +
+                              std::to_string(f.header.payload_length) +
+                              " bytes exceeds the limit, closing");
+            return false;
+        }
+        if (f.status == Status::incomplete) break;
+        c.queue_reply(reply_frame(f.header, f.payload, c.id()));
+        used += f.frame_bytes;
+    }
+    in.erase(0, used);
+    return true;
+}
+
+// One request's reply frame: its fields, or the error it met.
+std::string ControlServer::reply_frame(const protocol::FrameHeader& h, std::string_view payload,
+                                       std::uint32_t connection) {
+    protocol::Writer reply;
+    try {
+        const std::string body =
+            handlers_.answer(static_cast<protocol::RequestType>(h.type), payload, connection);
+        reply.u16(0);
+        reply.str("");
+        reply.raw(body.data(), body.size());
+    } catch (const Error& e) {
+        reply = {};
+        reply.u16(static_cast<std::uint16_t>(e.code()));
+        reply.str(e.what());
+    } catch (const std::exception& e) {
+        reply = {};
+        reply.u16(static_cast<std::uint16_t>(ErrorCode::unknown));
+        reply.str(e.what());
+    }
+    const protocol::FrameHeader rh{static_cast<std::uint32_t>(reply.bytes().size()),
+                                   static_cast<std::uint16_t>(h.type | protocol::reply_flag),
+                                   h.version, h.request_id, 0};
+    std::string out(reinterpret_cast<const char*>(&rh), sizeof(rh));
+    out += reply.bytes();
+    return out;
+}
+
+}  // namespace kbusd

@@ -1,0 +1,200 @@
+#include "daemon.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "bus/spill_worker.hpp"
+#include "cli/bus_stats_view.hpp"
+#include "log/file.hpp"
+#include "security/access_policy.hpp"
+#include "stats_snapshot.hpp"
+
+namespace kbusd {
+
+using kbus::Error;
+namespace control = kbus::control;
+
+namespace {
+
+// Like Kafka's .kafka_cleanShutdown: without it, the last run died and every batch is checked
+// against its CRC before the log is trusted.
+std::string clean_marker_of(const std::string& data_dir) {
+    return data_dir + "/.kbus_clean_shutdown";
+}
+
+}  // namespace
+
+Daemon::Daemon(kbus::BusLocation location, kbus::config::BrokerConfig broker,
+               kbus::logging::LogSink sink)
+    : loc_(std::move(location)), broker_(std::move(broker)), sink_(std::move(sink)) {}
+
+int Daemon::run(const std::atomic<bool>& stop) {
+    if (!take_bus()) return 2;
+    open_control_segment();
+    const std::string clean_marker = clean_marker_of(loc_.data_dir);
+    const bool clean = std::filesystem::exists(clean_marker);
+    std::filesystem::remove(clean_marker);
+    build_parts(!clean);
+    if (!server_->listen()) return abandon(1);
+    sink_("INFO", "serving bus '" + loc_.bus + "' on " + loc_.socket_path());
+    if (!start_metrics() || !start_kafka_listener()) return abandon(2);
+    kbus::bus::SpillWorker spill(*bus_, control_->doorbell, broker_.retention_check_interval_ms,
+                                 sink_);
+    std::thread spill_thread([&] { spill.run(stop); });
+    server_->serve(stop);
+    if (kafka_) kafka_->stop();
+    metrics_.stop();
+    spill_thread.join();
+    if (!shutdown()) {
+        sink_("ERROR", "stopped without draining every ring");
+        return 1;
+    }
+    kbus::log::write_file_durably(clean_marker, "");
+    sink_("INFO", "stopped");
+    return 0;
+}
+
+bool Daemon::take_bus() {
+    std::filesystem::create_directories(loc_.run_dir);
+    std::filesystem::create_directories(loc_.data_dir);
+    const kbus::security::AccessPolicy& access = kbus::security::access_policy();
+    access.apply_to_path(loc_.run_dir, true);
+    access.apply_to_path(loc_.data_dir, true);
+    lock_fd_ = ::open(loc_.lock_path().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock_fd_ < 0 || ::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+        sink_("ERROR", "bus '" + loc_.bus + "' is already served by another kbusd (lock " +
+                           loc_.lock_path() + " is held)");
+        return false;
+    }
+    return true;
+}
+
+void Daemon::open_control_segment() {
+    std::uint64_t epoch = 1;
+    try {
+        kbus::SharedMapping old = kbus::SharedMapping::open(loc_.control_shm_name());
+        const auto* c = static_cast<const control::ControlSegment*>(old.data());
+        if (old.size() >= sizeof(control::ControlSegment) &&
+            c->info.magic == control::control_magic &&
+            c->info.layout_version == control::control_layout_version) {
+            // Relaxed: the previous daemon is gone; nobody else writes the epoch.
+            epoch = c->info.daemon_epoch.load(std::memory_order_relaxed) + 1;
+            control_mapping_ = std::move(old);
+        }
+    } catch (const Error&) {  // none left: create one
+    }
+    const kbus::security::AccessPolicy& access = kbus::security::access_policy();
+    if (!control_mapping_.mapped()) {
+        control_mapping_ =
+            kbus::SharedMapping::create(loc_.control_shm_name(), sizeof(control::ControlSegment),
+                                        access.file_mode(), access.group ? int(*access.group) : -1);
+        auto* c = static_cast<control::ControlSegment*>(control_mapping_.data());
+        c->info.magic = control::control_magic;
+        c->info.layout_version = control::control_layout_version;
+    }
+    control_ = static_cast<control::ControlSegment*>(control_mapping_.data());
+    control_->info.daemon_pid.store(std::uint64_t(::getpid()), std::memory_order_relaxed);
+    // Release: a client that sees the new epoch sees the segment as this daemon set it up.
+    control_->info.daemon_epoch.store(epoch, std::memory_order_release);
+}
+
+void Daemon::build_parts(bool verify) {
+    const kbus::security::AccessPolicy& access = kbus::security::access_policy();
+    bus_ = std::make_unique<kbus::bus::Bus>(
+        loc_.data_dir, broker_,
+        kbus::bus::RingStore(loc_.shm_prefix(), access.file_mode(),
+                             access.group ? int(*access.group) : -1),
+        sink_);
+    bus_->restore(verify);
+    groups_ = std::make_unique<kbus::groups::GroupService>(loc_.data_dir, *bus_, sink_);
+    bus_->on_topic_deleted([this](const std::string& topic) { groups_->topic_deleted(topic); });
+    DaemonIdentity identity{[this] {
+                                // Relaxed: only this daemon writes it, once, at start.
+                                return control_->info.daemon_epoch.load(std::memory_order_relaxed);
+                            },
+                            loc_.control_shm_name()};
+    handlers_ = std::make_unique<ControlHandlers>(*bus_, *groups_, identity, [this] {
+        return stats_snapshot(*bus_, *groups_, server_->connections());
+    });
+    server_ = std::make_unique<ControlServer>(
+        loc_.socket_path(),
+        ControlServerHandlers{[this](kbus::protocol::RequestType t, std::string_view payload,
+                                     std::uint32_t c) { return handlers_->answer(t, payload, c); },
+                              [this](std::uint32_t c) { handlers_->connection_closed(c); },
+                              [this] { groups_->tick(); }},
+        sink_);
+}
+
+int Daemon::abandon(int code) {
+    if (bus_->names().empty()) kbus::SharedMapping::remove(loc_.control_shm_name());
+    return code;
+}
+
+bool Daemon::start_metrics() {
+    if (broker_.metrics_port < 0) return true;
+    try {
+        const std::uint16_t port =
+            metrics_.start(broker_.metrics_address, std::uint16_t(broker_.metrics_port), [this] {
+                return kbus::cli::stats_prometheus(
+                    stats_snapshot(*bus_, *groups_, server_->connections()));
+            });
+        sink_("INFO", "metrics on http://" + broker_.metrics_address + ":" + std::to_string(port) +
+                          "/metrics");
+        return true;
+    } catch (const Error& e) {
+        sink_("ERROR", e.what());
+        return false;
+    }
+}
+
+// listeners=PLAINTEXT://host:port: Kafka clients on a TCP port (off unless configured).
+bool Daemon::start_kafka_listener() {
+    if (!broker_.kafka_listener) return true;
+    KafkaListenerOptions o;
+    o.bind_host = broker_.kafka_listener->host;
+    o.port = broker_.kafka_listener->port;
+    if (broker_.kafka_advertised) {
+        o.advertised_host = broker_.kafka_advertised->host;
+        o.advertised_port = broker_.kafka_advertised->port;
+    }
+    o.max_request_bytes = broker_.socket_request_max_bytes;
+    o.cluster_id = "kbus-" + loc_.bus;
+    kafka_backend_ = std::make_unique<KafkaBusBackend>(
+        *bus_, *groups_, control_->doorbell, broker_.auto_create_topics, broker_.num_partitions);
+    kafka_ = std::make_unique<KafkaListener>(*kafka_backend_, o, sink_);
+    try {
+        const std::uint16_t port = kafka_->start();
+        const std::string host = o.bind_host.empty() ? "0.0.0.0" : o.bind_host;
+        sink_("INFO", "Kafka listener on " + host + ":" + std::to_string(port));
+        if (host.rfind("127.", 0) != 0 && host != "localhost")
+            sink_("WARN",
+                  "the Kafka listener is reachable from other hosts, and Kafka clients "
+                  "are not authenticated: anyone who reaches " +
+                      host + ":" + std::to_string(port) + " can read and write every topic");
+        return true;
+    } catch (const Error& e) {
+        sink_("ERROR", e.what());
+        kafka_.reset();
+        return false;
+    }
+}
+
+bool Daemon::shutdown() {
+    bool all_drained = true;
+    groups_->persist();  // the slots go with the rings
+    for (const auto& p : bus_->partitions()) {
+        if (kbus::bus::SpillWorker::drain(*p, sink_))
+            kbus::SharedMapping::remove(p->ring_name());
+        else
+            all_drained = false;
+    }
+    if (all_drained) kbus::SharedMapping::remove(loc_.control_shm_name());
+    server_->close();
+    return all_drained;
+}
+
+}  // namespace kbusd

@@ -1,0 +1,67 @@
+// kbusd's start-up, wiring and shutdown: the bus (topics, rings, logs), the group service, the
+// control socket, the spill thread, and the optional Kafka listener and metrics endpoint. Each
+// part is a class of its own; this one only puts them together and takes them apart in order.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "bus/bus.hpp"
+#include "config/broker_config.hpp"
+#include "control_handlers.hpp"
+#include "control_server.hpp"
+#include "groups/group_service.hpp"
+#include "kafka_bus_backend.hpp"
+#include "kafka_listener.hpp"
+#include "kbus/bus_location.hpp"
+#include "kbus/control_descriptor.hpp"
+#include "kbus/shared_memory.hpp"
+#include "logging/log_sink.hpp"
+#include "metrics_server.hpp"
+
+namespace kbusd {
+
+class Daemon {
+  public:
+    Daemon(kbus::BusLocation location, kbus::config::BrokerConfig broker,
+           kbus::logging::LogSink sink);
+    Daemon(const Daemon&) = delete;
+    Daemon& operator=(const Daemon&) = delete;
+
+    // Serves until `stop` is set, then stops cleanly. Returns the process's exit status.
+    int run(const std::atomic<bool>& stop);
+
+  private:
+    // The run and data dirs, and the lock that makes this the bus's only daemon.
+    [[nodiscard]] bool take_bus();
+    // The control segment: a killed daemon's is reused, so that clients mapping it keep working.
+    void open_control_segment();
+    void build_parts(bool verify);
+    [[nodiscard]] bool start_metrics();
+    [[nodiscard]] bool start_kafka_listener();
+    // A start that fails after creating the control segment removes it when the bus has no
+    // topics (with topics, their rings may hold records not yet spilled, and the next start
+    // needs them).
+    int abandon(int code);
+    // Everything committed to a ring goes to disk and is synced before the rings go away. A
+    // ring whose records could not be written (disk full) is left in shared memory, as after a
+    // crash. False then (no clean-shutdown mark).
+    [[nodiscard]] bool shutdown();
+
+    kbus::BusLocation loc_;
+    kbus::config::BrokerConfig broker_;
+    kbus::logging::LogSink sink_;
+    int lock_fd_ = -1;
+    kbus::SharedMapping control_mapping_;
+    kbus::control::ControlSegment* control_ = nullptr;
+    std::unique_ptr<kbus::bus::Bus> bus_;
+    std::unique_ptr<kbus::groups::GroupService> groups_;
+    std::unique_ptr<ControlHandlers> handlers_;
+    std::unique_ptr<ControlServer> server_;
+    std::unique_ptr<KafkaBusBackend> kafka_backend_;
+    std::unique_ptr<KafkaListener> kafka_;
+    MetricsServer metrics_;
+};
+
+}  // namespace kbusd

@@ -1,0 +1,157 @@
+#include "kafka_bus_backend.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "kbus/detail/clock.hpp"
+#include "kbus/error.hpp"
+#include "kbus/names.hpp"
+
+namespace kbusd {
+
+using kbus::Error;
+using kbus::ErrorCode;
+namespace group = kbus::group;
+
+std::vector<std::pair<std::string, std::optional<std::int32_t>>> KafkaBusBackend::topics(
+    const std::optional<std::vector<std::string>>& names, bool auto_create) {
+    std::vector<std::pair<std::string, std::optional<std::int32_t>>> found;
+    const std::vector<std::string> wanted = names ? *names : bus_.names();
+    for (const std::string& n : wanted) {
+        if (auto why = kbus::check_topic_name(n); !why.empty())
+            throw Error(ErrorCode::invalid_argument, why);
+        try {
+            found.emplace_back(n, bus_.metadata(n, auto_create && auto_create_topics_).partitions);
+        } catch (const Error& e) {
+            if (e.code() != ErrorCode::unknown_topic) throw;
+            if (names) found.emplace_back(n, std::nullopt);  // deleted meanwhile: not listed
+        }
+    }
+    return found;
+}
+
+std::uint32_t KafkaBusBackend::max_record_bytes(const std::string& topic) {
+    return bus_.partition(topic, 0)->ring().header().info.max_record_bytes;
+}
+
+ProduceOutcome KafkaBusBackend::produce(const std::string& topic, std::int32_t partition,
+                                        const kbus::kafka::BatchDecoder& batch) {
+    std::shared_ptr<kbus::bus::Partition> p;
+    bool log_append_time = false;
+    try {
+        p = bus_.partition(topic, partition);
+        log_append_time = bus_.config_of(topic).log_append_time;
+    } catch (const Error&) {
+        return {ProduceStatus::unknown_partition};
+    }
+    kbus::ring::RingWriter writer(p->ring());
+    const std::int64_t append_time = log_append_time ? kbus::detail::wall_clock_ms() : -1;
+    const kbus::kafka::AppendResult a = kbus::kafka::append_to_ring(writer, batch, append_time);
+    switch (a.status) {
+        case kbus::ring::ClaimStatus::claimed:
+            return {ProduceStatus::appended, a.base_offset, append_time,
+                    p->log().log_start_offset()};
+        case kbus::ring::ClaimStatus::full:
+            return {ProduceStatus::full};
+        case kbus::ring::ClaimStatus::too_large:
+            return {ProduceStatus::too_large};
+        case kbus::ring::ClaimStatus::deleted:
+            break;
+    }
+    return {ProduceStatus::unknown_partition};
+}
+
+PartitionRead KafkaBusBackend::read(const std::string& topic, std::int32_t partition,
+                                    std::int64_t offset, std::uint32_t max_bytes) {
+    const auto p = bus_.partition(topic, partition);
+    PartitionRead read;
+    read.log_start_offset = p->log().log_start_offset();
+    read.high_watermark = std::int64_t(p->high_watermark());
+    if (offset < read.log_start_offset || offset > read.high_watermark)
+        throw Error(ErrorCode::offset_out_of_range, "offset " + std::to_string(offset) +
+                                                        " is outside " +
+                                                        std::to_string(read.log_start_offset) +
+                                                        ".." + std::to_string(read.high_watermark));
+    // Served from the segments as stored. Records still on their way there are served by a
+    // later look at this fetch; the spill is asked to write them now rather than linger.
+    if (offset >= p->log().log_end_offset()) {
+        if (offset < read.high_watermark && p->request_flush()) doorbell_.ring();
+        return read;
+    }
+    const kbus::log::PartitionLog::Extent e = p->log().locate(offset, max_bytes);
+    if (e.length == 0) return read;
+    const int fd = ::open(e.path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        throw Error(ErrorCode::io_error, "cannot open " + e.path + ": " + std::strerror(errno));
+    // Kept open until the response is sent: retention may unlink the file meanwhile.
+    read.extent = FileExtent{std::shared_ptr<const int>(new int(fd),
+                                                        [](const int* f) {
+                                                            ::close(*f);
+                                                            delete f;
+                                                        }),
+                             e.position, e.length};
+    return read;
+}
+
+std::optional<std::int64_t> KafkaBusBackend::offset_for(const std::string& topic,
+                                                        std::int32_t partition,
+                                                        std::int64_t timestamp) {
+    const auto p = bus_.partition(topic, partition);
+    if (timestamp == -2) return p->log().log_start_offset();
+    if (timestamp == -1) return std::int64_t(p->high_watermark());
+    if (timestamp < 0)
+        throw Error(ErrorCode::invalid_argument,
+                    "timestamp " + std::to_string(timestamp) + " is not served");
+    return p->log().offset_for_timestamp(timestamp);
+}
+
+void KafkaBusBackend::create_topic(const std::string& name, std::int32_t partitions,
+                                   const std::vector<std::pair<std::string, std::string>>& configs,
+                                   bool validate_only) {
+    const kbus::protocol::CreateTopicRequest request{
+        name, partitions == -1 ? num_partitions_ : partitions, configs};
+    if (validate_only)
+        bus_.check_new(request);  // what creating it would refuse, nothing more
+    else
+        (void)bus_.create(request);
+}
+
+void KafkaBusBackend::delete_topic(const std::string& name) {
+    bus_.remove(name);
+}
+
+group::JoinGroupReply KafkaBusBackend::join(const group::JoinGroupRequest& request) {
+    return groups_.join(request, kbus::groups::GroupService::no_connection);
+}
+
+std::optional<std::string> KafkaBusBackend::sync(const group::SyncGroupRequest& request) {
+    const group::SyncGroupReply reply = groups_.sync(request, false);
+    if (reply.pending) return std::nullopt;
+    return reply.assignment;
+}
+
+void KafkaBusBackend::heartbeat(const std::string& g, std::int32_t generation,
+                                const std::string& member) {
+    groups_.heartbeat({g, generation, member});
+}
+
+void KafkaBusBackend::leave(const std::string& g, const std::string& member) {
+    groups_.leave({g, member});
+}
+
+void KafkaBusBackend::commit(const std::string& g, std::int32_t generation,
+                             const std::string& member, const group::OffsetList& offsets) {
+    groups_.commit({g, generation, member, offsets});
+}
+
+std::optional<std::int64_t> KafkaBusBackend::committed(const std::string& g,
+                                                       const group::TopicPartition& tp) {
+    for (const auto& [p, offset] : groups_.committed(g, tp.topic))
+        if (p == tp.partition) return offset;
+    return std::nullopt;
+}
+
+}  // namespace kbusd

@@ -1,0 +1,56 @@
+// The Kafka listener's view of the bus (kafka_backend.hpp) over kbusd's parts: topics and
+// partitions from the bus, groups from the group service (the same groups and committed offsets
+// kbus clients have). Safe from the listener's thread: every part locks itself.
+#pragma once
+
+#include "bus/bus.hpp"
+#include "groups/group_service.hpp"
+#include "kafka_backend.hpp"
+#include "kbus/control_descriptor.hpp"
+
+namespace kbusd {
+
+class KafkaBusBackend final : public KafkaBackend {
+  public:
+    KafkaBusBackend(kbus::bus::Bus& bus, kbus::groups::GroupService& groups,
+                    kbus::control::Doorbell& doorbell, bool auto_create_topics,
+                    std::int32_t num_partitions)
+        : bus_(bus),
+          groups_(groups),
+          doorbell_(doorbell),
+          auto_create_topics_(auto_create_topics),
+          num_partitions_(num_partitions) {}
+
+    std::vector<std::pair<std::string, std::optional<std::int32_t>>> topics(
+        const std::optional<std::vector<std::string>>& names, bool auto_create) override;
+    std::uint32_t max_record_bytes(const std::string& topic) override;
+    ProduceOutcome produce(const std::string& topic, std::int32_t partition,
+                           const kbus::kafka::BatchDecoder& batch) override;
+    PartitionRead read(const std::string& topic, std::int32_t partition, std::int64_t offset,
+                       std::uint32_t max_bytes) override;
+    std::optional<std::int64_t> offset_for(const std::string& topic, std::int32_t partition,
+                                           std::int64_t timestamp) override;
+    void create_topic(const std::string& name, std::int32_t partitions,
+                      const std::vector<std::pair<std::string, std::string>>& configs,
+                      bool validate_only) override;
+    void delete_topic(const std::string& name) override;
+
+    kbus::group::JoinGroupReply join(const kbus::group::JoinGroupRequest& request) override;
+    std::optional<std::string> sync(const kbus::group::SyncGroupRequest& request) override;
+    void heartbeat(const std::string& group, std::int32_t generation,
+                   const std::string& member) override;
+    void leave(const std::string& group, const std::string& member) override;
+    void commit(const std::string& group, std::int32_t generation, const std::string& member,
+                const kbus::group::OffsetList& offsets) override;
+    std::optional<std::int64_t> committed(const std::string& group,
+                                          const kbus::group::TopicPartition& tp) override;
+
+  private:
+    kbus::bus::Bus& bus_;
+    kbus::groups::GroupService& groups_;
+    kbus::control::Doorbell& doorbell_;
+    bool auto_create_topics_;
+    std::int32_t num_partitions_;
+};
+
+}  // namespace kbusd

@@ -1,0 +1,186 @@
+// The control protocol's topic, reader, fetch and stats messages: each request names its type and
+// its reply, and lists its fields once (detail/message_codec.hpp encodes and decodes them). The
+// group messages are in group_messages.hpp.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kbus/bus_stats.hpp"
+#include "kbus/detail/message_codec.hpp"
+#include "kbus/protocol.hpp"
+
+namespace kbus::protocol {
+
+using Setting = std::pair<std::string, std::string>;  // a topic config key and its value
+
+// Topic facts a client needs to produce and consume.
+struct TopicMetadata {
+    std::string name;
+    std::uint64_t topic_id = 0;
+    std::int32_t partitions = 0;
+    std::uint64_t ring_bytes = 0;
+    std::uint32_t max_message_bytes = 0;
+    std::uint32_t timestamp_type = 0;  // ring::TimestampType
+    std::uint32_t hold_timeout_ms = 0;
+    std::string ring_shm_prefix;  // partition p's ring is ring_shm_prefix + "." + p
+    std::vector<Setting> config;
+    KBUS_FIELDS(name, topic_id, partitions, ring_bytes, max_message_bytes, timestamp_type,
+                hold_timeout_ms, ring_shm_prefix, config)
+};
+
+struct PartitionState {
+    std::int32_t partition = 0;
+    std::int64_t log_start_offset = 0;
+    std::int64_t high_watermark = 0;
+    std::uint64_t ring_bytes = 0;
+    std::uint64_t ring_fill_bytes = 0;  // bytes between the producers' gate and the tail
+    std::int64_t spill_offset = 0;      // next offset the daemon will take
+    std::uint32_t attached_readers = 0;
+    KBUS_FIELDS(partition, log_start_offset, high_watermark, ring_bytes, ring_fill_bytes,
+                spill_offset, attached_readers)
+};
+
+struct TopicDescription {
+    TopicMetadata metadata;
+    std::vector<PartitionState> partitions;
+    KBUS_FIELDS(metadata, partitions)
+};
+
+// Where a consumer reads next. In the ring (tethered through `slot`, starting at `position`),
+// or, when `on_disk`, behind the ring: it reads the log through fetch from `offset` on.
+struct ReaderAttachment {
+    std::uint32_t slot = 0;
+    std::uint64_t position = 0;
+    std::int64_t offset = 0;
+    bool on_disk = false;
+    KBUS_FIELDS(slot, position, offset, on_disk)
+};
+
+// Records behind the ring: whole RecordBatch v2 batches from the log, starting with the one that
+// holds the requested offset. They come one of two ways: as bytes in the reply (decompressed by
+// the daemon), or, for a client that asked for it, as an extent of a segment file that the
+// client reads itself (stored batches, possibly compressed): one copy out of the page cache,
+// none through the socket.
+struct FetchReply {
+    std::int64_t log_start_offset = 0;
+    std::int64_t log_end_offset = 0;     // next offset the log will hold
+    std::int64_t ring_start_offset = 0;  // offsets from here on can be read from the ring
+    std::string batches;
+    std::string file_path;  // non-empty: the batches are file_length bytes at file_position
+    std::uint64_t file_position = 0;
+    std::uint64_t file_length = 0;
+    KBUS_FIELDS(log_start_offset, log_end_offset, ring_start_offset, batches, file_path,
+                file_position, file_length)
+};
+
+// ---- requests -----------------------------------------------------------------------------------
+
+struct HelloReply {
+    std::uint64_t daemon_epoch = 0;  // grows with every daemon start
+    std::string control_shm_name;
+    KBUS_FIELDS(daemon_epoch, control_shm_name)
+};
+struct HelloRequest {
+    static constexpr RequestType type = RequestType::hello;
+    using Reply = HelloReply;
+    std::uint32_t version = protocol_version;
+    std::uint64_t pid = 0;
+    std::string client_name;
+    KBUS_FIELDS(version, pid, client_name)
+};
+
+struct CreateTopicRequest {
+    static constexpr RequestType type = RequestType::create_topic;
+    using Reply = codec::Empty;
+    std::string name;
+    std::int32_t partitions = 0;
+    std::vector<Setting> config;
+    KBUS_FIELDS(name, partitions, config)
+};
+
+struct DeleteTopicRequest {
+    static constexpr RequestType type = RequestType::delete_topic;
+    using Reply = codec::Empty;
+    std::string name;
+    KBUS_FIELDS(name)
+};
+
+// Changes a topic's settings; the ring's shape (ring.bytes, max.message.bytes,
+// message.timestamp.type) is fixed at creation.
+struct AlterTopicRequest {
+    static constexpr RequestType type = RequestType::alter_topic;
+    using Reply = codec::Empty;
+    std::string name;
+    std::vector<Setting> config;
+    KBUS_FIELDS(name, config)
+};
+
+struct TopicNames {
+    std::vector<std::string> names;
+    KBUS_FIELDS(names)
+};
+struct ListTopicsRequest {
+    static constexpr RequestType type = RequestType::list_topics;
+    using Reply = TopicNames;
+    KBUS_FIELDS()
+};
+
+struct DescribeTopicRequest {
+    static constexpr RequestType type = RequestType::describe_topic;
+    using Reply = TopicDescription;
+    std::string name;
+    KBUS_FIELDS(name)
+};
+
+// A topic's metadata for a producer or consumer (auto-created if the bus allows it).
+struct TopicMetadataRequest {
+    static constexpr RequestType type = RequestType::topic_metadata;
+    using Reply = TopicMetadata;
+    std::string name;
+    KBUS_FIELDS(name)
+};
+
+// Tethers a consumer to a partition at the offset it asks for (see ReaderSlot); slot < 0 asks for
+// a new slot, else the consumer's own is reused.
+struct AttachReaderRequest {
+    static constexpr RequestType type = RequestType::attach_reader;
+    using Reply = ReaderAttachment;
+    std::uint64_t topic_id = 0;
+    std::int32_t partition = 0;
+    OffsetSpecKind kind = OffsetSpecKind::beginning;
+    std::int64_t offset = 0;
+    std::int32_t slot = -1;
+    KBUS_FIELDS(topic_id, partition, kind, offset, slot)
+};
+
+struct ReleaseReaderRequest {
+    static constexpr RequestType type = RequestType::release_reader;
+    using Reply = codec::Empty;
+    std::uint64_t topic_id = 0;
+    std::int32_t partition = 0;
+    std::uint32_t slot = 0;
+    KBUS_FIELDS(topic_id, partition, slot)
+};
+
+// Batches from a partition's log from the one holding `offset`, up to max_bytes (at least one).
+struct FetchRequest {
+    static constexpr RequestType type = RequestType::fetch;
+    using Reply = FetchReply;
+    std::uint64_t topic_id = 0;
+    std::int32_t partition = 0;
+    std::int64_t offset = 0;
+    std::uint32_t max_bytes = 0;
+    bool as_extent = false;
+    KBUS_FIELDS(topic_id, partition, offset, max_bytes, as_extent)
+};
+
+struct StatsRequest {
+    static constexpr RequestType type = RequestType::stats;
+    using Reply = stats::BusStats;
+    KBUS_FIELDS()
+};
+
+}  // namespace kbus::protocol

@@ -1,0 +1,7 @@
+// kbus's version: the one place it is written (CMakeLists.txt reads it from here).
+#pragma once
+
+#define KBUS_VERSION_MAJOR 0
+#define KBUS_VERSION_MINOR 1
+#define KBUS_VERSION_PATCH 0
+#define KBUS_VERSION "0.1.0"

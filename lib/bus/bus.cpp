@@ -1,0 +1,355 @@
+#include "bus/bus.hpp"
+
+#include <sys/statvfs.h>
+
+#include <filesystem>
+
+#include "kbus/error.hpp"
+#include "kbus/names.hpp"
+#include "topics/topic_store.hpp"
+
+namespace kbus::bus {
+namespace {
+
+constexpr std::int32_t max_partitions_per_topic = 10000;
+
+[[noreturn]] void refuse(const std::string& topic, const std::string& why) {
+    throw Error(ErrorCode::resource_exhausted, "cannot create topic '" + topic + "': " + why);
+}
+
+std::uint64_t rings_bytes(const config::TopicConfig& tc, std::int64_t partitions) {
+    return ring::ring_layout(tc.ring_bytes).total_bytes * std::uint64_t(partitions);
+}
+
+}  // namespace
+
+Bus::Bus(std::string data_dir, config::BrokerConfig broker, RingStore rings, logging::LogSink sink)
+    : data_dir_(std::move(data_dir)),
+      broker_(std::move(broker)),
+      rings_(std::move(rings)),
+      sink_(std::move(sink)) {}
+
+spill::SpillOptions Bus::spill_options() const {
+    spill::SpillOptions o;
+    o.write_to_log = broker_.spill_enable;
+    o.claim_timeout_ns = std::uint64_t(broker_.claim_timeout_ms) * 1'000'000;
+    return o;
+}
+
+void Bus::restore(bool verify) {
+    topics::TopicList list = topics::load_topics(data_dir_);
+    {
+        std::lock_guard lock(mutex_);
+        next_topic_id_ = list.next_id;
+    }
+    for (topics::StoredTopic& st : list.topics) {
+        try {
+            protocol::TopicMetadata m;
+            m.name = st.name;
+            m.partitions = st.partitions;
+            m.topic_id = st.id;
+            m.config = st.settings;
+            const config::TopicConfig tc =
+                config::make_topic_config(broker_.topic_defaults, m.config);
+            TopicPtr t = build(m, tc, verify);
+            sink_("INFO", "restored topic '" + m.name + "'");
+            std::lock_guard lock(mutex_);
+            topics_.emplace(m.name, std::move(t));
+        } catch (const std::exception& e) {
+            sink_("ERROR", "cannot restore topic '" + st.name + "': " + e.what());
+        }
+    }
+}
+
+void Bus::save() const {
+    std::lock_guard saving(save_mutex_);  // the snapshot and its write, one save at a time
+    topics::TopicList list;
+    {
+        std::lock_guard lock(mutex_);
+        list.next_id = next_topic_id_;
+        for (const auto& [name, t] : topics_)
+            list.topics.push_back({name, t->meta.topic_id, t->meta.partitions, t->meta.config});
+    }
+    topics::save_topics(data_dir_, list);
+}
+
+Bus::TopicPtr Bus::topic_named(const std::string& name) const {
+    const auto it = topics_.find(name);
+    if (it == topics_.end()) throw Error(ErrorCode::unknown_topic, "unknown topic '" + name + "'");
+    return it->second;
+}
+
+// Everything that refuses a new topic; its config when nothing does.
+config::TopicConfig Bus::check_new_locked(const protocol::TopicMetadata& m) const {
+    config::TopicConfig tc = config::make_topic_config(broker_.topic_defaults, m.config);
+    if (auto why = check_topic_name(m.name); !why.empty())
+        throw Error(ErrorCode::invalid_argument, why);
+    if (topics_.count(m.name) || creating_.count(m.name))
+        throw Error(ErrorCode::topic_exists, "topic '" + m.name + "' already exists");
+    if (m.partitions < 1 || m.partitions > max_partitions_per_topic)
+        throw Error(ErrorCode::invalid_argument,
+                    "partitions must be between 1 and " + std::to_string(max_partitions_per_topic));
+    check_limits(m, tc);
+    return tc;
+}
+
+// kbus.max.topics, kbus.max.partitions and kbus.max.shared.memory.bytes, and the room the tmpfs
+// has now: a topic that would pass one is refused before anything is created.
+void Bus::check_limits(const protocol::TopicMetadata& m, const config::TopicConfig& tc) const {
+    std::int64_t partitions = m.partitions;
+    std::uint64_t in_use = 0;
+    for (const auto& [name, t] : topics_) {
+        partitions += t->meta.partitions;
+        in_use += rings_bytes(t->config, t->meta.partitions);
+    }
+    for (const auto& [name, reserved] : creating_) {
+        partitions += reserved.partitions;
+        in_use += reserved.ring_bytes * std::uint64_t(reserved.partitions);
+    }
+    const std::uint64_t wanted = rings_bytes(tc, m.partitions);
+    if (std::int64_t(topics_.size() + creating_.size()) >= broker_.max_topics)
+        refuse(m.name, "kbus.max.topics (" + std::to_string(broker_.max_topics) + ") reached");
+    if (partitions > broker_.max_partitions)
+        refuse(m.name, "its " + std::to_string(m.partitions) + " partitions would pass " +
+                           "kbus.max.partitions (" + std::to_string(broker_.max_partitions) + ")");
+    if (broker_.max_shared_memory_bytes >= 0 &&
+        std::int64_t(in_use + wanted) > broker_.max_shared_memory_bytes)
+        refuse(m.name, "its rings (" + std::to_string(wanted) + " bytes) would pass " +
+                           "kbus.max.shared.memory.bytes (" +
+                           std::to_string(broker_.max_shared_memory_bytes) + ", " +
+                           std::to_string(in_use) + " in use)");
+    struct statvfs fs {};
+    if (::statvfs("/dev/shm", &fs) == 0 && std::uint64_t(fs.f_bavail) * fs.f_frsize < wanted)
+        refuse(m.name, "its rings need " + std::to_string(wanted) +
+                           " bytes of shared memory and /dev/shm has " +
+                           std::to_string(std::uint64_t(fs.f_bavail) * fs.f_frsize) +
+                           " free (shared memory full)");
+}
+
+void Bus::check_new(const protocol::CreateTopicRequest& request) const {
+    protocol::TopicMetadata m;
+    m.name = request.name;
+    m.partitions = request.partitions;
+    m.config = request.config;
+    std::lock_guard lock(mutex_);
+    (void)check_new_locked(m);
+}
+
+Bus::TopicPtr Bus::build(protocol::TopicMetadata m, const config::TopicConfig& tc,
+                         bool verify) const {
+    m.ring_bytes = tc.ring_bytes;
+    m.max_message_bytes = tc.max_message_bytes;
+    m.timestamp_type = tc.log_append_time ? 1 : 0;
+    m.hold_timeout_ms = tc.consumer_hold_timeout_ms;
+    m.ring_shm_prefix = rings_.topic_prefix(m.topic_id);
+    auto t = std::make_shared<Topic>();
+    t->meta = m;
+    t->config = tc;
+    PartitionSetup setup{"", verify, spill_options(), sink_};
+    for (std::int32_t p = 0; p < m.partitions; ++p) {
+        setup.dir = topics::partition_dir(data_dir_, m.name, p);
+        t->partitions.push_back(std::make_shared<Partition>(m, p, tc, rings_, setup));
+    }
+    return t;
+}
+
+// The rings and partition directories of a topic that is not (or no longer) there.
+void Bus::remove_files(const protocol::TopicMetadata& m) const {
+    for (std::int32_t p = 0; p < m.partitions; ++p) {
+        rings_.remove(m.topic_id, p);
+        std::error_code ec;
+        std::filesystem::remove_all(topics::partition_dir(data_dir_, m.name, p), ec);
+    }
+}
+
+protocol::TopicMetadata Bus::create(protocol::CreateTopicRequest request) {
+    protocol::TopicMetadata m;
+    m.name = std::move(request.name);
+    m.partitions = request.partitions;
+    m.config = std::move(request.config);
+    config::TopicConfig tc;
+    {
+        std::lock_guard lock(mutex_);
+        tc = check_new_locked(m);
+        m.topic_id = next_topic_id_++;
+        m.ring_bytes = tc.ring_bytes;
+        creating_[m.name] = m;  // the name and the room are taken while it is built
+    }
+    // A directory left by an earlier topic of this name must not leak old records into it.
+    for (std::int32_t p = 0; p < m.partitions; ++p)
+        std::filesystem::remove_all(topics::partition_dir(data_dir_, m.name, p));
+    TopicPtr t;
+    try {
+        t = build(m, tc, false);
+    } catch (const std::exception&) {
+        remove_files(m);  // nothing of a topic that was refused half-way stays behind
+        std::lock_guard lock(mutex_);
+        creating_.erase(m.name);
+        throw;
+    }
+    {
+        std::lock_guard lock(mutex_);
+        creating_.erase(m.name);
+        topics_.emplace(m.name, t);
+    }
+    save();
+    sink_("INFO",
+          "created topic '" + m.name + "' with " + std::to_string(m.partitions) + " partitions");
+    return t->meta;
+}
+
+// Marks the rings deleted (producers stop), removes them and the partition directories. Clients
+// that still map a ring keep their mapping; partitions stay valid for whoever holds them.
+void Bus::remove(const std::string& name) {
+    TopicPtr t;
+    {
+        std::lock_guard lock(mutex_);
+        t = topic_named(name);
+        topics_.erase(name);
+    }
+    for (const auto& p : t->partitions) {
+        // Release: a producer that sees "deleted" stops claiming in this ring.
+        p->ring().header().claim.state.store(std::uint32_t(ring::RingState::deleted),
+                                             std::memory_order_release);
+        p->retire();
+        rings_.remove(t->meta.topic_id, p->index());
+    }
+    save();
+    for (std::int32_t p = 0; p < t->meta.partitions; ++p) {
+        const std::string dir = topics::partition_dir(data_dir_, name, p);
+        std::error_code ec;
+        std::filesystem::remove_all(dir, ec);
+        if (ec) sink_("WARN", "cannot remove " + dir + ": " + ec.message());
+    }
+    if (on_topic_deleted_) on_topic_deleted_(name);
+    sink_("INFO", "deleted topic '" + name + "'");
+}
+
+void Bus::alter(const std::string& name, const std::vector<protocol::Setting>& changes) {
+    for (const auto& [k, v] : changes)
+        if (config::is_fixed_at_creation(k))
+            throw Error(ErrorCode::invalid_argument, k + " cannot be altered after creation");
+    config::TopicConfig tc;
+    std::vector<std::shared_ptr<Partition>> parts;
+    {
+        std::lock_guard lock(mutex_);
+        TopicPtr t = topic_named(name);
+        tc = config::make_topic_config(t->config, changes);
+        t->config = tc;
+        for (const auto& [k, v] : changes) {
+            std::erase_if(t->meta.config, [&](const auto& kv) { return kv.first == k; });
+            t->meta.config.emplace_back(k, v);
+        }
+        t->meta.hold_timeout_ms = tc.consumer_hold_timeout_ms;
+        parts = t->partitions;
+    }
+    for (const auto& p : parts)
+        p->apply_config(tc);
+    save();
+    sink_("INFO", "altered topic '" + name + "'");
+}
+
+std::vector<std::string> Bus::names() const {
+    std::lock_guard lock(mutex_);
+    std::vector<std::string> out;
+    for (const auto& [name, t] : topics_)
+        out.push_back(name);
+    return out;
+}
+
+protocol::TopicMetadata Bus::metadata(const std::string& name, bool auto_create) {
+    if (auto_create && broker_.auto_create_topics) {
+        bool missing = false;
+        {
+            std::lock_guard lock(mutex_);
+            missing = topics_.count(name) == 0;
+        }
+        if (missing) {
+            try {
+                (void)create({name, broker_.num_partitions, {}});
+            } catch (const Error& e) {  // another caller created it meanwhile: fine
+                if (e.code() != ErrorCode::topic_exists) throw;
+            }
+        }
+    }
+    std::lock_guard lock(mutex_);
+    return topic_named(name)->meta;
+}
+
+config::TopicConfig Bus::config_of(const std::string& name) const {
+    std::lock_guard lock(mutex_);
+    return topic_named(name)->config;
+}
+
+protocol::TopicDescription Bus::describe(const std::string& name) const {
+    TopicPtr t;
+    protocol::TopicDescription d;
+    {
+        std::lock_guard lock(mutex_);
+        t = topic_named(name);
+        d.metadata = t->meta;
+    }
+    for (const auto& p : t->partitions)
+        d.partitions.push_back(p->state());
+    return d;
+}
+
+std::shared_ptr<Partition> Bus::partition(const std::string& topic, std::int32_t p) const {
+    std::lock_guard lock(mutex_);
+    TopicPtr t = topic_named(topic);
+    if (p < 0 || p >= t->meta.partitions)
+        throw Error(ErrorCode::partition_out_of_range,
+                    "partition " + std::to_string(p) + " of '" + topic + "'");
+    return t->partitions[std::size_t(p)];
+}
+
+std::shared_ptr<Partition> Bus::partition(std::uint64_t topic_id, std::int32_t p) const {
+    std::lock_guard lock(mutex_);
+    for (const auto& [name, t] : topics_) {
+        if (t->meta.topic_id != topic_id) continue;
+        if (p < 0 || p >= t->meta.partitions)
+            throw Error(ErrorCode::partition_out_of_range,
+                        "partition " + std::to_string(p) + " out of range");
+        return t->partitions[std::size_t(p)];
+    }
+    throw Error(ErrorCode::unknown_topic, "unknown topic id " + std::to_string(topic_id));
+}
+
+std::vector<std::shared_ptr<Partition>> Bus::partitions() const {
+    std::lock_guard lock(mutex_);
+    std::vector<std::shared_ptr<Partition>> out;
+    for (const auto& [name, t] : topics_)
+        out.insert(out.end(), t->partitions.begin(), t->partitions.end());
+    return out;
+}
+
+std::optional<groups::PartitionBounds> Bus::bounds(const group::TopicPartition& tp) const {
+    std::shared_ptr<Partition> p;
+    try {
+        p = partition(tp.topic, tp.partition);
+    } catch (const Error&) {
+        return std::nullopt;
+    }
+    return groups::PartitionBounds{p->log().log_start_offset(), std::int64_t(p->high_watermark())};
+}
+
+groups::SlotHost Bus::slot_host(const std::shared_ptr<Partition>& p) {
+    return {{p->topic(), p->index()}, &p->ring().header(), &p->persisted_commits, p};
+}
+
+void Bus::for_each(const std::function<void(groups::SlotHost&)>& visit) {
+    for (const auto& p : partitions()) {
+        groups::SlotHost host = slot_host(p);
+        visit(host);
+    }
+}
+
+std::optional<groups::SlotHost> Bus::find(const group::TopicPartition& tp) {
+    try {
+        return slot_host(partition(tp.topic, tp.partition));
+    } catch (const Error&) {
+        return std::nullopt;
+    }
+}
+
+}  // namespace kbus::bus

@@ -1,0 +1,135 @@
+#include "bus/partition.hpp"
+
+#include <algorithm>
+
+#include "kbus/error.hpp"
+#include "kbus/ring_reader.hpp"
+#include "log/compression.hpp"
+
+namespace kbus::bus {
+
+Partition::Partition(const protocol::TopicMetadata& topic, std::int32_t index,
+                     const config::TopicConfig& config, const RingStore& rings,
+                     const PartitionSetup& setup)
+    : topic_(topic.name),
+      index_(index),
+      ring_name_(rings.name(topic.topic_id, index)),
+      log_(std::make_unique<log::PartitionLog>(setup.dir, config, setup.verify, setup.sink)),
+      ring_(rings.adopt_or_create(topic, index, std::uint64_t(log_->log_end_offset()))),
+      gate_(std::make_unique<spill::ProducerGate>(ring_.ring, config.consumer_hold_timeout_ms,
+                                                  setup.sink)),
+      spill_(std::make_unique<spill::PartitionSpill>(ring_.ring, *log_, config.compression,
+                                                     setup.sink, setup.spill)) {
+    if (!ring_.adopted) return;
+    // Its readers belonged to the old daemon's connections: they stay tethered (consumers read
+    // on undisturbed) as orphans that any client may adopt, bounded by the hold timeout.
+    gate_->orphan_all();
+    spill_->position_at_log_end();
+    setup.sink("INFO", "re-attached ring " + ring_name_ + " (high watermark " +
+                           std::to_string(high_watermark()) + ")");
+}
+
+void Partition::apply_config(const config::TopicConfig& config) {
+    gate_->set_hold_timeout_ms(config.consumer_hold_timeout_ms);
+    log_->set_config(config);
+    std::lock_guard lock(spill_mutex_);
+    spill_->set_codec(config.compression);
+}
+
+void Partition::retire() {
+    std::lock_guard lock(spill_mutex_);
+    retired_ = true;
+}
+
+std::uint64_t Partition::high_watermark() const noexcept {
+    return ring::load_next_offset(ring_.ring.header());
+}
+
+protocol::PartitionState Partition::state() const {
+    ring::RingHeader& h = ring_.ring.header();
+    const detail::WordPair claim = detail::dwload(&h.claim.next_offset_and_tail);
+    protocol::PartitionState s;
+    s.partition = index_;
+    s.high_watermark = std::int64_t(claim.first);
+    s.log_start_offset = log_->log_start_offset();
+    s.ring_bytes = ring_.ring.capacity();
+    s.ring_fill_bytes = gate_->fill_bytes(claim.second);
+    // Relaxed: a statistic; the spill publishes its cursor with release for the producers.
+    s.spill_offset = std::int64_t(h.spill.spill_offset.load(std::memory_order_relaxed));
+    s.attached_readers = std::uint32_t(gate_->readers().size());
+    return s;
+}
+
+std::uint64_t Partition::start_offset(protocol::OffsetSpecKind kind, std::int64_t offset) const {
+    const std::uint64_t hw = high_watermark();
+    const auto log_start = std::uint64_t(log_->log_start_offset());
+    std::uint64_t target = hw;
+    switch (kind) {
+        case protocol::OffsetSpecKind::beginning:
+            target = log_start;
+            break;
+        case protocol::OffsetSpecKind::end:
+            break;
+        case protocol::OffsetSpecKind::timestamp:
+            target = offset_for_timestamp(offset);
+            break;
+        case protocol::OffsetSpecKind::offset:
+            if (offset < 0 || std::uint64_t(offset) > hw)
+                throw Error(ErrorCode::offset_out_of_range, "offset " + std::to_string(offset) +
+                                                                " is beyond the high watermark " +
+                                                                std::to_string(hw));
+            if (std::uint64_t(offset) < log_start)
+                throw Error(ErrorCode::offset_out_of_range,
+                            "offset " + std::to_string(offset) + " is below the log start " +
+                                std::to_string(log_start) + " (deleted by retention)");
+            target = std::uint64_t(offset);
+            break;
+        default:
+            throw Error(ErrorCode::protocol_error,
+                        "unknown offset kind " + std::to_string(int(kind)));
+    }
+    return std::max(target, log_start);
+}
+
+std::uint64_t Partition::offset_for_timestamp(std::int64_t ts) const {
+    const std::uint64_t hw = high_watermark();
+    if (auto o = log_->offset_for_timestamp(ts)) return std::uint64_t(*o);
+    const ring::RingHeader& h = ring_.ring.header();
+    // Acquire: pairs with the spill's release of its cursor; records from there on are still in
+    // the ring (a reader below the gate sees "lapped" or "not ready" and stops).
+    ring::Cursor c{h.spill.spill_position.load(std::memory_order_acquire),
+                   h.spill.spill_offset.load(std::memory_order_acquire)};
+    const ring::RingReader reader(ring_.ring);
+    for (ring::RecordRef rec;;) {
+        const ring::PeekStatus s = reader.peek(c, rec);
+        if (s == ring::PeekStatus::record && rec.header->timestamp >= ts) return rec.offset;
+        if (s != ring::PeekStatus::record && s != ring::PeekStatus::aborted) return hw;
+        ring::RingReader::advance(c, rec);
+    }
+}
+
+protocol::FetchReply Partition::fetch(std::int64_t offset, std::uint32_t max_bytes, bool as_extent,
+                                      std::uint32_t max_message_bytes) const {
+    protocol::FetchReply f;
+    f.log_start_offset = log_->log_start_offset();
+    f.log_end_offset = log_->log_end_offset();
+    f.ring_start_offset = std::int64_t(gate_->earliest(high_watermark()));
+    if (as_extent) {
+        log::PartitionLog::Extent e =
+            log_->locate(offset, std::min(max_bytes, protocol::max_fetch_file_bytes));
+        if (e.length != 0) {
+            f.file_path = std::move(e.path);
+            f.file_position = e.position;
+            f.file_length = e.length;
+        }
+        return f;
+    }
+    // What a batch may inflate to: the spill's batch size plus one record beyond it, with room
+    // to spare for batches other producers compressed harder.
+    const std::size_t most = (64u << 20) + max_message_bytes;
+    f.batches = log::decompress_batches(
+        log_->read(offset, std::min(max_bytes, protocol::max_fetch_bytes)), most);
+    return f;
+}
+
+}  // namespace kbus::bus

@@ -1,0 +1,107 @@
+// One partition of a topic, as the daemon holds it: its ring in shared memory, its log on disk,
+// the spill that moves records from one to the other, and the producer gate (reader tethers and
+// the producer limit). Shared (std::shared_ptr) by whoever works on it, so that a topic deleted
+// meanwhile stays valid until the last of them is done.
+//
+// Threads: the spill worker drives spill() under spill_mutex(); everything else here is safe from
+// any thread (the log and the gate lock themselves, the ring is read through its atomics).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "bus/ring_store.hpp"
+#include "config/topic_config.hpp"
+#include "groups/commit_slots.hpp"
+#include "kbus/control_messages.hpp"
+#include "log/partition_log.hpp"
+#include "logging/log_sink.hpp"
+#include "spill/partition_spill.hpp"
+#include "spill/producer_gate.hpp"
+
+namespace kbus::bus {
+
+struct PartitionSetup {
+    std::string dir;      // <data dir>/<topic>-<partition>
+    bool verify = false;  // check every batch's CRC (after an unclean shutdown)
+    spill::SpillOptions spill;
+    logging::LogSink sink;
+};
+
+class Partition {
+  public:
+    Partition(const protocol::TopicMetadata& topic, std::int32_t index,
+              const config::TopicConfig& config, const RingStore& rings,
+              const PartitionSetup& setup);
+    Partition(const Partition&) = delete;
+    Partition& operator=(const Partition&) = delete;
+
+    [[nodiscard]] const std::string& topic() const noexcept { return topic_; }
+    [[nodiscard]] std::int32_t index() const noexcept { return index_; }
+    [[nodiscard]] ring::RingRef ring() const noexcept { return ring_.ring; }
+    // The ring's shared-memory object.
+    [[nodiscard]] const std::string& ring_name() const noexcept { return ring_name_; }
+    [[nodiscard]] log::PartitionLog& log() noexcept { return *log_; }
+    [[nodiscard]] const log::PartitionLog& log() const noexcept { return *log_; }
+    [[nodiscard]] spill::ProducerGate& gate() noexcept { return *gate_; }
+    [[nodiscard]] const spill::ProducerGate& gate() const noexcept { return *gate_; }
+    // The spill is the spill worker's: hold spill_mutex() while using it.
+    [[nodiscard]] std::mutex& spill_mutex() noexcept { return spill_mutex_; }
+    [[nodiscard]] spill::PartitionSpill& spill() noexcept { return *spill_; }
+    // Offsets turned into aborted gaps (dead producers' claims): readable from any thread.
+    [[nodiscard]] std::uint64_t spill_aborted_offsets() const noexcept {
+        return spill_->aborted_offsets();
+    }
+
+    // A topic's settings changed (alter): the log's and the spill's.
+    void apply_config(const config::TopicConfig& config);
+    // The topic was deleted: waits for a spill step under way, and the spill worker leaves the
+    // partition alone from then on (its files are about to go).
+    void retire();
+    // Under spill_mutex().
+    [[nodiscard]] bool retired() const noexcept { return retired_; }
+
+    // The next offset producers will be given.
+    [[nodiscard]] std::uint64_t high_watermark() const noexcept;
+    [[nodiscard]] protocol::PartitionState state() const;
+    // Where a reader asking for `kind`/`offset` starts. Throws Error(offset_out_of_range) for an
+    // offset beyond the high watermark or below the log start.
+    [[nodiscard]] std::uint64_t start_offset(protocol::OffsetSpecKind kind,
+                                             std::int64_t offset) const;
+    // The first offset at or after `ts`: on disk through the time index, else among the records
+    // the spill has not taken yet, else the high watermark.
+    [[nodiscard]] std::uint64_t offset_for_timestamp(std::int64_t ts) const;
+    // Batches from the log for a consumer behind the ring (protocol::FetchRequest).
+    [[nodiscard]] protocol::FetchReply fetch(std::int64_t offset, std::uint32_t max_bytes,
+                                             bool as_extent, std::uint32_t max_message_bytes) const;
+
+    // A Kafka fetch waits for records that are on the ring but not yet in the log: the spill
+    // writes them at its next pass instead of letting the batch linger. True if newly asked.
+    bool request_flush() noexcept {
+        // Relaxed: a hint; the records themselves travel through the ring's own ordering.
+        return !flush_requested_.exchange(true, std::memory_order_relaxed);
+    }
+    [[nodiscard]] bool take_flush_request() noexcept {
+        return flush_requested_.exchange(false, std::memory_order_relaxed);
+    }
+
+    // The group service's bookkeeping of this ring's commit slots (under its lock).
+    groups::PersistedCommits persisted_commits{};
+
+  private:
+    std::string topic_;
+    std::int32_t index_;
+    std::string ring_name_;
+    std::unique_ptr<log::PartitionLog> log_;
+    MappedRing ring_;
+    std::unique_ptr<spill::ProducerGate> gate_;
+    std::mutex spill_mutex_;
+    std::unique_ptr<spill::PartitionSpill> spill_;
+    std::atomic<bool> flush_requested_{false};
+    bool retired_ = false;  // under spill_mutex_
+};
+
+}  // namespace kbus::bus

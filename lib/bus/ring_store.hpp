@@ -1,0 +1,49 @@
+// Where a bus's partition rings live in shared memory, and how they are made: a ring a crashed or
+// restarted daemon left behind is adopted when it still matches its topic (it may hold records
+// not yet spilled), anything else is created fresh. The daemon alone creates and removes rings;
+// clients only map them (client.hpp).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "kbus/control_messages.hpp"
+#include "kbus/ring_ref.hpp"
+#include "kbus/shared_memory.hpp"
+
+namespace kbus::bus {
+
+struct MappedRing {
+    SharedMapping mapping;
+    ring::RingRef ring;
+    bool adopted = false;  // left by an earlier daemon: it may hold records the log has not
+};
+
+class RingStore {
+  public:
+    // prefix: the bus's shared-memory prefix; mode and group: what the access policy asks for.
+    RingStore(std::string prefix, unsigned mode, int group)
+        : prefix_(std::move(prefix)), mode_(mode), group_(group) {}
+
+    // The name prefix of a topic's rings (partition p's ring is prefix + "." + p).
+    [[nodiscard]] std::string topic_prefix(std::uint64_t topic_id) const {
+        return prefix_ + ".t" + std::to_string(topic_id);
+    }
+    [[nodiscard]] std::string name(std::uint64_t topic_id, std::int32_t partition) const {
+        return topic_prefix(topic_id) + "." + std::to_string(partition);
+    }
+
+    // Partition p's ring: the one in shared memory if it matches the topic (adopted), else a new
+    // one whose offsets start at `first_offset`. Throws Error(resource_exhausted) when shared
+    // memory is full.
+    [[nodiscard]] MappedRing adopt_or_create(const protocol::TopicMetadata& topic, std::int32_t p,
+                                             std::uint64_t first_offset) const;
+    void remove(std::uint64_t topic_id, std::int32_t partition) const;
+
+  private:
+    std::string prefix_;
+    unsigned mode_;
+    int group_;
+};
+
+}  // namespace kbus::bus

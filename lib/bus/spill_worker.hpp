@@ -1,0 +1,49 @@
+// The spill thread's loop over the whole bus: each pass takes committed records off every ring
+// into its log (PartitionSpill), moves each partition's producer limit (ProducerGate), and now and
+// then applies retention. Between passes with nothing to do it sleeps on the control segment's
+// doorbell, which producers ring when they wait for room.
+//
+// Lock boundary: the bus's registry lock is taken only to list the partitions; each partition's
+// disk I/O runs under that partition's spill mutex alone, so a slow disk never delays a control
+// request or a Kafka call that does not read that partition's log.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "bus/bus.hpp"
+#include "kbus/control_descriptor.hpp"
+#include "logging/log_sink.hpp"
+
+namespace kbus::bus {
+
+class SpillWorker {
+  public:
+    SpillWorker(Bus& bus, control::Doorbell& doorbell, std::int64_t retention_check_interval_ms,
+                logging::LogSink sink)
+        : bus_(bus),
+          doorbell_(doorbell),
+          retention_check_interval_ms_(retention_check_interval_ms),
+          sink_(std::move(sink)) {}
+
+    // Passes until `stop` is set.
+    void run(const std::atomic<bool>& stop);
+    // One pass over every partition; true if anything moved.
+    bool pass(std::uint64_t now_ns, std::int64_t now_ms);
+    // A partition's one step: flush requests, the spill, idle syncs, the gate.
+    static bool step(Partition& p, std::uint64_t now_ns, std::int64_t now_ms);
+    // Everything committed to the partition's ring goes to disk and is synced: the clean
+    // shutdown's last pass. False when its disk failed (the records stay on the ring).
+    [[nodiscard]] static bool drain(Partition& p, const logging::LogSink& sink);
+
+  private:
+    void sleep_until_rung();
+
+    Bus& bus_;
+    control::Doorbell& doorbell_;
+    std::int64_t retention_check_interval_ms_;
+    logging::LogSink sink_;
+    std::int64_t last_retention_ms_ = 0;
+};
+
+}  // namespace kbus::bus
