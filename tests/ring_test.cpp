@@ -32,16 +32,14 @@ TEST_CASE("a committed record reads back intact", "[ring]") {
     TestRing t(64 * 1024);
     RingWriter w(t.ref);
     const HeaderView headers[] = {{"h1", BytesView("v1")}, {"h2", BytesView()}};
-    const std::size_t hb = header_block_size(headers);
-    const PayloadLayout l = payload_layout(3, 5, std::uint32_t(hb));
+    const FramePlan plan = frame_plan("key", 5, headers);
+    const PayloadLayout l = plan.layout;
     RingClaim c;
     REQUIRE(w.try_claim(l, c) == ClaimStatus::claimed);
-    auto* frame = reinterpret_cast<std::byte*>(c.record);
-    std::memcpy(frame + l.key_offset, "key", 3);
-    std::memcpy(frame + l.value_offset, "value", 5);
-    write_header_block(frame + l.headers_offset, headers);
-    RingWriter::write_header(c, 1700000000000, 3, 5, std::uint32_t(hb), 2);
+    write_data_frame(w.payload(c), c.position, plan, 1700000000000, "key", 5, headers);
+    ring::write_value(w.payload(c), plan, "value");
     CHECK(l.value_offset % 8 == 0);
+    CHECK(plan.headers_bytes == header_block_size(headers));
     w.commit(c);
 
     RingReader r(t.ref);
@@ -126,7 +124,7 @@ TEST_CASE("an end too small for a header is skipped implicitly", "[ring]") {
         const std::int32_t value = std::int32_t(frame - record_header_bytes);
         RingClaim c;
         REQUIRE(w.try_claim(payload_layout(-1, value, 0), c) == ClaimStatus::claimed);
-        RingWriter::write_header(c, 0, -1, value, 0, 0);
+        fill_frame(w, c, value);
         w.commit(c);
         REQUIRE(r.peek(cur, rec) == PeekStatus::record);
         RingReader::advance(cur, rec);
@@ -146,7 +144,7 @@ TEST_CASE("producers stop at the producer limit", "[ring]") {
     RingClaim c;
     int claimed = 0;
     while (w.try_claim(l, c) == ClaimStatus::claimed) {
-        RingWriter::write_header(c, 0, -1, 4000, 0, 0);
+        fill_frame(w, c, 4000);
         w.commit(c);
         ++claimed;
     }
@@ -249,7 +247,7 @@ TEST_CASE("concurrent producers claim lock-free: dense offsets, per-producer ord
                     std::this_thread::yield();
                 std::memcpy(reinterpret_cast<std::byte*>(c.record) + l.value_offset, v.data(),
                             v.size());
-                RingWriter::write_header(c, 0, -1, std::int32_t(v.size()), 0, 0);
+                fill_frame(w, c, std::int32_t(v.size()));
                 w.commit(c);
             }
         });

@@ -35,14 +35,21 @@ struct TestRing {
 
 // Writes one data record with a value (and no key/headers) and commits it.
 inline RingClaim write_value(RingWriter& w, const std::string& value, bool commit = true) {
-    const PayloadLayout l = payload_layout(-1, std::int32_t(value.size()), 0);
+    const FramePlan plan = frame_plan(BytesView(), std::int32_t(value.size()), {});
     RingClaim c;
-    REQUIRE(w.try_claim(l, c) == ClaimStatus::claimed);
-    std::memcpy(reinterpret_cast<std::byte*>(c.record) + l.value_offset, value.data(),
-                value.size());
-    RingWriter::write_header(c, 1234, -1, std::int32_t(value.size()), 0, 0);
+    REQUIRE(w.try_claim(plan.layout, c) == ClaimStatus::claimed);
+    write_data_frame(w.payload(c), c.position, plan, 1234, BytesView(), std::int32_t(value.size()),
+                     {});
+    ring::write_value(w.payload(c), plan, BytesView(value));
     if (commit) w.commit(c);
     return c;
+}
+
+// Fills a claimed frame with a record of no key and `value_size` bytes of value (left as they
+// are), as a zero-copy producer would before it commits.
+inline void fill_frame(RingWriter& w, const RingClaim& c, std::int32_t value_size) {
+    write_data_frame(w.payload(c), c.position, frame_plan(BytesView(), value_size, {}), 0,
+                     BytesView(), value_size, {});
 }
 
 }  // namespace kbus::testing

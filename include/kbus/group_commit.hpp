@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "kbus/detail/atomic_field.hpp"
 #include "kbus/detail/dwcas.hpp"
 #include "kbus/ring_descriptor.hpp"
 
@@ -59,10 +60,10 @@ inline void set_slot_commit(ring::GroupCommitSlot& slot, std::int64_t offset) no
 // Single-word reads of a slot (the pair itself only changes by compare-and-swap). Acquire: a
 // token read before the name pairs with the daemon's grant, an offset with the member's commit.
 [[nodiscard]] inline std::uint64_t slot_token(const ring::GroupCommitSlot& slot) noexcept {
-    return __atomic_load_n(&slot.token_and_commit.first, __ATOMIC_ACQUIRE);
+    return detail::atomic_load(slot.token_and_commit.first, std::memory_order_acquire);
 }
 [[nodiscard]] inline std::uint64_t slot_commit(const ring::GroupCommitSlot& slot) noexcept {
-    return __atomic_load_n(&slot.token_and_commit.second, __ATOMIC_ACQUIRE);
+    return detail::atomic_load(slot.token_and_commit.second, std::memory_order_acquire);
 }
 
 [[nodiscard]] inline std::string_view slot_group(const ring::GroupCommitSlot& slot) noexcept {

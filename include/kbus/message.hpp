@@ -13,7 +13,7 @@
 #include "kbus/bytes.hpp"
 #include "kbus/header_block.hpp"
 #include "kbus/log/record_batch.hpp"
-#include "kbus/ring_descriptor.hpp"
+#include "kbus/record_frame.hpp"
 
 namespace kbus {
 
@@ -62,21 +62,18 @@ class Message {
     // A committed ring record (the reader checked that its lengths fit its frame).
     Message(const ring::RecordHeader* record, const std::string* topic, std::int32_t partition,
             std::int64_t offset) noexcept
+        : Message(ring::RecordFrameView(record), topic, partition, offset) {}
+    Message(const ring::RecordFrameView& frame, const std::string* topic, std::int32_t partition,
+            std::int64_t offset) noexcept
         : topic_(topic),
           partition_(partition),
           offset_(offset),
-          timestamp_(record->timestamp),
-          header_count_(std::int32_t(record->header_count)),
-          from_ring_(true) {
-        const auto* base = reinterpret_cast<const std::byte*>(record);
-        const ring::PayloadLayout l =
-            ring::payload_layout(record->key_length, record->value_length, record->headers_length);
-        if (record->key_length >= 0)
-            key_ = BytesView(base + l.key_offset, std::size_t(record->key_length));
-        if (record->value_length >= 0)
-            value_ = BytesView(base + l.value_offset, std::size_t(record->value_length));
-        headers_ = {base + l.headers_offset, record->headers_length};
-    }
+          timestamp_(frame.timestamp()),
+          key_(frame.key()),
+          value_(frame.value()),
+          headers_(frame.header_block()),
+          header_count_(std::int32_t(frame.header_count())),
+          from_ring_(true) {}
     // A record decoded from a RecordBatch (a log segment).
     Message(const log::RecordView& record, const std::string* topic,
             std::int32_t partition) noexcept

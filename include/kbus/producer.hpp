@@ -22,6 +22,7 @@
 #include "kbus/detail/record_clock.hpp"
 #include "kbus/header_block.hpp"
 #include "kbus/murmur2.hpp"
+#include "kbus/record_frame.hpp"
 #include "kbus/ring_writer.hpp"
 
 namespace kbus {
@@ -135,32 +136,6 @@ class Producer {
         std::uint32_t round_robin = 0;
     };
 
-    // A record's place in its frame, checked: what claim_impl and send_batch_impl both need.
-    struct PlannedRecord {
-        ring::PayloadLayout layout;
-        std::uint32_t headers_bytes;
-    };
-    static PlannedRecord plan(BytesView key, std::int32_t value_length,
-                              std::span<const HeaderView> headers) {
-        const std::size_t headers_bytes = header_block_size(headers);
-        if (key.size() > 0x7fffffffu || value_length < -1 || headers_bytes > 0x7fffffffu)
-            throw Error(ErrorCode::message_too_large, "record too large");
-        return {ring::payload_layout(key.wire_length(), value_length,
-                                     static_cast<std::uint32_t>(headers_bytes)),
-                static_cast<std::uint32_t>(headers_bytes)};
-    }
-    // Everything of a claimed record but its value and its commit: key, header block, header.
-    static void write_record(const ring::RingClaim& c, const PlannedRecord& p, BytesView key,
-                             std::int32_t value_length, std::span<const HeaderView> headers,
-                             std::int64_t timestamp) noexcept {
-        auto* frame = reinterpret_cast<std::byte*>(c.record);
-        if (!key.is_null() && key.size() != 0)
-            std::memcpy(frame + p.layout.key_offset, key.data(), key.size());
-        write_header_block(frame + p.layout.headers_offset, headers);
-        ring::RingWriter::write_header(c, timestamp, key.wire_length(), value_length,
-                                       p.headers_bytes, static_cast<std::uint32_t>(headers.size()));
-    }
-
     std::optional<RecordMetadata> send_batch_impl(std::string_view topic,
                                                   std::span<const BatchRecord> records,
                                                   const SendOptions& options, bool block) {
@@ -175,7 +150,7 @@ class Producer {
         for (const BatchRecord& r : records) {
             if (r.value.size() > 0x7fffffffu)
                 throw Error(ErrorCode::message_too_large, "record too large");
-            planned_.push_back(plan(r.key, r.value.wire_length(), r.headers));
+            planned_.push_back(ring::frame_plan(r.key, r.value.wire_length(), r.headers));
             total += planned_.back().layout.frame_length;
             longest = std::max(longest, planned_.back().layout.frame_length);
         }
@@ -188,12 +163,11 @@ class Producer {
         std::uint64_t at = 0;
         for (std::uint32_t i = 0; i < records.size(); ++i) {
             const BatchRecord& r = records[i];
-            const PlannedRecord& p = planned_[i];
+            const ring::FramePlan& p = planned_[i];
             const ring::RingClaim c = writer.place(run, i, at, p.layout);
-            write_record(c, p, r.key, r.value.wire_length(), r.headers, timestamp);
-            if (!r.value.is_null() && r.value.size() != 0)
-                std::memcpy(reinterpret_cast<std::byte*>(c.record) + p.layout.value_offset,
-                            r.value.data(), r.value.size());
+            ring::write_data_frame(writer.payload(c), c.position, p, timestamp, r.key,
+                                   r.value.wire_length(), r.headers);
+            ring::write_value(writer.payload(c), p, r.value);
             claims_.push_back(c);
             at += p.layout.frame_length;
         }
@@ -215,7 +189,7 @@ class Producer {
 
     static void fill_value(ProducerClaim& c, BytesView value) noexcept {
         if (!value.is_null() && value.size() != 0)
-            std::memcpy(c.value_.data(), value.data(), value.size());
+            std::memcpy(c.value_.data(), value.data(), value.size());  // the claim's value span
     }
 
     TopicState& state_for(std::string_view topic) {
@@ -254,7 +228,7 @@ class Producer {
                                             bool block) {
         TopicState& t = state_for(topic);
         const std::int32_t partition = choose_partition(t, key, options);
-        const PlannedRecord p = plan(key, value_size, options.headers);
+        const ring::FramePlan p = ring::frame_plan(key, value_size, options.headers);
         ring::RingWriter& writer = t.writers[std::size_t(partition)];
         ProducerClaim c;
         ring::RingRun run;
@@ -262,7 +236,8 @@ class Producer {
             return std::nullopt;
         c.claim_ = writer.place(run, 0, 0, p.layout);
         c.timestamp_ = record_timestamp(t, options);
-        write_record(c.claim_, p, key, value_size, options.headers, c.timestamp_);
+        ring::write_data_frame(writer.payload(c.claim_), c.claim_.position, p, c.timestamp_, key,
+                               value_size, options.headers);
         c.writer_ = &writer;
         c.partition_ = partition;
         c.value_ = {reinterpret_cast<std::byte*>(c.claim_.record) + p.layout.value_offset,
@@ -325,7 +300,7 @@ class Producer {
     Client* client_;
     ProducerOptions options_;
     detail::RecordClock clock_;
-    std::vector<PlannedRecord> planned_;  // send_batch's, reused: no allocation once warm
+    std::vector<ring::FramePlan> planned_;  // send_batch's, reused: no allocation once warm
     std::vector<ring::RingClaim> claims_;
     std::vector<std::unique_ptr<TopicState>> topics_;
     TopicState* last_ = nullptr;

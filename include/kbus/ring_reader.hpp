@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "kbus/detail/atomic_field.hpp"
 #include "kbus/ring_ref.hpp"
 
 namespace kbus::ring {
@@ -52,7 +53,8 @@ class RingReader {
             const RecordHeader* r = ring_.record_at(c.position);
             // Acquire: pairs with the producer's commit store; the frame is complete once seen.
             const std::uint64_t commit = r->commit.load(std::memory_order_acquire);
-            const std::uint64_t frame_position = __atomic_load_n(&r->position, __ATOMIC_RELAXED);
+            const std::uint64_t frame_position =
+                detail::atomic_load(r->position, std::memory_order_relaxed);
             if (commit != commit_word_for(c.offset) || frame_position != c.position) {
                 if (commit > commit_word_for(c.offset) && frame_position > c.position &&
                     ring_.index_of(frame_position) == ring_.index_of(c.position) &&
@@ -90,7 +92,7 @@ class RingReader {
     // Where `offset` starts, if it is still in the ring and committed (via the claim journal).
     [[nodiscard]] bool locate(std::uint64_t offset, Cursor& out) const noexcept {
         const std::uint64_t position =
-            __atomic_load_n(ring_.journal_slot(offset), __ATOMIC_RELAXED);
+            detail::atomic_load(*ring_.journal_slot(offset), std::memory_order_relaxed);
         Cursor c{position, offset};
         RecordRef r;
         const PeekStatus s = peek(c, r);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kbus/detail/atomic_field.hpp"
 #include "kbus/ring_descriptor.hpp"
 
 namespace kbus::ring {
@@ -90,10 +91,10 @@ class RingRef {
 // Relaxed loads of one half of the claim pair each. The pair may be inconsistent; the claim's
 // compare-and-swap corrects it. For an exact snapshot use detail::dwload.
 [[nodiscard]] inline std::uint64_t load_next_offset(const RingHeader& h) noexcept {
-    return __atomic_load_n(&h.claim.next_offset_and_tail.first, __ATOMIC_RELAXED);
+    return detail::atomic_load(h.claim.next_offset_and_tail.first, std::memory_order_relaxed);
 }
 [[nodiscard]] inline std::uint64_t load_tail(const RingHeader& h) noexcept {
-    return __atomic_load_n(&h.claim.next_offset_and_tail.second, __ATOMIC_RELAXED);
+    return detail::atomic_load(h.claim.next_offset_and_tail.second, std::memory_order_relaxed);
 }
 
 }  // namespace kbus::ring

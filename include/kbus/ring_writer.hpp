@@ -2,8 +2,8 @@
 //
 // claim: one 16-byte compare-and-swap takes the next offset and the ring space together, after
 //        checking the space against the producer limit (cached; re-read only when exceeded).
-// commit: the record's header is filled in, then its commit word (offset + 1) is stored last
-//        with release order; that store is what makes the record visible to readers.
+// commit: once the frame is written (record_frame.hpp), its commit word (offset + 1) is stored
+//        last with release order; that store is what makes the record visible to readers.
 #pragma once
 
 #include <algorithm>
@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "kbus/detail/futex.hpp"
+#include "kbus/record_frame.hpp"
 #include "kbus/ring_ref.hpp"
 
 namespace kbus::ring {
@@ -97,31 +98,12 @@ class RingWriter {
         c.record = ring_.record_at(c.position);
         c.layout = layout;
         // Relaxed: the record's commit (release) publishes the journal entry with the record.
-        __atomic_store_n(ring_.journal_slot(c.offset), c.position, __ATOMIC_RELAXED);
+        detail::atomic_store(*ring_.journal_slot(c.offset), c.position, std::memory_order_relaxed);
         return c;
     }
 
     [[nodiscard]] std::byte* payload(const RingClaim& c) const noexcept {
         return reinterpret_cast<std::byte*>(c.record);
-    }
-
-    // Fills in the header of a claimed data record (everything but the commit word).
-    static void write_header(const RingClaim& c, std::int64_t timestamp, std::int32_t key_length,
-                             std::int32_t value_length, std::uint32_t headers_length,
-                             std::uint32_t header_count) noexcept {
-        RecordHeader* r = c.record;
-        // Atomic (relaxed): a reader lapped by this claim reads the word before any commit tells
-        // it the frame is ours, to recognise the lap (ring_reader.hpp); ordering comes from the
-        // commit's release.
-        __atomic_store_n(&r->position, c.position, __ATOMIC_RELAXED);
-        r->timestamp = timestamp;
-        r->frame_length = static_cast<std::uint32_t>(c.layout.frame_length);
-        r->type = RecordType::data;
-        r->attributes = 0;
-        r->key_length = key_length;
-        r->value_length = value_length;
-        r->headers_length = headers_length;
-        r->header_count = header_count;
     }
 
     // Publishes the record: the commit word is stored last (release: the record's bytes are
@@ -180,15 +162,7 @@ class RingWriter {
     void write_padding(std::uint64_t position, std::uint64_t length,
                        std::uint64_t offset) noexcept {
         RecordHeader* p = ring_.record_at(position);
-        __atomic_store_n(&p->position, position, __ATOMIC_RELAXED);  // as in write_header
-        p->timestamp = 0;
-        p->frame_length = static_cast<std::uint32_t>(length);
-        p->type = RecordType::padding;
-        p->attributes = 0;
-        p->key_length = -1;
-        p->value_length = -1;
-        p->headers_length = 0;
-        p->header_count = 0;
+        write_marker_frame(p, position, length, RecordType::padding);
         // Release: the padding's fields are visible to whoever sees its commit word.
         p->commit.store(commit_word_for(offset), std::memory_order_release);
     }

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "kbus/detail/atomic_field.hpp"
 #include "kbus/group_commit.hpp"
 #include "kbus/names.hpp"
 #include "kbus/ring_ref.hpp"
@@ -43,7 +44,7 @@ std::optional<std::uint32_t> CommitSlots::slot_for(const std::string& g, SlotHos
         const std::uint64_t v = committed ? std::uint64_t(*committed) + 1 : 0;
         // Relaxed: a free slot has no token, so no member writes it; the token's
         // compare-and-swap below publishes it (and the name) with release.
-        std::atomic_ref(s.token_and_commit.second).store(v, std::memory_order_relaxed);
+        detail::atomic_store(s.token_and_commit.second, v, std::memory_order_relaxed);
         (*host.persisted)[i] = v;
         group::set_slot_token(s, group::fence_token(unassigned_generation));
         return i;

@@ -56,23 +56,20 @@ DecodeResult BatchDecoder::decode(std::string_view bytes, std::uint32_t max_reco
         d.key = r.key;
         d.value = r.value;
         d.first_header = std::uint32_t(headers_.size());
-        std::uint64_t headers_bytes = 0;
         log::RecordHeaderIterator h(r.headers, r.header_count);
         for (; !h.done(); ++h) {
             if (h->key.size() > max_header_key_bytes)
                 return refuse(KafkaError::invalid_record, "a header key over 65535 bytes");
             headers_.push_back(*h);
-            headers_bytes += 2 + h->key.size() + 4 + (h->value.is_null() ? 0 : h->value.size());
         }
         if (h.malformed()) return refuse(KafkaError::corrupt_message, "malformed record headers");
         d.header_count = std::uint32_t(headers_.size()) - d.first_header;
-        if (headers_bytes > max_record_bytes)
+        const std::span<const HeaderView> headers{headers_.data() + d.first_header, d.header_count};
+        if (header_block_size(headers) > max_record_bytes)
             return refuse(KafkaError::message_too_large, "record headers over max.message.bytes");
-        d.headers_bytes = std::uint32_t(headers_bytes);
-        d.layout =
-            ring::payload_layout(r.key.wire_length(), r.value.wire_length(), d.headers_bytes);
-        frame_bytes_ += d.layout.frame_length;
-        longest_frame_ = std::max<std::uint64_t>(longest_frame_, d.layout.frame_length);
+        d.plan = ring::frame_plan(r.key, r.value.wire_length(), headers);
+        frame_bytes_ += d.plan.layout.frame_length;
+        longest_frame_ = std::max<std::uint64_t>(longest_frame_, d.plan.layout.frame_length);
         records_.push_back(d);
     }
     if (it.malformed()) return refuse(KafkaError::corrupt_message, "malformed record");
@@ -96,19 +93,14 @@ AppendResult append_to_ring(ring::RingWriter& writer, const BatchDecoder& batch,
         const std::size_t end = std::min(records.size(), chunk + std::size(claims));
         for (std::size_t i = chunk; i < end; ++i) {
             const DecodedRecord& r = records[i];
-            const ring::RingClaim c = writer.place(run, std::uint32_t(i), at, r.layout);
-            auto* frame = reinterpret_cast<std::byte*>(c.record);
-            if (r.key.size() != 0)
-                std::memcpy(frame + r.layout.key_offset, r.key.data(), r.key.size());
-            if (r.value.size() != 0)
-                std::memcpy(frame + r.layout.value_offset, r.value.data(), r.value.size());
-            write_header_block(frame + r.layout.headers_offset,
-                               {headers + r.first_header, r.header_count});
-            ring::RingWriter::write_header(
-                c, log_append_time_ms >= 0 ? log_append_time_ms : r.timestamp, r.key.wire_length(),
-                r.value.wire_length(), r.headers_bytes, r.header_count);
+            const ring::RingClaim c = writer.place(run, std::uint32_t(i), at, r.plan.layout);
+            ring::write_data_frame(writer.payload(c), c.position, r.plan,
+                                   log_append_time_ms >= 0 ? log_append_time_ms : r.timestamp,
+                                   r.key, r.value.wire_length(),
+                                   {headers + r.first_header, r.header_count});
+            ring::write_value(writer.payload(c), r.plan, r.value);
             claims[i - chunk] = c;
-            at += r.layout.frame_length;
+            at += r.plan.layout.frame_length;
         }
         // Last to first within the chunk: a reader waiting on its first record takes it whole.
         for (std::size_t i = end; i-- > chunk;)

@@ -22,8 +22,7 @@ struct DecodedRecord {
     BytesView value;
     std::uint32_t first_header = 0;  // into BatchDecoder::headers()
     std::uint32_t header_count = 0;
-    std::uint32_t headers_bytes = 0;  // their ring header block's size
-    ring::PayloadLayout layout{};
+    ring::FramePlan plan{};  // the record's ring frame
 };
 
 struct DecodeResult {

@@ -1,5 +1,8 @@
 #include "spill/dead_claim_repair.hpp"
 
+#include "kbus/record_frame.hpp"
+
+#include <atomic>
 #include <limits>
 #include <vector>
 
@@ -52,18 +55,9 @@ std::optional<std::string> plan_frames(const ring::RingRef& ring, const DeadRegi
 
 void write_frame(const ring::RingRef& ring, const AbortFrame& f) {
     ring::RecordHeader* r = ring.record_at(f.position);
-    // Atomic: a lagging reader may be checking this field for a lap (see RingReader::peek).
-    __atomic_store_n(&r->position, f.position, __ATOMIC_RELAXED);
-    r->timestamp = 0;
-    r->frame_length = static_cast<std::uint32_t>(f.length);
-    r->type = f.type;
-    r->attributes = 0;
-    r->key_length = -1;
-    r->value_length = -1;
-    r->headers_length = 0;
-    r->header_count = 0;
+    ring::write_marker_frame(r, f.position, f.length, f.type);
     if (f.type == ring::RecordType::aborted)  // so that a seek to a gap's offset finds it
-        __atomic_store_n(ring.journal_slot(f.offset), f.position, __ATOMIC_RELAXED);
+        detail::atomic_store(*ring.journal_slot(f.offset), f.position, std::memory_order_relaxed);
     // Release: the commit publishes the frame's fields (and its journal entry) with it.
     r->commit.store(ring::commit_word_for(f.offset), std::memory_order_release);
 }
@@ -77,7 +71,8 @@ std::optional<DeadRegion> find_dead_region(const ring::RingRef& ring, const Stal
         return std::nullopt;
     for (std::uint64_t offset = stall.at.offset + 1; offset < stall.claimed_offsets_end; ++offset) {
         // Relaxed: the entry's producer wrote it right after its claim, a timeout ago.
-        const std::uint64_t begins = __atomic_load_n(ring.journal_slot(offset), __ATOMIC_RELAXED);
+        const std::uint64_t begins =
+            detail::atomic_load(*ring.journal_slot(offset), std::memory_order_relaxed);
         if (begins > start && begins < stall.claimed_tail && begins % ring::record_alignment == 0)
             return DeadRegion{stall.at.offset, offset, start, begins};
     }

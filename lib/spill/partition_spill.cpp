@@ -2,6 +2,7 @@
 
 #include "kbus/error.hpp"
 #include "kbus/header_block.hpp"
+#include "kbus/record_frame.hpp"
 
 namespace kbus::spill {
 
@@ -125,21 +126,12 @@ bool PartitionSpill::write_batch(std::uint64_t now_ns, std::int64_t now_ms) {
             continue;
         }
         if (s != ring::PeekStatus::record) break;
-        const ring::RecordHeader& rec = *r.header;
-        const auto* base = reinterpret_cast<const std::byte*>(&rec);
-        const ring::PayloadLayout l =
-            ring::payload_layout(rec.key_length, rec.value_length, rec.headers_length);
+        const ring::RecordFrameView frame(r.header);
         headers_.clear();
-        for (HeaderIterator it(base + l.headers_offset, rec.headers_length, rec.header_count);
-             !it.done(); ++it)
+        for (HeaderIterator it = frame.headers(); !it.done(); ++it)
             headers_.push_back(*it);
-        builder_.add(
-            std::int64_t(r.offset), rec.timestamp,
-            rec.key_length < 0 ? BytesView()
-                               : BytesView(base + l.key_offset, std::size_t(rec.key_length)),
-            rec.value_length < 0 ? BytesView()
-                                 : BytesView(base + l.value_offset, std::size_t(rec.value_length)),
-            headers_);
+        builder_.add(std::int64_t(r.offset), frame.timestamp(), frame.key(), frame.value(),
+                     headers_);
         taken += r.frame_length;
         ring::RingReader::advance(c, r);
     }

@@ -1,0 +1,75 @@
+// What a Consumer is configured with (Kafka's consumer settings, by their Kafka names), where it
+// starts reading (OffsetSpec), and the listener it tells about rebalances.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kbus/protocol.hpp"
+#include "kbus/topic_partition.hpp"
+
+namespace kbus {
+
+enum class WaitMode {
+    busy_poll,  // spin on the commit words: lowest latency, burns a core while waiting
+    blocking,   // spin briefly, then sleep on a futex until a producer commits
+};
+
+class Consumer;
+
+// Told when a group rebalance moves partitions (Kafka's ConsumerRebalanceListener). Revoked is
+// called while the consumer still owns the partitions, so it may commit; lost means it was
+// fenced (it missed a rebalance) and may no longer commit them.
+class RebalanceListener {
+  public:
+    virtual ~RebalanceListener() = default;
+    virtual void on_partitions_assigned(Consumer&, const std::vector<group::TopicPartition>&) {}
+    virtual void on_partitions_revoked(Consumer&, const std::vector<group::TopicPartition>&) {}
+    virtual void on_partitions_lost(Consumer& c, const std::vector<group::TopicPartition>& p) {
+        on_partitions_revoked(c, p);
+    }
+};
+
+enum class OffsetReset { earliest, latest };  // auto.offset.reset
+
+struct ConsumerOptions {
+    WaitMode wait = WaitMode::blocking;
+    std::size_t max_poll_records = 500;  // Kafka's max.poll.records
+    std::chrono::microseconds spin_before_sleep{50};
+
+    // Consumer groups, with Kafka's names: set group_id, then subscribe() joins the group.
+    std::string group_id{};                                 // group.id
+    std::string client_id = "kbus";                         // client.id
+    std::chrono::milliseconds session_timeout{1000};        // session.timeout.ms
+    std::chrono::milliseconds heartbeat_interval{100};      // heartbeat.interval.ms
+    std::vector<std::string> assignment_strategy{"range"};  // partition.assignment.strategy
+    bool enable_auto_commit = true;                         // enable.auto.commit
+    std::chrono::milliseconds auto_commit_interval{5000};   // auto.commit.interval.ms
+    OffsetReset auto_offset_reset = OffsetReset::earliest;  // auto.offset.reset
+    RebalanceListener* rebalance_listener = nullptr;
+};
+
+class OffsetSpec {
+  public:
+    static OffsetSpec beginning() { return OffsetSpec(protocol::OffsetSpecKind::beginning, 0); }
+    static OffsetSpec end() { return OffsetSpec(protocol::OffsetSpecKind::end, 0); }
+    static OffsetSpec at(std::int64_t offset) {
+        return OffsetSpec(protocol::OffsetSpecKind::offset, offset);
+    }
+    // The first offset whose timestamp is >= ms since the epoch (the end if there is none).
+    static OffsetSpec at_timestamp(std::int64_t ms) {
+        return OffsetSpec(protocol::OffsetSpecKind::timestamp, ms);
+    }
+    [[nodiscard]] protocol::OffsetSpecKind kind() const noexcept { return kind_; }
+    [[nodiscard]] std::int64_t offset() const noexcept { return offset_; }
+
+  private:
+    OffsetSpec(protocol::OffsetSpecKind k, std::int64_t o) : kind_(k), offset_(o) {}
+    protocol::OffsetSpecKind kind_;
+    std::int64_t offset_;
+};
+
+}  // namespace kbus

@@ -1,0 +1,115 @@
+// A record's frame in the ring, written in one place and read through one view: the RecordHeader
+// (ring_descriptor.hpp), the key, the value (8-aligned), then the header block (header_block.hpp).
+// Producers (send, claim, send_batch), the Kafka listener's batches and the dead-claim repairer
+// write frames only through these functions; consumers and the spill read them only through
+// RecordFrameView. The commit word is not written here: publishing is the writer's last step
+// (RingWriter::publish).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <span>
+
+#include "kbus/bytes.hpp"
+#include "kbus/detail/atomic_field.hpp"
+#include "kbus/header_block.hpp"
+#include "kbus/ring_descriptor.hpp"
+
+namespace kbus::ring {
+
+// What a data record's frame holds, and where (from frame_plan()).
+struct FramePlan {
+    PayloadLayout layout;
+    std::uint32_t headers_bytes = 0;
+};
+
+// Lays a record out; throws Error(message_too_large) for lengths a frame cannot hold and
+// Error(invalid_argument) for a header key over 65535 bytes.
+[[nodiscard]] inline FramePlan frame_plan(BytesView key, std::int32_t value_length,
+                                          std::span<const HeaderView> headers) {
+    const std::size_t headers_bytes = header_block_size(headers);
+    if (key.size() > 0x7fffffffu || value_length < -1 || headers_bytes > 0x7fffffffu)
+        throw Error(ErrorCode::message_too_large, "record too large");
+    return {payload_layout(key.wire_length(), value_length, std::uint32_t(headers_bytes)),
+            std::uint32_t(headers_bytes)};
+}
+
+// A data record's frame at `frame` (claimed, frame_plan's frame_length bytes): header, key and
+// header block. The value's bytes are the caller's (write_value, or in place for a zero-copy
+// claim).
+inline void write_data_frame(std::byte* frame, std::uint64_t position, const FramePlan& plan,
+                             std::int64_t timestamp, BytesView key, std::int32_t value_length,
+                             std::span<const HeaderView> headers) noexcept {
+    if (!key.is_null() && key.size() != 0)
+        std::memcpy(frame + plan.layout.key_offset, key.data(), key.size());
+    write_header_block(frame + plan.layout.headers_offset, headers);
+    auto* r = reinterpret_cast<RecordHeader*>(frame);
+    // Atomic (relaxed): a reader lapped by this claim reads the word before any commit tells it
+    // the frame is ours, to recognise the lap (ring_reader.hpp); ordering comes from the commit.
+    detail::atomic_store(r->position, position, std::memory_order_relaxed);
+    r->timestamp = timestamp;
+    r->frame_length = static_cast<std::uint32_t>(plan.layout.frame_length);
+    r->type = RecordType::data;
+    r->attributes = 0;
+    r->key_length = key.wire_length();
+    r->value_length = value_length;
+    r->headers_length = plan.headers_bytes;
+    r->header_count = static_cast<std::uint32_t>(headers.size());
+}
+
+inline void write_value(std::byte* frame, const FramePlan& plan, BytesView value) noexcept {
+    if (!value.is_null() && value.size() != 0)
+        std::memcpy(frame + plan.layout.value_offset, value.data(), value.size());
+}
+
+// A frame that holds no record: padding to a lap's end, or an aborted record (a dead producer's
+// claim, a gap in offsets). Its commit word is the caller's to store.
+inline void write_marker_frame(RecordHeader* r, std::uint64_t position, std::uint64_t length,
+                               RecordType type) noexcept {
+    detail::atomic_store(r->position, position, std::memory_order_relaxed);  // as above
+    r->timestamp = 0;
+    r->frame_length = static_cast<std::uint32_t>(length);
+    r->type = type;
+    r->attributes = 0;
+    r->key_length = -1;
+    r->value_length = -1;
+    r->headers_length = 0;
+    r->header_count = 0;
+}
+
+// A committed data record's fields, read in place. The reader checked (RingReader::payload_fits)
+// that its lengths fit its frame before handing it out.
+class RecordFrameView {
+  public:
+    explicit RecordFrameView(const RecordHeader* r) noexcept
+        : r_(r),
+          base_(reinterpret_cast<const std::byte*>(r)),
+          layout_(payload_layout(r->key_length, r->value_length, r->headers_length)) {}
+
+    [[nodiscard]] std::int64_t timestamp() const noexcept { return r_->timestamp; }
+    [[nodiscard]] BytesView key() const noexcept {
+        return r_->key_length < 0
+                   ? BytesView()
+                   : BytesView(base_ + layout_.key_offset, std::size_t(r_->key_length));
+    }
+    [[nodiscard]] BytesView value() const noexcept {
+        return r_->value_length < 0
+                   ? BytesView()
+                   : BytesView(base_ + layout_.value_offset, std::size_t(r_->value_length));
+    }
+    [[nodiscard]] std::span<const std::byte> header_block() const noexcept {
+        return {base_ + layout_.headers_offset, r_->headers_length};
+    }
+    [[nodiscard]] std::uint32_t header_count() const noexcept { return r_->header_count; }
+    [[nodiscard]] HeaderIterator headers() const noexcept {
+        return HeaderIterator(base_ + layout_.headers_offset, r_->headers_length, r_->header_count);
+    }
+
+  private:
+    const RecordHeader* r_;
+    const std::byte* base_;
+    PayloadLayout layout_;
+};
+
+}  // namespace kbus::ring
