@@ -77,6 +77,16 @@ class KafkaListener {
         respond_with(c, h, r);
     }
 
+    void refuse_or_answer_versions(KafkaConnection& c, const kbus::kafka::RequestHeader& h);
+    void serve_at_once(KafkaConnection& c, const kbus::kafka::RequestHeader& h,
+                       kbus::kafka::WireReader& body);
+    struct FetchPart {
+        kbus::kafka::FetchPartitionHeader header;
+        std::optional<FileExtent> extent;
+    };
+    FetchPart fetch_partition(const std::string& topic,
+                              const kbus::kafka::FetchRequest::Partition& p, std::uint64_t room,
+                              bool first);
     bool produce(KafkaConnection& c, const kbus::kafka::RequestHeader& h,
                  kbus::kafka::WireReader& body, std::int64_t now_ms);
     std::optional<kbus::kafka::ProduceResponse::Partition> produce_partition(

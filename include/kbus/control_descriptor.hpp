@@ -11,7 +11,7 @@
 namespace kbus::control {
 
 inline constexpr std::uint64_t control_magic = 0x4c54435f5355424bULL;  // "KBUS_CTL"
-inline constexpr std::uint32_t control_layout_version = 1;
+inline constexpr std::uint32_t control_layout_version = 2;
 
 struct alignas(ring::cache_line_bytes) ControlInfo {
     std::uint64_t magic;
@@ -19,7 +19,6 @@ struct alignas(ring::cache_line_bytes) ControlInfo {
     std::uint32_t reserved;
     std::atomic<std::uint64_t> daemon_pid;
     std::atomic<std::uint64_t> daemon_epoch;  // grows with every daemon start
-    std::atomic<std::uint64_t> heartbeat_ms;  // wall clock, refreshed by the daemon
 };
 static_assert(sizeof(ControlInfo) == ring::cache_line_bytes);
 

@@ -180,8 +180,9 @@ group::JoinGroupReply GroupCoordinator::join_reply(Group& g, Member& m) const {
     return r;
 }
 
-group::JoinGroupReply GroupCoordinator::join(const group::JoinGroupRequest& request,
-                                             std::uint32_t connection, std::int64_t now_ms) {
+// What refuses a join before it touches any group: no assignor or protocol type, a session
+// timeout out of range.
+void GroupCoordinator::check_join_request(const group::JoinGroupRequest& request) {
     if (request.protocols.empty())
         throw Error(ErrorCode::inconsistent_protocol, "a join must name at least one assignor");
     if (request.protocol_type.empty())
@@ -191,20 +192,28 @@ group::JoinGroupReply GroupCoordinator::join(const group::JoinGroupRequest& requ
         throw Error(ErrorCode::invalid_argument,
                     "session.timeout.ms must be between " + std::to_string(min_session_timeout_ms) +
                         " and " + std::to_string(max_session_timeout_ms));
-    Group& g = group_for_join(request.group);
-    if (!g.members.empty()) {
-        if (request.protocol_type != g.protocol_type)
-            throw Error(ErrorCode::inconsistent_protocol,
-                        "group '" + g.name + "' uses protocol type '" + g.protocol_type + "'");
-        Group probe = g;  // would an assignor be left that everyone, this member too, supports?
-        Member& pm = probe.members[request.member_id.empty() ? "\x01new" : request.member_id];
-        pm.protocols = request.protocols;
-        if (select_protocol(probe).empty())
-            throw Error(ErrorCode::inconsistent_protocol,
-                        "no assignor is supported by every member of group '" + g.name + "'");
-    }
-    g.protocol_type = request.protocol_type;
+}
 
+// A join the group's members refuse: another protocol type, or no assignor everyone shares.
+void GroupCoordinator::check_join_protocols(const Group& g,
+                                            const group::JoinGroupRequest& request) const {
+    if (g.members.empty()) return;
+    if (request.protocol_type != g.protocol_type)
+        throw Error(ErrorCode::inconsistent_protocol,
+                    "group '" + g.name + "' uses protocol type '" + g.protocol_type + "'");
+    Group probe = g;  // would an assignor be left that everyone, this member too, supports?
+    Member& pm = probe.members[request.member_id.empty() ? "\x01new" : request.member_id];
+    pm.protocols = request.protocols;
+    if (select_protocol(probe).empty())
+        throw Error(ErrorCode::inconsistent_protocol,
+                    "no assignor is supported by every member of group '" + g.name + "'");
+}
+
+// The joining member, new (an id is handed out) or known; true in `protocols_changed` when it
+// joins with other assignors or subscriptions than before.
+GroupCoordinator::Member& GroupCoordinator::joining_member(Group& g,
+                                                           const group::JoinGroupRequest& request,
+                                                           bool& protocols_changed) {
     Member* m = nullptr;
     if (request.member_id.empty()) {
         Member fresh;
@@ -214,35 +223,44 @@ group::JoinGroupReply GroupCoordinator::join(const group::JoinGroupRequest& requ
     } else {
         m = &member_of(g, request.member_id);
     }
-    const bool protocols_changed =
-        m->protocols.size() != request.protocols.size() ||
-        !std::equal(m->protocols.begin(), m->protocols.end(), request.protocols.begin(),
-                    [](const auto& a, const auto& b) {
-                        return a.name == b.name && a.metadata == b.metadata;
-                    });
-    m->connection = connection;
-    m->session_timeout_ms = request.session_timeout_ms;
-    m->protocols = request.protocols;
-    m->last_seen_ms = now_ms;
+    protocols_changed = m->protocols.size() != request.protocols.size() ||
+                        !std::equal(m->protocols.begin(), m->protocols.end(),
+                                    request.protocols.begin(), [](const auto& a, const auto& b) {
+                                        return a.name == b.name && a.metadata == b.metadata;
+                                    });
+    return *m;
+}
 
+group::JoinGroupReply GroupCoordinator::join(const group::JoinGroupRequest& request,
+                                             std::uint32_t connection, std::int64_t now_ms) {
+    check_join_request(request);
+    Group& g = group_for_join(request.group);
+    check_join_protocols(g, request);
+    g.protocol_type = request.protocol_type;
+    bool protocols_changed = false;
+    Member& m = joining_member(g, request, protocols_changed);
+    m.connection = connection;
+    m.session_timeout_ms = request.session_timeout_ms;
+    m.protocols = request.protocols;
+    m.last_seen_ms = now_ms;
     switch (g.state) {
         case GroupState::empty:
-            begin_rebalance(g, now_ms, "member " + m->id + " joined");
+            begin_rebalance(g, now_ms, "member " + m.id + " joined");
             break;
         case GroupState::preparing_rebalance:
             break;
         case GroupState::completing_rebalance:
         case GroupState::stable:
             // The outcome of the last round, not yet fetched: hand it out.
-            if (!m->join_answered && !protocols_changed && m->rejoined) return join_reply(g, *m);
+            if (!m.join_answered && !protocols_changed && m.rejoined) return join_reply(g, m);
             begin_rebalance(g, now_ms,
-                            request.member_id.empty() ? "member " + m->id + " joined"
-                                                      : "member " + m->id + " rejoined");
+                            request.member_id.empty() ? "member " + m.id + " joined"
+                                                      : "member " + m.id + " rejoined");
             break;
     }
-    m->rejoined = true;
+    m.rejoined = true;
     maybe_complete_join(g, now_ms);
-    return join_reply(g, *m);
+    return join_reply(g, m);
 }
 
 void GroupCoordinator::apply_assignment(Group& g, const group::SyncGroupRequest& request) {

@@ -115,6 +115,10 @@ class GroupCoordinator {
     };
 
     Group& group_for_join(const std::string& name);
+    static void check_join_request(const group::JoinGroupRequest& request);
+    void check_join_protocols(const Group& g, const group::JoinGroupRequest& request) const;
+    Member& joining_member(Group& g, const group::JoinGroupRequest& request,
+                           bool& protocols_changed);
     Group* find(const std::string& name);
     const Group* find(const std::string& name) const;
     Member& member_of(Group& g, const std::string& member_id);

@@ -16,11 +16,8 @@ DecodeResult refuse(KafkaError e, std::string why) {
 
 }  // namespace
 
-DecodeResult BatchDecoder::decode(std::string_view bytes, std::uint32_t max_record_bytes) {
-    records_.clear();
-    headers_.clear();
-    frame_bytes_ = longest_frame_ = 0;
-    const log::BatchView batch({reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()});
+// The batch's framing, CRC and kind: one RecordBatch v2, neither transactional nor control.
+DecodeResult BatchDecoder::check_batch(const log::BatchView& batch, std::string_view bytes) {
     if (bytes.size() > 16 && std::int8_t(bytes[16]) != log::magic_v2)
         return refuse(KafkaError::unsupported_for_message_format,
                       "magic " + std::to_string(int(bytes[16])) + " (only RecordBatch v2)");
@@ -31,47 +28,69 @@ DecodeResult BatchDecoder::decode(std::string_view bytes, std::uint32_t max_reco
                       "a Produce partition must hold exactly one batch");
     if (batch.is_control() || (batch.attributes() & log::transactional_flag) != 0)
         return refuse(KafkaError::invalid_record, "transactional and control batches");
-    std::span<const std::byte> records = batch.records_bytes();
-    if (batch.compression_codec() != 0) {
-        // A bomb's bound: no record may exceed max.message.bytes once inflated.
-        const std::size_t most = std::size_t(max_record_bytes) * std::size_t(batch.record_count());
-        try {
-            log::decompress(batch.compression_codec(), records, inflated_, most);
-        } catch (const Error& e) {
-            return refuse(batch.compression_codec() > 4 ? KafkaError::unsupported_compression_type
-                                                        : KafkaError::corrupt_message,
-                          e.what());
-        }
-        records = {reinterpret_cast<const std::byte*>(inflated_.data()), inflated_.size()};
+    return {};
+}
+
+// The records' bytes, inflated into our buffer if the batch is compressed.
+DecodeResult BatchDecoder::records_of(const log::BatchView& batch, std::uint32_t max_record_bytes,
+                                      std::span<const std::byte>& records) {
+    records = batch.records_bytes();
+    if (batch.compression_codec() == 0) return {};
+    // A bomb's bound: no record may exceed max.message.bytes once inflated.
+    const std::size_t most = std::size_t(max_record_bytes) * std::size_t(batch.record_count());
+    try {
+        log::decompress(batch.compression_codec(), records, inflated_, most);
+    } catch (const Error& e) {
+        return refuse(batch.compression_codec() > 4 ? KafkaError::unsupported_compression_type
+                                                    : KafkaError::corrupt_message,
+                      e.what());
     }
+    records = {reinterpret_cast<const std::byte*>(inflated_.data()), inflated_.size()};
+    return {};
+}
+
+// One record, its headers and its ring frame; refused for a bad offset delta or headers.
+DecodeResult BatchDecoder::add_record(const log::RecordView& r, std::uint32_t max_record_bytes) {
+    if (r.offset != std::int64_t(records_.size()))
+        return refuse(KafkaError::invalid_record, "offset delta " + std::to_string(r.offset) +
+                                                      " of record " +
+                                                      std::to_string(records_.size()));
+    DecodedRecord d;
+    d.timestamp = r.timestamp;
+    d.key = r.key;
+    d.value = r.value;
+    d.first_header = std::uint32_t(headers_.size());
+    log::RecordHeaderIterator h(r.headers, r.header_count);
+    for (; !h.done(); ++h) {
+        if (h->key.size() > max_header_key_bytes)
+            return refuse(KafkaError::invalid_record, "a header key over 65535 bytes");
+        headers_.push_back(*h);
+    }
+    if (h.malformed()) return refuse(KafkaError::corrupt_message, "malformed record headers");
+    d.header_count = std::uint32_t(headers_.size()) - d.first_header;
+    const std::span<const HeaderView> headers{headers_.data() + d.first_header, d.header_count};
+    if (header_block_size(headers) > max_record_bytes)
+        return refuse(KafkaError::message_too_large, "record headers over max.message.bytes");
+    d.plan = ring::frame_plan(r.key, r.value.wire_length(), headers);
+    frame_bytes_ += d.plan.layout.frame_length;
+    longest_frame_ = std::max<std::uint64_t>(longest_frame_, d.plan.layout.frame_length);
+    records_.push_back(d);
+    return {};
+}
+
+DecodeResult BatchDecoder::decode(std::string_view bytes, std::uint32_t max_record_bytes) {
+    records_.clear();
+    headers_.clear();
+    frame_bytes_ = longest_frame_ = 0;
+    const log::BatchView batch({reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()});
+    if (DecodeResult d = check_batch(batch, bytes); d.error != KafkaError::none) return d;
+    std::span<const std::byte> records;
+    if (DecodeResult d = records_of(batch, max_record_bytes, records); d.error != KafkaError::none)
+        return d;
     log::RecordIterator it(records, batch.record_count(), 0, batch.base_timestamp());
     records_.reserve(std::size_t(batch.record_count()));
-    for (log::RecordView r; it.next(r);) {
-        if (r.offset != std::int64_t(records_.size()))
-            return refuse(KafkaError::invalid_record, "offset delta " + std::to_string(r.offset) +
-                                                          " of record " +
-                                                          std::to_string(records_.size()));
-        DecodedRecord d;
-        d.timestamp = r.timestamp;
-        d.key = r.key;
-        d.value = r.value;
-        d.first_header = std::uint32_t(headers_.size());
-        log::RecordHeaderIterator h(r.headers, r.header_count);
-        for (; !h.done(); ++h) {
-            if (h->key.size() > max_header_key_bytes)
-                return refuse(KafkaError::invalid_record, "a header key over 65535 bytes");
-            headers_.push_back(*h);
-        }
-        if (h.malformed()) return refuse(KafkaError::corrupt_message, "malformed record headers");
-        d.header_count = std::uint32_t(headers_.size()) - d.first_header;
-        const std::span<const HeaderView> headers{headers_.data() + d.first_header, d.header_count};
-        if (header_block_size(headers) > max_record_bytes)
-            return refuse(KafkaError::message_too_large, "record headers over max.message.bytes");
-        d.plan = ring::frame_plan(r.key, r.value.wire_length(), headers);
-        frame_bytes_ += d.plan.layout.frame_length;
-        longest_frame_ = std::max<std::uint64_t>(longest_frame_, d.plan.layout.frame_length);
-        records_.push_back(d);
-    }
+    for (log::RecordView r; it.next(r);)
+        if (DecodeResult d = add_record(r, max_record_bytes); d.error != KafkaError::none) return d;
     if (it.malformed()) return refuse(KafkaError::corrupt_message, "malformed record");
     if (records_.size() != std::size_t(batch.record_count()))
         return refuse(KafkaError::corrupt_message, "fewer records than the batch's count");

@@ -12,6 +12,7 @@
 
 #include "kafka/kafka_api.hpp"
 #include "kbus/bytes.hpp"
+#include "kbus/log/record_batch.hpp"
 #include "kbus/ring_writer.hpp"
 
 namespace kbus::kafka {
@@ -44,6 +45,11 @@ class BatchDecoder {
     [[nodiscard]] std::uint64_t longest_frame() const noexcept { return longest_frame_; }
 
   private:
+    static DecodeResult check_batch(const log::BatchView& batch, std::string_view bytes);
+    DecodeResult records_of(const log::BatchView& batch, std::uint32_t max_record_bytes,
+                            std::span<const std::byte>& records);
+    DecodeResult add_record(const log::RecordView& r, std::uint32_t max_record_bytes);
+
     std::string inflated_;
     std::vector<DecodedRecord> records_;
     std::vector<HeaderView> headers_;
