@@ -35,6 +35,10 @@ enum class ErrorCode : std::uint16_t {
     group_not_empty = 21,         // NON_EMPTY_GROUP: delete/reset need a group without members
     inconsistent_protocol = 22,   // INCONSISTENT_GROUP_PROTOCOL: no assignor every member has
     partition_not_assigned = 23,  // a commit for a partition the member does not own
+    // Trust and damage:
+    permission_denied = 24,  // a peer the bus does not admit, or a daemon the client won't trust
+    claim_aborted = 25,      // a claim left uncommitted past kbus.claim.timeout.ms was aborted
+    corrupt_record = 26,     // records lost to a corrupt batch on disk (skipped past)
 };
 
 inline const char* to_string(ErrorCode code) noexcept {
@@ -87,6 +91,12 @@ inline const char* to_string(ErrorCode code) noexcept {
             return "inconsistent group protocol";
         case ErrorCode::partition_not_assigned:
             return "partition not assigned to this member";
+        case ErrorCode::permission_denied:
+            return "permission denied";
+        case ErrorCode::claim_aborted:
+            return "claim aborted";
+        case ErrorCode::corrupt_record:
+            return "corrupt record";
     }
     return "unknown error";
 }
@@ -101,8 +111,9 @@ class Error : public std::runtime_error {
 };
 
 // Thrown by Consumer::poll when the consumer cannot continue at its position: its held batch
-// was invalidated (it held it longer than consumer.hold.timeout.ms) or the offset left the ring.
-// resume_offset() is where it can continue from (seek there, or to the beginning).
+// was invalidated (it held it longer than consumer.hold.timeout.ms), the offset left the ring,
+// or records were lost to a corrupt batch on disk (corrupt_record). resume_offset() is where it
+// can continue from (seek there, or to the beginning).
 class OffsetOutOfRange : public Error {
   public:
     OffsetOutOfRange(ErrorCode code, const std::string& message, std::string topic,

@@ -52,7 +52,10 @@ KafkaError kafka_error_of(ErrorCode code) noexcept {
         case ErrorCode::offset_out_of_range:
             return KafkaError::offset_out_of_range;
         case ErrorCode::protocol_error:
+        case ErrorCode::corrupt_record:
             return KafkaError::corrupt_message;
+        case ErrorCode::claim_aborted:
+            return KafkaError::request_timed_out;
         case ErrorCode::timed_out:
             return KafkaError::request_timed_out;
         case ErrorCode::io_error:
