@@ -389,15 +389,17 @@ TEST_CASE("what kbusd creates is its owner's only: shared memory, socket, direct
     const perms owner_rw = perms::owner_read | perms::owner_write;
     const perms owner_rwx = owner_rw | perms::owner_exec;
 
-    const std::string prefix = "kbus." + std::to_string(::geteuid()) + "." + d.bus + ".";
+    // Shared memory: one private directory, its files the owner's alone.
+    const std::vector<std::string> shm = d.shared_memory_dirs();
+    REQUIRE(shm.size() == 1);
+    CHECK(mode_of(shm[0]) == owner_rwx);
     int objects = 0;
-    for (const auto& e : std::filesystem::directory_iterator("/dev/shm"))
-        if (e.path().filename().string().rfind(prefix, 0) == 0) {
-            INFO(e.path());
-            CHECK(mode_of(e.path()) == owner_rw);
-            ++objects;
-        }
-    CHECK(objects >= 3);  // the control segment and a ring per partition
+    for (const auto& e : std::filesystem::directory_iterator(shm[0])) {
+        INFO(e.path());
+        CHECK(mode_of(e.path()) == owner_rw);
+        ++objects;
+    }
+    CHECK(objects >= 4);  // the control segment, the clients' lock and a ring per partition
     CHECK(mode_of(d.dir + "/run/kbus.sock") == owner_rw);
     CHECK(mode_of(d.dir + "/run") == owner_rwx);
     CHECK(mode_of(d.data_dir()) == owner_rwx);

@@ -26,15 +26,18 @@ start_daemon() {
     fail "kbusd did not start"
 }
 start_daemon
-trap 'kill -TERM $daemon 2>/dev/null || true; wait $daemon 2>/dev/null || true; rm -rf "$dir"' EXIT
+trap 'kill -TERM $daemon 2>/dev/null || true; wait $daemon 2>/dev/null || true; rm -rf "$dir" /dev/shm/kbus.$(id -u).$KBUS_BUS.*' EXIT
 [[ -d "$dir/data" ]] || fail "log.dirs from the config file not used"
 "$KBUS" topic create small --partitions 1 >/dev/null
 # Owner only: the socket, the run and data dirs, and every shared-memory object of the bus.
 [[ $(stat -c %a "$dir/run/kbus.sock") == 600 ]] || fail "socket mode $(stat -c %a "$dir/run/kbus.sock")"
 [[ $(stat -c %a "$dir/run") == 700 && $(stat -c %a "$dir/data") == 700 ]] || fail "dir modes"
 shm=(/dev/shm/kbus.$(id -u).$KBUS_BUS.*)
-((${#shm[@]} >= 2)) || fail "expected control and ring segments, got ${shm[*]}"
-for f in "${shm[@]}"; do [[ $(stat -c %a "$f") == 600 ]] || fail "$f mode $(stat -c %a "$f")"; done
+((${#shm[@]} == 1)) || fail "expected one shared-memory directory, got ${shm[*]}"
+[[ $(stat -c %a "${shm[0]}") == 700 ]] || fail "${shm[0]} mode $(stat -c %a "${shm[0]}")"
+files=("${shm[0]}"/*)
+((${#files[@]} >= 3)) || fail "expected the control segment, a lock and a ring, got ${files[*]}"
+for f in "${files[@]}"; do [[ $(stat -c %a "$f") == 600 ]] || fail "$f mode $(stat -c %a "$f")"; done
 "$KBUS" topic describe small | grep -q "ring.bytes 65536" || fail "kbus.ring.bytes default"
 "$KBUS" topic alter small --config retention.ms=60000 >/dev/null
 ! "$KBUS" topic alter small --config ring.bytes=131072 2>"$dir/err" || fail "ring.bytes altered"

@@ -1,5 +1,6 @@
 // Starts a kbusd of its own for one test: a unique bus name, run dir and data dir, stopped with
-// SIGTERM (which removes its shared memory) when the fixture goes away.
+// SIGTERM when the fixture goes away, and its shared memory removed (a clean stop leaves it in
+// place while some process still maps it, and a SIGKILL always does).
 #pragma once
 
 #include <fcntl.h>
@@ -164,10 +165,21 @@ struct DaemonFixture {
         o.run_dir = dir + "/run";
         return o;
     }
+    // The bus's shared-memory directories (/dev/shm/kbus.<uid>.<bus>.XXXXXX).
+    [[nodiscard]] std::vector<std::string> shared_memory_dirs() const {
+        std::vector<std::string> found;
+        const std::string prefix = "kbus." + std::to_string(::geteuid()) + "." + bus + ".";
+        for (const auto& e : std::filesystem::directory_iterator("/dev/shm"))
+            if (e.path().filename().string().rfind(prefix, 0) == 0)
+                found.push_back(e.path().string());
+        return found;
+    }
     ~DaemonFixture() {
         if (std::uncaught_exceptions() > 0)
             std::fprintf(stderr, "--- kbusd log of %s ---\n%s", bus.c_str(), log_text().c_str());
         (void)end_child(pid, SIGTERM);
+        for (const std::string& d : shared_memory_dirs())
+            std::filesystem::remove_all(d);
         if (under_valgrind()) {
             if (const std::string errors = valgrind_errors(); !errors.empty()) {
                 std::fprintf(stderr, "--- memcheck found errors in kbusd ---\n%s", errors.c_str());

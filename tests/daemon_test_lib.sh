@@ -8,7 +8,7 @@ work=$(mktemp -d "/tmp/kbus-$test_name.XXXXXX")
 bus="${test_name%_test}-$$"
 cleanup() {
     [[ -n ${daemon:-} ]] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null || true
-    rm -rf "$work"
+    rm -rf "$work" /dev/shm/kbus."$(id -u)"."$bus".*
 }
 trap cleanup EXIT
 fail() { echo "$test_name: $*" >&2; echo "--- kbusd log" >&2; cat "$work/kbusd.log" >&2; exit 1; }

@@ -140,17 +140,19 @@ TEST_CASE("a producer killed right after its claim: the gap ends at the tail or 
         CHECK(read_ring(ring.ref, {0, 0}) ==
               std::vector<std::pair<std::uint64_t, std::string>>{{0, "-"}, {1, "-"}, {2, "live"}});
     }
-    SECTION("claims made after the stall was first seen are not taken for dead") {
+    SECTION("claims made after the stall was first seen wait their own timeout") {
         (void)claim_only(w, 100);
         CHECK_FALSE(s.step(1, 0));            // the stall is seen: offset 0 alone was claimed
         (void)write_value(w, "late", false);  // claimed later, still being written
-        CHECK(s.step(1 + timeout_ns, 0));
-        CHECK(s.aborted_offsets() == 1);   // offset 1 waits for its own producer
-        CHECK(s.step(2 + timeout_ns, 0));  // over the gap
+        CHECK(s.step(1 + timeout_ns, 0));     // offset 1 is first seen claimed now
+        CHECK(s.aborted_offsets() == 1);      // offset 1 waits for its own producer
+        CHECK(s.step(2 + timeout_ns, 0));     // over the gap
         CHECK(s.cursor().offset == 1);
         CHECK_FALSE(s.step(3 + timeout_ns, 0));
-        CHECK_FALSE(s.step(2 + 2 * timeout_ns, 0));  // its own clock started at 3 + timeout
+        CHECK_FALSE(s.step(2 * timeout_ns, 0));  // its clock started at 1 + timeout
         CHECK(s.aborted_offsets() == 1);
+        CHECK(s.step(1 + 2 * timeout_ns, 0));
+        CHECK(s.aborted_offsets() == 2);
     }
 }
 
@@ -158,17 +160,58 @@ TEST_CASE("a commit that comes within the timeout is never aborted", "[spill][fa
     SpillRig rig("slow");
     auto [ring, w, l, s] = rig.parts();  // references, by the tuple
     const RingClaim slow = write_value(w, "slow", false);
-    (void)write_value(w, "next", false);
-    CHECK_FALSE(s.step(1, 0));
-    w.commit(slow);
+    CHECK_FALSE(s.step(1, 0));               // offset 0 seen claimed at 1
+    (void)write_value(w, "next", false);     // offset 1, claimed after that
+    CHECK_FALSE(s.step(timeout_ns / 4, 0));  // and seen claimed at timeout / 4
+    CHECK(w.commit(slow));                   // within the timeout: sent
     CHECK(s.step(timeout_ns / 2, 0));
-    // The stall at offset 1 starts its own clock: offset 0's time does not count for it.
     CHECK(s.cursor().offset == 1);
+    // Offset 1 counts from when it was first seen claimed, not from offset 0's time.
     CHECK_FALSE(s.step(timeout_ns + 1, 0));
-    CHECK_FALSE(s.step(timeout_ns / 2 + timeout_ns, 0));
+    CHECK_FALSE(s.step(timeout_ns / 4 + timeout_ns - 1, 0));
     CHECK(s.aborted_offsets() == 0);
-    CHECK(s.step(2 * timeout_ns + 1, 0));
+    CHECK(s.step(timeout_ns / 4 + timeout_ns, 0));
     CHECK(s.aborted_offsets() == 1);
+}
+
+TEST_CASE("a producer stalled past the timeout learns at its commit that its record is a gap",
+          "[spill][fault]") {
+    SpillRig rig("stalled");
+    auto [ring, w, l, s] = rig.parts();  // references, by the tuple
+    (void)write_value(w, "a");
+    const RingClaim stalled = write_value(w, "stalled", false);
+    (void)write_value(w, "c");
+    CHECK(s.step(1, 0));
+    CHECK_FALSE(s.step(2, 0));
+    CHECK(s.step(2 + timeout_ns, 0));  // aborted
+    CHECK_FALSE(w.commit(stalled));    // too late: not sent
+    CHECK(s.step(3 + timeout_ns, 0));
+    CHECK(offsets_on_disk(l) == std::vector<std::int64_t>{0, 2});
+    // A producer that claims after the repair is not told about it.
+    const RingClaim later = write_value(w, "later", false);
+    CHECK(w.commit(later));
+}
+
+TEST_CASE("producers that die together cost one timeout, live records between them kept",
+          "[spill][fault]") {
+    SpillRig rig("many-dead");
+    auto [ring, w, l, s] = rig.parts();     // references, by the tuple
+    (void)claim_only(w, 100);               // dead
+    (void)write_value(w, "live-1");         // committed after the first death
+    (void)write_value(w, "dead-2", false);  // dead with its record written
+    (void)claim_only(w, 300);               // dead before writing a byte
+    (void)write_value(w, "live-2");
+    (void)write_value(w, "dead-3", false);
+    CHECK_FALSE(s.step(1, 0));         // every claim above is seen
+    CHECK(s.step(1 + timeout_ns, 0));  // and repaired in one pass
+    CHECK(s.aborted_offsets() == 4);
+    while (s.step(2 + timeout_ns, 0)) {
+    }
+    CHECK(s.cursor().offset == 6);
+    CHECK(offsets_on_disk(l) == std::vector<std::int64_t>{1, 4});
+    CHECK(read_ring(ring.ref, {0, 0}) ==
+          std::vector<std::pair<std::uint64_t, std::string>>{
+              {0, "-"}, {1, "live-1"}, {2, "-"}, {3, "-"}, {4, "live-2"}, {5, "-"}});
 }
 
 TEST_CASE("dead claims across a lap's end are tiled with padding, never straddling it",
@@ -199,9 +242,11 @@ TEST_CASE("dead claims across a lap's end are tiled with padding, never straddli
 
 TEST_CASE("a stall no claim could have made is refused, not repaired", "[spill][fault]") {
     TestRing ring(64 * 1024);
-    spill::StallSnapshot impossible{{0, 0}, 5, 2 * 64 * 1024};  // more than a ring of claims
-    CHECK_FALSE(spill::find_dead_region(ring.ref, impossible).has_value());
-    spill::DeadRegion cramped{0, 3, 0, 100};  // three offsets in 100 bytes
-    CHECK(spill::abort_region(ring.ref, cramped).has_value());
+    const spill::ClaimObservation impossible{5, 2 * 64 * 1024, 0};  // more than a ring of claims
+    CHECK_FALSE(spill::find_dead_regions(ring.ref, {0, 0}, impossible).has_value());
+    const spill::ClaimObservation cramped{3, 100, 0};  // three offsets in 100 bytes
+    const spill::RepairResult r = spill::repair_dead_claims(ring.ref, {0, 0}, cramped);
+    CHECK(r.refused.has_value());
+    CHECK(r.aborted.empty());
     CHECK(ring.ref.record_at(0)->commit.load() == 0);  // nothing written
 }

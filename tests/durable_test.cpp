@@ -169,9 +169,8 @@ TEST_CASE("a byte flipped in a closed segment is found at start and the log is c
         f.put(char(ch ^ 0x01));
     }
     // The shared memory of the killed daemon goes too: nothing is left to re-spill from.
-    for (const auto& e : fs::directory_iterator("/dev/shm"))
-        if (e.path().filename().string().find("." + d.bus + ".") != std::string::npos)
-            fs::remove(e.path());
+    for (const std::string& dir : d.shared_memory_dirs())
+        fs::remove_all(dir);
     d.restart();
     kbus::Client c(d.options());
     const std::uint64_t base = std::stoull(logs[1].filename().string().substr(0, 20));

@@ -27,7 +27,7 @@ TEST_CASE("topic metadata round-trips, byte for byte as the wire spec says", "[p
     m.max_message_bytes = 1048588;
     m.timestamp_type = 1;
     m.hold_timeout_ms = 250;
-    m.ring_shm_prefix = "kbus.0.default.t42";
+    m.ring_path_prefix = "/dev/shm/kbus.0.default.abc123/t42";
     m.config = {{"retention.ms", "1000"}};
     // The spec: little-endian fixed fields, u32-prefixed strings and counts, in field order.
     Writer w;
@@ -38,7 +38,7 @@ TEST_CASE("topic metadata round-trips, byte for byte as the wire spec says", "[p
     w.u32(1048588);
     w.u32(1);
     w.u32(250);
-    w.str("kbus.0.default.t42");
+    w.str("/dev/shm/kbus.0.default.abc123/t42");
     w.u32(1);
     w.str("retention.ms");
     w.str("1000");
@@ -48,7 +48,7 @@ TEST_CASE("topic metadata round-trips, byte for byte as the wire spec says", "[p
     CHECK(back.topic_id == 42);
     CHECK(back.partitions == 10);
     CHECK(back.hold_timeout_ms == 250);
-    CHECK(back.ring_shm_prefix == m.ring_shm_prefix);
+    CHECK(back.ring_path_prefix == m.ring_path_prefix);
     CHECK(back.config == m.config);
 }
 

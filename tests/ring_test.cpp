@@ -40,7 +40,7 @@ TEST_CASE("a committed record reads back intact", "[ring]") {
     ring::write_value(w.payload(c), plan, "value");
     CHECK(l.value_offset % 8 == 0);
     CHECK(plan.headers_bytes == header_block_size(headers));
-    w.commit(c);
+    REQUIRE(w.commit(c));
 
     RingReader r(t.ref);
     Cursor cur{0, 0};
@@ -77,7 +77,7 @@ TEST_CASE("the commit word is what publishes a record", "[ring]") {
     CHECK(r.peek(cur, rec) == PeekStatus::not_ready);  // claimed, header written, not committed
     RingClaim second = write_value(w, "second");
     CHECK(r.peek(cur, rec) == PeekStatus::not_ready);  // order: offset 0 gates offset 1
-    w.commit(first);
+    REQUIRE(w.commit(first));
     REQUIRE(r.peek(cur, rec) == PeekStatus::record);
     CHECK(value_of(rec) == "first");
     RingReader::advance(cur, rec);
@@ -125,7 +125,7 @@ TEST_CASE("an end too small for a header is skipped implicitly", "[ring]") {
         RingClaim c;
         REQUIRE(w.try_claim(payload_layout(-1, value, 0), c) == ClaimStatus::claimed);
         fill_frame(w, c, value);
-        w.commit(c);
+        REQUIRE(w.commit(c));
         REQUIRE(r.peek(cur, rec) == PeekStatus::record);
         RingReader::advance(cur, rec);
     }
@@ -145,7 +145,7 @@ TEST_CASE("producers stop at the producer limit", "[ring]") {
     int claimed = 0;
     while (w.try_claim(l, c) == ClaimStatus::claimed) {
         fill_frame(w, c, 4000);
-        w.commit(c);
+        REQUIRE(w.commit(c));
         ++claimed;
     }
     CHECK(claimed == int(t.ref.capacity() / l.frame_length));
@@ -235,6 +235,7 @@ TEST_CASE("concurrent producers claim lock-free: dense offsets, per-producer ord
     constexpr int producers = 4;
     constexpr int per_producer = 20000;
     std::atomic<bool> done{false};
+    std::atomic<int> aborted{0};
     std::vector<std::thread> threads;
     for (int p = 0; p < producers; ++p) {
         threads.emplace_back([&, p] {
@@ -248,7 +249,7 @@ TEST_CASE("concurrent producers claim lock-free: dense offsets, per-producer ord
                 std::memcpy(reinterpret_cast<std::byte*>(c.record) + l.value_offset, v.data(),
                             v.size());
                 fill_frame(w, c, std::int32_t(v.size()));
-                w.commit(c);
+                if (!w.commit(c)) aborted.fetch_add(1);  // Catch's REQUIRE is not thread-safe
             }
         });
     }
@@ -275,6 +276,7 @@ TEST_CASE("concurrent producers claim lock-free: dense offsets, per-producer ord
     for (auto& th : threads)
         th.join();
     CHECK(count == std::uint64_t(producers) * per_producer);
+    CHECK(aborted == 0);
 }
 
 TEST_CASE("a malformed header block stops iteration inside its bounds", "[ring]") {

@@ -41,7 +41,7 @@ inline RingClaim write_value(RingWriter& w, const std::string& value, bool commi
     write_data_frame(w.payload(c), c.position, plan, 1234, BytesView(), std::int32_t(value.size()),
                      {});
     ring::write_value(w.payload(c), plan, BytesView(value));
-    if (commit) w.commit(c);
+    if (commit) REQUIRE(w.commit(c));
     return c;
 }
 

@@ -9,6 +9,7 @@
 
 #include "bus/spill_worker.hpp"
 #include "cli/bus_stats_view.hpp"
+#include "kbus/trusted_path.hpp"
 #include "log/file.hpp"
 #include "security/access_policy.hpp"
 #include "stats_snapshot.hpp"
@@ -34,7 +35,7 @@ Daemon::Daemon(kbus::BusLocation location, kbus::config::BrokerConfig broker,
 
 int Daemon::run(const std::atomic<bool>& stop) {
     if (!take_bus()) return 2;
-    open_control_segment();
+    open_shared_memory();
     const std::string clean_marker = clean_marker_of(loc_.data_dir);
     const bool clean = std::filesystem::exists(clean_marker);
     std::filesystem::remove(clean_marker);
@@ -50,7 +51,9 @@ int Daemon::run(const std::atomic<bool>& stop) {
     metrics_.stop();
     spill_thread.join();
     if (!shutdown()) {
-        sink_("ERROR", "stopped without draining every ring");
+        sink_("ERROR",
+              "stopped without writing every committed record to disk (it stays in "
+              "shared memory for the next start)");
         return 1;
     }
     kbus::log::write_file_durably(clean_marker, "");
@@ -58,13 +61,32 @@ int Daemon::run(const std::atomic<bool>& stop) {
     return 0;
 }
 
-bool Daemon::take_bus() {
-    std::filesystem::create_directories(loc_.run_dir);
-    std::filesystem::create_directories(loc_.data_dir);
+// A directory of the bus's (created if missing, with the policy's mode), checked as ssh checks
+// ~/.ssh before it is used (trusted_path.hpp).
+bool Daemon::prepare_directory(const std::string& dir, const char* what) {
     const kbus::security::AccessPolicy& access = kbus::security::access_policy();
-    access.apply_to_path(loc_.run_dir, true);
-    access.apply_to_path(loc_.data_dir, true);
-    lock_fd_ = ::open(loc_.lock_path().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    std::error_code ec;
+    const bool created = std::filesystem::create_directories(dir, ec);
+    if (ec) {
+        sink_("ERROR", std::string("cannot create the ") + what + " " + dir + ": " + ec.message());
+        return false;
+    }
+    if (created) access.apply_to_path(dir, true);
+    const std::string why = kbus::untrusted_path_reason(dir, ::geteuid(), access.group);
+    if (!why.empty()) {
+        sink_("ERROR", std::string("refusing the ") + what + " " + dir + ": " + why +
+                           " (another user could replace what kbusd keeps there)");
+        return false;
+    }
+    access.apply_to_path(dir, true);
+    return true;
+}
+
+bool Daemon::take_bus() {
+    if (!prepare_directory(loc_.run_dir, "run directory") ||
+        !prepare_directory(loc_.data_dir, "data directory"))
+        return false;
+    lock_fd_ = ::open(loc_.lock_path().c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (lock_fd_ < 0 || ::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
         sink_("ERROR", "bus '" + loc_.bus + "' is already served by another kbusd (lock " +
                            loc_.lock_path() + " is held)");
@@ -73,10 +95,23 @@ bool Daemon::take_bus() {
     return true;
 }
 
+void Daemon::open_shared_memory() {
+    std::error_code ec;
+    const std::string parent =
+        std::filesystem::is_directory("/dev/shm", ec) ? "/dev/shm" : loc_.run_dir;
+    shm_ = std::make_unique<kbus::bus::SharedMemoryDirectory>(
+        kbus::bus::SharedMemoryDirectory::open_or_create(parent, loc_.shm_dir_prefix(),
+                                                         kbus::security::access_policy(), sink_));
+    sink_("INFO",
+          std::string(shm_->created() ? "created" : "adopted") + " shared memory " + shm_->path());
+    open_control_segment();
+}
+
 void Daemon::open_control_segment() {
+    const std::string path = shm_->file(kbus::bus::SharedMemoryDirectory::control_name);
     std::uint64_t epoch = 1;
     try {
-        kbus::SharedMapping old = kbus::SharedMapping::open(loc_.control_shm_name());
+        kbus::SharedMapping old = kbus::SharedMapping::open(path, ::geteuid());
         const auto* c = static_cast<const control::ControlSegment*>(old.data());
         if (old.size() >= sizeof(control::ControlSegment) &&
             c->info.magic == control::control_magic &&
@@ -90,8 +125,8 @@ void Daemon::open_control_segment() {
     const kbus::security::AccessPolicy& access = kbus::security::access_policy();
     if (!control_mapping_.mapped()) {
         control_mapping_ =
-            kbus::SharedMapping::create(loc_.control_shm_name(), sizeof(control::ControlSegment),
-                                        access.file_mode(), access.group ? int(*access.group) : -1);
+            kbus::SharedMapping::create(path, sizeof(control::ControlSegment), access.file_mode(),
+                                        access.group ? int(*access.group) : -1);
         auto* c = static_cast<control::ControlSegment*>(control_mapping_.data());
         c->info.magic = control::control_magic;
         c->info.layout_version = control::control_layout_version;
@@ -106,7 +141,7 @@ void Daemon::build_parts(bool verify) {
     const kbus::security::AccessPolicy& access = kbus::security::access_policy();
     bus_ = std::make_unique<kbus::bus::Bus>(
         loc_.data_dir, broker_,
-        kbus::bus::RingStore(loc_.shm_prefix(), access.file_mode(),
+        kbus::bus::RingStore(shm_->path(), access.file_mode(),
                              access.group ? int(*access.group) : -1),
         sink_);
     bus_->restore(verify);
@@ -116,7 +151,7 @@ void Daemon::build_parts(bool verify) {
                                 // Relaxed: only this daemon writes it, once, at start.
                                 return control_->info.daemon_epoch.load(std::memory_order_relaxed);
                             },
-                            loc_.control_shm_name()};
+                            shm_->path()};
     handlers_ = std::make_unique<ControlHandlers>(*bus_, *groups_, identity, [this] {
         return stats_snapshot(*bus_, *groups_, server_->connections());
     });
@@ -130,7 +165,7 @@ void Daemon::build_parts(bool verify) {
 }
 
 int Daemon::abandon(int code) {
-    if (bus_->names().empty()) kbus::SharedMapping::remove(loc_.control_shm_name());
+    if (shm_->created() && bus_->names().empty() && shm_->lock_out_clients()) shm_->remove_all();
     return code;
 }
 
@@ -183,18 +218,29 @@ bool Daemon::start_kafka_listener() {
     }
 }
 
+// A clean stop loses nothing a crash would not: every committed record reaches the log and is
+// synced, and the rings stay in shared memory for the next daemon unless no process maps them any
+// more (then claims still uncommitted are dead producers', aborted now, and the directory goes).
 bool Daemon::shutdown() {
-    bool all_drained = true;
-    groups_->persist();  // the slots go with the rings
-    for (const auto& p : bus_->partitions()) {
-        if (kbus::bus::SpillWorker::drain(*p, sink_))
-            kbus::SharedMapping::remove(p->ring_name());
-        else
-            all_drained = false;
+    server_->close();    // no client reaches this daemon any more
+    groups_->persist();  // what members committed in the slots
+    bool flushed = true;
+    for (const auto& p : bus_->partitions())
+        flushed = kbus::bus::SpillWorker::drain(*p, sink_) && flushed;
+    if (!shm_->lock_out_clients()) {
+        sink_("INFO", "kept the rings in shared memory " + shm_->path() +
+                          ": client processes still map them (the next start adopts them)");
+        return flushed;
     }
-    if (all_drained) kbus::SharedMapping::remove(loc_.control_shm_name());
-    server_->close();
-    return all_drained;
+    bool emptied = flushed;
+    for (const auto& p : bus_->partitions())
+        emptied = kbus::bus::SpillWorker::drain_abandoned(*p, sink_) && emptied;
+    if (!emptied) {
+        shm_->release_clients();
+        return false;
+    }
+    shm_->remove_all();
+    return flushed;
 }
 
 }  // namespace kbusd

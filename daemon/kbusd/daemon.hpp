@@ -8,6 +8,7 @@
 #include <string>
 
 #include "bus/bus.hpp"
+#include "bus/shm_directory.hpp"
 #include "config/broker_config.hpp"
 #include "control_handlers.hpp"
 #include "control_server.hpp"
@@ -35,24 +36,28 @@ class Daemon {
   private:
     // The run and data dirs, and the lock that makes this the bus's only daemon.
     [[nodiscard]] bool take_bus();
-    // The control segment: a killed daemon's is reused, so that clients mapping it keep working.
+    [[nodiscard]] bool prepare_directory(const std::string& dir, const char* what);
+    // The shared-memory directory (an earlier run's, adopted, else a new one) and the control
+    // segment in it: a stopped or killed daemon's is reused, so that clients mapping it keep
+    // working.
+    void open_shared_memory();
     void open_control_segment();
     void build_parts(bool verify);
     [[nodiscard]] bool start_metrics();
     [[nodiscard]] bool start_kafka_listener();
-    // A start that fails after creating the control segment removes it when the bus has no
-    // topics (with topics, their rings may hold records not yet spilled, and the next start
+    // A start that fails after creating its shared-memory directory removes it when the bus has
+    // no topics (with topics, their rings may hold records not yet spilled, and the next start
     // needs them).
     int abandon(int code);
-    // Everything committed to a ring goes to disk and is synced before the rings go away. A
-    // ring whose records could not be written (disk full) is left in shared memory, as after a
-    // crash. False then (no clean-shutdown mark).
+    // Everything committed to a ring goes to disk and is synced; the rings go only when nobody
+    // maps them and nothing is left in them. False if a disk failed (no clean-shutdown mark).
     [[nodiscard]] bool shutdown();
 
     kbus::BusLocation loc_;
     kbus::config::BrokerConfig broker_;
     kbus::logging::LogSink sink_;
     int lock_fd_ = -1;
+    std::unique_ptr<kbus::bus::SharedMemoryDirectory> shm_;
     kbus::SharedMapping control_mapping_;
     kbus::control::ControlSegment* control_ = nullptr;
     std::unique_ptr<kbus::bus::Bus> bus_;

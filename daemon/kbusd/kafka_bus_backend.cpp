@@ -54,7 +54,7 @@ ProduceOutcome KafkaBusBackend::produce(const std::string& topic, std::int32_t p
         case kbus::ring::ClaimStatus::claimed:
             return {ProduceStatus::appended, a.base_offset, append_time,
                     p->log().log_start_offset()};
-        case kbus::ring::ClaimStatus::full:
+        case kbus::ring::ClaimStatus::full:  // or aborted before its commit: appended again
             return {ProduceStatus::full};
         case kbus::ring::ClaimStatus::too_large:
             return {ProduceStatus::too_large};

@@ -2,8 +2,9 @@
 // Resolution order, the same for kbusd, the kbus CLI and the client library:
 // explicit value (a flag) > environment (KBUS_BUS, KBUS_RUN_DIR, KBUS_DATA_DIR) > default.
 // Defaults: root uses /run/kbus/<bus> and /var/lib/kbus/<bus>; other users
-// $XDG_RUNTIME_DIR/kbus/<bus> (else /tmp/kbus-<uid>/<bus>) and
-// $XDG_DATA_HOME/kbus/<bus> (else ~/.local/share/kbus/<bus>).
+// $XDG_RUNTIME_DIR/kbus/<bus> (else $XDG_STATE_HOME/kbus/<bus>, else ~/.local/state/kbus/<bus>:
+// never a predictable name in a world-writable directory such as /tmp, which another user could
+// create first) and $XDG_DATA_HOME/kbus/<bus> (else ~/.local/share/kbus/<bus>).
 #pragma once
 
 #include <unistd.h>
@@ -24,11 +25,11 @@ struct BusLocation {
 
     [[nodiscard]] std::string socket_path() const { return run_dir + "/kbus.sock"; }
     [[nodiscard]] std::string lock_path() const { return run_dir + "/kbusd.lock"; }
-    // Shared-memory object names carry the uid so that buses of different users never collide.
-    [[nodiscard]] std::string shm_prefix() const {
-        return "kbus." + std::to_string(::geteuid()) + "." + bus;
+    // The name the bus's shared-memory directory starts with (/dev/shm/<this>XXXXXX, see the
+    // daemon's SharedMemoryDirectory): the uid, so that buses of different users never collide.
+    [[nodiscard]] std::string shm_dir_prefix() const {
+        return "kbus." + std::to_string(::geteuid()) + "." + bus + ".";
     }
-    [[nodiscard]] std::string control_shm_name() const { return shm_prefix() + ".ctl"; }
 };
 
 namespace detail {
@@ -59,8 +60,10 @@ struct BusLocationOverrides {
         loc.run_dir = "/run/kbus/" + loc.bus;
     } else if (auto x = detail::env("XDG_RUNTIME_DIR")) {
         loc.run_dir = *x + "/kbus/" + loc.bus;
+    } else if (auto st = detail::env("XDG_STATE_HOME")) {
+        loc.run_dir = *st + "/kbus/" + loc.bus;
     } else {
-        loc.run_dir = "/tmp/kbus-" + std::to_string(::geteuid()) + "/" + loc.bus;
+        loc.run_dir = detail::env("HOME").value_or("/") + "/.local/state/kbus/" + loc.bus;
     }
     if (given.data_dir) {
         loc.data_dir = *given.data_dir;

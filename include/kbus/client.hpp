@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "kbus/bus_location.hpp"
+#include "kbus/bus_memory.hpp"
 #include "kbus/bus_stats.hpp"
 #include "kbus/control_channel.hpp"
 #include "kbus/control_descriptor.hpp"
@@ -24,6 +25,7 @@
 #include "kbus/protocol.hpp"
 #include "kbus/ring_ref.hpp"
 #include "kbus/shared_memory.hpp"
+#include "kbus/trusted_path.hpp"
 
 namespace kbus {
 
@@ -45,6 +47,7 @@ struct ClientOptions {
 // Client; kept alive (mapped) while any of them uses it, even if the topic is deleted meanwhile.
 struct TopicHandle {
     protocol::TopicMetadata metadata;
+    std::shared_ptr<const ClientsLock> lock;  // held while the rings below are mapped
     std::vector<SharedMapping> mappings;
     std::vector<ring::RingRef> rings;
 };
@@ -57,10 +60,6 @@ class Client {
         : options_(std::move(options)),
           location_(resolve_bus_location({options_.bus, options_.run_dir, std::nullopt})) {
         connect_at_start();
-        control_mapping_ = SharedMapping::open(control_shm_name_);
-        if (control_mapping_.size() < sizeof(control::ControlSegment))
-            throw Error(ErrorCode::protocol_error, "control segment is too small");
-        control_ = static_cast<control::ControlSegment*>(control_mapping_.data());
     }
 
     Client(const Client&) = delete;
@@ -103,16 +102,17 @@ class Client {
         }
         auto handle = std::make_shared<TopicHandle>();
         handle->metadata = request(protocol::TopicMetadataRequest{std::string(name)});
+        std::lock_guard lock(mutex_);
+        handle->lock = memory_.lock();
         for (std::int32_t p = 0; p < handle->metadata.partitions; ++p) {
-            const std::string shm = handle->metadata.ring_shm_prefix + "." + std::to_string(p);
-            SharedMapping m = SharedMapping::open(shm, options_.touch_ring_pages);
+            const std::string shm = handle->metadata.ring_path_prefix + "." + std::to_string(p);
+            SharedMapping m = memory_.map(shm, options_.touch_ring_pages);
             if (!ring::RingRef::looks_valid(m.data(), m.size()))
                 throw Error(ErrorCode::protocol_error,
                             "ring '" + shm + "' has an unexpected layout");
             handle->rings.emplace_back(m.data());
             handle->mappings.push_back(std::move(m));
         }
-        std::lock_guard lock(mutex_);
         return topics_.emplace(std::string(name), std::move(handle)).first->second;
     }
 
@@ -143,7 +143,7 @@ class Client {
     }
 
     // Wakes the daemon's spill loop if it sleeps (a blocked producer wants the limit to move).
-    void ring_doorbell() noexcept { control_->doorbell.ring(); }
+    void ring_doorbell() noexcept { memory_.control().doorbell.ring(); }
 
     // A typed request (control_messages.hpp, group_messages.hpp) and its decoded reply; failures
     // are kbus::Error. Reconnects like call().
@@ -246,13 +246,35 @@ class Client {
     void connect_and_greet() {
         channel_.connect(location_.socket_path(), options_.request_timeout);
         reached_daemon_ = true;
+        check_daemon(channel_.peer_uid());
         const protocol::HelloRequest hello{protocol::protocol_version,
                                            static_cast<std::uint64_t>(::getpid()),
                                            options_.client_name};
         const auto reply = codec::decoded<protocol::HelloReply>(
             channel_.call(protocol::HelloRequest::type, codec::encoded(hello)));
         daemon_epoch_ = reply.daemon_epoch;
-        control_shm_name_ = reply.control_shm_name;
+        if (!memory_.attached() || memory_.dir() != reply.shm_dir) {
+            // First contact, or a daemon that could not adopt the old directory: what was mapped
+            // from it is of no use any more (topics are mapped again on their next use).
+            memory_ = BusMemory::attach(reply.shm_dir, channel_.peer_uid());
+            topics_.clear();
+        }
+    }
+
+    // Who may serve this client: its own uid or root, or, for a bus shared with a group, the
+    // owner of a run directory nobody else could have put there (trusted_path.hpp). Anyone
+    // else could be another local user standing in for the daemon.
+    void check_daemon(uid_t daemon) const {
+        if (daemon == ::geteuid() || daemon == 0) return;
+        struct stat st {};
+        const bool owns_run_dir =
+            ::stat(location_.run_dir.c_str(), &st) == 0 && st.st_uid == daemon;
+        if (owns_run_dir && untrusted_path_reason(location_.run_dir, daemon).empty()) return;
+        throw Error(ErrorCode::permission_denied,
+                    "the process serving " + location_.socket_path() + " runs as uid " +
+                        std::to_string(daemon) + ", neither this user (uid " +
+                        std::to_string(::geteuid()) + ") nor root, and " + location_.run_dir +
+                        " is not its own private directory: refusing to trust it");
     }
 
     static std::vector<protocol::Setting> settings_of(
@@ -266,9 +288,7 @@ class Client {
     ControlChannel channel_;
     std::uint64_t daemon_epoch_ = 0;
     bool reached_daemon_ = false;  // a connect has succeeded once
-    std::string control_shm_name_;
-    SharedMapping control_mapping_;
-    control::ControlSegment* control_ = nullptr;
+    BusMemory memory_;
     std::map<std::string, std::shared_ptr<TopicHandle>, std::less<>> topics_;
 };
 

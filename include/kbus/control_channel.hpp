@@ -25,7 +25,10 @@ class ControlChannel {
     ControlChannel(const ControlChannel&) = delete;
     ControlChannel& operator=(const ControlChannel&) = delete;
     ControlChannel(ControlChannel&& o) noexcept
-        : fd_(o.fd_), next_id_(o.next_id_), async_outstanding_(o.async_outstanding_) {
+        : fd_(o.fd_),
+          peer_uid_(o.peer_uid_),
+          next_id_(o.next_id_),
+          async_outstanding_(o.async_outstanding_) {
         o.fd_ = -1;
         o.async_outstanding_ = 0;
     }
@@ -33,6 +36,7 @@ class ControlChannel {
         if (this != &o) {
             close();
             fd_ = o.fd_;
+            peer_uid_ = o.peer_uid_;
             next_id_ = o.next_id_;
             async_outstanding_ = o.async_outstanding_;
             o.fd_ = -1;
@@ -60,7 +64,18 @@ class ControlChannel {
                                                       std::strerror(e) +
                                                       " (is the daemon running?)");
         }
+        // The kernel's word for who listens there: the client decides whether to trust it.
+        ucred cred{};
+        socklen_t length = sizeof cred;
+        if (::getsockopt(fd_, SOL_SOCKET, SO_PEERCRED, &cred, &length) != 0) {
+            close();
+            throw Error(ErrorCode::not_connected, "cannot tell who serves " + socket_path);
+        }
+        peer_uid_ = cred.uid;
     }
+
+    // The uid of the process at the other end (SO_PEERCRED at connect).
+    [[nodiscard]] uid_t peer_uid() const noexcept { return peer_uid_; }
 
     [[nodiscard]] bool connected() const noexcept { return fd_ >= 0; }
     void close() noexcept {
@@ -190,6 +205,7 @@ class ControlChannel {
     }
 
     int fd_ = -1;
+    uid_t peer_uid_ = 0;
     std::uint32_t next_id_ = 1;
     std::uint32_t async_outstanding_ = 0;
     std::optional<Error> async_error_;

@@ -25,10 +25,10 @@ struct TopicMetadata {
     std::uint32_t max_message_bytes = 0;
     std::uint32_t timestamp_type = 0;  // ring::TimestampType
     std::uint32_t hold_timeout_ms = 0;
-    std::string ring_shm_prefix;  // partition p's ring is ring_shm_prefix + "." + p
+    std::string ring_path_prefix;  // partition p's ring is the file ring_path_prefix + "." + p
     std::vector<Setting> config;
     KBUS_FIELDS(name, topic_id, partitions, ring_bytes, max_message_bytes, timestamp_type,
-                hold_timeout_ms, ring_shm_prefix, config)
+                hold_timeout_ms, ring_path_prefix, config)
 };
 
 struct PartitionState {
@@ -80,8 +80,8 @@ struct FetchReply {
 
 struct HelloReply {
     std::uint64_t daemon_epoch = 0;  // grows with every daemon start
-    std::string control_shm_name;
-    KBUS_FIELDS(daemon_epoch, control_shm_name)
+    std::string shm_dir;             // the bus's shared-memory directory (control, rings, lock)
+    KBUS_FIELDS(daemon_epoch, shm_dir)
 };
 struct HelloRequest {
     static constexpr RequestType type = RequestType::hello;

@@ -103,9 +103,11 @@ class Producer {
         return claim_impl(topic, key, value_size, options, false);
     }
 
-    // Publishes a claimed record (the release store of its commit word).
-    RecordMetadata commit(ProducerClaim& c) noexcept {
-        c.writer_->commit(c.claim_);
+    // Publishes a claimed record (the release store of its commit word). Throws
+    // Error(claim_aborted) if the claim was held past kbus.claim.timeout.ms and the daemon
+    // turned it into a gap meanwhile: then the record was not sent.
+    RecordMetadata commit(ProducerClaim& c) {
+        if (!c.writer_->commit(c.claim_)) throw aborted(c.claim_.offset, 1, c.partition_);
         return {c.partition_, static_cast<std::int64_t>(c.claim_.offset), c.timestamp_};
     }
 
@@ -129,6 +131,15 @@ class Producer {
     }
 
   private:
+    static Error aborted(std::uint64_t first_offset, std::size_t count, std::int32_t partition) {
+        return Error(ErrorCode::claim_aborted,
+                     "offsets " + std::to_string(first_offset) + ".." +
+                         std::to_string(first_offset + count - 1) + " of partition " +
+                         std::to_string(partition) +
+                         " were claimed but not committed within kbus.claim.timeout.ms: the "
+                         "daemon aborted them (not sent; send again)");
+    }
+
     struct TopicState {
         std::string name;
         std::shared_ptr<const TopicHandle> handle;
@@ -177,6 +188,9 @@ class Producer {
         for (auto c = claims_.rbegin(); c != claims_.rend(); ++c)
             writer.publish(*c);
         writer.after_publish();
+        if (writer.aborted_since(run.abort_pass, run.first_offset,
+                                 run.first_offset + records.size()))
+            throw aborted(run.first_offset, records.size(), partition);
         return RecordMetadata{partition, static_cast<std::int64_t>(run.first_offset), timestamp};
     }
 

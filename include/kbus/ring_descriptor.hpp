@@ -19,9 +19,10 @@ namespace kbus::ring {
 
 inline constexpr std::size_t cache_line_bytes = 64;
 inline constexpr std::uint64_t ring_magic = 0x4e49525f5355424bULL;  // "KBUS_RIN"
-inline constexpr std::uint32_t ring_layout_version = 2;
+inline constexpr std::uint32_t ring_layout_version = 3;
 inline constexpr std::uint32_t reader_slot_count = 64;
 inline constexpr std::uint32_t group_commit_slot_count = 16;  // groups committing here by CAS
+inline constexpr std::uint32_t aborted_range_count = 16;      // the abort log's memory
 inline constexpr std::uint64_t min_ring_bytes = 64 * 1024;
 inline constexpr std::uint64_t max_ring_bytes = 1ULL << 32;
 
@@ -75,6 +76,24 @@ struct alignas(cache_line_bytes) WakeLine {
 };
 static_assert(sizeof(WakeLine) == cache_line_bytes);
 
+// The daemon's record of the claims it aborted (dead producers', invariant 7), so that a producer
+// that was only stalled past kbus.claim.timeout.ms learns at its commit that its record became a
+// gap, instead of being told it was sent. A repair pass bumps `begun` (then looks at the claims),
+// notes each aborted range, and publishes `done`; a producer compares `begun` before its claim
+// and after its commit, and reads the ranges only when it moved (rare: no cost on the hot path).
+struct AbortedRange {
+    std::atomic<std::uint64_t> pass;  // the repair pass (begun's value) that aborted it
+    std::atomic<std::uint64_t> first_offset;
+    std::atomic<std::uint64_t> end_offset;  // exclusive
+};
+struct alignas(cache_line_bytes) AbortLog {
+    std::atomic<std::uint64_t> begun;           // repair passes started
+    std::atomic<std::uint64_t> done;            // repair passes finished (ranges complete)
+    std::atomic<std::uint64_t> ranges_written;  // ranges[ranges_written % count] is the next
+    AbortedRange ranges[aborted_range_count];
+};
+static_assert(sizeof(AbortLog) % cache_line_bytes == 0);
+
 // One consumer's tether on this partition. While attached, `position` (which only grows) holds
 // producers back: no claim may pass position + capacity. The daemon attaches and detaches slots
 // (so the limit it publishes always accounts for them); the consumer only moves position forward.
@@ -108,10 +127,11 @@ struct RingHeader {
     LimitLine limit;
     SpillLine spill;
     WakeLine wake;
+    AbortLog aborts;
     ReaderSlot readers[reader_slot_count];
     GroupCommitSlot group_commits[group_commit_slot_count];
 };
-static_assert(sizeof(RingHeader) == cache_line_bytes * (5 + reader_slot_count) +
+static_assert(sizeof(RingHeader) == cache_line_bytes * (5 + reader_slot_count) + sizeof(AbortLog) +
                                         sizeof(GroupCommitSlot) * group_commit_slot_count);
 static_assert(alignof(RingHeader) == cache_line_bytes);
 static_assert(offsetof(RingHeader, claim) % 16 == 0, "the claim pair needs 16-byte alignment");

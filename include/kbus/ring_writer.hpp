@@ -22,6 +22,7 @@ struct RingClaim {
     std::uint64_t position = 0;  // of the record frame (after any padding)
     RecordHeader* record = nullptr;
     PayloadLayout layout{};
+    std::uint64_t abort_pass = 0;  // the daemon's abort passes begun before the claim
 };
 
 // A run of records claimed together: consecutive offsets from first_offset, frames back to back
@@ -29,6 +30,7 @@ struct RingClaim {
 struct RingRun {
     std::uint64_t first_offset = 0;
     std::uint64_t first_position = 0;
+    std::uint64_t abort_pass = 0;  // the daemon's abort passes begun before the claim
 };
 
 enum class ClaimStatus { claimed, full, too_large, deleted };
@@ -61,6 +63,9 @@ class RingWriter {
         // a producer racing a delete may still land one record in the dying ring.
         if (h.claim.state.load(std::memory_order_relaxed) != std::uint32_t(RingState::active))
             return ClaimStatus::deleted;
+        // Relaxed, before the claim (whose compare-and-swap orders it first): no repair pass begun
+        // after this load can have decided on a claim made after it (AbortLog).
+        const std::uint64_t abort_pass = h.aborts.begun.load(std::memory_order_relaxed);
         detail::WordPair current{load_next_offset(h), load_tail(h)};
         std::uint64_t skip;
         for (;;) {
@@ -86,6 +91,7 @@ class RingWriter {
         if (skip >= record_header_bytes) write_padding(tail, skip, current.first);
         out.first_offset = current.first;
         out.first_position = tail + skip;
+        out.abort_pass = abort_pass;
         return ClaimStatus::claimed;
     }
 
@@ -97,6 +103,7 @@ class RingWriter {
         c.position = run.first_position + at;
         c.record = ring_.record_at(c.position);
         c.layout = layout;
+        c.abort_pass = run.abort_pass;
         // Relaxed: the record's commit (release) publishes the journal entry with the record.
         detail::atomic_store(*ring_.journal_slot(c.offset), c.position, std::memory_order_relaxed);
         return c;
@@ -107,10 +114,13 @@ class RingWriter {
     }
 
     // Publishes the record: the commit word is stored last (release: the record's bytes are
-    // visible to whoever sees it), then wakes sleeping consumers.
-    void commit(const RingClaim& c) noexcept {
+    // visible to whoever sees it), then wakes sleeping consumers. False if the daemon had
+    // already aborted the claim (it stayed uncommitted past kbus.claim.timeout.ms): the record
+    // is a gap, not sent.
+    [[nodiscard]] bool commit(const RingClaim& c) noexcept {
         publish(c);
         after_publish();
+        return !aborted_since(c.abort_pass, c.offset, c.offset + 1);
     }
 
     // The commit store alone: a run's records are published one by one, then after_publish()
@@ -130,6 +140,18 @@ class RingWriter {
         wake_sleepers();
     }
 
+    // Whether a repair pass begun after `pass` aborted an offset in [first, end). Called after
+    // after_publish(): its fence orders our commits before this load of `begun`, pairing with
+    // the repairer's fence between its bump of `begun` and its look at the commit words, so
+    // either it saw our commit (and left it alone) or we see its pass. Costs one load of a line
+    // only the daemon writes, and that rarely.
+    [[nodiscard]] bool aborted_since(std::uint64_t pass, std::uint64_t first,
+                                     std::uint64_t end) const noexcept {
+        // Relaxed: the fence before it does the ordering.
+        if (ring_.header().aborts.begun.load(std::memory_order_relaxed) == pass) return false;
+        return aborted_in_log(pass, first, end);
+    }
+
     void wake_sleepers() noexcept {
         WakeLine& w = ring_.header().wake;
         if (w.sleepers.load(std::memory_order_seq_cst) != 0) {  // after the commit (store-load)
@@ -141,6 +163,28 @@ class RingWriter {
     [[nodiscard]] const RingRef& ring() const noexcept { return ring_; }
 
   private:
+    // The slow path of aborted_since: waits for the passes under way to finish, then looks for
+    // the range among those they logged. With more ranges logged since the claim than the log
+    // keeps, the answer is "aborted": never a success for a record that may be a gap.
+    [[nodiscard]] bool aborted_in_log(std::uint64_t pass, std::uint64_t first,
+                                      std::uint64_t end) const noexcept {
+        const AbortLog& log = ring_.header().aborts;
+        // Acquire, both: a pass's ranges are published by its store of `done`.
+        const std::uint64_t begun = log.begun.load(std::memory_order_acquire);
+        for (std::uint32_t spins = 0; log.done.load(std::memory_order_acquire) < begun; ++spins)
+            if (spins > (1u << 24)) return true;  // a repairer that died mid-pass: assume the worst
+        std::uint32_t newer = 0;
+        for (const AbortedRange& r : log.ranges) {
+            // Relaxed: published by `done` above.
+            if (r.pass.load(std::memory_order_relaxed) <= pass) continue;
+            ++newer;
+            if (r.first_offset.load(std::memory_order_relaxed) < end &&
+                first < r.end_offset.load(std::memory_order_relaxed))
+                return true;
+        }
+        return newer == aborted_range_count;
+    }
+
     // Each line a record lands on was last touched a lap ago: often a miss, to memory or to a
     // reader's core. Stores alone would hide that, but the next claim's locked compare-and-swap
     // waits for every earlier store to complete. So ask for the lines just ahead of the tail now,

@@ -1,15 +1,23 @@
-// Mapping the daemon's shared-memory objects (control segment, rings) with Boost.Interprocess.
-// Clients only open and map: creation, sizing and removal belong to the daemon.
+// Mapping the bus's shared-memory files: the control segment and the partition rings, files in a
+// private directory on tmpfs (the daemon's SharedMemoryDirectory, e.g. /dev/shm/kbus.<uid>.<bus>.
+// XXXXXX). A file is opened by path, refusing a symlink, and checked before it is trusted: a
+// regular file owned by the expected user (the daemon's), with no access for others.
+//
+// POSIX open and mmap, not Boost.Interprocess's shared_memory_object: shm_open names live in one
+// flat, world-writable namespace where another user can pre-create (squat) a predictable name,
+// and Boost gives no way to refuse a symlink or check an owner before mapping.
 #pragma once
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#include <boost/interprocess/mapped_region.hpp>
-#include <boost/interprocess/shared_memory_object.hpp>
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <string>
+#include <utility>
 
 #include "kbus/error.hpp"
 
@@ -18,60 +26,73 @@ namespace kbus {
 class SharedMapping {
   public:
     SharedMapping() = default;
+    SharedMapping(const SharedMapping&) = delete;
+    SharedMapping& operator=(const SharedMapping&) = delete;
+    SharedMapping(SharedMapping&& o) noexcept
+        : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+    SharedMapping& operator=(SharedMapping&& o) noexcept {
+        if (this != &o) {
+            unmap();
+            data_ = std::exchange(o.data_, nullptr);
+            size_ = std::exchange(o.size_, 0);
+        }
+        return *this;
+    }
+    ~SharedMapping() { unmap(); }
 
-    // touch_pages: read one byte of every page before returning (see touch_every_page).
-    static SharedMapping open(const std::string& name, bool touch_pages = false) {
-        namespace bip = boost::interprocess;
+    // Maps an existing file owned by `owner`. Throws Error(not_connected) if it is not there,
+    // Error(permission_denied) if it is not what the bus's owner made (a symlink, another owner,
+    // access for others). touch_pages: read one byte of every page first (touch_every_page).
+    static SharedMapping open(const std::string& path, uid_t owner, bool touch_pages = false) {
+        const int fd = ::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+            const int e = errno;
+            throw Error(e == ELOOP ? ErrorCode::permission_denied : ErrorCode::not_connected,
+                        "cannot map shared memory '" + path + "': " + std::strerror(e));
+        }
         SharedMapping m;
         try {
-            bip::shared_memory_object object(bip::open_only, name.c_str(), bip::read_write);
-            m.region_ = bip::mapped_region(object, bip::read_write, 0, 0, nullptr, populate);
-        } catch (const bip::interprocess_exception& e) {
-            throw Error(ErrorCode::not_connected,
-                        "cannot map shared memory '" + name + "': " + e.what());
+            const struct stat st = checked(fd, path, owner);
+            m.map(fd, std::size_t(st.st_size), path);
+        } catch (...) {
+            ::close(fd);
+            throw;
         }
+        ::close(fd);
         if (touch_pages) m.touch_every_page();
         return m;
     }
 
-    // Daemon side: creates (or replaces) an object of `size` bytes, zero-filled, with `mode`
-    // (owner only by default) and, if `group` >= 0, that group.
-    static SharedMapping create(const std::string& name, std::size_t size, unsigned mode = 0600,
+    // Daemon side: creates `path` (replacing a stale file of ours) of `size` bytes, zero-filled,
+    // with `mode` and, if `group` >= 0, that group. Every page is reserved now, so a full tmpfs
+    // is an error here (resource_exhausted), not a SIGBUS in a producer later.
+    static SharedMapping create(const std::string& path, std::size_t size, mode_t mode = 0600,
                                 int group = -1) {
-        namespace bip = boost::interprocess;
+        ::unlink(path.c_str());
+        const int fd =
+            ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+        if (fd < 0) fail_create(path, size, errno);
         SharedMapping m;
         try {
-            bip::shared_memory_object::remove(name.c_str());
-            bip::permissions perms(mode);
-            bip::shared_memory_object object(bip::create_only, name.c_str(), bip::read_write,
-                                             perms);
-            object.truncate(static_cast<bip::offset_t>(size));
-            if (group >= 0)
-                (void)::fchown(object.get_mapping_handle().handle, uid_t(-1), gid_t(group));
-            // Reserve every page now: a full tmpfs is an error here, not a SIGBUS in a producer.
-            if (const int rc = ::posix_fallocate(object.get_mapping_handle().handle, 0,
-                                                 static_cast<off_t>(size));
-                rc != 0)
-                throw Error(ErrorCode::resource_exhausted, "cannot create shared memory '" + name +
-                                                               "' of " + std::to_string(size) +
-                                                               " bytes: " + std::strerror(rc) +
-                                                               " (is /dev/shm full?)");
-            m.region_ = bip::mapped_region(object, bip::read_write, 0, 0, nullptr, populate);
-        } catch (const bip::interprocess_exception& e) {
-            throw Error(ErrorCode::resource_exhausted, "cannot create shared memory '" + name +
-                                                           "' of " + std::to_string(size) +
-                                                           " bytes: " + e.what());
+            (void)::fchmod(fd, mode);  // whatever the umask
+            if (group >= 0) (void)::fchown(fd, uid_t(-1), gid_t(group));
+            if (const int rc = ::posix_fallocate(fd, 0, off_t(size)); rc != 0)
+                fail_create(path, size, rc);
+            m.map(fd, size, path);
+        } catch (...) {
+            ::close(fd);
+            ::unlink(path.c_str());
+            throw;
         }
+        ::close(fd);
         return m;
     }
 
-    static bool remove(const std::string& name) noexcept {
-        return boost::interprocess::shared_memory_object::remove(name.c_str());
-    }
+    static bool remove(const std::string& path) noexcept { return ::unlink(path.c_str()) == 0; }
 
-    [[nodiscard]] void* data() const noexcept { return region_.get_address(); }
-    [[nodiscard]] std::size_t size() const noexcept { return region_.get_size(); }
-    [[nodiscard]] bool mapped() const noexcept { return region_.get_address() != nullptr; }
+    [[nodiscard]] void* data() const noexcept { return data_; }
+    [[nodiscard]] std::size_t size() const noexcept { return size_; }
+    [[nodiscard]] bool mapped() const noexcept { return data_ != nullptr; }
 
     // MAP_POPULATE fills this process's page tables, but a hypervisor that shadows them (as the
     // paravirtualised guests kbus is benchmarked on do) still takes an exit of ~10 us on each
@@ -81,17 +102,56 @@ class SharedMapping {
     // out of the record path. A read suffices: the tmpfs pages are already dirty, so the entry the
     // hypervisor builds is writable.
     void touch_every_page() const noexcept {
-        const auto* bytes = static_cast<const volatile unsigned char*>(region_.get_address());
+        const auto* bytes = static_cast<const volatile unsigned char*>(data_);
         const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-        for (std::size_t at = 0; at < region_.get_size(); at += page)
+        for (std::size_t at = 0; at < size_; at += page)
             (void)bytes[at];
     }
 
   private:
+    // What the bus's owner makes: a regular file of `owner`'s, nothing for others. (A bus shared
+    // with a group has group access; that is the group's boundary, not another user's.)
+    static struct stat checked(int fd, const std::string& path, uid_t owner) {
+        struct stat st {};
+        if (::fstat(fd, &st) != 0)
+            throw Error(ErrorCode::io_error, "cannot stat '" + path + "': " + std::strerror(errno));
+        if (!S_ISREG(st.st_mode) || st.st_uid != owner || (st.st_mode & 0007) != 0)
+            throw Error(ErrorCode::permission_denied,
+                        "refusing shared memory '" + path + "': owned by uid " +
+                            std::to_string(st.st_uid) + " with mode " + octal(st.st_mode & 07777) +
+                            ", not a file of uid " + std::to_string(owner) +
+                            " closed to other users");
+        return st;
+    }
+    static std::string octal(unsigned mode) {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "%04o", mode);
+        return buf;
+    }
+    [[noreturn]] static void fail_create(const std::string& path, std::size_t size, int e) {
+        throw Error(ErrorCode::resource_exhausted, "cannot create shared memory '" + path +
+                                                       "' of " + std::to_string(size) +
+                                                       " bytes: " + std::strerror(e) +
+                                                       (e == ENOSPC ? " (is /dev/shm full?)" : ""));
+    }
     // Page tables filled at map time: no page fault on a record's first lap, where a
     // microsecond budget has no room for one.
-    static constexpr int populate = MAP_POPULATE;
-    boost::interprocess::mapped_region region_;
+    void map(int fd, std::size_t size, const std::string& path) {
+        void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+        if (p == MAP_FAILED)
+            throw Error(ErrorCode::resource_exhausted,
+                        "cannot map '" + path + "': " + std::strerror(errno));
+        data_ = p;
+        size_ = size;
+    }
+    void unmap() noexcept {
+        if (data_ != nullptr) ::munmap(data_, size_);
+        data_ = nullptr;
+        size_ = 0;
+    }
+
+    void* data_ = nullptr;
+    std::size_t size_ = 0;
 };
 
 }  // namespace kbus

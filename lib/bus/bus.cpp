@@ -141,7 +141,7 @@ Bus::TopicPtr Bus::build(protocol::TopicMetadata m, const config::TopicConfig& t
     m.max_message_bytes = tc.max_message_bytes;
     m.timestamp_type = tc.log_append_time ? 1 : 0;
     m.hold_timeout_ms = tc.consumer_hold_timeout_ms;
-    m.ring_shm_prefix = rings_.topic_prefix(m.topic_id);
+    m.ring_path_prefix = rings_.topic_prefix(m.topic_id);
     auto t = std::make_shared<Topic>();
     t->meta = m;
     t->config = tc;

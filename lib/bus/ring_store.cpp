@@ -1,5 +1,7 @@
 #include "bus/ring_store.hpp"
 
+#include <unistd.h>
+
 namespace kbus::bus {
 namespace {
 
@@ -18,12 +20,12 @@ MappedRing RingStore::adopt_or_create(const protocol::TopicMetadata& m, std::int
                                       std::uint64_t first_offset) const {
     const std::string ring_name = name(m.topic_id, p);
     try {
-        SharedMapping old = SharedMapping::open(ring_name);
+        SharedMapping old = SharedMapping::open(ring_name, ::geteuid());
         if (ring::RingRef::looks_valid(old.data(), old.size())) {
             ring::RingRef r(old.data());
             if (matches(r, m, p)) return {std::move(old), r, true};
         }
-    } catch (const Error&) {  // none there: create it
+    } catch (const Error&) {  // none there, or not ours: a new one replaces it
     }
     MappedRing created;
     created.mapping = SharedMapping::create(ring_name, ring::ring_layout(m.ring_bytes).total_bytes,

@@ -1,7 +1,7 @@
-// Where a bus's partition rings live in shared memory, and how they are made: a ring a crashed or
-// restarted daemon left behind is adopted when it still matches its topic (it may hold records
-// not yet spilled), anything else is created fresh. The daemon alone creates and removes rings;
-// clients only map them (client.hpp).
+// Where a bus's partition rings live in shared memory (files in the bus's SharedMemoryDirectory),
+// and how they are made: a ring a crashed or stopped daemon left behind is adopted when it still
+// matches its topic (it may hold records not yet spilled), anything else is created fresh. The
+// daemon alone creates and removes rings; clients only map them (client.hpp).
 #pragma once
 
 #include <cstdint>
@@ -21,13 +21,13 @@ struct MappedRing {
 
 class RingStore {
   public:
-    // prefix: the bus's shared-memory prefix; mode and group: what the access policy asks for.
-    RingStore(std::string prefix, unsigned mode, int group)
-        : prefix_(std::move(prefix)), mode_(mode), group_(group) {}
+    // dir: the bus's shared-memory directory; mode and group: what the access policy asks for.
+    RingStore(std::string dir, unsigned mode, int group)
+        : dir_(std::move(dir)), mode_(mode), group_(group) {}
 
-    // The name prefix of a topic's rings (partition p's ring is prefix + "." + p).
+    // The path prefix of a topic's rings (partition p's ring is prefix + "." + p).
     [[nodiscard]] std::string topic_prefix(std::uint64_t topic_id) const {
-        return prefix_ + ".t" + std::to_string(topic_id);
+        return dir_ + "/t" + std::to_string(topic_id);
     }
     [[nodiscard]] std::string name(std::uint64_t topic_id, std::int32_t partition) const {
         return topic_prefix(topic_id) + "." + std::to_string(partition);
@@ -41,7 +41,7 @@ class RingStore {
     void remove(std::uint64_t topic_id, std::int32_t partition) const;
 
   private:
-    std::string prefix_;
+    std::string dir_;
     unsigned mode_;
     int group_;
 };

@@ -54,6 +54,14 @@ void SpillWorker::sleep_until_rung() {
     doorbell_.sleeping.store(0, std::memory_order_relaxed);  // a hint: a late ringer only wakes us
 }
 
+bool SpillWorker::drain_abandoned(Partition& p, const logging::LogSink& sink) {
+    {
+        std::lock_guard lock(p.spill_mutex());
+        if (!p.spill().abort_uncommitted_claims(detail::monotonic_ns())) return p.spill().emptied();
+    }
+    return drain(p, sink) && p.spill().emptied();
+}
+
 bool SpillWorker::drain(Partition& p, const logging::LogSink& sink) {
     std::lock_guard lock(p.spill_mutex());
     bool drained = p.spill().drain(detail::monotonic_ns(), detail::wall_clock_ms());

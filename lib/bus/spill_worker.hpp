@@ -35,6 +35,10 @@ class SpillWorker {
     // Everything committed to the partition's ring goes to disk and is synced: the clean
     // shutdown's last pass. False when its disk failed (the records stay on the ring).
     [[nodiscard]] static bool drain(Partition& p, const logging::LogSink& sink);
+    // At a clean stop when no process maps the ring any more: its uncommitted claims are dead
+    // producers', aborted now, and the rest drained. True when the ring holds nothing the log
+    // lacks (it may go).
+    [[nodiscard]] static bool drain_abandoned(Partition& p, const logging::LogSink& sink);
 
   private:
     void sleep_until_rung();

@@ -126,6 +126,8 @@ AppendResult append_to_ring(ring::RingWriter& writer, const BatchDecoder& batch,
             writer.publish(claims[i - chunk]);
     }
     writer.after_publish();
+    if (writer.aborted_since(run.abort_pass, run.first_offset, run.first_offset + records.size()))
+        return {ring::ClaimStatus::full, -1, true};
     return {s, std::int64_t(run.first_offset)};
 }
 

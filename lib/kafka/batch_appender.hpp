@@ -60,6 +60,9 @@ class BatchDecoder {
 struct AppendResult {
     ring::ClaimStatus status = ring::ClaimStatus::full;
     std::int64_t base_offset = -1;
+    // The run was claimed but the daemon aborted it before its commit (it stalled past
+    // kbus.claim.timeout.ms): not written; the client is told to send it again.
+    bool aborted = false;
 };
 
 // Writes the decoded records as one run. `log_append_time_ms` >= 0 stamps every record with it

@@ -1,10 +1,10 @@
 #include "spill/dead_claim_repair.hpp"
 
-#include "kbus/record_frame.hpp"
-
 #include <atomic>
 #include <limits>
-#include <vector>
+
+#include "kbus/detail/atomic_field.hpp"
+#include "kbus/record_frame.hpp"
 
 namespace kbus::spill {
 namespace {
@@ -62,29 +62,85 @@ void write_frame(const ring::RingRef& ring, const AbortFrame& f) {
     r->commit.store(ring::commit_word_for(f.offset), std::memory_order_release);
 }
 
-}  // namespace
-
-std::optional<DeadRegion> find_dead_region(const ring::RingRef& ring, const StallSnapshot& stall) {
-    const std::uint64_t start = stall.at.position;
-    if (stall.claimed_offsets_end <= stall.at.offset || stall.claimed_tail <= start ||
-        stall.claimed_tail - start > ring.capacity())
-        return std::nullopt;
-    for (std::uint64_t offset = stall.at.offset + 1; offset < stall.claimed_offsets_end; ++offset) {
+// Where the dead claim at `at` ends: the first later claimed offset whose journal entry lies
+// after it, else the observation's tail.
+DeadRegion region_at(const ring::RingRef& ring, ring::Cursor at, const ClaimObservation& seen) {
+    for (std::uint64_t offset = at.offset + 1; offset < seen.claimed_end; ++offset) {
         // Relaxed: the entry's producer wrote it right after its claim, a timeout ago.
         const std::uint64_t begins =
             detail::atomic_load(*ring.journal_slot(offset), std::memory_order_relaxed);
-        if (begins > start && begins < stall.claimed_tail && begins % ring::record_alignment == 0)
-            return DeadRegion{stall.at.offset, offset, start, begins};
+        if (begins > at.position && begins < seen.claimed_tail &&
+            begins % ring::record_alignment == 0)
+            return {at.offset, offset, at.position, begins};
     }
-    return DeadRegion{stall.at.offset, stall.claimed_offsets_end, start, stall.claimed_tail};
+    return {at.offset, seen.claimed_end, at.position, seen.claimed_tail};
 }
 
-std::optional<std::string> abort_region(const ring::RingRef& ring, const DeadRegion& region) {
-    std::vector<AbortFrame> frames;
-    if (auto why = plan_frames(ring, region, frames)) return why;
-    for (auto f = frames.rbegin(); f != frames.rend(); ++f)
-        write_frame(ring, *f);
-    return std::nullopt;
+// Notes a region in the ring's abort log, for the producer that may still commit into it.
+void log_range(ring::AbortLog& log, std::uint64_t pass, const DeadRegion& r) {
+    // Relaxed, all: published by the pass's release store of `done`.
+    const std::uint64_t n = log.ranges_written.load(std::memory_order_relaxed);
+    ring::AbortedRange& slot = log.ranges[n % ring::aborted_range_count];
+    slot.pass.store(pass, std::memory_order_relaxed);
+    slot.first_offset.store(r.first_offset, std::memory_order_relaxed);
+    slot.end_offset.store(r.end_offset, std::memory_order_relaxed);
+    log.ranges_written.store(n + 1, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+std::optional<std::vector<DeadRegion>> find_dead_regions(const ring::RingRef& ring,
+                                                         ring::Cursor from,
+                                                         const ClaimObservation& seen) {
+    if (seen.claimed_end <= from.offset || seen.claimed_tail <= from.position ||
+        seen.claimed_tail - from.position > ring.capacity())
+        return std::nullopt;
+    const ring::RingReader reader(ring);
+    std::vector<DeadRegion> regions;
+    for (ring::Cursor c = from; c.offset < seen.claimed_end;) {
+        ring::RecordRef r;
+        switch (reader.peek(c, r)) {  // steps over padding
+            case ring::PeekStatus::record:
+            case ring::PeekStatus::aborted:
+                ring::RingReader::advance(c, r);
+                continue;
+            case ring::PeekStatus::not_ready:
+                break;
+            default:
+                return std::nullopt;
+        }
+        const DeadRegion dead = region_at(ring, c, seen);
+        regions.push_back(dead);
+        c = {dead.end_position, dead.end_offset};
+    }
+    return regions;
+}
+
+RepairResult repair_dead_claims(const ring::RingRef& ring, ring::Cursor from,
+                                const ClaimObservation& seen) {
+    ring::AbortLog& log = ring.header().aborts;
+    // Seq_cst, then a fence: the pass is announced before we look at any commit word, pairing
+    // with the producers' fence between their commit and their look at `begun` (RingWriter::
+    // aborted_since): either we see a commit, or its producer sees this pass.
+    const std::uint64_t pass = log.begun.fetch_add(1, std::memory_order_seq_cst) + 1;
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    RepairResult result;
+    std::optional<std::vector<DeadRegion>> regions = find_dead_regions(ring, from, seen);
+    std::vector<std::vector<AbortFrame>> plans;
+    if (!regions) result.refused = "no region the claims could have made";
+    for (std::size_t i = 0; regions && !result.refused && i < regions->size(); ++i)
+        result.refused = plan_frames(ring, (*regions)[i], plans.emplace_back());
+    if (!result.refused) {
+        for (std::size_t i = 0; i < regions->size(); ++i) {
+            log_range(log, pass, (*regions)[i]);
+            for (auto f = plans[i].rbegin(); f != plans[i].rend(); ++f)
+                write_frame(ring, *f);
+        }
+        result.aborted = std::move(*regions);
+    }
+    // Release: the ranges above are complete for whoever sees this pass done.
+    log.done.store(pass, std::memory_order_release);
+    return result;
 }
 
 }  // namespace kbus::spill

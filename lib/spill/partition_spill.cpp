@@ -27,6 +27,10 @@ bool PartitionSpill::position_at_log_end() {
         publish_cursor();
         return true;
     }
+    if (end == cursor_.offset) {  // the ring's own spill cursor is where the log ends
+        publish_cursor();
+        return true;
+    }
     ring::Cursor at;
     if (end > claim.first || !reader_.locate(end, at)) {
         // The log ends beyond the ring or before its oldest record: keep the ring's own spill
@@ -63,7 +67,7 @@ bool PartitionSpill::due(std::uint64_t now_ns) {
 bool PartitionSpill::step(std::uint64_t now_ns, std::int64_t now_ms) {
     if (!due(now_ns)) return false;
     if (options_.write_to_log ? write_batch(now_ns, now_ms) : discard()) return true;
-    return !io_failing_ && repair_dead_claim(now_ns);
+    return !io_failing_ && repair_dead_claims(now_ns);
 }
 
 bool PartitionSpill::drain(std::uint64_t now_ns, std::int64_t now_ms) {
@@ -74,44 +78,69 @@ bool PartitionSpill::drain(std::uint64_t now_ns, std::int64_t now_ms) {
     return !io_failing_;
 }
 
-bool PartitionSpill::repair_dead_claim(std::uint64_t now_ns) {
+// Observations come at most this often per timeout: a claim first seen late by this much waits
+// that much longer, never less than its timeout.
+constexpr std::uint64_t observations_per_timeout = 32;
+
+void PartitionSpill::observe_claims(std::uint64_t now_ns) {
+    ring::RingHeader& h = ring_.header();
+    if (!observations_.empty()) {
+        const ClaimObservation& last = observations_.back();
+        if (ring::load_next_offset(h) == last.claimed_end ||
+            now_ns - last.seen_ns < options_.claim_timeout_ns / observations_per_timeout)
+            return;
+    }
+    // An exact snapshot of the pair (a locked 16-byte compare-and-swap on the producers' line):
+    // only when the claims moved, at most observations_per_timeout times a timeout.
+    const detail::WordPair claimed = detail::dwload(&h.claim.next_offset_and_tail);
+    if (claimed.first > cursor_.offset)
+        observations_.push_back({claimed.first, claimed.second, now_ns});
+}
+
+bool PartitionSpill::repair_dead_claims(std::uint64_t now_ns) {
     ring::Cursor at = cursor_;
     ring::RecordRef r;
     if (reader_.peek(at, r) != ring::PeekStatus::not_ready) {
-        stall_.reset();
+        observations_.clear();
         return false;
     }
-    const bool same_stall =
-        stall_ && stall_->at.offset == cursor_.offset && stall_->at.position == cursor_.position;
-    if (!same_stall) {
-        // An exact snapshot of the pair (a locked 16-byte compare-and-swap on the producers'
-        // line), taken once per stall, not on every pass that finds the cursor's claim pending.
-        const detail::WordPair claimed = detail::dwload(&ring_.header().claim.next_offset_and_tail);
-        stall_.reset();
-        if (claimed.first == cursor_.offset) return false;  // nothing claimed: not a stall
-        stall_ = StallSnapshot{cursor_, claimed.first, claimed.second};
-        stall_since_ns_ = now_ns;
-        return false;
-    }
-    if (now_ns - stall_since_ns_ < options_.claim_timeout_ns) return false;
-    const StallSnapshot stall = *stall_;
-    stall_.reset();
-    const std::optional<DeadRegion> region = find_dead_region(ring_, stall);
-    std::optional<std::string> refused = "no region the claims could have made";
-    if (region) refused = abort_region(ring_, *region);
-    if (refused) {
-        sink_("ERROR", log_.dir() + ": the claim of offset " + std::to_string(stall.at.offset) +
+    // Observations whose claims are all behind the cursor are settled.
+    std::erase_if(observations_,
+                  [&](const ClaimObservation& o) { return o.claimed_end <= cursor_.offset; });
+    observe_claims(now_ns);
+    // The newest observation a timeout old: every claim it shows is at least that old.
+    auto due = observations_.end();
+    for (auto it = observations_.begin(); it != observations_.end(); ++it)
+        if (now_ns - it->seen_ns >= options_.claim_timeout_ns) due = it;
+    if (due == observations_.end()) return false;
+    const ClaimObservation seen = *due;
+    observations_.erase(observations_.begin(), due + 1);
+    return abort_dead(seen);
+}
+
+bool PartitionSpill::abort_dead(const ClaimObservation& seen) {
+    const RepairResult result = spill::repair_dead_claims(ring_, cursor_, seen);
+    if (result.refused) {
+        sink_("ERROR", log_.dir() + ": the claim of offset " + std::to_string(cursor_.offset) +
                            " is uncommitted past the claim timeout, but cannot be repaired (" +
-                           *refused + "); the partition waits for it");
+                           *result.refused + "); the partition waits for it");
         return false;
     }
-    aborted_offsets_.fetch_add(region->end_offset - region->first_offset,
-                               std::memory_order_relaxed);
-    sink_("WARN", log_.dir() + ": offsets " + std::to_string(region->first_offset) + ".." +
-                      std::to_string(region->end_offset - 1) +
-                      " were claimed but not committed within the claim timeout (a dead "
-                      "producer): they are an aborted gap");
-    return true;
+    for (const DeadRegion& d : result.aborted) {
+        aborted_offsets_.fetch_add(d.end_offset - d.first_offset, std::memory_order_relaxed);
+        sink_("WARN", log_.dir() + ": offsets " + std::to_string(d.first_offset) + ".." +
+                          std::to_string(d.end_offset - 1) +
+                          " were claimed but not committed within the claim timeout (a dead "
+                          "producer): they are an aborted gap");
+    }
+    return !result.aborted.empty();
+}
+
+bool PartitionSpill::abort_uncommitted_claims(std::uint64_t now_ns) {
+    const detail::WordPair claimed = detail::dwload(&ring_.header().claim.next_offset_and_tail);
+    if (claimed.first <= cursor_.offset) return false;
+    observations_.clear();
+    return abort_dead({claimed.first, claimed.second, now_ns});
 }
 
 bool PartitionSpill::write_batch(std::uint64_t now_ns, std::int64_t now_ms) {

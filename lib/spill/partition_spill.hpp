@@ -53,8 +53,17 @@ class PartitionSpill {
 
     // Writes every committed record still on the ring, whatever the linger says: the clean
     // shutdown's last pass. Returns false when the disk failed (the records stay on the ring).
-    // Claims left uncommitted stay so: a shutdown never decides a producer is dead.
+    // Claims left uncommitted stay so: a shutdown never decides a producer is dead...
     [[nodiscard]] bool drain(std::uint64_t now_ns, std::int64_t now_ms);
+    // ...unless no process maps the ring any more (the daemon holds the clients out): then every
+    // uncommitted claim is a dead producer's, aborted now, without waiting for the timeout.
+    // True if any was.
+    bool abort_uncommitted_claims(std::uint64_t now_ns);
+    // True when the ring holds nothing the log lacks: the cursor is at the producers' next
+    // offset (always, for a ring-only bus, which keeps nothing).
+    [[nodiscard]] bool emptied() const noexcept {
+        return !options_.write_to_log || cursor_.offset >= ring::load_next_offset(ring_.header());
+    }
 
     // One batch of what is committed, now, whatever the linger says (a reader waits for it).
     // True if records moved to disk.
@@ -78,8 +87,11 @@ class PartitionSpill {
     bool write_batch(std::uint64_t now_ns, std::int64_t now_ms);
     void publish_cursor();
     bool discard();
-    // Watches a claim that stays uncommitted at the cursor; aborts it once the timeout passed.
-    bool repair_dead_claim(std::uint64_t now_ns);
+    // Watches claims that stay uncommitted at the cursor; aborts them once the timeout passed.
+    bool repair_dead_claims(std::uint64_t now_ns);
+    // Notes what the claim pair holds now, if it moved since the last observation.
+    void observe_claims(std::uint64_t now_ns);
+    bool abort_dead(const ClaimObservation& seen);
 
     ring::RingRef ring_;
     ring::RingReader reader_;
@@ -93,8 +105,9 @@ class PartitionSpill {
     std::uint64_t pending_since_ns_ = 0;
     bool io_failing_ = false;
     std::uint64_t last_io_log_ns_ = 0;
-    std::optional<StallSnapshot> stall_;  // an uncommitted claim at the cursor, first seen...
-    std::uint64_t stall_since_ns_ = 0;    // ...then
+    // While the cursor's claim is uncommitted: what the claim pair held, and when, oldest first.
+    // Each claim's timeout counts from the first observation that shows it claimed.
+    std::vector<ClaimObservation> observations_;
     std::atomic<std::uint64_t> aborted_offsets_{0};
 };
 
