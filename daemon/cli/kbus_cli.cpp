@@ -35,6 +35,26 @@ bool print_help(const std::vector<std::string>& args, std::size_t command_at) {
     return true;
 }
 
+// What to do next, after the library's message, for the errors a newcomer meets first.
+std::string hint(const kbus::Error& e) {
+    const std::string what = e.what();
+    switch (e.code()) {
+        case kbus::ErrorCode::not_connected:
+            return "; start kbusd for this bus, or name the bus it serves with --bus or KBUS_BUS";
+        case kbus::ErrorCode::unknown_topic:
+            return "; kbus topic list shows the topics, kbus topic create NAME makes one";
+        case kbus::ErrorCode::topic_exists:
+            return "; kbus topic describe NAME shows it";
+        default:
+            break;
+    }
+    if (what.find("unknown topic config") != std::string::npos)
+        return "; kbus topic create --help lists the settings";
+    if (what.find("unknown group") != std::string::npos)
+        return "; kbus group list shows the groups";
+    return "";
+}
+
 int run(const std::string& command, Args& a, const kbus::ClientOptions& options) {
     using namespace kbus::cli;
     // The mirror connects (and reconnects) on its own, after reading its config.
@@ -85,7 +105,7 @@ int main(int argc, char** argv) {
     try {
         return run(command, a, options);
     } catch (const kbus::Error& e) {
-        std::fprintf(stderr, "kbus: %s\n", e.what());
+        std::fprintf(stderr, "kbus: %s%s\n", e.what(), hint(e).c_str());
         return 1;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "kbus: %s\n", e.what());

@@ -28,6 +28,14 @@ const std::map<std::string, std::string>& topic_default_keys() {
     return keys;
 }
 
+// Kafka's properties format has no comments at the end of a line: a value with " #" in it was
+// most likely meant to have one.
+std::string comment_hint(const std::string& value) {
+    return value.find(" #") == std::string::npos && value.find("\t#") == std::string::npos
+               ? ""
+               : "; comments go on a line of their own in a properties file";
+}
+
 std::int64_t parse_long(const Property& p, std::int64_t min, std::int64_t max) {
     try {
         std::size_t used = 0;
@@ -37,7 +45,8 @@ std::int64_t parse_long(const Property& p, std::int64_t min, std::int64_t max) {
     } catch (const std::logic_error&) {
         throw Error(ErrorCode::invalid_argument,
                     p.origin + ": invalid value '" + p.value + "' for " + p.key + " (expected " +
-                        std::to_string(min) + ".." + std::to_string(max) + ")");
+                        std::to_string(min) + ".." + std::to_string(max) + ")" +
+                        comment_hint(p.value));
     }
 }
 
@@ -45,7 +54,8 @@ bool parse_bool(const Property& p) {
     if (p.value == "true") return true;
     if (p.value == "false") return false;
     throw Error(ErrorCode::invalid_argument, p.origin + ": invalid value '" + p.value + "' for " +
-                                                 p.key + " (expected true or false)");
+                                                 p.key + " (expected true or false)" +
+                                                 comment_hint(p.value));
 }
 
 }  // namespace
@@ -166,7 +176,8 @@ BrokerConfig make_broker_config(const std::vector<Property>& properties) {
             try {
                 apply_topic_setting(c.topic_defaults, it->second, p.value);
             } catch (const Error& e) {
-                throw Error(e.code(), p.origin + ": " + p.key + ": " + e.what());
+                throw Error(e.code(),
+                            p.origin + ": " + p.key + ": " + e.what() + comment_hint(p.value));
             }
             if (p.key == "log.retention.ms") t.retention_ms = c.topic_defaults.retention_ms;
             if (p.key == "log.roll.ms") t.roll_ms_given = true;
