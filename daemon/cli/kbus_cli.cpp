@@ -52,6 +52,9 @@ std::string hint(const kbus::Error& e) {
         return "; kbus topic create --help lists the settings";
     if (what.find("unknown group") != std::string::npos)
         return "; kbus group list shows the groups";
+    // A value read from a properties file (kbus mirror --config) with a comment after it.
+    if (what.find(" #") != std::string::npos)
+        return "; comments go on a line of their own in a properties file";
     return "";
 }
 
