@@ -70,22 +70,15 @@ inline std::optional<double> p50(const std::vector<Row>& rows, const std::string
     return double(r->latency->percentile(50));
 }
 
-// A figure as people read it: nanoseconds as whole numbers with thousands separators
-// ("60,900 ns"), rates in millions ("6.71 M msgs/s"); never printf's scientific notation.
+// A figure as people read it: nanoseconds as whole numbers ("60900 ns", the table's unit),
+// rates in millions ("6.71 M msgs/s"); never printf's scientific notation.
 inline std::string readable(double v, const std::string& unit) {
     char buf[64];
-    if (unit == " msgs/s") {
+    if (unit == " msgs/s")
         std::snprintf(buf, sizeof buf, "%.2f M msgs/s", v / 1e6);
-        return buf;
-    }
-    std::snprintf(buf, sizeof buf, "%.0f", v);
-    std::string digits = buf, out;
-    const std::size_t lead = digits.front() == '-' ? 1 : 0;
-    for (std::size_t i = 0; i < digits.size(); ++i) {
-        if (i > lead && (digits.size() - i) % 3 == 0) out += ',';
-        out += digits[i];
-    }
-    return out + unit;
+    else
+        std::snprintf(buf, sizeof buf, "%.0f%s", v, unit.c_str());
+    return buf;
 }
 
 // One target: prints its figures and whether it holds; a target whose baseline was not
