@@ -1,6 +1,8 @@
 // Round-trip latency between two processes pinned to different cores, with the baselines measured
 // in the same run: a raw shared-memory cache-line ping-pong (the machine's limit) and a Unix
-// domain socket. Usage: pingpong [--iterations N] [--payload BYTES]  (needs a running kbusd)
+// domain socket; then a 1 -> 1 stream. The topics it makes (ping, pong, throughput) are deleted
+// at the end, with their logs.
+//   usage: pingpong [--iterations N] [--payload BYTES] [--records N]  (needs a running kbusd)
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -9,8 +11,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <kbus/kbus.hpp>
@@ -23,6 +27,7 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 int iterations = 200000;
+long records = 20'000'000;
 int warmup = 20000;
 std::size_t payload = 64;
 
@@ -166,7 +171,6 @@ Result kbus_rtt(kbus::WaitMode mode, std::chrono::microseconds spin = 50us) {
 
 // One producer process -> one consumer process, 64-byte records, busy-poll consumer.
 void throughput() {
-    const long records = 20'000'000;
     kbus::Client c;
     try {
         c.create_topic("throughput", 1, {{"ring.bytes", "16777216"}});
@@ -209,21 +213,62 @@ void print(const Result& r, const Result& base) {
     std::printf("%-20s p50 %8.0f ns  p99 %8.0f ns  p99.9 %8.0f ns  max %9.0f ns   p50/raw %.2fx\n",
                 r.name.c_str(), r.pct(0.50), r.pct(0.99), r.pct(0.999), double(r.ns.back()),
                 r.pct(0.50) / base.pct(0.50));
+    std::fflush(stdout);
+}
+
+constexpr const char* usage =
+    "usage: pingpong [--iterations N] [--payload BYTES] [--records N]\n"
+    "  round trips of BYTES (default 64) between two processes on cores 0 and 1, N times\n"
+    "  (default 200000) after a 10% warm-up: a raw shared-memory cache line, a Unix socket and\n"
+    "  kbus in three wait modes; then a stream of N records (default 20000000) of 64 B.\n"
+    "  Needs a running kbusd; makes topics ping, pong and throughput, and deletes them after.\n";
+
+long flag_value(const std::string& flag, const char* text, long min) {
+    char* end = nullptr;
+    errno = 0;
+    const long v = std::strtol(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || v < min) {
+        std::fprintf(stderr, "pingpong: %s takes a whole number >= %ld, not '%s'\n%s", flag.c_str(),
+                     min, text, usage);
+        std::exit(2);
+    }
+    return v;
+}
+
+void parse_flags(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--help" || a == "-h") {
+            std::fputs(usage, stdout);
+            std::exit(0);
+        }
+        if (i + 1 >= argc || (a != "--iterations" && a != "--payload" && a != "--records")) {
+            std::fprintf(stderr, "pingpong: unknown or incomplete flag '%s'\n%s", a.c_str(), usage);
+            std::exit(2);
+        }
+        const long v = flag_value(a, argv[++i], 1);
+        if (a == "--iterations") iterations = int(std::min<long>(v, 100'000'000));
+        if (a == "--payload") payload = std::size_t(std::min<long>(v, 1 << 20));
+        if (a == "--records") records = v;
+    }
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    for (int i = 1; i + 1 < argc; i += 2) {
-        const std::string a = argv[i];
-        if (a == "--iterations")
-            iterations = std::stoi(argv[i + 1]);
-        else if (a == "--payload")
-            payload = std::stoul(argv[i + 1]);
-    }
+    parse_flags(argc, argv);
     warmup = std::max(1000, iterations / 10);
+    kbus::Client c;
+    auto cleanup = [&] {
+        for (const char* t : {"ping", "pong", "throughput"}) {
+            try {
+                c.delete_topic(t);
+            } catch (const kbus::Error&) {  // never made, or gone already
+            }
+        }
+        std::printf("deleted topics ping, pong and throughput\n");
+    };
     try {
-        kbus::Client c;
         for (const char* t : {"ping", "pong"}) {
             try {
                 c.create_topic(t, 1);
@@ -233,6 +278,7 @@ int main(int argc, char** argv) {
         }
         std::printf("round trip, %zu-byte payload, %d samples after %d warm-up, cores 0 and 1\n",
                     payload, iterations, warmup);
+        std::fflush(stdout);
         const Result raw = raw_cache_line();
         print(raw, raw);
         print(unix_socket(), raw);
@@ -240,8 +286,10 @@ int main(int argc, char** argv) {
         print(kbus_rtt(kbus::WaitMode::blocking), raw);
         print(kbus_rtt(kbus::WaitMode::blocking, 0us), raw);
         throughput();
+        cleanup();
     } catch (const kbus::Error& e) {
         std::fprintf(stderr, "pingpong: %s\n", e.what());
+        cleanup();
         return 1;
     }
 }

@@ -7,17 +7,33 @@
 #include <cstdio>
 #include <cstring>
 #include <kbus/kbus.hpp>
+#include <stdexcept>
 #include <string>
 
 using namespace std::chrono_literals;
 
 namespace {
 
-[[noreturn]] void usage() {
-    std::fputs(
-        "usage: replay TOPIC [--partition N] [--from EPOCH_MS | --last SECONDS] [--count N]\n",
-        stderr);
+constexpr const char* usage_text =
+    "usage: replay TOPIC [--partition N] [--from EPOCH_MS | --last SECONDS] [--count N]\n"
+    "  replays one partition of TOPIC from a point in time (default: the beginning) to its\n"
+    "  end, one line a record: offset, timestamp, key, value size\n";
+
+[[noreturn]] void usage(const std::string& why = "") {
+    if (!why.empty()) std::fprintf(stderr, "replay: %s\n", why.c_str());
+    std::fputs(usage_text, stderr);
     std::exit(2);
+}
+
+std::int64_t number(const std::string& flag, const std::string& text) {
+    std::size_t used = 0;
+    long long v = -1;
+    try {
+        v = std::stoll(text, &used);
+    } catch (const std::logic_error&) {
+    }
+    if (used != text.size() || v < 0) usage(flag + " takes a whole number, not '" + text + "'");
+    return v;
 }
 
 std::int64_t now_ms() {
@@ -29,24 +45,29 @@ std::int64_t now_ms() {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc < 2 || argv[1][0] == '-') usage();
+    for (int i = 1; i < argc; ++i)
+        if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
+            std::fputs(usage_text, stdout);
+            return 0;
+        }
+    if (argc < 2 || argv[1][0] == '-') usage("which topic?");
     const std::string topic = argv[1];
     std::int32_t partition = 0;
     std::int64_t from_ms = 0;  // the beginning
     long long count = -1;
     for (int i = 2; i < argc; ++i) {
-        if (i + 1 >= argc) usage();
+        if (i + 1 >= argc) usage(std::string(argv[i]) + " needs a value");
         const std::string flag = argv[i], value = argv[++i];
         if (flag == "--partition")
-            partition = std::stoi(value);
+            partition = std::int32_t(number(flag, value));
         else if (flag == "--from")
-            from_ms = std::stoll(value);
+            from_ms = number(flag, value);
         else if (flag == "--last")
-            from_ms = now_ms() - std::stoll(value) * 1000;
+            from_ms = now_ms() - number(flag, value) * 1000;
         else if (flag == "--count")
-            count = std::stoll(value);
+            count = number(flag, value);
         else
-            usage();
+            usage("unknown flag '" + flag + "'");
     }
     try {
         kbus::Client client;

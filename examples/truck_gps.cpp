@@ -1,5 +1,7 @@
 // The Kafka story: 50 trucks send GPS positions keyed by truck id into a 10-partition topic.
 // A location dashboard and a notification service, two separate processes, each see every record.
+// The topic is deleted at the end unless it was there before (or --keep is given).
+//   usage: truck_gps [--keep]   (needs a running kbusd; KBUS_BUS and KBUS_RUN_DIR pick the bus)
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -45,15 +47,36 @@ int run_consumer(const char* role, int ready_fd) {
 }
 }  // namespace
 
+constexpr const char* usage =
+    "usage: truck_gps [--keep]\n"
+    "  50 trucks send 200 GPS positions each to topic truck_gps (10 partitions, keyed by truck);\n"
+    "  two consumer processes, a dashboard and a notification service, each read all of them.\n"
+    "  The topic is deleted at the end unless it was there before, or --keep is given.\n";
+
 int main(int argc, char** argv) {
+    const std::string flag = argc > 1 ? argv[1] : "";
+    if (flag == "--help" || flag == "-h") {
+        std::fputs(usage, stdout);
+        return 0;
+    }
+    if (argc > 2 || (argc == 2 && flag != "--keep" && flag != "--probe")) {
+        std::fprintf(stderr, "truck_gps: unknown argument '%s'\n%s", argv[argc - 1], usage);
+        return 2;
+    }
     try {
         kbus::Client client;
-        if (argc > 1 && std::string(argv[1]) == "--probe") return 0;  // is the daemon up?
+        if (flag == "--probe") return 0;  // is the daemon up? (scripts/demo.sh)
+        bool created = true;
         try {
             client.create_topic("truck_gps", 10);
         } catch (const kbus::Error& e) {
             if (e.code() != kbus::ErrorCode::topic_exists) throw;
+            created = false;
         }
+        std::printf(
+            "truck_gps: %d trucks, %d positions each, to topic truck_gps (10 partitions); "
+            "two consumers read them all\n",
+            trucks, positions_per_truck);
         int ready[2];
         if (::pipe(ready) != 0) return 1;
         pid_t consumers[2];
@@ -86,6 +109,12 @@ int main(int argc, char** argv) {
             int status = 0;
             ::waitpid(pid, &status, 0);
             failures += !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        }
+        if (created && flag != "--keep") {
+            client.delete_topic("truck_gps");
+            std::printf("trucks: deleted topic truck_gps (--keep keeps it)\n");
+        } else {
+            std::printf("trucks: topic truck_gps stays on the bus (kbus topic delete truck_gps)\n");
         }
         return failures == 0 ? 0 : 1;
     } catch (const kbus::Error& e) {

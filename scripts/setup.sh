@@ -3,7 +3,8 @@
 set -euo pipefail
 # clang and libclang-rt-14-dev: the libFuzzer targets; valgrind: kbusd under memcheck in test.sh;
 # curl: the metrics endpoint's test; kcat and librdkafka-dev: the Kafka listener's tests and bench.
-PKGS=(build-essential cmake libboost-dev catch2 libcli11-dev libbenchmark-dev clang-format clang libclang-rt-14-dev valgrind curl pkg-config zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev
+# libncurses-dev: kbus top; graphviz and doxygen: the architecture picture and the API reference.
+PKGS=(build-essential cmake libboost-dev catch2 libcli11-dev libbenchmark-dev clang-format clang libclang-rt-14-dev valgrind curl pkg-config libncurses-dev graphviz doxygen zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev
       kcat librdkafka-dev
       libzmq3-dev libiceoryx-posh-dev iceoryx gnuplot-nox)  # the last four: kbus_compare's peers and charts
 missing=()

@@ -70,6 +70,17 @@ inline std::optional<double> p50(const std::vector<Row>& rows, const std::string
     return double(r->latency->percentile(50));
 }
 
+// A figure as people read it: nanoseconds as whole numbers ("60900 ns", the table's unit),
+// rates in millions ("6.71 M msgs/s"); never printf's scientific notation.
+inline std::string readable(double v, const std::string& unit) {
+    char buf[64];
+    if (unit == " msgs/s")
+        std::snprintf(buf, sizeof buf, "%.2f M msgs/s", v / 1e6);
+    else
+        std::snprintf(buf, sizeof buf, "%.0f%s", v, unit.c_str());
+    return buf;
+}
+
 // One target: prints its figures and whether it holds; a target whose baseline was not
 // measured says so instead.
 inline void check(const char* what, std::optional<double> value, std::optional<double> limit,
@@ -80,8 +91,9 @@ inline void check(const char* what, std::optional<double> value, std::optional<d
     }
     const double v = value.value_or(0), l = limit.value_or(0);
     const bool ok = at_most ? v <= l : v >= l;
-    std::printf("  [%s] %s: %.3g%s against %s %.3g%s\n", ok ? " ok " : "MISS", what, v, unit,
-                at_most ? "at most" : "at least", l, unit);
+    std::printf("  [%s] %s: %s against %s %s\n", ok ? " ok " : "MISS", what,
+                readable(v, unit).c_str(), at_most ? "at most" : "at least",
+                readable(l, unit).c_str());
 }
 
 inline std::optional<double> times(std::optional<double> v, double k) {

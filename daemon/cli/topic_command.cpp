@@ -1,0 +1,91 @@
+// kbus topic create | alter | list | describe | delete.
+#include <cstdio>
+#include <kbus/kbus.hpp>
+#include <map>
+#include <string>
+
+#include "commands.hpp"
+
+namespace kbus::cli {
+namespace {
+
+using Settings = std::map<std::string, std::string>;
+
+// --partitions (create only) and --config k=v flags after the topic's name.
+Settings topic_flags(Args& a, bool create, int& partitions) {
+    Settings config;
+    while (a.more()) {
+        const std::string f = a.next("flag");
+        if (f == "--partitions" && create) {
+            partitions = int(a.number(f, 1, 10000));
+        } else if (f == "--config") {
+            const std::string kv = a.next("k=v after --config");
+            const auto eq = kv.find('=');
+            if (eq == std::string::npos || eq == 0)
+                a.error("--config takes key=value, got '" + kv + "'");
+            config[kv.substr(0, eq)] = kv.substr(eq + 1);
+        } else {
+            a.unknown_flag(f);
+        }
+    }
+    return config;
+}
+
+void describe(Client& c, const std::string& name) {
+    const auto d = c.describe_topic(name);
+    std::printf("topic %s  partitions %d  ring.bytes %llu  max.message.bytes %u\n",
+                d.metadata.name.c_str(), d.metadata.partitions,
+                (unsigned long long)d.metadata.ring_bytes, d.metadata.max_message_bytes);
+    for (const auto& [k, v] : d.metadata.config)
+        std::printf("  config %s=%s\n", k.c_str(), v.c_str());
+    std::printf("%9s %16s %16s %12s %10s %8s\n", "partition", "log-start", "high-watermark",
+                "ring-bytes", "ring-fill", "readers");
+    for (const auto& p : d.partitions)
+        std::printf("%9d %16lld %16lld %12llu %9.1f%% %8u\n", p.partition,
+                    (long long)p.log_start_offset, (long long)p.high_watermark,
+                    (unsigned long long)p.ring_bytes,
+                    100.0 * double(p.ring_fill_bytes) / double(p.ring_bytes), p.attached_readers);
+}
+
+void no_more(Args& a) {
+    if (a.more()) a.error("unexpected argument '" + a.peek() + "'");
+}
+
+}  // namespace
+
+int topic_command(Client& c, Args& a) {
+    const std::string sub = a.next("topic subcommand (create, alter, list, describe, delete)");
+    a.set_help("kbus topic " + sub);
+    if (sub == "list") {
+        no_more(a);
+        for (const auto& n : c.list_topics())
+            std::printf("%s\n", n.c_str());
+    } else if (sub == "create" || sub == "alter") {
+        const std::string name = a.next("topic name");
+        int partitions = 1;
+        const Settings config = topic_flags(a, sub == "create", partitions);
+        if (sub == "alter") {
+            if (config.empty()) a.error("alter needs at least one --config k=v");
+            c.alter_topic(name, config);
+            std::printf("altered topic %s\n", name.c_str());
+        } else {
+            c.create_topic(name, partitions, config);
+            std::printf("created topic %s with %d partitions\n", name.c_str(), partitions);
+        }
+    } else if (sub == "describe" || sub == "delete") {
+        const std::string name = a.next("topic name");
+        no_more(a);
+        if (sub == "describe") {
+            describe(c, name);
+        } else {
+            c.delete_topic(name);
+            std::printf("deleted topic %s\n", name.c_str());
+        }
+    } else {
+        a.set_help("kbus topic");
+        a.error("unknown topic subcommand '" + sub + "'");
+    }
+    return 0;
+}
+
+}  // namespace kbus::cli
