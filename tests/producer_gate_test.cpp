@@ -411,6 +411,31 @@ TEST_CASE("set_hold_timeout_ms changes how long a reader may hold producers back
     CHECK(g.state(g.reader) == ReaderSlotState::detached);
 }
 
+TEST_CASE("a reader that takes over a released slot does not inherit the last holder's time",
+          "[gate]") {
+    HeldGate g;
+    g.gate.update(g.tail(), t0);  // the reader on slot 0 holds producers back from t0
+    g.gate.release(g.reader, 1);
+    // Before the next pass, another consumer is tethered to the same slot, as far behind.
+    const protocol::ReaderAttachment b = g.gate.attach(0, -1, 2);
+    REQUIRE(b.slot == g.reader);
+    REQUIRE_FALSE(b.on_disk);
+    CHECK_FALSE(g.gate.update(g.tail(), t0 + (hold_ms - 1) * ms));
+    // It has held producers back for less than the hold timeout.
+    CHECK_FALSE(g.gate.update(g.tail(), t0 + hold_ms * ms));
+    CHECK(g.state(b.slot) == ReaderSlotState::attached);
+    CHECK(g.gate.update(g.tail(), t0 + 2 * hold_ms * ms));
+    CHECK(g.state(b.slot) == ReaderSlotState::detached);
+}
+
+TEST_CASE("a reader that attaches again with its own slot does not restart its hold", "[gate]") {
+    HeldGate g;
+    g.gate.update(g.tail(), t0);
+    REQUIRE(g.gate.attach(0, std::int32_t(g.reader), 1).slot == g.reader);
+    CHECK(g.gate.update(g.tail(), t0 + hold_ms * ms));
+    CHECK(g.state(g.reader) == ReaderSlotState::detached);
+}
+
 TEST_CASE(
     "readers attaching and releasing while the spill updates the limit keep the slots "
     "consistent",
