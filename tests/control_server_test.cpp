@@ -271,6 +271,37 @@ TEST_CASE("a frame that arrives in pieces is answered once whole, and stalls no 
     CHECK(r->body == "echo:patience");
 }
 
+TEST_CASE(
+    "a frame of the largest payload is answered, and one byte more closes the connection "
+    "after the replies before it",
+    "[control-server]") {
+    Server s("oversized");
+    Client c(s.path);
+    const std::uint32_t id = connection_id(c);
+    const std::string largest(protocol::max_frame_payload, 'L');
+    c.send(frame(echo, 1, largest));
+    const std::optional<Reply> big = c.reply();
+    REQUIRE(big);
+    CHECK(big->body == "echo:" + largest);
+
+    // A request, then a header claiming more than the limit: the framing cannot be trusted past
+    // it, so the connection closes, but the request before it is answered first.
+    protocol::FrameHeader h{protocol::max_frame_payload + 1, echo, 1, 3, 0};
+    c.send(frame(echo, 2, "before") + std::string(reinterpret_cast<const char*>(&h), sizeof h));
+    const std::optional<Reply> before = c.reply();
+    REQUIRE(before);
+    CHECK(before->header.request_id == 2);
+    CHECK(before->body == "echo:before");
+    CHECK_FALSE(c.reply());  // then closed
+    CHECK(s.saw_closed(id));
+    CHECK(s.log.count("WARN", "exceeds the limit") == 1);
+
+    // Others are served on.
+    Client next(s.path);
+    next.send(frame(echo, 4, "next"));
+    CHECK(next.reply()->body == "echo:next");
+}
+
 TEST_CASE("each connection has an id of its own, never 0, given to answer and to closed",
           "[control-server]") {
     Server s("ids");
