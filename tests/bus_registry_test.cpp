@@ -548,3 +548,32 @@ TEST_CASE("the bus hosts commit slots in every partition's ring", "[bus-registry
     CHECK(held.header->info.topic_id == 2);
     CHECK_FALSE(t.bus->find({"b", 0}));
 }
+
+TEST_CASE("creates racing for the last room in kbus.max.shared.memory.bytes never pass it together",
+          "[bus-registry]") {
+    config::BrokerConfig b = small_broker();
+    const std::uint64_t ring = ring::ring_layout(64 * 1024).total_bytes;
+    b.max_shared_memory_bytes = std::int64_t(4 * ring);
+    TestBus t("shm-race", b);
+    std::atomic<int> created{0}, refused{0};
+    std::atomic<bool> go{false};
+    // Eight creates at once: while some are being built (reserved, not yet topics), the others
+    // must count the rings reserved for them in full.
+    std::vector<std::jthread> threads;
+    for (int i = 0; i < 8; ++i)
+        threads.emplace_back([&, i] {
+            while (!go)
+                std::this_thread::yield();
+            try {
+                t.create("t" + std::to_string(i));
+                ++created;
+            } catch (const Error& e) {
+                if (e.code() == ErrorCode::resource_exhausted) ++refused;
+            }
+        });
+    go = true;
+    threads.clear();
+    CHECK(created == 4);
+    CHECK(refused == 4);
+    CHECK(t.shm.objects().size() == 4);
+}
