@@ -63,7 +63,7 @@ struct Slots {
     FakeHosts::Host& t1;
 
     explicit Slots(const std::string& name)
-        : dir(name, true),
+        : dir("slots-" + name, true),
           store(dir.path, log.sink()),
           slots(hosts, store, log.sink()),
           t0(hosts.add("t", 0, 100)),

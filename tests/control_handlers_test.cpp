@@ -24,7 +24,7 @@ struct Handlers {
     kbusd::ControlHandlers handlers;
 
     explicit Handlers(const std::string& name)
-        : t(name),
+        : t("handlers-" + name),
           groups(t.dir.path, *t.bus, t.log.sink()),
           handlers(*t.bus, groups, {[] { return epoch; }, t.shm.prefix + ".ctl"},
                    [this] { return kbusd::stats_snapshot(*t.bus, groups, 3); }) {

@@ -120,7 +120,9 @@ struct Server {
     std::future<void> serving;
 
     explicit Server(const std::string& name)
-        : dir(name, true), path(dir.path + "/kbus.sock"), server(path, handlers(), log.sink()) {
+        : dir("server-" + name, true),
+          path(dir.path + "/kbus.sock"),
+          server(path, handlers(), log.sink()) {
         REQUIRE(server.listen());
         serving = std::async(std::launch::async, [this] { server.serve(stop); });
     }

@@ -21,7 +21,7 @@ struct Groups {
     TestBus t;
     std::unique_ptr<groups::GroupService> service;
 
-    explicit Groups(const std::string& name) : t(name) {
+    explicit Groups(const std::string& name) : t("groups-" + name) {
         t.create("t", 2);
         restart();
     }

@@ -27,7 +27,8 @@ struct Worker {
     bus::SpillWorker worker;
 
     explicit Worker(const std::string& name, std::int64_t retention_interval_ms = 300'000)
-        : t(name), worker(*t.bus, doorbell, retention_interval_ms, t.log.sink()) {}
+        : t("spill-worker-" + name),
+          worker(*t.bus, doorbell, retention_interval_ms, t.log.sink()) {}
 
     std::shared_ptr<bus::Partition> p(const std::string& topic, std::int32_t i = 0) {
         return t.bus->partition(topic, i);
