@@ -116,6 +116,9 @@ bool ControlServer::answer_requests(ControlConnection& c) {
             sink_("WARN", "connection " + std::to_string(c.id()) + ": frame of " +
                               std::to_string(f.header.payload_length) +
                               " bytes exceeds the limit, closing");
+            // The requests before it were answered: their replies go out before the close (as
+            // far as the socket takes them now; the connection does not wait for its reader).
+            (void)c.flush();
             return false;
         }
         if (f.status == Status::incomplete) break;

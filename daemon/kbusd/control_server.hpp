@@ -53,7 +53,8 @@ class ControlServer {
   private:
     void accept_connection(std::vector<ControlConnection>& conns);
     // Answers the complete frames waiting, until too many replies wait; false closes the
-    // connection (framing that cannot be trusted: an oversized frame).
+    // connection (framing that cannot be trusted: an oversized frame), once the replies before it
+    // are sent.
     bool answer_requests(ControlConnection& c);
     [[nodiscard]] std::string reply_frame(const kbus::protocol::FrameHeader& h,
                                           std::string_view payload, std::uint32_t connection);

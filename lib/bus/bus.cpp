@@ -104,7 +104,9 @@ void Bus::check_limits(const protocol::TopicMetadata& m, const config::TopicConf
     }
     for (const auto& [name, reserved] : creating_) {
         partitions += reserved.partitions;
-        in_use += reserved.ring_bytes * std::uint64_t(reserved.partitions);
+        // Each ring's whole mapping (header and journal too), as for the topics above.
+        in_use +=
+            ring::ring_layout(reserved.ring_bytes).total_bytes * std::uint64_t(reserved.partitions);
     }
     const std::uint64_t wanted = rings_bytes(tc, m.partitions);
     if (std::int64_t(topics_.size() + creating_.size()) >= broker_.max_topics)

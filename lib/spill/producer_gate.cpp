@@ -67,6 +67,9 @@ protocol::ReaderAttachment ProducerGate::attach(std::uint64_t target, std::int32
     if (slot == ring::reader_slot_count)
         throw Error(ErrorCode::resource_exhausted, "no free reader slot on this partition");
     ring::ReaderSlot& s = h.readers[slot];
+    // A slot that changes hands starts a new hold: its next holder does not inherit the time the
+    // last one held producers back (the hold timer follows the slot, not its reader).
+    if (&s == blocked_slot_ && s.owner_connection != connection) blocked_since_ns_ = 0;
     s.owner_connection = connection;
     s.offset.store(at.offset, std::memory_order_relaxed);      // published by the state store
     s.position.store(at.position, std::memory_order_relaxed);  // published by the state store

@@ -1,0 +1,579 @@
+// Bus, the registry of topics and their partitions, without a kbusd process: create and its
+// refusals (names, partition counts, configs, the bus's limits), delete, alter, restore from the
+// topic list (adopting rings left in shared memory), metadata with auto-create, partition lookups,
+// bounds and the commit-slot hosts view. (tests/bus_test.cpp tests the same through a daemon.)
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "bus/spill_worker.hpp"
+#include "kbus/ring_reader.hpp"
+#include "spill/producer_gate.hpp"
+#include "topics/topic_store.hpp"
+#include "unit_bus.hpp"
+
+using namespace kbus;
+using namespace kbus::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::set<std::string> sorted(std::vector<std::string> v) {
+    return {v.begin(), v.end()};
+}
+
+// What the data dir holds besides the bus's own files (__kbus_*): partition directories.
+std::set<std::string> partition_dirs(const TestBus& t) {
+    std::set<std::string> out;
+    for (const auto& e : fs::directory_iterator(t.dir.path)) {
+        const std::string name = e.path().filename().string();
+        if (name.rfind("__kbus", 0) != 0) out.insert(name);
+    }
+    return out;
+}
+
+std::string ring_name(const TestBus& t, std::uint64_t topic_id, std::int32_t p) {
+    return t.shm.prefix + ".t" + std::to_string(topic_id) + "." + std::to_string(p);
+}
+
+void drain(bus::Partition& p, TestBus& t) {
+    REQUIRE(bus::SpillWorker::drain(p, t.log.sink()));
+}
+
+}  // namespace
+
+// --- create ----------------------------------------------------------------------------------
+
+TEST_CASE("create makes a ring per partition in shared memory and a log directory per partition",
+          "[bus-registry]") {
+    TestBus t("create");
+    const protocol::TopicMetadata m = t.create("gps", 3);
+    CHECK(m.name == "gps");
+    CHECK(m.partitions == 3);
+    CHECK(m.topic_id == 1);
+    CHECK(m.ring_bytes == 64 * 1024);
+    CHECK(m.max_message_bytes == 32 * 1024);  // clamped to half the ring
+    CHECK(m.timestamp_type == 0);
+    CHECK(m.hold_timeout_ms == 1000);
+    CHECK(m.ring_shm_prefix == t.shm.prefix + ".t1");
+    CHECK(sorted(t.shm.objects()) ==
+          std::set<std::string>{ring_name(t, 1, 0), ring_name(t, 1, 1), ring_name(t, 1, 2)});
+    CHECK(partition_dirs(t) == std::set<std::string>{"gps-0", "gps-1", "gps-2"});
+    CHECK(t.bus->names() == std::vector<std::string>{"gps"});
+    for (std::int32_t p = 0; p < 3; ++p) {
+        const auto part = t.bus->partition("gps", p);
+        CHECK(part->ring_name() == ring_name(t, 1, p));
+        CHECK(part->ring().capacity() == 64 * 1024);
+        CHECK(part->ring().header().info.partition == std::uint32_t(p));
+        CHECK(part->ring().header().info.topic_id == 1);
+        CHECK(part->high_watermark() == 0);
+    }
+    // Stored in the topic list.
+    const topics::TopicList list = topics::load_topics(t.dir.path);
+    REQUIRE(list.topics.size() == 1);
+    CHECK(list.topics[0].name == "gps");
+    CHECK(list.topics[0].id == 1);
+    CHECK(list.topics[0].partitions == 3);
+    CHECK(list.next_id == 2);
+
+    // A topic's own settings apply to it alone.
+    const protocol::TopicMetadata big = t.create("big", 1,
+                                                 {{"ring.bytes", "131072"},
+                                                  {"message.timestamp.type", "LogAppendTime"},
+                                                  {"retention.ms", "5000"}});
+    CHECK(big.topic_id == 2);
+    CHECK(big.ring_bytes == 128 * 1024);
+    CHECK(big.timestamp_type == 1);
+    CHECK(t.bus->partition("big", 0)->ring().capacity() == 128 * 1024);
+    CHECK(t.bus->config_of("big").retention_ms == 5000);
+    CHECK(t.bus->config_of("gps").retention_ms == config::TopicConfig{}.retention_ms);
+    CHECK(t.bus->metadata("big", false).config ==
+          std::vector<protocol::Setting>{{"ring.bytes", "131072"},
+                                         {"message.timestamp.type", "LogAppendTime"},
+                                         {"retention.ms", "5000"}});
+}
+
+TEST_CASE("create refuses a bad name, partition count or config and leaves nothing behind",
+          "[bus-registry]") {
+    TestBus t("refuse");
+    struct Bad {
+        protocol::CreateTopicRequest request;
+        ErrorCode code;
+    };
+    const std::vector<Bad> bad{
+        {{"", 1, {}}, ErrorCode::invalid_argument},
+        {{"a b", 1, {}}, ErrorCode::invalid_argument},
+        {{".", 1, {}}, ErrorCode::invalid_argument},
+        {{"..", 1, {}}, ErrorCode::invalid_argument},
+        {{"../escape", 1, {}}, ErrorCode::invalid_argument},
+        {{"a/b", 1, {}}, ErrorCode::invalid_argument},
+        {{std::string(250, 'n'), 1, {}}, ErrorCode::invalid_argument},
+        {{"t", 0, {}}, ErrorCode::invalid_argument},
+        {{"t", -1, {}}, ErrorCode::invalid_argument},
+        {{"t", 10001, {}}, ErrorCode::invalid_argument},
+        {{"t", 1, {{"no.such.key", "1"}}}, ErrorCode::invalid_argument},
+        {{"t", 1, {{"ring.bytes", "1000"}}}, ErrorCode::invalid_argument},
+        {{"t", 1, {{"ring.bytes", "100000"}}}, ErrorCode::invalid_argument},  // no power of two
+        {{"t", 1, {{"max.message.bytes", "40000"}}}, ErrorCode::invalid_argument},  // > ring/2
+        {{"t", 1, {{"retention.ms", "soon"}}}, ErrorCode::invalid_argument},
+        {{"t", 1, {{"retention.ms", "1000"}, {"segment.bytes", "1"}}}, ErrorCode::invalid_argument},
+    };
+    for (const Bad& b : bad) {
+        INFO("topic '" << b.request.name << "', " << b.request.partitions << " partitions");
+        CHECK(code_of([&] { (void)t.bus->create(b.request); }) == b.code);
+        CHECK(code_of([&] { t.bus->check_new(b.request); }) == b.code);
+        CHECK(t.shm.objects().empty());
+        CHECK(partition_dirs(t).empty());
+        CHECK(t.bus->names().empty());
+    }
+    CHECK_FALSE(fs::exists(t.dir.path + "/../escape-0"));
+    // Nothing of them was taken: not even a topic id.
+    CHECK(t.create("t").topic_id == 1);
+}
+
+TEST_CASE("a topic whose rings cannot be made leaves nothing behind, and its name free",
+          "[bus-registry]") {
+    TestBus t("no-room");
+    // Files may not grow past a page: creating a ring fails as on a full /dev/shm, after the
+    // partition's log directory was made.
+    ::signal(SIGXFSZ, SIG_IGN);
+    rlimit old{};
+    ::getrlimit(RLIMIT_FSIZE, &old);
+    rlimit tight = old;
+    tight.rlim_cur = 4096;
+    REQUIRE(::setrlimit(RLIMIT_FSIZE, &tight) == 0);
+    const ErrorCode code = code_of([&] { t.create("x", 2); });
+    REQUIRE(::setrlimit(RLIMIT_FSIZE, &old) == 0);
+    CHECK(code == ErrorCode::resource_exhausted);
+    CHECK(t.shm.objects().empty());
+    CHECK(partition_dirs(t).empty());
+    CHECK(t.bus->names().empty());
+    CHECK(t.create("x", 2).partitions == 2);
+}
+
+TEST_CASE("creating an existing topic is refused with topic_exists and leaves it untouched",
+          "[bus-registry]") {
+    TestBus t("exists");
+    t.create("t", 2);
+    const auto p = t.bus->partition("t", 0);
+    produce(*p, 3);
+    CHECK(code_of([&] { t.create("t", 1); }) == ErrorCode::topic_exists);
+    CHECK(code_of([&] { t.bus->check_new({"t", 1, {}}); }) == ErrorCode::topic_exists);
+    CHECK(t.bus->metadata("t", false).partitions == 2);
+    CHECK(t.bus->partition("t", 0) == p);
+    CHECK(p->high_watermark() == 3);
+    CHECK(t.shm.objects().size() == 2);
+}
+
+TEST_CASE("only one of two racing creates of a name succeeds", "[bus-registry]") {
+    TestBus t("race");
+    std::atomic<int> created{0}, refused{0};
+    auto create = [&] {
+        try {
+            t.create("t", 4);
+            ++created;
+        } catch (const Error& e) {
+            if (e.code() == ErrorCode::topic_exists) ++refused;
+        }
+    };
+    std::thread a(create), b(create);
+    a.join();
+    b.join();
+    CHECK(created == 1);
+    CHECK(refused == 1);
+    CHECK(t.shm.objects().size() == 4);
+    CHECK(t.bus->names() == std::vector<std::string>{"t"});
+}
+
+TEST_CASE("kbus.max.topics refuses a topic beyond it, and a deleted topic makes room",
+          "[bus-registry]") {
+    config::BrokerConfig b = small_broker();
+    b.max_topics = 2;
+    TestBus t("max-topics", b);
+    t.create("a");
+    t.create("b");
+    try {
+        t.create("c");
+        FAIL("a third topic was created");
+    } catch (const Error& e) {
+        CHECK(e.code() == ErrorCode::resource_exhausted);
+        CHECK(std::string(e.what()).find("kbus.max.topics") != std::string::npos);
+    }
+    CHECK(code_of([&] { t.bus->check_new({"c", 1, {}}); }) == ErrorCode::resource_exhausted);
+    CHECK(t.shm.objects().size() == 2);
+    CHECK(partition_dirs(t) == std::set<std::string>{"a-0", "b-0"});
+    t.bus->remove("a");
+    CHECK(t.create("c").name == "c");
+}
+
+TEST_CASE("kbus.max.partitions counts the partitions of every topic", "[bus-registry]") {
+    config::BrokerConfig b = small_broker();
+    b.max_partitions = 3;
+    TestBus t("max-partitions", b);
+    t.create("a", 2);
+    try {
+        t.create("b", 2);
+        FAIL("a topic passing kbus.max.partitions was created");
+    } catch (const Error& e) {
+        CHECK(e.code() == ErrorCode::resource_exhausted);
+        CHECK(std::string(e.what()).find("kbus.max.partitions") != std::string::npos);
+    }
+    CHECK(t.shm.objects().size() == 2);
+    CHECK(partition_dirs(t) == std::set<std::string>{"a-0", "a-1"});
+    CHECK(t.create("b", 1).partitions == 1);
+}
+
+TEST_CASE("kbus.max.shared.memory.bytes counts every ring's mapping", "[bus-registry]") {
+    config::BrokerConfig b = small_broker();
+    const std::uint64_t ring = ring::ring_layout(64 * 1024).total_bytes;
+    b.max_shared_memory_bytes = std::int64_t(2 * ring);
+    TestBus t("max-shm", b);
+    t.create("a", 2);
+    try {
+        t.create("b", 1);
+        FAIL("a topic passing kbus.max.shared.memory.bytes was created");
+    } catch (const Error& e) {
+        CHECK(e.code() == ErrorCode::resource_exhausted);
+        CHECK(std::string(e.what()).find("kbus.max.shared.memory.bytes") != std::string::npos);
+    }
+    CHECK(code_of([&] { t.bus->check_new({"b", 1, {}}); }) == ErrorCode::resource_exhausted);
+    CHECK(t.shm.objects().size() == 2);
+    CHECK(partition_dirs(t) == std::set<std::string>{"a-0", "a-1"});
+    t.bus->remove("a");
+    CHECK_NOTHROW(t.create("b", 2));
+}
+
+TEST_CASE("check_new passes a topic that create would make, and makes nothing", "[bus-registry]") {
+    TestBus t("check-new");
+    CHECK_NOTHROW(t.bus->check_new({"fine", 3, {{"retention.ms", "100"}}}));
+    CHECK(t.shm.objects().empty());
+    CHECK(partition_dirs(t).empty());
+    CHECK(t.bus->names().empty());
+}
+
+TEST_CASE("a directory left by an earlier topic of the same name leaks nothing into a new one",
+          "[bus-registry]") {
+    TestBus t("stale-dir");
+    t.create("src");
+    produce(*t.bus->partition("src", 0), 5);
+    drain(*t.bus->partition("src", 0), t);
+    REQUIRE(t.bus->partition("src", 0)->log().log_end_offset() == 5);
+    fs::copy(t.dir.path + "/src-0", t.dir.path + "/x-0");  // as if left by a topic "x"
+    t.create("x");
+    const auto p = t.bus->partition("x", 0);
+    CHECK(p->log().log_end_offset() == 0);
+    CHECK(p->high_watermark() == 0);
+}
+
+// --- delete ----------------------------------------------------------------------------------
+
+TEST_CASE("delete marks the rings deleted, unlinks them, removes the directories and reports it",
+          "[bus-registry]") {
+    TestBus t("delete");
+    std::vector<std::string> deleted;
+    t.bus->on_topic_deleted([&](const std::string& name) { deleted.push_back(name); });
+    t.create("t", 2);
+    t.create("keep");
+    const auto p = t.bus->partition("t", 0);
+    produce(*p, 3);
+    drain(*p, t);
+
+    t.bus->remove("t");
+    CHECK(deleted == std::vector<std::string>{"t"});
+    CHECK(p->ring().header().claim.state.load() == std::uint32_t(ring::RingState::deleted));
+    CHECK(t.shm.objects() == std::vector<std::string>{ring_name(t, 2, 0)});  // keep's only
+    CHECK(partition_dirs(t) == std::set<std::string>{"keep-0"});
+    CHECK(t.bus->names() == std::vector<std::string>{"keep"});
+    CHECK(t.bus->partitions().size() == 1);
+    CHECK(code_of([&] { (void)t.bus->partition("t", 0); }) == ErrorCode::unknown_topic);
+    CHECK(code_of([&] { (void)t.bus->partition(std::uint64_t(1), 0); }) ==
+          ErrorCode::unknown_topic);
+    CHECK(code_of([&] { (void)t.bus->metadata("t", false); }) == ErrorCode::unknown_topic);
+    CHECK(code_of([&] { t.bus->remove("t"); }) == ErrorCode::unknown_topic);
+    CHECK(deleted.size() == 1);
+
+    // Producers stop: the ring says deleted.
+    ring::RingWriter w(p->ring());
+    ring::RingClaim c;
+    CHECK(w.try_claim(ring::payload_layout(-1, 1, 0), c) == ring::ClaimStatus::deleted);
+    // Whoever still holds the partition can use it: the mapping and the state stay valid.
+    CHECK(p->high_watermark() == 3);
+    CHECK(p->state().high_watermark == 3);
+    CHECK(p->gate().attach(1, -1, 1).offset == 1);
+    {
+        std::lock_guard lock(p->spill_mutex());
+        CHECK(p->retired());  // the spill leaves it alone
+    }
+    // The topic list no longer has it.
+    t.open(true);
+    CHECK(t.bus->names() == std::vector<std::string>{"keep"});
+}
+
+TEST_CASE("a deleted topic's name can be used again, with a new id and nothing of the old",
+          "[bus-registry]") {
+    TestBus t("recreate");
+    t.create("t");
+    produce(*t.bus->partition("t", 0), 4);
+    drain(*t.bus->partition("t", 0), t);
+    t.bus->remove("t");
+    const protocol::TopicMetadata again = t.create("t");
+    CHECK(again.topic_id == 2);
+    const auto p = t.bus->partition("t", 0);
+    CHECK(p->high_watermark() == 0);
+    CHECK(p->log().log_end_offset() == 0);
+    CHECK(t.bus->partition(std::uint64_t(2), 0) == p);
+}
+
+// --- alter -----------------------------------------------------------------------------------
+
+TEST_CASE("alter changes a topic's settings and persists them", "[bus-registry]") {
+    TestBus t("alter");
+    t.create("t", 2, {{"retention.ms", "1000"}});
+    t.bus->alter("t", {{"retention.ms", "5000"},
+                       {"segment.bytes", "1048576"},
+                       {"consumer.hold.timeout.ms", "2500"}});
+    CHECK(t.bus->config_of("t").retention_ms == 5000);
+    CHECK(t.bus->config_of("t").segment_bytes == 1048576);
+    const protocol::TopicMetadata m = t.bus->metadata("t", false);
+    CHECK(m.hold_timeout_ms == 2500);
+    // Each key once, with its latest value.
+    CHECK(std::count_if(m.config.begin(), m.config.end(),
+                        [](const auto& kv) { return kv.first == "retention.ms"; }) == 1);
+    CHECK(std::find(m.config.begin(), m.config.end(), protocol::Setting{"retention.ms", "5000"}) !=
+          m.config.end());
+
+    t.open(true);  // a restarted daemon reads the topic list
+    CHECK(t.bus->config_of("t").retention_ms == 5000);
+    CHECK(t.bus->config_of("t").segment_bytes == 1048576);
+    CHECK(t.bus->metadata("t", false).hold_timeout_ms == 2500);
+}
+
+TEST_CASE("alter refuses keys fixed at creation, bad values and unknown topics, changing nothing",
+          "[bus-registry]") {
+    TestBus t("alter-refused");
+    t.create("t", 1, {{"retention.ms", "1000"}});
+    for (const char* fixed : {"ring.bytes", "max.message.bytes", "message.timestamp.type"}) {
+        INFO(fixed);
+        CHECK(code_of([&] {
+                  t.bus->alter("t", {{fixed, "131072"}});
+              }) == ErrorCode::invalid_argument);
+    }
+    // All or nothing: a bad value refuses the good one beside it.
+    CHECK(code_of([&] {
+              t.bus->alter("t", {{"retention.ms", "7"}, {"segment.bytes", "many"}});
+          }) == ErrorCode::invalid_argument);
+    CHECK(code_of([&] {
+              t.bus->alter("t", {{"retention.ms", "7"}, {"no.such.key", "1"}});
+          }) == ErrorCode::invalid_argument);
+    CHECK(t.bus->config_of("t").retention_ms == 1000);
+    CHECK(t.bus->config_of("t").ring_bytes == 64 * 1024);
+    CHECK(t.bus->metadata("t", false).config ==
+          std::vector<protocol::Setting>{{"retention.ms", "1000"}});
+    CHECK(code_of([&] {
+              t.bus->alter("nope", {{"retention.ms", "7"}});
+          }) == ErrorCode::unknown_topic);
+}
+
+// --- restore ---------------------------------------------------------------------------------
+
+TEST_CASE(
+    "a bus over the same data dir restores every topic and adopts the rings left in shared "
+    "memory with their unspilled records",
+    "[bus-registry]") {
+    TestBus t("restore");
+    t.create("a", 2, {{"retention.ms", "60000"}});
+    t.create("b");
+    produce(*t.bus->partition("a", 1), 5);  // on the ring only: never spilled
+    const auto reader = t.bus->partition("a", 1)->gate().attach(2, -1, 7);
+
+    t.open(true);  // the daemon restarted (crashed: nothing was drained)
+    CHECK(t.bus->names() == std::vector<std::string>{"a", "b"});
+    CHECK(t.bus->metadata("a", false).topic_id == 1);
+    CHECK(t.bus->metadata("a", false).partitions == 2);
+    CHECK(t.bus->metadata("b", false).topic_id == 2);
+    CHECK(t.bus->config_of("a").retention_ms == 60000);
+    const auto p = t.bus->partition("a", 1);
+    CHECK(p->high_watermark() == 5);
+    CHECK(t.log.count("INFO", "re-attached ring " + ring_name(t, 1, 1)) == 1);
+    // The old run's reader stays tethered, as an orphan any client may adopt.
+    const ring::ReaderSlot& slot = p->ring().header().readers[reader.slot];
+    CHECK(slot.state.load() == std::uint32_t(ring::ReaderSlotState::attached));
+    CHECK(slot.owner_connection == spill::orphan_owner);
+    // The records left on the ring reach the log.
+    CHECK(p->log().log_end_offset() == 0);
+    drain(*p, t);
+    CHECK(p->log().log_end_offset() == 5);
+    // Topic ids go on from where the list left them.
+    CHECK(t.create("c").topic_id == 3);
+}
+
+TEST_CASE("a restored partition whose ring is gone gets a fresh one from its log end",
+          "[bus-registry]") {
+    TestBus t("restore-fresh");
+    t.create("t");
+    produce(*t.bus->partition("t", 0), 4);
+    drain(*t.bus->partition("t", 0), t);
+    t.bus.reset();
+    t.shm.remove_all();  // a reboot: shared memory is gone, the disk is not
+    t.open(true);
+    const auto p = t.bus->partition("t", 0);
+    CHECK(p->high_watermark() == 4);
+    CHECK(p->log().log_end_offset() == 4);
+    CHECK(t.log.count("INFO", "re-attached ring") == 0);
+    produce(*p, 1);
+    ring::Cursor c;
+    REQUIRE(ring::RingReader(p->ring()).locate(4, c));  // the next record is offset 4
+}
+
+TEST_CASE("a restore with no topic list has no topics", "[bus-registry]") {
+    TestBus t("restore-empty");
+    t.open(true);
+    CHECK(t.bus->names().empty());
+    CHECK(t.create("t").topic_id == 1);
+}
+
+// --- lookups ---------------------------------------------------------------------------------
+
+TEST_CASE("metadata creates a missing topic only with auto.create.topics.enable",
+          "[bus-registry]") {
+    SECTION("off") {
+        TestBus t("auto-off");
+        CHECK(code_of([&] { (void)t.bus->metadata("auto", true); }) == ErrorCode::unknown_topic);
+        CHECK(t.bus->names().empty());
+        CHECK(t.shm.objects().empty());
+    }
+    SECTION("on") {
+        config::BrokerConfig b = small_broker();
+        b.auto_create_topics = true;
+        b.num_partitions = 2;
+        TestBus t("auto-on", b);
+        const protocol::TopicMetadata m = t.bus->metadata("auto", true);
+        CHECK(m.partitions == 2);
+        CHECK(t.bus->names() == std::vector<std::string>{"auto"});
+        CHECK(t.bus->metadata("auto", true).topic_id == m.topic_id);  // once
+        // Only lookups that ask for it create.
+        CHECK(code_of([&] { (void)t.bus->metadata("plain", false); }) == ErrorCode::unknown_topic);
+        // A name no topic may have is refused, not created.
+        CHECK(code_of([&] { (void)t.bus->metadata("bad name", true); }) ==
+              ErrorCode::invalid_argument);
+        CHECK(t.bus->names() == std::vector<std::string>{"auto"});
+    }
+}
+
+TEST_CASE("partitions are found by topic name or id, or refused with the reason",
+          "[bus-registry]") {
+    TestBus t("lookup");
+    t.create("a");
+    const protocol::TopicMetadata m = t.create("t", 2);
+    const auto p1 = t.bus->partition("t", 1);
+    CHECK(p1->topic() == "t");
+    CHECK(p1->index() == 1);
+    CHECK(t.bus->partition(m.topic_id, 1) == p1);
+    CHECK(code_of([&] { (void)t.bus->partition("t", 2); }) == ErrorCode::partition_out_of_range);
+    CHECK(code_of([&] { (void)t.bus->partition("t", -1); }) == ErrorCode::partition_out_of_range);
+    CHECK(code_of([&] { (void)t.bus->partition("u", 0); }) == ErrorCode::unknown_topic);
+    CHECK(code_of([&] { (void)t.bus->partition(m.topic_id, 2); }) ==
+          ErrorCode::partition_out_of_range);
+    CHECK(code_of([&] { (void)t.bus->partition(m.topic_id, -1); }) ==
+          ErrorCode::partition_out_of_range);
+    CHECK(code_of([&] { (void)t.bus->partition(std::uint64_t(99), 0); }) ==
+          ErrorCode::unknown_topic);
+    CHECK(code_of([&] { (void)t.bus->config_of("u"); }) == ErrorCode::unknown_topic);
+    CHECK(code_of([&] { (void)t.bus->describe("u"); }) == ErrorCode::unknown_topic);
+    CHECK(t.bus->partitions().size() == 3);
+}
+
+TEST_CASE("describe gives each partition's offsets, ring and readers", "[bus-registry]") {
+    TestBus t("describe");
+    t.create("t", 2);
+    const auto p = t.bus->partition("t", 1);
+    produce(*p, 6);
+    drain(*p, t);
+    (void)p->gate().attach(2, -1, 1);
+    const protocol::TopicDescription d = t.bus->describe("t");
+    CHECK(d.metadata.name == "t");
+    REQUIRE(d.partitions.size() == 2);
+    CHECK(d.partitions[0].high_watermark == 0);
+    CHECK(d.partitions[0].attached_readers == 0);
+    CHECK(d.partitions[1].partition == 1);
+    CHECK(d.partitions[1].high_watermark == 6);
+    CHECK(d.partitions[1].spill_offset == 6);
+    CHECK(d.partitions[1].ring_bytes == 64 * 1024);
+    CHECK(d.partitions[1].attached_readers == 1);
+}
+
+TEST_CASE("bounds give a partition's log start and high watermark, nothing for unknown ones",
+          "[bus-registry]") {
+    TestBus t("bounds");
+    t.create("t", 2);
+    produce(*t.bus->partition("t", 1), 3);
+    const auto b = t.bus->bounds({"t", 1});
+    REQUIRE(b);
+    CHECK(b->log_start == 0);
+    CHECK(b->high_watermark == 3);
+    CHECK(t.bus->bounds({"t", 0})->high_watermark == 0);
+    CHECK_FALSE(t.bus->bounds({"t", 2}));
+    CHECK_FALSE(t.bus->bounds({"t", -1}));
+    CHECK_FALSE(t.bus->bounds({"u", 0}));
+}
+
+TEST_CASE("the bus hosts commit slots in every partition's ring", "[bus-registry]") {
+    TestBus t("slot-hosts");
+    t.create("a", 2);
+    t.create("b");
+    std::set<group::TopicPartition> seen;
+    t.bus->for_each([&](groups::SlotHost& host) {
+        const auto p = t.bus->partition(host.tp.topic, host.tp.partition);
+        CHECK(host.header == &p->ring().header());
+        CHECK(host.persisted == &p->persisted_commits);
+        CHECK(host.owner != nullptr);
+        seen.insert(host.tp);
+    });
+    CHECK(seen == std::set<group::TopicPartition>{{"a", 0}, {"a", 1}, {"b", 0}});
+    const auto found = t.bus->find({"a", 1});
+    REQUIRE(found);
+    CHECK(found->header == &t.bus->partition("a", 1)->ring().header());
+    CHECK_FALSE(t.bus->find({"a", 2}));
+    CHECK_FALSE(t.bus->find({"zz", 0}));
+
+    // A host keeps its ring alive after the topic is deleted.
+    groups::SlotHost held = *t.bus->find({"b", 0});
+    t.bus->remove("b");
+    CHECK(held.header->info.topic_id == 2);
+    CHECK_FALSE(t.bus->find({"b", 0}));
+}
+
+TEST_CASE("creates racing for the last room in kbus.max.shared.memory.bytes never pass it together",
+          "[bus-registry]") {
+    config::BrokerConfig b = small_broker();
+    const std::uint64_t ring = ring::ring_layout(64 * 1024).total_bytes;
+    b.max_shared_memory_bytes = std::int64_t(4 * ring);
+    TestBus t("shm-race", b);
+    std::atomic<int> created{0}, refused{0};
+    std::atomic<bool> go{false};
+    // Eight creates at once: while some are being built (reserved, not yet topics), the others
+    // must count the rings reserved for them in full.
+    std::vector<std::jthread> threads;
+    for (int i = 0; i < 8; ++i)
+        threads.emplace_back([&, i] {
+            while (!go)
+                std::this_thread::yield();
+            try {
+                t.create("t" + std::to_string(i));
+                ++created;
+            } catch (const Error& e) {
+                if (e.code() == ErrorCode::resource_exhausted) ++refused;
+            }
+        });
+    go = true;
+    threads.clear();
+    CHECK(created == 4);
+    CHECK(refused == 4);
+    CHECK(t.shm.objects().size() == 4);
+}
