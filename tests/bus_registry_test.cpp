@@ -39,7 +39,7 @@ std::set<std::string> partition_dirs(const TestBus& t) {
 }
 
 std::string ring_name(const TestBus& t, std::uint64_t topic_id, std::int32_t p) {
-    return t.shm.prefix + ".t" + std::to_string(topic_id) + "." + std::to_string(p);
+    return t.shm.prefix + "/t" + std::to_string(topic_id) + "." + std::to_string(p);
 }
 
 void drain(bus::Partition& p, TestBus& t) {
@@ -61,7 +61,7 @@ TEST_CASE("create makes a ring per partition in shared memory and a log director
     CHECK(m.max_message_bytes == 32 * 1024);  // clamped to half the ring
     CHECK(m.timestamp_type == 0);
     CHECK(m.hold_timeout_ms == 1000);
-    CHECK(m.ring_shm_prefix == t.shm.prefix + ".t1");
+    CHECK(m.ring_path_prefix == t.shm.prefix + "/t1");
     CHECK(sorted(t.shm.objects()) ==
           std::set<std::string>{ring_name(t, 1, 0), ring_name(t, 1, 1), ring_name(t, 1, 2)});
     CHECK(partition_dirs(t) == std::set<std::string>{"gps-0", "gps-1", "gps-2"});

@@ -26,7 +26,7 @@ struct Handlers {
     explicit Handlers(const std::string& name)
         : t("handlers-" + name),
           groups(t.dir.path, *t.bus, t.log.sink()),
-          handlers(*t.bus, groups, {[] { return epoch; }, t.shm.prefix + ".ctl"},
+          handlers(*t.bus, groups, {[] { return epoch; }, t.shm.prefix},
                    [this] { return kbusd::stats_snapshot(*t.bus, groups, 3); }) {
         t.bus->on_topic_deleted([this](const std::string& topic) { groups.topic_deleted(topic); });
     }
@@ -63,13 +63,13 @@ TEST_CASE("a request type the daemon does not know is refused as unsupported",
                         codec::encoded(protocol::HelloRequest{})) == ErrorCode::unsupported);
 }
 
-TEST_CASE("hello answers the daemon's epoch and control segment, in its protocol version only",
+TEST_CASE("hello answers the daemon's epoch and shared-memory directory, in its protocol version only",
           "[control-handlers]") {
     Handlers h("hello");
     const protocol::HelloReply r =
         h.call(protocol::HelloRequest{protocol::protocol_version, 1, "c"});
     CHECK(r.daemon_epoch == epoch);
-    CHECK(r.control_shm_name == h.t.shm.prefix + ".ctl");
+    CHECK(r.shm_dir == h.t.shm.prefix);
     for (const std::uint32_t version : {0u, protocol::protocol_version + 1, 0xffffffffu}) {
         INFO("version " << version);
         CHECK(h.refused(protocol::HelloRequest{version, 1, "c"}) == ErrorCode::unsupported);
@@ -107,7 +107,7 @@ TEST_CASE("topic requests change the bus and answer with their typed replies",
     CHECK(m.name == "gps");
     CHECK(m.partitions == 3);
     CHECK(m.ring_bytes == 64 * 1024);
-    CHECK(m.ring_shm_prefix == h.t.shm.prefix + ".t1");
+    CHECK(m.ring_path_prefix == h.t.shm.prefix + "/t1");
     const protocol::TopicDescription d = h.call(protocol::DescribeTopicRequest{"gps"});
     CHECK(d.metadata.topic_id == m.topic_id);
     REQUIRE(d.partitions.size() == 3);

@@ -23,30 +23,34 @@
 
 namespace kbus::testing {
 
-// Shared-memory objects whose names start with a prefix of this test process alone.
+// A shared-memory directory of this test process alone (as the daemon's SharedMemoryDirectory):
+// `prefix` is its path, and a topic's rings are the files `prefix`/t<id>.<partition>.
 struct ShmPrefix {
     std::string prefix;
     explicit ShmPrefix(const std::string& name)
-        : prefix("kbus-unit-" + std::to_string(::getpid()) + "-" + name) {
-        remove_all();
+        : prefix("/dev/shm/kbus-unit-" + std::to_string(::getpid()) + "-" + name) {
+        std::filesystem::remove_all(prefix);
+        std::filesystem::create_directory(prefix);
+        std::filesystem::permissions(prefix, std::filesystem::perms::owner_all);
     }
-    ~ShmPrefix() { remove_all(); }
+    ~ShmPrefix() {
+        std::error_code ec;
+        std::filesystem::remove_all(prefix, ec);
+    }
     ShmPrefix(const ShmPrefix&) = delete;
     ShmPrefix& operator=(const ShmPrefix&) = delete;
 
-    // The names of this prefix's objects now in /dev/shm.
+    // The paths of the files now in the directory.
     [[nodiscard]] std::vector<std::string> objects() const {
         std::vector<std::string> out;
         std::error_code ec;
-        for (const auto& e : std::filesystem::directory_iterator("/dev/shm", ec)) {
-            const std::string name = e.path().filename().string();
-            if (name.rfind(prefix, 0) == 0) out.push_back(name);
-        }
+        for (const auto& e : std::filesystem::directory_iterator(prefix, ec))
+            out.push_back(e.path().string());
         return out;
     }
     void remove_all() const {
-        for (const std::string& name : objects())
-            SharedMapping::remove(name);
+        for (const std::string& path : objects())
+            SharedMapping::remove(path);
     }
 };
 
@@ -124,12 +128,13 @@ inline void produce(bus::Partition& p, int count, const std::string& prefix = "v
     for (int i = 0; i < count; ++i) {
         std::string value = prefix + std::to_string(i);
         if (value.size() < min_bytes) value.resize(min_bytes, '.');
-        const ring::PayloadLayout l = ring::payload_layout(-1, std::int32_t(value.size()), 0);
+        const ring::FramePlan plan = ring::frame_plan(BytesView(), std::int32_t(value.size()), {});
         ring::RingClaim c;
-        REQUIRE(w.try_claim(l, c) == ring::ClaimStatus::claimed);
-        std::memcpy(w.payload(c) + l.value_offset, value.data(), value.size());
-        ring::RingWriter::write_header(c, 1000 + i, -1, std::int32_t(value.size()), 0, 0);
-        w.commit(c);
+        REQUIRE(w.try_claim(plan.layout, c) == ring::ClaimStatus::claimed);
+        ring::write_data_frame(w.payload(c), c.position, plan, 1000 + i, BytesView(),
+                               std::int32_t(value.size()), {});
+        ring::write_value(w.payload(c), plan, BytesView(value));
+        REQUIRE(w.commit(c));
     }
 }
 

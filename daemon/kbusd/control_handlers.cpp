@@ -37,7 +37,7 @@ protocol::HelloReply ControlHandlers::hello(const protocol::HelloRequest& r) con
                                                 std::to_string(r.version) +
                                                 " is not spoken here (kbusd speaks " +
                                                 std::to_string(protocol::protocol_version) + ")");
-    return {identity_.epoch(), identity_.control_shm_name};
+    return {identity_.epoch(), identity_.shm_dir};
 }
 
 void ControlHandlers::register_topic_requests() {

@@ -20,7 +20,7 @@ namespace kbusd {
 // Who this daemon is, as hello answers it.
 struct DaemonIdentity {
     std::function<std::uint64_t()> epoch;
-    std::string control_shm_name;
+    std::string shm_dir;  // the bus's shared-memory directory
 };
 
 class ControlHandlers {
