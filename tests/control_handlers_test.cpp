@@ -63,8 +63,9 @@ TEST_CASE("a request type the daemon does not know is refused as unsupported",
                         codec::encoded(protocol::HelloRequest{})) == ErrorCode::unsupported);
 }
 
-TEST_CASE("hello answers the daemon's epoch and shared-memory directory, in its protocol version only",
-          "[control-handlers]") {
+TEST_CASE(
+    "hello answers the daemon's epoch and shared-memory directory, in its protocol version only",
+    "[control-handlers]") {
     Handlers h("hello");
     const protocol::HelloReply r =
         h.call(protocol::HelloRequest{protocol::protocol_version, 1, "c"});
