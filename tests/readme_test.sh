@@ -141,7 +141,7 @@ cleanup_readme() {
         sleep 0.5
         kill -KILL -- "-$shell_pid" 2>/dev/null || true
     fi
-    rm -f /dev/shm/kbus."$uid"."$bus"* 2>/dev/null || true
+    rm -rf /dev/shm/kbus."$uid"."$bus".* 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup_readme EXIT
