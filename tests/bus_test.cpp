@@ -1,4 +1,6 @@
 // kbusd with real clients: topics, produce and consume across processes, and bad input.
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 
 #include <catch2/catch.hpp>
@@ -63,6 +65,59 @@ TEST_CASE("a second daemon for a running bus refuses to start", "[bus]") {
     REQUIRE(::waitpid(second, &status, 0) == second);
     CHECK(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) != 0);
+}
+
+TEST_CASE(
+    "a client meets the daemon it means: the bus name is checked, a starting daemon waited for",
+    "[bus]") {
+    SECTION("a run dir that serves another bus: told so, at once") {
+        DaemonFixture d("named");
+        kbus::ClientOptions o = d.options();
+        o.bus = "somebody-else";
+        try {
+            kbus::Client c(o);
+            FAIL("a client of bus 'somebody-else' was served by bus " + d.bus);
+        } catch (const kbus::Error& e) {
+            CHECK(e.code() == kbus::ErrorCode::invalid_argument);
+            CHECK(std::string(e.what()).find("serves bus '" + d.bus + "'") != std::string::npos);
+        }
+    }
+    SECTION("a daemon holding the bus's lock but not listening yet is waited for") {
+        // Plays a kbusd in its first moments: the lock taken, no socket yet.
+        const std::string bus = "t" + std::to_string(::getpid()) + "-starting";
+        const std::string run =
+            (std::filesystem::temp_directory_path() / ("kbus-test-" + bus)).string() + "/run";
+        std::filesystem::remove_all(std::filesystem::path(run).parent_path());
+        std::filesystem::create_directories(run);
+        const int lock = ::open((run + "/kbusd.lock").c_str(), O_RDWR | O_CREAT, 0600);
+        REQUIRE(::flock(lock, LOCK_EX) == 0);
+        kbus::ClientOptions o;
+        o.bus = bus;
+        o.run_dir = run;
+        std::atomic<int> outcome{0};  // 0: waiting, 1: connected, 2: failed
+        std::thread client([&] {
+            try {
+                kbus::Client c(o);
+                outcome = 1;
+            } catch (const kbus::Error&) {
+                outcome = 2;
+            }
+        });
+        std::this_thread::sleep_for(300ms);
+        CHECK(outcome == 0);  // neither failed at once nor connected to nothing
+        ::close(lock);        // the starting daemon goes on...
+        DaemonFixture d("starting");
+        client.join();
+        CHECK(outcome == 1);  // ...and the client reached it
+    }
+    SECTION("no daemon at all: the error comes at once") {
+        kbus::ClientOptions o;
+        o.bus = "nobody-here";
+        o.run_dir = "/tmp/kbus-test-no-daemon-" + std::to_string(::getpid());
+        const auto start = std::chrono::steady_clock::now();
+        CHECK(code_of([&] { kbus::Client c(o); }) == kbus::ErrorCode::not_connected);
+        CHECK(std::chrono::steady_clock::now() - start < 5s);  // no reconnect loop
+    }
 }
 
 TEST_CASE("keys, values, headers and timestamps arrive intact, keys partition like Kafka",

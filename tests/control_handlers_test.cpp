@@ -26,7 +26,7 @@ struct Handlers {
     explicit Handlers(const std::string& name)
         : t("handlers-" + name),
           groups(t.dir.path, *t.bus, t.log.sink()),
-          handlers(*t.bus, groups, {[] { return epoch; }, t.shm.prefix},
+          handlers(*t.bus, groups, {"unit", [] { return epoch; }, t.shm.prefix},
                    [this] { return kbusd::stats_snapshot(*t.bus, groups, 3); }) {
         t.bus->on_topic_deleted([this](const std::string& topic) { groups.topic_deleted(topic); });
     }
@@ -68,13 +68,16 @@ TEST_CASE(
     "[control-handlers]") {
     Handlers h("hello");
     const protocol::HelloReply r =
-        h.call(protocol::HelloRequest{protocol::protocol_version, 1, "c"});
+        h.call(protocol::HelloRequest{protocol::protocol_version, 1, "c", "unit"});
     CHECK(r.daemon_epoch == epoch);
     CHECK(r.shm_dir == h.t.shm.prefix);
     for (const std::uint32_t version : {0u, protocol::protocol_version + 1, 0xffffffffu}) {
         INFO("version " << version);
-        CHECK(h.refused(protocol::HelloRequest{version, 1, "c"}) == ErrorCode::unsupported);
+        CHECK(h.refused(protocol::HelloRequest{version, 1, "c", "unit"}) == ErrorCode::unsupported);
     }
+    // A client that means another bus (its run dir points here by mistake) is told so.
+    CHECK(h.refused(protocol::HelloRequest{protocol::protocol_version, 1, "c", "other"}) ==
+          ErrorCode::invalid_argument);
 }
 
 TEST_CASE("a malformed request payload is a protocol error", "[control-handlers]") {

@@ -37,6 +37,10 @@ protocol::HelloReply ControlHandlers::hello(const protocol::HelloRequest& r) con
                                                 std::to_string(r.version) +
                                                 " is not spoken here (kbusd speaks " +
                                                 std::to_string(protocol::protocol_version) + ")");
+    if (!r.bus.empty() && r.bus != identity_.bus)
+        throw Error(ErrorCode::invalid_argument,
+                    "this socket serves bus '" + identity_.bus + "', not '" + r.bus +
+                        "' (check --bus / KBUS_BUS against --run-dir / KBUS_RUN_DIR)");
     return {identity_.epoch(), identity_.shm_dir};
 }
 

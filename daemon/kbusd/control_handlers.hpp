@@ -19,6 +19,7 @@ namespace kbusd {
 
 // Who this daemon is, as hello answers it.
 struct DaemonIdentity {
+    std::string bus;
     std::function<std::uint64_t()> epoch;
     std::string shm_dir;  // the bus's shared-memory directory
 };

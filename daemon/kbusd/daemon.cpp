@@ -147,7 +147,8 @@ void Daemon::build_parts(bool verify) {
     bus_->restore(verify);
     groups_ = std::make_unique<kbus::groups::GroupService>(loc_.data_dir, *bus_, sink_);
     bus_->on_topic_deleted([this](const std::string& topic) { groups_->topic_deleted(topic); });
-    DaemonIdentity identity{[this] {
+    DaemonIdentity identity{loc_.bus,
+                            [this] {
                                 // Relaxed: only this daemon writes it, once, at start.
                                 return control_->info.daemon_epoch.load(std::memory_order_relaxed);
                             },

@@ -4,8 +4,11 @@
 // never takes a lock and makes no system call on its hot path.
 #pragma once
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -226,7 +229,8 @@ class Client {
             connect_and_greet();
             return;
         } catch (const Error& e) {
-            if (e.code() != ErrorCode::not_connected || !reached_daemon_) throw;
+            if (e.code() != ErrorCode::not_connected || (!reached_daemon_ && !daemon_starting()))
+                throw;
         }
         const auto deadline = std::chrono::steady_clock::now() + options_.reconnect_timeout;
         for (;;) {
@@ -243,13 +247,24 @@ class Client {
         }
     }
 
+    // A kbusd holds the bus's lock from its first moment, before its socket listens: a client
+    // started right after it (`kbusd & kbus ...`) waits for it instead of failing. With nobody
+    // holding the lock there is no daemon, and the error comes at once.
+    [[nodiscard]] bool daemon_starting() const {
+        const int fd = ::open(location_.lock_path().c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) return false;
+        const bool held = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+        ::close(fd);
+        return held;
+    }
+
     void connect_and_greet() {
         channel_.connect(location_.socket_path(), options_.request_timeout);
         reached_daemon_ = true;
         check_daemon(channel_.peer_uid());
         const protocol::HelloRequest hello{protocol::protocol_version,
                                            static_cast<std::uint64_t>(::getpid()),
-                                           options_.client_name};
+                                           options_.client_name, location_.bus};
         const auto reply = codec::decoded<protocol::HelloReply>(
             channel_.call(protocol::HelloRequest::type, codec::encoded(hello)));
         daemon_epoch_ = reply.daemon_epoch;

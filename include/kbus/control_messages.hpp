@@ -89,7 +89,8 @@ struct HelloRequest {
     std::uint32_t version = protocol_version;
     std::uint64_t pid = 0;
     std::string client_name;
-    KBUS_FIELDS(version, pid, client_name)
+    std::string bus;  // the bus the client means: refused if the socket serves another
+    KBUS_FIELDS(version, pid, client_name, bus)
 };
 
 struct CreateTopicRequest {
