@@ -426,14 +426,36 @@ TEST_CASE("kbus.group shares the bus with one group: its members in, everyone el
     // Anyone else: refused at the socket (which its mode would let it reach).
     REQUIRE(::chmod((d.dir + "/run").c_str(), 02775) == 0);
     REQUIRE(::chmod((d.dir + "/run/kbus.sock").c_str(), 0666) == 0);
+    // Told why at once, not left to retry a dead connection until its reconnect timeout.
     CHECK(as_other_user({65533}, [&] {
+              kbus::ClientOptions o = d.options();
+              o.reconnect_timeout = 60s;
               try {
-                  kbus::Client outsider(d.options());
+                  kbus::Client outsider(o);
               } catch (const kbus::Error& e) {
-                  return e.code() == kbus::ErrorCode::not_connected ? 0 : 4;
+                  if (e.code() != kbus::ErrorCode::permission_denied) return 4;
+                  return std::string(e.what()).find("not uid 65534") != std::string::npos ? 0 : 6;
               }
               return 5;
           }) == 0);
-    CHECK(d.log_text().find("root and group " + std::to_string(gid) + " may use this bus") !=
+    CHECK(d.log_text().find("root and group " + std::to_string(gid) + ", not uid 65534") !=
           std::string::npos);
+    // A peer refused in a loop writes a line a second, not one per attempt.
+    CHECK(as_other_user({65533}, [&] {
+              for (int i = 0; i < 300; ++i) {
+                  try {
+                      kbus::Client outsider(d.options());
+                      return 7;
+                  } catch (const kbus::Error& e) {
+                      if (e.code() != kbus::ErrorCode::permission_denied) return 8;
+                  }
+              }
+              return 0;
+          }) == 0);
+    const std::string log = d.log_text();
+    std::size_t refusals = 0;
+    for (auto at = log.find("refused a connection"); at != std::string::npos;
+         at = log.find("refused a connection", at + 1))
+        ++refusals;
+    CHECK(refusals <= 10);
 }

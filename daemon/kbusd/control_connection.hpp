@@ -29,6 +29,11 @@ class ControlConnection {
     static constexpr std::size_t reply_backlog_bytes = 4 << 20;
 
     ControlConnection(int fd, std::uint32_t id) noexcept : fd_(fd), id_(id) {}
+    // A peer the access policy refuses: its first request is answered with `reason` (so that it
+    // learns why at once, instead of retrying a dead connection), then the connection closes.
+    ControlConnection(int fd, std::uint32_t id, std::string reason,
+                      std::uint64_t accepted_ns) noexcept
+        : fd_(fd), id_(id), refusal_(std::move(reason)), accepted_ns_(accepted_ns) {}
 
     // Appends what the socket has to the request buffer. False: the peer closed, or failed.
     [[nodiscard]] bool receive();
@@ -42,6 +47,11 @@ class ControlConnection {
     [[nodiscard]] bool replies_waiting() const noexcept { return !out_.empty(); }
     [[nodiscard]] std::string& requests() noexcept { return in_; }
     [[nodiscard]] int fd() const noexcept { return fd_; }
+    [[nodiscard]] const std::optional<std::string>& refusal() const noexcept { return refusal_; }
+    [[nodiscard]] std::uint64_t accepted_ns() const noexcept { return accepted_ns_; }
+    // Close once the replies queued so far are sent.
+    void close_after_replies() noexcept { closing_ = true; }
+    [[nodiscard]] bool done() const noexcept { return closing_ && out_.empty(); }
     [[nodiscard]] std::uint32_t id() const noexcept { return id_; }
     void close();
 
@@ -50,6 +60,9 @@ class ControlConnection {
     std::uint32_t id_;
     std::string in_;
     std::string out_;
+    std::optional<std::string> refusal_;
+    std::uint64_t accepted_ns_ = 0;
+    bool closing_ = false;
 };
 
 }  // namespace kbusd

@@ -11,6 +11,7 @@
 #include <optional>
 #include <vector>
 
+#include "kbus/detail/clock.hpp"
 #include "kbus/error.hpp"
 #include "security/access_policy.hpp"
 
@@ -70,8 +71,9 @@ void ControlServer::serve(const std::atomic<bool>& stop) {
             if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) ok = c.receive();
             if (ok) ok = answer_requests(c) && c.flush();
             if (ok && c.accepting_requests()) ok = answer_requests(c) && c.flush();
-            if (!ok) close_connection(c);
+            if (!ok || c.done()) close_connection(c);
         }
+        sweep_refused(conns);
         std::erase_if(conns, [](const ControlConnection& c) { return c.fd() < 0; });
         connections_.store(std::uint32_t(conns.size()), std::memory_order_relaxed);
     }
@@ -80,24 +82,54 @@ void ControlServer::serve(const std::atomic<bool>& stop) {
 }
 
 // Only the bus's owner (or root, or the policy's group) may connect: the kernel's word for who
-// is calling.
+// is calling. Anyone else is told why at their first request, then disconnected.
 void ControlServer::accept_connection(std::vector<ControlConnection>& conns) {
     const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) return;
     const std::optional<PeerCredentials> peer = peer_credentials(fd);
     const kbus::security::AccessPolicy& access = kbus::security::access_policy();
-    if (!peer || !access.admits(peer->uid, peer->groups, ::geteuid())) {
-        sink_("WARN", peer ? "refused a connection from pid " + std::to_string(peer->pid) +
-                                 " (uid " + std::to_string(peer->uid) + "): only uid " +
-                                 std::to_string(::geteuid()) +
-                                 (access.group ? ", root and group " + std::to_string(*access.group)
-                                               : std::string(" and root")) +
-                                 " may use this bus"
-                           : std::string("refused a connection: no peer credentials"));
-        ::close(fd);
+    if (peer && access.admits(peer->uid, peer->groups, ::geteuid())) {
+        conns.emplace_back(fd, next_id_++);
         return;
     }
-    conns.emplace_back(fd, next_id_++);
+    const std::string who =
+        peer ? "uid " + std::to_string(peer->uid) : std::string("a peer without credentials");
+    const std::string reason = "this bus serves only uid " + std::to_string(::geteuid()) +
+                               (access.group ? ", root and group " + std::to_string(*access.group)
+                                             : std::string(" and root")) +
+                               ", not " + who;
+    limited_log_.write("refused " + who, "WARN",
+                       "refused a connection from " +
+                           (peer ? "pid " + std::to_string(peer->pid) + " (" + who + ")" : who) +
+                           ": " + reason,
+                       kbus::detail::monotonic_ns());
+    conns.emplace_back(fd, next_id_++, reason, kbus::detail::monotonic_ns());
+}
+
+// A refused peer's first request gets the refusal as its answer; the connection then closes.
+void ControlServer::refuse_requests(ControlConnection& c) {
+    const protocol::SplitFrame f = protocol::split_frame(c.requests(), protocol::max_frame_payload);
+    if (f.status == protocol::SplitFrame::Status::incomplete) return;
+    if (f.status == protocol::SplitFrame::Status::oversized) return c.close();
+    protocol::Writer reply;
+    reply.u16(static_cast<std::uint16_t>(ErrorCode::permission_denied));
+    reply.str(*c.refusal());
+    const protocol::FrameHeader rh{static_cast<std::uint32_t>(reply.bytes().size()),
+                                   static_cast<std::uint16_t>(f.header.type | protocol::reply_flag),
+                                   f.header.version, f.header.request_id, 0};
+    std::string out(reinterpret_cast<const char*>(&rh), sizeof(rh));
+    out += reply.bytes();
+    c.queue_reply(out);
+    c.requests().clear();
+    c.close_after_replies();
+}
+
+// Refused peers that never send a request are not kept waiting for one.
+void ControlServer::sweep_refused(std::vector<ControlConnection>& conns) {
+    constexpr std::uint64_t patience_ns = 2'000'000'000;
+    const std::uint64_t now = kbus::detail::monotonic_ns();
+    for (auto& c : conns)
+        if (c.fd() >= 0 && c.refusal() && now - c.accepted_ns() > patience_ns) c.close();
 }
 
 void ControlServer::close_connection(ControlConnection& c) {
@@ -106,6 +138,10 @@ void ControlServer::close_connection(ControlConnection& c) {
 }
 
 bool ControlServer::answer_requests(ControlConnection& c) {
+    if (c.refusal()) {
+        refuse_requests(c);
+        return true;
+    }
     std::string& in = c.requests();
     std::size_t used = 0;
     while (c.accepting_requests()) {
@@ -113,9 +149,11 @@ bool ControlServer::answer_requests(ControlConnection& c) {
         const protocol::SplitFrame f =
             protocol::split_frame(std::string_view(in).substr(used), protocol::max_frame_payload);
         if (f.status == Status::oversized) {
-            sink_("WARN", "connection " + std::to_string(c.id()) + ": frame of " +
-                              std::to_string(f.header.payload_length) +
-                              " bytes exceeds the limit, closing");
+            limited_log_.write("oversized frame", "WARN",
+                               "connection " + std::to_string(c.id()) + ": frame of " +
+                                   std::to_string(f.header.payload_length) +
+                                   " bytes exceeds the limit, closing",
+                               kbus::detail::monotonic_ns());
             // The requests before it were answered: their replies go out before the close (as
             // far as the socket takes them now; the connection does not wait for its reader).
             (void)c.flush();

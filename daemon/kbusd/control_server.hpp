@@ -60,9 +60,13 @@ class ControlServer {
                                           std::string_view payload, std::uint32_t connection);
     void close_connection(ControlConnection& c);
 
+    void refuse_requests(ControlConnection& c);
+    void sweep_refused(std::vector<ControlConnection>& conns);
+
     std::string socket_path_;
     ControlServerHandlers handlers_;
     kbus::logging::LogSink sink_;
+    kbus::logging::RateLimitedLog limited_log_{sink_};
     int listen_fd_ = -1;
     std::uint32_t next_id_ = 1;  // 0 is orphan_owner: slots of an earlier daemon run
     std::atomic<std::uint32_t> connections_{0};

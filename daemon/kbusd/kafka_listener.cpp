@@ -199,8 +199,15 @@ void KafkaListener::update_interest(KafkaConnection& c) {
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.fd, &ev);
 }
 
+void KafkaListener::warn(const std::string& key, const std::string& message) {
+    // One cause, whatever its numbers (sizes, API keys): "frame of 123 bytes" and "of 456" alike.
+    std::string cause = key;
+    std::erase_if(cause, [](char ch) { return ch >= '0' && ch <= '9'; });
+    limited_log_.write(cause, "WARN", message, kbus::detail::monotonic_ns());
+}
+
 void KafkaListener::close_after_answers(KafkaConnection& c, const std::string& why) {
-    log_("WARN", "Kafka connection " + std::to_string(c.id) + ": " + why + ", closing");
+    warn("close: " + why, "Kafka connection " + std::to_string(c.id) + ": " + why + ", closing");
     c.closing = true;
     c.parked.reset();
     c.in.clear();
@@ -209,7 +216,8 @@ void KafkaListener::close_after_answers(KafkaConnection& c, const std::string& w
 void KafkaListener::close(KafkaConnection& c, const std::string& why) {
     if (c.fd < 0) return;
     if (!why.empty())
-        log_("WARN", "Kafka connection " + std::to_string(c.id) + ": " + why + ", closing");
+        warn("close: " + why,
+             "Kafka connection " + std::to_string(c.id) + ": " + why + ", closing");
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c.fd, nullptr);
     ::close(c.fd);
     c.fd = -1;

@@ -111,9 +111,14 @@ class KafkaListener {
     void delete_topics(KafkaConnection& c, const kbus::kafka::RequestHeader& h,
                        kbus::kafka::WireReader& body);
 
+    // A WARN line, at most one a second per cause (`key`): a client looping on a bad request
+    // or garbage on the port must not flood the log.
+    void warn(const std::string& key, const std::string& message);
+
     KafkaBackend& backend_;
     KafkaListenerOptions options_;
     Log log_;
+    kbus::logging::RateLimitedLog limited_log_{log_};
     int listen_fd_ = -1;
     int epoll_fd_ = -1;
     int wake_fd_ = -1;  // an eventfd: stop() wakes the loop

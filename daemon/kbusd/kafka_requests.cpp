@@ -55,8 +55,10 @@ void KafkaListener::refuse_or_answer_versions(KafkaConnection& c, const RequestH
         respond(c, h, out);
         return;
     }
-    log_("WARN", "Kafka connection " + std::to_string(c.id) + ": API " + std::to_string(h.api_key) +
-                     " v" + std::to_string(h.api_version) + " is not served (UNSUPPORTED_VERSION)");
+    const std::string api =
+        "API " + std::to_string(h.api_key) + " v" + std::to_string(h.api_version);
+    warn("unsupported " + api, "Kafka connection " + std::to_string(c.id) + ": " + api +
+                                   " is not served (UNSUPPORTED_VERSION)");
     respond_with(c, h, ErrorOnlyResponse{KafkaError::unsupported_version});
 }
 
@@ -149,8 +151,9 @@ std::optional<ProduceResponse::Partition> KafkaListener::produce_partition(
                        decoder_.decode(*p.records, backend_.max_record_bytes(topic));
                    d.error != KafkaError::none) {
             result.error = d.error;
-            log_("WARN", "Kafka produce to " + topic + "-" + std::to_string(p.index) +
-                             " refused: " + d.message);
+            warn("produce refused " + topic, "Kafka produce to " + topic + "-" +
+                                                 std::to_string(p.index) +
+                                                 " refused: " + d.message);
         } else {
             const ProduceOutcome o = backend_.produce(topic, p.index, decoder_);
             switch (o.status) {
