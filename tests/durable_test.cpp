@@ -1,5 +1,6 @@
 // The durable log end to end: records spilled by kbusd are read back from disk by consumers
 // behind the ring, survive daemon restarts (clean or SIGKILL), and can be found by timestamp.
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 
@@ -336,4 +337,50 @@ TEST_CASE("a stop on a full disk keeps the undrained ring for the next start", "
     CHECK(high_watermark(c, "f") == accepted);
     produce(c, "f", accepted, 10);
     CHECK(read_and_check(c, "f", 0, accepted + 10) == accepted + 10);
+}
+
+TEST_CASE("a topic create refused on a full data disk leaves nothing behind", "[durable]") {
+    DaemonFixture d("fullcreate");
+    kbus::Client c(d.options());
+    c.create_topic("before", 1, {{"ring.bytes", "65536"}});
+    // A data disk of 256 KiB, then filled: the daemon's next files land on it (a tmpfs mounted
+    // over its data dir; root only).
+    if (::mount("tmpfs", d.data_dir().c_str(), "tmpfs", 0, "size=256k,mode=0700") != 0) {
+        WARN("cannot mount a tmpfs (needs root): skipped");
+        return;
+    }
+    struct Unmount {
+        std::string path;
+        ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+    } unmount{d.data_dir()};
+    {
+        std::ofstream filler(d.data_dir() + "/filler", std::ios::binary);
+        const std::string block(4096, 'x');
+        while (filler.write(block.data(), block.size())) {
+        }
+    }
+    try {
+        c.create_topic("refused", 3, {{"ring.bytes", "65536"}});
+        FAIL("a topic was created on a full disk");
+    } catch (const kbus::Error& e) {
+        CHECK(std::string(e.what()).find("No space left") != std::string::npos);
+    }
+    CHECK(c.list_topics() == std::vector<std::string>{"before"});
+    // Nothing of it: no ring, no partition directory, no temp file.
+    for (const std::string& dir : d.shared_memory_dirs())
+        for (const auto& e : fs::directory_iterator(dir)) {
+            const std::string name = e.path().filename().string();
+            INFO(name);
+            CHECK((name[0] != 't' || name.rfind("t1.", 0) == 0));  // "before" is topic 1
+        }
+    for (const auto& e : fs::directory_iterator(d.data_dir())) {
+        const std::string name = e.path().filename().string();
+        INFO(name);
+        CHECK(name.rfind("refused", 0) != 0);
+        CHECK(name.find(".tmp") == std::string::npos);
+    }
+    // Space returns: the same create goes through.
+    fs::remove(d.data_dir() + "/filler");
+    c.create_topic("refused", 3, {{"ring.bytes", "65536"}});
+    CHECK(c.describe_topic("refused").partitions.size() == 3);
 }

@@ -194,7 +194,20 @@ protocol::TopicMetadata Bus::create(protocol::CreateTopicRequest request) {
         creating_.erase(m.name);
         topics_.emplace(m.name, t);
     }
-    save();
+    try {
+        save();
+    } catch (const std::exception&) {
+        // Not durable, so not created: the topic goes again, rings and directories with it (a
+        // full data disk must not leave them behind for good).
+        {
+            std::lock_guard lock(mutex_);
+            topics_.erase(m.name);
+        }
+        for (const auto& p : t->partitions)
+            p->retire();
+        remove_files(m);
+        throw;
+    }
     sink_("INFO",
           "created topic '" + m.name + "' with " + std::to_string(m.partitions) + " partitions");
     return t->meta;

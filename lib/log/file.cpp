@@ -101,13 +101,18 @@ void fsync_directory(const std::string& dir) {
 
 void write_file_durably(const std::string& path, std::string_view content) {
     const std::string tmp = path + ".tmp";
-    {
-        File f(tmp, true);
-        f.truncate(0);
-        f.write_at(0, content);
-        if (::fsync(f.fd()) != 0) io_failure("cannot sync", tmp, errno);
+    try {
+        {
+            File f(tmp, true);
+            f.truncate(0);
+            f.write_at(0, content);
+            if (::fsync(f.fd()) != 0) io_failure("cannot sync", tmp, errno);
+        }
+        if (::rename(tmp.c_str(), path.c_str()) != 0) io_failure("cannot rename", tmp, errno);
+    } catch (...) {
+        ::unlink(tmp.c_str());  // a full disk leaves the old file, and nothing half-written
+        throw;
     }
-    if (::rename(tmp.c_str(), path.c_str()) != 0) io_failure("cannot rename", tmp, errno);
     fsync_directory(std::filesystem::path(path).parent_path().string());
 }
 
