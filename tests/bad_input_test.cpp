@@ -283,11 +283,18 @@ TEST_CASE("a peer of another uid is refused at the socket", "[bad_input][securit
         if (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0)
             ::_exit(10);
         try {
-            RawConnection conn(d);  // the kernel accepts it; the daemon then closes it unheard
+            // The kernel accepts it; the daemon answers its first request with the refusal
+            // (so the client can say why) and closes it, serving nothing.
+            RawConnection conn(d);
             const std::string request =
                 RawConnection::frame(RT(protocol::RequestType::list_topics), "", 0);
             (void)!::send(conn.fd, request.data(), request.size(), MSG_NOSIGNAL);
-            ::_exit(conn.reply() ? 11 : 0);  // closed without an answer
+            const auto refusal = conn.reply();
+            if (!refusal || refusal->first != kbus::ErrorCode::permission_denied)
+                ::_exit(11);
+            if (refusal->second.find("only uid 0") == std::string::npos)
+                ::_exit(13);
+            ::_exit(conn.reply() ? 14 : 0);  // then closed: nothing more comes
         } catch (...) {
             ::_exit(12);
         }
@@ -296,7 +303,7 @@ TEST_CASE("a peer of another uid is refused at the socket", "[bad_input][securit
     REQUIRE(::waitpid(pid, &status, 0) == pid);
     CHECK(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) == 0);
-    CHECK(d.log_text().find("(uid 65534): only uid 0 and root may use this bus") !=
+    CHECK(d.log_text().find("(uid 65534): this bus serves only uid 0 and root") !=
           std::string::npos);
     still_serves(d, "after-peer");
 }

@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <thread>
 
@@ -184,14 +185,18 @@ TEST_CASE("a byte flipped in a closed segment is found at start and the log is c
 }
 
 // 20 kills in CI; KBUS_DAEMON_KILLS raises them for the soak (ctest -L soak).
-TEST_CASE("kbusd SIGKILLed again and again under two producers: every acknowledged record once",
-          "[durable][integration]") {
-    DaemonFixture d("killloop");
+namespace {
+
+// Two producer processes send to topic "k" until told to stop, while kbusd is stopped with
+// `signal` (SIGKILL: a crash; SIGTERM: what `systemctl restart` sends) and started again, over
+// and over; a consumer process reads along and notes what it saw. Then every acknowledged
+// record must be in the log once, in order per producer, and every offset the live consumer
+// saw must hold there what it saw (no offset handed out twice).
+void restart_loop(DaemonFixture& d, int signal, std::uint64_t restarts) {
     {
         kbus::Client c(d.options());
         c.create_topic("k", 2, {{"ring.bytes", "131072"}, {"segment.bytes", "1048576"}});
     }
-    // Producers send until told to stop, then report how many sends were acknowledged.
     const std::string stop_file = d.dir + "/stop";
     int counts[2];
     REQUIRE(::pipe(counts) == 0);
@@ -218,11 +223,33 @@ TEST_CASE("kbusd SIGKILLed again and again under two producers: every acknowledg
         }
         producers.push_back(pid);
     }
+    // The live reader: "partition offset key" per record, in a file the check reads after.
+    const std::string seen_file = d.dir + "/seen";
+    const pid_t reader = ::fork();
+    if (reader == 0) {
+        try {
+            kbus::Client c(d.options());
+            kbus::Consumer con(c, {.wait = kbus::WaitMode::blocking});
+            con.subscribe("k", kbus::OffsetSpec::beginning());
+            std::ofstream out(seen_file);
+            while (!fs::exists(stop_file + ".reader")) {
+                try {
+                    for (const auto& m : con.poll(10ms))
+                        out << m.partition() << ' ' << m.offset() << ' ' << m.key().str() << '\n';
+                } catch (const kbus::OffsetOutOfRange& e) {  // detached by a hold timeout
+                    con.seek(e.topic(), e.partition(), kbus::OffsetSpec::at(e.resume_offset()));
+                }
+            }
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "reader: %s\n", e.what());
+            ::_exit(1);
+        }
+        ::_exit(0);
+    }
     std::mt19937 rng(42);
-    const std::uint64_t kills = env_or("KBUS_DAEMON_KILLS", 20);
-    for (std::uint64_t kill = 0; kill < kills; ++kill) {
+    for (std::uint64_t n = 0; n < restarts; ++n) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20 + rng() % 80));
-        d.kill_hard();
+        (void)end_child(d.pid, signal);
         d.restart();
     }
     std::ofstream(stop_file).put('x');
@@ -243,6 +270,7 @@ TEST_CASE("kbusd SIGKILLed again and again under two producers: every acknowledg
     std::vector<char> seen[2] = {std::vector<char>(per_producer), std::vector<char>(per_producer)};
     std::int64_t last_seq[2][2] = {{-1, -1}, {-1, -1}};  // [producer][partition]
     std::int64_t next_offset[2] = {0, 0};
+    std::map<std::pair<int, std::int64_t>, std::string> log;  // (partition, offset) -> key
     std::uint64_t total = 0;
     for (int idle = 0; total < acknowledged[0] + acknowledged[1] && idle < 300;) {
         const auto& batch = con.poll(10ms);
@@ -254,6 +282,7 @@ TEST_CASE("kbusd SIGKILLed again and again under two producers: every acknowledg
             INFO("key " << key << " offset " << m.offset() << " partition " << m.partition()
                         << " from ring " << m.from_ring() << " acked " << acknowledged[0] << "/"
                         << acknowledged[1]);
+            log[{m.partition(), m.offset()}] = key;
             const int id = key[0] - '0';
             const std::int64_t seq = std::stoll(key.substr(2));
             REQUIRE(seq > last_seq[id][m.partition()]);  // per producer and partition, in order
@@ -271,6 +300,39 @@ TEST_CASE("kbusd SIGKILLed again and again under two producers: every acknowledg
     CHECK(std::count(seen[1].begin(), seen[1].end(), 1) == std::int64_t(acknowledged[1]));
     INFO("acknowledged " << acknowledged[0] << " + " << acknowledged[1]);
     CHECK(con.at_end());
+    // What the live reader saw is what the log holds, offset by offset.
+    std::ofstream(stop_file + ".reader").put('x');
+    int status = 0;
+    REQUIRE(::waitpid(reader, &status, 0) == reader);
+    CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    std::ifstream in(seen_file);
+    std::uint64_t live = 0, mismatched = 0;
+    int partition = 0;
+    std::int64_t offset = 0;
+    std::string key;
+    while (in >> partition >> offset >> key) {
+        ++live;
+        if (log[{partition, offset}] != key) ++mismatched;
+    }
+    INFO("the live reader saw " << live << " records");
+    CHECK(live > 0);
+    CHECK(mismatched == 0);
+}
+
+}  // namespace
+
+TEST_CASE("kbusd SIGKILLed again and again under two producers: every acknowledged record once",
+          "[durable][integration]") {
+    DaemonFixture d("killloop");
+    restart_loop(d, SIGKILL, env_or("KBUS_DAEMON_KILLS", 20));
+}
+
+// What `systemctl restart` does: SIGTERM, then a new kbusd at once. A clean stop must keep what a
+// crash keeps: the rings stay for the next daemon, which running clients ride through to.
+TEST_CASE("kbusd restarted with SIGTERM again and again under two producers: nothing lost",
+          "[durable][integration]") {
+    DaemonFixture d("termloop");
+    restart_loop(d, SIGTERM, env_or("KBUS_DAEMON_KILLS", 20));
 }
 
 TEST_CASE("a full disk holds producers back with a clear log line and loses nothing", "[durable]") {

@@ -494,9 +494,12 @@ TEST_CASE("earliest and locate give only offsets at or above the gate", "[gate]"
     REQUIRE(g.gate.locate(last));
     CHECK(g.gate.locate(last)->position == g.records[last].position);
 
-    // A claim not yet committed is not located.
+    // A claim placed but not committed yet is located where its producer placed it: a reader
+    // waits there for the commit instead of being sent to a log that cannot have it yet.
     const RingClaim pending = write_value(g.writer, "pending", false);
-    CHECK_FALSE(g.gate.locate(pending.offset));
+    REQUIRE(g.gate.locate(pending.offset));
+    CHECK(g.gate.locate(pending.offset)->position == pending.position);
+    CHECK_FALSE(g.gate.locate(pending.offset + 1));  // beyond every claim
     CHECK(g.gate.earliest(g.next()) == first);
 }
 

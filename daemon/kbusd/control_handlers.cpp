@@ -14,8 +14,13 @@ ControlHandlers::ControlHandlers(kbus::bus::Bus& bus, kbus::groups::GroupService
                                  DaemonIdentity identity,
                                  std::function<kbus::stats::BusStats()> stats)
     : bus_(bus), groups_(groups), identity_(std::move(identity)), stats_(std::move(stats)) {
-    on<protocol::HelloRequest>(
-        [this](const protocol::HelloRequest& r, std::uint32_t) { return hello(r); });
+    // Hello is read in two steps: its leading version first, because a client speaking another
+    // version may lay the rest out differently, and it must hear "wrong version", not "malformed".
+    table_[static_cast<std::uint16_t>(protocol::RequestType::hello)] =
+        [this](std::string_view payload, std::uint32_t) {
+            check_hello_version(payload);
+            return kbus::codec::encoded(hello(kbus::codec::decoded<protocol::HelloRequest>(payload)));
+        };
     register_topic_requests();
     register_reader_requests();
     register_group_requests();
@@ -31,12 +36,16 @@ std::string ControlHandlers::answer(protocol::RequestType type, std::string_view
     return it->second(payload, connection);
 }
 
-protocol::HelloReply ControlHandlers::hello(const protocol::HelloRequest& r) const {
-    if (r.version != protocol::protocol_version)
-        throw Error(ErrorCode::unsupported, "control protocol version " +
-                                                std::to_string(r.version) +
+void ControlHandlers::check_hello_version(std::string_view payload) {
+    kbus::protocol::Reader reader(payload);
+    const std::uint32_t version = reader.u32();  // throws protocol_error when cut short
+    if (version != protocol::protocol_version)
+        throw Error(ErrorCode::unsupported, "control protocol version " + std::to_string(version) +
                                                 " is not spoken here (kbusd speaks " +
                                                 std::to_string(protocol::protocol_version) + ")");
+}
+
+protocol::HelloReply ControlHandlers::hello(const protocol::HelloRequest& r) const {
     if (!r.bus.empty() && r.bus != identity_.bus)
         throw Error(ErrorCode::invalid_argument,
                     "this socket serves bus '" + identity_.bus + "', not '" + r.bus +

@@ -49,6 +49,7 @@ class ControlHandlers {
     void register_reader_requests();
     void register_group_requests();
 
+    static void check_hello_version(std::string_view payload);
     kbus::protocol::HelloReply hello(const kbus::protocol::HelloRequest& request) const;
     kbus::protocol::ReaderAttachment attach(const kbus::protocol::AttachReaderRequest& request,
                                             std::uint32_t connection);

@@ -89,7 +89,7 @@ void ControlServer::accept_connection(std::vector<ControlConnection>& conns) {
     const std::optional<PeerCredentials> peer = peer_credentials(fd);
     const kbus::security::AccessPolicy& access = kbus::security::access_policy();
     if (peer && access.admits(peer->uid, peer->groups, ::geteuid())) {
-        conns.emplace_back(fd, next_id_++);
+        conns.emplace_back(fd, take_connection_id());
         return;
     }
     const std::string who =
@@ -103,7 +103,14 @@ void ControlServer::accept_connection(std::vector<ControlConnection>& conns) {
                            (peer ? "pid " + std::to_string(peer->pid) + " (" + who + ")" : who) +
                            ": " + reason,
                        kbus::detail::monotonic_ns());
-    conns.emplace_back(fd, next_id_++, reason, kbus::detail::monotonic_ns());
+    conns.emplace_back(fd, take_connection_id(), reason, kbus::detail::monotonic_ns());
+}
+
+// Ids never repeat among live connections in practice (2^32 accepts), and never take 0, which
+// marks slots an earlier daemon run left behind.
+std::uint32_t ControlServer::take_connection_id() noexcept {
+    if (next_id_ == 0) next_id_ = 1;
+    return next_id_++;
 }
 
 // A refused peer's first request gets the refusal as its answer; the connection then closes.

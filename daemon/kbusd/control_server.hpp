@@ -68,6 +68,7 @@ class ControlServer {
     kbus::logging::LogSink sink_;
     kbus::logging::RateLimitedLog limited_log_{sink_};
     int listen_fd_ = -1;
+    [[nodiscard]] std::uint32_t take_connection_id() noexcept;
     std::uint32_t next_id_ = 1;  // 0 is orphan_owner: slots of an earlier daemon run
     std::atomic<std::uint32_t> connections_{0};
 };

@@ -277,14 +277,17 @@ class Client {
     }
 
     // Who may serve this client: its own uid or root, or, for a bus shared with a group, the
-    // owner of a run directory nobody else could have put there (trusted_path.hpp). Anyone
-    // else could be another local user standing in for the daemon.
+    // owner of a run directory nobody else could have put there (trusted_path.hpp: owned by
+    // root or that owner all the way down, and not through a world-writable directory such as
+    // /tmp, where anyone may take a name first). Anyone else could be another local user
+    // standing in for the daemon.
     void check_daemon(uid_t daemon) const {
         if (daemon == ::geteuid() || daemon == 0) return;
         struct stat st {};
         const bool owns_run_dir =
             ::stat(location_.run_dir.c_str(), &st) == 0 && st.st_uid == daemon;
-        if (owns_run_dir && untrusted_path_reason(location_.run_dir, daemon).empty()) return;
+        if (owns_run_dir && untrusted_path_reason(location_.run_dir, daemon, {}, false).empty())
+            return;
         throw Error(ErrorCode::permission_denied,
                     "the process serving " + location_.socket_path() + " runs as uid " +
                         std::to_string(daemon) + ", neither this user (uid " +

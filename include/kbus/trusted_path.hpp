@@ -21,9 +21,11 @@ namespace kbus {
 
 // Empty when `path` (or, if it does not exist yet, its deepest existing ancestor) is trusted for
 // `owner`; else why not, naming the directory. `shared_group`: directories of the bus's own
-// (owned by `owner`) may also be writable by that group.
+// (owned by `owner`) may also be writable by that group. `allow_sticky`: false refuses paths
+// through sticky world-writable directories too (where a name can be taken first by anyone).
 [[nodiscard]] inline std::string untrusted_path_reason(const std::string& path, uid_t owner,
-                                                       std::optional<gid_t> shared_group = {}) {
+                                                       std::optional<gid_t> shared_group = {},
+                                                       bool allow_sticky = true) {
     std::string existing = path;
     char real[PATH_MAX];
     while (::realpath(existing.c_str(), real) == nullptr) {
@@ -47,7 +49,7 @@ namespace kbus {
         if (!ours && !roots)
             return "'" + name + "' belongs to uid " + std::to_string(st.st_uid) +
                    " (neither the bus's owner, uid " + std::to_string(owner) + ", nor root)";
-        const bool sticky_shared = roots && (st.st_mode & S_ISVTX) != 0;
+        const bool sticky_shared = allow_sticky && roots && (st.st_mode & S_ISVTX) != 0;
         const bool group_ok =
             ours && shared_group && st.st_gid == *shared_group && (st.st_mode & S_IWOTH) == 0;
         if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && !sticky_shared && !group_ok) {

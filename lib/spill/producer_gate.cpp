@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "kbus/detail/atomic_field.hpp"
 #include "kbus/detail/futex.hpp"
 #include "kbus/error.hpp"
 
@@ -36,9 +37,25 @@ std::uint64_t ProducerGate::gate_position() const {
 
 std::optional<ring::Cursor> ProducerGate::locate(std::uint64_t offset) const {
     ring::Cursor at;
-    if (!ring::RingReader(ring_).locate(offset, at) || at.position < gate_position())
+    const std::uint64_t gate = gate_position();
+    if (ring::RingReader(ring_).locate(offset, at)) {
+        if (at.position < gate) return std::nullopt;
+        return at;
+    }
+    // Claimed but not committed yet: its producer placed it, so its journal entry says where it
+    // starts. An entry at or past the gate (and below the tail) can only be this offset's own:
+    // an earlier lap's entry in the same slot lies more than a ring behind. A reader tethered
+    // there waits for the commit, instead of being sent to a log that does not have it yet.
+    // (Claimed and not placed yet, the entry is stale and the offset is not located: the reader
+    // asks again at its next poll.)
+    if (offset >= ring::load_next_offset(ring_.header())) return std::nullopt;
+    // Relaxed: the entry was written right after the claim; a stale one fails the checks.
+    const std::uint64_t position =
+        detail::atomic_load(*ring_.journal_slot(offset), std::memory_order_relaxed);
+    if (position < gate || position >= ring::load_tail(ring_.header()) ||
+        position % ring::record_alignment != 0)
         return std::nullopt;
-    return at;
+    return ring::Cursor{position, offset};
 }
 
 protocol::ReaderAttachment ProducerGate::attach(std::uint64_t target, std::int32_t want_slot,

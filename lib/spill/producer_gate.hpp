@@ -67,7 +67,7 @@ class ProducerGate {
     // The oldest offset still safely in the ring, below `next` (the high watermark).
     [[nodiscard]] std::uint64_t earliest(std::uint64_t next) const;
     // Where `offset` starts in the ring, if the ring holds it safely (below the gate it may be
-    // overwritten at any moment).
+    // overwritten at any moment): committed there, or claimed and placed, its commit to come.
     [[nodiscard]] std::optional<ring::Cursor> locate(std::uint64_t offset) const;
     // Attached readers: (slot, the next offset each reads).
     [[nodiscard]] std::vector<std::pair<std::uint32_t, std::int64_t>> readers() const;
