@@ -86,11 +86,14 @@ void PartitionLog::log_recovered(const Segment& s, const RecoveryResult& r) {
         sink_("ERROR", std::to_string(r.regions.size() - most_lines) +
                            " more corrupt batch(es) in " + s.log_path() + "; " +
                            std::to_string(lost) + " offset(s) lost in all");
-    if (r.truncated)
-        sink_("WARN", "truncated " + s.log_path() + " at byte " + std::to_string(r.valid_bytes) +
-                          " (" + r.reason + ": a torn write past the recovery point " +
-                          std::to_string(recovery_point_) + "); the log now ends at offset " +
-                          std::to_string(s.next_offset()));
+    if (!r.truncated) return;
+    const std::string why =
+        recovery_point_ == std::numeric_limits<std::int64_t>::max()
+            ? "nothing valid after it, and no recovery point"
+            : "a torn write past the recovery point " + std::to_string(recovery_point_);
+    sink_("WARN", "truncated " + s.log_path() + " at byte " + std::to_string(r.valid_bytes) + " (" +
+                      r.reason + ": " + why + "); the log now ends at offset " +
+                      std::to_string(s.next_offset()));
 }
 
 // The checkpoint as Kafka writes it (version 0, one entry: topic, partition, offset). Missing
