@@ -516,14 +516,17 @@ TEST_CASE("a fetch into a corrupt batch answers CORRUPT_MESSAGE", "[kafka][damag
     KafkaDaemon k("kafka-corrupt");
     {
         kbus::Client c(k.d.options());
-        c.create_topic("t", 1, {{"segment.bytes", "65536"}});
+        c.create_topic("t", 1, {{"segment.bytes", "16384"}});
         kbus::Producer p(c);
-        for (int i = 0; i < 4000; ++i)
-            (void)p.send("t", kbus::BytesView(), value_for(i));
-        for (int i = 0; i < 500; ++i) {
-            const auto part = c.describe_topic("t").partitions[0];
-            if (part.spill_offset >= part.high_watermark) break;
-            std::this_thread::sleep_for(10ms);
+        // In rounds the spill writes one by one: a batch each, so several segments.
+        for (int round = 0; round < 40; ++round) {
+            for (int i = 0; i < 100; ++i)
+                (void)p.send("t", kbus::BytesView(), value_for(round * 100 + i));
+            for (int i = 0; i < 500; ++i) {
+                const auto part = c.describe_topic("t").partitions[0];
+                if (part.spill_offset >= part.high_watermark) break;
+                std::this_thread::sleep_for(10ms);
+            }
         }
     }
     k.d.kill_hard();

@@ -279,7 +279,12 @@ class Consumer final : private MemberHost {
         // Seq_cst: our sleeper announcement is ordered before the re-check (store-load), pairing
         // with the producer's fence between its commit and its sleepers check.
         std::atomic_thread_fence(std::memory_order_seq_cst);
-        gather();
+        try {
+            gather();  // may throw (a loss on disk): the announcements must not outlive us
+        } catch (...) {
+            stop_sleeping(n);
+            throw;
+        }
         if (batch_.empty() && n > 0) {
             const auto cap =
                 std::min<std::chrono::nanoseconds>(timeout, std::chrono::milliseconds(100));
@@ -290,6 +295,10 @@ class Consumer final : private MemberHost {
                     std::min<std::chrono::nanoseconds>(cap, std::chrono::milliseconds(1)));
             }
         }
+        stop_sleeping(n);
+    }
+
+    void stop_sleeping(std::size_t n) noexcept {
         for (std::size_t i = 0; i < n; ++i)
             // Relaxed: leaving costs producers at most one needless wake-up.
             sources_[i]->wake_line().sleepers.fetch_sub(1, std::memory_order_relaxed);

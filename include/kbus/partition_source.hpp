@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <span>
 #include <string>
@@ -179,6 +180,7 @@ class PartitionSource {
     }
 
     bool fetch_at_cursor() {
+        log_end_ = std::numeric_limits<std::int64_t>::max();  // unknown until a reply says
         const std::uint64_t id = handle_->metadata.topic_id;
         const auto offset = std::int64_t(cursor_.offset);
         if (read_segments_) {
