@@ -3,7 +3,10 @@
 //                          without the sync (the page cache's own write bandwidth)
 //   spill_to_disk          1 KiB records sent, spilled, drained and synced by kbusd's shutdown
 //   produce/spill:{0,1}    producer throughput with the spill discarding or writing the log
-//   replay_from_disk       a consumer reading a partition lapped out of its ring (page cache)
+//   replay_from_disk       a consumer reading a partition lapped out of its ring (page cache),
+//                          check_crcs:1 checking every batch's CRC-32C (the default), :0 not
+//   crc32c                 the checksum alone over 256 KiB (a spill batch) in L2: chains:1 the
+//                          plain one-chain loop, chains:3 the three interleaved chains
 //   fresh_memory_first_touch  the rate of never-touched pages: the page cache's own floor
 // Repetitions are interleaved at random so the disk's drift hits every benchmark alike; the
 // summary at the end divides medians. KBUS_BENCH_MB sets the bytes per iteration (default 1024).
@@ -24,6 +27,7 @@
 
 #include "bench_support.hpp"
 #include "daemon_fixture.hpp"
+#include "kbus/detail/crc32c.hpp"
 #include "kbus/kbus.hpp"
 
 namespace {
@@ -193,6 +197,7 @@ void wait_until_spilled(kbus::Client& client, const std::string& topic) {
 }
 
 // A 1 MiB ring holds the last thousand records; everything before comes from the segments.
+// range(0): whether the consumer checks every batch's CRC (ConsumerOptions::check_crcs).
 void replay_from_disk(benchmark::State& state) {
     kbus::bench::pin_this_thread(client_cpu);
     DaemonFixture daemon("bench-replay", {}, daemon_cpu);
@@ -209,6 +214,7 @@ void replay_from_disk(benchmark::State& state) {
         const auto t0 = std::chrono::steady_clock::now();
         kbus::ConsumerOptions options;
         options.wait = kbus::WaitMode::busy_poll;
+        options.check_crcs = state.range(0) != 0;
         kbus::Consumer consumer(client, options);
         consumer.assign("replay", 0, kbus::OffsetSpec::beginning());
         std::uint64_t seen = 0;
@@ -228,6 +234,26 @@ void replay_from_disk(benchmark::State& state) {
     state.SetItemsProcessed(std::int64_t(state.iterations() * count));
 }
 
+// The checksum alone, over a spill batch's 256 KiB (hot in L2, as a batch a consumer just read).
+void crc32c(benchmark::State& state) {
+    kbus::bench::pin_this_thread(client_cpu);
+    std::vector<unsigned char> batch(256 * 1024);
+    for (std::size_t i = 0; i < batch.size(); ++i)
+        batch[i] = static_cast<unsigned char>(i * 131 + 7);
+    std::uint32_t crc = 0;
+    for (auto _ : state) {
+#if defined(__x86_64__)
+        if (state.range(0) == 1) {
+            crc = ~kbus::detail::crc32c_impl::hardware_one_chain(~crc, batch.data(), batch.size());
+            continue;
+        }
+#endif
+        crc = kbus::detail::crc32c(batch.data(), batch.size(), crc);
+    }
+    benchmark::DoNotOptimize(crc);
+    state.SetBytesProcessed(std::int64_t(state.iterations() * batch.size()));
+}
+
 // Prints the ratios from the medians once every benchmark has run.
 class RatioReporter : public kbus::bench::MedianReporter {
   public:
@@ -243,10 +269,13 @@ class RatioReporter : public kbus::bench::MedianReporter {
         if (fresh > 0)
             std::printf("  %-34s %8.2f GB/s   (how dear a never-used page is here)\n",
                         "fresh memory, first touch", fresh / 1e9);
-        const double replay = rate("replay_from_disk/");
+        const double replay = rate("replay_from_disk/check_crcs:1");
         if (replay > 0)
             std::printf("  %-34s %8.2f GB/s   (target >= 1 GB/s)\n", "replay from disk",
                         replay / 1e9);
+        ratio("replay, CRCs checked / unchecked", "replay_from_disk/check_crcs:1",
+              "replay_from_disk/check_crcs:0", 0.95);
+        ratio("CRC-32C, three chains / one", "crc32c/chains:3", "crc32c/chains:1", 0.0);
     }
 
   private:
@@ -282,7 +311,14 @@ BENCHMARK(produce)
     ->Unit(benchmark::kMillisecond)
     ->UseManualTime()
     ->Iterations(1);
-BENCHMARK(replay_from_disk)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(1);
+BENCHMARK(replay_from_disk)
+    ->ArgName("check_crcs")
+    ->Arg(0)
+    ->Arg(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseManualTime()
+    ->Iterations(1);
+BENCHMARK(crc32c)->ArgName("chains")->Arg(1)->Arg(3)->Unit(benchmark::kMicrosecond);
 
 int main(int argc, char** argv) {
     RatioReporter reporter;

@@ -1,5 +1,6 @@
 // The durable log end to end: records spilled by kbusd are read back from disk by consumers
 // behind the ring, survive daemon restarts (clean or SIGKILL), and can be found by timestamp.
+#include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -7,11 +8,13 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <random>
 #include <thread>
 
 #include "daemon_fixture.hpp"
+#include "log_damage.hpp"
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
@@ -148,40 +151,230 @@ TEST_CASE("topics and records survive a clean restart and a SIGKILL and offsets 
     CHECK(read_and_check(c, "r", 0, 1100) == 1100);
 }
 
-TEST_CASE("a byte flipped in a closed segment is found at start and the log is cut there",
-          "[durable]") {
-    DaemonFixture d("corrupt");
+// ---- damage is contained (issue 17) -------------------------------------------------------------
+
+void wait_until_spilled(kbus::Client& c, const std::string& topic) {
+    for (;;) {
+        const auto p = c.describe_topic(topic).partitions[0];
+        if (p.spill_offset >= p.high_watermark) return;
+        std::this_thread::sleep_for(10ms);
+    }
+}
+
+std::size_t count_of(const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
+        ++n;
+    return n;
+}
+
+std::string offsets_text(const kbus::testing::BatchSpan& b) {
+    return "offsets " + std::to_string(b.first_offset) + ".." + std::to_string(b.last_offset);
+}
+
+// What a consumer from the beginning saw: the records (each checked), and each loss it was told
+// of (from where it stood to resume_offset, and the message), having gone on past it.
+struct Reading {
+    std::uint64_t records = 0;
+    std::vector<std::pair<std::int64_t, std::int64_t>> lost;
+    std::vector<std::string> messages;
+};
+
+Reading read_past_losses(kbus::Client& c, const std::string& topic, std::uint64_t until) {
+    kbus::Consumer con(c, {.wait = kbus::WaitMode::blocking, .max_poll_records = 700});
+    con.assign(topic, 0, kbus::OffsetSpec::beginning());
+    Reading r;
+    std::int64_t next = 0;
+    for (int idle = 0; std::uint64_t(next) < until && idle < 500;) {
+        try {
+            const auto& batch = con.poll(10ms);
+            idle = batch.empty() ? idle + 1 : 0;
+            for (const auto& m : batch) {
+                REQUIRE(m.offset() == next);
+                const auto o = std::uint64_t(next);
+                REQUIRE(m.key().str() == std::to_string(o));
+                REQUIRE(m.value().str() == value_for(o, size_for(o)));
+                REQUIRE(m.timestamp() == std::int64_t(1'600'000'000'000 + o));
+                ++next;
+                ++r.records;
+            }
+        } catch (const kbus::OffsetOutOfRange& e) {
+            INFO(e.what());
+            REQUIRE(e.code() == kbus::ErrorCode::corrupt_record);
+            REQUIRE(e.topic() == topic);
+            REQUIRE(e.resume_offset() > next);
+            REQUIRE(con.position(topic, 0) == e.resume_offset());  // already past the hole
+            r.lost.emplace_back(next, e.resume_offset());
+            r.messages.emplace_back(e.what());
+            next = e.resume_offset();
+            REQUIRE(r.lost.size() < 10);
+        }
+    }
+    CHECK(std::uint64_t(next) == until);
+    return r;
+}
+
+// A topic of ~1 KiB records in 256 KiB segments, all spilled; its .log files.
+std::vector<fs::path> segments_of_records(DaemonFixture& d, kbus::Client& c,
+                                          const std::string& topic, std::uint64_t& total) {
+    c.create_topic(topic, 1, {{"ring.bytes", "65536"}, {"segment.bytes", "262144"}});
+    total = 2000;
+    produce(c, topic, 0, total);
+    wait_until_spilled(c, topic);
+    const auto logs = kbus::testing::segment_logs(d.data_dir() + "/" + topic + "-0");
+    REQUIRE(logs.size() >= 5);
+    return logs;
+}
+
+TEST_CASE("bytes flipped in an old segment before a SIGKILL restart cost that batch alone",
+          "[durable][damage]") {
+    DaemonFixture d("flipkill");
+    std::uint64_t total = 0;
+    std::vector<fs::path> logs;
     {
         kbus::Client c(d.options());
-        c.create_topic("c", 1, {{"ring.bytes", "65536"}, {"segment.bytes", "262144"}});
-        produce(c, "c", 0, 2000);
+        logs = segments_of_records(d, c, "c", total);
     }
     d.kill_hard();  // unclean: the next start checks every batch
-    std::vector<fs::path> logs;
-    for (const auto& e : fs::directory_iterator(d.data_dir() + "/c-0"))
-        if (e.path().extension() == ".log") logs.push_back(e.path());
-    std::sort(logs.begin(), logs.end());
-    REQUIRE(logs.size() >= 3);
-    {
-        std::fstream f(logs[1], std::ios::in | std::ios::out | std::ios::binary);
-        f.seekg(1000);
-        char ch = 0;
-        f.get(ch);
-        f.seekp(1000);
-        f.put(char(ch ^ 0x01));
-    }
-    // The shared memory of the killed daemon goes too: nothing is left to re-spill from.
-    for (const std::string& dir : d.shared_memory_dirs())
-        fs::remove_all(dir);
+    const kbus::testing::BatchSpan bad = kbus::testing::damage_middle_batch(logs[1]);
     d.restart();
     kbus::Client c(d.options());
-    const std::uint64_t base = std::stoull(logs[1].filename().string().substr(0, 20));
-    const std::uint64_t hw = high_watermark(c, "c");
-    CHECK(hw >= base);
-    CHECK(hw < 2000);
-    CHECK(!fs::exists(logs.back()));
-    CHECK(read_and_check(c, "c", 0, hw) == hw);
-    produce(c, "c", hw, 10);  // offsets continue from the cut
+    CHECK(high_watermark(c, "c") == total);
+    for (const auto& f : logs)
+        REQUIRE(fs::exists(f));  // later segments are never deleted for it
+    const std::string line = offsets_text(bad) + " of " + d.data_dir() + "/c-0 lost to a corrupt " +
+                             "batch in " + logs[1].string() + " (bytes " +
+                             std::to_string(bad.begin) + ".." + std::to_string(bad.end);
+    CHECK(count_of(d.log_text(), line) == 1);  // found at start, logged once
+    for (int reader = 0; reader < 2; ++reader) {
+        const Reading r = read_past_losses(c, "c", total);
+        REQUIRE(r.lost.size() == 1);
+        CHECK(r.lost[0] == std::make_pair(bad.first_offset, bad.last_offset + 1));
+        CHECK(r.records == total - std::uint64_t(bad.last_offset - bad.first_offset + 1));
+        CHECK(r.messages[0].find(offsets_text(bad) + " of c/0") != std::string::npos);
+        CHECK(r.messages[0].find(logs[1].string()) != std::string::npos);
+    }
+    CHECK(count_of(d.log_text(), "lost to a corrupt batch") == 1);
+    produce(c, "c", total, 10);  // offsets go on where they were
+}
+
+TEST_CASE("bytes flipped in an old segment after a clean stop are found by the reading consumer",
+          "[durable][damage]") {
+    DaemonFixture d("flipclean");
+    std::uint64_t total = 0;
+    std::vector<fs::path> logs;
+    {
+        kbus::Client c(d.options());
+        logs = segments_of_records(d, c, "c", total);
+    }
+    REQUIRE(d.stop() == 0);
+    const kbus::testing::BatchSpan bad = kbus::testing::damage_middle_batch(logs[2]);
+    d.restart();
+    kbus::Client c(d.options());
+    CHECK(high_watermark(c, "c") == total);
+    CHECK(count_of(d.log_text(), "corrupt") == 0);  // no CRC check at a clean start
+    for (int reader = 0; reader < 2; ++reader) {
+        const Reading r = read_past_losses(c, "c", total);
+        REQUIRE(r.lost.size() == 1);
+        CHECK(r.lost[0] == std::make_pair(bad.first_offset, bad.last_offset + 1));
+        CHECK(r.records == total - std::uint64_t(bad.last_offset - bad.first_offset + 1));
+        CHECK(r.messages[0].find(offsets_text(bad)) != std::string::npos);
+        CHECK(r.messages[0].find(logs[2].string()) != std::string::npos);
+    }
+    // Confirmed by kbusd's own check and logged once, however many readers met it.
+    CHECK(count_of(d.log_text(), offsets_text(bad) + " of " + d.data_dir() + "/c-0 lost to a " +
+                                     "corrupt batch in " + logs[2].string()) == 1);
+    CHECK(count_of(d.log_text(), "corrupt") == 1);
+}
+
+// A torn tail (the active segment cut in its first batch) and a bad batch in an old segment,
+// found by a restart after SIGKILL; the ring, kept in shared memory, no longer holds what the
+// cut took. Returns the damaged batch; `cut` is where the log ends now.
+kbus::testing::BatchSpan tear_and_damage(DaemonFixture& d, const std::string& topic,
+                                         std::uint64_t& total, std::int64_t& cut,
+                                         std::vector<fs::path>& logs) {
+    {
+        kbus::Client c(d.options());
+        logs = segments_of_records(d, c, topic, total);
+        // The active segment holds more than the 64 KiB ring (and less than a segment).
+        while (
+            fs::file_size(kbus::testing::segment_logs(d.data_dir() + "/" + topic + "-0").back()) <
+            128 * 1024) {
+            produce(c, topic, total, 20);
+            total += 20;
+            wait_until_spilled(c, topic);
+        }
+        logs = kbus::testing::segment_logs(d.data_dir() + "/" + topic + "-0");
+    }
+    d.kill_hard();
+    const auto first = kbus::testing::batches_of(logs.back()).front();
+    fs::resize_file(logs.back(), first.begin + (first.end - first.begin) / 2);
+    cut = first.first_offset;
+    const kbus::testing::BatchSpan bad = kbus::testing::damage_middle_batch(logs[1]);
+    d.restart();
+    return bad;
+}
+
+TEST_CASE("a torn tail past the recovery point is cut, a bad batch below it is stepped over",
+          "[durable][damage]") {
+    DaemonFixture d("torn");
+    std::uint64_t total = 0;
+    std::int64_t cut = 0;
+    std::vector<fs::path> logs;
+    const kbus::testing::BatchSpan bad = tear_and_damage(d, "t", total, cut, logs);
+    for (const auto& f : logs)
+        REQUIRE(fs::exists(f));
+    CHECK(count_of(d.log_text(), "truncated " + logs.back().string()) == 1);
+    CHECK(count_of(d.log_text(), offsets_text(bad)) == 1);
+    kbus::Client c(d.options());
+    CHECK(high_watermark(c, "t") == total);  // the ring still knew where offsets had got to
+    // The consumer gets every intact record, one error for the bad batch, one for the records
+    // the cut took that the ring no longer holds, and reaches the end.
+    const Reading r = read_past_losses(c, "t", total);
+    REQUIRE(r.lost.size() == 2);
+    CHECK(r.lost[0] == std::make_pair(bad.first_offset, bad.last_offset + 1));
+    CHECK(r.lost[1].first == cut);
+    CHECK(r.messages[1].find("neither in the log") != std::string::npos);
+    CHECK(r.records == total - std::uint64_t(bad.last_offset - bad.first_offset + 1) -
+                           std::uint64_t(r.lost[1].second - r.lost[1].first));
+    produce(c, "t", total, 10);
+}
+
+TEST_CASE("kbus consume -o beginning -e on a damaged log ends instead of spinning",
+          "[durable][damage]") {
+    DaemonFixture d("cliend");
+    std::uint64_t total = 0;
+    std::int64_t cut = 0;
+    std::vector<fs::path> logs;
+    (void)tear_and_damage(d, "t", total, cut, logs);
+    const std::string err = d.dir + "/consume.err";
+    const pid_t cli = ::fork();
+    if (cli == 0) {
+        ::setenv("KBUS_BUS", d.bus.c_str(), 1);
+        ::setenv("KBUS_RUN_DIR", (d.dir + "/run").c_str(), 1);
+        const int null = ::open("/dev/null", O_WRONLY);
+        const int errfd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        ::dup2(null, 1);
+        ::dup2(errfd, 2);
+        ::execl(KBUS_CLI_PATH, KBUS_CLI_PATH, "consume", "t", "-o", "beginning", "-e", nullptr);
+        ::_exit(127);
+    }
+    // A hang guard, not a timing: reading 2 MB takes well under a second.
+    int status = 0;
+    bool ended = false;
+    for (int i = 0; i < 6000 && !ended; ++i) {
+        ended = ::waitpid(cli, &status, WNOHANG) == cli;
+        if (!ended) std::this_thread::sleep_for(20ms);
+    }
+    if (!ended) {
+        ::kill(cli, SIGKILL);
+        ::waitpid(cli, &status, 0);
+    }
+    CHECK(ended);
+    std::ifstream in(err);
+    const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    INFO(text);
+    CHECK(text.find("corrupt") != std::string::npos);
 }
 
 // 20 kills in CI; KBUS_DAEMON_KILLS raises them for the soak (ctest -L soak).

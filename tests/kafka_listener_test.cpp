@@ -22,6 +22,7 @@
 #include "daemon_fixture.hpp"
 #include "kafka_test_support.hpp"
 #include "kbus/detail/big_endian.hpp"
+#include "log_damage.hpp"
 
 using namespace std::chrono_literals;
 
@@ -507,4 +508,66 @@ TEST_CASE("fetch limits: at least one whole batch, no more than the partition's 
     const std::int32_t limited = fetch(64 * 1024);
     CHECK(limited <= 64 * 1024 + one_batch);
     CHECK(limited < everything);
+}
+
+// A fetch at offsets lost to a corrupt batch (found by the restart after a SIGKILL) answers
+// Kafka's CORRUPT_MESSAGE for that partition; the batches before it are served as before.
+TEST_CASE("a fetch into a corrupt batch answers CORRUPT_MESSAGE", "[kafka][damage]") {
+    KafkaDaemon k("kafka-corrupt");
+    {
+        kbus::Client c(k.d.options());
+        c.create_topic("t", 1, {{"segment.bytes", "16384"}});
+        kbus::Producer p(c);
+        // In rounds the spill writes one by one: a batch each, so several segments.
+        for (int round = 0; round < 40; ++round) {
+            for (int i = 0; i < 100; ++i)
+                (void)p.send("t", kbus::BytesView(), value_for(round * 100 + i));
+            for (int i = 0; i < 500; ++i) {
+                const auto part = c.describe_topic("t").partitions[0];
+                if (part.spill_offset >= part.high_watermark) break;
+                std::this_thread::sleep_for(10ms);
+            }
+        }
+    }
+    k.d.kill_hard();
+    const auto logs = kbus::testing::segment_logs(k.d.data_dir() + "/t-0");
+    REQUIRE(logs.size() >= 3);
+    const kbus::testing::BatchSpan bad = kbus::testing::damage_middle_batch(logs[1]);
+    std::filesystem::resize_file(k.d.dir + "/kbusd.log", 0);  // the new start's port comes next
+    k.d.restart();
+    const std::string broker = k.d.kafka_broker();
+    REQUIRE(!broker.empty());
+    const auto port = std::uint16_t(std::stoi(broker.substr(broker.rfind(':') + 1)));
+    // Fetch v4 of partition 0 of "t" at `offset`: the partition's error code.
+    const auto fetch_error = [&](std::int64_t offset) {
+        std::string body;
+        const auto put = [&](auto v) {
+            char b[sizeof v];
+            kbus::detail::store_be(b, v);
+            body.append(b, sizeof v);
+        };
+        put(std::int32_t(-1));   // replica
+        put(std::int32_t(100));  // max wait
+        put(std::int32_t(1));    // min bytes
+        put(std::int32_t(1 << 20));
+        body.push_back(0);  // isolation
+        put(std::int32_t(1));
+        body += std::string("\x00\x01t", 3);
+        put(std::int32_t(1));
+        put(std::int32_t(0));
+        put(offset);
+        put(std::int32_t(1 << 20));
+        RawConnection r(port);
+        r.send(frame(1, 4, 7, body));
+        const auto a = r.receive();
+        REQUIRE(a.has_value());
+        const std::size_t error_at = 4 + 4 + 4 + 3 + 4 + 4;
+        REQUIRE(a->size() >= error_at + 2);
+        return kbus::detail::load_be<std::int16_t>(a->data() + error_at);
+    };
+    CHECK(fetch_error(0) == 0);
+    CHECK(fetch_error(bad.first_offset - 1) == 0);
+    CHECK(fetch_error(bad.first_offset) == 2);  // CORRUPT_MESSAGE
+    CHECK(fetch_error(bad.last_offset) == 2);
+    CHECK(fetch_error(bad.last_offset + 1) == 0);
 }

@@ -96,6 +96,21 @@ TEST_CASE("requests and replies round-trip through the one codec", "[protocol]")
     CHECK(s2.partitions[0].readers == s.partitions[0].readers);
     CHECK(s2.groups[0].state == "Stable");
 
+    const auto report = round_trip(ReportCorruptBatchRequest{9, 2, 1234});
+    CHECK(report.topic_id == 9);
+    CHECK(report.partition == 2);
+    CHECK(report.offset == 1234);
+    const auto damage =
+        round_trip(CorruptBatchReply{true, 100, 109, 110, "/d/t-0/x.log", 4096, 5000, "lost"});
+    CHECK(damage.corrupt);
+    CHECK(damage.first_offset == 100);
+    CHECK(damage.last_offset == 109);
+    CHECK(damage.resume_offset == 110);
+    CHECK(damage.file == "/d/t-0/x.log");
+    CHECK(damage.file_begin == 4096);
+    CHECK(damage.file_end == 5000);
+    CHECK(damage.message == "lost");
+
     CHECK(codec::encoded(ListTopicsRequest{}).empty());
     CHECK(codec::encoded(codec::Empty{}).empty());
 }

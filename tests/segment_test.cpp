@@ -2,8 +2,10 @@
 // corrupt files, retention.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include "log_damage.hpp"
 #include "temp_dir.hpp"
 
 #include "kbus/detail/big_endian.hpp"
@@ -127,46 +129,144 @@ TEST_CASE("a reopened log continues and lost indexes are rebuilt", "[log]") {
     CHECK(first_offset_in(l.read(5, 1), 5) == 5);
 }
 
-TEST_CASE("recovery cuts a torn tail and a corrupt batch, dropping what follows", "[log]") {
-    TempDir d("recover");
+// Each offset of [from, to) read back alone: true if it is there with its record.
+bool readable(const log::PartitionLog& l, std::int64_t o) {
+    try {
+        const std::string bytes = l.read(o, 1);
+        return !bytes.empty() && first_offset_in(bytes, o) == o;
+    } catch (const Error& e) {
+        CHECK(e.code() == ErrorCode::corrupt_record);
+        return false;
+    }
+}
+
+std::size_t lines_with(const std::string& what) {
+    return std::size_t(std::count_if(logged.begin(), logged.end(), [&](const std::string& line) {
+        return line.find(what) != std::string::npos;
+    }));
+}
+
+TEST_CASE("every sync moves the recovery point, kept durably in Kafka's checkpoint file", "[log]") {
+    TempDir d("checkpoint-0");
+    log::PartitionLog l(d.path, small_segments(), false, sink());
+    CHECK_FALSE(fs::exists(l.checkpoint_path()));  // an empty log needs none
+    fill(l, 0, 2000, 10);
+    const auto logs = segment_logs(d.path);
+    REQUIRE(logs.size() > 2);
+    // Each roll synced the closed segment: everything below the active one is on disk.
+    CHECK(l.recovery_point() == base_offset_of(logs.back()));
+    std::ifstream in(l.checkpoint_path());
+    std::string version, count, topic, partition, offset;
+    in >> version >> count >> topic >> partition >> offset;
+    CHECK(version == "0");
+    CHECK(count == "1");
+    CHECK(partition == "0");
+    CHECK(offset == std::to_string(l.recovery_point()));
+    l.maybe_flush(0, true);  // a clean stop's sync
+    CHECK(l.recovery_point() == 2000);
+}
+
+TEST_CASE("recovery cuts a torn tail past the recovery point, and only there", "[log]") {
+    TempDir d("torn");
     {
         log::PartitionLog l(d.path, small_segments(), false, sink());
         fill(l, 0, 2000, 10);
     }
-    // A torn tail: the last batch half written.
-    std::vector<fs::path> logs;
-    for (auto& e : fs::directory_iterator(d.path))
-        if (e.path().extension() == ".log") logs.push_back(e.path());
-    std::sort(logs.begin(), logs.end());
+    const auto logs = segment_logs(d.path);
+    // The active segment was never synced: its last batch half written is a torn write.
     const auto last = logs.back();
     fs::resize_file(last, fs::file_size(last) - 50);
-    {
-        logged.clear();
-        log::PartitionLog l(d.path, small_segments(), true, sink());
-        CHECK(l.log_end_offset() == 1990);
-        REQUIRE(!logged.empty());
-        CHECK(logged[0].find(last.filename().string()) != std::string::npos);
-    }
-    // A byte flipped inside a closed segment: the log ends before that batch, later segments go.
-    const auto victim = logs[2];
-    {
-        std::fstream f(victim, std::ios::in | std::ios::out | std::ios::binary);
-        f.seekp(3000);
-        char c;
-        f.seekg(3000);
-        f.get(c);
-        f.seekp(3000);
-        f.put(char(c ^ 0x10));
-    }
+    // An older segment, synced at its roll, with a batch gone bad: corruption, not a tear.
+    const BatchSpan bad = damage_middle_batch(logs[1]);
+    logged.clear();
     log::PartitionLog l(d.path, small_segments(), true, sink());
-    const std::int64_t base = std::stoll(victim.filename().string().substr(0, 20));
-    CHECK(l.log_end_offset() > base);
-    CHECK(l.log_end_offset() < base + 200);
-    CHECK(l.log_end_offset() % 10 == 0);  // cut at a batch boundary
-    CHECK(l.segment_count() == 3);
-    CHECK(first_offset_in(l.read(l.log_end_offset() - 1, 1), l.log_end_offset() - 1) ==
-          l.log_end_offset() - 1);
-    fill(l, l.log_end_offset(), 10, 10);  // offsets continue from the cut
+    CHECK(l.log_end_offset() == 1990);
+    CHECK(l.segment_count() == logs.size());
+    CHECK(lines_with("truncated " + last.string()) == 1);
+    CHECK(lines_with("lost to a corrupt batch in " + logs[1].string()) == 1);
+    for (std::int64_t o = 0; o < 1990; ++o)
+        CHECK(readable(l, o) == (o < bad.first_offset || o > bad.last_offset));
+    fill(l, 1990, 10, 10);  // offsets continue from the cut
+    CHECK(l.log_end_offset() == 2000);
+}
+
+TEST_CASE("a corrupt batch below the recovery point costs that batch alone", "[log]") {
+    TempDir d("corrupt");
+    {
+        log::PartitionLog l(d.path, small_segments(), false, sink());
+        fill(l, 0, 3000, 10);
+    }
+    const auto logs = segment_logs(d.path);
+    REQUIRE(logs.size() > 4);
+    const BatchSpan bad = damage_middle_batch(logs[1]);
+    // A second one whose length field is garbage: the next batch is found by its CRC.
+    const BatchSpan garbled = batches_of(logs[2])[3];
+    flip_bytes(logs[2], garbled.begin + log::batch_length_offset, 2);
+    logged.clear();
+    log::PartitionLog l(d.path, small_segments(), true, sink());
+    CHECK(l.log_end_offset() == 3000);
+    CHECK(l.segment_count() == logs.size());  // later segments are never deleted for it
+    for (const auto& f : logs)
+        CHECK(fs::exists(f));
+    // Logged once each, with file, bytes and offsets.
+    const std::string offsets = "offsets " + std::to_string(bad.first_offset) + ".." +
+                                std::to_string(bad.last_offset) + " of ";
+    REQUIRE(lines_with(offsets) == 1);
+    CHECK(lines_with("lost to a corrupt batch in " + logs[1].string() + " (bytes " +
+                     std::to_string(bad.begin) + ".." + std::to_string(bad.end) + ", CRC") == 1);
+    CHECK(lines_with("offsets " + std::to_string(garbled.first_offset) + ".." +
+                     std::to_string(garbled.last_offset) + " of ") == 1);
+    CHECK(logged.size() == 2);
+    for (std::int64_t o = 0; o < 3000; ++o) {
+        const bool lost = (o >= bad.first_offset && o <= bad.last_offset) ||
+                          (o >= garbled.first_offset && o <= garbled.last_offset);
+        CHECK(readable(l, o) == !lost);
+    }
+    // The region is named by any of its offsets, and never handed out in an extent.
+    const auto damage = l.damage_at(bad.first_offset + 3, false);
+    REQUIRE(damage.has_value());
+    CHECK(damage->path == logs[1].string());
+    CHECK(damage->region.first_offset == bad.first_offset);
+    CHECK(damage->region.last_offset == bad.last_offset);
+    CHECK_THROWS_MATCHES(l.locate(bad.first_offset, 1 << 20), Error,
+                         Catch::Matchers::Predicate<Error>(
+                             [](const Error& e) { return e.code() == ErrorCode::corrupt_record; }));
+    const log::PartitionLog::Extent before = l.locate(bad.first_offset - 1, 1 << 20);
+    CHECK(before.position + before.length == bad.begin);
+    // Timestamps step over the damage too.
+    CHECK(l.offset_for_timestamp(1000 + bad.first_offset) == bad.last_offset + 1);
+    CHECK(l.offset_for_timestamp(1000 + bad.last_offset + 1) == bad.last_offset + 1);
+}
+
+TEST_CASE("after a clean stop damage is found by the reader's check, once", "[log]") {
+    TempDir d("clean");
+    {
+        log::PartitionLog l(d.path, small_segments(), false, sink());
+        fill(l, 0, 2000, 10);
+        l.maybe_flush(0, true);
+    }
+    const auto logs = segment_logs(d.path);
+    const BatchSpan bad = damage_middle_batch(logs[1]);
+    logged.clear();
+    log::PartitionLog l(d.path, small_segments(), false, sink());
+    CHECK(logged.empty());  // no CRC is checked at a clean start
+    // The bytes are served as stored; a reader's CRC check fails, and the log confirms it.
+    const std::string served = l.read(bad.first_offset, 1);
+    const log::BatchView b({reinterpret_cast<const std::byte*>(served.data()), served.size()});
+    CHECK(b.check(true) == log::BatchCheck::bad_crc);
+    CHECK_FALSE(l.damage_at(bad.first_offset - 1, true).has_value());  // a sound batch
+    const auto damage = l.damage_at(bad.first_offset, true);
+    REQUIRE(damage.has_value());
+    CHECK(damage->region.first_offset == bad.first_offset);
+    CHECK(damage->region.last_offset == bad.last_offset);
+    CHECK(damage->region.begin == bad.begin);
+    CHECK(damage->region.end == bad.end);
+    CHECK(l.damage_at(bad.last_offset, true).has_value());
+    CHECK(lines_with("lost to a corrupt batch in " + logs[1].string()) == 1);
+    CHECK(logged.size() == 1);
+    CHECK_FALSE(readable(l, bad.first_offset));
+    CHECK(readable(l, bad.last_offset + 1));
+    CHECK(l.log_end_offset() == 2000);
 }
 
 TEST_CASE("retention deletes exactly the expired closed segments, never the active one", "[log]") {

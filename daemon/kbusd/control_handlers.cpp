@@ -92,6 +92,10 @@ void ControlHandlers::register_reader_requests() {
         return p->fetch(r.offset, r.max_bytes, r.as_extent,
                         p->ring().header().info.max_record_bytes);
     });
+    on<protocol::ReportCorruptBatchRequest>(
+        [this](const protocol::ReportCorruptBatchRequest& r, std::uint32_t) {
+            return bus_.partition(r.topic_id, r.partition)->report_corrupt(r.offset);
+        });
 }
 
 // Tethers a consumer to the ring at the offset it asks for, or, when that offset is only on disk

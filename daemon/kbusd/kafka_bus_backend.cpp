@@ -81,6 +81,8 @@ PartitionRead KafkaBusBackend::read(const std::string& topic, std::int32_t parti
         if (offset < read.high_watermark && p->request_flush()) doorbell_.ring();
         return read;
     }
+    // Offsets lost to a corrupt batch throw Error(corrupt_record): Kafka's CORRUPT_MESSAGE for
+    // this partition (an extent always ends before known damage, so the client fetches there).
     const kbus::log::PartitionLog::Extent e = p->log().locate(offset, max_bytes);
     if (e.length == 0) return read;
     const int fd = ::open(e.path.c_str(), O_RDONLY | O_CLOEXEC);

@@ -7,7 +7,10 @@
 // Behind the ring, the log: a consumer that starts (or seeks, or falls) behind what the ring
 // still holds reads the partition's log segments (Kafka's batches, same offsets, keys, values,
 // headers and timestamps) and moves back onto the ring when it catches up. It holds producers
-// back not at all meanwhile.
+// back not at all meanwhile. Every batch it reads there is checked by its CRC-32C; records lost
+// to a corrupt batch (or missing from both the log and the ring) make poll() throw
+// OffsetOutOfRange with ErrorCode::corrupt_record, naming the offsets, once: the position has
+// already moved to resume_offset(), so the next poll() goes on past the hole.
 //
 // The parts: PartitionSource (one partition, ring or log), GroupMember (Kafka's group protocol
 // and commits); this facade's poll() drives the group, gathers from the sources, and waits.
@@ -68,7 +71,8 @@ class Consumer final : private MemberHost {
                             std::string(topic) + "' (" +
                             std::to_string(handle->metadata.partitions) + " partitions)");
         if (source(topic, partition) != nullptr) return seek(topic, partition, from);
-        auto p = std::make_unique<PartitionSource>(*client_, std::string(topic), partition, handle);
+        auto p = std::make_unique<PartitionSource>(*client_, std::string(topic), partition, handle,
+                                                   options_.check_crcs);
         p->attach(from);
         sources_.push_back(std::move(p));
     }
@@ -275,7 +279,12 @@ class Consumer final : private MemberHost {
         // Seq_cst: our sleeper announcement is ordered before the re-check (store-load), pairing
         // with the producer's fence between its commit and its sleepers check.
         std::atomic_thread_fence(std::memory_order_seq_cst);
-        gather();
+        try {
+            gather();  // may throw (a loss on disk): the announcements must not outlive us
+        } catch (...) {
+            stop_sleeping(n);
+            throw;
+        }
         if (batch_.empty() && n > 0) {
             const auto cap =
                 std::min<std::chrono::nanoseconds>(timeout, std::chrono::milliseconds(100));
@@ -286,6 +295,10 @@ class Consumer final : private MemberHost {
                     std::min<std::chrono::nanoseconds>(cap, std::chrono::milliseconds(1)));
             }
         }
+        stop_sleeping(n);
+    }
+
+    void stop_sleeping(std::size_t n) noexcept {
         for (std::size_t i = 0; i < n; ++i)
             // Relaxed: leaving costs producers at most one needless wake-up.
             sources_[i]->wake_line().sleepers.fetch_sub(1, std::memory_order_relaxed);

@@ -39,6 +39,9 @@ struct ConsumerOptions {
     WaitMode wait = WaitMode::blocking;
     std::size_t max_poll_records = 500;  // Kafka's max.poll.records
     std::chrono::microseconds spin_before_sleep{50};
+    // check.crcs: the CRC-32C of every batch read from disk is checked (records lost to damage
+    // are then reported as corrupt_record). Off, only a batch's framing is.
+    bool check_crcs = true;
 
     // Consumer groups, with Kafka's names: set group_id, then subscribe() joins the group.
     std::string group_id{};                                 // group.id

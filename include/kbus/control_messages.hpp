@@ -178,6 +178,33 @@ struct FetchRequest {
     KBUS_FIELDS(topic_id, partition, offset, max_bytes, as_extent)
 };
 
+// Damage in a partition's log: the offsets a corrupt batch cost (none if last < first), where
+// reading resumes, and the bytes of the segment file it spans.
+struct CorruptBatchReply {
+    bool corrupt = false;  // false: kbusd's own check found the batch sound
+    std::int64_t first_offset = 0;
+    std::int64_t last_offset = -1;
+    std::int64_t resume_offset = 0;
+    std::string file;
+    std::uint64_t file_begin = 0;
+    std::uint64_t file_end = 0;
+    std::string message;  // the daemon's one line on it
+    KBUS_FIELDS(corrupt, first_offset, last_offset, resume_offset, file, file_begin, file_end,
+                message)
+};
+
+// A consumer read a batch from disk that fails its CRC (or its framing) at `offset` (the first
+// offset it has not read yet), or a fetch there answered corrupt_record. kbusd checks the batch
+// itself; damage it confirms is remembered (reads step over it from then on) and logged once.
+struct ReportCorruptBatchRequest {
+    static constexpr RequestType type = RequestType::report_corrupt_batch;
+    using Reply = CorruptBatchReply;
+    std::uint64_t topic_id = 0;
+    std::int32_t partition = 0;
+    std::int64_t offset = 0;
+    KBUS_FIELDS(topic_id, partition, offset)
+};
+
 struct StatsRequest {
     static constexpr RequestType type = RequestType::stats;
     using Reply = stats::BusStats;

@@ -113,7 +113,8 @@ class Error : public std::runtime_error {
 // Thrown by Consumer::poll when the consumer cannot continue at its position: its held batch
 // was invalidated (it held it longer than consumer.hold.timeout.ms), the offset left the ring,
 // or records were lost to a corrupt batch on disk (corrupt_record). resume_offset() is where it
-// can continue from (seek there, or to the beginning).
+// can continue from (seek there, or to the beginning). After corrupt_record the consumer's
+// position is already there: the next poll goes on past the lost records.
 class OffsetOutOfRange : public Error {
   public:
     OffsetOutOfRange(ErrorCode code, const std::string& message, std::string topic,

@@ -7,10 +7,20 @@
 // release_held(), or until the daemon detaches the source for holding longer than
 // consumer.hold.timeout.ms, which check_attached() reports (batch_invalidated, with the offset to
 // resume from). It never hands out overwritten bytes.
+//
+// Every batch read from disk is checked by its CRC-32C (Kafka's check.crcs; ConsumerOptions).
+// One that fails is reported to the daemon, which checks it itself and remembers the damage;
+// the records it cost are then reported once, as OffsetOutOfRange with ErrorCode::corrupt_record
+// naming the offsets and the file, and resume_offset() the first offset after them. So are
+// offsets that are neither in the log nor in the ring any more (a log cut short under a ring
+// that moved on). Either way the source's position has already moved to resume_offset(): the
+// caller's next poll() goes on past the hole. A loss is only reported by a poll that has
+// gathered nothing yet, so no record already handed to this poll is dropped with the throw.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <span>
 #include <string>
@@ -34,12 +44,13 @@ struct CommitRoute {
 class PartitionSource {
   public:
     PartitionSource(Client& client, std::string topic, std::int32_t partition,
-                    std::shared_ptr<const TopicHandle> handle)
+                    std::shared_ptr<const TopicHandle> handle, bool check_crcs = true)
         : client_(&client),
           topic_(std::move(topic)),
           partition_(partition),
           handle_(std::move(handle)),
-          reader_(handle_->rings[std::size_t(partition)]) {}
+          reader_(handle_->rings[std::size_t(partition)]),
+          check_crcs_(check_crcs) {}
 
     [[nodiscard]] const std::string& topic() const noexcept { return topic_; }
     [[nodiscard]] std::int32_t partition() const noexcept { return partition_; }
@@ -149,18 +160,34 @@ class PartitionSource {
         disk_copy_.clear();
         disk_ = {};
         disk_at_ = 0;
+        checked_to_ = 0;
     }
 
     // Fetches the batches from the cursor on: read from the segment file where the daemon says
-    // they are, else as bytes (decompressed by the daemon). False if the log has nothing there.
-    bool fetch_from_disk() {
+    // they are, else as bytes (decompressed by the daemon). False if the log has nothing there
+    // (or, when `may_report` is false, damage stands there: it is reported by a later poll).
+    bool fetch_from_disk(bool may_report) {
         clear_disk();
+        try {
+            return fetch_at_cursor();
+        } catch (const Error& e) {
+            if (e.code() != ErrorCode::corrupt_record) throw;
+            // Offsets the daemon knows were lost to damage: it tells us which (the report of a
+            // known region costs it no check).
+            if (may_report) report_damage();
+            return false;
+        }
+    }
+
+    bool fetch_at_cursor() {
+        log_end_ = std::numeric_limits<std::int64_t>::max();  // unknown until a reply says
         const std::uint64_t id = handle_->metadata.topic_id;
         const auto offset = std::int64_t(cursor_.offset);
         if (read_segments_) {
             const protocol::FetchReply f =
                 client_->fetch(id, partition_, offset, protocol::max_fetch_file_bytes, true);
             ring_start_ = f.ring_start_offset;
+            log_end_ = f.log_end_offset;
             if (f.file_path.empty()) return false;
             if (disk_file_.read(f.file_path, f.file_position, std::size_t(f.file_length))) {
                 disk_ = disk_file_.bytes();
@@ -170,6 +197,7 @@ class PartitionSource {
         }
         protocol::FetchReply f = client_->fetch(id, partition_, offset, protocol::max_fetch_bytes);
         ring_start_ = f.ring_start_offset;
+        log_end_ = f.log_end_offset;
         disk_copy_ = std::move(f.batches);
         disk_ = {reinterpret_cast<const std::byte*>(disk_copy_.data()), disk_copy_.size()};
         return !disk_.empty();
@@ -178,36 +206,101 @@ class PartitionSource {
     // The next batch to decode, fetching more when they run out and moving back onto the ring
     // once the cursor reaches what the ring holds. A refill happens only before this poll took
     // anything from the partition: earlier views point into the old batches. False: nothing
-    // (more) now. `tried_ring`: this gather went back to the ring once already.
-    bool next_disk_batch(bool& tried_ring) {
-        while (disk_at_ >= disk_.size()) {
-            if (taken_this_poll_ != 0) return false;
+    // (more) now, and poll waits. It never loops by itself (at most two fetches and one move to
+    // the ring): offsets that are gone for good are reported, offsets not there yet waited for.
+    // `tried_ring`: this gather went back to the ring once already. `may_report`: this poll has
+    // gathered nothing yet, so a loss can be thrown.
+    bool next_disk_batch(bool& tried_ring, bool may_report) {
+        if (disk_at_ < disk_.size()) return true;
+        if (taken_this_poll_ != 0) return false;
+        for (int fetches = 0; fetches < 2; ++fetches) {
             if (!tried_ring && ring_start_ >= 0 && std::int64_t(cursor_.offset) >= ring_start_) {
                 tried_ring = true;
                 attach(OffsetSpec::at(std::int64_t(cursor_.offset)));
                 if (!on_disk_) return false;  // back on the ring: the next gather reads it
             }
-            if (!fetch_from_disk()) {
-                if (tried_ring) return false;  // the ring moved on meanwhile: next time
-                continue;                      // nothing more on disk: the ring has the rest
-            }
+            if (fetch_from_disk(may_report)) return true;
+            // Nothing on disk at the cursor: the ring has it (once), or it is not there yet.
+            if (tried_ring || ring_start_ < 0 || std::int64_t(cursor_.offset) < ring_start_) break;
         }
+        if (may_report) report_hole();
+        return false;
+    }
+
+    // Nothing at the cursor in the log, whose end is at or below it, while the ring starts above
+    // it (the daemon reads the ring's start first, so the two cannot straddle a spill): those
+    // offsets are gone for good (a log cut short under a ring that moved on, or a ring-only
+    // bus). Anything else is merely not written yet.
+    void report_hole() {
+        const auto at = std::int64_t(cursor_.offset);
+        if (ring_start_ < 0 || at >= ring_start_ || log_end_ > at) return;
+        throw_lost(at, ring_start_ - 1, ring_start_,
+                   "being neither in the log (it ends at offset " + std::to_string(log_end_) +
+                       ") nor in the ring (it starts at offset " + std::to_string(ring_start_) +
+                       ")");
+    }
+
+    // A batch read from disk failed its check, or a fetch met damage: the daemon checks the
+    // batch at the cursor itself. Confirmed, the loss is thrown (the position moved past it).
+    // Not confirmed (kbusd's copy is sound), the daemon sends the bytes from now on; if those
+    // fail here too, the disagreement is thrown without moving, and never retried in a loop.
+    void report_damage() {
+        clear_disk();
+        const protocol::CorruptBatchReply r = client_->request(protocol::ReportCorruptBatchRequest{
+            handle_->metadata.topic_id, partition_, std::int64_t(cursor_.offset)});
+        if (r.corrupt)
+            throw_lost(r.first_offset, r.last_offset, r.resume_offset,
+                       "to a corrupt batch in " + r.file + " (bytes " +
+                           std::to_string(r.file_begin) + ".." + std::to_string(r.file_end) + ")");
+        if (!read_segments_)
+            throw OffsetOutOfRange(ErrorCode::corrupt_record,
+                                   "the batch at offset " + std::to_string(cursor_.offset) +
+                                       " of " + topic_ + "/" + std::to_string(partition_) +
+                                       " failed its CRC as received, though kbusd reads it sound",
+                                   topic_, partition_, std::int64_t(cursor_.offset));
+        read_segments_ = false;
+    }
+
+    [[noreturn]] void throw_lost(std::int64_t first, std::int64_t last, std::int64_t resume,
+                                 const std::string& how) {
+        clear_disk();
+        cursor_.offset = std::max(cursor_.offset, std::uint64_t(resume));
+        const std::string offsets =
+            first > last ? "no offsets"
+                         : "offsets " + std::to_string(first) + ".." + std::to_string(last);
+        throw OffsetOutOfRange(ErrorCode::corrupt_record,
+                               offsets + " of " + topic_ + "/" + std::to_string(partition_) +
+                                   " were lost " + how + "; reading resumes at offset " +
+                                   std::to_string(cursor_.offset),
+                               topic_, partition_, std::int64_t(cursor_.offset));
+    }
+
+    // Framing always; the CRC too (check.crcs), but not of a batch stored compressed, which the
+    // daemon checks when it decompresses it for us. A batch taken over several polls is checked
+    // once.
+    [[nodiscard]] bool batch_sound(const log::BatchView& b) {
+        if (disk_at_ < checked_to_) return true;
+        if (b.check(false) != log::BatchCheck::ok) return false;
+        const bool stored_compressed = b.compression_codec() != 0 && disk_copy_.empty();
+        if (check_crcs_ && !stored_compressed && b.crc() != b.computed_crc()) return false;
+        checked_to_ = disk_at_ + b.total_bytes();
         return true;
     }
 
     void gather_from_disk(std::vector<Message>& out, std::size_t max) {
         bool tried_ring = false;
-        while (out.size() < max && next_disk_batch(tried_ring)) {
+        while (out.size() < max && next_disk_batch(tried_ring, out.empty())) {
             const log::BatchView b(disk_.subspan(disk_at_));
-            if (b.check(false) != log::BatchCheck::ok) {
-                clear_disk();
-                throw_out_of_range("is in a corrupt batch on disk");
+            if (!batch_sound(b)) {
+                if (!out.empty()) return;  // what this poll gathered goes out first
+                report_damage();           // throws, or the daemon sends the bytes from now on
+                continue;
             }
             if (b.compression_codec() != 0) {
                 if (disk_copy_.empty() && taken_this_poll_ == 0) {
                     // Stored compressed: from here on the daemon decompresses for us.
                     read_segments_ = false;
-                    if (!fetch_from_disk()) return;
+                    if (!fetch_from_disk(out.empty())) return;
                     continue;
                 }
                 if (disk_copy_.empty()) return;  // after this poll's views are released
@@ -262,6 +355,9 @@ class PartitionSource {
     std::span<const std::byte> disk_;
     std::size_t disk_at_ = 0;
     std::int64_t ring_start_ = -1;  // -1: not known yet
+    std::int64_t log_end_ = 0;      // as of the last fetch
+    std::size_t checked_to_ = 0;    // disk_ up to here passed batch_sound()
+    bool check_crcs_ = true;
     std::size_t taken_this_poll_ = 0;
 };
 

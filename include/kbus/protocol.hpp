@@ -85,6 +85,7 @@ enum class RequestType : std::uint16_t {
     delete_group = 19,
     reset_offsets = 20,
     stats = 21,
+    report_corrupt_batch = 22,
 };
 
 // Where a consumer starts: the log start, the high watermark, an offset, or the first offset

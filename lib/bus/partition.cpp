@@ -111,9 +111,12 @@ std::uint64_t Partition::offset_for_timestamp(std::int64_t ts) const {
 protocol::FetchReply Partition::fetch(std::int64_t offset, std::uint32_t max_bytes, bool as_extent,
                                       std::uint32_t max_message_bytes) const {
     protocol::FetchReply f;
+    // The ring's start before the log's end: an offset below the one and at or past the other
+    // is then gone for good (records leave the ring only once spilled, and the log only grows
+    // at its end), which a consumer tells from "not written yet".
+    f.ring_start_offset = std::int64_t(gate_->earliest(high_watermark()));
     f.log_start_offset = log_->log_start_offset();
     f.log_end_offset = log_->log_end_offset();
-    f.ring_start_offset = std::int64_t(gate_->earliest(high_watermark()));
     if (as_extent) {
         log::PartitionLog::Extent e =
             log_->locate(offset, std::min(max_bytes, protocol::max_fetch_file_bytes));
@@ -127,9 +130,31 @@ protocol::FetchReply Partition::fetch(std::int64_t offset, std::uint32_t max_byt
     // What a batch may inflate to: the spill's batch size plus one record beyond it, with room
     // to spare for batches other producers compressed harder.
     const std::size_t most = (64u << 20) + max_message_bytes;
-    f.batches = log::decompress_batches(
-        log_->read(offset, std::min(max_bytes, protocol::max_fetch_bytes)), most);
+    const std::string stored = log_->read(offset, std::min(max_bytes, protocol::max_fetch_bytes));
+    std::size_t consumed = 0;
+    f.batches = log::decompress_batches(stored, most, &consumed);
+    // Stopped at the first batch: a compressed one whose CRC fails (later ones are the next
+    // fetch's first). The log confirms and remembers it.
+    if (f.batches.empty() && consumed < stored.size())
+        if (const auto damage = log_->damage_at(offset, true))
+            throw Error(ErrorCode::corrupt_record, log_->describe(*damage));
     return f;
+}
+
+protocol::CorruptBatchReply Partition::report_corrupt(std::int64_t offset) {
+    protocol::CorruptBatchReply reply;
+    const std::optional<log::PartitionLog::Damage> damage = log_->damage_at(offset, true);
+    if (!damage) return reply;
+    const log::CorruptRegion& r = damage->region;
+    reply.corrupt = true;
+    reply.first_offset = r.first_offset;
+    reply.last_offset = r.last_offset;
+    reply.resume_offset = std::max(r.last_offset + 1, offset);
+    reply.file = damage->path;
+    reply.file_begin = r.begin;
+    reply.file_end = r.end;
+    reply.message = log_->describe(*damage);
+    return reply;
 }
 
 }  // namespace kbus::bus

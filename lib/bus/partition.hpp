@@ -74,9 +74,14 @@ class Partition {
     // The first offset at or after `ts`: on disk through the time index, else among the records
     // the spill has not taken yet, else the high watermark.
     [[nodiscard]] std::uint64_t offset_for_timestamp(std::int64_t ts) const;
-    // Batches from the log for a consumer behind the ring (protocol::FetchRequest).
+    // Batches from the log for a consumer behind the ring (protocol::FetchRequest). Throws
+    // Error(corrupt_record) for offsets that damage in the log cost (a compressed batch whose
+    // CRC fails here is found and remembered on the way).
     [[nodiscard]] protocol::FetchReply fetch(std::int64_t offset, std::uint32_t max_bytes,
                                              bool as_extent, std::uint32_t max_message_bytes) const;
+    // A consumer found a batch at `offset` that fails its CRC (ReportCorruptBatchRequest): the
+    // log checks it itself; what it confirms is remembered, logged once, and answered.
+    [[nodiscard]] protocol::CorruptBatchReply report_corrupt(std::int64_t offset);
 
     // A Kafka fetch waits for records that are on the ring but not yet in the log: the spill
     // writes them at its next pass instead of letting the batch linger. True if newly asked.

@@ -217,7 +217,8 @@ void decompress(int codec_id, std::span<const std::byte> input, std::string& out
     }
 }
 
-std::string decompress_batches(const std::string& batches, std::size_t max_decompressed) {
+std::string decompress_batches(const std::string& batches, std::size_t max_decompressed,
+                               std::size_t* consumed) {
     std::string out, plain;
     std::size_t at = 0;
     while (at < batches.size()) {
@@ -245,6 +246,7 @@ std::string decompress_batches(const std::string& batches, std::size_t max_decom
         }
         at += total;
     }
+    if (consumed != nullptr) *consumed = at;
     return out;
 }
 

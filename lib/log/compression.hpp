@@ -23,8 +23,10 @@ void decompress(int codec_id, std::span<const std::byte> input, std::string& out
 // Rewrites whole RecordBatch v2 batches so that none is compressed (attributes, batchLength and
 // the CRC are updated). Bytes after the last whole batch are dropped, and so is everything from a
 // compressed batch whose CRC fails or that would inflate beyond max_decompressed bytes (a
-// decompression bomb: Error(protocol_error)).
+// decompression bomb: Error(protocol_error)). `consumed`, if given, is set to how many input
+// bytes the result stands for: less than the input's size where a bad batch stopped it.
 [[nodiscard]] std::string decompress_batches(const std::string& batches,
-                                             std::size_t max_decompressed);
+                                             std::size_t max_decompressed,
+                                             std::size_t* consumed = nullptr);
 
 }  // namespace kbus::log

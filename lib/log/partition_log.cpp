@@ -2,10 +2,15 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <limits>
+#include <sstream>
 #include <vector>
 
+#include "kbus/detail/clock.hpp"
 #include "kbus/error.hpp"
+#include "log/file.hpp"
 #include "security/access_policy.hpp"
 
 namespace kbus::log {
@@ -13,9 +18,18 @@ namespace fs = std::filesystem;
 
 PartitionLog::PartitionLog(std::string dir, const config::TopicConfig& config, bool verify,
                            logging::LogSink sink)
-    : dir_(std::move(dir)), config_(config), sink_(std::move(sink)) {
+    : dir_(std::move(dir)), config_(config), sink_(std::move(sink)), limited_log_(sink_) {
     fs::create_directories(dir_);
     security::access_policy().apply_to_path(dir_, true);
+    const std::vector<std::int64_t> bases = list_segments();
+    const std::int64_t recovery_point = read_recovery_point(verify);
+    recover(bases, verify, recovery_point);
+    if (segments_.empty()) roll(0);
+    settle_recovery_point(verify, recovery_point);
+    publish_offsets();
+}
+
+std::vector<std::int64_t> PartitionLog::list_segments() {
     std::vector<std::int64_t> bases;
     for (const auto& entry : fs::directory_iterator(dir_)) {
         const std::string name = entry.path().filename().string();
@@ -26,36 +40,125 @@ PartitionLog::PartitionLog(std::string dir, const config::TopicConfig& config, b
             fs::remove(entry.path());
     }
     std::sort(bases.begin(), bases.end());
+    return bases;
+}
+
+void PartitionLog::recover(const std::vector<std::int64_t>& bases, bool verify,
+                           std::int64_t recovery_point) {
     bool cut = false;
     std::int64_t expected = bases.empty() ? 0 : bases.front();
     std::size_t dropped = 0;
-    for (std::int64_t base : bases) {
-        // After a cut (or an overlap: a segment starting below where the previous ended), later
-        // segments cannot follow densely: they go, as Kafka drops them after truncation.
+    for (std::size_t i = 0; i < bases.size(); ++i) {
+        const std::int64_t base = bases[i];
+        // After a cut of a torn tail (or an overlap: a segment starting below where the previous
+        // ended), later segments cannot follow densely: they go, as Kafka drops them after
+        // truncation. A cut only happens past the recovery point, so they were never synced.
         if (cut || base < expected) {
             for (const char* suffix : {".log", ".index", ".timeindex"})
                 fs::remove(segment_file_name(dir_, base, suffix));
             ++dropped;
             continue;
         }
+        const RecoveryLimits limits{recovery_point, i + 1 < bases.size() ? bases[i + 1] : -1};
         RecoveryResult r;
         auto segment = std::make_unique<Segment>(
-            Segment::open(dir_, base, verify, config_.index_interval_bytes, r));
-        if (r.truncated) {
-            sink_("WARN", "truncated " + segment->log_path() + " at byte " +
-                              std::to_string(r.valid_bytes) + " (" + r.reason +
-                              "); the log now ends at offset " +
-                              std::to_string(segment->next_offset()));
-            cut = true;
-        }
+            Segment::open(dir_, base, verify, config_.index_interval_bytes, limits, r));
+        log_recovered(*segment, r);
+        cut = r.truncated;
         expected = segment->next_offset();
         segments_.emplace(base, std::move(segment));
     }
     if (dropped != 0)
         sink_("WARN", "removed " + std::to_string(dropped) + " segment(s) of " + dir_ +
                           " after the truncation");
-    if (segments_.empty()) roll(0);
-    publish_offsets();
+}
+
+void PartitionLog::log_recovered(const Segment& s, const RecoveryResult& r) {
+    // Each region once; a file that is mostly garbage gets a count after the first few.
+    constexpr std::size_t most_lines = 10;
+    std::int64_t lost = 0;
+    for (std::size_t i = 0; i < r.regions.size(); ++i) {
+        const CorruptRegion& region = r.regions[i];
+        lost += std::max<std::int64_t>(0, region.last_offset - region.first_offset + 1);
+        if (i < most_lines) sink_("ERROR", describe({s.log_path(), region}));
+    }
+    if (r.regions.size() > most_lines)
+        sink_("ERROR", std::to_string(r.regions.size() - most_lines) +
+                           " more corrupt batch(es) in " + s.log_path() + "; " +
+                           std::to_string(lost) + " offset(s) lost in all");
+    if (!r.truncated) return;
+    const std::string why =
+        recovery_point_ == std::numeric_limits<std::int64_t>::max()
+            ? "nothing valid after it, and no recovery point"
+            : "a torn write past the recovery point " + std::to_string(recovery_point_);
+    sink_("WARN", "truncated " + s.log_path() + " at byte " + std::to_string(r.valid_bytes) + " (" +
+                      r.reason + ": " + why + "); the log now ends at offset " +
+                      std::to_string(s.next_offset()));
+}
+
+// The checkpoint as Kafka writes it (version 0, one entry: topic, partition, offset). Missing
+// after a crash: nothing is known to be on disk, everything is checked as a torn zone. Missing
+// after a clean stop: the stop synced everything (a log from before checkpoints existed).
+std::int64_t PartitionLog::read_recovery_point(bool verify) {
+    const std::int64_t unknown = verify ? 0 : std::numeric_limits<std::int64_t>::max();
+    std::string text;
+    if (!read_whole_file(checkpoint_path(), text)) return recovery_point_ = unknown;
+    std::istringstream in(text);
+    std::string topic, partition;
+    int version = -1, count = -1;
+    std::int64_t offset = -1;
+    if (!(in >> version >> count >> topic >> partition >> offset) || version != 0 || count != 1 ||
+        offset < 0) {
+        sink_("WARN", checkpoint_path() + " is unreadable; recovering " + dir_ +
+                          " as if nothing was known to be on disk");
+        return recovery_point_ = unknown;
+    }
+    return recovery_point_ = offset;
+}
+
+// After recovery every offset of the log is on disk or was checked batch by batch; what was
+// checked is synced now, so the recovery point can move to the log end.
+void PartitionLog::settle_recovery_point(bool verify, std::int64_t recovery_point) {
+    Segment& last = active();
+    const bool known = recovery_point != std::numeric_limits<std::int64_t>::max();
+    if (known && recovery_point > last.next_offset()) {
+        sink_("ERROR", "offsets " + std::to_string(last.next_offset()) + ".." +
+                           std::to_string(recovery_point - 1) + " of " + dir_ +
+                           " were on disk but are missing from its files: they are lost");
+        last.extend_to(recovery_point);
+    }
+    if (verify)
+        for (auto& [base, s] : segments_)
+            if (s->next_offset() > recovery_point_) s->flush();
+    // A new, empty log needs no checkpoint yet: a missing one means "nothing known" already.
+    const std::int64_t end = last.next_offset();
+    if (end != recovery_point_ && end > 0) {
+        recovery_point_ = -1;  // forces the write
+        advance_recovery_point(end);
+    }
+    recovery_point_ = end;
+}
+
+void PartitionLog::advance_recovery_point(std::int64_t offset) noexcept {
+    if (offset <= recovery_point_) return;
+    try {
+        write_checkpoint(offset);
+        recovery_point_ = offset;
+    } catch (const std::exception& e) {
+        // The point stays where it was: the next recovery checks more than it needs to.
+        limited_log_.write("checkpoint " + dir_, "WARN",
+                           std::string("cannot write the recovery point: ") + e.what(),
+                           detail::monotonic_ns());
+    }
+}
+
+void PartitionLog::write_checkpoint(std::int64_t offset) {
+    const std::string name = fs::path(dir_).filename().string();
+    const auto dash = name.rfind('-');
+    const std::string topic = dash == std::string::npos ? name : name.substr(0, dash);
+    const std::string partition = dash == std::string::npos ? "0" : name.substr(dash + 1);
+    write_file_durably(checkpoint_path(),
+                       "0\n1\n" + topic + " " + partition + " " + std::to_string(offset) + "\n");
 }
 
 void PartitionLog::publish_offsets() noexcept {
@@ -96,6 +199,7 @@ Segment* PartitionLog::roll(std::int64_t base_offset) {
 void PartitionLog::append(std::string_view batch, std::int64_t now_ms) {
     const BatchView b({reinterpret_cast<const std::byte*>(batch.data()), batch.size()});
     Segment* closed = nullptr;
+    std::int64_t synced_end = 0;
     {
         std::lock_guard lock(mutex_);
         Segment& a = active();
@@ -106,14 +210,21 @@ void PartitionLog::append(std::string_view batch, std::int64_t now_ms) {
         const bool old =
             a.first_timestamp() >= 0 && stamp - a.first_timestamp() > config_.segment_ms;
         const bool relative_overflow = b.last_offset() - a.base_offset() > INT32_MAX;
-        if (!a.empty() && (full || old || relative_overflow)) closed = roll(b.base_offset());
+        if (!a.empty() && (full || old || relative_overflow)) {
+            synced_end = a.next_offset();
+            closed = roll(b.base_offset());
+        }
         active().append(b, config_.index_interval_bytes);
         publish_offsets();
     }
     unflushed_messages_ += b.record_count();
     // A closed segment is made durable at once, outside the lock (only this thread appends,
-    // rolls and deletes segments, so it stays there meanwhile).
-    if (closed != nullptr) closed->flush();
+    // rolls and deletes segments, so it stays there meanwhile). Every segment before it was
+    // synced at its own roll: the whole log below its end is on disk now.
+    if (closed != nullptr) {
+        closed->flush();
+        advance_recovery_point(synced_end);
+    }
 }
 
 void PartitionLog::maybe_flush(std::int64_t now_ms, bool force) {
@@ -121,18 +232,20 @@ void PartitionLog::maybe_flush(std::int64_t now_ms, bool force) {
         last_flush_ms_ = now_ms;
         return;
     }
-    std::int64_t flush_messages = 0, flush_ms = 0;
+    std::int64_t flush_messages = 0, flush_ms = 0, end = 0;
     Segment* a = nullptr;
     {
         std::lock_guard lock(mutex_);
         flush_messages = config_.flush_messages;
         flush_ms = config_.flush_ms;
         a = &active();
+        end = a->next_offset();
     }
     if (force || unflushed_messages_ >= flush_messages || now_ms - last_flush_ms_ >= flush_ms) {
         a->flush();  // outside the lock: readers go on meanwhile
         unflushed_messages_ = 0;
         last_flush_ms_ = now_ms;
+        advance_recovery_point(end);
     }
 }
 
@@ -165,14 +278,51 @@ std::pair<const Segment*, std::uint64_t> PartitionLog::find(std::int64_t offset)
         throw Error(ErrorCode::offset_out_of_range, "offset " + std::to_string(offset) +
                                                         " is below the log start " +
                                                         std::to_string(log_start_offset()));
+    const Spot spot = spot_of(offset, false);
+    if (spot.damage) throw Error(ErrorCode::corrupt_record, describe(*spot.damage));
+    return {spot.segment, spot.position};
+}
+
+PartitionLog::Spot PartitionLog::spot_of(std::int64_t offset, bool check_crc) const {
     auto it = segments_.upper_bound(offset);
-    if (it == segments_.begin()) return {nullptr, 0};
+    if (it == segments_.begin()) return {};
     for (--it; it != segments_.end(); ++it) {
-        const Segment& s = *it->second;
+        Segment& s = *it->second;
+        if (const CorruptRegion* r = s.region_holding(offset))
+            return {&s, r->begin, Damage{s.log_path(), *r}};
         const std::uint64_t pos = s.position_of(offset);
-        if (pos < s.size_bytes()) return {&s, pos};
+        if (pos >= s.size_bytes()) continue;
+        if (const CorruptRegion* r = s.region_at(pos)) return {&s, pos, Damage{s.log_path(), *r}};
+        // A header that cannot be a batch is damage for sure; a CRC costs reading the batch.
+        if (!check_crc && s.whole_batches_bytes(pos, 1) != 0) return {&s, pos, std::nullopt};
+        const std::size_t known = s.regions().size();
+        const std::optional<CorruptRegion> r = s.check_batch_for(offset);
+        if (!r) return {&s, pos, std::nullopt};
+        if (s.regions().size() > known) report_damage(s.log_path(), *r);
+        return {&s, r->begin, Damage{s.log_path(), *r}};
     }
-    return {nullptr, 0};
+    return {};
+}
+
+std::optional<PartitionLog::Damage> PartitionLog::damage_at(std::int64_t offset, bool check) {
+    std::lock_guard lock(mutex_);
+    if (offset < log_start_offset() || offset >= log_end_offset()) return std::nullopt;
+    return spot_of(offset, check).damage;
+}
+
+std::string PartitionLog::describe(const Damage& d) const {
+    const CorruptRegion& r = d.region;
+    const std::string offsets =
+        r.last_offset < r.first_offset
+            ? "no offsets"
+            : "offsets " + std::to_string(r.first_offset) + ".." + std::to_string(r.last_offset);
+    return offsets + " of " + dir_ + " lost to a corrupt batch in " + d.path + " (bytes " +
+           std::to_string(r.begin) + ".." + std::to_string(r.end) + ", " + r.reason +
+           "); reading resumes at offset " + std::to_string(r.last_offset + 1);
+}
+
+void PartitionLog::report_damage(const std::string& path, const CorruptRegion& r) const {
+    limited_log_.write("corrupt " + dir_, "ERROR", describe({path, r}), detail::monotonic_ns());
 }
 
 std::string PartitionLog::read(std::int64_t offset, std::size_t max_bytes) const {

@@ -3,6 +3,14 @@
 // flush.ms decide when to fdatasync; retention deletes whole closed segments from the oldest.
 // Recovery at open checks what an unclean shutdown may have torn and cuts the log there.
 //
+// Damage is contained (Kafka's recovery point): the log keeps, in recovery-point-offset-checkpoint,
+// the offset below which it is known to be on disk, advanced after each sync (a roll syncs the
+// closed segment, flush.ms / flush.messages and a clean stop the active one). Recovery cuts only
+// a torn tail: the first bad batch at or past that point. A bad batch below it is corruption: it
+// costs that batch alone, is logged once with its file, bytes and offsets, and is remembered as a
+// corrupt region that every read steps over; later segments are never deleted for it. A read or
+// fetch of offsets the damage cost throws Error(corrupt_record) naming them.
+//
 // Thread-safe: the spill thread appends, syncs and applies retention while the control and Kafka
 // threads read. One mutex guards the segment list; a sync (the slow part of a write) runs
 // outside it, and the log's start and end offsets are readable without it.
@@ -15,6 +23,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "config/topic_config.hpp"
 #include "log/segment.hpp"
@@ -25,8 +34,8 @@ namespace kbus::log {
 class PartitionLog {
   public:
     // Opens the directory (creating it for the access policy), recovering its segments. `verify`
-    // checks every batch's CRC (after an unclean shutdown); corrupt tails are cut and later
-    // segments dropped.
+    // checks every batch's CRC (after an unclean shutdown); a torn tail past the recovery point
+    // is cut and later segments dropped, damage below it is stepped over.
     PartitionLog(std::string dir, const config::TopicConfig& config, bool verify,
                  logging::LogSink sink);
 
@@ -54,8 +63,10 @@ class PartitionLog {
     // returns how many.
     std::size_t apply_retention(std::int64_t now_ms);
 
-    // Whole batches from the one holding `offset`, up to max_bytes (at least one batch). Empty
-    // if offset is at or past the log end. Throws OffsetOutOfRange-like Error below log start.
+    // Whole batches from the one holding `offset`, up to max_bytes (at least one batch), never
+    // across damage. Empty if offset is at or past the log end. Throws Error(offset_out_of_range)
+    // below log start, and Error(corrupt_record) if damage cost `offset` (or lies between it and
+    // the next batch).
     [[nodiscard]] std::string read(std::int64_t offset, std::size_t max_bytes) const;
     // Where read() would take its bytes from, for a reader that maps the segment itself.
     struct Extent {
@@ -67,10 +78,49 @@ class PartitionLog {
     // The first offset with a timestamp >= ts, if any (the timeindex, then the batches).
     [[nodiscard]] std::optional<std::int64_t> offset_for_timestamp(std::int64_t ts) const;
 
+    // Damage in a segment file, and the offsets it cost.
+    struct Damage {
+        std::string path;  // the segment's .log file
+        CorruptRegion region;
+    };
+    // The damage that costs `offset` (or lies between it and the next batch), if known; with
+    // `check`, the batch that holds it is checked too (framing and CRC), and damage found there
+    // is remembered and logged once. nullopt: sound there, or outside the log.
+    [[nodiscard]] std::optional<Damage> damage_at(std::int64_t offset, bool check);
+    // One line for an error or a log: which offsets the damage cost, where, and where reading
+    // resumes.
+    [[nodiscard]] std::string describe(const Damage& d) const;
+    // The offset below which the log is known to be on disk. The appending thread's.
+    [[nodiscard]] std::int64_t recovery_point() const noexcept { return recovery_point_; }
+    // Where that point is kept: Kafka's name, one file per partition directory.
+    [[nodiscard]] std::string checkpoint_path() const {
+        return dir_ + "/recovery-point-offset-checkpoint";
+    }
+
   private:
     // The segment and file position of the batch holding `offset` (or the first after it);
-    // nullptr past the log end. Throws below the log start.
+    // nullptr past the log end. Throws below the log start, and corrupt_record at damage.
     [[nodiscard]] std::pair<const Segment*, std::uint64_t> find(std::int64_t offset) const;
+    struct Spot {
+        Segment* segment = nullptr;
+        std::uint64_t position = 0;
+        std::optional<Damage> damage;
+    };
+    // Under the lock: where `offset` is read, or the damage that stands there. Damage found on
+    // the way (a header no batch can have, or with `check_crc` a CRC mismatch) is remembered
+    // even by a read: regions are what the disk holds, not state of the log's own.
+    [[nodiscard]] Spot spot_of(std::int64_t offset, bool check_crc) const;
+    void report_damage(const std::string& path, const CorruptRegion& r) const;
+
+    // Recovery at open.
+    [[nodiscard]] std::vector<std::int64_t> list_segments();
+    [[nodiscard]] std::int64_t read_recovery_point(bool verify);
+    void recover(const std::vector<std::int64_t>& bases, bool verify, std::int64_t recovery_point);
+    void log_recovered(const Segment& s, const RecoveryResult& r);
+    void settle_recovery_point(bool verify, std::int64_t recovery_point);
+    // After a sync that covered every offset below `offset` (the appending thread).
+    void advance_recovery_point(std::int64_t offset) noexcept;
+    void write_checkpoint(std::int64_t offset);
 
     Segment& active() { return *segments_.rbegin()->second; }
     // Starts a segment at base_offset; the one it closes is returned for the caller to sync
@@ -82,6 +132,8 @@ class PartitionLog {
     std::string dir_;
     config::TopicConfig config_;
     logging::LogSink sink_;
+    // Damage found while serving (rate-limited per partition) and checkpoint write failures.
+    mutable logging::RateLimitedLog limited_log_;
     mutable std::mutex mutex_;
     std::map<std::int64_t, std::unique_ptr<Segment>> segments_;  // by base offset
     std::atomic<std::int64_t> log_start_offset_{0};
@@ -89,6 +141,7 @@ class PartitionLog {
     // The appending thread's own bookkeeping (not under the mutex).
     std::int64_t unflushed_messages_ = 0;
     std::int64_t last_flush_ms_ = 0;
+    std::int64_t recovery_point_ = 0;  // as last written to the checkpoint
 };
 
 }  // namespace kbus::log

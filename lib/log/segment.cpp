@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <limits>
 
 #include "kbus/detail/big_endian.hpp"
 #include "kbus/error.hpp"
@@ -33,6 +34,14 @@ struct Mapped {
     Mapped& operator=(const Mapped&) = delete;
 };
 
+// Where the offsets of damage with nothing valid after it in its file end: at the next segment's
+// base, else (the last segment) at the recovery point, below which offsets were handed out and
+// synced. -1: not known (a clean stop's log without a checkpoint): such damage is cut instead.
+std::int64_t offset_bound(const RecoveryLimits& l) {
+    if (l.next_base >= 0) return l.next_base;
+    return l.recovery_point == std::numeric_limits<std::int64_t>::max() ? -1 : l.recovery_point;
+}
+
 }  // namespace
 
 std::string segment_file_name(const std::string& dir, std::int64_t base_offset,
@@ -59,16 +68,20 @@ Segment Segment::create(const std::string& dir, std::int64_t base_offset) {
 }
 
 Segment Segment::open(const std::string& dir, std::int64_t base_offset, bool verify,
-                      std::int32_t index_interval_bytes, RecoveryResult& result) {
+                      std::int32_t index_interval_bytes, const RecoveryLimits& limits,
+                      RecoveryResult& result) {
     Segment s(dir, base_offset, false);
     s.size_ = s.log_.size();
-    s.rebuild(verify, index_interval_bytes, result);
+    s.rebuild(verify, index_interval_bytes, limits, result);
     return s;
 }
 
-// Reads every batch: establishes next offset and timestamps, and (when verifying) checks CRCs
-// and cuts the log at the first bad batch. Indexes are rebuilt unless trusted ones load.
-void Segment::rebuild(bool verify, std::int32_t index_interval_bytes, RecoveryResult& result) {
+// Reads every batch: establishes next offset and timestamps, and (when verifying) checks CRCs.
+// A bad batch at or past the recovery point is a torn write: the log is cut there. Below it, the
+// bytes had reached the disk, so the damage is stepped over and remembered. Indexes are rebuilt
+// unless trusted ones load and nothing was found.
+void Segment::rebuild(bool verify, std::int32_t index_interval_bytes, const RecoveryLimits& limits,
+                      RecoveryResult& result) {
     const bool trusted_indexes = !verify && load_indexes();
     const std::vector<IndexEntry> kept_index = index_entries_;
     const std::vector<TimeEntry> kept_time = time_entries_;
@@ -85,16 +98,26 @@ void Segment::rebuild(bool verify, std::int32_t index_interval_bytes, RecoveryRe
         BatchCheck c = b.check(verify, max_batch_bytes);
         if (c == BatchCheck::ok && b.base_offset() < expected_min) c = BatchCheck::bad_records;
         if (c != BatchCheck::ok) {
-            result.truncated = true;
-            result.reason = to_string(c);
-            break;
+            std::optional<CorruptRegion> r;
+            if (expected_min < limits.recovery_point)
+                r = damage_at(m.data, file_size, pos, expected_min, offset_bound(limits));
+            if (!r) {
+                result.truncated = true;
+                result.reason = to_string(c);
+                break;
+            }
+            r->reason = to_string(c);
+            add_region(*r);
+            result.regions.push_back(*r);
+            pos = size_ = r->end;
+            next_offset_ = expected_min = std::max(expected_min, r->last_offset + 1);
+            continue;
         }
         if (first_timestamp_ < 0) first_timestamp_ = b.max_timestamp();
         if (b.max_timestamp() > max_timestamp_ || offset_of_max_timestamp_ < 0) {
             max_timestamp_ = b.max_timestamp();
             offset_of_max_timestamp_ = b.last_offset();
         }
-        size_ = pos;  // add_index_entries looks at the batch's start
         bytes_since_index_ += b.total_bytes();
         if (bytes_since_index_ > std::uint64_t(index_interval_bytes))
             add_index_entries(b.last_offset(), pos);
@@ -105,7 +128,7 @@ void Segment::rebuild(bool verify, std::int32_t index_interval_bytes, RecoveryRe
     }
     result.valid_bytes = pos;
     if (result.truncated) log_.truncate(pos);
-    if (trusted_indexes && !result.truncated) {
+    if (trusted_indexes && !result.truncated && result.regions.empty()) {
         index_entries_ = kept_index;
         time_entries_ = kept_time;
     } else {
@@ -231,6 +254,17 @@ void Segment::remove() {
     timeindex_.close();
 }
 
+// A header read alone: could a batch start here (length, magic, counts, inside the file)?
+bool Segment::header_sane(const char* header, std::uint64_t position) const noexcept {
+    const auto length = detail::load_be<std::int32_t>(header + batch_length_offset);
+    if (length < std::int32_t(batch_header_bytes - log_overhead) ||
+        std::size_t(length) + log_overhead > max_batch_bytes ||
+        position + std::uint64_t(length) + log_overhead > size_)
+        return false;
+    const BatchView b({reinterpret_cast<const std::byte*>(header), batch_header_bytes});
+    return header[magic_offset] == magic_v2 && b.record_count() >= 0 && b.offsets_in_range();
+}
+
 std::uint64_t Segment::position_of(std::int64_t offset) const {
     const std::int64_t rel = offset - base_offset_;
     // The greatest entry whose (largest) offset is below the target: its batch ends before it.
@@ -240,11 +274,17 @@ std::uint64_t Segment::position_of(std::int64_t offset) const {
     std::uint64_t pos = it == index_entries_.begin() ? 0 : std::prev(it)->position;
     char header[batch_header_bytes];
     while (pos < size_) {
-        if (log_.read_at(pos, header, sizeof(header)) != sizeof(header)) break;
+        if (const CorruptRegion* r = region_containing(pos)) {
+            if (r->last_offset >= offset) return r->begin;
+            pos = r->end;
+            continue;
+        }
+        if (log_.read_at(pos, header, sizeof(header)) != sizeof(header) ||
+            !header_sane(header, pos))
+            return pos;  // no batch can start here: the caller finds out what it is
         const BatchView b({reinterpret_cast<const std::byte*>(header), sizeof(header)});
         if (b.last_offset() >= offset) return pos;
-        pos += std::uint64_t(detail::load_be<std::int32_t>(header + batch_length_offset)) +
-               log_overhead;
+        pos += b.total_bytes();
     }
     return size_;
 }
@@ -257,37 +297,46 @@ std::optional<std::int64_t> Segment::offset_for_timestamp(std::int64_t ts) const
     std::int64_t from = base_offset_;
     if (it != time_entries_.begin()) from = base_offset_ + std::prev(it)->relative_offset;
     std::uint64_t pos = position_of(from);
-    std::string decompressed;
     while (pos < size_) {
-        const std::string bytes = read(pos, 1);
-        if (bytes.empty()) break;
-        const BatchView b({reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()});
-        if (b.check(false) != BatchCheck::ok) break;
-        if (b.max_timestamp() >= ts) {
-            std::span<const std::byte> records = b.records_bytes();
-            if (b.compression_codec() != 0) {
-                decompress(b.compression_codec(), records, decompressed, max_batch_bytes);
-                records = {reinterpret_cast<const std::byte*>(decompressed.data()),
-                           decompressed.size()};
-            }
-            RecordIterator r(records, b.record_count(), b.base_offset(), b.base_timestamp());
-            RecordView rec;
-            while (r.next(rec))
-                if (rec.timestamp >= ts) return rec.offset;
+        if (const CorruptRegion* r = region_containing(pos)) {
+            pos = r->end;
+            continue;
         }
+        const std::string bytes = read(pos, 1);
+        if (bytes.empty()) break;  // a header that is no batch's: its length means nothing
+        const BatchView b({reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()});
+        // A batch whose CRC fails has a sane length (read() checked it) but no timestamp to trust.
+        if (b.check(true) == BatchCheck::ok && b.max_timestamp() >= ts)
+            if (auto o = first_at_or_after(b, ts)) return o;
         pos += b.total_bytes();
     }
     return std::nullopt;
 }
 
+std::optional<std::int64_t> Segment::first_at_or_after(const BatchView& b, std::int64_t ts) {
+    std::span<const std::byte> records = b.records_bytes();
+    std::string decompressed;
+    if (b.compression_codec() != 0) {
+        decompress(b.compression_codec(), records, decompressed, max_batch_bytes);
+        records = {reinterpret_cast<const std::byte*>(decompressed.data()), decompressed.size()};
+    }
+    RecordIterator r(records, b.record_count(), b.base_offset(), b.base_timestamp());
+    RecordView rec;
+    while (r.next(rec))
+        if (rec.timestamp >= ts) return rec.offset;
+    return std::nullopt;
+}
+
 std::size_t Segment::whole_batches_bytes(std::uint64_t position, std::size_t max_bytes) const {
     std::uint64_t pos = position;
-    char head[log_overhead];
+    char header[batch_header_bytes];
     while (pos < size_) {
-        if (log_.read_at(pos, head, sizeof(head)) != sizeof(head)) break;
+        if (region_containing(pos) != nullptr) break;  // never hand out bytes known to be bad
+        if (log_.read_at(pos, header, sizeof(header)) != sizeof(header) ||
+            !header_sane(header, pos))
+            break;
         const std::size_t total =
-            std::size_t(detail::load_be<std::int32_t>(head + batch_length_offset)) + log_overhead;
-        if (total > max_batch_bytes || pos + total > size_) break;
+            std::size_t(detail::load_be<std::int32_t>(header + batch_length_offset)) + log_overhead;
         if (pos != position && pos - position + total > max_bytes) break;
         pos += total;
     }
@@ -298,6 +347,111 @@ std::string Segment::read(std::uint64_t position, std::size_t max_bytes) const {
     std::string out(whole_batches_bytes(position, max_bytes), '\0');
     out.resize(log_.read_at(position, out.data(), out.size()));
     return out;
+}
+
+// ---- damage ------------------------------------------------------------------------------------
+
+// Where a bad batch at `pos` ends: at its own end if its length is sane and a valid batch (or the
+// file's end) follows; else at the next position where a batch of magic 2 parses, its CRC holds
+// and its offsets do not go back, found byte by byte, since the bad batch's length field may be
+// garbage. With nothing valid after it, the region runs to the file's end and its offsets to
+// `next_offset_bound` (-1: unknown, and then there is no region: the caller cuts).
+std::optional<CorruptRegion> Segment::damage_at(const std::byte* map, std::uint64_t size,
+                                                std::uint64_t pos, std::int64_t expected,
+                                                std::int64_t next_offset_bound) const {
+    const auto valid_at = [&](std::uint64_t q) {
+        if (size - q < batch_header_bytes || std::int8_t(map[q + magic_offset]) != magic_v2)
+            return false;
+        const BatchView b({map + q, size - q});
+        return b.check(true, max_batch_bytes) == BatchCheck::ok && b.base_offset() >= expected;
+    };
+    std::uint64_t next = size;
+    const BatchView bad({map + pos, size - pos});
+    if (bad.check(false, max_batch_bytes) == BatchCheck::ok &&
+        (pos + bad.total_bytes() == size || valid_at(pos + bad.total_bytes()))) {
+        next = pos + bad.total_bytes();
+    } else {
+        for (std::uint64_t q = pos + 1; q + batch_header_bytes <= size; ++q)
+            if (valid_at(q)) {
+                next = q;
+                break;
+            }
+    }
+    CorruptRegion r{pos, next, expected, expected - 1, {}};
+    if (next < size) {
+        r.last_offset = BatchView({map + next, size - next}).base_offset() - 1;
+        return r;
+    }
+    if (next_offset_bound < 0) return std::nullopt;
+    r.last_offset = next_offset_bound - 1;
+    return r;
+}
+
+void Segment::add_region(const CorruptRegion& r) {
+    auto at = std::lower_bound(regions_.begin(), regions_.end(), r.begin,
+                               [](const CorruptRegion& x, std::uint64_t b) { return x.begin < b; });
+    if (at != regions_.end() && at->begin == r.begin && at->end == r.end) return;
+    regions_.insert(at, r);
+}
+
+const CorruptRegion* Segment::region_containing(std::uint64_t position) const noexcept {
+    for (const CorruptRegion& r : regions_)
+        if (r.begin <= position && position < r.end) return &r;
+    return nullptr;
+}
+
+const CorruptRegion* Segment::region_at(std::uint64_t position) const noexcept {
+    for (const CorruptRegion& r : regions_)
+        if (r.begin == position && r.end > r.begin) return &r;
+    return nullptr;
+}
+
+const CorruptRegion* Segment::region_holding(std::int64_t offset) const noexcept {
+    for (const CorruptRegion& r : regions_)
+        if (r.first_offset <= offset && offset <= r.last_offset) return &r;
+    return nullptr;
+}
+
+// Walks the batches from the segment's start (the offsets before a bad batch say which offsets it
+// cost, and an index entry does not), framing only, up to the batch that holds `offset`, whose
+// CRC is then checked too.
+std::optional<CorruptRegion> Segment::check_batch_for(std::int64_t offset) {
+    Mapped m(log_.fd(), size_);
+    std::uint64_t pos = 0;
+    std::int64_t expected = base_offset_;
+    while (pos < size_) {
+        if (const CorruptRegion* r = region_containing(pos)) {
+            if (r->last_offset >= offset) return *r;
+            expected = std::max(expected, r->last_offset + 1);
+            pos = r->end;
+            continue;
+        }
+        const BatchView b({m.data + pos, size_ - pos});
+        BatchCheck c = b.check(false, max_batch_bytes);
+        if (c == BatchCheck::ok && b.base_offset() < expected) c = BatchCheck::bad_records;
+        if (c == BatchCheck::ok && b.last_offset() < offset) {
+            expected = b.last_offset() + 1;
+            pos += b.total_bytes();
+            continue;
+        }
+        if (c == BatchCheck::ok) c = b.check(true, max_batch_bytes);
+        if (c == BatchCheck::ok) return std::nullopt;
+        // The offsets up to this segment's end were handed out: a region cannot lack a bound.
+        std::optional<CorruptRegion> r = damage_at(m.data, size_, pos, expected, next_offset_);
+        r->reason = to_string(c);
+        add_region(*r);
+        return r;
+    }
+    return std::nullopt;
+}
+
+// Offsets [next_offset(), offset) were synced once but their bytes are gone (the file is shorter
+// than the recovery point says): an empty region stands for them, so they are reported, not
+// handed out again.
+void Segment::extend_to(std::int64_t offset) {
+    if (offset <= next_offset_) return;
+    regions_.push_back({size_, size_, next_offset_, offset - 1, "missing from the file"});
+    next_offset_ = offset;
 }
 
 }  // namespace kbus::log

@@ -2,6 +2,10 @@
 // relative offset -> file position, every index.interval.bytes) and <base>.timeindex (max
 // timestamp so far -> relative offset), exactly Kafka's files. The daemon's spill appends; recovery
 // re-reads the batches, checks their CRCs and cuts a torn tail.
+//
+// Damage that is not a torn tail (a bad batch below the recovery point: bytes that had reached
+// the disk) is stepped over, never cut: the segment remembers it as a corrupt region (its bytes
+// and the offsets it cost), and every walk over the batches jumps from its start to its end.
 #pragma once
 
 #include <cstdint>
@@ -18,10 +22,31 @@ namespace kbus::log {
 [[nodiscard]] std::string segment_file_name(const std::string& dir, std::int64_t base_offset,
                                             const char* suffix);
 
+// Bytes of a .log that hold no batch to trust (a CRC mismatch, a broken length or magic), from
+// a bad batch's start to the next position where a valid batch starts (or the file's end). The
+// offsets it cost are those between the batch before it and the batch after it; none if
+// last_offset < first_offset.
+struct CorruptRegion {
+    std::uint64_t begin = 0;
+    std::uint64_t end = 0;
+    std::int64_t first_offset = 0;
+    std::int64_t last_offset = -1;
+    std::string reason;  // what the bad batch had wrong
+};
+
+// What recovery knows of the disk: offsets below `recovery_point` were synced before the last
+// stop, so damage there is corruption (stepped over), while at or past it a bad batch is a torn
+// write (cut). `next_base`: the base offset of the segment after this one (-1: this is the last).
+struct RecoveryLimits {
+    std::int64_t recovery_point = 0;
+    std::int64_t next_base = -1;
+};
+
 struct RecoveryResult {
     bool truncated = false;
-    std::uint64_t valid_bytes = 0;  // where the log was cut (or its size)
-    std::string reason;             // what the first bad batch had wrong
+    std::uint64_t valid_bytes = 0;       // where the log was cut (or its size)
+    std::string reason;                  // what the first bad batch had wrong
+    std::vector<CorruptRegion> regions;  // corruption found (and kept) below the recovery point
 };
 
 class Segment {
@@ -29,9 +54,11 @@ class Segment {
     // A new, empty segment (its files are created, replacing leftovers).
     static Segment create(const std::string& dir, std::int64_t base_offset);
     // An existing segment: recovered (every batch read, CRCs checked when `verify`, indexes
-    // rebuilt) or, when !verify, trusted with its indexes loaded if they are sane.
+    // rebuilt) or, when !verify, trusted with its indexes loaded if they are sane. Either way a
+    // batch whose framing is broken is found; what happens to it is the limits' call.
     static Segment open(const std::string& dir, std::int64_t base_offset, bool verify,
-                        std::int32_t index_interval_bytes, RecoveryResult& result);
+                        std::int32_t index_interval_bytes, const RecoveryLimits& limits,
+                        RecoveryResult& result);
 
     [[nodiscard]] std::int64_t base_offset() const noexcept { return base_offset_; }
     [[nodiscard]] std::int64_t next_offset() const noexcept { return next_offset_; }
@@ -51,20 +78,47 @@ class Segment {
     void remove();
 
     // File position of the batch that holds `offset` (or the first batch after it), found
-    // through the offset index and then batch headers; size_bytes() if none.
+    // through the offset index and then batch headers; size_bytes() if none. Steps over corrupt
+    // regions that end below `offset`; stops at one that covers it or comes first (its begin),
+    // and at a header that cannot be a batch (a position that is no region's begin).
     [[nodiscard]] std::uint64_t position_of(std::int64_t offset) const;
     // The first offset whose timestamp is >= ts, if this segment has one.
     [[nodiscard]] std::optional<std::int64_t> offset_for_timestamp(std::int64_t ts) const;
-    // The length of the whole batches from `position`: at least one (if any), up to max_bytes.
+    // The length of the whole batches from `position`: at least one (if any), up to max_bytes,
+    // ending before a corrupt region or a header that cannot be a batch.
     [[nodiscard]] std::size_t whole_batches_bytes(std::uint64_t position,
                                                   std::size_t max_bytes) const;
     // Reads whole batches from `position`, at least one (if any), up to max_bytes.
     [[nodiscard]] std::string read(std::uint64_t position, std::size_t max_bytes) const;
 
+    // Known damage: the region that starts at `position`, or the one that costs `offset`.
+    [[nodiscard]] const CorruptRegion* region_at(std::uint64_t position) const noexcept;
+    [[nodiscard]] const CorruptRegion* region_holding(std::int64_t offset) const noexcept;
+    [[nodiscard]] const std::vector<CorruptRegion>& regions() const noexcept { return regions_; }
+    // Checks the batch that holds `offset` (or the first after it) by its framing and its CRC;
+    // if it is bad, the damage is remembered as a region (regions() grows) and returned, as is a
+    // known region the walk meets first.
+    // nullopt: that batch is sound, or there is none.
+    [[nodiscard]] std::optional<CorruptRegion> check_batch_for(std::int64_t offset);
+    // Recovery found the log shorter than its recovery point: offsets up to `offset` are
+    // remembered as lost (an empty region), and the segment's next offset moves there.
+    void extend_to(std::int64_t offset);
+
   private:
     Segment(const std::string& dir, std::int64_t base_offset, bool create);
     void add_index_entries(std::int64_t last_offset, std::uint64_t position);
-    void rebuild(bool verify, std::int32_t index_interval_bytes, RecoveryResult& result);
+    void rebuild(bool verify, std::int32_t index_interval_bytes, const RecoveryLimits& limits,
+                 RecoveryResult& result);
+    // After a bad batch at `pos` (the batches before it end at `expected`): where the damage
+    // ends, and the offsets it cost; nullopt when it should be cut as a torn tail instead.
+    [[nodiscard]] std::optional<CorruptRegion> damage_at(const std::byte* map, std::uint64_t size,
+                                                         std::uint64_t pos, std::int64_t expected,
+                                                         std::int64_t next_offset_bound) const;
+    void add_region(const CorruptRegion& r);
+    [[nodiscard]] bool header_sane(const char* header, std::uint64_t position) const noexcept;
+    [[nodiscard]] static std::optional<std::int64_t> first_at_or_after(const BatchView& b,
+                                                                       std::int64_t ts);
+    [[nodiscard]] const CorruptRegion* region_containing(std::uint64_t position) const noexcept;
     bool load_indexes();
     void write_indexes();
 
@@ -88,6 +142,7 @@ class Segment {
     File log_, index_, timeindex_;
     std::vector<IndexEntry> index_entries_;
     std::vector<TimeEntry> time_entries_;
+    std::vector<CorruptRegion> regions_;  // by begin; the log's mutex guards them
 };
 
 }  // namespace kbus::log

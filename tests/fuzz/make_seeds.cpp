@@ -6,11 +6,13 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "kafka/kafka_api.hpp"
 #include "kbus/control_messages.hpp"
 #include "kbus/detail/kafka_wire.hpp"
 #include "kbus/group_messages.hpp"
+#include "kbus/log/record_batch_descriptor.hpp"
 #include "kbus/protocol.hpp"
 #include "log/batch_builder.hpp"
 
@@ -58,6 +60,24 @@ void segments(const fs::path& dir) {
         segment += b.finish(codec);
     }
     save(dir, "segment", segment);
+    // The same kind of segment as a disk damages it: bytes flipped inside a batch's records (only
+    // its CRC tells), a batch whose length field is garbage (the next batch must be found by its
+    // CRC), and a last batch cut in half (a torn tail).
+    std::string damaged;
+    std::vector<std::size_t> starts;
+    for (int n = 0; n < 8; ++n) {
+        log::BatchBuilder b;
+        for (int i = 0; i < 5; ++i, ++offset)
+            b.add(offset, 1700000000000 + offset, BytesView("k"), BytesView(std::string(100, 'v')),
+                  {});
+        starts.push_back(damaged.size());
+        damaged += b.finish(config::Compression::none);
+    }
+    for (std::size_t i = 0; i < 16; ++i)
+        damaged[starts[2] + 200 + i] = char(damaged[starts[2] + 200 + i] ^ 0x5a);
+    damaged[starts[4] + log::batch_length_offset] = '\x5a';
+    damaged.resize(starts[7] + (damaged.size() - starts[7]) / 2);
+    save(dir, "segment-damaged", damaged);
 }
 
 void control_frames(const fs::path& dir) {

@@ -60,11 +60,17 @@ class BatchView {
         if (get<std::int8_t>(magic_offset) != magic_v2) return BatchCheck::bad_magic;
         if (verify_crc && crc() != computed_crc()) return BatchCheck::bad_crc;
         if (record_count() < 0 || last_offset_delta() < 0 ||
-            (record_count() > 0 && last_offset_delta() < record_count() - 1))
+            (record_count() > 0 && last_offset_delta() < record_count() - 1) || !offsets_in_range())
             return BatchCheck::bad_records;
         return BatchCheck::ok;
     }
 
+    // Offsets are never negative, and the last one must be representable (a garbage base
+    // offset near the top would overflow last_offset()). Needs only the header.
+    [[nodiscard]] bool offsets_in_range() const noexcept {
+        return base_offset() >= 0 && last_offset_delta() >= 0 &&
+               base_offset() <= INT64_MAX - last_offset_delta();
+    }
     [[nodiscard]] std::size_t total_bytes() const noexcept {
         return std::size_t(get<std::int32_t>(batch_length_offset)) + log_overhead;
     }
