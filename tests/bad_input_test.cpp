@@ -290,10 +290,8 @@ TEST_CASE("a peer of another uid is refused at the socket", "[bad_input][securit
                 RawConnection::frame(RT(protocol::RequestType::list_topics), "", 0);
             (void)!::send(conn.fd, request.data(), request.size(), MSG_NOSIGNAL);
             const auto refusal = conn.reply();
-            if (!refusal || refusal->first != kbus::ErrorCode::permission_denied)
-                ::_exit(11);
-            if (refusal->second.find("only uid 0") == std::string::npos)
-                ::_exit(13);
+            if (!refusal || refusal->first != kbus::ErrorCode::permission_denied) ::_exit(11);
+            if (refusal->second.find("only uid 0") == std::string::npos) ::_exit(13);
             ::_exit(conn.reply() ? 14 : 0);  // then closed: nothing more comes
         } catch (...) {
             ::_exit(12);

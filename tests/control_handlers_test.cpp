@@ -57,7 +57,7 @@ TEST_CASE("a request type the daemon does not know is refused as unsupported",
           "[control-handlers]") {
     Handlers h("unknown-type");
     CHECK(h.refused_raw(0, "") == ErrorCode::unsupported);
-    CHECK(h.refused_raw(22, "") == ErrorCode::unsupported);
+    CHECK(h.refused_raw(std::uint16_t(RequestType::end_of_types), "") == ErrorCode::unsupported);
     CHECK(h.refused_raw(0xffff, "") == ErrorCode::unsupported);
     CHECK(h.refused_raw(std::uint16_t(RequestType::hello) | protocol::reply_flag,
                         codec::encoded(protocol::HelloRequest{})) == ErrorCode::unsupported);

@@ -16,11 +16,12 @@ ControlHandlers::ControlHandlers(kbus::bus::Bus& bus, kbus::groups::GroupService
     : bus_(bus), groups_(groups), identity_(std::move(identity)), stats_(std::move(stats)) {
     // Hello is read in two steps: its leading version first, because a client speaking another
     // version may lay the rest out differently, and it must hear "wrong version", not "malformed".
-    table_[static_cast<std::uint16_t>(protocol::RequestType::hello)] =
-        [this](std::string_view payload, std::uint32_t) {
-            check_hello_version(payload);
-            return kbus::codec::encoded(hello(kbus::codec::decoded<protocol::HelloRequest>(payload)));
-        };
+    table_[static_cast<std::uint16_t>(protocol::RequestType::hello)] = [this](
+                                                                           std::string_view payload,
+                                                                           std::uint32_t) {
+        check_hello_version(payload);
+        return kbus::codec::encoded(hello(kbus::codec::decoded<protocol::HelloRequest>(payload)));
+    };
     register_topic_requests();
     register_reader_requests();
     register_group_requests();

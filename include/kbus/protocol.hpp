@@ -86,6 +86,8 @@ enum class RequestType : std::uint16_t {
     reset_offsets = 20,
     stats = 21,
     report_corrupt_batch = 22,
+    // One past the last: the first number not (yet) a request.
+    end_of_types = 23,
 };
 
 // Where a consumer starts: the log start, the high watermark, an offset, or the first offset
