@@ -340,23 +340,25 @@ TEST_CASE("a torn tail past the recovery point is cut, a bad batch below it is s
     produce(c, "t", total, 10);
 }
 
-TEST_CASE("kbus consume -o beginning -e on a damaged log ends instead of spinning",
+TEST_CASE("kbus consume -o beginning -e on a damaged log reports each loss, reads on to the end "
+          "and exits non-zero",
           "[durable][damage]") {
     DaemonFixture d("cliend");
     std::uint64_t total = 0;
     std::int64_t cut = 0;
     std::vector<fs::path> logs;
-    (void)tear_and_damage(d, "t", total, cut, logs);
-    const std::string err = d.dir + "/consume.err";
+    const kbus::testing::BatchSpan bad = tear_and_damage(d, "t", total, cut, logs);
+    const std::string err = d.dir + "/consume.err", out = d.dir + "/consume.out";
     const pid_t cli = ::fork();
     if (cli == 0) {
         ::setenv("KBUS_BUS", d.bus.c_str(), 1);
         ::setenv("KBUS_RUN_DIR", (d.dir + "/run").c_str(), 1);
-        const int null = ::open("/dev/null", O_WRONLY);
+        const int outfd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
         const int errfd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        ::dup2(null, 1);
+        ::dup2(outfd, 1);
         ::dup2(errfd, 2);
-        ::execl(KBUS_CLI_PATH, KBUS_CLI_PATH, "consume", "t", "-o", "beginning", "-e", nullptr);
+        ::execl(KBUS_CLI_PATH, KBUS_CLI_PATH, "consume", "t", "-o", "beginning", "-e", "-f",
+                "%o\n", nullptr);
         ::_exit(127);
     }
     // A hang guard, not a timing: reading 2 MB takes well under a second.
@@ -370,11 +372,27 @@ TEST_CASE("kbus consume -o beginning -e on a damaged log ends instead of spinnin
         ::kill(cli, SIGKILL);
         ::waitpid(cli, &status, 0);
     }
-    CHECK(ended);
+    REQUIRE(ended);
     std::ifstream in(err);
     const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
     INFO(text);
-    CHECK(text.find("corrupt") != std::string::npos);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 1);
+    // Both losses (the corrupt batch, the records the cut took) said, each once, then a summary.
+    CHECK(count_of(text, "going on from offset") == 2);
+    CHECK(text.find(offsets_text(bad)) != std::string::npos);
+    CHECK(text.find("2 damaged ranges of records could not be read") != std::string::npos);
+    // Everything else was printed, in order, through to the end.
+    std::ifstream printed(out);
+    std::int64_t last = -1, lines = 0;
+    for (std::string line; std::getline(printed, line); ++lines) {
+        const std::int64_t o = std::stoll(line);
+        CHECK(o > last);
+        CHECK_FALSE((o >= bad.first_offset && o <= bad.last_offset));
+        last = o;
+    }
+    CHECK(last == std::int64_t(total) - 1);
+    CHECK(lines < std::int64_t(total) - (bad.last_offset - bad.first_offset));
 }
 
 // 20 kills in CI; KBUS_DAEMON_KILLS raises them for the soak (ctest -L soak).

@@ -114,7 +114,10 @@ class ConsumeLoop {
                 break;
         }
         finish();
-        return 0;
+        if (losses_ == 0) return 0;
+        std::fprintf(stderr, "kbus: %d damaged range%s of records could not be read (see above)\n",
+                     losses_, losses_ == 1 ? "" : "s");
+        return 1;
     }
 
   private:
@@ -148,6 +151,7 @@ class ConsumeLoop {
         try {
             return &con_->poll(timeout);
         } catch (const OffsetOutOfRange& e) {
+            if (e.code() == ErrorCode::corrupt_record) return report_loss(e);
             if (e.code() != ErrorCode::batch_invalidated) throw;
             taken_ -= (long long)pending_.drop(e);
             done_ = o_.count >= 0 && taken_ >= o_.count;
@@ -158,6 +162,17 @@ class ConsumeLoop {
             con_->seek(e.topic(), e.partition(), OffsetSpec::at(e.resume_offset()));
             return nullptr;
         }
+    }
+
+    // Records lost to damage (a corrupt batch, a log cut back under the ring): said on stderr,
+    // then on past them, as the consumer's position already is; the exit status says so at the
+    // end. The batch before the loss was confirmed by the poll that threw (it checks first).
+    const Batch* report_loss(const OffsetOutOfRange& e) {
+        write_pending();
+        std::fprintf(stderr, "kbus: %s; going on from offset %lld\n", e.what(),
+                     (long long)e.resume_offset());
+        ++losses_;
+        return nullptr;
     }
 
     // Formats one record into pending; false once -c COUNT records were taken.
@@ -194,6 +209,7 @@ class ConsumeLoop {
     std::optional<Consumer> con_;
     Pending pending_;
     long long taken_ = 0;
+    int losses_ = 0;
     bool done_ = false;
 };
 

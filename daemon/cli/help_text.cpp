@@ -72,7 +72,9 @@ constexpr const char* consume =
     "  -g GROUP           consume as a member of GROUP (as kcat -G), committing what was\n"
     "                     printed; -o is then where a group without commits starts\n"
     "                     (beginning or end)\n"
-    "SIGINT or SIGTERM stops it after the current poll (a group member commits and leaves).\n";
+    "SIGINT or SIGTERM stops it after the current poll (a group member commits and leaves).\n"
+    "Records lost to a damaged log are named on stderr and read past; the exit status is\n"
+    "then 1.\n";
 
 constexpr const char* group =
     "usage: kbus group list\n"
