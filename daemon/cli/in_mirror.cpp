@@ -60,7 +60,7 @@ class InMirror : public Direction, KafkaSide {
 
     void run() override {
         auto last_lag = std::chrono::steady_clock::time_point{};
-        while (!g_stop.load()) {
+        while (!g_stop.load(std::memory_order_relaxed)) {  // a flag
             if (std::chrono::steady_clock::now() - last_lag > 500ms) {
                 update_lags();
                 last_lag = std::chrono::steady_clock::now();
@@ -119,7 +119,8 @@ class InMirror : public Direction, KafkaSide {
                     break;
                 } catch (const Error& e) {
                     status_.error("copying to " + target + ": " + e.what(), &source);
-                    if (g_stop.load()) return;  // not stored: read again after a restart
+                    if (g_stop.load(std::memory_order_relaxed))
+                        return;  // not stored: read again after a restart
                     std::this_thread::sleep_for(backoff);
                 }
             }

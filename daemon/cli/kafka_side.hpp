@@ -21,6 +21,8 @@
 namespace kbusd::mirror {
 
 // Set by SIGINT/SIGTERM (and a fatal Kafka error): both directions finish what they hold and stop.
+// Every access is relaxed: they are flags, no data is published through them, and the
+// directions' threads are joined before main reads anything they wrote.
 inline std::atomic<bool> g_stop{false};
 inline std::atomic<bool> g_failed{false};  // a fatal Kafka error: stop, and exit non-zero
 
@@ -42,8 +44,8 @@ class KafkaSide {
             char why[512] = "";
             rd_kafka_fatal_error(k, why, sizeof why);
             self->status_.error(std::string("Kafka (fatal, stopping): ") + why);
-            g_failed.store(true);
-            g_stop.store(true);
+            g_failed.store(true, std::memory_order_relaxed);  // relaxed: a flag (see g_stop)
+            g_stop.store(true, std::memory_order_relaxed);
             return;
         }
         self->status_.error(std::string("Kafka: ") + reason);

@@ -26,7 +26,7 @@ using kbus::Error;
 using kbus::ErrorCode;
 
 void on_stop_signal(int) {
-    mirror::g_stop.store(true);
+    mirror::g_stop.store(true, std::memory_order_relaxed);  // a flag
 }
 
 struct MirrorArgs {
@@ -94,7 +94,7 @@ int run_mirror(const kbus::mirror::MirrorConfig& config, const kbus::ClientOptio
     if (out) out_thread = std::thread([&] { out->run(); });
     if (in) in_thread = std::thread([&] { in->run(); });
     auto last = std::chrono::steady_clock::now();
-    while (!mirror::g_stop.load()) {
+    while (!mirror::g_stop.load(std::memory_order_relaxed)) {  // a flag
         std::this_thread::sleep_for(200ms);
         const auto now = std::chrono::steady_clock::now();
         if (now - last < 1s) continue;
@@ -105,7 +105,7 @@ int run_mirror(const kbus::mirror::MirrorConfig& config, const kbus::ClientOptio
     if (out_thread.joinable()) out_thread.join();
     if (in_thread.joinable()) in_thread.join();
     mirror::log_line("INFO", "stopped");
-    return mirror::g_failed.load() ? 1 : 0;
+    return mirror::g_failed.load(std::memory_order_relaxed) ? 1 : 0;  // after the joins
 }
 
 }  // namespace

@@ -43,7 +43,7 @@ class OutMirror : public Direction, KafkaSide {
     void run() override {
         auto last_scan = std::chrono::steady_clock::time_point{};
         auto last_lag = last_scan;
-        while (!g_stop.load()) {
+        while (!g_stop.load(std::memory_order_relaxed)) {  // a flag
             try {
                 if (std::chrono::steady_clock::now() - last_scan > 2s) {
                     rescan();
@@ -71,13 +71,13 @@ class OutMirror : public Direction, KafkaSide {
     static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
         auto* self = static_cast<OutMirror*>(static_cast<KafkaSide*>(opaque));
         if (m->err) {
-            self->failed_.fetch_add(1);
+            self->failed_.fetch_add(1, std::memory_order_relaxed);
             const std::string target = rd_kafka_topic_name(m->rkt);
             const std::string source = target.substr(self->config_.out_prefix.size());
             self->status_.error("delivery to " + target + " failed: " + rd_kafka_err2str(m->err),
                                 &source);
         }
-        self->pending_.fetch_sub(1);
+        self->pending_.fetch_sub(1, std::memory_order_relaxed);
     }
 
     void rescan() {
@@ -176,13 +176,14 @@ class OutMirror : public Direction, KafkaSide {
     // Produces the poll's records (a failed delivery sends the whole poll again, with backoff:
     // its views stay valid until the next poll), then commits their offsets.
     void copy(const kbus::Batch& batch) {
-        for (std::chrono::milliseconds backoff = 100ms; !g_stop.load();
+        for (std::chrono::milliseconds backoff = 100ms; !g_stop.load(std::memory_order_relaxed);
              backoff = std::min(backoff * 2, std::chrono::milliseconds(10'000))) {
-            failed_ = 0;
+            failed_.store(0, std::memory_order_relaxed);
             const bool sent = produce_all(batch);
-            while (pending_.load() > 0 && !g_stop.load())
+            while (pending_.load(std::memory_order_relaxed) > 0 &&
+                   !g_stop.load(std::memory_order_relaxed))
                 rd_kafka_poll(producer_.get(), 50);
-            if (sent && failed_.load() == 0) {
+            if (sent && failed_.load(std::memory_order_relaxed) == 0) {
                 commit(batch);
                 return;
             }
@@ -284,7 +285,7 @@ class OutMirror : public Direction, KafkaSide {
                             ssize_t(kbus::mirror::origin_header.size()), origin_.data(),
                             ssize_t(origin_.size()));
         for (;;) {
-            pending_.fetch_add(1);
+            pending_.fetch_add(1, std::memory_order_relaxed);
             const rd_kafka_resp_err_t e = rd_kafka_producev(
                 producer_.get(), RD_KAFKA_V_TOPIC(target.c_str()), RD_KAFKA_V_PARTITION(partition),
                 RD_KAFKA_V_KEY(m.key().is_null() ? nullptr : m.key().data(), m.key().size()),
@@ -294,10 +295,10 @@ class OutMirror : public Direction, KafkaSide {
                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_TIMESTAMP(m.timestamp()),
                 RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_END);
             if (e == RD_KAFKA_RESP_ERR_NO_ERROR) return;  // librdkafka owns the headers now
-            pending_.fetch_sub(1);
+            pending_.fetch_sub(1, std::memory_order_relaxed);
             if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                 rd_kafka_headers_destroy(headers);
-                failed_.fetch_add(1);
+                failed_.fetch_add(1, std::memory_order_relaxed);
                 const std::string source(m.topic());
                 status_.error("producing to " + target + ": " + rd_kafka_err2str(e), &source);
                 return;
@@ -315,6 +316,8 @@ class OutMirror : public Direction, KafkaSide {
     std::map<std::string, std::int32_t> partitions_;
     std::map<std::string, std::int32_t> source_partitions_;
     std::map<std::pair<std::string, std::int32_t>, std::int64_t> committed_;
+    // Relaxed throughout: librdkafka runs delivery reports on this thread, inside rd_kafka_poll,
+    // so these only count; atomics in case a future librdkafka setting moves the callbacks.
     std::atomic<std::int64_t> pending_{0};
     std::atomic<std::int64_t> failed_{0};
 };
