@@ -64,6 +64,28 @@ bool value_is_intact(std::string_view v, std::uint64_t& seq) {
     return v == value_for(seq, v.size());
 }
 
+// A producer that claims a record, writes half of it and is SIGKILLed; the dead claim's offset.
+std::int64_t dead_claim(DaemonFixture& d, const std::string& topic) {
+    int claimed[2];
+    REQUIRE(::pipe(claimed) == 0);
+    const pid_t victim = spawn([&] {
+        kbus::Client vc(d.options());
+        kbus::Producer p(vc);
+        kbus::ProducerClaim claim = p.claim(topic, "victim", 100);
+        std::memset(claim.value().data(), 'x', 50);
+        const std::int64_t offset = claim.offset();
+        (void)!::write(claimed[1], &offset, sizeof offset);
+        ::pause();
+        return 1;
+    });
+    std::int64_t offset = -1;
+    REQUIRE(::read(claimed[0], &offset, sizeof offset) == sizeof offset);
+    kill_and_reap(victim);
+    ::close(claimed[0]);
+    ::close(claimed[1]);
+    return offset;
+}
+
 }  // namespace
 
 TEST_CASE("producers SIGKILLed between claim and commit leave gaps and the partition moves on",
@@ -84,24 +106,7 @@ TEST_CASE("producers SIGKILLed between claim and commit leave gaps and the parti
     });
     std::set<std::int64_t> dead_offsets;
     for (std::uint64_t k = 0; k < kills; ++k) {
-        int claimed[2];
-        REQUIRE(::pipe(claimed) == 0);
-        const pid_t victim = spawn([&] {
-            kbus::Client vc(d.options());
-            kbus::Producer p(vc);
-            kbus::ProducerClaim claim = p.claim("t", "victim", 100);
-            std::memset(claim.value().data(), 'x', 50);  // half written, then killed
-            const std::int64_t offset = claim.offset();
-            (void)!::write(claimed[1], &offset, sizeof offset);
-            ::pause();
-            return 1;
-        });
-        std::int64_t offset = -1;
-        REQUIRE(::read(claimed[0], &offset, sizeof offset) == sizeof offset);
-        kill_and_reap(victim);
-        dead_offsets.insert(offset);
-        ::close(claimed[0]);
-        ::close(claimed[1]);
+        dead_offsets.insert(dead_claim(d, "t"));
         std::this_thread::sleep_for(50ms);
     }
     CHECK(exit_status(live) == 0);
@@ -304,27 +309,6 @@ TEST_CASE("a consumer SIGSTOPped past a ring lap goes on from disk, never seeing
 
 namespace {
 
-// A producer that claims a record, writes half of it and is SIGKILLed; the dead claim's offset.
-std::int64_t dead_claim(DaemonFixture& d, const std::string& topic) {
-    int claimed[2];
-    REQUIRE(::pipe(claimed) == 0);
-    const pid_t victim = spawn([&] {
-        kbus::Client vc(d.options());
-        kbus::Producer p(vc);
-        kbus::ProducerClaim claim = p.claim(topic, "victim", 100);
-        std::memset(claim.value().data(), 'x', 50);
-        const std::int64_t offset = claim.offset();
-        (void)!::write(claimed[1], &offset, sizeof offset);
-        ::pause();
-        return 1;
-    });
-    std::int64_t offset = -1;
-    REQUIRE(::read(claimed[0], &offset, sizeof offset) == sizeof offset);
-    kill_and_reap(victim);
-    ::close(claimed[0]);
-    ::close(claimed[1]);
-    return offset;
-}
 
 // Every record of partition 0 from the beginning: (offset, seq of a "live" record).
 std::vector<std::pair<std::int64_t, std::uint64_t>> read_all(kbus::Client& c, const char* topic,
