@@ -63,10 +63,11 @@ Options parse(int argc, char** argv) {
         else if (a == "--json" && has_value)
             o.json = argv[++i];
         else {
-            std::fprintf(stderr,
+            const bool asked = a == "--help" || a == "-h";
+            std::fprintf(asked ? stdout : stderr,
                          "usage: kbus_bench_mirror [--records N] [--runs R] [--keepup-seconds S] "
                          "[--keepup-rate R] [--json FILE]\n");
-            std::exit(2);
+            std::exit(asked ? 0 : 2);
         }
     }
     return o;

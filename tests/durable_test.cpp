@@ -340,9 +340,10 @@ TEST_CASE("a torn tail past the recovery point is cut, a bad batch below it is s
     produce(c, "t", total, 10);
 }
 
-TEST_CASE("kbus consume -o beginning -e on a damaged log reports each loss, reads on to the end "
-          "and exits non-zero",
-          "[durable][damage]") {
+TEST_CASE(
+    "kbus consume -o beginning -e on a damaged log reports each loss, reads on to the end "
+    "and exits non-zero",
+    "[durable][damage]") {
     DaemonFixture d("cliend");
     std::uint64_t total = 0;
     std::int64_t cut = 0;
@@ -357,8 +358,8 @@ TEST_CASE("kbus consume -o beginning -e on a damaged log reports each loss, read
         const int errfd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
         ::dup2(outfd, 1);
         ::dup2(errfd, 2);
-        ::execl(KBUS_CLI_PATH, KBUS_CLI_PATH, "consume", "t", "-o", "beginning", "-e", "-f",
-                "%o\n", nullptr);
+        ::execl(KBUS_CLI_PATH, KBUS_CLI_PATH, "consume", "t", "-o", "beginning", "-e", "-f", "%o\n",
+                nullptr);
         ::_exit(127);
     }
     // A hang guard, not a timing: reading 2 MB takes well under a second.

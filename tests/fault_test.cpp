@@ -309,7 +309,6 @@ TEST_CASE("a consumer SIGSTOPped past a ring lap goes on from disk, never seeing
 
 namespace {
 
-
 // Every record of partition 0 from the beginning: (offset, seq of a "live" record).
 std::vector<std::pair<std::int64_t, std::uint64_t>> read_all(kbus::Client& c, const char* topic,
                                                              std::uint64_t until) {

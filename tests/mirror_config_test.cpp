@@ -64,6 +64,10 @@ TEST_CASE("bad mirror configs are refused with the key named", "[mirror]") {
     CHECK_THAT(refusal("bootstrap.servers=k:1\n"), Catch::Contains("nothing to mirror"));
     CHECK_THAT(refusal("bootstrap.servers=k:1\nout.topics=orders[\n"),
                Catch::Contains("mirror.properties:2: out.topics: 'orders[' is not a valid regex"));
+    CHECK_THAT(refusal("bootstrap.servers=k:1\nout.topics=gps   # local topics\n"),
+               Catch::Contains("mirror.properties:2: out.topics: 'gps   # local topics' can "
+                               "match no topic") &&
+                   Catch::Contains("comments go on a line of their own"));
     CHECK_THAT(refusal("bootstrap.servers=k:1\nin.topics= , \n"),
                Catch::Contains("in.topics names no topics"));
     CHECK_THAT(refusal("bootstrap.servers=k:1\nin.topics=a\nin.topic.prefix=bad/\n"),

@@ -16,6 +16,13 @@ std::vector<TopicRule> parse_rules(const config::Property& p) {
         std::string pattern = p.value.substr(start, comma - start);
         pattern.erase(0, pattern.find_first_not_of(" \t"));
         pattern.erase(pattern.find_last_not_of(" \t") + 1);
+        if (pattern.find_first_of(" \t") != std::string::npos)
+            // No topic name holds a blank, so such a pattern could never match: most likely a
+            // comment after the value, which properties files do not have.
+            throw Error(ErrorCode::invalid_argument,
+                        p.origin + ": " + p.key + ": '" + pattern +
+                            "' can match no topic (topic names have no spaces); comments go on "
+                            "a line of their own in a properties file");
         if (!pattern.empty()) {
             try {
                 rules.push_back({pattern, std::regex(pattern, std::regex::ECMAScript)});
