@@ -29,12 +29,12 @@ sanitized=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-
     -DKBUS_WERROR=ON -DKBUS_BUILD_BENCH=OFF)
 cmake -S . -B build-asan "${sanitized[@]}" -DKBUS_SANITIZE=address,undefined >/dev/null
 cmake --build build-asan -j2
-KBUS_TEST_RECORDS=100000 ctest --test-dir build-asan -j2 --output-on-failure -LE soak
+KBUS_TEST_RECORDS=100000 ctest --test-dir build-asan -j2 --output-on-failure -LE 'soak|packaging'
 
 phase "TSan build and tests"
 cmake -S . -B build-tsan "${sanitized[@]}" -DKBUS_SANITIZE=thread >/dev/null
 cmake --build build-tsan -j2
-KBUS_TEST_RECORDS=100000 ctest --test-dir build-tsan -j2 --output-on-failure -LE soak
+KBUS_TEST_RECORDS=100000 ctest --test-dir build-tsan -j2 --output-on-failure -LE 'soak|packaging'
 
 phase "kbusd under valgrind memcheck"
 for t in bus bad_input fault group durable kafka; do
