@@ -40,9 +40,11 @@ bool KafkaListener::serve(KafkaConnection& c, const RequestHeader& h, WireReader
     }
 }
 
-// ApiVersions, and any API or version not served: the body's layout of an unknown request is
-// unknown, so it gets the error code alone, as Kafka answers what it cannot parse. Clients only
-// send what ApiVersions advertised, so this is a misbehaving one.
+// ApiVersions, and any API or version not served. ApiVersions of any version gets an answer
+// (error 35 and the list, in v0's layout, when the version is beyond ours). Anything else is
+// handled as a Kafka broker handles it: its body's layout is unknown, and no client can parse an
+// answer it did not expect (a bare error code confused kafka-python and sarama), so the replies
+// already due are sent and the connection is closed, with one rate-limited log line.
 void KafkaListener::refuse_or_answer_versions(KafkaConnection& c, const RequestHeader& h) {
     if (h.api_key == std::int16_t(ApiKey::api_versions)) {
         ResponseBuilder out;
@@ -57,9 +59,7 @@ void KafkaListener::refuse_or_answer_versions(KafkaConnection& c, const RequestH
     }
     const std::string api =
         "API " + std::to_string(h.api_key) + " v" + std::to_string(h.api_version);
-    warn("unsupported " + api, "Kafka connection " + std::to_string(c.id) + ": " + api +
-                                   " is not served (UNSUPPORTED_VERSION)");
-    respond_with(c, h, ErrorOnlyResponse{KafkaError::unsupported_version});
+    close_after_answers(c, api + " is not served (UNSUPPORTED_VERSION)");
 }
 
 // The requests answered as soon as they are read.
