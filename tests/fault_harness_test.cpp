@@ -76,6 +76,19 @@ void print_figures(std::uint64_t seed, const std::map<std::string, int>& injecte
     std::fflush(stdout);
 }
 
+// A failed run's evidence (kbusd's log, the histories, the workers' stderr and the data dir),
+// copied where it outlives the fixture.
+void keep_evidence(const DaemonFixture& d, std::uint64_t seed) {
+    const std::string kept =
+        fs::temp_directory_path() /
+        ("kbus-harness-failed-" + std::to_string(seed) + "-" + std::to_string(::getpid()));
+    fs::create_directories(kept);
+    for (const char* what : {"kbusd.log", "history", "logs", "data"})
+        fs::copy(d.dir + "/" + what, kept + "/" + what, fs::copy_options::recursive);
+    std::printf("fault harness (seed %llu): evidence kept in %s\n", (unsigned long long)seed,
+                kept.c_str());
+}
+
 }  // namespace
 
 TEST_CASE("fault harness: random faults under load, then the whole history checked", "[harness]") {
@@ -117,11 +130,14 @@ TEST_CASE("fault harness: random faults under load, then the whole history check
     const std::vector<h::HistoryLine> history = h::read_history(d.dir + "/history");
     h::Figures figures = h::Checker(history, final, nemesis.flipped()).check();
     h::check_commits(history, commits.readbacks(), figures);
+    for (const std::string& p : nemesis.problems())
+        figures.fail("kbusd problems", p);
     for (const std::string& w : hung)
         figures.fail("workers hung at the end", w);
     for (const std::string& w : pool.failed())
         figures.fail("workers failed", w);
     if (!final.stalled.empty()) figures.fail("final read stalled", final.stalled);
     print_figures(seed, nemesis.injected(), figures);
+    if (!figures.failures.empty()) keep_evidence(d, seed);
     CHECK(figures.failures.empty());
 }

@@ -48,6 +48,8 @@ class Checker {
         check_reads();
         check_dead_claims();
         check_corruption_reports();
+        for (const HistoryLine& l : history_)
+            figures_.counts["errors workers rode through"] += l.kind == 'E' ? 1 : 0;
         return std::move(figures_);
     }
 

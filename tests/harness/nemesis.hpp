@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <map>
 #include <random>
 #include <stdexcept>
@@ -90,16 +91,22 @@ class Nemesis {
             CommitWatch& commits, std::uint64_t seed)
         : d_(&d), pool_(&pool), disk_(&disk), flipper_(&flipper), commits_(&commits), rng_(seed) {}
 
+    // Faults overlap: a stopped worker stays stopped, and a full disk stays full, for a while
+    // after they are injected, while the next faults come (a daemon restart among them).
     void run(std::chrono::seconds duration) {
         const auto end = std::chrono::steady_clock::now() + duration;
         while (std::chrono::steady_clock::now() < end) {
             std::this_thread::sleep_for(std::chrono::milliseconds(300 + rng_() % 1200));
+            settle(std::chrono::steady_clock::now());
             pool_->check_alive();
             inject(Fault(rng_() % fault_kinds));
         }
+        settle(std::chrono::steady_clock::time_point::max());
     }
     [[nodiscard]] const std::map<std::string, int>& injected() const noexcept { return injected_; }
     [[nodiscard]] const std::vector<FlippedBatch>& flipped() const noexcept { return flipped_; }
+    // What went wrong with the bus itself: a daemon that hung in its stop or would not start.
+    [[nodiscard]] const std::vector<std::string>& problems() const noexcept { return problems_; }
 
   private:
     void inject(Fault f) {
@@ -112,7 +119,7 @@ class Nemesis {
                 restart_daemon(SIGKILL);
                 break;
             case Fault::worker_kill:
-                pool_->replace(pick_worker());
+                kill_worker(pick_worker());
                 break;
             case Fault::worker_stop:
                 stop_worker(pick_worker());
@@ -131,17 +138,61 @@ class Nemesis {
     }
     Worker& pick_worker() { return pool_->workers()[rng_() % pool_->workers().size()]; }
 
+    // Stops kbusd with `signal` (a stop that takes over a minute is a hang: it is noted, and
+    // SIGKILL ends it), then starts it again. A start that fails on a full disk is noted and
+    // retried with the disk freed.
     void restart_daemon(int signal) {
-        (void)end_child(d_->pid, signal);
+        ::kill(d_->pid, signal);
+        if (!exited_within(d_->pid, 60s)) {
+            problems_.push_back(std::string("kbusd still running 60 s after ") + strsignal(signal));
+            ::kill(d_->pid, SIGKILL);
+            ::waitpid(d_->pid, nullptr, 0);
+        }
         std::this_thread::sleep_for(std::chrono::milliseconds(rng_() % 300));
         d_->pid = d_->start();
-        wait_until_up(*d_, 60s);
+        try {
+            wait_until_up(*d_, 60s);
+        } catch (const std::exception& e) {
+            if (disk_free_at_ == never) throw;
+            problems_.push_back(std::string("on a full disk: ") + e.what());
+            free_disk();
+            d_->pid = d_->start();
+            wait_until_up(*d_, 60s);
+        }
         commits_->read(*d_);
     }
+    static bool exited_within(pid_t pid, std::chrono::seconds patience) {
+        const auto deadline = std::chrono::steady_clock::now() + patience;
+        while (::waitpid(pid, nullptr, WNOHANG) != pid) {
+            if (std::chrono::steady_clock::now() > deadline) return false;
+            std::this_thread::sleep_for(5ms);
+        }
+        return true;
+    }
+    void kill_worker(Worker& w) {
+        stopped_.erase(w.pid);
+        pool_->replace(w);
+    }
     void stop_worker(Worker& w) {
+        if (stopped_.count(w.pid)) return;
         ::kill(w.pid, SIGSTOP);
-        std::this_thread::sleep_for(std::chrono::milliseconds(100 + rng_() % 2400));
-        ::kill(w.pid, SIGCONT);
+        stopped_[w.pid] = later(100, 3000);
+    }
+    // Resumes the stopped workers and frees the disk if their time has come.
+    void settle(std::chrono::steady_clock::time_point now) {
+        for (auto it = stopped_.begin(); it != stopped_.end();) {
+            if (it->second > now) {
+                ++it;
+                continue;
+            }
+            ::kill(it->first, SIGCONT);
+            it = stopped_.erase(it);
+        }
+        if (disk_free_at_ != never && disk_free_at_ <= now) free_disk();
+    }
+    std::chrono::steady_clock::time_point later(int min_ms, int max_ms) {
+        return std::chrono::steady_clock::now() +
+               std::chrono::milliseconds(min_ms + int(rng_() % std::uint64_t(max_ms - min_ms)));
     }
     bool kill_in_claim() {
         int ready[2];
@@ -157,10 +208,13 @@ class Nemesis {
         return claimed;
     }
     bool fill_disk() {
-        if (!disk_->mounted() || !disk_->fill()) return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(200 + rng_() % 1800));
-        disk_->free_space();
+        if (!disk_->mounted() || disk_free_at_ != never || !disk_->fill()) return false;
+        disk_free_at_ = later(200, 3000);
         return true;
+    }
+    void free_disk() {
+        disk_->free_space();
+        disk_free_at_ = never;
     }
     bool flip_bytes() {
         const auto flipped = flipper_->flip(rng_);
@@ -176,6 +230,10 @@ class Nemesis {
     std::mt19937_64 rng_;
     std::map<std::string, int> injected_;
     std::vector<FlippedBatch> flipped_;
+    std::vector<std::string> problems_;
+    static constexpr auto never = std::chrono::steady_clock::time_point::max();
+    std::map<pid_t, std::chrono::steady_clock::time_point> stopped_;  // -> when to resume
+    std::chrono::steady_clock::time_point disk_free_at_ = never;
 };
 
 }  // namespace kbus::harness
