@@ -39,6 +39,29 @@ inline bool read_to_end(kbus::Consumer& con, const FinalLog& log, const std::str
     return true;
 }
 
+// Where each partition short of its end stands, and what kbusd says about that offset.
+inline std::string stall_report(kbus::Client& c, const kbus::Consumer& con, const FinalLog& log,
+                                const std::string& topic) {
+    std::string out;
+    const std::uint64_t id = c.topic(topic)->metadata.topic_id;
+    for (const auto& [partition, hwm] : log.high_watermarks) {
+        const std::int64_t at = con.position(topic, partition);
+        out += " partition " + std::to_string(partition) + " at " + std::to_string(at) + " of " +
+               std::to_string(hwm);
+        if (at >= hwm) continue;
+        try {
+            const auto f = c.fetch(id, partition, at, 1 << 20, true);
+            out += " (kbusd: log " + std::to_string(f.log_start_offset) + ".." +
+                   std::to_string(f.log_end_offset) + ", ring from " +
+                   std::to_string(f.ring_start_offset) + ", extent " + f.file_path + " @" +
+                   std::to_string(f.file_position) + "+" + std::to_string(f.file_length) + ")";
+        } catch (const kbus::Error& e) {
+            out += std::string(" (kbusd: ") + e.what() + ")";
+        }
+    }
+    return out;
+}
+
 inline FinalLog read_final_log(kbus::Client& c, const std::string& topic) {
     using namespace std::chrono_literals;
     FinalLog log;
@@ -51,10 +74,7 @@ inline FinalLog read_final_log(kbus::Client& c, const std::string& topic) {
     std::map<std::int32_t, std::int64_t> next;
     for (int idle = 0; !read_to_end(con, log, topic);) {
         if (++idle > 200) {  // 10 s without a record, short of the end
-            for (const auto& [partition, hwm] : log.high_watermarks)
-                log.stalled += " partition " + std::to_string(partition) + " at " +
-                               std::to_string(con.position(topic, partition)) + " of " +
-                               std::to_string(hwm);
+            log.stalled = stall_report(c, con, log, topic);
             break;
         }
         try {
