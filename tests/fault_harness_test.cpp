@@ -121,6 +121,7 @@ TEST_CASE("fault harness: random faults under load, then the whole history check
     h::CommitWatch commits(base.group, "h");
     h::Nemesis nemesis(d, pool, disk, flipper, commits, seed);
     nemesis.run(duration);
+    const std::vector<std::string> stalled = pool.stalled_readers(10s);
 
     stop.flag->store(1);
     const std::vector<std::string> hung = pool.finish(60s);
@@ -132,6 +133,8 @@ TEST_CASE("fault harness: random faults under load, then the whole history check
     h::check_commits(history, commits.readbacks(), figures);
     for (const std::string& p : nemesis.problems())
         figures.fail("kbusd problems", p);
+    for (const std::string& w : stalled)
+        figures.fail("readers without progress for 10 s", w);
     for (const std::string& w : hung)
         figures.fail("workers hung at the end", w);
     for (const std::string& w : pool.failed())

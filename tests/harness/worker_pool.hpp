@@ -10,7 +10,9 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -98,6 +100,21 @@ class WorkerPool {
         }
         return hung;
     }
+    // The readers (consumer, members) whose history did not grow over `window` while producers
+    // kept sending: a reader stuck for good (waiting in a ring for an offset that never comes,
+    // say) shows here, where the check of what it saw cannot tell.
+    std::vector<std::string> stalled_readers(std::chrono::seconds window) const {
+        std::map<std::string, std::uintmax_t> before;
+        for (const Worker& w : workers_)
+            if (w.role == Role::consumer || w.role == Role::member)
+                before[w.writer] = history_size(w.writer);
+        std::this_thread::sleep_for(window);
+        std::vector<std::string> stalled;
+        for (const auto& [writer, size] : before)
+            if (history_size(writer) == size) stalled.push_back(writer);
+        return stalled;
+    }
+
     // Workers that died on their own (an exception, a crash) rather than by the nemesis.
     [[nodiscard]] const std::vector<std::string>& failed() const noexcept { return failed_; }
 
@@ -114,6 +131,11 @@ class WorkerPool {
     }
 
   private:
+    [[nodiscard]] std::uintmax_t history_size(const std::string& writer) const {
+        std::error_code ec;
+        const std::uintmax_t size = std::filesystem::file_size(dir_ + "/history/" + writer, ec);
+        return ec ? 0 : size;
+    }
     WorkerEnv next_env(const char* letter, std::string& writer) {
         writer = letter + std::to_string(++count_);
         WorkerEnv env = base_;
