@@ -25,7 +25,8 @@ class ReadLog {
         for (const auto& m : batch) {
             const std::string_view key = m.key().str(), value = m.value().str();
             pending_.push_back({m.partition(), m.offset(), content_hash(key, value),
-                                record_intact(key, value), std::string(key)});
+                                record_intact(key, value), std::string(key),
+                                ownership_[m.partition()]});
         }
     }
     // The poll threw: a held batch invalidated keeps what lies below its resume offset; loss to
@@ -53,7 +54,12 @@ class ReadLog {
         if (at == next_.end()) return std::nullopt;
         return at->second;
     }
-    void forget_positions() { next_.clear(); }
+    // The partition moved (revoked, lost or assigned anew): what was confirmed of it before says
+    // nothing about where its new owner stands, nor does a batch of it still pending.
+    void forget(std::int32_t partition) {
+        next_.erase(partition);
+        ++ownership_[partition];
+    }
     [[nodiscard]] std::uint64_t confirmed() const noexcept { return confirmed_; }
 
   private:
@@ -63,6 +69,7 @@ class ReadLog {
         std::uint64_t hash;
         bool intact;
         std::string key;
+        std::uint64_t ownership;  // of its partition when it was read
     };
     template <typename Keep>
     void confirm_pending(Keep keep) {
@@ -72,7 +79,7 @@ class ReadLog {
             const std::string where = std::to_string(p.partition) + " " + std::to_string(p.offset);
             lines += p.intact ? "S " + where + " " + std::to_string(p.hash) + "\n"
                               : "T " + where + " " + p.key + "\n";
-            next_[p.partition] = p.offset + 1;
+            if (p.ownership == ownership_[p.partition]) next_[p.partition] = p.offset + 1;
             ++confirmed_;
         }
         pending_.clear();
@@ -82,6 +89,7 @@ class ReadLog {
     const HistoryFile* history_;
     std::vector<Pending> pending_;
     std::map<std::int32_t, std::int64_t> next_;
+    std::map<std::int32_t, std::uint64_t> ownership_;  // bumped by each forget()
     std::uint64_t confirmed_ = 0;
 };
 

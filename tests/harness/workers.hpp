@@ -172,27 +172,47 @@ inline void commit_confirmed(kbus::Consumer& con, const ReadLog& reads,
     history.write(lines);
 }
 
+// What a member confirmed of a partition counts only while it owns the partition: every
+// rebalance that moves one (revoked, lost, assigned) forgets it, so that a member never commits
+// a position from an earlier ownership over a newer owner's commit.
+class ForgetOnRebalance final : public kbus::RebalanceListener {
+  public:
+    explicit ForgetOnRebalance(ReadLog& reads) : reads_(&reads) {}
+    void on_partitions_assigned(kbus::Consumer&,
+                                const std::vector<kbus::group::TopicPartition>& parts) override {
+        forget(parts);
+    }
+    void on_partitions_revoked(kbus::Consumer&,
+                               const std::vector<kbus::group::TopicPartition>& parts) override {
+        forget(parts);
+    }
+
+  private:
+    void forget(const std::vector<kbus::group::TopicPartition>& parts) {
+        for (const auto& tp : parts)
+            reads_->forget(tp.partition);
+    }
+    ReadLog* reads_;
+};
+
 // A group member: reads its share, commits what it confirmed every ~200 ms (never more than it
-// confirmed, so its own commits only go forward within a generation).
+// confirmed, and only of its current ownership, so its commits only go forward).
 inline int group_member(const WorkerEnv& env) {
     const HistoryFile history(env.history_path);
     std::unique_ptr<kbus::Client> client = connect(env, history);
     if (!client) return 0;
+    ReadLog reads(history);
+    ForgetOnRebalance listener(reads);
     kbus::ConsumerOptions options{.wait = kbus::WaitMode::blocking, .max_poll_records = 200};
     options.group_id = env.group;
     options.session_timeout = 1500ms;
     options.enable_auto_commit = false;
+    options.rebalance_listener = &listener;
     kbus::Consumer con(*client, options);
     con.subscribe(std::vector<std::string>{env.topic});
-    ReadLog reads(history);
-    std::int32_t generation = -1;
     auto last_commit = std::chrono::steady_clock::now();
     while (env.stop->load() == 0) {
         (void)poll_once(con, reads, history);
-        if (con.generation() != generation) {  // a rebalance: start over from what it was given
-            generation = con.generation();
-            reads.forget_positions();
-        }
         if (std::chrono::steady_clock::now() - last_commit > 200ms) {
             commit_confirmed(con, reads, history);
             last_commit = std::chrono::steady_clock::now();
