@@ -1,7 +1,10 @@
 // Consumer groups without processes: Kafka's assignors, the consumer protocol encoding, the
 // coordinator's state machine (join, sync, heartbeat, fencing, expiry) and the offsets file.
+#include <sys/mount.h>
+
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include "temp_dir.hpp"
@@ -232,4 +235,45 @@ TEST_CASE("committed offsets survive a reopen, a torn last line and compaction",
     CHECK_FALSE(s.committed("g2", {"t", 0}).has_value());
     CHECK_FALSE(s.committed("g3", {"gone", 0}).has_value());
     CHECK(s.groups() == std::vector<std::string>{"g1"});
+}
+
+// Found by the fault harness: a kbusd restarted while its data disk was full exited at start,
+// because the offset store's compaction at open could not write its temp file.
+TEST_CASE("the offset store opens on a full data disk and keeps its commits", "[group]") {
+    TempDir d("fullstore", true);
+    {
+        groups::OffsetStore store(d.path, sink());
+        store.commit("g", {"t", 0}, 41);
+        store.commit("g", {"t", 0}, 42);  // a superseded line: a compaction would rewrite
+    }
+    // A data disk that is full: a tmpfs of one page over the dir, filled (root only).
+    const std::string disk = d.path + "/disk";
+    std::filesystem::create_directories(disk);
+    if (::mount("tmpfs", disk.c_str(), "tmpfs", 0, "size=64k,mode=0700") != 0) {
+        WARN("cannot mount a tmpfs (needs root): skipped");
+        return;
+    }
+    struct Unmount {
+        std::string path;
+        ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+    } unmount{disk};
+    std::filesystem::copy(d.path + "/__kbus_offsets", disk + "/__kbus_offsets");
+    {
+        std::ofstream filler(disk + "/filler", std::ios::binary);
+        const std::string block(4096, 'x');
+        while (filler.write(block.data(), block.size())) {
+        }
+    }
+    {
+        groups::OffsetStore store(disk, sink());  // it used to throw "No space left on device"
+        CHECK(store.committed("g", {"t", 0}) == 42);
+        CHECK(std::any_of(logged.begin(), logged.end(), [](const std::string& line) {
+            return line.find("cannot compact") != std::string::npos;
+        }));
+        std::filesystem::remove(disk + "/filler");
+        store.commit("g", {"t", 1}, 7);  // appended to the file as it was
+    }
+    groups::OffsetStore reopened(disk, sink());
+    CHECK(reopened.committed("g", {"t", 0}) == 42);
+    CHECK(reopened.committed("g", {"t", 1}) == 7);
 }

@@ -503,6 +503,34 @@ TEST_CASE("earliest and locate give only offsets at or above the gate", "[gate]"
     CHECK(g.gate.earliest(g.next()) == first);
 }
 
+// Found by the fault harness: a consumer assigned from the beginning hung for good when the
+// offset one journal size (capacity / 32 entries) above it was in the ring. The journal's slot of
+// an old offset holds that later offset's position, which lies between the gate and the tail:
+// locate() took it for the old offset's own (as for a claim placed but not committed), attach
+// tethered the reader there, and it waited for an offset that never comes.
+TEST_CASE("an old offset whose journal slot a later offset reused is not located in the ring",
+          "[gate]") {
+    Gate g;
+    g.set_blocked(true);
+    const std::uint64_t entries = g.h().info.journal_entries;
+    while (g.next() < entries + 1000)
+        g.advance_to(g.tail() + capacity / 4, t0);
+    g.gate.update(g.tail(), t0);
+    const std::uint64_t gate_position = g.limit() - capacity;
+    std::uint64_t first = 0;
+    while (g.records[first].position < gate_position)
+        ++first;
+    REQUIRE(first > entries);  // the slot of (first - entries) holds first's position
+    REQUIRE(g.gate.locate(first));
+    CHECK(g.gate.earliest(g.next()) == first);
+    for (const std::uint64_t old : {first - entries, g.next() - 1 - entries})
+        CHECK_FALSE(g.gate.locate(old));
+    const protocol::ReaderAttachment a = g.gate.attach(first - entries, -1, 1);
+    CHECK(a.on_disk);
+    CHECK(a.offset == std::int64_t(first - entries));
+    CHECK(g.gate.readers().empty());
+}
+
 TEST_CASE("fill_bytes counts what producers claimed above the gate", "[gate]") {
     Gate g;
     CHECK(g.gate.fill_bytes(0) == 0);

@@ -14,12 +14,22 @@ constexpr std::uint64_t compact_above_bytes = 64ULL << 20;
 OffsetStore::OffsetStore(const std::string& data_dir, logging::LogSink sink)
     : path_(data_dir + "/__kbus_offsets"), sink_(std::move(sink)) {
     load();
-    compact();
+    try {
+        compact();
+    } catch (const Error& e) {
+        // Compacting is housekeeping: a full data disk must not keep kbusd from starting. The
+        // file as it is serves; appends go after its last whole line.
+        sink_("WARN", "cannot compact " + path_ + " (" + e.what() + "); appending to it as it is");
+        file_ = log::File(path_, true);
+        file_.truncate(whole_lines_bytes_);
+        file_size_ = whole_lines_bytes_;
+    }
 }
 
 void OffsetStore::load() {
     std::string text;
     if (!log::read_whole_file(path_, text)) return;  // no file yet: no offsets
+    whole_lines_bytes_ = text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1;
     std::istringstream in(text);
     std::string line;
     std::size_t number = 0, skipped = 0;
@@ -52,7 +62,8 @@ void OffsetStore::compact() {
         for (const auto& [tp, offset] : m)
             text += "commit " + group + " " + tp.topic + " " + std::to_string(tp.partition) + " " +
                     std::to_string(offset) + "\n";
-    file_.close();
+    // The old file stays open until its replacement is in place: a compaction that fails (a
+    // full disk) leaves the store appending where it was, not closed.
     log::write_file_durably(path_, text);
     file_ = log::File(path_, false);
     file_size_ = text.size();

@@ -5,8 +5,9 @@
 //   delete-topic <topic>
 // written with one write() each (so a killed daemon loses nothing the kernel has; syncing is
 // the page cache's, as Kafka's offsets topic by default). At start the file is read (the last
-// line wins; a torn last line is skipped) and rewritten compacted (temp file, fsync, rename);
-// it is compacted again whenever it grows past a bound. Names never hold spaces (validated).
+// line wins; a torn last line is skipped) and rewritten compacted (temp file, fsync, rename), or,
+// where that fails (a full disk), appended to as it is; it is compacted again whenever it grows
+// past a bound. Names never hold spaces (validated).
 #pragma once
 
 #include <cstdint>
@@ -47,6 +48,7 @@ class OffsetStore {
     std::map<std::string, OffsetMap> offsets_;
     log::File file_;
     std::uint64_t file_size_ = 0;
+    std::uint64_t whole_lines_bytes_ = 0;  // of the file as loaded: up to its last '\n'
 };
 
 }  // namespace kbus::groups

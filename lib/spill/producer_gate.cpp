@@ -48,11 +48,20 @@ std::optional<ring::Cursor> ProducerGate::locate(std::uint64_t offset) const {
     // there waits for the commit, instead of being sent to a log that does not have it yet.
     // (Claimed and not placed yet, the entry is stale and the offset is not located: the reader
     // asks again at its next poll.)
-    if (offset >= ring::load_next_offset(ring_.header())) return std::nullopt;
-    // Relaxed: the entry was written right after the claim; a stale one fails the checks.
+    // The slot is this offset's only until offset + journal_entries is claimed: from then on it
+    // holds that later offset's position, which does lie between the gate and the tail (taken
+    // for this offset's, an old offset's reader would wait there for good). So the claim count
+    // is checked before the entry is read and again after.
+    const ring::RingHeader& h = ring_.header();
+    const auto slot_reused = [&] {
+        return ring::load_next_offset(h) - offset > h.info.journal_entries;
+    };
+    if (offset >= ring::load_next_offset(h) || slot_reused()) return std::nullopt;
+    // Acquire: the claim count loaded after it is no older than the entry. A stale entry (of an
+    // earlier lap) fails the checks below.
     const std::uint64_t position =
-        detail::atomic_load(*ring_.journal_slot(offset), std::memory_order_relaxed);
-    if (position < gate || position >= ring::load_tail(ring_.header()) ||
+        detail::atomic_load(*ring_.journal_slot(offset), std::memory_order_acquire);
+    if (slot_reused() || position < gate || position >= ring::load_tail(h) ||
         position % ring::record_alignment != 0)
         return std::nullopt;
     return ring::Cursor{position, offset};
