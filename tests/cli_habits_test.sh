@@ -166,4 +166,25 @@ rc=0
 timeout 10 "${K[@]}" mirror --config "$work/inline.properties" 2>"$work/err" || rc=$?
 [[ $rc != 0 && $(wc -l <"$work/err") == 1 ]] || fail "inline comment: exit $rc, $(cat "$work/err")"
 grep -q "comments go on a line of their own" "$work/err" || fail "inline comment: $(cat "$work/err")"
+# --- where the bus is: flags (--override too) beat KBUS_BUS, which beats the config file ---
+prec=$work/prec
+mkdir -p "$prec"
+printf 'kbus.bus=%s-file\n' "$bus" >"$prec/f.properties"
+served_bus() { # KBUS_BUS value, then kbusd's flags: the bus it says it serves
+    local env_bus=$1 p
+    shift
+    KBUS_BUS=$env_bus "$kbusd" --run-dir "$prec/run" --data-dir "$prec/data" "$@" 2>"$prec/log" &
+    p=$!
+    for _ in $(seq 200); do grep -q "serving bus" "$prec/log" && break; sleep 0.05; done
+    kill "$p" && wait "$p" || true
+    grep -o "serving bus '[^']*'" "$prec/log" || fail "kbusd did not start: $(cat "$prec/log")"
+}
+[[ $(served_bus "$bus-env" --config "$prec/f.properties") == "serving bus '$bus-env'" ]] ||
+    fail "the environment did not beat the file"
+grep -q "KBUS_BUS=$bus-env is used; the config file's kbus.bus=$bus-file is not" "$prec/log" ||
+    fail "no line says the environment beat the file: $(cat "$prec/log")"
+[[ $(served_bus "$bus-env" --config "$prec/f.properties" --override "kbus.bus=$bus-flag") == \
+    "serving bus '$bus-flag'" ]] || fail "--override did not beat the environment"
+[[ $(served_bus "$bus-env" --bus "$bus-flag") == "serving bus '$bus-flag'" ]] ||
+    fail "--bus did not beat the environment"
 echo "cli_habits_test: ok"

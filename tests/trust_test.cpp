@@ -153,7 +153,49 @@ TEST_CASE("a run directory under a parent other users can write to is refused at
     CHECK(log.find(as_root() ? "'" + parent + "' belongs to uid 65534"
                              : "'" + parent + "' is writable by other users (mode 0777)") !=
           std::string::npos);
-    CHECK_FALSE(fs::exists(parent + "/run/kbus.sock"));  // nothing served from it
+    CHECK_FALSE(fs::exists(parent + "/run"));  // nothing made in it, nothing served from it
+    fs::remove_all(base);
+}
+
+TEST_CASE("a run or data directory reached through another user's symlink is refused",
+          "[trust][security]") {
+    if (!as_root()) {
+        WARN("needs root to plant a symlink as another uid: skipped");
+        return;
+    }
+    // nobody owns a directory and points a link in it at a directory of root's: the target
+    // passes every check, but nobody can repoint the link at any time.
+    const std::string base = fs::temp_directory_path() / ("kbus-link-" + std::to_string(::getpid()));
+    fs::remove_all(base);
+    fs::create_directories(base + "/target");
+    REQUIRE(::chmod((base + "/target").c_str(), 0755) == 0);
+    REQUIRE(::mkdir((base + "/nobodys").c_str(), 0755) == 0);
+    REQUIRE(::chown((base + "/nobodys").c_str(), nobody, nobody) == 0);
+    REQUIRE(::symlink((base + "/target").c_str(), (base + "/nobodys/link").c_str()) == 0);
+    REQUIRE(::lchown((base + "/nobodys/link").c_str(), nobody, nobody) == 0);
+    for (const std::string flag : {"--run-dir", "--data-dir"}) {
+        INFO(flag);
+        std::vector<std::string> args{"--bus", "linked", "--run-dir", base + "/run", "--data-dir",
+                                      base + "/data"};
+        args[flag == "--run-dir" ? 3 : 5] = base + "/nobodys/link";
+        const auto [status, log] = run_refused_kbusd(args, base + "/kbusd.log");
+        INFO(log);
+        REQUIRE(status != -1);
+        CHECK(WEXITSTATUS(status) != 0);
+        CHECK(log.find("'" + base + "/nobodys' belongs to uid 65534") != std::string::npos);
+        struct stat st {};
+        REQUIRE(::stat((base + "/target").c_str(), &st) == 0);
+        CHECK((st.st_mode & 07777) == 0755);  // not taken over
+        CHECK(fs::is_empty(base + "/target"));
+    }
+    // The same link of root's, in a directory of root's: trusted, as its target is.
+    REQUIRE(::chown((base + "/nobodys").c_str(), 0, 0) == 0);
+    REQUIRE(::lchown((base + "/nobodys/link").c_str(), 0, 0) == 0);
+    CHECK(kbus::untrusted_path_reason(base + "/nobodys/link/run", 0).empty());
+    REQUIRE(::lchown((base + "/nobodys/link").c_str(), nobody, nobody) == 0);
+    CHECK(kbus::untrusted_path_reason(base + "/nobodys/link/run", 0).find("is a symlink of uid "
+                                                                          "65534") !=
+          std::string::npos);
     fs::remove_all(base);
 }
 

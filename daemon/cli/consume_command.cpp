@@ -169,8 +169,12 @@ class ConsumeLoop {
     // end. The batch before the loss was confirmed by the poll that threw (it checks first).
     const Batch* report_loss(const OffsetOutOfRange& e) {
         write_pending();
-        std::fprintf(stderr, "kbus: %s; going on from offset %lld\n", e.what(),
-                     (long long)e.resume_offset());
+        const std::string what = e.what();
+        if (what.find("resumes at offset") != std::string::npos)  // it says where already
+            std::fprintf(stderr, "kbus: %s\n", what.c_str());
+        else
+            std::fprintf(stderr, "kbus: %s; going on from offset %lld\n", what.c_str(),
+                         (long long)e.resume_offset());
         ++losses_;
         return nullptr;
     }

@@ -40,7 +40,8 @@ std::string hint(const kbus::Error& e) {
     const std::string what = e.what();
     switch (e.code()) {
         case kbus::ErrorCode::not_connected:
-            return "; start kbusd for this bus, or name the bus it serves with --bus or KBUS_BUS";
+            return "; start kbusd for this bus, or name the bus it serves (--bus, KBUS_BUS) and "
+                   "its run dir (--run-dir, KBUS_RUN_DIR)";
         case kbus::ErrorCode::unknown_topic:
             return "; kbus topic list shows the topics, kbus topic create NAME makes one";
         case kbus::ErrorCode::topic_exists:
@@ -53,7 +54,7 @@ std::string hint(const kbus::Error& e) {
     if (what.find("unknown group") != std::string::npos)
         return "; kbus group list shows the groups";
     // A value read from a properties file (kbus mirror --config) with a comment after it.
-    if (what.find(" #") != std::string::npos)
+    if (what.find(" #") != std::string::npos && what.find("comments go on") == std::string::npos)
         return "; comments go on a line of their own in a properties file";
     return "";
 }
@@ -71,7 +72,7 @@ int run(const std::string& command, Args& a, const kbus::ClientOptions& options)
             kbus::Client c(options);
             return f(c, a);
         }
-    a.error("unknown command '" + command + "'");
+    kbus::cli::usage_error("unknown command '" + command + "'");
 }
 
 }  // namespace

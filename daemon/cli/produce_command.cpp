@@ -37,6 +37,9 @@ int produce_command(Client& c, Args& a) {
     std::vector<HeaderView> views;
     for (const auto& h : headers)
         views.push_back(h.view());
+    // Before stdin is read: an unknown topic is said at once, even with nothing to send (the
+    // daemon makes it here when auto.create.topics.enable is on, as a first send would).
+    (void)c.topic(topic);
     Producer p(c);
     SendOptions o;
     o.headers = views;

@@ -70,7 +70,8 @@ int topic_command(Client& c, Args& a) {
             std::printf("altered topic %s\n", name.c_str());
         } else {
             c.create_topic(name, partitions, config);
-            std::printf("created topic %s with %d partitions\n", name.c_str(), partitions);
+            std::printf("created topic %s with %d partition%s\n", name.c_str(), partitions,
+                        partitions == 1 ? "" : "s");
         }
     } else if (sub == "describe" || sub == "delete") {
         const std::string name = a.next("topic name");

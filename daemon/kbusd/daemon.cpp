@@ -63,8 +63,18 @@ int Daemon::run(const std::atomic<bool>& stop) {
 
 // A directory of the bus's (created if missing, with the policy's mode), checked as ssh checks
 // ~/.ssh before it is used (trusted_path.hpp).
+// Checked before anything is made (nothing is created inside another user's directory) and
+// again after (what was made, and any symlink on the way, is checked where it stands).
 bool Daemon::prepare_directory(const std::string& dir, const char* what) {
     const kbus::security::AccessPolicy& access = kbus::security::access_policy();
+    auto trusted = [&] {
+        const std::string why = kbus::untrusted_path_reason(dir, ::geteuid(), access.group);
+        if (!why.empty())
+            sink_("ERROR", std::string("refusing the ") + what + " " + dir + ": " + why +
+                               " (another user could replace what kbusd keeps there)");
+        return why.empty();
+    };
+    if (!trusted()) return false;
     std::error_code ec;
     const bool created = std::filesystem::create_directories(dir, ec);
     if (ec) {
@@ -72,12 +82,7 @@ bool Daemon::prepare_directory(const std::string& dir, const char* what) {
         return false;
     }
     if (created) access.apply_to_path(dir, true);
-    const std::string why = kbus::untrusted_path_reason(dir, ::geteuid(), access.group);
-    if (!why.empty()) {
-        sink_("ERROR", std::string("refusing the ") + what + " " + dir + ": " + why +
-                           " (another user could replace what kbusd keeps there)");
-        return false;
-    }
+    if (!trusted()) return false;
     access.apply_to_path(dir, true);
     return true;
 }

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/broker_config.hpp"
@@ -82,11 +83,23 @@ Options parse_flags(int argc, char** argv) {
     return o;
 }
 
-// A flag beats the environment (KBUS_BUS, KBUS_RUN_DIR, KBUS_DATA_DIR), which beats the config
-// file, which beats the default. When the environment overrides the file, the log says so.
+// Whether a --override named one of `keys`: such a value is a flag, not the file's.
+bool overridden(const Options& o, std::initializer_list<std::string_view> keys) {
+    for (const kbus::config::Property& p : o.overrides)
+        for (const std::string_view k : keys)
+            if (p.key == k) return true;
+    return false;
+}
+
+// A flag (--bus, --run-dir, --data-dir, or --override of their keys) beats the environment
+// (KBUS_BUS, KBUS_RUN_DIR, KBUS_DATA_DIR), which beats the config file, which beats the
+// default. When the environment overrides the file, the log says so.
 kbus::BusLocationOverrides merged_location(const Options& o,
                                            const kbus::config::BrokerConfig& broker) {
     kbus::BusLocationOverrides l = o.location;
+    if (!l.bus && overridden(o, {"kbus.bus"})) l.bus = broker.bus;
+    if (!l.run_dir && overridden(o, {"kbus.run.dir"})) l.run_dir = broker.run_dir;
+    if (!l.data_dir && overridden(o, {"log.dirs", "log.dir"})) l.data_dir = broker.data_dir;
     auto merge = [](std::optional<std::string>& chosen, const std::optional<std::string>& file,
                     const char* env, const char* key) {
         if (chosen || !file) return;
