@@ -165,7 +165,8 @@ TEST_CASE("a run or data directory reached through another user's symlink is ref
     }
     // nobody owns a directory and points a link in it at a directory of root's: the target
     // passes every check, but nobody can repoint the link at any time.
-    const std::string base = fs::temp_directory_path() / ("kbus-link-" + std::to_string(::getpid()));
+    const std::string base =
+        fs::temp_directory_path() / ("kbus-link-" + std::to_string(::getpid()));
     fs::remove_all(base);
     fs::create_directories(base + "/target");
     REQUIRE(::chmod((base + "/target").c_str(), 0755) == 0);
@@ -175,8 +176,8 @@ TEST_CASE("a run or data directory reached through another user's symlink is ref
     REQUIRE(::lchown((base + "/nobodys/link").c_str(), nobody, nobody) == 0);
     for (const std::string flag : {"--run-dir", "--data-dir"}) {
         INFO(flag);
-        std::vector<std::string> args{"--bus", "linked", "--run-dir", base + "/run", "--data-dir",
-                                      base + "/data"};
+        std::vector<std::string> args{"--bus",       "linked",     "--run-dir",
+                                      base + "/run", "--data-dir", base + "/data"};
         args[flag == "--run-dir" ? 3 : 5] = base + "/nobodys/link";
         const auto [status, log] = run_refused_kbusd(args, base + "/kbusd.log");
         INFO(log);
@@ -193,9 +194,9 @@ TEST_CASE("a run or data directory reached through another user's symlink is ref
     REQUIRE(::lchown((base + "/nobodys/link").c_str(), 0, 0) == 0);
     CHECK(kbus::untrusted_path_reason(base + "/nobodys/link/run", 0).empty());
     REQUIRE(::lchown((base + "/nobodys/link").c_str(), nobody, nobody) == 0);
-    CHECK(kbus::untrusted_path_reason(base + "/nobodys/link/run", 0).find("is a symlink of uid "
-                                                                          "65534") !=
-          std::string::npos);
+    CHECK(kbus::untrusted_path_reason(base + "/nobodys/link/run", 0)
+              .find("is a symlink of uid "
+                    "65534") != std::string::npos);
     fs::remove_all(base);
 }
 

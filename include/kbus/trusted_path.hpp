@@ -24,9 +24,8 @@ namespace detail {
 
 // Why a directory on a bus's path (already lstat'ed as `st`) is not trusted for `owner`; empty
 // when it is.
-[[nodiscard]] inline std::string untrusted_directory(const std::string& name,
-                                                     const struct stat& st, uid_t owner,
-                                                     std::optional<gid_t> shared_group,
+[[nodiscard]] inline std::string untrusted_directory(const std::string& name, const struct stat& st,
+                                                     uid_t owner, std::optional<gid_t> shared_group,
                                                      bool allow_sticky) {
     if (!S_ISDIR(st.st_mode)) return "'" + name + "' is not a directory";
     const bool ours = st.st_uid == owner, roots = st.st_uid == 0;
