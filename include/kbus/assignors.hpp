@@ -19,11 +19,11 @@ struct MemberSubscription {
     std::vector<std::string> topics;
 };
 
-using Assignment = std::map<std::string, std::vector<TopicPartition>>;  // member id -> partitions
-using PartitionCount = std::function<std::int32_t(const std::string& topic)>;  // 0: unknown
+using Assignment = std::map<std::string, std::vector<TopicPartition>>;  ///< member id -> partitions
+using PartitionCount = std::function<std::int32_t(const std::string& topic)>;  ///< 0: unknown
 
-// Per topic, the members subscribed to it in member-id order take consecutive ranges; the first
-// (partitions % members) take one extra.
+/// Per topic, the members subscribed to it in member-id order take consecutive ranges; the first
+/// (partitions % members) take one extra.
 [[nodiscard]] inline Assignment assign_range(std::vector<MemberSubscription> members,
                                              const PartitionCount& partitions) {
     std::sort(members.begin(), members.end(),
@@ -49,8 +49,8 @@ using PartitionCount = std::function<std::int32_t(const std::string& topic)>;  /
     return out;
 }
 
-// Every (topic, partition) in order, dealt to the members in turn, skipping members not
-// subscribed to the partition's topic.
+/// Every (topic, partition) in order, dealt to the members in turn, skipping members not
+/// subscribed to the partition's topic.
 [[nodiscard]] inline Assignment assign_round_robin(std::vector<MemberSubscription> members,
                                                    const PartitionCount& partitions) {
     std::sort(members.begin(), members.end(),

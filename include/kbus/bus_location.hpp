@@ -25,8 +25,8 @@ struct BusLocation {
 
     [[nodiscard]] std::string socket_path() const { return run_dir + "/kbus.sock"; }
     [[nodiscard]] std::string lock_path() const { return run_dir + "/kbusd.lock"; }
-    // The name the bus's shared-memory directory starts with (/dev/shm/<this>XXXXXX, see the
-    // daemon's SharedMemoryDirectory): the uid, so that buses of different users never collide.
+    /// The name the bus's shared-memory directory starts with (/dev/shm/<this>XXXXXX, see the
+    /// daemon's SharedMemoryDirectory): the uid, so that buses of different users never collide.
     [[nodiscard]] std::string shm_dir_prefix() const {
         return "kbus." + std::to_string(::geteuid()) + "." + bus + ".";
     }

@@ -27,11 +27,11 @@
 
 namespace kbus {
 
-// A shared flock on the directory's clients.lock, held while this object lives.
+/// A shared flock on the directory's clients.lock, held while this object lives.
 class ClientsLock {
   public:
-    // Throws Error(not_connected) when the directory is going away (the daemon removed it while
-    // we waited), Error(permission_denied) when the lock file is not the daemon's.
+    /// Throws Error(not_connected) when the directory is going away (the daemon removed it while
+    /// we waited), Error(permission_denied) when the lock file is not the daemon's.
     ClientsLock(const std::string& dir, uid_t owner) {
         const std::string path = dir + "/clients.lock";
         fd_ = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -70,8 +70,8 @@ class BusMemory {
   public:
     BusMemory() = default;
 
-    // Attaches to the directory the daemon (uid `owner`) named: the lock first, then the control
-    // segment.
+    /// Attaches to the directory the daemon (uid `owner`) named: the lock first, then the control
+    /// segment.
     static BusMemory attach(const std::string& dir, uid_t owner) {
         BusMemory m;
         m.dir_ = dir;
@@ -88,17 +88,17 @@ class BusMemory {
     [[nodiscard]] control::ControlSegment& control() const noexcept {
         return *static_cast<control::ControlSegment*>(control_.data());
     }
-    // A ring (or any file of the directory), checked to be the daemon's.
+    /// A ring (or any file of the directory), checked to be the daemon's.
     [[nodiscard]] SharedMapping map(const std::string& path, bool touch_pages) const {
         return SharedMapping::open(path, owner_, touch_pages);
     }
-    // Shared with whatever keeps mappings of this directory beyond this object.
+    /// Shared with whatever keeps mappings of this directory beyond this object.
     [[nodiscard]] std::shared_ptr<const ClientsLock> lock() const noexcept { return lock_; }
 
   private:
     std::string dir_;
     uid_t owner_ = 0;
-    std::shared_ptr<const ClientsLock> lock_;  // declared before the mapping: released after it
+    std::shared_ptr<const ClientsLock> lock_;  ///< declared before the mapping: released after it
     SharedMapping control_;
 };
 

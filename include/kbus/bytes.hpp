@@ -13,7 +13,7 @@ namespace kbus {
 
 class BytesView {
   public:
-    constexpr BytesView() noexcept = default;  // null
+    constexpr BytesView() noexcept = default;  ///< null
     constexpr BytesView(std::nullptr_t) noexcept {}
     BytesView(std::string_view s) noexcept
         : data_(reinterpret_cast<const std::byte*>(s.data())), size_(s.size()), null_(false) {}
@@ -31,7 +31,7 @@ class BytesView {
         return {reinterpret_cast<const char*>(data_), size_};
     }
     [[nodiscard]] std::span<const std::byte> span() const noexcept { return {data_, size_}; }
-    // The length as stored on the ring and in Kafka's format: -1 for null.
+    /// The length as stored on the ring and in Kafka's format: -1 for null.
     [[nodiscard]] constexpr std::int32_t wire_length() const noexcept {
         return null_ ? -1 : static_cast<std::int32_t>(size_);
     }
@@ -46,13 +46,13 @@ class BytesView {
     bool null_ = true;
 };
 
-// A record header: a string key and a nullable value (Kafka's rule).
+/// A record header: a string key and a nullable value (Kafka's rule).
 struct HeaderView {
     std::string_view key;
     BytesView value;
 };
 
-// An owned header, for Message::copy() and for building headers to send.
+/// An owned header, for Message::copy() and for building headers to send.
 struct Header {
     std::string key;
     std::optional<std::string> value;

@@ -33,24 +33,24 @@
 namespace kbus {
 
 struct ClientOptions {
-    std::optional<std::string> bus;      // else KBUS_BUS, else "default"
-    std::optional<std::string> run_dir;  // else KBUS_RUN_DIR, else the default for this user
+    std::optional<std::string> bus;      ///< else KBUS_BUS, else "default"
+    std::optional<std::string> run_dir;  ///< else KBUS_RUN_DIR, else the default for this user
     std::string client_name = "kbus-client";
     std::chrono::milliseconds request_timeout{10000};
-    // How long a control request keeps reconnecting while the daemon is down (restarting).
+    /// How long a control request keeps reconnecting while the daemon is down (restarting).
     std::chrono::milliseconds reconnect_timeout{30000};
-    // Touch every page of a topic's rings when the topic is first used, so that the first lap of
-    // records does not pay each page's first access (SharedMapping::touch_every_page). Costs
-    // about 8 ms per 4 MiB ring on a shadow-paging VM: turn it off in a client that maps many
-    // partitions and reads few records of each.
+    /// Touch every page of a topic's rings when the topic is first used, so that the first lap of
+    /// records does not pay each page's first access (SharedMapping::touch_every_page). Costs
+    /// about 8 ms per 4 MiB ring on a shadow-paging VM: turn it off in a client that maps many
+    /// partitions and reads few records of each.
     bool touch_ring_pages = true;
 };
 
-// A topic's metadata and its mapped partition rings. Shared by the producers and consumers of a
-// Client; kept alive (mapped) while any of them uses it, even if the topic is deleted meanwhile.
+/// A topic's metadata and its mapped partition rings. Shared by the producers and consumers of a
+/// Client; kept alive (mapped) while any of them uses it, even if the topic is deleted meanwhile.
 struct TopicHandle {
     protocol::TopicMetadata metadata;
-    std::shared_ptr<const ClientsLock> lock;  // held while the rings below are mapped
+    std::shared_ptr<const ClientsLock> lock;  ///< held while the rings below are mapped
     std::vector<SharedMapping> mappings;
     std::vector<ring::RingRef> rings;
 };
@@ -94,10 +94,10 @@ class Client {
         return request(protocol::DescribeTopicRequest{std::string(name)});
     }
 
-    // A snapshot of the whole bus: every partition's offsets, fill and readers, every group's lag.
+    /// A snapshot of the whole bus: every partition's offsets, fill and readers, every group's lag.
     [[nodiscard]] stats::BusStats stats() { return request(protocol::StatsRequest{}); }
 
-    // The topic's metadata and mapped rings, fetched once and cached.
+    /// The topic's metadata and mapped rings, fetched once and cached.
     [[nodiscard]] std::shared_ptr<const TopicHandle> topic(std::string_view name) {
         {
             std::lock_guard lock(mutex_);
@@ -119,13 +119,13 @@ class Client {
         return topics_.emplace(std::string(name), std::move(handle)).first->second;
     }
 
-    // Forgets a cached topic (after a topic_deleted error, say), so the next use re-fetches it.
+    /// Forgets a cached topic (after a topic_deleted error, say), so the next use re-fetches it.
     void forget_topic(std::string_view name) {
         std::lock_guard lock(mutex_);
         topics_.erase(std::string(name));
     }
 
-    // Asks the daemon to tether a consumer to a partition (see ReaderSlot). slot < 0 allocates.
+    /// Asks the daemon to tether a consumer to a partition (see ReaderSlot). slot < 0 allocates.
     [[nodiscard]] protocol::ReaderAttachment attach_reader(std::uint64_t topic_id,
                                                            std::int32_t partition,
                                                            protocol::OffsetSpecKind kind,
@@ -133,8 +133,8 @@ class Client {
         return request(protocol::AttachReaderRequest{topic_id, partition, kind, offset, slot});
     }
 
-    // Batches from a partition's log, from the one holding `offset`, up to max_bytes (at least
-    // one batch). For consumers reading behind the ring.
+    /// Batches from a partition's log, from the one holding `offset`, up to max_bytes (at least
+    /// one batch). For consumers reading behind the ring.
     [[nodiscard]] protocol::FetchReply fetch(std::uint64_t topic_id, std::int32_t partition,
                                              std::int64_t offset, std::uint32_t max_bytes,
                                              bool as_extent = false) {
@@ -145,29 +145,29 @@ class Client {
         (void)request_if_connected(protocol::ReleaseReaderRequest{topic_id, partition, slot});
     }
 
-    // Wakes the daemon's spill loop if it sleeps (a blocked producer wants the limit to move).
+    /// Wakes the daemon's spill loop if it sleeps (a blocked producer wants the limit to move).
     void ring_doorbell() noexcept { memory_.control().doorbell.ring(); }
 
-    // A typed request (control_messages.hpp, group_messages.hpp) and its decoded reply; failures
-    // are kbus::Error. Reconnects like call().
+    /// A typed request (control_messages.hpp, group_messages.hpp) and its decoded reply; failures
+    /// are kbus::Error. Reconnects like call().
     template <class Request>
     typename Request::Reply request(const Request& r) {
         return codec::decoded<typename Request::Reply>(call(Request::type, codec::encoded(r)));
     }
-    // Like request(), with no reconnect (see call_if_connected).
+    /// Like request(), with no reconnect (see call_if_connected).
     template <class Request>
     typename Request::Reply request_if_connected(const Request& r) {
         return codec::decoded<typename Request::Reply>(
             call_if_connected(Request::type, codec::encoded(r)));
     }
-    // Like request(), without waiting for the reply (see call_async).
+    /// Like request(), without waiting for the reply (see call_async).
     template <class Request>
     void request_async(const Request& r) {
         call_async(Request::type, codec::encoded(r));
     }
 
-    // One control request. If the daemon went away (killed, restarted), the client reconnects
-    // and retries until options.reconnect_timeout has passed: a restart is ridden through.
+    /// One control request. If the daemon went away (killed, restarted), the client reconnects
+    /// and retries until options.reconnect_timeout has passed: a restart is ridden through.
     std::string call(protocol::RequestType type, const std::string& payload) {
         std::lock_guard lock(mutex_);
         const auto deadline = std::chrono::steady_clock::now() + options_.reconnect_timeout;
@@ -189,8 +189,8 @@ class Client {
         return channel_.connected();
     }
 
-    // One request on the current connection, with no reconnect: for releases and leaves, which a
-    // lost connection has done already (the daemon frees what a closed connection held).
+    /// One request on the current connection, with no reconnect: for releases and leaves, which a
+    /// lost connection has done already (the daemon frees what a closed connection held).
     std::string call_if_connected(protocol::RequestType type, const std::string& payload) {
         std::lock_guard lock(mutex_);
         if (!channel_.connected()) throw Error(ErrorCode::not_connected, "not connected to kbusd");
@@ -202,8 +202,8 @@ class Client {
         }
     }
 
-    // A request whose reply nobody waits for (see ControlChannel::send_async). Lost, not retried,
-    // if the daemon is away: what it carried (an offset commit) is superseded by the next one.
+    /// A request whose reply nobody waits for (see ControlChannel::send_async). Lost, not retried,
+    /// if the daemon is away: what it carried (an offset commit) is superseded by the next one.
     void call_async(protocol::RequestType type, const std::string& payload) {
         std::lock_guard lock(mutex_);
         if (!channel_.connected()) return;
@@ -218,12 +218,12 @@ class Client {
         return channel_.take_async_error();
     }
 
-    // Grows by one with every daemon start: a change means the daemon restarted.
+    /// Grows by one with every daemon start: a change means the daemon restarted.
     [[nodiscard]] std::uint64_t daemon_epoch() const noexcept { return daemon_epoch_; }
 
   private:
-    // No daemon: a clear error at once. A daemon that dies while greeting us (killed, about to
-    // restart): ridden through like any call, within reconnect_timeout.
+    /// No daemon: a clear error at once. A daemon that dies while greeting us (killed, about to
+    /// restart): ridden through like any call, within reconnect_timeout.
     void connect_at_start() {
         try {
             connect_and_greet();
@@ -247,9 +247,9 @@ class Client {
         }
     }
 
-    // A kbusd holds the bus's lock from its first moment, before its socket listens: a client
-    // started right after it (`kbusd & kbus ...`) waits for it instead of failing. With nobody
-    // holding the lock there is no daemon, and the error comes at once.
+    /// A kbusd holds the bus's lock from its first moment, before its socket listens: a client
+    /// started right after it (`kbusd & kbus ...`) waits for it instead of failing. With nobody
+    /// holding the lock there is no daemon, and the error comes at once.
     [[nodiscard]] bool daemon_starting() const {
         const int fd = ::open(location_.lock_path().c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0) return false;
@@ -276,11 +276,11 @@ class Client {
         }
     }
 
-    // Who may serve this client: its own uid or root, or, for a bus shared with a group, the
-    // owner of a run directory nobody else could have put there (trusted_path.hpp: owned by
-    // root or that owner all the way down, and not through a world-writable directory such as
-    // /tmp, where anyone may take a name first). Anyone else could be another local user
-    // standing in for the daemon.
+    /// Who may serve this client: its own uid or root, or, for a bus shared with a group, the
+    /// owner of a run directory nobody else could have put there (trusted_path.hpp: owned by
+    /// root or that owner all the way down, and not through a world-writable directory such as
+    /// /tmp, where anyone may take a name first). Anyone else could be another local user
+    /// standing in for the daemon.
     void check_daemon(uid_t daemon) const {
         if (daemon == ::geteuid() || daemon == 0) return;
         struct stat st {};
@@ -305,7 +305,7 @@ class Client {
     std::mutex mutex_;
     ControlChannel channel_;
     std::uint64_t daemon_epoch_ = 0;
-    bool reached_daemon_ = false;  // a connect has succeeded once
+    bool reached_daemon_ = false;  ///< a connect has succeeded once
     BusMemory memory_;
     std::map<std::string, std::shared_ptr<TopicHandle>, std::less<>> topics_;
 };

@@ -62,7 +62,7 @@ class Consumer final : private MemberHost {
         }
     }
 
-    // Adds one partition, starting at `from`.
+    /// Adds one partition, starting at `from`.
     void assign(std::string_view topic, std::int32_t partition, OffsetSpec from) override {
         auto handle = client_->topic(topic);
         if (partition < 0 || partition >= handle->metadata.partitions)
@@ -77,9 +77,9 @@ class Consumer final : private MemberHost {
         sources_.push_back(std::move(p));
     }
 
-    // Without a group_id: adds every partition of the topic, from `from`. With one: joins the
-    // group for this topic (as subscribe(topics)); where to start then comes from the group's
-    // committed offsets, else auto_offset_reset.
+    /// Without a group_id: adds every partition of the topic, from `from`. With one: joins the
+    /// group for this topic (as subscribe(topics)); where to start then comes from the group's
+    /// committed offsets, else auto_offset_reset.
     void subscribe(std::string_view topic, OffsetSpec from = OffsetSpec::beginning()) {
         if (!options_.group_id.empty())
             return subscribe(std::vector<std::string>{std::string(topic)});
@@ -88,25 +88,25 @@ class Consumer final : private MemberHost {
             assign(topic, p, from);
     }
 
-    // Joins options.group_id for these topics. The partitions come with the group's assignment,
-    // during poll(): the group's protocol (join, sync, heartbeats, rebalances) runs there.
+    /// Joins options.group_id for these topics. The partitions come with the group's assignment,
+    /// during poll(): the group's protocol (join, sync, heartbeats, rebalances) runs there.
     void subscribe(const std::vector<std::string>& topics) { member_.subscribe(topics); }
 
-    // Commits the position of every assigned partition (the offset after what poll returned),
-    // and waits for the daemon. Throws Error (illegal_generation, unknown_member, ...) if the
-    // group refused: then a rebalance has moved the partitions on (Kafka's CommitFailed).
-    // A member's commit of its own partitions is a compare-and-swap in the partition's ring (no
-    // system call, no round trip); anything else goes to the daemon.
+    /// Commits the position of every assigned partition (the offset after what poll returned),
+    /// and waits for the daemon. Throws Error (illegal_generation, unknown_member, ...) if the
+    /// group refused: then a rebalance has moved the partitions on (Kafka's CommitFailed).
+    /// A member's commit of its own partitions is a compare-and-swap in the partition's ring (no
+    /// system call, no round trip); anything else goes to the daemon.
     void commit_sync() { member_.commit_positions(false); }
     void commit_sync(const group::OffsetList& offsets) { member_.commit_list(offsets, false); }
-    // Returns at once; a refusal by the daemon shows in take_async_commit_error(). (A commit in
-    // the ring is as fast either way, and a fenced one throws here too.)
+    /// Returns at once; a refusal by the daemon shows in take_async_commit_error(). (A commit in
+    /// the ring is as fast either way, and a fenced one throws here too.)
     void commit_async() { member_.commit_positions(true); }
     void commit_async(const group::OffsetList& offsets) { member_.commit_list(offsets, true); }
     [[nodiscard]] std::optional<Error> take_async_commit_error() {
         return client_->take_async_error();
     }
-    // The group's committed offset of a partition (the next offset to consume), if any.
+    /// The group's committed offset of a partition (the next offset to consume), if any.
     [[nodiscard]] std::optional<std::int64_t> committed(std::string_view topic,
                                                         std::int32_t partition) {
         if (options_.group_id.empty())
@@ -117,19 +117,19 @@ class Consumer final : private MemberHost {
         return std::nullopt;
     }
 
-    // The partitions this consumer reads now.
+    /// The partitions this consumer reads now.
     [[nodiscard]] std::vector<group::TopicPartition> assignment() const {
         std::vector<group::TopicPartition> out;
         for (const auto& p : sources_)
             out.push_back({p->topic(), p->partition()});
         return out;
     }
-    // True once the group has given this consumer its partitions (and until a rebalance).
+    /// True once the group has given this consumer its partitions (and until a rebalance).
     [[nodiscard]] bool in_group() const noexcept { return member_.stable(); }
     [[nodiscard]] std::int32_t generation() const noexcept { return member_.generation(); }
     [[nodiscard]] const std::string& member_id() const noexcept { return member_.member_id(); }
 
-    // Leaves the group after committing (with enable_auto_commit), releases every partition.
+    /// Leaves the group after committing (with enable_auto_commit), releases every partition.
     void close() {
         member_.close();
         unassign();
@@ -152,25 +152,25 @@ class Consumer final : private MemberHost {
         p->attach(to);
     }
 
-    // Next offset this consumer will read from a partition.
+    /// Next offset this consumer will read from a partition.
     [[nodiscard]] std::int64_t position(std::string_view topic, std::int32_t partition) const {
         return std::int64_t(assigned(topic, partition).position());
     }
 
-    // The next offset producers will write (claimed so far) on a partition.
+    /// The next offset producers will write (claimed so far) on a partition.
     [[nodiscard]] std::int64_t high_watermark(std::string_view topic,
                                               std::int32_t partition) const {
         return std::int64_t(assigned(topic, partition).high_watermark());
     }
 
-    // True when every assigned partition has been read up to its high watermark.
+    /// True when every assigned partition has been read up to its high watermark.
     [[nodiscard]] bool at_end() const noexcept {
         return std::all_of(sources_.begin(), sources_.end(),
                            [](const auto& p) { return p->position() >= p->high_watermark(); });
     }
 
-    // Returns the records available now, or waits for some, at most `timeout`. The previous
-    // batch's views become invalid here.
+    /// Returns the records available now, or waits for some, at most `timeout`. The previous
+    /// batch's views become invalid here.
     const Batch& poll(std::chrono::nanoseconds timeout) {
         batch_.messages_.clear();
         try {
@@ -196,7 +196,7 @@ class Consumer final : private MemberHost {
     [[nodiscard]] std::size_t assignment_size() const noexcept { return sources_.size(); }
 
   private:
-    // MemberHost: what the group member asks of us.
+    /// MemberHost: what the group member asks of us.
     std::span<const std::unique_ptr<PartitionSource>> sources() override { return sources_; }
     PartitionSource* source(std::string_view topic, std::int32_t partition) override {
         for (const auto& p : sources_)
@@ -227,7 +227,7 @@ class Consumer final : private MemberHost {
             p->check_attached();
     }
 
-    // One round-robin pass over the partitions, a different one first each time.
+    /// One round-robin pass over the partitions, a different one first each time.
     void gather() {
         const std::size_t n = sources_.size();
         for (std::size_t i = 0; i < n && batch_.size() < options_.max_poll_records; ++i)
@@ -235,9 +235,9 @@ class Consumer final : private MemberHost {
         next_source_ = n ? (next_source_ + 1) % n : 0;
     }
 
-    // Drives the group, gathers, and waits until records come or the timeout passes: spinning,
-    // or (WaitMode::blocking, after spin_before_sleep) asleep until a producer commits. One clock
-    // read per round, shared by the group's timers and the poll's budget.
+    /// Drives the group, gathers, and waits until records come or the timeout passes: spinning,
+    /// or (WaitMode::blocking, after spin_before_sleep) asleep until a producer commits. One clock
+    /// read per round, shared by the group's timers and the poll's budget.
     void wait_for_records(std::chrono::nanoseconds timeout) {
         const std::uint64_t start = detail::monotonic_ns();
         const auto budget = static_cast<std::uint64_t>(timeout.count() < 0 ? 0 : timeout.count());
@@ -263,8 +263,8 @@ class Consumer final : private MemberHost {
         }
     }
 
-    // Announces itself as a sleeper on every assigned ring, re-checks, then sleeps until a
-    // producer's commit bumps a wake word (or the timeout).
+    /// Announces itself as a sleeper on every assigned ring, re-checks, then sleeps until a
+    /// producer's commit bumps a wake word (or the timeout).
     void sleep_until_commit(std::chrono::nanoseconds timeout) {
         constexpr std::size_t max_waits = 128;
         const std::size_t n = std::min(sources_.size(), max_waits);

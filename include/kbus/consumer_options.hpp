@@ -14,15 +14,15 @@
 namespace kbus {
 
 enum class WaitMode {
-    busy_poll,  // spin on the commit words: lowest latency, burns a core while waiting
-    blocking,   // spin briefly, then sleep on a futex until a producer commits
+    busy_poll,  ///< spin on the commit words: lowest latency, burns a core while waiting
+    blocking,   ///< spin briefly, then sleep on a futex until a producer commits
 };
 
 class Consumer;
 
-// Told when a group rebalance moves partitions (Kafka's ConsumerRebalanceListener). Revoked is
-// called while the consumer still owns the partitions, so it may commit; lost means it was
-// fenced (it missed a rebalance) and may no longer commit them.
+/// Told when a group rebalance moves partitions (Kafka's ConsumerRebalanceListener). Revoked is
+/// called while the consumer still owns the partitions, so it may commit; lost means it was
+/// fenced (it missed a rebalance) and may no longer commit them.
 class RebalanceListener {
   public:
     virtual ~RebalanceListener() = default;
@@ -33,25 +33,25 @@ class RebalanceListener {
     }
 };
 
-enum class OffsetReset { earliest, latest };  // auto.offset.reset
+enum class OffsetReset { earliest, latest };  ///< auto.offset.reset
 
 struct ConsumerOptions {
     WaitMode wait = WaitMode::blocking;
-    std::size_t max_poll_records = 500;  // Kafka's max.poll.records
+    std::size_t max_poll_records = 500;  ///< Kafka's max.poll.records
     std::chrono::microseconds spin_before_sleep{50};
-    // check.crcs: the CRC-32C of every batch read from disk is checked (records lost to damage
-    // are then reported as corrupt_record). Off, only a batch's framing is.
+    /// check.crcs: the CRC-32C of every batch read from disk is checked (records lost to damage
+    /// are then reported as corrupt_record). Off, only a batch's framing is.
     bool check_crcs = true;
 
-    // Consumer groups, with Kafka's names: set group_id, then subscribe() joins the group.
-    std::string group_id{};                                 // group.id
+    /// Consumer groups, with Kafka's names: set group_id, then subscribe() joins the group.
+    std::string group_id{};                                 ///< group.id
     std::string client_id = "kbus";                         // client.id
-    std::chrono::milliseconds session_timeout{1000};        // session.timeout.ms
-    std::chrono::milliseconds heartbeat_interval{100};      // heartbeat.interval.ms
+    std::chrono::milliseconds session_timeout{1000};        ///< session.timeout.ms
+    std::chrono::milliseconds heartbeat_interval{100};      ///< heartbeat.interval.ms
     std::vector<std::string> assignment_strategy{"range"};  // partition.assignment.strategy
-    bool enable_auto_commit = true;                         // enable.auto.commit
-    std::chrono::milliseconds auto_commit_interval{5000};   // auto.commit.interval.ms
-    OffsetReset auto_offset_reset = OffsetReset::earliest;  // auto.offset.reset
+    bool enable_auto_commit = true;                         ///< enable.auto.commit
+    std::chrono::milliseconds auto_commit_interval{5000};   ///< auto.commit.interval.ms
+    OffsetReset auto_offset_reset = OffsetReset::earliest;  ///< auto.offset.reset
     RebalanceListener* rebalance_listener = nullptr;
 };
 
@@ -62,7 +62,7 @@ class OffsetSpec {
     static OffsetSpec at(std::int64_t offset) {
         return OffsetSpec(protocol::OffsetSpecKind::offset, offset);
     }
-    // The first offset whose timestamp is >= ms since the epoch (the end if there is none).
+    /// The first offset whose timestamp is >= ms since the epoch (the end if there is none).
     static OffsetSpec at_timestamp(std::int64_t ms) {
         return OffsetSpec(protocol::OffsetSpecKind::timestamp, ms);
     }

@@ -17,9 +17,9 @@ namespace kbus::group {
 
 inline constexpr const char* consumer_protocol_type = "consumer";
 
-// Subscription: i16 version, [string topic], bytes user_data (i32 length, -1 = null).
-// Assignment:   i16 version, [string topic, [i32 partition]], bytes user_data.
-// Kafka's wire encoding (kafka_wire.hpp), whose reader refuses what its frame cannot hold.
+/// Subscription: i16 version, [string topic], bytes user_data (i32 length, -1 = null).
+/// Assignment:   i16 version, [string topic, [i32 partition]], bytes user_data.
+/// Kafka's wire encoding (kafka_wire.hpp), whose reader refuses what its frame cannot hold.
 [[nodiscard]] inline std::string encode_subscription(const std::vector<std::string>& topics) {
     kafka::WireWriter w;
     w.i16(0);

@@ -74,7 +74,7 @@ class ControlChannel {
         peer_uid_ = cred.uid;
     }
 
-    // The uid of the process at the other end (SO_PEERCRED at connect).
+    /// The uid of the process at the other end (SO_PEERCRED at connect).
     [[nodiscard]] uid_t peer_uid() const noexcept { return peer_uid_; }
 
     [[nodiscard]] bool connected() const noexcept { return fd_ >= 0; }
@@ -84,8 +84,8 @@ class ControlChannel {
         async_outstanding_ = 0;  // their replies went with the connection
     }
 
-    // Sends a request without waiting for its reply (Kafka's commitAsync). Replies come back in
-    // order, so the next call() reads it first; an error in it is kept for take_async_error().
+    /// Sends a request without waiting for its reply (Kafka's commitAsync). Replies come back in
+    /// order, so the next call() reads it first; an error in it is kept for take_async_error().
     void send_async(protocol::RequestType type, const std::string& payload) {
         if (fd_ < 0) throw Error(ErrorCode::not_connected, "not connected to kbusd");
         // Unread replies fill our socket buffer, then the daemon's send blocks, then ours: read
@@ -96,15 +96,15 @@ class ControlChannel {
         ++async_outstanding_;
     }
 
-    // The first error an asynchronous request got since the last look, if any.
+    /// The first error an asynchronous request got since the last look, if any.
     [[nodiscard]] std::optional<Error> take_async_error() {
         std::optional<Error> e = std::move(async_error_);
         async_error_.reset();
         return e;
     }
 
-    // Sends a request and returns the reply's fields (after the error header). Throws the
-    // daemon's error as kbus::Error, or not_connected if the connection broke.
+    /// Sends a request and returns the reply's fields (after the error header). Throws the
+    /// daemon's error as kbus::Error, or not_connected if the connection broke.
     std::string call(protocol::RequestType type, const std::string& payload) {
         if (fd_ < 0) throw Error(ErrorCode::not_connected, "not connected to kbusd");
         const protocol::FrameHeader h = send_frame(type, payload);

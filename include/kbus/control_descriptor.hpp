@@ -10,7 +10,7 @@
 
 namespace kbus::control {
 
-inline constexpr std::uint64_t control_magic = 0x4c54435f5355424bULL;  // "KBUS_CTL"
+inline constexpr std::uint64_t control_magic = 0x4c54435f5355424bULL;  ///< "KBUS_CTL"
 inline constexpr std::uint32_t control_layout_version = 2;
 
 struct alignas(ring::cache_line_bytes) ControlInfo {
@@ -18,18 +18,18 @@ struct alignas(ring::cache_line_bytes) ControlInfo {
     std::uint32_t layout_version;
     std::uint32_t reserved;
     std::atomic<std::uint64_t> daemon_pid;
-    std::atomic<std::uint64_t> daemon_epoch;  // grows with every daemon start
+    std::atomic<std::uint64_t> daemon_epoch;  ///< grows with every daemon start
 };
 static_assert(sizeof(ControlInfo) == ring::cache_line_bytes);
 
 struct alignas(ring::cache_line_bytes) Doorbell {
-    std::atomic<std::uint32_t> seq;       // futex word the daemon's spill loop sleeps on
-    std::atomic<std::uint32_t> sleeping;  // non-zero while it sleeps
+    std::atomic<std::uint32_t> seq;       ///< futex word the daemon's spill loop sleeps on
+    std::atomic<std::uint32_t> sleeping;  ///< non-zero while it sleeps
 
-    // Wakes the spill loop if it sleeps: a blocked producer, or a Kafka fetch waiting on
-    // records still on a ring. Both seq_cst: the bump must be ordered before the read of
-    // `sleeping`, as the sleeper's store of it is before its read of seq (Dekker), so either
-    // the sleeper sees the new seq or the ringer sees it asleep.
+    /// Wakes the spill loop if it sleeps: a blocked producer, or a Kafka fetch waiting on
+    /// records still on a ring. Both seq_cst: the bump must be ordered before the read of
+    /// `sleeping`, as the sleeper's store of it is before its read of seq (Dekker), so either
+    /// the sleeper sees the new seq or the ringer sees it asleep.
     void ring() noexcept {
         seq.fetch_add(1, std::memory_order_seq_cst);
         if (sleeping.load(std::memory_order_seq_cst) != 0) detail::futex_wake_all(&seq);

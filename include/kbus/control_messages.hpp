@@ -14,18 +14,18 @@
 
 namespace kbus::protocol {
 
-using Setting = std::pair<std::string, std::string>;  // a topic config key and its value
+using Setting = std::pair<std::string, std::string>;  ///< a topic config key and its value
 
-// Topic facts a client needs to produce and consume.
+/// Topic facts a client needs to produce and consume.
 struct TopicMetadata {
     std::string name;
     std::uint64_t topic_id = 0;
     std::int32_t partitions = 0;
     std::uint64_t ring_bytes = 0;
     std::uint32_t max_message_bytes = 0;
-    std::uint32_t timestamp_type = 0;  // ring::TimestampType
+    std::uint32_t timestamp_type = 0;  ///< ring::TimestampType
     std::uint32_t hold_timeout_ms = 0;
-    std::string ring_path_prefix;  // partition p's ring is the file ring_path_prefix + "." + p
+    std::string ring_path_prefix;  ///< partition p's ring is the file ring_path_prefix + "." + p
     std::vector<Setting> config;
     KBUS_FIELDS(name, topic_id, partitions, ring_bytes, max_message_bytes, timestamp_type,
                 hold_timeout_ms, ring_path_prefix, config)
@@ -36,8 +36,8 @@ struct PartitionState {
     std::int64_t log_start_offset = 0;
     std::int64_t high_watermark = 0;
     std::uint64_t ring_bytes = 0;
-    std::uint64_t ring_fill_bytes = 0;  // bytes between the producers' gate and the tail
-    std::int64_t spill_offset = 0;      // next offset the daemon will take
+    std::uint64_t ring_fill_bytes = 0;  ///< bytes between the producers' gate and the tail
+    std::int64_t spill_offset = 0;      ///< next offset the daemon will take
     std::uint32_t attached_readers = 0;
     KBUS_FIELDS(partition, log_start_offset, high_watermark, ring_bytes, ring_fill_bytes,
                 spill_offset, attached_readers)
@@ -49,8 +49,8 @@ struct TopicDescription {
     KBUS_FIELDS(metadata, partitions)
 };
 
-// Where a consumer reads next. In the ring (tethered through `slot`, starting at `position`),
-// or, when `on_disk`, behind the ring: it reads the log through fetch from `offset` on.
+/// Where a consumer reads next. In the ring (tethered through `slot`, starting at `position`),
+/// or, when `on_disk`, behind the ring: it reads the log through fetch from `offset` on.
 struct ReaderAttachment {
     std::uint32_t slot = 0;
     std::uint64_t position = 0;
@@ -59,17 +59,17 @@ struct ReaderAttachment {
     KBUS_FIELDS(slot, position, offset, on_disk)
 };
 
-// Records behind the ring: whole RecordBatch v2 batches from the log, starting with the one that
-// holds the requested offset. They come one of two ways: as bytes in the reply (decompressed by
-// the daemon), or, for a client that asked for it, as an extent of a segment file that the
-// client reads itself (stored batches, possibly compressed): one copy out of the page cache,
-// none through the socket.
+/// Records behind the ring: whole RecordBatch v2 batches from the log, starting with the one that
+/// holds the requested offset. They come one of two ways: as bytes in the reply (decompressed by
+/// the daemon), or, for a client that asked for it, as an extent of a segment file that the
+/// client reads itself (stored batches, possibly compressed): one copy out of the page cache,
+/// none through the socket.
 struct FetchReply {
     std::int64_t log_start_offset = 0;
-    std::int64_t log_end_offset = 0;     // next offset the log will hold
-    std::int64_t ring_start_offset = 0;  // offsets from here on can be read from the ring
+    std::int64_t log_end_offset = 0;     ///< next offset the log will hold
+    std::int64_t ring_start_offset = 0;  ///< offsets from here on can be read from the ring
     std::string batches;
-    std::string file_path;  // non-empty: the batches are file_length bytes at file_position
+    std::string file_path;  ///< non-empty: the batches are file_length bytes at file_position
     std::uint64_t file_position = 0;
     std::uint64_t file_length = 0;
     KBUS_FIELDS(log_start_offset, log_end_offset, ring_start_offset, batches, file_path,
@@ -79,8 +79,8 @@ struct FetchReply {
 // ---- requests -----------------------------------------------------------------------------------
 
 struct HelloReply {
-    std::uint64_t daemon_epoch = 0;  // grows with every daemon start
-    std::string shm_dir;             // the bus's shared-memory directory (control, rings, lock)
+    std::uint64_t daemon_epoch = 0;  ///< grows with every daemon start
+    std::string shm_dir;             ///< the bus's shared-memory directory (control, rings, lock)
     KBUS_FIELDS(daemon_epoch, shm_dir)
 };
 struct HelloRequest {
@@ -89,7 +89,7 @@ struct HelloRequest {
     std::uint32_t version = protocol_version;
     std::uint64_t pid = 0;
     std::string client_name;
-    std::string bus;  // the bus the client means: refused if the socket serves another
+    std::string bus;  ///< the bus the client means: refused if the socket serves another
     KBUS_FIELDS(version, pid, client_name, bus)
 };
 
@@ -109,8 +109,8 @@ struct DeleteTopicRequest {
     KBUS_FIELDS(name)
 };
 
-// Changes a topic's settings; the ring's shape (ring.bytes, max.message.bytes,
-// message.timestamp.type) is fixed at creation.
+/// Changes a topic's settings; the ring's shape (ring.bytes, max.message.bytes,
+/// message.timestamp.type) is fixed at creation.
 struct AlterTopicRequest {
     static constexpr RequestType type = RequestType::alter_topic;
     using Reply = codec::Empty;
@@ -136,7 +136,7 @@ struct DescribeTopicRequest {
     KBUS_FIELDS(name)
 };
 
-// A topic's metadata for a producer or consumer (auto-created if the bus allows it).
+/// A topic's metadata for a producer or consumer (auto-created if the bus allows it).
 struct TopicMetadataRequest {
     static constexpr RequestType type = RequestType::topic_metadata;
     using Reply = TopicMetadata;
@@ -144,8 +144,8 @@ struct TopicMetadataRequest {
     KBUS_FIELDS(name)
 };
 
-// Tethers a consumer to a partition at the offset it asks for (see ReaderSlot); slot < 0 asks for
-// a new slot, else the consumer's own is reused.
+/// Tethers a consumer to a partition at the offset it asks for (see ReaderSlot); slot < 0 asks for
+/// a new slot, else the consumer's own is reused.
 struct AttachReaderRequest {
     static constexpr RequestType type = RequestType::attach_reader;
     using Reply = ReaderAttachment;
@@ -166,7 +166,7 @@ struct ReleaseReaderRequest {
     KBUS_FIELDS(topic_id, partition, slot)
 };
 
-// Batches from a partition's log from the one holding `offset`, up to max_bytes (at least one).
+/// Batches from a partition's log from the one holding `offset`, up to max_bytes (at least one).
 struct FetchRequest {
     static constexpr RequestType type = RequestType::fetch;
     using Reply = FetchReply;
@@ -178,24 +178,24 @@ struct FetchRequest {
     KBUS_FIELDS(topic_id, partition, offset, max_bytes, as_extent)
 };
 
-// Damage in a partition's log: the offsets a corrupt batch cost (none if last < first), where
-// reading resumes, and the bytes of the segment file it spans.
+/// Damage in a partition's log: the offsets a corrupt batch cost (none if last < first), where
+/// reading resumes, and the bytes of the segment file it spans.
 struct CorruptBatchReply {
-    bool corrupt = false;  // false: kbusd's own check found the batch sound
+    bool corrupt = false;  ///< false: kbusd's own check found the batch sound
     std::int64_t first_offset = 0;
     std::int64_t last_offset = -1;
     std::int64_t resume_offset = 0;
     std::string file;
     std::uint64_t file_begin = 0;
     std::uint64_t file_end = 0;
-    std::string message;  // the daemon's one line on it
+    std::string message;  ///< the daemon's one line on it
     KBUS_FIELDS(corrupt, first_offset, last_offset, resume_offset, file, file_begin, file_end,
                 message)
 };
 
-// A consumer read a batch from disk that fails its CRC (or its framing) at `offset` (the first
-// offset it has not read yet), or a fetch there answered corrupt_record. kbusd checks the batch
-// itself; damage it confirms is remembered (reads step over it from then on) and logged once.
+/// A consumer read a batch from disk that fails its CRC (or its framing) at `offset` (the first
+/// offset it has not read yet), or a fetch there answered corrupt_record. kbusd checks the batch
+/// itself; damage it confirms is remembered (reads step over it from then on) and logged once.
 struct ReportCorruptBatchRequest {
     static constexpr RequestType type = RequestType::report_corrupt_batch;
     using Reply = CorruptBatchReply;

@@ -12,33 +12,33 @@ namespace kbus {
 enum class ErrorCode : std::uint16_t {
     ok = 0,
     unknown = 1,
-    invalid_argument = 2,  // bad name, bad config value, bad size
-    unknown_topic = 3,     // topic does not exist
-    topic_exists = 4,      // create of an existing topic
+    invalid_argument = 2,  ///< bad name, bad config value, bad size
+    unknown_topic = 3,     ///< topic does not exist
+    topic_exists = 4,      ///< create of an existing topic
     partition_out_of_range = 5,
-    message_too_large = 6,    // record over max.message.bytes
-    offset_out_of_range = 7,  // offset not (or no longer) available
-    not_connected = 8,        // no daemon, or the daemon went away
-    protocol_error = 9,       // malformed control message
+    message_too_large = 6,    ///< record over max.message.bytes
+    offset_out_of_range = 7,  ///< offset not (or no longer) available
+    not_connected = 8,        ///< no daemon, or the daemon went away
+    protocol_error = 9,       ///< malformed control message
     timed_out = 10,
-    topic_deleted = 11,      // the topic was deleted under a live client
-    batch_invalidated = 12,  // a held batch outlived consumer.hold.timeout.ms
-    already_running = 13,    // a second daemon for one bus
+    topic_deleted = 11,      ///< the topic was deleted under a live client
+    batch_invalidated = 12,  ///< a held batch outlived consumer.hold.timeout.ms
+    already_running = 13,    ///< a second daemon for one bus
     io_error = 14,
-    resource_exhausted = 15,  // no free reader slot, shared memory full, limits
+    resource_exhausted = 15,  ///< no free reader slot, shared memory full, limits
     unsupported = 16,
-    // Consumer groups (Kafka's meanings):
-    invalid_group = 17,           // a bad group name, or an unknown group in describe/reset
-    unknown_member = 18,          // UNKNOWN_MEMBER_ID: the member was removed (left, expired)
-    illegal_generation = 19,      // ILLEGAL_GENERATION: a rebalance fenced this member
-    rebalance_in_progress = 20,   // REBALANCE_IN_PROGRESS: rejoin the group
-    group_not_empty = 21,         // NON_EMPTY_GROUP: delete/reset need a group without members
-    inconsistent_protocol = 22,   // INCONSISTENT_GROUP_PROTOCOL: no assignor every member has
-    partition_not_assigned = 23,  // a commit for a partition the member does not own
-    // Trust and damage:
-    permission_denied = 24,  // a peer the bus does not admit, or a daemon the client won't trust
-    claim_aborted = 25,      // a claim left uncommitted past kbus.claim.timeout.ms was aborted
-    corrupt_record = 26,     // records lost to a corrupt batch on disk (skipped past)
+    /// Consumer groups (Kafka's meanings):
+    invalid_group = 17,           ///< a bad group name, or an unknown group in describe/reset
+    unknown_member = 18,          ///< UNKNOWN_MEMBER_ID: the member was removed (left, expired)
+    illegal_generation = 19,      ///< ILLEGAL_GENERATION: a rebalance fenced this member
+    rebalance_in_progress = 20,   ///< REBALANCE_IN_PROGRESS: rejoin the group
+    group_not_empty = 21,         ///< NON_EMPTY_GROUP: delete/reset need a group without members
+    inconsistent_protocol = 22,   ///< INCONSISTENT_GROUP_PROTOCOL: no assignor every member has
+    partition_not_assigned = 23,  ///< a commit for a partition the member does not own
+    /// Trust and damage:
+    permission_denied = 24,  ///< a peer the bus does not admit, or a daemon the client won't trust
+    claim_aborted = 25,      ///< a claim left uncommitted past kbus.claim.timeout.ms was aborted
+    corrupt_record = 26,     ///< records lost to a corrupt batch on disk (skipped past)
 };
 
 inline const char* to_string(ErrorCode code) noexcept {
@@ -110,11 +110,11 @@ class Error : public std::runtime_error {
     ErrorCode code_;
 };
 
-// Thrown by Consumer::poll when the consumer cannot continue at its position: its held batch
-// was invalidated (it held it longer than consumer.hold.timeout.ms), the offset left the ring,
-// or records were lost to a corrupt batch on disk (corrupt_record). resume_offset() is where it
-// can continue from (seek there, or to the beginning). After corrupt_record the consumer's
-// position is already there: the next poll goes on past the lost records.
+/// Thrown by Consumer::poll when the consumer cannot continue at its position: its held batch
+/// was invalidated (it held it longer than consumer.hold.timeout.ms), the offset left the ring,
+/// or records were lost to a corrupt batch on disk (corrupt_record). resume_offset() is where it
+/// can continue from (seek there, or to the beginning). After corrupt_record the consumer's
+/// position is already there: the next poll goes on past the lost records.
 class OffsetOutOfRange : public Error {
   public:
     OffsetOutOfRange(ErrorCode code, const std::string& message, std::string topic,

@@ -16,8 +16,8 @@
 
 namespace kbus::group {
 
-// A member's token for a generation; the low half is never 0, so (generation << 32) alone, the
-// fence, is nobody's token.
+/// A member's token for a generation; the low half is never 0, so (generation << 32) alone, the
+/// fence, is nobody's token.
 [[nodiscard]] inline std::uint64_t member_token(std::int32_t generation,
                                                 std::string_view member_id) noexcept {
     return (std::uint64_t(std::uint32_t(generation)) << 32) |
@@ -29,9 +29,9 @@ namespace kbus::group {
 
 enum class SlotCommit { committed, fenced };
 
-// The member's commit. `expected_commit` is what it believes the slot holds (offset + 1): right,
-// it costs one locked instruction. The compare-and-swap is a full barrier: the daemon's next scan
-// sees the commit.
+/// The member's commit. `expected_commit` is what it believes the slot holds (offset + 1): right,
+/// it costs one locked instruction. The compare-and-swap is a full barrier: the daemon's next scan
+/// sees the commit.
 [[nodiscard]] inline SlotCommit commit_in_slot(ring::GroupCommitSlot& slot, std::uint64_t token,
                                                std::uint64_t& expected_commit,
                                                std::int64_t offset) noexcept {
@@ -43,8 +43,8 @@ enum class SlotCommit { committed, fenced };
     return SlotCommit::committed;
 }
 
-// The daemon's side: replace the token (grant or fence), or the committed offset (a commit that
-// came through the control socket), keeping the other word.
+/// The daemon's side: replace the token (grant or fence), or the committed offset (a commit that
+/// came through the control socket), keeping the other word.
 inline void set_slot_token(ring::GroupCommitSlot& slot, std::uint64_t token) noexcept {
     detail::WordPair current = detail::dwload(&slot.token_and_commit);
     while (!detail::dwcas(&slot.token_and_commit, current, {token, current.second})) {
@@ -57,8 +57,8 @@ inline void set_slot_commit(ring::GroupCommitSlot& slot, std::int64_t offset) no
     }
 }
 
-// Single-word reads of a slot (the pair itself only changes by compare-and-swap). Acquire: a
-// token read before the name pairs with the daemon's grant, an offset with the member's commit.
+/// Single-word reads of a slot (the pair itself only changes by compare-and-swap). Acquire: a
+/// token read before the name pairs with the daemon's grant, an offset with the member's commit.
 [[nodiscard]] inline std::uint64_t slot_token(const ring::GroupCommitSlot& slot) noexcept {
     return detail::atomic_load(slot.token_and_commit.first, std::memory_order_acquire);
 }

@@ -25,7 +25,7 @@
 
 namespace kbus {
 
-// What a group member asks of the consumer it belongs to.
+/// What a group member asks of the consumer it belongs to.
 class MemberHost {
   public:
     virtual ~MemberHost() = default;
@@ -34,7 +34,7 @@ class MemberHost {
                                                   std::int32_t partition) = 0;
     virtual void assign(std::string_view topic, std::int32_t partition, OffsetSpec from) = 0;
     virtual void unassign() noexcept = 0;
-    // Tells the rebalance listener, if there is one.
+    /// Tells the rebalance listener, if there is one.
     virtual void partitions_assigned(const std::vector<group::TopicPartition>& parts) = 0;
     virtual void partitions_revoked(const std::vector<group::TopicPartition>& parts,
                                     bool still_member) = 0;
@@ -50,7 +50,7 @@ class GroupMember {
     [[nodiscard]] std::int32_t generation() const noexcept { return generation_; }
     [[nodiscard]] const std::string& member_id() const noexcept { return member_id_; }
 
-    // Joins options.group_id for these topics (at the next drive()).
+    /// Joins options.group_id for these topics (at the next drive()).
     void subscribe(const std::vector<std::string>& topics) {
         if (options_->group_id.empty())
             throw Error(ErrorCode::invalid_group, "subscribe to a group needs options.group_id");
@@ -66,7 +66,7 @@ class GroupMember {
         state_ = State::joining;
     }
 
-    // One step of the protocol; true while the assignment stands (records may be read).
+    /// One step of the protocol; true while the assignment stands (records may be read).
     bool drive(std::uint64_t now_ns) {
         const auto now = std::int64_t(now_ns / 1'000'000);
         if (state_ == State::stable) return keep_membership(now);
@@ -88,7 +88,7 @@ class GroupMember {
                 .count());
     }
 
-    // Commits every assigned partition's position, or a list of offsets; see Consumer.
+    /// Commits every assigned partition's position, or a list of offsets; see Consumer.
     void commit_positions(bool async) {
         begin_commit();
         for (const auto& p : host_->sources())
@@ -112,8 +112,8 @@ class GroupMember {
         finish_commit(async);
     }
 
-    // Leaves the group after committing (with enable_auto_commit). With the daemon gone it waits
-    // for nothing: the group has dropped this member already.
+    /// Leaves the group after committing (with enable_auto_commit). With the daemon gone it waits
+    /// for nothing: the group has dropped this member already.
     void close() {
         if (stable() && options_->enable_auto_commit && client_->connected()) {
             try {
@@ -139,17 +139,17 @@ class GroupMember {
                c == ErrorCode::unknown_member;
     }
 
-    // Members commit under their generation; a consumer with a group id but its own assignment
-    // commits as an outsider (-1), which the group allows only while it has no members.
+    /// Members commit under their generation; a consumer with a group id but its own assignment
+    /// commits as an outsider (-1), which the group allows only while it has no members.
     [[nodiscard]] std::int32_t commit_generation() const noexcept {
         return active() ? generation_ : -1;
     }
 
-    // Every commit goes the same way: each (partition, offset) is routed to this member's commit
-    // slot in the partition's ring or to the daemon; every slot's fence is checked before any is
-    // written (a fenced member's commit is refused whole); then the slots take their offsets by
-    // compare-and-swap and the rest is sent. The two lists keep their capacity, so a member
-    // committing its own partitions allocates nothing and makes no system call.
+    /// Every commit goes the same way: each (partition, offset) is routed to this member's commit
+    /// slot in the partition's ring or to the daemon; every slot's fence is checked before any is
+    /// written (a fenced member's commit is refused whole); then the slots take their offsets by
+    /// compare-and-swap and the rest is sent. The two lists keep their capacity, so a member
+    /// committing its own partitions allocates nothing and makes no system call.
     void begin_commit() {
         if (options_->group_id.empty())
             throw Error(ErrorCode::invalid_group, "this consumer has no group_id");
@@ -206,7 +206,7 @@ class GroupMember {
         return true;
     }
 
-    // The leader's job, as in Kafka: the coordinator only carries the result.
+    /// The leader's job, as in Kafka: the coordinator only carries the result.
     std::vector<std::pair<std::string, std::string>> compute_assignment(
         const group::JoinGroupReply& r) {
         std::vector<group::MemberSubscription> subs;
@@ -237,7 +237,7 @@ class GroupMember {
         return true;
     }
 
-    // Where a partition starts: the group's committed offset, else auto.offset.reset.
+    /// Where a partition starts: the group's committed offset, else auto.offset.reset.
     void take_assignment(const std::vector<group::TopicPartition>& parts,
                          const std::vector<group::CommitGrant>& grants) {
         std::map<std::string, group::PartitionOffsets> committed;
@@ -268,9 +268,9 @@ class GroupMember {
         host_->partitions_assigned(parts);
     }
 
-    // Stable: heartbeats at their interval, auto-commits at its; a rebalance or a fence ends the
-    // assignment. A consumer that could not heartbeat for a whole session fences itself: the
-    // group has given its partitions away by then.
+    /// Stable: heartbeats at their interval, auto-commits at its; a rebalance or a fence ends the
+    /// assignment. A consumer that could not heartbeat for a whole session fences itself: the
+    /// group has given its partitions away by then.
     bool keep_membership(std::int64_t now) {
         if (now >= next_heartbeat_ms_ && !heartbeat(now)) return false;
         if (now - last_heartbeat_ok_ms_ > options_->session_timeout.count()) {
@@ -305,9 +305,9 @@ class GroupMember {
         }
     }
 
-    // Gives the partitions up: committed first when still allowed (so a graceful rebalance
-    // duplicates nothing), then the listener (revoked, or lost when no longer a member), then
-    // the reader slots.
+    /// Gives the partitions up: committed first when still allowed (so a graceful rebalance
+    /// duplicates nothing), then the listener (revoked, or lost when no longer a member), then
+    /// the reader slots.
     void revoke(bool still_member, bool try_commit = true) {
         std::vector<group::TopicPartition> parts;
         for (const auto& p : host_->sources())
@@ -331,11 +331,11 @@ class GroupMember {
     std::vector<std::string> subscription_;
     std::string member_id_;
     std::int32_t generation_ = -1;
-    std::vector<std::pair<std::string, std::string>> assignments_;  // the leader's, to sync
+    std::vector<std::pair<std::string, std::string>> assignments_;  ///< the leader's, to sync
     std::int64_t next_heartbeat_ms_ = 0;
     std::int64_t last_heartbeat_ok_ms_ = 0;
     std::int64_t next_auto_commit_ms_ = 0;
-    std::vector<std::pair<PartitionSource*, std::int64_t>> in_slots_;  // a commit's two routes
+    std::vector<std::pair<PartitionSource*, std::int64_t>> in_slots_;  ///< a commit's two routes
     group::OffsetList to_daemon_;
 };
 

@@ -20,8 +20,8 @@ namespace kbus::group {
 using OffsetList = std::vector<std::pair<TopicPartition, std::int64_t>>;
 using PartitionOffsets = std::vector<std::pair<std::int32_t, std::int64_t>>;
 
-// Where a member commits one partition without a round trip: a slot of the partition's ring and
-// its fence token (group_commit.hpp).
+/// Where a member commits one partition without a round trip: a slot of the partition's ring and
+/// its fence token (group_commit.hpp).
 struct CommitGrant {
     std::string topic;
     std::int32_t partition = 0;
@@ -31,25 +31,25 @@ struct CommitGrant {
 };
 
 struct Protocol {
-    std::string name;      // assignor: "range", "roundrobin"
-    std::string metadata;  // an encoded Subscription
+    std::string name;      ///< assignor: "range", "roundrobin"
+    std::string metadata;  ///< an encoded Subscription
     KBUS_FIELDS(name, metadata)
 };
 
 struct JoinGroupReply {
-    bool pending = true;  // the group still waits for members to (re)join: ask again
+    bool pending = true;  ///< the group still waits for members to (re)join: ask again
     std::string member_id;
     std::int32_t generation = -1;
-    std::string protocol;  // the assignor every member supports
+    std::string protocol;  ///< the assignor every member supports
     std::string leader;
-    std::vector<std::pair<std::string, std::string>> members;  // leader only: id, subscription
+    std::vector<std::pair<std::string, std::string>> members;  ///< leader only: id, subscription
     KBUS_FIELDS(pending, member_id, generation, protocol, leader, members)
 };
 struct JoinGroupRequest {
     static constexpr protocol::RequestType type = protocol::RequestType::join_group;
     using Reply = JoinGroupReply;
     std::string group;
-    std::string member_id;  // empty on the first join: the coordinator hands one out
+    std::string member_id;  ///< empty on the first join: the coordinator hands one out
     std::string client_id;
     std::int32_t session_timeout_ms = 1000;
     std::string protocol_type = consumer_protocol_type;
@@ -58,8 +58,8 @@ struct JoinGroupRequest {
 };
 
 struct SyncGroupReply {
-    bool pending = true;     // the leader has not sent the assignment yet: ask again
-    std::string assignment;  // an encoded Assignment
+    bool pending = true;     ///< the leader has not sent the assignment yet: ask again
+    std::string assignment;  ///< an encoded Assignment
     std::vector<CommitGrant> grants;
     KBUS_FIELDS(pending, assignment, grants)
 };
@@ -69,7 +69,7 @@ struct SyncGroupRequest {
     std::string group;
     std::int32_t generation = -1;
     std::string member_id;
-    std::vector<std::pair<std::string, std::string>> assignments;  // leader only
+    std::vector<std::pair<std::string, std::string>> assignments;  ///< leader only
     KBUS_FIELDS(group, generation, member_id, assignments)
 };
 
@@ -90,8 +90,8 @@ struct LeaveGroupRequest {
     KBUS_FIELDS(group, member_id)
 };
 
-// generation < 0 and no member: a commit from outside the membership, for a group without
-// members (manual assignment, tools).
+/// generation < 0 and no member: a commit from outside the membership, for a group without
+/// members (manual assignment, tools).
 struct CommitOffsetsRequest {
     static constexpr protocol::RequestType type = protocol::RequestType::commit_offsets;
     using Reply = codec::Empty;
@@ -102,7 +102,7 @@ struct CommitOffsetsRequest {
     KBUS_FIELDS(group, generation, member_id, offsets)
 };
 
-// Partition -> next offset to consume, as committed.
+/// Partition -> next offset to consume, as committed.
 struct PartitionOffsetsReply {
     PartitionOffsets offsets;
     KBUS_FIELDS(offsets)
@@ -131,7 +131,7 @@ struct ListGroupsRequest {
     KBUS_FIELDS()
 };
 
-// What `kbus group describe` shows, as kafka-consumer-groups.sh --describe does.
+/// What `kbus group describe` shows, as kafka-consumer-groups.sh --describe does.
 struct GroupDescription {
     struct Member {
         std::string member_id;
@@ -141,13 +141,13 @@ struct GroupDescription {
     };
     struct PartitionLag {
         TopicPartition tp;
-        std::int64_t committed = -1;  // -1: nothing committed
-        std::int64_t log_end = 0;     // high watermark
-        std::string owner;            // member id, empty if unassigned
+        std::int64_t committed = -1;  ///< -1: nothing committed
+        std::int64_t log_end = 0;     ///< high watermark
+        std::string owner;            ///< member id, empty if unassigned
         KBUS_FIELDS(tp, committed, log_end, owner)
     };
     std::string group;
-    std::string state;  // Empty, PreparingRebalance, CompletingRebalance, Stable
+    std::string state;  ///< Empty, PreparingRebalance, CompletingRebalance, Stable
     std::int32_t generation = 0;
     std::string protocol;
     std::string leader;
@@ -162,7 +162,7 @@ struct DescribeGroupRequest {
     KBUS_FIELDS(group)
 };
 
-// A group without members.
+/// A group without members.
 struct DeleteGroupRequest {
     static constexpr protocol::RequestType type = protocol::RequestType::delete_group;
     using Reply = codec::Empty;
@@ -170,8 +170,8 @@ struct DeleteGroupRequest {
     KBUS_FIELDS(group)
 };
 
-// Every partition of `topic` to the log start (beginning), the high watermark (end), an offset,
-// or the first offset at a time (ms). The group must have no members.
+/// Every partition of `topic` to the log start (beginning), the high watermark (end), an offset,
+/// or the first offset at a time (ms). The group must have no members.
 struct ResetOffsetsRequest {
     static constexpr protocol::RequestType type = protocol::RequestType::reset_offsets;
     using Reply = PartitionOffsetsReply;

@@ -17,7 +17,7 @@ namespace kbus::group {
     return c.request(request);
 }
 
-// The member's assignment and commit grants, or nullopt while the leader has not sent it yet.
+/// The member's assignment and commit grants, or nullopt while the leader has not sent it yet.
 [[nodiscard]] inline std::optional<SyncGroupReply> sync(Client& c,
                                                         const SyncGroupRequest& request) {
     SyncGroupReply reply = c.request(request);
@@ -30,7 +30,7 @@ inline void heartbeat(Client& c, const std::string& group, std::int32_t generati
     (void)c.request(HeartbeatRequest{group, generation, member});
 }
 
-// No reconnect: a member whose connection broke has left already.
+/// No reconnect: a member whose connection broke has left already.
 inline void leave(Client& c, const std::string& group, const std::string& member) {
     (void)c.request_if_connected(LeaveGroupRequest{group, member});
 }
@@ -45,7 +45,7 @@ inline void commit_async(Client& c, const std::string& group, std::int32_t gener
     c.request_async(CommitOffsetsRequest{group, generation, member, offsets});
 }
 
-// Committed offsets of one topic: partition -> next offset to consume.
+/// Committed offsets of one topic: partition -> next offset to consume.
 [[nodiscard]] inline PartitionOffsets committed(Client& c, const std::string& group,
                                                 const std::string& topic) {
     return c.request(FetchOffsetsRequest{group, topic}).offsets;
@@ -63,9 +63,9 @@ inline void remove(Client& c, const std::string& group) {
     (void)c.request(DeleteGroupRequest{group});
 }
 
-// Sets every partition of `topic` to the log start (beginning), the high watermark (end), an
-// offset, or the first offset at a time (ms); returns partition -> new offset. The group must
-// have no members.
+/// Sets every partition of `topic` to the log start (beginning), the high watermark (end), an
+/// offset, or the first offset at a time (ms); returns partition -> new offset. The group must
+/// have no members.
 [[nodiscard]] inline PartitionOffsets reset_offsets(Client& c, const std::string& group,
                                                     const std::string& topic,
                                                     protocol::OffsetSpecKind kind,

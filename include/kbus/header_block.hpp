@@ -24,7 +24,7 @@ inline constexpr std::size_t max_header_key_bytes = 0xffff;
     return n;
 }
 
-// Writes the block into `out`, which has header_block_size(headers) bytes.
+/// Writes the block into `out`, which has header_block_size(headers) bytes.
 inline void write_header_block(std::byte* out, std::span<const HeaderView> headers) noexcept {
     for (const HeaderView& h : headers) {
         const auto key_length = static_cast<std::uint16_t>(h.key.size());
@@ -41,8 +41,8 @@ inline void write_header_block(std::byte* out, std::span<const HeaderView> heade
     }
 }
 
-// Iterates a header block without copying. A malformed block ends the iteration early and sets
-// malformed(): readers never read outside the block.
+/// Iterates a header block without copying. A malformed block ends the iteration early and sets
+/// malformed(): readers never read outside the block.
 class HeaderIterator {
   public:
     HeaderIterator() = default;

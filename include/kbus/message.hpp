@@ -27,8 +27,8 @@ struct OwnedMessage {
     std::vector<Header> headers;
 };
 
-// Iterates a message's headers, whichever encoding they are stored in: the ring's fixed-width
-// header block or Kafka's varint record headers (a record read from a log segment).
+/// Iterates a message's headers, whichever encoding they are stored in: the ring's fixed-width
+/// header block or Kafka's varint record headers (a record read from a log segment).
 class MessageHeaderIterator {
   public:
     explicit MessageHeaderIterator(HeaderIterator ring) noexcept : ring_(ring), from_ring_(true) {}
@@ -59,7 +59,7 @@ class MessageHeaderIterator {
 class Message {
   public:
     Message() = default;
-    // A committed ring record (the reader checked that its lengths fit its frame).
+    /// A committed ring record (the reader checked that its lengths fit its frame).
     Message(const ring::RecordHeader* record, const std::string* topic, std::int32_t partition,
             std::int64_t offset) noexcept
         : Message(ring::RecordFrameView(record), topic, partition, offset) {}
@@ -74,7 +74,7 @@ class Message {
           headers_(frame.header_block()),
           header_count_(std::int32_t(frame.header_count())),
           from_ring_(true) {}
-    // A record decoded from a RecordBatch (a log segment).
+    /// A record decoded from a RecordBatch (a log segment).
     Message(const log::RecordView& record, const std::string* topic,
             std::int32_t partition) noexcept
         : topic_(topic),
@@ -102,13 +102,13 @@ class Message {
                 HeaderIterator(headers_.data(), headers_.size(), std::uint32_t(header_count_)));
         return MessageHeaderIterator(log::RecordHeaderIterator(headers_, header_count_));
     }
-    // The first header with this key, if any.
+    /// The first header with this key, if any.
     [[nodiscard]] std::optional<BytesView> header(std::string_view key) const noexcept {
         for (MessageHeaderIterator it = headers(); !it.done(); ++it)
             if (it->key == key) return it->value;
         return std::nullopt;
     }
-    // True when the record came from the ring (false: read from a log segment behind it).
+    /// True when the record came from the ring (false: read from a log segment behind it).
     [[nodiscard]] bool from_ring() const noexcept { return from_ring_; }
 
     [[nodiscard]] OwnedMessage copy() const {

@@ -43,12 +43,12 @@ namespace kbus {
     return static_cast<std::int32_t>(h);
 }
 
-// Kafka's Utils.toPositive: masks the sign bit (not abs()).
+/// Kafka's Utils.toPositive: masks the sign bit (not abs()).
 [[nodiscard]] constexpr std::int32_t to_positive(std::int32_t x) noexcept {
     return x & 0x7fffffff;
 }
 
-// BuiltInPartitioner.partitionForKey.
+/// BuiltInPartitioner.partitionForKey.
 [[nodiscard]] constexpr std::int32_t partition_for_key(const unsigned char* key, std::size_t length,
                                                        std::int32_t partitions) noexcept {
     return to_positive(murmur2(key, length)) % partitions;

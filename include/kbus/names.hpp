@@ -6,7 +6,7 @@
 
 namespace kbus {
 
-inline constexpr std::size_t max_topic_name_length = 249;  // Kafka's limit
+inline constexpr std::size_t max_topic_name_length = 249;  ///< Kafka's limit
 inline constexpr std::size_t max_bus_name_length = 64;
 
 [[nodiscard]] constexpr bool is_legal_name_char(char c) noexcept {
@@ -14,7 +14,7 @@ inline constexpr std::size_t max_bus_name_length = 64;
            c == '_' || c == '-';
 }
 
-// Empty string when valid, otherwise why not (a sentence for an error message).
+/// Empty string when valid, otherwise why not (a sentence for an error message).
 [[nodiscard]] inline std::string check_name(std::string_view kind, std::string_view name,
                                             std::size_t max_length) {
     if (name.empty()) return std::string(kind) + " name is empty";
@@ -33,8 +33,8 @@ inline constexpr std::size_t max_bus_name_length = 64;
     return check_name("topic", name, max_topic_name_length);
 }
 
-// Group names follow the topic rule here (Kafka allows more): they name lines in the offsets
-// file and appear in paths of tools, so nothing outside [a-zA-Z0-9._-] may reach them.
+/// Group names follow the topic rule here (Kafka allows more): they name lines in the offsets
+/// file and appear in paths of tools, so nothing outside [a-zA-Z0-9._-] may reach them.
 [[nodiscard]] inline std::string check_group_name(std::string_view name) {
     return check_name("group", name, max_topic_name_length);
 }

@@ -34,11 +34,11 @@
 
 namespace kbus {
 
-// Where a group member commits this partition without a round trip (group_commit.hpp).
+/// Where a group member commits this partition without a round trip (group_commit.hpp).
 struct CommitRoute {
-    ring::GroupCommitSlot* slot = nullptr;  // null: through the daemon
+    ring::GroupCommitSlot* slot = nullptr;  ///< null: through the daemon
     std::uint64_t token = 0;
-    std::uint64_t expected = 0;  // what we last saw in the slot (offset + 1)
+    std::uint64_t expected = 0;  ///< what we last saw in the slot (offset + 1)
 };
 
 class PartitionSource {
@@ -54,7 +54,7 @@ class PartitionSource {
 
     [[nodiscard]] const std::string& topic() const noexcept { return topic_; }
     [[nodiscard]] std::int32_t partition() const noexcept { return partition_; }
-    // The next offset this source reads.
+    /// The next offset this source reads.
     [[nodiscard]] std::uint64_t position() const noexcept { return cursor_.offset; }
     [[nodiscard]] std::uint64_t high_watermark() const noexcept {
         return ring::load_next_offset(ring().header());
@@ -62,8 +62,8 @@ class PartitionSource {
     [[nodiscard]] const ring::RingRef& ring() const noexcept { return reader_.ring(); }
     CommitRoute commit_route;
 
-    // Starts (again) at `from`: tethered in the ring, or reading the log behind it. Re-attaching
-    // reuses this source's reader slot.
+    /// Starts (again) at `from`: tethered in the ring, or reading the log behind it. Re-attaching
+    /// reuses this source's reader slot.
     void attach(OffsetSpec from) {
         const protocol::ReaderAttachment a =
             client_->attach_reader(handle_->metadata.topic_id, partition_, from.kind(),
@@ -81,7 +81,7 @@ class PartitionSource {
         cursor_ = {a.position, static_cast<std::uint64_t>(a.offset)};
     }
 
-    // Gives the reader slot back (the daemon frees it with our connection anyway).
+    /// Gives the reader slot back (the daemon frees it with our connection anyway).
     void detach() noexcept {
         try {
             client_->release_reader(handle_->metadata.topic_id, partition_, slot_);
@@ -89,7 +89,7 @@ class PartitionSource {
         }
     }
 
-    // Moves the tether forward to where we read next: the batch held so far is released.
+    /// Moves the tether forward to where we read next: the batch held so far is released.
     void release_held() noexcept {
         taken_this_poll_ = 0;
         if (!holding_ || on_disk_) return;
@@ -101,7 +101,7 @@ class PartitionSource {
         holding_ = false;
     }
 
-    // Appends what is readable now to `out`, up to `max` messages in all.
+    /// Appends what is readable now to `out`, up to `max` messages in all.
     void gather(std::vector<Message>& out, std::size_t max) {
         if (on_disk_) return gather_from_disk(out, max);
         while (out.size() < max) {
@@ -125,9 +125,9 @@ class PartitionSource {
         }
     }
 
-    // A detach between our tether and now means producers may have reused the bytes we read:
-    // the held batch is reported invalidated. Detached while holding nothing, the source just
-    // goes on from the log.
+    /// A detach between our tether and now means producers may have reused the bytes we read:
+    /// the held batch is reported invalidated. Detached while holding nothing, the source just
+    /// goes on from the log.
     void check_attached() {
         if (on_disk_) return;
         // Acquire: if still attached here, nothing we read was reused (the daemon detaches
@@ -149,7 +149,7 @@ class PartitionSource {
                                topic_, partition_, std::int64_t(held_offset_));
     }
 
-    // The futex word producers bump when they commit (for consumers that sleep).
+    /// The futex word producers bump when they commit (for consumers that sleep).
     [[nodiscard]] ring::WakeLine& wake_line() const noexcept { return ring().header().wake; }
 
   private:
@@ -163,9 +163,9 @@ class PartitionSource {
         checked_to_ = 0;
     }
 
-    // Fetches the batches from the cursor on: read from the segment file where the daemon says
-    // they are, else as bytes (decompressed by the daemon). False if the log has nothing there
-    // (or, when `may_report` is false, damage stands there: it is reported by a later poll).
+    /// Fetches the batches from the cursor on: read from the segment file where the daemon says
+    /// they are, else as bytes (decompressed by the daemon). False if the log has nothing there
+    /// (or, when `may_report` is false, damage stands there: it is reported by a later poll).
     bool fetch_from_disk(bool may_report) {
         clear_disk();
         try {
@@ -203,13 +203,13 @@ class PartitionSource {
         return !disk_.empty();
     }
 
-    // The next batch to decode, fetching more when they run out and moving back onto the ring
-    // once the cursor reaches what the ring holds. A refill happens only before this poll took
-    // anything from the partition: earlier views point into the old batches. False: nothing
-    // (more) now, and poll waits. It never loops by itself (at most two fetches and one move to
-    // the ring): offsets that are gone for good are reported, offsets not there yet waited for.
-    // `tried_ring`: this gather went back to the ring once already. `may_report`: this poll has
-    // gathered nothing yet, so a loss can be thrown.
+    /// The next batch to decode, fetching more when they run out and moving back onto the ring
+    /// once the cursor reaches what the ring holds. A refill happens only before this poll took
+    /// anything from the partition: earlier views point into the old batches. False: nothing
+    /// (more) now, and poll waits. It never loops by itself (at most two fetches and one move to
+    /// the ring): offsets that are gone for good are reported, offsets not there yet waited for.
+    /// `tried_ring`: this gather went back to the ring once already. `may_report`: this poll has
+    /// gathered nothing yet, so a loss can be thrown.
     bool next_disk_batch(bool& tried_ring, bool may_report) {
         if (disk_at_ < disk_.size()) return true;
         if (taken_this_poll_ != 0) return false;
@@ -227,10 +227,10 @@ class PartitionSource {
         return false;
     }
 
-    // Nothing at the cursor in the log, whose end is at or below it, while the ring starts above
-    // it (the daemon reads the ring's start first, so the two cannot straddle a spill): those
-    // offsets are gone for good (a log cut short under a ring that moved on, or a ring-only
-    // bus). Anything else is merely not written yet.
+    /// Nothing at the cursor in the log, whose end is at or below it, while the ring starts above
+    /// it (the daemon reads the ring's start first, so the two cannot straddle a spill): those
+    /// offsets are gone for good (a log cut short under a ring that moved on, or a ring-only
+    /// bus). Anything else is merely not written yet.
     void report_hole() {
         const auto at = std::int64_t(cursor_.offset);
         if (ring_start_ < 0 || at >= ring_start_ || log_end_ > at) return;
@@ -240,10 +240,10 @@ class PartitionSource {
                        ")");
     }
 
-    // A batch read from disk failed its check, or a fetch met damage: the daemon checks the
-    // batch at the cursor itself. Confirmed, the loss is thrown (the position moved past it).
-    // Not confirmed (kbusd's copy is sound), the daemon sends the bytes from now on; if those
-    // fail here too, the disagreement is thrown without moving, and never retried in a loop.
+    /// A batch read from disk failed its check, or a fetch met damage: the daemon checks the
+    /// batch at the cursor itself. Confirmed, the loss is thrown (the position moved past it).
+    /// Not confirmed (kbusd's copy is sound), the daemon sends the bytes from now on; if those
+    /// fail here too, the disagreement is thrown without moving, and never retried in a loop.
     void report_damage() {
         clear_disk();
         const protocol::CorruptBatchReply r = client_->request(protocol::ReportCorruptBatchRequest{
@@ -275,9 +275,9 @@ class PartitionSource {
                                topic_, partition_, std::int64_t(cursor_.offset));
     }
 
-    // Framing always; the CRC too (check.crcs), but not of a batch stored compressed, which the
-    // daemon checks when it decompresses it for us. A batch taken over several polls is checked
-    // once.
+    /// Framing always; the CRC too (check.crcs), but not of a batch stored compressed, which the
+    /// daemon checks when it decompresses it for us. A batch taken over several polls is checked
+    /// once.
     [[nodiscard]] bool batch_sound(const log::BatchView& b) {
         if (disk_at_ < checked_to_) return true;
         if (b.check(false) != log::BatchCheck::ok) return false;
@@ -313,7 +313,7 @@ class PartitionSource {
         }
     }
 
-    // The batch's records from the cursor on; false if `out` filled up before its end.
+    /// The batch's records from the cursor on; false if `out` filled up before its end.
     bool take_records(const log::BatchView& b, std::vector<Message>& out, std::size_t max) {
         log::RecordIterator it(b.records_bytes(), b.record_count(), b.base_offset(),
                                b.base_timestamp());
@@ -343,20 +343,20 @@ class PartitionSource {
     ring::Cursor cursor_;
     std::uint32_t slot_ = 0;
     bool has_slot_ = false;
-    std::uint64_t held_offset_ = 0;  // first offset of the batch we hold
+    std::uint64_t held_offset_ = 0;  ///< first offset of the batch we hold
     bool holding_ = false;
-    // Reading behind the ring: the fetched batches (an extent of a segment read straight from
-    // the file, or bytes the daemon decompressed), the next one to decode, and from which offset
-    // the ring holds records again.
+    /// Reading behind the ring: the fetched batches (an extent of a segment read straight from
+    /// the file, or bytes the daemon decompressed), the next one to decode, and from which offset
+    /// the ring holds records again.
     bool on_disk_ = false;
-    bool read_segments_ = true;  // off once a read failed or met a compressed batch
+    bool read_segments_ = true;  ///< off once a read failed or met a compressed batch
     detail::FileExtentReader disk_file_;
     std::string disk_copy_;
     std::span<const std::byte> disk_;
     std::size_t disk_at_ = 0;
-    std::int64_t ring_start_ = -1;  // -1: not known yet
-    std::int64_t log_end_ = 0;      // as of the last fetch
-    std::size_t checked_to_ = 0;    // disk_ up to here passed batch_sound()
+    std::int64_t ring_start_ = -1;  ///< -1: not known yet
+    std::int64_t log_end_ = 0;      ///< as of the last fetch
+    std::size_t checked_to_ = 0;    ///< disk_ up to here passed batch_sound()
     bool check_crcs_ = true;
     std::size_t taken_this_poll_ = 0;
 };

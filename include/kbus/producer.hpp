@@ -28,16 +28,16 @@
 namespace kbus {
 
 struct ProducerOptions {
-    std::chrono::milliseconds max_block{60000};  // Kafka's max.block.ms
+    std::chrono::milliseconds max_block{60000};  ///< Kafka's max.block.ms
 };
 
 struct SendOptions {
     std::span<const HeaderView> headers{};
-    std::optional<std::int64_t> timestamp;  // ms since the epoch; default: now (CreateTime)
-    std::optional<std::int32_t> partition;  // default: by key, else round robin
+    std::optional<std::int64_t> timestamp;  ///< ms since the epoch; default: now (CreateTime)
+    std::optional<std::int32_t> partition;  ///< default: by key, else round robin
 };
 
-// One record of Producer::send_batch (views: the bytes are copied into the ring).
+/// One record of Producer::send_batch (views: the bytes are copied into the ring).
 struct BatchRecord {
     BytesView key{};
     BytesView value{};
@@ -50,7 +50,7 @@ struct RecordMetadata {
     std::int64_t timestamp = 0;
 };
 
-// A claimed record whose value is written in place; publish it with Producer::commit.
+/// A claimed record whose value is written in place; publish it with Producer::commit.
 class ProducerClaim {
   public:
     [[nodiscard]] std::span<std::byte> value() const noexcept { return value_; }
@@ -80,7 +80,7 @@ class Producer {
         return commit(c);
     }
 
-    // Like send, but returns nullopt at once when the partition's ring is full.
+    /// Like send, but returns nullopt at once when the partition's ring is full.
     [[nodiscard]] std::optional<RecordMetadata> try_send(std::string_view topic, BytesView key,
                                                          BytesView value,
                                                          const SendOptions& options = {}) {
@@ -90,9 +90,9 @@ class Producer {
         return commit(*c);
     }
 
-    // Claims a record with a value of value_size bytes (-1: a null value) to be written in place.
-    // The key and headers are copied now. Until commit, the partition waits for this record:
-    // commit promptly.
+    /// Claims a record with a value of value_size bytes (-1: a null value) to be written in place.
+    /// The key and headers are copied now. Until commit, the partition waits for this record:
+    /// commit promptly.
     [[nodiscard]] ProducerClaim claim(std::string_view topic, BytesView key,
                                       std::int32_t value_size, const SendOptions& options = {}) {
         return claim_impl(topic, key, value_size, options, true).value();
@@ -103,20 +103,20 @@ class Producer {
         return claim_impl(topic, key, value_size, options, false);
     }
 
-    // Publishes a claimed record (the release store of its commit word). Throws
-    // Error(claim_aborted) if the claim was held past kbus.claim.timeout.ms and the daemon
-    // turned it into a gap meanwhile: then the record was not sent.
+    /// Publishes a claimed record (the release store of its commit word). Throws
+    /// Error(claim_aborted) if the claim was held past kbus.claim.timeout.ms and the daemon
+    /// turned it into a gap meanwhile: then the record was not sent.
     RecordMetadata commit(ProducerClaim& c) {
         if (!c.writer_->commit(c.claim_)) [[unlikely]]
             throw_aborted(c.claim_.offset, 1, c.partition_);
         return {c.partition_, static_cast<std::int64_t>(c.claim_.offset), c.timestamp_};
     }
 
-    // Sends several records to one partition as one run: one claim (one atomic operation) and
-    // one timestamp for all of them, as Kafka's producer batches records per partition. The
-    // partition is options.partition, else the first record's key's, else round robin; record i
-    // gets offset first.offset + i. Records carry their own headers (options.headers must be
-    // empty). Waits like send() while the ring is full; the run must fit in half the ring.
+    /// Sends several records to one partition as one run: one claim (one atomic operation) and
+    /// one timestamp for all of them, as Kafka's producer batches records per partition. The
+    /// partition is options.partition, else the first record's key's, else round robin; record i
+    /// gets offset first.offset + i. Records carry their own headers (options.headers must be
+    /// empty). Waits like send() while the ring is full; the run must fit in half the ring.
     RecordMetadata send_batch(std::string_view topic, std::span<const BatchRecord> records,
                               const SendOptions& options = {}) {
         return send_batch_impl(topic, records, options, true).value();
@@ -132,8 +132,8 @@ class Producer {
     }
 
   private:
-    // Out of line and cold: building the message would otherwise keep commit() from being
-    // inlined into send(), at ~30 instructions a record.
+    /// Out of line and cold: building the message would otherwise keep commit() from being
+    /// inlined into send(), at ~30 instructions a record.
     [[noreturn, gnu::cold, gnu::noinline]] static void throw_aborted(std::uint64_t first_offset,
                                                                      std::size_t count,
                                                                      std::int32_t partition) {
@@ -301,8 +301,8 @@ class Producer {
         }
     }
 
-    // Spin briefly (the daemon usually frees space within microseconds), then sleep on the
-    // ring's limit word after ringing the daemon's doorbell.
+    /// Spin briefly (the daemon usually frees space within microseconds), then sleep on the
+    /// ring's limit word after ringing the daemon's doorbell.
     void wait_for_space(ring::RingWriter& writer, std::uint32_t attempt) {
         if (attempt < 64) {
             detail::cpu_relax();
@@ -319,7 +319,7 @@ class Producer {
     Client* client_;
     ProducerOptions options_;
     detail::RecordClock clock_;
-    std::vector<ring::FramePlan> planned_;  // send_batch's, reused: no allocation once warm
+    std::vector<ring::FramePlan> planned_;  ///< send_batch's, reused: no allocation once warm
     std::vector<ring::RingClaim> claims_;
     std::vector<std::unique_ptr<TopicState>> topics_;
     TopicState* last_ = nullptr;

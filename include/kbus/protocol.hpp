@@ -18,17 +18,17 @@
 namespace kbus::protocol {
 
 inline constexpr std::uint32_t protocol_version = 2;
-inline constexpr std::uint32_t max_frame_payload = 1 << 20;  // requests
-// Replies may carry a fetch: at least one whole batch, which holds a record of up to ring/2 bytes.
+inline constexpr std::uint32_t max_frame_payload = 1 << 20;  ///< requests
+/// Replies may carry a fetch: at least one whole batch, which holds a record of up to ring/2 bytes.
 inline constexpr std::uint32_t max_reply_payload = 0x7fffffff;
 inline constexpr std::uint32_t max_fetch_bytes = 1 << 20;
-// An extent the client reads from the file itself may be larger: fewer round trips.
+/// An extent the client reads from the file itself may be larger: fewer round trips.
 inline constexpr std::uint32_t max_fetch_file_bytes = 4 << 20;
 inline constexpr std::uint16_t reply_flag = 0x8000;
 
 struct FrameHeader {
     std::uint32_t payload_length;
-    std::uint16_t type;  // RequestType, | reply_flag in replies
+    std::uint16_t type;  ///< RequestType, | reply_flag in replies
     std::uint16_t version;
     std::uint32_t request_id;
     std::uint32_t reserved;
@@ -36,13 +36,13 @@ struct FrameHeader {
 static_assert(sizeof(FrameHeader) == 16);
 inline constexpr std::size_t frame_header_bytes = sizeof(FrameHeader);
 
-// The first frame of a byte stream: whole, not yet whole, or one whose length cannot be
-// trusted (beyond `max_payload`: the stream's framing is lost, close it).
+/// The first frame of a byte stream: whole, not yet whole, or one whose length cannot be
+/// trusted (beyond `max_payload`: the stream's framing is lost, close it).
 struct SplitFrame {
     enum class Status { incomplete, frame, oversized } status = Status::incomplete;
     FrameHeader header{};
     std::string_view payload{};
-    std::size_t frame_bytes = 0;  // header + payload
+    std::size_t frame_bytes = 0;  ///< header + payload
 };
 [[nodiscard]] inline SplitFrame split_frame(std::string_view stream, std::uint32_t max_payload) {
     SplitFrame f;
@@ -59,10 +59,10 @@ struct SplitFrame {
     return f;
 }
 
-// Every request's fields, and its reply's, are a message struct of its own: control_messages.hpp
-// (topics, readers, fetch, stats) and group_messages.hpp (consumer groups). Group requests are
-// Kafka's classic protocol, each answered at once ("pending" while the group waits for others),
-// so clients drive it from poll().
+/// Every request's fields, and its reply's, are a message struct of its own: control_messages.hpp
+/// (topics, readers, fetch, stats) and group_messages.hpp (consumer groups). Group requests are
+/// Kafka's classic protocol, each answered at once ("pending" while the group waits for others),
+/// so clients drive it from poll().
 enum class RequestType : std::uint16_t {
     hello = 1,
     create_topic = 2,
@@ -86,12 +86,12 @@ enum class RequestType : std::uint16_t {
     reset_offsets = 20,
     stats = 21,
     report_corrupt_batch = 22,
-    // One past the last: the first number not (yet) a request.
+    /// One past the last: the first number not (yet) a request.
     end_of_types = 23,
 };
 
-// Where a consumer starts: the log start, the high watermark, an offset, or the first offset
-// whose timestamp is at least the given one (ms since the epoch; Kafka's ListOffsets by time).
+/// Where a consumer starts: the log start, the high watermark, an offset, or the first offset
+/// whose timestamp is at least the given one (ms since the epoch; Kafka's ListOffsets by time).
 enum class OffsetSpecKind : std::uint8_t { beginning = 0, end = 1, offset = 2, timestamp = 3 };
 
 class Writer {
@@ -117,7 +117,7 @@ class Writer {
     std::string buf_;
 };
 
-// Reads fields from a payload; throws Error(protocol_error) on anything truncated or oversized.
+/// Reads fields from a payload; throws Error(protocol_error) on anything truncated or oversized.
 class Reader {
   public:
     Reader(const char* data, std::size_t size) noexcept : p_(data), end_(data + size) {}
@@ -136,8 +136,8 @@ class Reader {
         p_ += n;
         return s;
     }
-    // A count of items that each take at least `min_item_bytes`: refuses counts the payload
-    // cannot hold, so a hostile count never drives a huge allocation.
+    /// A count of items that each take at least `min_item_bytes`: refuses counts the payload
+    /// cannot hold, so a hostile count never drives a huge allocation.
     std::uint32_t count(std::size_t min_item_bytes) {
         const std::uint32_t n = u32();
         if (min_item_bytes != 0 && n > remaining() / min_item_bytes)

@@ -18,14 +18,14 @@
 
 namespace kbus::ring {
 
-// What a data record's frame holds, and where (from frame_plan()).
+/// What a data record's frame holds, and where (from frame_plan()).
 struct FramePlan {
     PayloadLayout layout;
     std::uint32_t headers_bytes = 0;
 };
 
-// Lays a record out; throws Error(message_too_large) for lengths a frame cannot hold and
-// Error(invalid_argument) for a header key over 65535 bytes.
+/// Lays a record out; throws Error(message_too_large) for lengths a frame cannot hold and
+/// Error(invalid_argument) for a header key over 65535 bytes.
 [[nodiscard]] inline FramePlan frame_plan(BytesView key, std::int32_t value_length,
                                           std::span<const HeaderView> headers) {
     const std::size_t headers_bytes = header_block_size(headers);
@@ -35,9 +35,9 @@ struct FramePlan {
             std::uint32_t(headers_bytes)};
 }
 
-// A data record's frame at `frame` (claimed, frame_plan's frame_length bytes): header, key and
-// header block. The value's bytes are the caller's (write_value, or in place for a zero-copy
-// claim).
+/// A data record's frame at `frame` (claimed, frame_plan's frame_length bytes): header, key and
+/// header block. The value's bytes are the caller's (write_value, or in place for a zero-copy
+/// claim).
 inline void write_data_frame(std::byte* frame, std::uint64_t position, const FramePlan& plan,
                              std::int64_t timestamp, BytesView key, std::int32_t value_length,
                              std::span<const HeaderView> headers) noexcept {
@@ -63,8 +63,8 @@ inline void write_value(std::byte* frame, const FramePlan& plan, BytesView value
         std::memcpy(frame + plan.layout.value_offset, value.data(), value.size());
 }
 
-// A frame that holds no record: padding to a lap's end, or an aborted record (a dead producer's
-// claim, a gap in offsets). Its commit word is the caller's to store.
+/// A frame that holds no record: padding to a lap's end, or an aborted record (a dead producer's
+/// claim, a gap in offsets). Its commit word is the caller's to store.
 inline void write_marker_frame(RecordHeader* r, std::uint64_t position, std::uint64_t length,
                                RecordType type) noexcept {
     detail::atomic_store(r->position, position, std::memory_order_relaxed);  // as above
@@ -78,8 +78,8 @@ inline void write_marker_frame(RecordHeader* r, std::uint64_t position, std::uin
     r->header_count = 0;
 }
 
-// A committed data record's fields, read in place. The reader checked (RingReader::payload_fits)
-// that its lengths fit its frame before handing it out.
+/// A committed data record's fields, read in place. The reader checked (RingReader::payload_fits)
+/// that its lengths fit its frame before handing it out.
 class RecordFrameView {
   public:
     explicit RecordFrameView(const RecordHeader* r) noexcept

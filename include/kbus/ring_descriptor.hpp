@@ -18,11 +18,11 @@
 namespace kbus::ring {
 
 inline constexpr std::size_t cache_line_bytes = 64;
-inline constexpr std::uint64_t ring_magic = 0x4e49525f5355424bULL;  // "KBUS_RIN"
+inline constexpr std::uint64_t ring_magic = 0x4e49525f5355424bULL;  ///< "KBUS_RIN"
 inline constexpr std::uint32_t ring_layout_version = 3;
 inline constexpr std::uint32_t reader_slot_count = 64;
-inline constexpr std::uint32_t group_commit_slot_count = 16;  // groups committing here by CAS
-inline constexpr std::uint32_t aborted_range_count = 16;      // the abort log's memory
+inline constexpr std::uint32_t group_commit_slot_count = 16;  ///< groups committing here by CAS
+inline constexpr std::uint32_t aborted_range_count = 16;      ///< the abort log's memory
 inline constexpr std::uint64_t min_ring_bytes = 64 * 1024;
 inline constexpr std::uint64_t max_ring_bytes = 1ULL << 32;
 
@@ -30,92 +30,92 @@ enum class RingState : std::uint32_t { creating = 0, active = 1, deleted = 2 };
 enum class ReaderSlotState : std::uint32_t { free = 0, attached = 1, detached = 2 };
 enum class TimestampType : std::uint32_t { create_time = 0, log_append_time = 1 };
 
-// Written once by the daemon before the ring is published, read-only afterwards.
+/// Written once by the daemon before the ring is published, read-only afterwards.
 struct alignas(cache_line_bytes) RingInfo {
     std::uint64_t magic;
     std::uint32_t layout_version;
     std::uint32_t partition;
     std::uint64_t topic_id;
-    std::uint64_t capacity;          // data region bytes, a power of two
-    std::uint64_t journal_entries;   // a power of two
-    std::uint64_t journal_offset;    // from the start of the mapping
-    std::uint64_t data_offset;       // from the start of the mapping
-    std::uint32_t max_record_bytes;  // frame bytes (header included) a record may take
+    std::uint64_t capacity;          ///< data region bytes, a power of two
+    std::uint64_t journal_entries;   ///< a power of two
+    std::uint64_t journal_offset;    ///< from the start of the mapping
+    std::uint64_t data_offset;       ///< from the start of the mapping
+    std::uint32_t max_record_bytes;  ///< frame bytes (header included) a record may take
     TimestampType timestamp_type;
 };
 static_assert(sizeof(RingInfo) == cache_line_bytes);
 
-// The producers' contended line: (next offset, tail position), claimed together by one 16-byte
-// compare-and-swap so that offsets grow with positions.
+/// The producers' contended line: (next offset, tail position), claimed together by one 16-byte
+/// compare-and-swap so that offsets grow with positions.
 struct alignas(cache_line_bytes) ClaimLine {
-    detail::WordPair next_offset_and_tail;  // first: next offset; second: tail position
-    std::atomic<std::uint32_t> state;       // RingState; producers check it when they block
+    detail::WordPair next_offset_and_tail;  ///< first: next offset; second: tail position
+    std::atomic<std::uint32_t> state;       ///< RingState; producers check it when they block
 };
 static_assert(sizeof(ClaimLine) == cache_line_bytes);
 
-// Written by the daemon only: producers may claim up to (not beyond) producer_limit.
+/// Written by the daemon only: producers may claim up to (not beyond) producer_limit.
 struct alignas(cache_line_bytes) LimitLine {
-    std::atomic<std::uint64_t> producer_limit;     // only ever grows
-    std::atomic<std::uint32_t> limit_seq;          // futex word bumped when the limit grows
-    std::atomic<std::uint32_t> blocked_producers;  // producers asleep on limit_seq
+    std::atomic<std::uint64_t> producer_limit;     ///< only ever grows
+    std::atomic<std::uint32_t> limit_seq;          ///< futex word bumped when the limit grows
+    std::atomic<std::uint32_t> blocked_producers;  ///< producers asleep on limit_seq
 };
 static_assert(sizeof(LimitLine) == cache_line_bytes);
 
-// The daemon's read (spill) cursor: everything before it has been taken by the daemon.
+/// The daemon's read (spill) cursor: everything before it has been taken by the daemon.
 struct alignas(cache_line_bytes) SpillLine {
     std::atomic<std::uint64_t> spill_position;
     std::atomic<std::uint64_t> spill_offset;
 };
 static_assert(sizeof(SpillLine) == cache_line_bytes);
 
-// Consumers that sleep in blocking mode wait on wake_seq; a producer bumps it after a commit,
-// only when sleepers is non-zero (no system call otherwise).
+/// Consumers that sleep in blocking mode wait on wake_seq; a producer bumps it after a commit,
+/// only when sleepers is non-zero (no system call otherwise).
 struct alignas(cache_line_bytes) WakeLine {
     std::atomic<std::uint32_t> wake_seq;
     std::atomic<std::uint32_t> sleepers;
 };
 static_assert(sizeof(WakeLine) == cache_line_bytes);
 
-// The daemon's record of the claims it aborted (dead producers', invariant 7), so that a producer
-// that was only stalled past kbus.claim.timeout.ms learns at its commit that its record became a
-// gap, instead of being told it was sent. A repair pass bumps `begun` (then looks at the claims),
-// notes each aborted range, and publishes `done`; a producer compares `begun` before its claim
-// and after its commit, and reads the ranges only when it moved (rare: no cost on the hot path).
+/// The daemon's record of the claims it aborted (dead producers', invariant 7), so that a producer
+/// that was only stalled past kbus.claim.timeout.ms learns at its commit that its record became a
+/// gap, instead of being told it was sent. A repair pass bumps `begun` (then looks at the claims),
+/// notes each aborted range, and publishes `done`; a producer compares `begun` before its claim
+/// and after its commit, and reads the ranges only when it moved (rare: no cost on the hot path).
 struct AbortedRange {
-    std::atomic<std::uint64_t> pass;  // the repair pass (begun's value) that aborted it
+    std::atomic<std::uint64_t> pass;  ///< the repair pass (begun's value) that aborted it
     std::atomic<std::uint64_t> first_offset;
-    std::atomic<std::uint64_t> end_offset;  // exclusive
+    std::atomic<std::uint64_t> end_offset;  ///< exclusive
 };
 struct alignas(cache_line_bytes) AbortLog {
-    std::atomic<std::uint64_t> begun;           // repair passes started
-    std::atomic<std::uint64_t> done;            // repair passes finished (ranges complete)
-    std::atomic<std::uint64_t> ranges_written;  // ranges[ranges_written % count] is the next
+    std::atomic<std::uint64_t> begun;           ///< repair passes started
+    std::atomic<std::uint64_t> done;            ///< repair passes finished (ranges complete)
+    std::atomic<std::uint64_t> ranges_written;  ///< ranges[ranges_written % count] is the next
     AbortedRange ranges[aborted_range_count];
 };
 static_assert(sizeof(AbortLog) % cache_line_bytes == 0);
 
-// One consumer's tether on this partition. While attached, `position` (which only grows) holds
-// producers back: no claim may pass position + capacity. The daemon attaches and detaches slots
-// (so the limit it publishes always accounts for them); the consumer only moves position forward.
+/// One consumer's tether on this partition. While attached, `position` (which only grows) holds
+/// producers back: no claim may pass position + capacity. The daemon attaches and detaches slots
+/// (so the limit it publishes always accounts for them); the consumer only moves position forward.
 struct alignas(cache_line_bytes) ReaderSlot {
-    std::atomic<std::uint64_t> position;  // first byte the consumer still reads (its held batch)
-    std::atomic<std::uint64_t> offset;    // the offset at `position` (the resume point)
-    std::atomic<std::uint32_t> state;     // ReaderSlotState
-    std::uint32_t owner_connection;       // daemon bookkeeping: which client holds it
+    std::atomic<std::uint64_t> position;  ///< first byte the consumer still reads (its held batch)
+    std::atomic<std::uint64_t> offset;    ///< the offset at `position` (the resume point)
+    std::atomic<std::uint32_t> state;     ///< ReaderSlotState
+    std::uint32_t owner_connection;       ///< daemon bookkeeping: which client holds it
 };
 static_assert(sizeof(ReaderSlot) == cache_line_bytes);
 
-// A consumer group's committed offset on this partition, committed by the member that owns the
-// partition with no system call: a 16-byte compare-and-swap of (fence token, offset + 1) that
-// keeps the token. The daemon allocates the slot to the group (by name), hands the owner its
-// token with the assignment, and replaces the token when a rebalance completes: a member that
-// missed it fails the compare, its commit refused. The daemon persists what changed, and after
-// a crash reads the slots back (the ring outlives the daemon in shared memory).
-inline constexpr std::size_t group_name_capacity = 300;  // >= 249, Kafka's longest name
+/// A consumer group's committed offset on this partition, committed by the member that owns the
+/// partition with no system call: a 16-byte compare-and-swap of (fence token, offset + 1) that
+/// keeps the token. The daemon allocates the slot to the group (by name), hands the owner its
+/// token with the assignment, and replaces the token when a rebalance completes: a member that
+/// missed it fails the compare, its commit refused. The daemon persists what changed, and after
+/// a crash reads the slots back (the ring outlives the daemon in shared memory).
+inline constexpr std::size_t group_name_capacity = 300;  ///< >= 249, Kafka's longest name
 struct alignas(cache_line_bytes) GroupCommitSlot {
     detail::WordPair
-        token_and_commit;       // first: fence token, 0 = free; second: offset + 1, 0 = none
-    std::uint32_t name_length;  // the group's name, written before the token is set
+        token_and_commit;       ///< first: fence token, 0 = free; second: offset + 1, 0 = none
+    std::uint32_t name_length;  ///< the group's name, written before the token is set
     char name[group_name_capacity];
 };
 static_assert(sizeof(GroupCommitSlot) == 5 * cache_line_bytes);
@@ -148,17 +148,17 @@ inline constexpr std::uint64_t journal_entries_for(std::uint64_t capacity) {
 // ---- the record header ------------------------------------------------------------------------
 enum class RecordType : std::uint16_t { data = 1, padding = 2, aborted = 3 };
 
-// Named offsets within a record frame. The commit word comes first and is stored last.
-inline constexpr std::size_t commit_word_offset = 0;       // u64: offset + 1 once committed
-inline constexpr std::size_t position_field_offset = 8;    // u64: this frame's position
-inline constexpr std::size_t timestamp_field_offset = 16;  // i64: ms since the epoch
-inline constexpr std::size_t frame_length_offset = 24;     // u32: header + payload, 8-aligned
-inline constexpr std::size_t record_type_offset = 28;      // u16: RecordType
-inline constexpr std::size_t attributes_offset = 30;       // u16: reserved, 0
-inline constexpr std::size_t key_length_offset = 32;       // i32: -1 = null key
-inline constexpr std::size_t value_length_offset = 36;     // i32: -1 = null value
-inline constexpr std::size_t headers_length_offset = 40;   // u32: bytes of the header block
-inline constexpr std::size_t header_count_offset = 44;     // u32: number of headers
+/// Named offsets within a record frame. The commit word comes first and is stored last.
+inline constexpr std::size_t commit_word_offset = 0;       ///< u64: offset + 1 once committed
+inline constexpr std::size_t position_field_offset = 8;    ///< u64: this frame's position
+inline constexpr std::size_t timestamp_field_offset = 16;  ///< i64: ms since the epoch
+inline constexpr std::size_t frame_length_offset = 24;     ///< u32: header + payload, 8-aligned
+inline constexpr std::size_t record_type_offset = 28;      ///< u16: RecordType
+inline constexpr std::size_t attributes_offset = 30;       ///< u16: reserved, 0
+inline constexpr std::size_t key_length_offset = 32;       ///< i32: -1 = null key
+inline constexpr std::size_t value_length_offset = 36;     ///< i32: -1 = null value
+inline constexpr std::size_t headers_length_offset = 40;   ///< u32: bytes of the header block
+inline constexpr std::size_t header_count_offset = 44;     ///< u32: number of headers
 inline constexpr std::size_t record_header_bytes = 48;
 inline constexpr std::size_t record_alignment = 8;
 
@@ -195,9 +195,9 @@ static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
     return (n + a - 1) & ~(a - 1);
 }
 
-// Payload layout: key at the header's end, value 8-aligned after it (so a claimed value can
-// hold aligned structs), then the header block: per header u16 key length, key bytes,
-// i32 value length (-1 = null), value bytes.
+/// Payload layout: key at the header's end, value 8-aligned after it (so a claimed value can
+/// hold aligned structs), then the header block: per header u16 key length, key bytes,
+/// i32 value length (-1 = null), value bytes.
 struct PayloadLayout {  // 64-bit so that hostile lengths cannot wrap
     std::uint64_t key_offset;
     std::uint64_t value_offset;
@@ -216,7 +216,7 @@ struct PayloadLayout {  // 64-bit so that hostile lengths cannot wrap
     return {record_header_bytes, value_offset, headers_offset, frame};
 }
 
-// Byte layout of the whole shared-memory object for a ring of `capacity` bytes.
+/// Byte layout of the whole shared-memory object for a ring of `capacity` bytes.
 struct RingLayout {
     std::uint64_t journal_offset;
     std::uint64_t journal_entries;

@@ -19,20 +19,20 @@ struct Cursor {
 };
 
 enum class PeekStatus {
-    record,     // a committed data record is at the cursor
-    aborted,    // a committed aborted record (a gap in offsets): skip it
-    not_ready,  // nothing committed at the cursor yet
-    lapped,     // a later lap overwrote the cursor's record
-    corrupt,    // a committed frame whose lengths do not fit the ring
+    record,     ///< a committed data record is at the cursor
+    aborted,    ///< a committed aborted record (a gap in offsets): skip it
+    not_ready,  ///< nothing committed at the cursor yet
+    lapped,     ///< a later lap overwrote the cursor's record
+    corrupt,    ///< a committed frame whose lengths do not fit the ring
 };
 
 struct RecordRef {
     const RecordHeader* header = nullptr;
     std::uint64_t position = 0;
     std::uint64_t offset = 0;
-    // The frame length peek() checked. A reader that was detached may be reading bytes a later
-    // lap is overwriting (its batch is then reported invalidated): stepping by a second load of
-    // the header's length could leave its cursor anywhere, even misaligned.
+    /// The frame length peek() checked. A reader that was detached may be reading bytes a later
+    /// lap is overwriting (its batch is then reported invalidated): stepping by a second load of
+    /// the header's length could leave its cursor anywhere, even misaligned.
     std::uint32_t frame_length = 0;
 };
 
@@ -41,8 +41,8 @@ class RingReader {
     RingReader() = default;
     explicit RingReader(RingRef ring) noexcept : ring_(ring) {}
 
-    // Looks at the cursor, stepping over padding (which moves the cursor's position, not its
-    // offset). Does not advance past a record: call advance() for that.
+    /// Looks at the cursor, stepping over padding (which moves the cursor's position, not its
+    /// offset). Does not advance past a record: call advance() for that.
     [[nodiscard]] PeekStatus peek(Cursor& c, RecordRef& out) const noexcept {
         for (;;) {
             const std::uint64_t room = ring_.capacity() - ring_.index_of(c.position);
@@ -77,9 +77,9 @@ class RingReader {
         }
     }
 
-    // Before the cursor's record is written, its bytes are whatever an earlier lap left there,
-    // often the middle of a value: payload that may look like a later lap's header. Only a frame
-    // below the producers' tail is real. (Read on this rare path only, not while spinning.)
+    /// Before the cursor's record is written, its bytes are whatever an earlier lap left there,
+    /// often the middle of a value: payload that may look like a later lap's header. Only a frame
+    /// below the producers' tail is real. (Read on this rare path only, not while spinning.)
     [[nodiscard]] bool claimed_by_producers(std::uint64_t frame_position) const noexcept {
         return frame_position < load_tail(ring_.header());
     }
@@ -89,7 +89,7 @@ class RingReader {
         c.offset = r.offset + 1;
     }
 
-    // Where `offset` starts, if it is still in the ring and committed (via the claim journal).
+    /// Where `offset` starts, if it is still in the ring and committed (via the claim journal).
     [[nodiscard]] bool locate(std::uint64_t offset, Cursor& out) const noexcept {
         const std::uint64_t position =
             detail::atomic_load(*ring_.journal_slot(offset), std::memory_order_relaxed);
@@ -101,7 +101,7 @@ class RingReader {
         return true;
     }
 
-    // A record's lengths must fit inside its own frame (a reader never trusts a length blindly).
+    /// A record's lengths must fit inside its own frame (a reader never trusts a length blindly).
     [[nodiscard]] static bool payload_fits(const RecordHeader& r) noexcept {
         if (r.key_length < -1 || r.value_length < -1) return false;
         const PayloadLayout l = payload_layout(r.key_length, r.value_length, r.headers_length);

@@ -23,7 +23,7 @@ class RingRef {
           mask_(header_->info.capacity - 1),
           journal_mask_(header_->info.journal_entries - 1) {}
 
-    // Lays out a fresh ring in zeroed memory of ring_layout(capacity).total_bytes bytes.
+    /// Lays out a fresh ring in zeroed memory of ring_layout(capacity).total_bytes bytes.
     static RingRef initialize(void* base, std::uint64_t capacity, std::uint64_t topic_id,
                               std::uint32_t partition, std::uint32_t max_record_bytes,
                               TimestampType timestamp_type, std::uint64_t first_offset = 0) {
@@ -48,7 +48,7 @@ class RingRef {
         return RingRef(base);
     }
 
-    // True if the mapped bytes look like a ring of this layout version (checked on attach).
+    /// True if the mapped bytes look like a ring of this layout version (checked on attach).
     [[nodiscard]] static bool looks_valid(const void* base, std::uint64_t mapped_bytes) noexcept {
         if (mapped_bytes < sizeof(RingHeader)) return false;
         const auto* h = static_cast<const RingHeader*>(base);
@@ -88,8 +88,8 @@ class RingRef {
     std::uint64_t journal_mask_ = 0;
 };
 
-// Relaxed loads of one half of the claim pair each. The pair may be inconsistent; the claim's
-// compare-and-swap corrects it. For an exact snapshot use detail::dwload.
+/// Relaxed loads of one half of the claim pair each. The pair may be inconsistent; the claim's
+/// compare-and-swap corrects it. For an exact snapshot use detail::dwload.
 [[nodiscard]] inline std::uint64_t load_next_offset(const RingHeader& h) noexcept {
     return detail::atomic_load(h.claim.next_offset_and_tail.first, std::memory_order_relaxed);
 }

@@ -19,18 +19,18 @@ namespace kbus::ring {
 
 struct RingClaim {
     std::uint64_t offset = 0;
-    std::uint64_t position = 0;  // of the record frame (after any padding)
+    std::uint64_t position = 0;  ///< of the record frame (after any padding)
     RecordHeader* record = nullptr;
     PayloadLayout layout{};
-    std::uint64_t abort_pass = 0;  // the daemon's abort passes begun before the claim
+    std::uint64_t abort_pass = 0;  ///< the daemon's abort passes begun before the claim
 };
 
-// A run of records claimed together: consecutive offsets from first_offset, frames back to back
-// from first_position.
+/// A run of records claimed together: consecutive offsets from first_offset, frames back to back
+/// from first_position.
 struct RingRun {
     std::uint64_t first_offset = 0;
     std::uint64_t first_position = 0;
-    std::uint64_t abort_pass = 0;  // the daemon's abort passes begun before the claim
+    std::uint64_t abort_pass = 0;  ///< the daemon's abort passes begun before the claim
 };
 
 enum class ClaimStatus { claimed, full, too_large, deleted };
@@ -42,8 +42,8 @@ class RingWriter {
         : ring_(ring),
           cached_limit_(ring.header().limit.producer_limit.load(std::memory_order_acquire)) {}
 
-    // Claims space for a record of this layout. Never blocks: `full` when the producer limit
-    // (the daemon's spill, or a consumer holding a batch) stops it.
+    /// Claims space for a record of this layout. Never blocks: `full` when the producer limit
+    /// (the daemon's spill, or a consumer holding a batch) stops it.
     [[nodiscard]] ClaimStatus try_claim(const PayloadLayout& layout, RingClaim& out) noexcept {
         RingRun run;
         const ClaimStatus s = try_claim_run(layout.frame_length, 1, layout.frame_length, run);
@@ -51,9 +51,9 @@ class RingWriter {
         return s;
     }
 
-    // Claims `count` consecutive offsets and `frame_bytes` of ring space in one atomic step, for
-    // records laid back to back (the longest frame being `max_frame`): the Disruptor's next(n).
-    // Each record is then placed with place() and published with publish().
+    /// Claims `count` consecutive offsets and `frame_bytes` of ring space in one atomic step, for
+    /// records laid back to back (the longest frame being `max_frame`): the Disruptor's next(n).
+    /// Each record is then placed with place() and published with publish().
     [[nodiscard]] ClaimStatus try_claim_run(std::uint64_t frame_bytes, std::uint32_t count,
                                             std::uint64_t max_frame, RingRun& out) noexcept {
         RingHeader& h = ring_.header();
@@ -95,7 +95,7 @@ class RingWriter {
         return ClaimStatus::claimed;
     }
 
-    // The claim of the record `index` of a run, `at` bytes into it.
+    /// The claim of the record `index` of a run, `at` bytes into it.
     [[nodiscard]] RingClaim place(const RingRun& run, std::uint32_t index, std::uint64_t at,
                                   const PayloadLayout& layout) const noexcept {
         RingClaim c;
@@ -113,38 +113,38 @@ class RingWriter {
         return reinterpret_cast<std::byte*>(c.record);
     }
 
-    // Publishes the record: the commit word is stored last (release: the record's bytes are
-    // visible to whoever sees it), then wakes sleeping consumers. False if the daemon had
-    // already aborted the claim (it stayed uncommitted past kbus.claim.timeout.ms): the record
-    // is a gap, not sent.
+    /// Publishes the record: the commit word is stored last (release: the record's bytes are
+    /// visible to whoever sees it), then wakes sleeping consumers. False if the daemon had
+    /// already aborted the claim (it stayed uncommitted past kbus.claim.timeout.ms): the record
+    /// is a gap, not sent.
     [[nodiscard]] bool commit(const RingClaim& c) noexcept {
         publish(c);
         after_publish();
         return !aborted_since(c.abort_pass, c.offset, c.offset + 1);
     }
 
-    // The commit store alone: a run's records are published one by one, then after_publish()
-    // once for all of them.
+    /// The commit store alone: a run's records are published one by one, then after_publish()
+    /// once for all of them.
     void publish(const RingClaim& c) noexcept {
         c.record->commit.store(commit_word_for(c.offset), std::memory_order_release);
     }
 
-    // The sleepers check must not be ordered before the commit stores (store-load), or a
-    // consumer that announced itself meanwhile would sleep through our records: a full fence,
-    // paired with the sleeper's own between its announcement and its re-check. One per record
-    // for send() and claim/commit, one per run for send_batch. (An asymmetric fence, membarrier
-    // on the sleeper's side, was tried: it saved producers ~10 ns a record but doubled the p99
-    // of blocking consumers' wake-ups on these VMs, where its IPIs are dear.)
+    /// The sleepers check must not be ordered before the commit stores (store-load), or a
+    /// consumer that announced itself meanwhile would sleep through our records: a full fence,
+    /// paired with the sleeper's own between its announcement and its re-check. One per record
+    /// for send() and claim/commit, one per run for send_batch. (An asymmetric fence, membarrier
+    /// on the sleeper's side, was tried: it saved producers ~10 ns a record but doubled the p99
+    /// of blocking consumers' wake-ups on these VMs, where its IPIs are dear.)
     void after_publish() noexcept {
         std::atomic_thread_fence(std::memory_order_seq_cst);
         wake_sleepers();
     }
 
-    // Whether a repair pass begun after `pass` aborted an offset in [first, end). Called after
-    // after_publish(): its fence orders our commits before this load of `begun`, pairing with
-    // the repairer's fence between its bump of `begun` and its look at the commit words, so
-    // either it saw our commit (and left it alone) or we see its pass. Costs one load of a line
-    // only the daemon writes, and that rarely.
+    /// Whether a repair pass begun after `pass` aborted an offset in [first, end). Called after
+    /// after_publish(): its fence orders our commits before this load of `begun`, pairing with
+    /// the repairer's fence between its bump of `begun` and its look at the commit words, so
+    /// either it saw our commit (and left it alone) or we see its pass. Costs one load of a line
+    /// only the daemon writes, and that rarely.
     [[nodiscard]] bool aborted_since(std::uint64_t pass, std::uint64_t first,
                                      std::uint64_t end) const noexcept {
         // Relaxed: the fence before it does the ordering.
@@ -163,9 +163,9 @@ class RingWriter {
     [[nodiscard]] const RingRef& ring() const noexcept { return ring_; }
 
   private:
-    // The slow path of aborted_since: waits for the passes under way to finish, then looks for
-    // the range among those they logged. With more ranges logged since the claim than the log
-    // keeps, the answer is "aborted": never a success for a record that may be a gap.
+    /// The slow path of aborted_since: waits for the passes under way to finish, then looks for
+    /// the range among those they logged. With more ranges logged since the claim than the log
+    /// keeps, the answer is "aborted": never a success for a record that may be a gap.
     [[nodiscard]] bool aborted_in_log(std::uint64_t pass, std::uint64_t first,
                                       std::uint64_t end) const noexcept {
         const AbortLog& log = ring_.header().aborts;
@@ -185,12 +185,12 @@ class RingWriter {
         return newer == aborted_range_count;
     }
 
-    // Each line a record lands on was last touched a lap ago: often a miss, to memory or to a
-    // reader's core. Stores alone would hide that, but the next claim's locked compare-and-swap
-    // waits for every earlier store to complete. So ask for the lines just ahead of the tail now,
-    // for writing (2 to 4 KiB: a few small records, or the head of the next large one, whose
-    // payload a zero-copy producer may never touch). No reader is on them: readers follow
-    // behind the tail.
+    /// Each line a record lands on was last touched a lap ago: often a miss, to memory or to a
+    /// reader's core. Stores alone would hide that, but the next claim's locked compare-and-swap
+    /// waits for every earlier store to complete. So ask for the lines just ahead of the tail now,
+    /// for writing (2 to 4 KiB: a few small records, or the head of the next large one, whose
+    /// payload a zero-copy producer may never touch). No reader is on them: readers follow
+    /// behind the tail.
     void prefetch_ahead(std::uint64_t end, std::uint64_t claimed) noexcept {
         constexpr std::uint64_t line = 64, most = 4096;
         const std::uint64_t distance = std::clamp<std::uint64_t>(claimed, 2048, most);
@@ -212,8 +212,8 @@ class RingWriter {
     }
 
     RingRef ring_;
-    std::uint64_t cached_limit_ = 0;   // our copy of the daemon's producer limit
-    std::uint64_t prefetched_to_ = 0;  // prefetched for writing up to here
+    std::uint64_t cached_limit_ = 0;   ///< our copy of the daemon's producer limit
+    std::uint64_t prefetched_to_ = 0;  ///< prefetched for writing up to here
 };
 
 }  // namespace kbus::ring

@@ -40,9 +40,9 @@ class SharedMapping {
     }
     ~SharedMapping() { unmap(); }
 
-    // Maps an existing file owned by `owner`. Throws Error(not_connected) if it is not there,
-    // Error(permission_denied) if it is not what the bus's owner made (a symlink, another owner,
-    // access for others). touch_pages: read one byte of every page first (touch_every_page).
+    /// Maps an existing file owned by `owner`. Throws Error(not_connected) if it is not there,
+    /// Error(permission_denied) if it is not what the bus's owner made (a symlink, another owner,
+    /// access for others). touch_pages: read one byte of every page first (touch_every_page).
     static SharedMapping open(const std::string& path, uid_t owner, bool touch_pages = false) {
         const int fd = ::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0) {
@@ -63,9 +63,9 @@ class SharedMapping {
         return m;
     }
 
-    // Daemon side: creates `path` (replacing a stale file of ours) of `size` bytes, zero-filled,
-    // with `mode` and, if `group` >= 0, that group. Every page is reserved now, so a full tmpfs
-    // is an error here (resource_exhausted), not a SIGBUS in a producer later.
+    /// Daemon side: creates `path` (replacing a stale file of ours) of `size` bytes, zero-filled,
+    /// with `mode` and, if `group` >= 0, that group. Every page is reserved now, so a full tmpfs
+    /// is an error here (resource_exhausted), not a SIGBUS in a producer later.
     static SharedMapping create(const std::string& path, std::size_t size, mode_t mode = 0600,
                                 int group = -1) {
         ::unlink(path.c_str());
@@ -94,13 +94,13 @@ class SharedMapping {
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
     [[nodiscard]] bool mapped() const noexcept { return data_ != nullptr; }
 
-    // MAP_POPULATE fills this process's page tables, but a hypervisor that shadows them (as the
-    // paravirtualised guests kbus is benchmarked on do) still takes an exit of ~10 us on each
-    // page's first access from this process. On a ring that is one stall every 4 KiB of records
-    // in the first lap: a 64 B ping-pong's p99 went from 1.1 to 13 us with a 4 MiB ring. Paying
-    // it here, at attach (about 8 ms per 4 MiB ring there; microseconds on bare metal), keeps it
-    // out of the record path. A read suffices: the tmpfs pages are already dirty, so the entry the
-    // hypervisor builds is writable.
+    /// MAP_POPULATE fills this process's page tables, but a hypervisor that shadows them (as the
+    /// paravirtualised guests kbus is benchmarked on do) still takes an exit of ~10 us on each
+    /// page's first access from this process. On a ring that is one stall every 4 KiB of records
+    /// in the first lap: a 64 B ping-pong's p99 went from 1.1 to 13 us with a 4 MiB ring. Paying
+    /// it here, at attach (about 8 ms per 4 MiB ring there; microseconds on bare metal), keeps it
+    /// out of the record path. A read suffices: the tmpfs pages are already dirty, so the entry the
+    /// hypervisor builds is writable.
     void touch_every_page() const noexcept {
         const auto* bytes = static_cast<const volatile unsigned char*>(data_);
         const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
@@ -109,8 +109,8 @@ class SharedMapping {
     }
 
   private:
-    // What the bus's owner makes: a regular file of `owner`'s, nothing for others. (A bus shared
-    // with a group has group access; that is the group's boundary, not another user's.)
+    /// What the bus's owner makes: a regular file of `owner`'s, nothing for others. (A bus shared
+    /// with a group has group access; that is the group's boundary, not another user's.)
     static struct stat checked(int fd, const std::string& path, uid_t owner) {
         struct stat st {};
         if (::fstat(fd, &st) != 0)
@@ -134,8 +134,8 @@ class SharedMapping {
                                                        " bytes: " + std::strerror(e) +
                                                        (e == ENOSPC ? " (is /dev/shm full?)" : ""));
     }
-    // Page tables filled at map time: no page fault on a record's first lap, where a
-    // microsecond budget has no room for one.
+    /// Page tables filled at map time: no page fault on a record's first lap, where a
+    /// microsecond budget has no room for one.
     void map(int fd, std::size_t size, const std::string& path) {
         void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
         if (p == MAP_FAILED)

@@ -22,8 +22,8 @@ namespace kbus {
 
 namespace detail {
 
-// Why a directory on a bus's path (already lstat'ed as `st`) is not trusted for `owner`; empty
-// when it is.
+/// Why a directory on a bus's path (already lstat'ed as `st`) is not trusted for `owner`; empty
+/// when it is.
 [[nodiscard]] inline std::string untrusted_directory(const std::string& name, const struct stat& st,
                                                      uid_t owner, std::optional<gid_t> shared_group,
                                                      bool allow_sticky) {
@@ -43,7 +43,7 @@ namespace detail {
     return {};
 }
 
-// "/", "/a", "/a/b", ... of an absolute path.
+/// "/", "/a", "/a/b", ... of an absolute path.
 [[nodiscard]] inline std::vector<std::string> path_prefixes(const std::string& path) {
     std::vector<std::string> prefixes{"/"};
     for (std::size_t i = 1; i <= path.size(); ++i)
@@ -52,9 +52,9 @@ namespace detail {
     return prefixes;
 }
 
-// The path as written, before symlinks are resolved: a symlink on it is only as trustworthy as
-// its owner and the directory it sits in (whoever may write there may point it elsewhere at any
-// time), so each existing component is checked where it stands.
+/// The path as written, before symlinks are resolved: a symlink on it is only as trustworthy as
+/// its owner and the directory it sits in (whoever may write there may point it elsewhere at any
+/// time), so each existing component is checked where it stands.
 [[nodiscard]] inline std::string untrusted_spelling(const std::string& path, uid_t owner,
                                                     std::optional<gid_t> shared_group,
                                                     bool allow_sticky) {
@@ -82,11 +82,11 @@ namespace detail {
 
 }  // namespace detail
 
-// Empty when `path` (or, if it does not exist yet, its deepest existing ancestor) is trusted for
-// `owner`, both as written and with its symlinks resolved; else why not, naming the directory.
-// `shared_group`: directories of the bus's own (owned by `owner`) may also be writable by that
-// group. `allow_sticky`: false refuses paths through sticky world-writable directories too
-// (where a name can be taken first by anyone).
+/// Empty when `path` (or, if it does not exist yet, its deepest existing ancestor) is trusted for
+/// `owner`, both as written and with its symlinks resolved; else why not, naming the directory.
+/// `shared_group`: directories of the bus's own (owned by `owner`) may also be writable by that
+/// group. `allow_sticky`: false refuses paths through sticky world-writable directories too
+/// (where a name can be taken first by anyone).
 [[nodiscard]] inline std::string untrusted_path_reason(const std::string& path, uid_t owner,
                                                        std::optional<gid_t> shared_group = {},
                                                        bool allow_sticky = true) {

@@ -16,7 +16,7 @@ namespace kbus::detail {
         duration_cast<nanoseconds>(steady_clock::now().time_since_epoch()).count());
 }
 
-// A pause for spin loops: tells the core we are spinning (cheaper for the sibling hyperthread).
+/// A pause for spin loops: tells the core we are spinning (cheaper for the sibling hyperthread).
 inline void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();

@@ -57,7 +57,7 @@ inline std::uint32_t software(std::uint32_t crc, const unsigned char* p, std::si
 
 // ---- moving a CRC register past zero bytes -----------------------------------------------------
 
-// A linear map of 32-bit registers: column j is the image of bit j.
+/// A linear map of 32-bit registers: column j is the image of bit j.
 using Matrix = std::array<std::uint32_t, 32>;
 
 constexpr std::uint32_t apply(const Matrix& m, std::uint32_t v) {
@@ -74,7 +74,7 @@ constexpr Matrix compose(const Matrix& a, const Matrix& b) {  // a after b
     return out;
 }
 
-// The register after `bytes` zero bytes, for each single-bit register (square and multiply).
+/// The register after `bytes` zero bytes, for each single-bit register (square and multiply).
 constexpr Matrix zeros_operator(std::size_t bytes) {
     Matrix one_byte{};
     for (std::size_t j = 0; j < 32; ++j) {
@@ -104,8 +104,8 @@ inline std::uint32_t shift(const ShiftTables& t, std::uint32_t crc) noexcept {
     return t[0][crc & 0xff] ^ t[1][(crc >> 8) & 0xff] ^ t[2][(crc >> 16) & 0xff] ^ t[3][crc >> 24];
 }
 
-// Block lengths of each of the three chains: long ones for the bulk (the join costs as much as a
-// few dozen bytes, so it should be rare), short ones for what is left of a buffer.
+/// Block lengths of each of the three chains: long ones for the bulk (the join costs as much as a
+/// few dozen bytes, so it should be rare), short ones for what is left of a buffer.
 inline constexpr std::size_t long_block = 8192;
 inline constexpr std::size_t short_block = 256;
 inline constexpr ShiftTables shift_long = make_shift_tables(long_block);
@@ -123,7 +123,7 @@ __attribute__((target("sse4.2"))) inline std::uint64_t chain(std::uint64_t c,
     return c;
 }
 
-// Three chains over [p, p + block), [p + block, p + 2 block), [p + 2 block, p + 3 block), joined.
+/// Three chains over [p, p + block), [p + block, p + 2 block), [p + 2 block, p + 3 block), joined.
 template <std::size_t Block>
 __attribute__((target("sse4.2"))) inline std::uint32_t three_chains(
     std::uint32_t crc, const unsigned char* p, const ShiftTables& shift_block) noexcept {
@@ -155,7 +155,7 @@ __attribute__((target("sse4.2"))) inline std::uint32_t hardware(std::uint32_t cr
     return c;
 }
 
-// One chain only: the plain form, kept as the reference the tests hold the fast one to.
+/// One chain only: the plain form, kept as the reference the tests hold the fast one to.
 __attribute__((target("sse4.2"))) inline std::uint32_t hardware_one_chain(std::uint32_t crc,
                                                                           const unsigned char* p,
                                                                           std::size_t n) noexcept {
@@ -174,7 +174,7 @@ inline bool has_sse42() noexcept {
 
 }  // namespace crc32c_impl
 
-// Extends `crc` (a finished CRC-32C of earlier bytes, 0 to start) over [data, data + n).
+/// Extends `crc` (a finished CRC-32C of earlier bytes, 0 to start) over [data, data + n).
 [[nodiscard]] inline std::uint32_t crc32c(const void* data, std::size_t n,
                                           std::uint32_t crc = 0) noexcept {
     const auto* p = static_cast<const unsigned char*>(data);

@@ -13,8 +13,8 @@ struct alignas(16) WordPair {
 };
 static_assert(sizeof(WordPair) == 16);
 
-// Atomically: if *target == expected, store desired and return true; otherwise load the current
-// value into expected and return false. Full barrier either way (seq_cst).
+/// Atomically: if *target == expected, store desired and return true; otherwise load the current
+/// value into expected and return false. Full barrier either way (seq_cst).
 inline bool dwcas(WordPair* target, WordPair& expected, const WordPair& desired) noexcept {
 #if defined(__x86_64__)
     bool swapped;
@@ -36,8 +36,8 @@ inline bool dwcas(WordPair* target, WordPair& expected, const WordPair& desired)
 #endif
 }
 
-// An atomic snapshot of both words (a compare-and-swap that writes back what it finds).
-// Costs a locked instruction: for rare paths (attach, describe), never per record.
+/// An atomic snapshot of both words (a compare-and-swap that writes back what it finds).
+/// Costs a locked instruction: for rare paths (attach, describe), never per record.
 [[nodiscard]] inline WordPair dwload(WordPair* target) noexcept {
     WordPair expected{0, 0};
     dwcas(target, expected, expected);

@@ -18,8 +18,8 @@ namespace kbus::detail {
 
 class FileExtentReader {
   public:
-    // Reads [position, position + length) of the file; false if it cannot be opened or read in
-    // full (another uid's data dir, say): the caller then asks the daemon for the bytes.
+    /// Reads [position, position + length) of the file; false if it cannot be opened or read in
+    /// full (another uid's data dir, say): the caller then asks the daemon for the bytes.
     [[nodiscard]] bool read(const std::string& path, std::uint64_t position, std::size_t length) {
         clear();
         const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

@@ -13,8 +13,8 @@
 
 namespace kbus::detail {
 
-// Sleeps while *word == expected, at most `timeout` (negative: no limit). Spurious returns are
-// allowed: callers re-check their condition.
+/// Sleeps while *word == expected, at most `timeout` (negative: no limit). Spurious returns are
+/// allowed: callers re-check their condition.
 inline void futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected,
                        std::chrono::nanoseconds timeout) noexcept {
     timespec ts{};
@@ -46,8 +46,8 @@ struct FutexWaitvEntry {  // struct futex_waitv of linux/futex.h (5.16+), spelle
 };
 static_assert(sizeof(FutexWaitvEntry) == 24);
 
-// Waits on several words at once (Linux 5.16+). Returns false if the kernel lacks futex_waitv,
-// so the caller can fall back to a bounded wait on one word.
+/// Waits on several words at once (Linux 5.16+). Returns false if the kernel lacks futex_waitv,
+/// so the caller can fall back to a bounded wait on one word.
 inline bool futex_waitv(FutexWaitvEntry* entries, unsigned count,
                         std::chrono::nanoseconds timeout) noexcept {
     timespec ts{};

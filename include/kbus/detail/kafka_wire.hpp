@@ -47,8 +47,8 @@ class WireReader {
         const auto b = nullable_bytes();
         return b ? std::string(*b) : std::string();
     }
-    // An array count; -1 (null) only where `nullable`. Each element takes at least
-    // `min_element_bytes`, so a count the remaining bytes cannot hold is refused up front.
+    /// An array count; -1 (null) only where `nullable`. Each element takes at least
+    /// `min_element_bytes`, so a count the remaining bytes cannot hold is refused up front.
     [[nodiscard]] std::int32_t array_count(std::size_t min_element_bytes, bool nullable = false) {
         const std::int32_t n = i32();
         if (n == -1 && nullable) return -1;
@@ -66,7 +66,7 @@ class WireReader {
     [[nodiscard]] T fixed() {
         return detail::load_be<T>(take(sizeof(T)).data());
     }
-    // A length-prefixed run whose length -1 means null (strings and bytes alike).
+    /// A length-prefixed run whose length -1 means null (strings and bytes alike).
     [[nodiscard]] std::optional<std::string_view> nullable_run(std::int32_t n, const char* what) {
         if (n < -1)
             throw KafkaDecodeError(std::string("negative ") + what + " length " +
@@ -113,7 +113,7 @@ class WireWriter {
     void array_count(std::size_t n) { i32(std::int32_t(n)); }
     void raw(std::string_view b) { out_.append(b); }
 
-    // Patches an int32 written earlier (a size known only afterwards).
+    /// Patches an int32 written earlier (a size known only afterwards).
     void patch_i32(std::size_t at, std::int32_t v) noexcept {
         detail::store_be(out_.data() + at, v);
     }

@@ -45,7 +45,7 @@ struct IsPair<std::pair<A, B>> : std::true_type {};
 template <class T>
 constexpr std::size_t min_bytes();
 
-// The fields' types, from the (unevaluated) type of fields(): a tuple of references.
+/// The fields' types, from the (unevaluated) type of fields(): a tuple of references.
 template <class Tuple>
 struct MinBytesOfFields;
 template <class... Fields>
@@ -54,8 +54,8 @@ struct MinBytesOfFields<std::tuple<Fields...>> {
         (std::size_t{0} + ... + min_bytes<std::remove_cvref_t<Fields>>());
 };
 
-// The fewest bytes one encoded T takes: the bound a decoder checks a count against, so that a
-// hostile count never drives a huge allocation.
+/// The fewest bytes one encoded T takes: the bound a decoder checks a count against, so that a
+/// hostile count never drives a huge allocation.
 template <class T>
 constexpr std::size_t min_bytes() {
     if constexpr (std::is_same_v<T, bool>)
@@ -139,7 +139,7 @@ template <class T>
     return w.take();
 }
 
-// Decodes a whole payload; trailing bytes are a malformed message.
+/// Decodes a whole payload; trailing bytes are a malformed message.
 template <class T>
 [[nodiscard]] T decoded(std::string_view payload) {
     protocol::Reader r(payload);
@@ -149,7 +149,7 @@ template <class T>
     return v;
 }
 
-// A message with no fields: the reply of requests that only succeed or fail.
+/// A message with no fields: the reply of requests that only succeed or fail.
 struct Empty {
     auto fields() const noexcept { return std::tie(); }
     auto fields() noexcept { return std::tie(); }

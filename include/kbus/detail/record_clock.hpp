@@ -41,8 +41,8 @@ class RecordClock {
         return last_ms_;
     }
 
-    // Counts TSC ticks against the monotonic clock over the first millisecond of use, reading
-    // the wall clock every time meanwhile.
+    /// Counts TSC ticks against the monotonic clock over the first millisecond of use, reading
+    /// the wall clock every time meanwhile.
     std::int64_t calibrate() noexcept {
         const std::uint64_t t = __rdtsc(), ns = monotonic_ns();
         if (start_ns_ == 0) {
@@ -55,8 +55,8 @@ class RecordClock {
         return read(t);
     }
 
-    // constant_tsc: the TSC ticks at one rate whatever the core's frequency (every x86 CPU of
-    // the last fifteen years); read once per process.
+    /// constant_tsc: the TSC ticks at one rate whatever the core's frequency (every x86 CPU of
+    /// the last fifteen years); read once per process.
     static bool tsc_is_steady() noexcept {
         static const bool steady = [] {
             std::ifstream cpuinfo("/proc/cpuinfo");
@@ -69,7 +69,7 @@ class RecordClock {
     }
 #endif
 
-    std::uint64_t refresh_ticks_ = 0;  // 0: not calibrated (or no steady TSC)
+    std::uint64_t refresh_ticks_ = 0;  ///< 0: not calibrated (or no steady TSC)
     std::uint64_t last_read_ticks_ = 0;
     std::int64_t last_ms_ = 0;
     std::uint64_t start_ns_ = 0;

@@ -31,8 +31,8 @@ inline void put_varint(std::string& out, std::int32_t v) {
     return n;
 }
 
-// Reads one zig-zag varint of at most max_bytes bytes from [p, end). False on truncation or an
-// over-long encoding; p advances past what was read on success.
+/// Reads one zig-zag varint of at most max_bytes bytes from [p, end). False on truncation or an
+/// over-long encoding; p advances past what was read on success.
 [[nodiscard]] inline bool get_varlong(const std::byte*& p, const std::byte* end, std::int64_t& out,
                                       int max_bytes = 10) noexcept {
     std::uint64_t u = 0;

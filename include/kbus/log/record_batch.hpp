@@ -17,11 +17,11 @@ namespace kbus::log {
 
 enum class BatchCheck {
     ok,
-    truncated,    // fewer bytes than the header or batchLength says
-    bad_length,   // batchLength too small for a header, or over the limit
-    bad_magic,    // not magic 2
-    bad_crc,      // CRC-32C mismatch
-    bad_records,  // record count or offset delta out of range
+    truncated,    ///< fewer bytes than the header or batchLength says
+    bad_length,   ///< batchLength too small for a header, or over the limit
+    bad_magic,    ///< not magic 2
+    bad_crc,      ///< CRC-32C mismatch
+    bad_records,  ///< record count or offset delta out of range
 };
 
 [[nodiscard]] inline const char* to_string(BatchCheck c) noexcept {
@@ -45,10 +45,10 @@ enum class BatchCheck {
 class BatchView {
   public:
     BatchView() = default;
-    // `bytes` starts at a batch; it may hold more after it.
+    /// `bytes` starts at a batch; it may hold more after it.
     explicit BatchView(std::span<const std::byte> bytes) noexcept : bytes_(bytes) {}
 
-    // Checks framing (and the CRC when verify_crc) before any other accessor may be trusted.
+    /// Checks framing (and the CRC when verify_crc) before any other accessor may be trusted.
     [[nodiscard]] BatchCheck check(bool verify_crc,
                                    std::size_t max_batch_bytes = 1u << 30) const noexcept {
         if (bytes_.size() < log_overhead) return BatchCheck::truncated;
@@ -65,8 +65,8 @@ class BatchView {
         return BatchCheck::ok;
     }
 
-    // Offsets are never negative, and the last one must be representable (a garbage base
-    // offset near the top would overflow last_offset()). Needs only the header.
+    /// Offsets are never negative, and the last one must be representable (a garbage base
+    /// offset near the top would overflow last_offset()). Needs only the header.
     [[nodiscard]] bool offsets_in_range() const noexcept {
         return base_offset() >= 0 && last_offset_delta() >= 0 &&
                base_offset() <= INT64_MAX - last_offset_delta();
@@ -104,7 +104,7 @@ class BatchView {
     [[nodiscard]] std::uint32_t computed_crc() const noexcept {
         return detail::crc32c(bytes_.data() + attributes_offset, total_bytes() - attributes_offset);
     }
-    // The records section: raw records, or one compressed blob when compression_codec() != 0.
+    /// The records section: raw records, or one compressed blob when compression_codec() != 0.
     [[nodiscard]] std::span<const std::byte> records_bytes() const noexcept {
         return bytes_.subspan(records_offset, total_bytes() - records_offset);
     }
@@ -120,17 +120,17 @@ class BatchView {
     std::span<const std::byte> bytes_;
 };
 
-// One record of a batch, as views into the (decompressed) records bytes.
+/// One record of a batch, as views into the (decompressed) records bytes.
 struct RecordView {
     std::int64_t offset = 0;
     std::int64_t timestamp = 0;
     BytesView key;
     BytesView value;
     std::int32_t header_count = 0;
-    std::span<const std::byte> headers;  // the encoded headers; iterate with RecordHeaderIterator
+    std::span<const std::byte> headers;  ///< the encoded headers; iterate with RecordHeaderIterator
 };
 
-// Iterates Kafka-encoded record headers (varint lengths), checked against their bounds.
+/// Iterates Kafka-encoded record headers (varint lengths), checked against their bounds.
 class RecordHeaderIterator {
   public:
     RecordHeaderIterator() = default;
@@ -173,8 +173,8 @@ class RecordHeaderIterator {
     bool malformed_ = false;
 };
 
-// Walks the records of an uncompressed records section. next() returns false at the end or on a
-// malformed record (then malformed() is true): never reads outside `records`.
+/// Walks the records of an uncompressed records section. next() returns false at the end or on a
+/// malformed record (then malformed() is true): never reads outside `records`.
 class RecordIterator {
   public:
     RecordIterator(std::span<const std::byte> records, std::int32_t count, std::int64_t base_offset,
