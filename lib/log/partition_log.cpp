@@ -249,9 +249,22 @@ void PartitionLog::maybe_flush(std::int64_t now_ms, bool force) {
     }
 }
 
+// Segments leave the list under the lock; their files are unlinked after it (an unlink of a
+// large file can take a while, and fetches of this partition wait on the lock).
 std::size_t PartitionLog::apply_retention(std::int64_t now_ms) {
-    std::lock_guard lock(mutex_);
-    std::size_t deleted = 0;
+    std::vector<std::unique_ptr<Segment>> expired_segments;
+    {
+        std::lock_guard lock(mutex_);
+        expired_segments = take_expired(now_ms);
+        publish_offsets();
+    }
+    for (const auto& s : expired_segments)
+        s->remove();
+    return expired_segments.size();
+}
+
+std::vector<std::unique_ptr<Segment>> PartitionLog::take_expired(std::int64_t now_ms) {
+    std::vector<std::unique_ptr<Segment>> taken;
     std::uint64_t total = size_bytes_locked();
     // Oldest first; stop at the first segment that stays; never the active one.
     while (segments_.size() > 1) {
@@ -265,12 +278,10 @@ std::size_t PartitionLog::apply_retention(std::int64_t now_ms) {
         sink_("INFO", "retention: deleted " + oldest.log_path() + " (" +
                           (expired ? "older than retention.ms" : "over retention.bytes") + ")");
         total -= oldest.size_bytes();
-        oldest.remove();
+        taken.push_back(std::move(segments_.begin()->second));
         segments_.erase(segments_.begin());
-        ++deleted;
     }
-    publish_offsets();
-    return deleted;
+    return taken;
 }
 
 std::pair<const Segment*, std::uint64_t> PartitionLog::find(std::int64_t offset) const {

@@ -127,6 +127,9 @@ class PartitionLog {
     // outside the lock (nullptr if there was none).
     Segment* roll(std::int64_t base_offset);
     [[nodiscard]] std::uint64_t size_bytes_locked() const noexcept;
+    // Under the lock: removes the segments retention expires from the list (oldest first, never
+    // the active one) and hands them over, their files still there.
+    [[nodiscard]] std::vector<std::unique_ptr<Segment>> take_expired(std::int64_t now_ms);
     void publish_offsets() noexcept;
 
     std::string dir_;
