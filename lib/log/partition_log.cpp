@@ -199,6 +199,7 @@ Segment* PartitionLog::roll(std::int64_t base_offset) {
 void PartitionLog::append(std::string_view batch, std::int64_t now_ms) {
     const BatchView b({reinterpret_cast<const std::byte*>(batch.data()), batch.size()});
     Segment* closed = nullptr;
+    Segment* target = nullptr;
     std::int64_t synced_end = 0;
     {
         std::lock_guard lock(mutex_);
@@ -214,7 +215,15 @@ void PartitionLog::append(std::string_view batch, std::int64_t now_ms) {
             synced_end = a.next_offset();
             closed = roll(b.base_offset());
         }
-        active().append(b, config_.index_interval_bytes);
+        target = &active();
+    }
+    // The write itself outside the lock (a write the kernel throttles for dirty pages would
+    // hold every fetch of this partition): only this thread appends, rolls and deletes, and
+    // readers look no further than the size the accounting below publishes.
+    target->write_batch(b);
+    {
+        std::lock_guard lock(mutex_);
+        target->account_batch(b, config_.index_interval_bytes);
         publish_offsets();
     }
     unflushed_messages_ += b.record_count();

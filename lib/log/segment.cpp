@@ -210,12 +210,21 @@ void Segment::add_index_entries(std::int64_t last_offset, std::uint64_t position
 }
 
 void Segment::append(const BatchView& batch, std::int32_t index_interval_bytes) {
+    write_batch(batch);
+    account_batch(batch, index_interval_bytes);
+}
+
+void Segment::write_batch(const BatchView& batch) {
     if (batch.base_offset() < next_offset_)
         throw Error(ErrorCode::invalid_argument,
                     "batch offset " + std::to_string(batch.base_offset()) +
                         " is below the log end " + std::to_string(next_offset_));
     const auto bytes = batch.bytes();
     log_.write_at(size_, {reinterpret_cast<const char*>(bytes.data()), bytes.size()});
+}
+
+void Segment::account_batch(const BatchView& batch, std::int32_t index_interval_bytes) {
+    const auto bytes = batch.bytes();
     if (first_timestamp_ < 0) first_timestamp_ = batch.max_timestamp();
     if (batch.max_timestamp() > max_timestamp_ || offset_of_max_timestamp_ < 0) {
         max_timestamp_ = batch.max_timestamp();

@@ -69,8 +69,14 @@ class Segment {
     [[nodiscard]] std::int64_t first_timestamp() const noexcept { return first_timestamp_; }
     [[nodiscard]] const std::string& log_path() const noexcept { return log_.path(); }
 
-    // Appends one checked batch whose base offset is >= next_offset().
+    // Appends one checked batch whose base offset is >= next_offset(): write_batch, then
+    // account_batch.
     void append(const BatchView& batch, std::int32_t index_interval_bytes);
+    // The two halves of append, for a log whose readers share a lock with it: the bytes go to
+    // the file past size_bytes(), where no reader looks (write_batch, without the lock); then
+    // size, offsets, timestamps and index entries take them in (account_batch, under it).
+    void write_batch(const BatchView& batch);
+    void account_batch(const BatchView& batch, std::int32_t index_interval_bytes);
     void flush();
     // The segment stops taking appends: a last time index entry, as Kafka writes on roll.
     void seal();
