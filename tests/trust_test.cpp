@@ -24,6 +24,11 @@ bool as_root() {
     return ::geteuid() == 0;
 }
 
+// In a forked child: drops to nobody for good (group first, while still allowed to).
+bool become_nobody() {
+    return ::setresgid(nobody, nobody, nobody) == 0 && ::setresuid(nobody, nobody, nobody) == 0;
+}
+
 // Every file under `dir` (not following symlinks) with its size: what a planted directory held.
 std::map<std::string, std::uintmax_t> contents_of(const fs::path& dir) {
     std::map<std::string, std::uintmax_t> found;
@@ -215,8 +220,7 @@ TEST_CASE("a client refuses a daemon of another uid serving from a path anyone c
     const pid_t standin = ::fork();
     if (standin == 0) {
         ::close(ready[0]);
-        if (::setresgid(nobody, nobody, nobody) != 0 || ::setresuid(nobody, nobody, nobody) != 0)
-            ::_exit(10);
+        if (!become_nobody()) ::_exit(10);
         if (::mkdir(base.c_str(), 0755) != 0 || ::mkdir((base + "/run").c_str(), 0700) != 0)
             ::_exit(11);
         const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
@@ -281,8 +285,7 @@ TEST_CASE("a client trusts a daemon of another uid serving from its own private 
     if (daemon == 0) {
         const int log = ::open((base + "/kbusd.log").c_str(), O_WRONLY | O_CREAT, 0644);
         if (log >= 0) ::dup2(log, 2);
-        if (::setresgid(nobody, nobody, nobody) != 0 || ::setresuid(nobody, nobody, nobody) != 0)
-            ::_exit(10);
+        if (!become_nobody()) ::_exit(10);
         ::execl(KBUSD_PATH, KBUSD_PATH, "--bus", bus.c_str(), "--run-dir", (base + "/run").c_str(),
                 "--data-dir", (base + "/data").c_str(), static_cast<char*>(nullptr));
         ::_exit(127);

@@ -169,12 +169,8 @@ class ConsumeLoop {
     // end. The batch before the loss was confirmed by the poll that threw (it checks first).
     const Batch* report_loss(const OffsetOutOfRange& e) {
         write_pending();
-        const std::string what = e.what();
-        if (what.find("resumes at offset") != std::string::npos)  // it says where already
-            std::fprintf(stderr, "kbus: %s\n", what.c_str());
-        else
-            std::fprintf(stderr, "kbus: %s; going on from offset %lld\n", what.c_str(),
-                         (long long)e.resume_offset());
+        // The library's message names the offsets and where reading resumes.
+        std::fprintf(stderr, "kbus: %s\n", e.what());
         ++losses_;
         return nullptr;
     }
