@@ -251,9 +251,9 @@ void Bus::alter(const std::string& name, const std::vector<protocol::Setting>& c
         TopicPtr t = topic_named(name);
         tc = config::make_topic_config(t->config, changes);
         t->config = tc;
-        for (const auto& [k, v] : changes) {
-            std::erase_if(t->meta.config, [&](const auto& kv) { return kv.first == k; });
-            t->meta.config.emplace_back(k, v);
+        for (const auto& change : changes) {
+            std::erase_if(t->meta.config, [&](const auto& kv) { return kv.first == change.first; });
+            t->meta.config.push_back(change);
         }
         t->meta.hold_timeout_ms = tc.consumer_hold_timeout_ms;
         parts = t->partitions;

@@ -367,12 +367,15 @@ std::string Segment::read(std::uint64_t position, std::size_t max_bytes) const {
 // `next_offset_bound` (-1: unknown, and then there is no region: the caller cuts).
 std::optional<CorruptRegion> Segment::damage_at(const std::byte* map, std::uint64_t size,
                                                 std::uint64_t pos, std::int64_t expected,
-                                                std::int64_t next_offset_bound) const {
+                                                std::int64_t next_offset_bound,
+                                                std::optional<std::int64_t> covers) const {
+    // A batch that resumes the log starts past every offset the damage must hold.
+    const std::int64_t resume_min = std::max(expected, covers.value_or(expected - 1) + 1);
     const auto valid_at = [&](std::uint64_t q) {
         if (size - q < batch_header_bytes || std::int8_t(map[q + magic_offset]) != magic_v2)
             return false;
         const BatchView b({map + q, size - q});
-        return b.check(true, max_batch_bytes) == BatchCheck::ok && b.base_offset() >= expected;
+        return b.check(true, max_batch_bytes) == BatchCheck::ok && b.base_offset() >= resume_min;
     };
     std::uint64_t next = size;
     const BatchView bad({map + pos, size - pos});
@@ -446,7 +449,8 @@ std::optional<CorruptRegion> Segment::check_batch_for(std::int64_t offset) {
         if (c == BatchCheck::ok) c = b.check(true, max_batch_bytes);
         if (c == BatchCheck::ok) return std::nullopt;
         // The offsets up to this segment's end were handed out: a region cannot lack a bound.
-        std::optional<CorruptRegion> r = damage_at(m.data, size_, pos, expected, next_offset_);
+        std::optional<CorruptRegion> r =
+            damage_at(m.data, size_, pos, expected, next_offset_, offset);
         r->reason = to_string(c);
         add_region(*r);
         return r;

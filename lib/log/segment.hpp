@@ -117,9 +117,11 @@ class Segment {
                  RecoveryResult& result);
     // After a bad batch at `pos` (the batches before it end at `expected`): where the damage
     // ends, and the offsets it cost; nullopt when it should be cut as a torn tail instead.
-    [[nodiscard]] std::optional<CorruptRegion> damage_at(const std::byte* map, std::uint64_t size,
-                                                         std::uint64_t pos, std::int64_t expected,
-                                                         std::int64_t next_offset_bound) const;
+    // `covers` (when set) is an offset the region must hold: a reader asked for it, and a region
+    // ending before it would send the reader back to the same bad batch forever.
+    [[nodiscard]] std::optional<CorruptRegion> damage_at(
+        const std::byte* map, std::uint64_t size, std::uint64_t pos, std::int64_t expected,
+        std::int64_t next_offset_bound, std::optional<std::int64_t> covers = std::nullopt) const;
     void add_region(const CorruptRegion& r);
     [[nodiscard]] bool header_sane(const char* header, std::uint64_t position) const noexcept;
     [[nodiscard]] static std::optional<std::int64_t> first_at_or_after(const BatchView& b,

@@ -103,8 +103,8 @@ void decode(protocol::Reader& r, T& v) {
     if constexpr (std::is_same_v<T, bool>) {
         v = r.u8() != 0;
     } else if constexpr (std::is_integral_v<T> || std::is_enum_v<T>) {
-        using Raw = std::conditional_t<std::is_enum_v<T>, std::underlying_type<T>,
-                                       std::type_identity<T>>::type;
+        using Raw = typename std::conditional_t<std::is_enum_v<T>, std::underlying_type<T>,
+                                                std::type_identity<T>>::type;
         Raw raw{};
         if constexpr (sizeof(Raw) == 1)
             raw = static_cast<Raw>(r.u8());
