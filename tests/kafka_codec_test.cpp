@@ -1,12 +1,13 @@
-// The Kafka listener's codecs in one process: the wire reader's bounds, the messages' layouts,
-// and a producer's RecordBatch checked and written onto a ring as a run of records.
+// The Kafka listener's codecs in one process: the wire reader's bounds (kafka_schema_test.cpp
+// has the messages' layouts), and a producer's RecordBatch checked and written onto a ring as a run
+// of records.
 #include <catch2/catch.hpp>
 
 #include <cstring>
 #include <string>
 
 #include "kafka/batch_appender.hpp"
-#include "kafka/kafka_messages.hpp"
+#include "kafka/kafka_api.hpp"
 #include "kbus/detail/crc32c.hpp"
 #include "kbus/header_block.hpp"
 #include "kbus/ring_reader.hpp"
@@ -77,87 +78,6 @@ TEST_CASE("the wire reader refuses what its bytes cannot hold", "[kafka]") {
     negative.i32(-5);
     WireReader n(negative.buffer());
     CHECK_THROWS_AS(n.array_count(4, true), KafkaDecodeError);
-}
-
-TEST_CASE("ApiVersions advertises every served API, and only the retry range when refusing",
-          "[kafka]") {
-    WireWriter w;
-    ApiVersionsResponse{}.write(w, 2);
-    WireReader r(w.buffer());
-    CHECK(r.i16() == 0);
-    const std::int32_t n = r.array_count(6);
-    CHECK(n == std::int32_t(supported_versions.size()));
-    bool produce_seen = false;
-    for (std::int32_t i = 0; i < n; ++i) {
-        const std::int16_t key = r.i16(), min = r.i16(), max = r.i16();
-        CHECK(min <= max);
-        if (key == 0) {
-            produce_seen = true;
-            CHECK(min == 3);  // RecordBatch v2 only
-        }
-    }
-    CHECK(produce_seen);
-    CHECK(r.i32() == 0);  // throttle (v1+)
-    CHECK(r.remaining() == 0);
-
-    WireWriter refused;
-    ApiVersionsResponse{KafkaError::unsupported_version, true}.write(refused, 0);
-    WireReader f(refused.buffer());
-    CHECK(f.i16() == 35);
-    CHECK(f.array_count(6) == 1);
-    CHECK(f.i16() == 18);
-    CHECK(f.i16() == 0);
-    CHECK(f.i16() == 2);
-    CHECK(f.remaining() == 0);  // v0: no throttle field
-    CHECK_FALSE(is_supported(18, 3));
-    CHECK(is_supported(0, 7));
-    CHECK_FALSE(is_supported(0, 2));
-    CHECK_FALSE(is_supported(37, 0));
-}
-
-TEST_CASE("a Produce request reads back as written, records as views", "[kafka]") {
-    const std::string batch = producer_batch(3);
-    WireWriter w;
-    w.null_string();  // transactional id
-    w.i16(1);
-    w.i32(30000);
-    w.array_count(1);
-    w.string("orders");
-    w.array_count(2);
-    w.i32(0);
-    w.bytes(batch);
-    w.i32(1);
-    w.i32(-1);  // null records
-    WireReader r(w.buffer());
-    const ProduceRequest p = ProduceRequest::read(r, 3);
-    CHECK_FALSE(p.transactional_id);
-    CHECK(p.acks == 1);
-    CHECK(p.timeout_ms == 30000);
-    REQUIRE(p.topics.size() == 1);
-    CHECK(p.topics[0].name == "orders");
-    REQUIRE(p.topics[0].partitions.size() == 2);
-    CHECK(*p.topics[0].partitions[0].records == batch);
-    CHECK_FALSE(p.topics[0].partitions[1].records);
-
-    // Cut anywhere, the same request is refused, never read past its end.
-    for (std::size_t cut = 0; cut < w.buffer().size(); cut += 7) {
-        WireReader t(std::string_view(w.buffer()).substr(0, cut));
-        CHECK_THROWS_AS(ProduceRequest::read(t, 3), KafkaDecodeError);
-    }
-}
-
-TEST_CASE("a fetch partition header carries the records' length last", "[kafka]") {
-    WireWriter w;
-    FetchPartitionHeader{2, KafkaError::none, 100, 5}.write(w, 5, 4096);
-    WireReader r(w.buffer());
-    CHECK(r.i32() == 2);
-    CHECK(r.i16() == 0);
-    CHECK(r.i64() == 100);  // high watermark
-    CHECK(r.i64() == 100);  // last stable offset
-    CHECK(r.i64() == 5);    // log start (v5+)
-    CHECK(r.array_count(0) == 0);
-    CHECK(r.i32() == 4096);
-    CHECK(r.remaining() == 0);
 }
 
 TEST_CASE("the golden batch decodes to its one record", "[kafka]") {

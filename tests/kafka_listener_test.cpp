@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "daemon_fixture.hpp"
+#include "kafka/kafka_api.hpp"
 #include "kafka_test_support.hpp"
 #include "kbus/detail/big_endian.hpp"
 #include "log_damage.hpp"
@@ -363,7 +364,7 @@ TEST_CASE("bad frames: an error or a closed connection, and everyone else is ser
 
     SECTION("an unknown API key or an unsupported version: the answers due, then closed") {
         // As a Kafka broker does: no answer a client could not parse, and one log line.
-        for (const std::string& refused : {frame(37, 0, 7, "anything"), frame(0, 2, 7, "")}) {
+        for (const std::string& refused : {frame(37, 0, 7, "anything"), frame(0, 12, 7, "")}) {
             RawConnection r(k.port());
             r.send(api_versions + refused + api_versions);
             const auto a = r.receive();
@@ -375,16 +376,43 @@ TEST_CASE("bad frames: an error or a closed connection, and everyone else is ser
         const std::string log = k.d.log_text();
         CHECK(log.find("API 37 v0 is not served (UNSUPPORTED_VERSION), closing") !=
               std::string::npos);
-        CHECK(log.find("API 0 v2 is not served") == std::string::npos);
+        CHECK(log.find("API 0 v12 is not served") == std::string::npos);
     }
-    SECTION("ApiVersions v3 (flexible): a v0 answer with error 35 and its range") {
+    SECTION("ApiVersions v5 (beyond ours): a v0 answer with error 35 and its range") {
         RawConnection r(k.port());
-        r.send(frame(18, 3, 9, std::string("\x00\x00\x00", 3)));
+        r.send(frame(18, 5, 9, std::string("\x00\x00\x00", 3)));
         const auto a = r.receive();
         REQUIRE(a.has_value());
         CHECK(correlation_of(*a) == 9);
         CHECK(kbus::detail::load_be<std::int16_t>(a->data() + 4) == 35);
         CHECK(kbus::detail::load_be<std::int32_t>(a->data() + 6) == 1);
+        CHECK(kbus::detail::load_be<std::int16_t>(a->data() + 10) == 18);
+        CHECK(kbus::detail::load_be<std::int16_t>(a->data() + 14) == 4);
+    }
+    SECTION("ApiVersions v3 (flexible): header v2 in, header v0 and a compact body out") {
+        RawConnection r(k.port());
+        // Request header v2: the client id's tagged fields (one unknown tag), then the body:
+        // compact client software name and version, and no tagged fields.
+        const std::string body =
+            std::string("\x01\x07\x02zz", 5) + "\x05kcat" + "\x04" + "1.7" + '\0';
+        r.send(frame(18, 3, 10, body));
+        const auto a = r.receive();
+        REQUIRE(a.has_value());
+        CHECK(correlation_of(*a) == 10);
+        kbus::kafka::WireReader got(std::string_view(*a).substr(4));  // no header tagged fields
+        CHECK(got.i16() == 0);
+        const auto count = got.compact_length();
+        REQUIRE(count);
+        CHECK(*count == kbus::kafka::supported_versions.size());
+        for (std::size_t i = 0; i < *count; ++i) {
+            const std::int16_t key = got.i16(), min = got.i16(), max = got.i16();
+            CHECK(min <= max);
+            if (key == 3) CHECK(max == 12);  // Metadata, as Kafka 3.9
+            CHECK(got.uvarint() == 0);
+        }
+        CHECK(got.i32() == 0);  // throttle
+        CHECK(got.uvarint() == 0);
+        CHECK(got.remaining() == 0);
     }
     SECTION("a negative, a tiny and an oversized frame size: the connection is closed") {
         for (const std::int32_t size : {-5, 3, 200 * 1024 * 1024}) {

@@ -11,7 +11,7 @@
 #include <variant>
 #include <vector>
 
-#include "kafka/kafka_messages.hpp"
+#include "kafka/kafka_api.hpp"
 #include "kafka_backend.hpp"
 
 namespace kbusd {
@@ -46,12 +46,21 @@ class ResponseBuilder {
     std::vector<std::variant<std::string, FileExtent>> pieces_;
 };
 
+// One partition of a Produce, once appended or refused.
+struct ProducedPartition {
+    std::int32_t index = 0;
+    kbus::kafka::KafkaError error = kbus::kafka::KafkaError::none;
+    std::int64_t base_offset = -1;
+    std::int64_t log_append_time_ms = -1;
+    std::int64_t log_start_offset = -1;
+};
+
 // A request that could not be answered at once, and what it has done so far.
 struct ParkedRequest {
     std::int64_t deadline_ms = 0;
     std::string member_id;  // JoinGroup: the id handed out on the first attempt
     // Produce: the partitions already appended (a retry must not append them twice).
-    std::vector<std::optional<kbus::kafka::ProduceResponse::Partition>> produced;
+    std::vector<std::optional<ProducedPartition>> produced;
 };
 
 struct KafkaConnection {

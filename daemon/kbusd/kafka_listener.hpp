@@ -15,8 +15,11 @@
 #include <thread>
 
 #include "kafka/batch_appender.hpp"
+#include "kafka/message.hpp"
+#include "kafka/schema.hpp"
 #include "kafka_backend.hpp"
 #include "kafka_connection.hpp"
+#include "log/batch_builder.hpp"
 #include "logging/log_sink.hpp"
 
 namespace kbusd {
@@ -28,6 +31,15 @@ struct KafkaListenerOptions {
     std::int32_t advertised_port = -1;    // -1: the bound port
     std::int32_t max_request_bytes = kbus::kafka::default_max_request_bytes;
     std::string cluster_id = "kbus";
+};
+
+// A request being served: its header, its API's schema and its body, decoded at its version.
+struct KafkaRequest {
+    kbus::kafka::RequestHeader header;
+    const kbus::kafka::schema::Api* api = nullptr;
+    bool flexible = false;
+    kbus::kafka::Value body;
+    [[nodiscard]] std::int16_t version() const noexcept { return header.api_version; }
 };
 
 class KafkaListener {
@@ -57,59 +69,53 @@ class KafkaListener {
     // One request: true when answered (or answered by silence), false when parked.
     bool serve(KafkaConnection& c, const kbus::kafka::RequestHeader& h,
                kbus::kafka::WireReader& body, std::int64_t now_ms);
+    bool dispatch(KafkaConnection& c, const KafkaRequest& q, std::int64_t now_ms);
     void respond(KafkaConnection& c, const kbus::kafka::RequestHeader& h, ResponseBuilder& body);
-    // A response message written at the request's version and queued.
-    template <class Response>
-    void respond_with(KafkaConnection& c, const kbus::kafka::RequestHeader& h, const Response& r) {
-        ResponseBuilder out;
-        r.write(out.bytes(), h.api_version);
-        respond(c, h, out);
-    }
-    // Heartbeat and LeaveGroup: the call's failure, as Kafka's error code, is the whole answer.
-    template <class Call>
-    void answer_error_only(KafkaConnection& c, const kbus::kafka::RequestHeader& h, Call call) {
-        kbus::kafka::ErrorOnlyResponse r;
-        try {
-            call();
-        } catch (const kbus::Error& e) {
-            r.error = kbus::kafka::kafka_error_of(e.code());
-        }
-        respond_with(c, h, r);
-    }
+    // A response message encoded at the request's version (records spliced in from files).
+    void respond_with(KafkaConnection& c, const KafkaRequest& q, const kbus::kafka::Value& r,
+                      std::vector<FileExtent> extents = {});
+    [[nodiscard]] kbus::kafka::Value response_of(const KafkaRequest& q) const;
+    void answer_api_versions(KafkaConnection& c, const kbus::kafka::RequestHeader& h);
 
-    void refuse_or_answer_versions(KafkaConnection& c, const kbus::kafka::RequestHeader& h);
-    void serve_at_once(KafkaConnection& c, const kbus::kafka::RequestHeader& h,
-                       kbus::kafka::WireReader& body);
+    // Records: kafka_requests.cpp.
+    void metadata(KafkaConnection& c, const KafkaRequest& q);
+    bool produce(KafkaConnection& c, const KafkaRequest& q, std::int64_t now_ms);
+    [[nodiscard]] std::optional<ProducedPartition> produce_partition(
+        const KafkaRequest& q, const std::string& topic, const kbus::kafka::Value& partition,
+        bool may_wait);
+    [[nodiscard]] kbus::kafka::DecodeResult decode_records(const KafkaRequest& q,
+                                                           std::string_view records,
+                                                           const std::string& topic);
+    [[nodiscard]] std::string downconverted(const FileExtent& extent, std::int8_t magic) const;
+    bool fetch(KafkaConnection& c, const KafkaRequest& q, std::int64_t now_ms);
     struct FetchPart {
-        kbus::kafka::FetchPartitionHeader header;
+        kbus::kafka::KafkaError error = kbus::kafka::KafkaError::none;
+        std::int64_t high_watermark = -1;
+        std::int64_t log_start_offset = -1;
         std::optional<FileExtent> extent;
     };
-    FetchPart fetch_partition(const std::string& topic,
-                              const kbus::kafka::FetchRequest::Partition& p, std::uint64_t room,
-                              bool first);
-    bool produce(KafkaConnection& c, const kbus::kafka::RequestHeader& h,
-                 kbus::kafka::WireReader& body, std::int64_t now_ms);
-    std::optional<kbus::kafka::ProduceResponse::Partition> produce_partition(
-        const kbus::kafka::ProduceRequest& q, const std::string& topic,
-        const kbus::kafka::ProduceRequest::Partition& p, bool may_wait);
-    bool fetch(KafkaConnection& c, const kbus::kafka::RequestHeader& h,
-               kbus::kafka::WireReader& body, std::int64_t now_ms);
-    bool join_group(KafkaConnection& c, const kbus::kafka::RequestHeader& h,
-                    kbus::kafka::WireReader& body, std::int64_t now_ms);
-    bool sync_group(KafkaConnection& c, const kbus::kafka::RequestHeader& h,
-                    kbus::kafka::WireReader& body, std::int64_t now_ms);
-    void metadata(KafkaConnection& c, const kbus::kafka::RequestHeader& h,
-                  kbus::kafka::WireReader& body);
-    void list_offsets(KafkaConnection& c, const kbus::kafka::RequestHeader& h,
-                      kbus::kafka::WireReader& body);
-    void offset_commit(KafkaConnection& c, const kbus::kafka::RequestHeader& h,
-                       kbus::kafka::WireReader& body);
-    void offset_fetch(KafkaConnection& c, const kbus::kafka::RequestHeader& h,
-                      kbus::kafka::WireReader& body);
-    void create_topics(KafkaConnection& c, const kbus::kafka::RequestHeader& h,
-                       kbus::kafka::WireReader& body);
-    void delete_topics(KafkaConnection& c, const kbus::kafka::RequestHeader& h,
-                       kbus::kafka::WireReader& body);
+    [[nodiscard]] FetchPart fetch_partition(const std::string& topic,
+                                            const kbus::kafka::Value& partition, std::uint64_t room,
+                                            bool first);
+    void list_offsets(KafkaConnection& c, const KafkaRequest& q);
+    // Groups: kafka_group_requests.cpp.
+    void find_coordinator(KafkaConnection& c, const KafkaRequest& q);
+    bool join_group(KafkaConnection& c, const KafkaRequest& q, std::int64_t now_ms);
+    bool sync_group(KafkaConnection& c, const KafkaRequest& q, std::int64_t now_ms);
+    void heartbeat(KafkaConnection& c, const KafkaRequest& q);
+    void leave_group(KafkaConnection& c, const KafkaRequest& q);
+    void offset_commit(KafkaConnection& c, const KafkaRequest& q);
+    void offset_fetch(KafkaConnection& c, const KafkaRequest& q);
+    void committed_offsets(const std::string& group, const kbus::kafka::Value& topics,
+                           kbus::kafka::Value& out);
+    // Topics: kafka_admin_requests.cpp.
+    void create_topics(KafkaConnection& c, const KafkaRequest& q);
+    void delete_topics(KafkaConnection& c, const KafkaRequest& q);
+
+    // Topic ids (Metadata v10+, Fetch v13+): derived from the name, found again by a lookup
+    // over the bus's topics when the cache does not know them.
+    [[nodiscard]] std::optional<std::string> topic_named_by(const kbus::kafka::Value::Uuid& id);
+    std::map<kbus::kafka::Value::Uuid, std::string> topic_ids_;
 
     // A WARN line, at most one a second per cause (`key`): a client looping on a bad request
     // or garbage on the port must not flood the log.
@@ -127,6 +133,9 @@ class KafkaListener {
     std::map<int, std::unique_ptr<KafkaConnection>> connections_;  // by fd
     std::uint64_t next_connection_id_ = 1;
     kbus::kafka::BatchDecoder decoder_;
+    // Produce v0-2: a legacy message set converted to RecordBatch v2 (reused, as the decoder is).
+    kbus::log::BatchBuilder legacy_builder_;
+    std::string legacy_batch_;
 };
 
 }  // namespace kbusd

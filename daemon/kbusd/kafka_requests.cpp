@@ -1,9 +1,17 @@
-// The Kafka listener's requests, one function per API (kafka_listener.hpp has the connections
-// and the event loop): each reads its request at the header's version, asks the bus through the
-// backend, and queues its response.
+// The Kafka listener's requests (kafka_listener.hpp has the connections and the event loop):
+// each request is decoded by the schema codec at its version, served by one function per API
+// (records here; groups in kafka_group_requests.cpp, topics in kafka_admin_requests.cpp), and
+// its response built as a message of the API's response schema and encoded at the same version.
 #include <algorithm>
 
+#include <unistd.h>
+
+#include "kafka/api_schemas.hpp"
+#include "kafka/legacy_message_set.hpp"
+#include "kafka/schema_codec.hpp"
+#include "kafka/topic_id.hpp"
 #include "kafka_listener.hpp"
+#include "kbus/detail/clock.hpp"
 #include "kbus/error.hpp"
 
 namespace kbusd {
@@ -16,146 +24,214 @@ KafkaError error_of(const kbus::Error& e) {
     return kafka_error_of(e.code());
 }
 
+void set_error(Value& v, KafkaError e) {
+    v["ErrorCode"].set(std::int16_t(e));
+}
+
 }  // namespace
 
 bool KafkaListener::serve(KafkaConnection& c, const RequestHeader& h, WireReader& body,
                           std::int64_t now_ms) {
-    if (h.api_key == std::int16_t(ApiKey::api_versions) ||
-        !is_supported(h.api_key, h.api_version)) {
-        refuse_or_answer_versions(c, h);
+    // ApiVersions of any version gets an answer (its body is not needed). Anything else not
+    // served is handled as a Kafka broker handles it: its body's layout is unknown, and no
+    // client can parse an answer it did not expect (a bare error code confused kafka-python and
+    // sarama), so the replies already due are sent and the connection is closed.
+    if (h.api_key == std::int16_t(ApiKey::api_versions)) {
+        answer_api_versions(c, h);
         return true;
     }
-    switch (ApiKey(h.api_key)) {
+    const schema::Api* api = schema::find_api(h.api_key);
+    if (api == nullptr || !is_supported(h.api_key, h.api_version)) {
+        close_after_answers(c, "API " + std::to_string(h.api_key) + " v" +
+                                   std::to_string(h.api_version) +
+                                   " is not served (UNSUPPORTED_VERSION)");
+        return true;
+    }
+    KafkaRequest q;
+    q.header = h;
+    q.api = api;
+    q.flexible = api->flexible(h.api_version);
+    if (q.flexible) SchemaCodec::skip_tagged_fields(body);  // the request header v2's
+    q.body = SchemaCodec::decode(body, *api->request, h.api_version, q.flexible);
+    return dispatch(c, q, now_ms);
+}
+
+bool KafkaListener::dispatch(KafkaConnection& c, const KafkaRequest& q, std::int64_t now_ms) {
+    switch (ApiKey(q.api->key)) {
         case ApiKey::produce:
-            return produce(c, h, body, now_ms);
+            return produce(c, q, now_ms);
         case ApiKey::fetch:
-            return fetch(c, h, body, now_ms);
+            return fetch(c, q, now_ms);
         case ApiKey::join_group:
-            return join_group(c, h, body, now_ms);
+            return join_group(c, q, now_ms);
         case ApiKey::sync_group:
-            return sync_group(c, h, body, now_ms);
+            return sync_group(c, q, now_ms);
+        case ApiKey::metadata:
+            metadata(c, q);
+            return true;
+        case ApiKey::list_offsets:
+            list_offsets(c, q);
+            return true;
+        case ApiKey::find_coordinator:
+            find_coordinator(c, q);
+            return true;
+        case ApiKey::heartbeat:
+            heartbeat(c, q);
+            return true;
+        case ApiKey::leave_group:
+            leave_group(c, q);
+            return true;
+        case ApiKey::offset_commit:
+            offset_commit(c, q);
+            return true;
+        case ApiKey::offset_fetch:
+            offset_fetch(c, q);
+            return true;
+        case ApiKey::create_topics:
+            create_topics(c, q);
+            return true;
+        case ApiKey::delete_topics:
+            delete_topics(c, q);
+            return true;
         default:
-            serve_at_once(c, h, body);
+            close_after_answers(c, "API " + std::string(q.api->name) + " is not served");
             return true;
     }
 }
 
-// ApiVersions, and any API or version not served. ApiVersions of any version gets an answer
-// (error 35 and the list, in v0's layout, when the version is beyond ours). Anything else is
-// handled as a Kafka broker handles it: its body's layout is unknown, and no client can parse an
-// answer it did not expect (a bare error code confused kafka-python and sarama), so the replies
-// already due are sent and the connection is closed, with one rate-limited log line.
-void KafkaListener::refuse_or_answer_versions(KafkaConnection& c, const RequestHeader& h) {
-    if (h.api_key == std::int16_t(ApiKey::api_versions)) {
-        ResponseBuilder out;
-        ApiVersionsResponse r;
-        if (!is_supported(h.api_key, h.api_version)) {
-            r.error = KafkaError::unsupported_version;
-            r.only_api_versions = true;
-        }
-        r.write(out.bytes(), r.only_api_versions ? 0 : h.api_version);
-        respond(c, h, out);
-        return;
-    }
-    const std::string api =
-        "API " + std::to_string(h.api_key) + " v" + std::to_string(h.api_version);
-    close_after_answers(c, api + " is not served (UNSUPPORTED_VERSION)");
+Value KafkaListener::response_of(const KafkaRequest& q) const {
+    return Value::object_of(*q.api->response);
 }
 
-// The requests answered as soon as they are read.
-void KafkaListener::serve_at_once(KafkaConnection& c, const RequestHeader& h, WireReader& body) {
-    switch (ApiKey(h.api_key)) {
-        case ApiKey::metadata:
-            return metadata(c, h, body);
-        case ApiKey::list_offsets:
-            return list_offsets(c, h, body);
-        case ApiKey::offset_commit:
-            return offset_commit(c, h, body);
-        case ApiKey::offset_fetch:
-            return offset_fetch(c, h, body);
-        case ApiKey::create_topics:
-            return create_topics(c, h, body);
-        case ApiKey::delete_topics:
-            return delete_topics(c, h, body);
-        case ApiKey::find_coordinator: {
-            (void)body.string();  // the group: this broker coordinates every group
-            FindCoordinatorResponse r;
-            r.host = options_.advertised_host;
-            r.port = options_.advertised_port;
-            return respond_with(c, h, r);
-        }
-        case ApiKey::heartbeat: {
-            const HeartbeatRequest q = HeartbeatRequest::read(body, h.api_version);
-            return answer_error_only(
-                c, h, [&] { backend_.heartbeat(q.group, q.generation, q.member_id); });
-        }
-        case ApiKey::leave_group: {
-            const LeaveGroupRequest q = LeaveGroupRequest::read(body, h.api_version);
-            return answer_error_only(c, h, [&] { backend_.leave(q.group, q.member_id); });
-        }
-        default:
-            return;
-    }
+void KafkaListener::respond_with(KafkaConnection& c, const KafkaRequest& q, const Value& r,
+                                 std::vector<FileExtent> extents) {
+    ResponseBuilder out;
+    // Response header v1 (flexible versions): the correlation id, then no tagged fields.
+    // ApiVersions keeps header v0 at every version, so that any client can read it.
+    if (q.flexible && q.api->key != std::int16_t(ApiKey::api_versions)) out.bytes().uvarint(0);
+    SchemaCodec::encode(out.bytes(), r, q.version(), q.flexible,
+                        [&](const Value& e) { out.file(std::move(extents.at(e.extent_index()))); });
+    respond(c, q.header, out);
 }
 
-void KafkaListener::metadata(KafkaConnection& c, const RequestHeader& h, WireReader& body) {
-    const MetadataRequest q = MetadataRequest::read(body, h.api_version);
-    MetadataResponse r;
-    r.host = options_.advertised_host;
-    r.port = options_.advertised_port;
-    r.cluster_id = options_.cluster_id;
+// ApiVersions: every served API and its range. A version beyond ours gets error 35 and, in v0's
+// layout, the one range the client needs to retry (librdkafka then retries within it).
+void KafkaListener::answer_api_versions(KafkaConnection& c, const RequestHeader& h) {
+    KafkaRequest q;
+    q.header = h;
+    q.api = &schema::api_versions_api;
+    Value r = response_of(q);
+    const bool served = is_supported(h.api_key, h.api_version);
+    for (const VersionRange& range : supported_versions) {
+        if (!served && range.key != ApiKey::api_versions) continue;
+        Value& a = r["ApiKeys"].add();
+        a["ApiKey"].set(std::int16_t(range.key));
+        a["MinVersion"].set(range.min);
+        a["MaxVersion"].set(range.max);
+    }
+    if (!served) {
+        set_error(r, KafkaError::unsupported_version);
+        q.header.api_version = 0;
+    }
+    q.flexible = q.api->flexible(q.header.api_version);
+    respond_with(c, q, r);
+}
+
+std::optional<std::string> KafkaListener::topic_named_by(const Value::Uuid& id) {
+    if (const auto it = topic_ids_.find(id); it != topic_ids_.end()) return it->second;
+    topic_ids_.clear();
+    for (const auto& [name, partitions] : backend_.topics(std::nullopt, false))
+        topic_ids_.emplace(topic_id_of(name), name);
+    if (const auto it = topic_ids_.find(id); it != topic_ids_.end()) return it->second;
+    return std::nullopt;
+}
+
+void KafkaListener::metadata(KafkaConnection& c, const KafkaRequest& q) {
+    const Value& asked = q.body["Topics"];
+    const bool auto_create = q.body["AllowAutoTopicCreation"].boolean();
+    Value r = response_of(q);
+    Value& broker = r["Brokers"].add();
+    broker["Host"].set_text(options_.advertised_host);
+    broker["Port"].set(options_.advertised_port);
+    r["ClusterId"].set_text(options_.cluster_id);
+    r["ControllerId"].set(0);
+    const auto add_topic = [&](const std::string& name, KafkaError error) -> Value& {
+        Value& t = r["Topics"].add();
+        t["Name"].set_text(name);
+        t["TopicId"].set_uuid(topic_id_of(name));
+        set_error(t, error);
+        return t;
+    };
+    // v0 asks for every topic with an empty list; v1+ with null.
+    std::optional<std::vector<std::string>> names;
+    if (!asked.is_null() && !(q.version() == 0 && asked.items().empty())) {
+        names.emplace();
+        for (const Value& t : asked.items()) {
+            if (!t["Name"].is_null()) {
+                names->emplace_back(t["Name"].text());
+            } else if (auto name = topic_named_by(t["TopicId"].uuid())) {
+                names->push_back(*name);
+            } else {
+                Value& unknown = add_topic("", KafkaError::unknown_topic_id);
+                unknown["Name"].set_null();
+                unknown["TopicId"].set_uuid(t["TopicId"].uuid());
+            }
+        }
+    }
     std::vector<std::pair<std::string, std::optional<std::int32_t>>> found;
     try {
-        found = backend_.topics(q.topics, q.allow_auto_topic_creation);
+        found = backend_.topics(names, auto_create);
     } catch (const kbus::Error&) {
         // A bad name among them: answer each name on its own.
-        for (const std::string& name : q.topics.value_or(std::vector<std::string>{})) {
+        for (const std::string& name : names.value_or(std::vector<std::string>{})) {
             try {
-                const auto one =
-                    backend_.topics(std::vector<std::string>{name}, q.allow_auto_topic_creation);
+                const auto one = backend_.topics(std::vector<std::string>{name}, auto_create);
                 found.insert(found.end(), one.begin(), one.end());
             } catch (const kbus::Error&) {
-                MetadataResponse::Topic t;
-                t.name = name;
-                t.error = KafkaError::invalid_topic;
-                r.topics.push_back(std::move(t));
+                add_topic(name, KafkaError::invalid_topic);
             }
         }
     }
     for (const auto& [name, partitions] : found) {
-        MetadataResponse::Topic t;
-        t.name = name;
-        if (!partitions) t.error = KafkaError::unknown_topic_or_partition;
-        for (std::int32_t p = 0; p < partitions.value_or(0); ++p)
-            t.partitions.push_back({KafkaError::none, p});
-        r.topics.push_back(std::move(t));
+        Value& t =
+            add_topic(name, partitions ? KafkaError::none : KafkaError::unknown_topic_or_partition);
+        for (std::int32_t p = 0; p < partitions.value_or(0); ++p) {
+            Value& part = t["Partitions"].add();
+            part["PartitionIndex"].set(p);
+            part["LeaderId"].set(0);
+            part["ReplicaNodes"].add().set(0);
+            part["IsrNodes"].add().set(0);
+        }
     }
-    respond_with(c, h, r);
+    respond_with(c, q, r);
 }
 
 // One partition of a Produce: its result, or nothing while its ring is full and the request may
 // still wait (until its timeout) for the spill or a slow consumer to move.
-std::optional<ProduceResponse::Partition> KafkaListener::produce_partition(
-    const ProduceRequest& q, const std::string& topic, const ProduceRequest::Partition& p,
-    bool may_wait) {
-    ProduceResponse::Partition result;
-    result.index = p.index;
+std::optional<ProducedPartition> KafkaListener::produce_partition(const KafkaRequest& q,
+                                                                  const std::string& topic,
+                                                                  const Value& partition,
+                                                                  bool may_wait) {
+    const Value& request = q.body;
+    ProducedPartition result;
+    result.index = partition["Index"].i32();
+    const std::int16_t acks = request["Acks"].i16();
+    const Value& records = partition["Records"];
     try {
-        if (!q.transactional_id && (q.acks < -1 || q.acks > 1)) {
-            result.error = KafkaError::invalid_required_acks;
-        } else if (q.transactional_id) {
+        if (!request["TransactionalId"].is_null()) {
             result.error = KafkaError::invalid_request;  // no transactions here
-        } else if (!p.records) {
+        } else if (acks < -1 || acks > 1) {
+            result.error = KafkaError::invalid_required_acks;
+        } else if (records.is_null()) {
             result.error = KafkaError::corrupt_message;
-        } else if (const DecodeResult d =
-                       decoder_.decode(*p.records, backend_.max_record_bytes(topic));
+        } else if (const DecodeResult d = decode_records(q, records.text(), topic);
                    d.error != KafkaError::none) {
             result.error = d.error;
             warn("produce refused " + topic, "Kafka produce to " + topic + "-" +
-                                                 std::to_string(p.index) +
+                                                 std::to_string(result.index) +
                                                  " refused: " + d.message);
         } else {
-            const ProduceOutcome o = backend_.produce(topic, p.index, decoder_);
+            const ProduceOutcome o = backend_.produce(topic, result.index, decoder_);
             switch (o.status) {
                 case ProduceStatus::appended:
                     result.base_offset = o.base_offset;
@@ -180,302 +256,183 @@ std::optional<ProduceResponse::Partition> KafkaListener::produce_partition(
     return result;
 }
 
-bool KafkaListener::produce(KafkaConnection& c, const RequestHeader& h, WireReader& body,
-                            std::int64_t now_ms) {
-    const ProduceRequest q = ProduceRequest::read(body, h.api_version);
+// A partition's records into the batch decoder: a RecordBatch v2 as it is, a message set of
+// magic 0/1 (Produce v0-2) converted to one first.
+DecodeResult KafkaListener::decode_records(const KafkaRequest& q, std::string_view records,
+                                           const std::string& topic) {
+    const std::uint32_t max_record_bytes = backend_.max_record_bytes(topic);
+    if (q.version() >= 3) return decoder_.decode(records, max_record_bytes);
+    const DecodeResult up =
+        legacy::upconvert(records, kbus::detail::wall_clock_ms(),
+                          records.size() * 64 + max_record_bytes, legacy_builder_, legacy_batch_);
+    if (up.error != KafkaError::none) return up;
+    return decoder_.decode(legacy_batch_, max_record_bytes);
+}
+
+bool KafkaListener::produce(KafkaConnection& c, const KafkaRequest& q, std::int64_t now_ms) {
+    const Value& topics = q.body["TopicData"];
     std::size_t count = 0;
-    for (const auto& t : q.topics)
-        count += t.partitions.size();
+    for (const Value& t : topics.items())
+        count += t["PartitionData"].items().size();
     if (!c.parked) {
         c.parked.emplace();
-        c.parked->deadline_ms = now_ms + std::max(q.timeout_ms, 0);
+        c.parked->deadline_ms = now_ms + std::max(q.body["TimeoutMs"].i32(), 0);
         c.parked->produced.resize(count);
     }
     ParkedRequest& state = *c.parked;
     if (state.produced.size() != count) throw KafkaDecodeError("request changed while parked");
     bool waiting = false;
     std::size_t i = 0;
-    ProduceResponse r;
-    for (const auto& t : q.topics) {
-        auto& results = r.topics.emplace_back(t.name, std::vector<ProduceResponse::Partition>{});
-        for (const auto& p : t.partitions) {
+    Value r = response_of(q);
+    for (const Value& t : topics.items()) {
+        const std::string name(t["Name"].text());
+        Value& results = r["Responses"].add();
+        results["Name"].set_text(name);
+        for (const Value& p : t["PartitionData"].items()) {
             auto& done = state.produced[i++];
-            if (!done) done = produce_partition(q, t.name, p, now_ms < state.deadline_ms);
-            if (done)
-                results.second.push_back(*done);
-            else
+            if (!done) done = produce_partition(q, name, p, now_ms < state.deadline_ms);
+            if (!done) {
                 waiting = true;
+                continue;
+            }
+            Value& result = results["PartitionResponses"].add();
+            result["Index"].set(done->index);
+            set_error(result, done->error);
+            result["BaseOffset"].set(done->base_offset);
+            result["LogAppendTimeMs"].set(done->log_append_time_ms);
+            result["LogStartOffset"].set(done->log_start_offset);
         }
     }
     if (waiting) return false;
-    if (q.acks == 0) return true;  // acks=0: the client expects no answer at all
-    respond_with(c, h, r);
+    if (q.body["Acks"].i16() == 0) return true;  // acks=0: the client expects no answer at all
+    respond_with(c, q, r);
     return true;
 }
 
 // One partition of a Fetch: where its batches lie (nothing yet, for a partition the spill has
 // not reached), or its error. `room`: what the response may still take.
 KafkaListener::FetchPart KafkaListener::fetch_partition(const std::string& topic,
-                                                        const FetchRequest::Partition& p,
-                                                        std::uint64_t room, bool first) {
+                                                        const Value& partition, std::uint64_t room,
+                                                        bool first) {
     FetchPart part;
-    part.header.index = p.index;
+    const std::int32_t max_bytes = partition["PartitionMaxBytes"].i32();
     try {
-        if (p.max_bytes <= 0) {
-            part.header.error = KafkaError::invalid_fetch_size;
+        if (max_bytes <= 0) {
+            part.error = KafkaError::invalid_fetch_size;
         } else if (room > 0 || first) {
-            const std::uint32_t max_bytes = std::uint32_t(
-                std::min<std::uint64_t>({std::uint64_t(p.max_bytes), room, 1u << 30}));
-            PartitionRead read = backend_.read(topic, p.index, p.fetch_offset,
-                                               std::max<std::uint32_t>(max_bytes, 1));
-            part.header.high_watermark = read.high_watermark;
-            part.header.log_start_offset = read.log_start_offset;
+            const std::uint32_t limit =
+                std::uint32_t(std::min<std::uint64_t>({std::uint64_t(max_bytes), room, 1u << 30}));
+            PartitionRead read = backend_.read(topic, partition["Partition"].i32(),
+                                               partition["FetchOffset"].integer(),
+                                               std::max<std::uint32_t>(limit, 1));
+            part.high_watermark = read.high_watermark;
+            part.log_start_offset = read.log_start_offset;
             part.extent = std::move(read.extent);
         }
     } catch (const kbus::Error& e) {
-        part.header.error = error_of(e);
+        part.error = error_of(e);
     }
     return part;
 }
 
-bool KafkaListener::fetch(KafkaConnection& c, const RequestHeader& h, WireReader& body,
-                          std::int64_t now_ms) {
-    const FetchRequest q = FetchRequest::read(body, h.api_version);
+bool KafkaListener::fetch(KafkaConnection& c, const KafkaRequest& q, std::int64_t now_ms) {
     if (!c.parked) {
         c.parked.emplace();
-        c.parked->deadline_ms = now_ms + std::clamp(q.max_wait_ms, 0, 60'000);
+        c.parked->deadline_ms = now_ms + std::clamp(q.body["MaxWaitMs"].i32(), 0, 60'000);
     }
-    std::vector<std::pair<const std::string*, std::vector<FetchPart>>> topics;
+    Value r = response_of(q);
+    std::vector<FileExtent> extents;
     std::uint64_t total = 0;
     bool any_error = false;
-    const std::uint64_t response_max = std::uint64_t(std::max(q.max_bytes, 1));
-    for (const auto& t : q.topics) {
-        auto& parts = topics.emplace_back(&t.name, std::vector<FetchPart>{}).second;
-        for (const auto& p : t.partitions) {
+    const std::uint64_t response_max = std::uint64_t(std::max(q.body["MaxBytes"].i32(), 1));
+    const bool by_id = q.version() >= 13;  // KIP-516: topics named by their ids
+    for (const Value& t : q.body["Topics"].items()) {
+        Value& out = r["Responses"].add();
+        std::optional<std::string> name;
+        if (by_id) {
+            name = topic_named_by(t["TopicId"].uuid());
+            out["TopicId"].set_uuid(t["TopicId"].uuid());
+        } else {
+            name = std::string(t["Topic"].text());
+            out["Topic"].set_text(*name);
+        }
+        for (const Value& p : t["Partitions"].items()) {
+            Value& result = out["Partitions"].add();
+            result["PartitionIndex"].set(p["Partition"].i32());
+            result["AbortedTransactions"].set_array();
+            result["Records"].set_view("");
+            if (!name) {
+                set_error(result, KafkaError::unknown_topic_id);
+                any_error = true;
+                continue;
+            }
             const std::uint64_t room = total >= response_max ? 0 : response_max - total;
-            FetchPart& part = parts.emplace_back(fetch_partition(t.name, p, room, total == 0));
-            if (part.extent) total += part.extent->length;
-            any_error = any_error || part.header.error != KafkaError::none;
+            FetchPart part = fetch_partition(*name, p, room, total == 0);
+            set_error(result, part.error);
+            result["HighWatermark"].set(part.high_watermark);
+            // No transactions: everything below the high watermark is stable.
+            result["LastStableOffset"].set(part.high_watermark);
+            result["LogStartOffset"].set(part.log_start_offset);
+            if (part.extent && q.version() < 4) {
+                // Fetch v0-3 read message sets of magic 0 (v0-1) or 1 (v2-3): converted here.
+                std::string converted = downconverted(*part.extent, q.version() < 2 ? 0 : 1);
+                total += converted.size();
+                result["Records"].set_text(std::move(converted));
+            } else if (part.extent) {
+                total += part.extent->length;
+                result["Records"].set_extent(part.extent->length, extents.size());
+                extents.push_back(std::move(*part.extent));
+            }
+            any_error = any_error || part.error != KafkaError::none;
         }
     }
     // Long poll: wait for min_bytes (or for anything, when it asks for at least one) until the
     // request's max wait, unless something needs telling now.
-    if (!any_error && total < std::uint64_t(std::max(q.min_bytes, 1)) &&
+    if (!any_error && total < std::uint64_t(std::max(q.body["MinBytes"].i32(), 1)) &&
         now_ms < c.parked->deadline_ms)
         return false;
-    ResponseBuilder out;
-    WireWriter& w = out.bytes();
-    w.i32(0);  // throttle_time_ms
-    w.array_count(topics.size());
-    for (auto& [name, parts] : topics) {
-        w.string(*name);
-        w.array_count(parts.size());
-        for (FetchPart& part : parts) {
-            const std::uint64_t length = part.extent ? part.extent->length : 0;
-            part.header.write(w, h.api_version, std::int32_t(length));
-            if (part.extent) out.file(std::move(*part.extent));
-        }
-    }
-    respond(c, h, out);
+    respond_with(c, q, r, std::move(extents));
     return true;
 }
 
-void KafkaListener::list_offsets(KafkaConnection& c, const RequestHeader& h, WireReader& body) {
-    const ListOffsetsRequest q = ListOffsetsRequest::read(body, h.api_version);
-    ListOffsetsResponse r;
-    for (const auto& [name, partitions] : q.topics) {
-        auto& results = r.topics.emplace_back(name, std::vector<ListOffsetsResponse::Partition>{});
-        for (const auto& p : partitions) {
-            ListOffsetsResponse::Partition result;
-            result.index = p.index;
+std::string KafkaListener::downconverted(const FileExtent& extent, std::int8_t magic) const {
+    std::string batches(extent.length, '\0');
+    std::size_t got = 0;
+    while (got < batches.size()) {
+        const ssize_t n = ::pread(*extent.fd, batches.data() + got, batches.size() - got,
+                                  off_t(extent.position + got));
+        if (n <= 0) break;  // a segment cut short: what was read is converted
+        got += std::size_t(n);
+    }
+    batches.resize(got);
+    return legacy::downconvert(batches, magic, std::size_t(64) << 20);
+}
+
+void KafkaListener::list_offsets(KafkaConnection& c, const KafkaRequest& q) {
+    Value r = response_of(q);
+    for (const Value& t : q.body["Topics"].items()) {
+        const std::string name(t["Name"].text());
+        Value& out = r["Topics"].add();
+        out["Name"].set_text(name);
+        for (const Value& p : t["Partitions"].items()) {
+            Value& result = out["Partitions"].add();
+            const std::int32_t index = p["PartitionIndex"].i32();
+            std::int64_t timestamp = p["Timestamp"].integer();
+            result["PartitionIndex"].set(index);
+            // -4 (earliest local, KIP-1005) and -5 (earliest tiered): every segment is local.
+            if (timestamp == -4 || timestamp == -5) timestamp = -2;
             try {
-                if (const auto o = backend_.offset_for(name, p.index, p.timestamp)) {
-                    result.offset = *o;
-                    if (p.timestamp >= 0) result.timestamp = p.timestamp;
+                if (const auto o = backend_.offset_for(name, index, timestamp)) {
+                    result["Offset"].set(*o);
+                    if (timestamp >= 0) result["Timestamp"].set(timestamp);
+                    result["OldStyleOffsets"].add().set(*o);  // v0
                 }
             } catch (const kbus::Error& e) {
-                result.error = error_of(e);
-            }
-            results.second.push_back(result);
-        }
-    }
-    respond_with(c, h, r);
-}
-
-bool KafkaListener::join_group(KafkaConnection& c, const RequestHeader& h, WireReader& body,
-                               std::int64_t now_ms) {
-    const JoinGroupRequest q = JoinGroupRequest::read(body, h.api_version);
-    if (!c.parked) {
-        c.parked.emplace();
-        c.parked->member_id = q.member_id;
-        // A join waits for the group's other members; rebalance.timeout.ms bounds it (v1+),
-        // else the session timeout, as in Kafka.
-        const std::int32_t wait =
-            q.rebalance_timeout_ms > 0 ? q.rebalance_timeout_ms : q.session_timeout_ms;
-        c.parked->deadline_ms = now_ms + std::clamp(wait, 0, 300'000);
-    }
-    JoinGroupResponse r;
-    try {
-        kbus::group::JoinGroupRequest j;
-        j.group = q.group;
-        j.member_id = c.parked->member_id;
-        j.client_id = h.client_id.value_or("kafka");
-        j.session_timeout_ms = q.session_timeout_ms;
-        j.protocol_type = q.protocol_type;
-        for (const auto& [name, metadata] : q.protocols)
-            j.protocols.push_back({name, metadata});
-        const kbus::group::JoinGroupReply reply = backend_.join(j);
-        c.parked->member_id = reply.member_id;
-        if (reply.pending) {
-            if (now_ms < c.parked->deadline_ms) return false;
-            r.error = KafkaError::rebalance_in_progress;
-            r.member_id = reply.member_id;
-        } else {
-            r.generation = reply.generation;
-            r.protocol = reply.protocol;
-            r.leader = reply.leader;
-            r.member_id = reply.member_id;
-            r.members = reply.members;
-        }
-    } catch (const kbus::Error& e) {
-        r.error = e.code() == kbus::ErrorCode::invalid_argument
-                      ? KafkaError::invalid_session_timeout
-                      : error_of(e);
-        r.member_id = q.member_id;
-    }
-    respond_with(c, h, r);
-    return true;
-}
-
-bool KafkaListener::sync_group(KafkaConnection& c, const RequestHeader& h, WireReader& body,
-                               std::int64_t now_ms) {
-    const SyncGroupRequest q = SyncGroupRequest::read(body, h.api_version);
-    if (!c.parked) {
-        c.parked.emplace();
-        c.parked->deadline_ms = now_ms + 60'000;  // the leader's sync, or the group's deadline
-    }
-    SyncGroupResponse r;
-    try {
-        kbus::group::SyncGroupRequest s;
-        s.group = q.group;
-        s.generation = q.generation;
-        s.member_id = q.member_id;
-        s.assignments = q.assignments;
-        const std::optional<std::string> assignment = backend_.sync(s);
-        if (!assignment) {
-            if (now_ms < c.parked->deadline_ms) return false;
-            r.error = KafkaError::rebalance_in_progress;
-        } else {
-            r.assignment = *assignment;
-        }
-    } catch (const kbus::Error& e) {
-        r.error = error_of(e);
-    }
-    respond_with(c, h, r);
-    return true;
-}
-
-void KafkaListener::offset_commit(KafkaConnection& c, const RequestHeader& h, WireReader& body) {
-    const OffsetCommitRequest q = OffsetCommitRequest::read(body, h.api_version);
-    std::vector<std::pair<kbus::group::TopicPartition, std::int64_t>> offsets;
-    for (const auto& [name, partitions] : q.topics)
-        for (const auto& p : partitions)
-            offsets.push_back({{name, p.index}, p.offset});
-    KafkaError error = KafkaError::none;
-    try {
-        backend_.commit(q.group, q.generation, q.member_id, offsets);
-    } catch (const kbus::Error& e) {
-        error = error_of(e);
-    }
-    // All or nothing, as the coordinator commits: one error for every partition.
-    PartitionErrorsResponse r;
-    for (const auto& [name, partitions] : q.topics) {
-        auto& errors =
-            r.topics.emplace_back(name, std::vector<std::pair<std::int32_t, KafkaError>>{});
-        for (const auto& p : partitions)
-            errors.second.emplace_back(p.index, error);
-    }
-    respond_with(c, h, r);
-}
-
-void KafkaListener::offset_fetch(KafkaConnection& c, const RequestHeader& h, WireReader& body) {
-    const OffsetFetchRequest q = OffsetFetchRequest::read(body, h.api_version);
-    OffsetFetchResponse r;
-    for (const auto& [name, partitions] : q.topics) {
-        auto& results = r.topics.emplace_back(name, std::vector<OffsetFetchResponse::Partition>{});
-        for (const std::int32_t p : partitions) {
-            OffsetFetchResponse::Partition result;
-            result.index = p;
-            try {
-                result.offset = backend_.committed(q.group, {name, p}).value_or(-1);
-            } catch (const kbus::Error& e) {
-                result.error = error_of(e);
-            }
-            results.second.push_back(result);
-        }
-    }
-    respond_with(c, h, r);
-}
-
-void KafkaListener::create_topics(KafkaConnection& c, const RequestHeader& h, WireReader& body) {
-    const CreateTopicsRequest q = CreateTopicsRequest::read(body, h.api_version);
-    TopicErrorsResponse r;
-    for (const auto& t : q.topics) {
-        TopicErrorsResponse::Topic result;
-        result.name = t.name;
-        if (t.replication_factor != -1 && t.replication_factor != 1) {
-            result.error = KafkaError::invalid_replication_factor;
-            result.message = "one broker: replication.factor must be 1";
-        } else if (t.has_assignments) {
-            result.error = KafkaError::invalid_replica_assignment;
-            result.message = "replica assignments are not supported";
-        } else if (t.null_config_value) {
-            result.error = KafkaError::invalid_config;
-            result.message = "a config without a value";
-        } else {
-            try {
-                backend_.create_topic(t.name, t.num_partitions, t.configs, q.validate_only);
-            } catch (const kbus::Error& e) {
-                result.message = e.what();
-                switch (e.code()) {
-                    case kbus::ErrorCode::topic_exists:
-                        result.error = KafkaError::topic_already_exists;
-                        break;
-                    case kbus::ErrorCode::invalid_argument:
-                        result.error = result.message.find("partitions") != std::string::npos
-                                           ? KafkaError::invalid_partitions
-                                       : result.message.find("name") != std::string::npos
-                                           ? KafkaError::invalid_topic
-                                           : KafkaError::invalid_config;
-                        break;
-                    default:
-                        result.error = error_of(e);
-                }
+                set_error(result, error_of(e));
             }
         }
-        r.topics.push_back(std::move(result));
     }
-    ResponseBuilder out;
-    r.write_create(out.bytes(), h.api_version);
-    respond(c, h, out);
-}
-
-void KafkaListener::delete_topics(KafkaConnection& c, const RequestHeader& h, WireReader& body) {
-    const DeleteTopicsRequest q = DeleteTopicsRequest::read(body, h.api_version);
-    TopicErrorsResponse r;
-    for (const std::string& name : q.names) {
-        TopicErrorsResponse::Topic result;
-        result.name = name;
-        try {
-            backend_.delete_topic(name);
-        } catch (const kbus::Error& e) {
-            result.error = error_of(e);
-        }
-        r.topics.push_back(std::move(result));
-    }
-    ResponseBuilder out;
-    r.write_delete(out.bytes(), h.api_version);
-    respond(c, h, out);
+    respond_with(c, q, r);
 }
 
 }  // namespace kbusd

@@ -1,6 +1,6 @@
-// The Kafka protocol subset kbusd serves: API keys, the versions it advertises (one codec per
-// API; all non-flexible, which librdkafka 2.0 and kafkajs 2.2 both accept), Kafka's error codes,
-// and the request header. Facts from ../shared/reference/kafka-protocol.md, section 1.
+// The Kafka APIs kbusd serves: API keys, the versions it advertises (Kafka 3.9's ranges; the
+// fields of each are in the schema tables, api_schemas.hpp), Kafka's error codes, and the
+// request header. Facts from ../shared/reference/kafka-protocol.md and Kafka's message JSON.
 #pragma once
 
 #include <array>
@@ -24,9 +24,22 @@ enum class ApiKey : std::int16_t {
     heartbeat = 12,
     leave_group = 13,
     sync_group = 14,
+    describe_groups = 15,
+    list_groups = 16,
     api_versions = 18,
     create_topics = 19,
     delete_topics = 20,
+    delete_records = 21,
+    init_producer_id = 22,
+    offset_for_leader_epoch = 23,
+    describe_configs = 32,
+    alter_configs = 33,
+    describe_log_dirs = 35,
+    create_partitions = 37,
+    delete_groups = 42,
+    incremental_alter_configs = 44,
+    offset_delete = 47,
+    describe_cluster = 60,
 };
 
 struct VersionRange {
@@ -35,24 +48,24 @@ struct VersionRange {
     std::int16_t max;
 };
 
-// What ApiVersions advertises. Produce starts at 3 (RecordBatch v2, headers); that minimum also
-// keeps librdkafka 2.0 from compressing with gzip/snappy/lz4 (its codec check asks for Produce
-// v0), which on a loopback bus costs CPU for nothing. Fetch starts at 4 for the same format.
+// What ApiVersions advertises: for each API served, the range Apache Kafka 3.9 serves. Produce
+// v0-2 and Fetch v0-3 carry message sets of magic 0/1, converted to and from RecordBatch v2
+// (legacy_message_set.hpp). Produce v0 in the list also tells librdkafka it may compress.
 inline constexpr std::array<VersionRange, 14> supported_versions{{
-    {ApiKey::produce, 3, 7},
-    {ApiKey::fetch, 4, 6},
-    {ApiKey::list_offsets, 1, 2},
-    {ApiKey::metadata, 1, 4},
-    {ApiKey::offset_commit, 2, 2},
-    {ApiKey::offset_fetch, 1, 1},
-    {ApiKey::find_coordinator, 0, 0},
-    {ApiKey::join_group, 0, 1},
-    {ApiKey::heartbeat, 0, 0},
-    {ApiKey::leave_group, 0, 0},
-    {ApiKey::sync_group, 0, 0},
-    {ApiKey::api_versions, 0, 2},
-    {ApiKey::create_topics, 0, 2},
-    {ApiKey::delete_topics, 0, 1},
+    {ApiKey::produce, 0, 11},
+    {ApiKey::fetch, 0, 17},
+    {ApiKey::list_offsets, 0, 9},
+    {ApiKey::metadata, 0, 12},
+    {ApiKey::offset_commit, 0, 9},
+    {ApiKey::offset_fetch, 0, 9},
+    {ApiKey::find_coordinator, 0, 6},
+    {ApiKey::join_group, 0, 9},
+    {ApiKey::heartbeat, 0, 4},
+    {ApiKey::leave_group, 0, 5},
+    {ApiKey::sync_group, 0, 5},
+    {ApiKey::api_versions, 0, 4},
+    {ApiKey::create_topics, 0, 7},
+    {ApiKey::delete_topics, 0, 6},
 }};
 
 [[nodiscard]] constexpr std::optional<VersionRange> version_range(std::int16_t key) noexcept {
@@ -102,15 +115,17 @@ enum class KafkaError : std::int16_t {
     non_empty_group = 68,
     group_id_not_found = 69,
     unsupported_compression_type = 76,
+    member_id_required = 79,
     invalid_record = 87,
+    unknown_topic_id = 100,
     unknown_server_error = -1,
 };
 
 // The Kafka error a kbus failure stands for.
 [[nodiscard]] KafkaError kafka_error_of(ErrorCode code) noexcept;
 
-// Request header v1 (every version served here; ApiVersions v3's flexible header v2 only adds
-// tagged fields after the client id, which an unsupported-version answer never needs).
+// Request header v1. A flexible request's header (v2) adds tagged fields after the client id,
+// which the listener skips once it knows the API and version are flexible.
 struct RequestHeader {
     std::int16_t api_key = 0;
     std::int16_t api_version = 0;

@@ -1,13 +1,15 @@
-// Kafka's non-flexible wire primitives: big-endian integers, int16-length strings (-1: null),
-// int32-length bytes (-1: null) and int32-count arrays. One codec for every Kafka encoding kbus
-// speaks: the daemon's Kafka listener (lib/kafka) and the consumer protocol's member metadata
-// that the client carries in its groups (consumer_protocol.hpp). The reader checks every length
-// against what is left before using it and throws KafkaDecodeError: a request can never make
-// the daemon read outside its frame or allocate more than the frame could describe.
+// Kafka's wire primitives: big-endian integers, int16-length strings (-1: null), int32-length
+// bytes (-1: null) and int32-count arrays, and the flexible versions' (KIP-482) unsigned varints
+// and compact strings, bytes and arrays (length + 1 as a varint, 0: null). One codec for every
+// Kafka encoding kbus speaks: the daemon's Kafka listener (lib/kafka) and the consumer protocol's
+// member metadata that the client carries in its groups (consumer_protocol.hpp). The reader checks
+// every length against what is left before using it and throws KafkaDecodeError: a request can
+// never make the daemon read outside its frame or allocate more than the frame could describe.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -57,6 +59,38 @@ class WireReader {
             throw KafkaDecodeError("array count " + std::to_string(n) + " exceeds the request");
         return n;
     }
+
+    [[nodiscard]] double f64() {
+        const auto bits = fixed<std::uint64_t>();
+        double d;
+        static_assert(sizeof d == sizeof bits);
+        std::memcpy(&d, &bits, sizeof d);
+        return d;
+    }
+    /// An unsigned varint of at most 32 bits (KIP-482's lengths, counts and tags).
+    [[nodiscard]] std::uint32_t uvarint() {
+        std::uint32_t v = 0;
+        for (int shift = 0; shift < 35; shift += 7) {
+            const auto b = std::uint8_t(i8());
+            if (shift == 28 && (b & 0xf0) != 0) break;
+            v |= std::uint32_t(b & 0x7f) << shift;
+            if ((b & 0x80) == 0) return v;
+        }
+        throw KafkaDecodeError("an unsigned varint longer than 32 bits");
+    }
+    /// A compact length (varint of length + 1): nullopt for null (0).
+    [[nodiscard]] std::optional<std::size_t> compact_length() {
+        const std::uint32_t n = uvarint();
+        if (n == 0) return std::nullopt;
+        return std::size_t(n - 1);
+    }
+    [[nodiscard]] std::optional<std::string_view> compact_nullable_run() {
+        const auto n = compact_length();
+        if (!n) return std::nullopt;
+        return take(*n);
+    }
+    /// `n` raw bytes (a UUID, a tagged field's payload).
+    [[nodiscard]] std::string_view raw(std::size_t n) { return take(n); }
 
     [[nodiscard]] std::size_t remaining() const noexcept { return bytes_.size() - at_; }
     [[nodiscard]] std::string_view rest() const noexcept { return bytes_.substr(at_); }
@@ -112,6 +146,20 @@ class WireWriter {
     }
     void array_count(std::size_t n) { i32(std::int32_t(n)); }
     void raw(std::string_view b) { out_.append(b); }
+    void f64(double d) {
+        std::uint64_t bits;
+        std::memcpy(&bits, &d, sizeof bits);
+        fixed(bits);
+    }
+    void uvarint(std::uint32_t v) {
+        while (v >= 0x80) {
+            out_.push_back(char(std::uint8_t(v) | 0x80));
+            v >>= 7;
+        }
+        out_.push_back(char(v));
+    }
+    /// A compact length: `n` + 1, or 0 for null.
+    void compact_length(std::optional<std::size_t> n) { uvarint(n ? std::uint32_t(*n + 1) : 0); }
 
     /// Patches an int32 written earlier (a size known only afterwards).
     void patch_i32(std::size_t at, std::int32_t v) noexcept {

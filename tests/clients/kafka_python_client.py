@@ -1,0 +1,144 @@
+"""kafka-python (Debian's python3-kafka) against kbusd's Kafka listener, at its defaults: it picks
+its protocol versions from our ApiVersions answer. Each step prints one line; a failing step
+raises, and the script exits non-zero naming it.
+    kafka_python_client.py BROKER
+"""
+import sys
+import threading
+import time
+import uuid
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
+from kafka.partitioner.default import murmur2
+
+broker = sys.argv[1]
+run = uuid.uuid4().hex[:8]
+
+
+def step(name):
+    print(f"kafka-python: {name}", flush=True)
+
+
+admin = KafkaAdminClient(bootstrap_servers=broker, client_id="kbus-test")
+step(f"broker version guessed from ApiVersions: {admin.config['api_version']}")
+
+topic = f"py-{run}"
+admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])
+assert topic in admin.list_topics(), "created topic not listed"
+step("admin create and list")
+
+producer = KafkaProducer(bootstrap_servers=broker)
+keys = [f"key-{i}".encode() for i in range(30)]
+sent = {}
+for i, key in enumerate(keys):
+    md = producer.send(topic, key=key, value=f"value-{i}".encode(),
+                       headers=[("h", f"{i}".encode())], timestamp_ms=1_700_000_000_000 + i
+                       ).get(timeout=30)
+    want = (murmur2(key) & 0x7FFFFFFF) % 3
+    assert md.partition == want, f"{key} on {md.partition}, murmur2 says {want}"
+    sent[key] = (md.partition, md.offset)
+step("keyed produce, placed by murmur2")
+
+for codec in ("gzip",):
+    p = KafkaProducer(bootstrap_servers=broker, compression_type=codec)
+    for i in range(10):
+        p.send(topic, key=b"c", value=f"{codec}-{i}".encode())
+    p.flush(timeout=30)
+    p.close()
+step("compressed produce: gzip")
+
+consumer = KafkaConsumer(topic, bootstrap_servers=broker, auto_offset_reset="earliest",
+                         consumer_timeout_ms=5000)
+got = {}
+for m in consumer:
+    if m.key in sent and m.value.startswith(b"value-"):
+        i = int(m.value.split(b"-")[1])
+        assert m.headers == [("h", f"{i}".encode())], m.headers
+        assert m.timestamp == 1_700_000_000_000 + i, m.timestamp
+        got[m.key] = (m.partition, m.offset)
+consumer.close()
+assert got == sent, f"read back {len(got)} of {len(sent)}"
+step("consume with headers and timestamps")
+
+group = f"g-{run}"
+first = KafkaConsumer(topic, bootstrap_servers=broker, group_id=group,
+                      auto_offset_reset="earliest", enable_auto_commit=False,
+                      consumer_timeout_ms=5000)
+count = sum(1 for _ in first)
+first.commit()
+first.close()
+assert count == len(keys) + 10, f"group read {count}"
+producer.send(topic, key=b"late", value=b"after-commit").get(timeout=30)
+again = KafkaConsumer(topic, bootstrap_servers=broker, group_id=group,
+                      auto_offset_reset="earliest", consumer_timeout_ms=5000)
+rest = [m.value for m in again]
+again.close()
+assert rest == [b"after-commit"], f"resumed with {rest}"
+step("group commit and resume")
+
+# Two members, each polling in its own thread (as two processes would): the second's join makes
+# the group rebalance, and the partitions split between them.
+members = [KafkaConsumer(topic, bootstrap_servers=broker, group_id=f"r-{run}",
+                         auto_offset_reset="earliest") for _ in range(2)]
+stop = threading.Event()
+
+
+def poll_until_stopped(consumer):
+    while not stop.is_set():
+        consumer.poll(timeout_ms=100)
+
+
+threads = [threading.Thread(target=poll_until_stopped, args=(m,)) for m in members]
+threads[0].start()
+time.sleep(2)
+threads[1].start()
+deadline = time.time() + 60
+while time.time() < deadline:
+    pa, pb = members[0].assignment(), members[1].assignment()
+    if pa and pb and len(pa) + len(pb) == 3 and not (pa & pb):
+        break
+    time.sleep(0.2)
+stop.set()
+for t in threads:
+    t.join()
+assignments = [m.assignment() for m in members]
+for m in members:
+    m.close()
+assert all(assignments) and sum(map(len, assignments)) == 3, f"no rebalance: {assignments}"
+step("rebalance with a second member")
+
+c = KafkaConsumer(bootstrap_servers=broker)
+tp = TopicPartition(topic, sent[keys[0]][0])
+found = c.offsets_for_times({tp: 1_700_000_000_000 + 10})[tp]
+assert found is not None and found.offset >= 0, found
+c.close()
+step("list offsets by time")
+
+admin.delete_topics([topic])
+assert topic not in admin.list_topics(), "deleted topic still listed"
+admin.close()
+producer.close()
+step("admin delete")
+
+# The oldest protocol versions, as a client pinned to an old broker version sends them: message
+# sets of magic 1 (0.10: Produce v2, Fetch v2-3) and magic 0 (0.9: Produce v1, Fetch v1),
+# converted to RecordBatch v2 on the way in and back on the way out.
+for version, has_time in (((0, 10, 1), True), ((0, 9), False)):
+    legacy = f"legacy-{run}-{'-'.join(map(str, version))}"
+    admin = KafkaAdminClient(bootstrap_servers=broker)
+    admin.create_topics([NewTopic(legacy, num_partitions=1, replication_factor=1)])
+    admin.close()
+    p = KafkaProducer(bootstrap_servers=broker, api_version=version, compression_type="gzip")
+    for i in range(20):
+        p.send(legacy, key=f"k{i}".encode(), value=f"v{i}".encode())
+    p.flush(timeout=30)
+    p.close()
+    c = KafkaConsumer(legacy, bootstrap_servers=broker, api_version=version,
+                      auto_offset_reset="earliest", consumer_timeout_ms=4000)
+    got = [(m.offset, m.key, m.value, m.timestamp is not None) for m in c]
+    c.close()
+    want = [(i, f"k{i}".encode(), f"v{i}".encode(), has_time) for i in range(20)]
+    assert got == want, f"{version}: read back {got[:3]}..."
+    step(f"legacy message sets at api_version {version}")
+print("kafka-python: all steps passed")
