@@ -11,6 +11,7 @@
 #include "kafka/api_schemas.hpp"
 #include "kafka/batch_appender.hpp"
 #include "kafka/kafka_api.hpp"
+#include "kafka/legacy_message_set.hpp"
 #include "kafka/schema_codec.hpp"
 
 using namespace kbus;
@@ -51,10 +52,20 @@ void decode_body(const RequestHeader& h, WireReader& r) {
     if (ApiKey(h.api_key) != ApiKey::produce) return;
     static FuzzRing ring;
     static BatchDecoder decoder;
+    static log::BatchBuilder builder;
+    static std::string converted;
     for (const Value& t : body["TopicData"].items())
         for (const Value& part : t["PartitionData"].items()) {
             if (part["Records"].is_null()) continue;
-            if (decoder.decode(part["Records"].text(), 1 << 16).error != KafkaError::none) continue;
+            std::string_view records = part["Records"].text();
+            if (v < 3) {  // a message set of magic 0/1, converted as the listener converts it
+                if (legacy::upconvert(records, 0, 1 << 20, builder, converted).error !=
+                    KafkaError::none)
+                    continue;
+                (void)legacy::downconvert(converted, 1, 1 << 20);
+                records = converted;
+            }
+            if (decoder.decode(records, 1 << 16).error != KafkaError::none) continue;
             ring.free_space();
             ring::RingWriter w(ring.ref);
             (void)append_to_ring(w, decoder, -1);

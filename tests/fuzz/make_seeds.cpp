@@ -8,7 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "kafka/api_schemas.hpp"
 #include "kafka/kafka_api.hpp"
+#include "kafka/legacy_message_set.hpp"
+#include "kafka/schema_codec.hpp"
+#include "kafka/topic_id.hpp"
 #include "kbus/control_messages.hpp"
 #include "kbus/detail/kafka_wire.hpp"
 #include "kbus/group_messages.hpp"
@@ -129,6 +133,49 @@ void formats(const fs::path& dir) {
 
 }  // namespace
 
+// Requests of the flexible versions (header v2, compact encodings) built with the schema codec,
+// and a Produce v2 carrying a message set of magic 1.
+void flexible_and_legacy_requests(const fs::path& dir, log::BatchBuilder& b) {
+    const auto request = [&](const std::string& name, const kafka::schema::Api& api,
+                             std::int16_t version, const kafka::Value& body) {
+        kafka::WireWriter w;
+        w.i16(api.key);
+        w.i16(version);
+        w.i32(43);
+        w.string("java");
+        if (api.flexible(version)) w.uvarint(0);  // the header's tagged fields
+        kafka::SchemaCodec::encode(w, body, version, api.flexible(version));
+        save(dir, name, w.buffer());
+    };
+    const std::string batch(b.finish(config::Compression::none));
+    kafka::Value m = kafka::Value::object_of(*kafka::schema::metadata_api.request);
+    m["Topics"].add()["Name"].set_text("orders");
+    request("metadata-v12", kafka::schema::metadata_api, 12, m);
+    for (const std::int16_t v : {2, 9}) {
+        kafka::Value p = kafka::Value::object_of(*kafka::schema::produce_api.request);
+        p["Acks"].set(-1);
+        p["TimeoutMs"].set(30000);
+        kafka::Value& t = p["TopicData"].add();
+        t["Name"].set_text("orders");
+        kafka::Value& part = t["PartitionData"].add();
+        part["Records"].set_text(v < 3 ? kafka::legacy::downconvert(batch, 1, 1 << 20) : batch);
+        request("produce-v" + std::to_string(v), kafka::schema::produce_api, v, p);
+    }
+    kafka::Value f = kafka::Value::object_of(*kafka::schema::fetch_api.request);
+    f["MaxWaitMs"].set(500);
+    kafka::Value& ft = f["Topics"].add();
+    ft["TopicId"].set_uuid(kafka::topic_id_of("orders"));
+    kafka::Value& fp = ft["Partitions"].add();
+    fp["FetchOffset"].set(17);
+    fp["PartitionMaxBytes"].set(1 << 20);
+    request("fetch-v13", kafka::schema::fetch_api, 13, f);
+    kafka::Value j = kafka::Value::object_of(*kafka::schema::join_group_api.request);
+    j["GroupId"].set_text("group");
+    j["ProtocolType"].set_text("consumer");
+    j["Protocols"].add()["Name"].set_text("range");
+    request("join-v9", kafka::schema::join_group_api, 9, j);
+}
+
 // Kafka request frames (after the size) of the listener's APIs, as librdkafka sends them.
 void kafka_requests(const fs::path& dir) {
     auto request = [&](const std::string& name, kafka::ApiKey key, std::int16_t version,
@@ -210,6 +257,7 @@ void kafka_requests(const fs::path& dir) {
     o.i64(100);
     o.null_string();
     request("offset-commit-v2", kafka::ApiKey::offset_commit, 2, o);
+    flexible_and_legacy_requests(dir, b);
 }
 
 int main(int argc, char** argv) {
