@@ -1,5 +1,7 @@
 // The Kafka listener's topic administration: CreateTopics and DeleteTopics, as one broker
 // answers them (replication factor 1, no replica assignments), over the bus's own topics.
+#include <algorithm>
+
 #include "kafka/topic_id.hpp"
 #include "kafka_listener.hpp"
 #include "kbus/error.hpp"
@@ -101,6 +103,64 @@ void KafkaListener::delete_topics(KafkaConnection& c, const KafkaRequest& q) {
             }
         }
     }
+    respond_with(c, q, r);
+}
+
+namespace {
+
+// DescribeConfigs' resource types and config sources (org.apache.kafka.common.config).
+constexpr std::int8_t topic_resource = 2;
+constexpr std::int8_t broker_resource = 4;
+constexpr std::int8_t source_topic_config = 1;
+constexpr std::int8_t source_default_config = 5;
+
+}  // namespace
+
+// Topic configs, as kafka-configs.sh --describe and the admin clients ask for them: every
+// setting kbus keeps for the topic, its value, and whether the topic overrides the default.
+void KafkaListener::describe_configs(KafkaConnection& c, const KafkaRequest& q) {
+    Value r = response_of(q);
+    for (const Value& resource : q.body["Resources"].items()) {
+        Value& out = r["Results"].add();
+        const std::int8_t type = std::int8_t(resource["ResourceType"].integer());
+        const std::string name(resource["ResourceName"].text());
+        out["ResourceType"].set(type);
+        out["ResourceName"].set_text(name);
+        out["ErrorMessage"].set_null();
+        if (type == broker_resource) continue;  // no broker-level configs are reported
+        if (type != topic_resource) {
+            set_error(out, KafkaError::invalid_request, "only topic configs are described");
+            continue;
+        }
+        const Value& keys = resource["ConfigurationKeys"];
+        try {
+            for (const KafkaBackend::Setting& s : backend_.topic_settings(name)) {
+                const bool wanted = keys.is_null() || keys.items().empty() ||
+                                    std::any_of(keys.items().begin(), keys.items().end(),
+                                                [&](const Value& k) { return k.text() == s.name; });
+                if (!wanted) continue;
+                Value& config = out["Configs"].add();
+                config["Name"].set_text(s.name);
+                config["Value"].set_text(s.value);
+                config["IsDefault"].set(!s.overridden);
+                config["ConfigSource"].set(s.overridden ? source_topic_config
+                                                        : source_default_config);
+                config["Documentation"].set_null();
+            }
+        } catch (const kbus::Error& e) {
+            set_error(out, kafka_error_of(e.code()), e.what());
+        }
+    }
+    respond_with(c, q, r);
+}
+
+void KafkaListener::describe_cluster(KafkaConnection& c, const KafkaRequest& q) {
+    Value r = response_of(q);
+    r["ClusterId"].set_text(options_.cluster_id);
+    r["ControllerId"].set(0);
+    Value& broker = r["Brokers"].add();
+    broker["Host"].set_text(options_.advertised_host);
+    broker["Port"].set(options_.advertised_port);
     respond_with(c, q, r);
 }
 

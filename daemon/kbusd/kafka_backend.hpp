@@ -74,6 +74,18 @@ class KafkaBackend {
         const std::vector<std::pair<kbus::group::TopicPartition, std::int64_t>>& offsets) = 0;
     virtual std::optional<std::int64_t> committed(const std::string& group,
                                                   const kbus::group::TopicPartition& tp) = 0;
+
+    // Admin: the groups, one group's members and state, a group deleted (group_not_empty while
+    // it has members), and a topic's settings (name, value, whether the topic overrides it).
+    virtual std::vector<kbus::group::GroupListing> list_groups() = 0;
+    virtual kbus::group::GroupDescription describe_group(const std::string& group) = 0;
+    virtual void delete_group(const std::string& group) = 0;
+    struct Setting {
+        std::string name;
+        std::string value;
+        bool overridden = false;
+    };
+    virtual std::vector<Setting> topic_settings(const std::string& topic) = 0;
 };
 
 }  // namespace kbusd

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -154,6 +155,29 @@ std::optional<std::int64_t> KafkaBusBackend::committed(const std::string& g,
     for (const auto& [p, offset] : groups_.committed(g, tp.topic))
         if (p == tp.partition) return offset;
     return std::nullopt;
+}
+
+std::vector<group::GroupListing> KafkaBusBackend::list_groups() {
+    return groups_.list();
+}
+
+group::GroupDescription KafkaBusBackend::describe_group(const std::string& g) {
+    return groups_.describe(g);
+}
+
+void KafkaBusBackend::delete_group(const std::string& g) {
+    groups_.remove(g);
+}
+
+std::vector<KafkaBackend::Setting> KafkaBusBackend::topic_settings(const std::string& topic) {
+    const auto overrides = bus_.metadata(topic, false).config;
+    std::vector<Setting> out;
+    for (const auto& [name, value] : kbus::config::to_settings(bus_.config_of(topic))) {
+        const bool overridden = std::any_of(overrides.begin(), overrides.end(),
+                                            [&](const auto& kv) { return kv.first == name; });
+        out.push_back({name, value, overridden});
+    }
+    return out;
 }
 
 }  // namespace kbusd

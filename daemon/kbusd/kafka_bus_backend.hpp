@@ -44,6 +44,10 @@ class KafkaBusBackend final : public KafkaBackend {
                 const kbus::group::OffsetList& offsets) override;
     std::optional<std::int64_t> committed(const std::string& group,
                                           const kbus::group::TopicPartition& tp) override;
+    std::vector<kbus::group::GroupListing> list_groups() override;
+    kbus::group::GroupDescription describe_group(const std::string& group) override;
+    void delete_group(const std::string& group) override;
+    std::vector<Setting> topic_settings(const std::string& topic) override;
 
   private:
     kbus::bus::Bus& bus_;

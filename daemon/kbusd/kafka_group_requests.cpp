@@ -2,8 +2,10 @@
 // the join/sync/heartbeat/leave protocol, and committed offsets. The groups are the bus's own:
 // a Kafka consumer and a shared-memory consumer in one group share its members and commits.
 #include <algorithm>
+#include <map>
 
 #include "kafka_listener.hpp"
+#include "kbus/consumer_protocol.hpp"
 #include "kbus/error.hpp"
 
 namespace kbusd {
@@ -200,7 +202,28 @@ void KafkaListener::offset_commit(KafkaConnection& c, const KafkaRequest& q) {
 }
 
 // One group's committed offsets into `out` (its topics, as v0-7 and v8+'s groups hold them).
+// Null topics (v2+) ask for every partition the group has committed.
 void KafkaListener::committed_offsets(const std::string& group, const Value& topics, Value& out) {
+    if (topics.is_null()) {
+        std::map<std::string, Value*> by_topic;
+        try {
+            for (const auto& p : backend_.describe_group(group).partitions) {
+                if (p.committed < 0) continue;
+                Value*& topic = by_topic[p.tp.topic];
+                if (topic == nullptr) {
+                    topic = &out["Topics"].add();
+                    (*topic)["Name"].set_text(p.tp.topic);
+                }
+                Value& part = (*topic)["Partitions"].add();
+                part["PartitionIndex"].set(p.tp.partition);
+                part["CommittedOffset"].set(p.committed);
+                part["Metadata"].set_text("");
+            }
+        } catch (const kbus::Error& e) {
+            set_error(out, error_of(e));
+        }
+        return;
+    }
     for (const Value& t : topics.items()) {
         const std::string name(t["Name"].text());
         Value& topic = out["Topics"].add();
@@ -229,6 +252,74 @@ void KafkaListener::offset_fetch(KafkaConnection& c, const KafkaRequest& q) {
             Value& out = r["Groups"].add();
             out["GroupId"] = g["GroupId"];
             committed_offsets(std::string(g["GroupId"].text()), g["Topics"], out);
+        }
+    }
+    respond_with(c, q, r);
+}
+
+void KafkaListener::list_groups(KafkaConnection& c, const KafkaRequest& q) {
+    const Value& states = q.body["StatesFilter"];
+    Value r = response_of(q);
+    try {
+        for (const kbus::group::GroupListing& g : backend_.list_groups()) {
+            const bool wanted = states.items().empty() ||
+                                std::any_of(states.items().begin(), states.items().end(),
+                                            [&](const Value& s) { return s.text() == g.state; });
+            if (!wanted) continue;
+            Value& out = r["Groups"].add();
+            out["GroupId"].set_text(g.group);
+            out["ProtocolType"].set_text("consumer");
+            out["GroupState"].set_text(g.state);
+            out["GroupType"].set_text("classic");
+        }
+    } catch (const kbus::Error& e) {
+        set_error(r, error_of(e));
+    }
+    respond_with(c, q, r);
+}
+
+// Members with their assignments in Kafka's ConsumerProtocol encoding, as the Java admin client
+// and kafka-consumer-groups.sh decode them.
+void KafkaListener::describe_groups(KafkaConnection& c, const KafkaRequest& q) {
+    Value r = response_of(q);
+    for (const Value& name : q.body["Groups"].items()) {
+        Value& out = r["Groups"].add();
+        out["GroupId"].set_text(std::string(name.text()));
+        try {
+            const kbus::group::GroupDescription d =
+                backend_.describe_group(std::string(name.text()));
+            out["GroupState"].set_text(d.state);
+            out["ProtocolType"].set_text(d.members.empty() ? "" : "consumer");
+            out["ProtocolData"].set_text(d.protocol);
+            for (const auto& m : d.members) {
+                Value& member = out["Members"].add();
+                member["MemberId"].set_text(m.member_id);
+                member["ClientId"].set_text(m.client_id);
+                member["ClientHost"].set_text("/127.0.0.1");
+                member["MemberAssignment"].set_text(kbus::group::encode_assignment(m.assignment));
+            }
+        } catch (const kbus::Error& e) {
+            // A group nobody knows is "Dead" with no error, as Kafka describes it.
+            if (e.code() == kbus::ErrorCode::invalid_group && !name.text().empty())
+                out["GroupState"].set_text("Dead");
+            else
+                set_error(out, error_of(e));
+        }
+    }
+    respond_with(c, q, r);
+}
+
+void KafkaListener::delete_groups(KafkaConnection& c, const KafkaRequest& q) {
+    Value r = response_of(q);
+    for (const Value& name : q.body["GroupsNames"].items()) {
+        Value& out = r["Results"].add();
+        out["GroupId"].set_text(std::string(name.text()));
+        try {
+            backend_.delete_group(std::string(name.text()));
+        } catch (const kbus::Error& e) {
+            set_error(out, e.code() == kbus::ErrorCode::invalid_group
+                               ? KafkaError::group_id_not_found
+                               : error_of(e));
         }
     }
     respond_with(c, q, r);

@@ -108,9 +108,14 @@ class KafkaListener {
     void offset_fetch(KafkaConnection& c, const KafkaRequest& q);
     void committed_offsets(const std::string& group, const kbus::kafka::Value& topics,
                            kbus::kafka::Value& out);
+    void list_groups(KafkaConnection& c, const KafkaRequest& q);
+    void describe_groups(KafkaConnection& c, const KafkaRequest& q);
+    void delete_groups(KafkaConnection& c, const KafkaRequest& q);
     // Topics: kafka_admin_requests.cpp.
     void create_topics(KafkaConnection& c, const KafkaRequest& q);
     void delete_topics(KafkaConnection& c, const KafkaRequest& q);
+    void describe_configs(KafkaConnection& c, const KafkaRequest& q);
+    void describe_cluster(KafkaConnection& c, const KafkaRequest& q);
 
     // Topic ids (Metadata v10+, Fetch v13+): derived from the name, found again by a lookup
     // over the bus's topics when the cache does not know them.

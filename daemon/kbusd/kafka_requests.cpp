@@ -93,6 +93,21 @@ bool KafkaListener::dispatch(KafkaConnection& c, const KafkaRequest& q, std::int
         case ApiKey::delete_topics:
             delete_topics(c, q);
             return true;
+        case ApiKey::list_groups:
+            list_groups(c, q);
+            return true;
+        case ApiKey::describe_groups:
+            describe_groups(c, q);
+            return true;
+        case ApiKey::delete_groups:
+            delete_groups(c, q);
+            return true;
+        case ApiKey::describe_configs:
+            describe_configs(c, q);
+            return true;
+        case ApiKey::describe_cluster:
+            describe_cluster(c, q);
+            return true;
         default:
             close_after_answers(c, "API " + std::string(q.api->name) + " is not served");
             return true;

@@ -51,21 +51,17 @@ struct VersionRange {
 // What ApiVersions advertises: for each API served, the range Apache Kafka 3.9 serves. Produce
 // v0-2 and Fetch v0-3 carry message sets of magic 0/1, converted to and from RecordBatch v2
 // (legacy_message_set.hpp). Produce v0 in the list also tells librdkafka it may compress.
-inline constexpr std::array<VersionRange, 14> supported_versions{{
-    {ApiKey::produce, 0, 11},
-    {ApiKey::fetch, 0, 17},
-    {ApiKey::list_offsets, 0, 9},
-    {ApiKey::metadata, 0, 12},
-    {ApiKey::offset_commit, 0, 9},
-    {ApiKey::offset_fetch, 0, 9},
-    {ApiKey::find_coordinator, 0, 6},
-    {ApiKey::join_group, 0, 9},
-    {ApiKey::heartbeat, 0, 4},
-    {ApiKey::leave_group, 0, 5},
-    {ApiKey::sync_group, 0, 5},
-    {ApiKey::api_versions, 0, 4},
-    {ApiKey::create_topics, 0, 7},
-    {ApiKey::delete_topics, 0, 6},
+inline constexpr std::array<VersionRange, 19> supported_versions{{
+    {ApiKey::produce, 0, 11},         {ApiKey::fetch, 0, 17},
+    {ApiKey::list_offsets, 0, 9},     {ApiKey::metadata, 0, 12},
+    {ApiKey::offset_commit, 0, 9},    {ApiKey::offset_fetch, 0, 9},
+    {ApiKey::find_coordinator, 0, 6}, {ApiKey::join_group, 0, 9},
+    {ApiKey::heartbeat, 0, 4},        {ApiKey::leave_group, 0, 5},
+    {ApiKey::sync_group, 0, 5},       {ApiKey::api_versions, 0, 4},
+    {ApiKey::create_topics, 0, 7},    {ApiKey::delete_topics, 0, 6},
+    {ApiKey::list_groups, 0, 5},      {ApiKey::describe_groups, 0, 5},
+    {ApiKey::delete_groups, 0, 2},    {ApiKey::describe_configs, 0, 4},
+    {ApiKey::describe_cluster, 0, 1},
 }};
 
 [[nodiscard]] constexpr std::optional<VersionRange> version_range(std::int16_t key) noexcept {

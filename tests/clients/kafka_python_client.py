@@ -9,7 +9,7 @@ import time
 import uuid
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.admin import NewTopic
+from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 from kafka.partitioner.default import murmur2
 
 broker = sys.argv[1]
@@ -76,6 +76,22 @@ rest = [m.value for m in again]
 again.close()
 assert rest == [b"after-commit"], f"resumed with {rest}"
 step("group commit and resume")
+
+listed = [g for g, _ in admin.list_consumer_groups()]
+assert group in listed, f"groups listed: {listed}"
+described = admin.describe_consumer_groups([group])[0]
+assert described.group == group and described.state == "Empty", described
+offsets = admin.list_consumer_group_offsets(group)
+assert sum(o.offset for o in offsets.values()) == len(keys) + 11, offsets
+configs = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+entries = {c[0]: c[1] for c in configs[0].resources[0][4]}
+assert entries.get("retention.ms") == "604800000" and entries.get("segment.bytes"), entries
+cluster = admin.describe_cluster()
+assert cluster["cluster_id"] and len(cluster["brokers"]) == 1, cluster
+results = admin.delete_consumer_groups([group])
+assert results == [(group, None)] or all(r[1].errno == 0 for r in results), results
+assert group not in [g for g, _ in admin.list_consumer_groups()], "deleted group still listed"
+step("admin: list, describe and delete groups; describe configs and cluster")
 
 # Two members, each polling in its own thread (as two processes would): the second's join makes
 # the group rebalance, and the partitions split between them.
