@@ -142,3 +142,19 @@ TEST_CASE("torn, mislabelled and corrupt message sets get CORRUPT_MESSAGE", "[ka
     detail::store_be(huge.data() + 8, std::int32_t(1 << 30));
     CHECK(up(huge, batch).error == KafkaError::corrupt_message);
 }
+
+TEST_CASE("down-conversion starts at the offset asked for and stops at the size asked for",
+          "[kafka]") {
+    const std::string batch = v2_batch(5, 10);
+    const std::string all = legacy::downconvert(batch, 1, 1 << 20);
+    const std::string from_12 = legacy::downconvert(batch, 1, 1 << 20, 12);
+    // The batch's records before the fetch offset are left out, as Kafka's down-conversion does.
+    CHECK(detail::load_be<std::int64_t>(from_12.data()) == 12);
+    // Records 2..4 have keys of one length (record 1's is null): three messages of one size.
+    const std::size_t one =
+        legacy::log_overhead + std::size_t(detail::load_be<std::int32_t>(all.data() + 8));
+    CHECK(from_12.size() == 3 * one);
+    // At most the bytes asked for, whole messages, and never nothing: a reader always moves.
+    CHECK(legacy::downconvert(batch, 1, 1 << 20, 12, 2 * one + 1).size() == 2 * one);
+    CHECK(legacy::downconvert(batch, 1, 1 << 20, 12, 1).size() == one);
+}

@@ -176,6 +176,25 @@ TEST_CASE("responses encode as Kafka lays them out, classic and flexible", "[kaf
     CHECK(again["Topics"].items().at(0)["Name"].text() == "t");
 }
 
+TEST_CASE("a tagged struct at its defaults is left out, and written once it differs", "[kafka]") {
+    // Fetch v12+ partitions carry DivergingEpoch, CurrentLeader and SnapshotId as tagged structs
+    // whose fields default to -1: a partition that sets none of them ends with a zero tag count.
+    const Api& fetch = schema::fetch_api;
+    Value r = Value::object_of(*fetch.response);
+    Value& p = r["Responses"].add()["Partitions"].add();
+    p["Records"].set_view("");
+    const std::string plain = encode(fetch, 12, r);
+    p["CurrentLeader"]["LeaderId"].set(0);
+    const std::string tagged = encode(fetch, 12, r);
+    CHECK(tagged.size() > plain.size());
+    WireReader back(tagged);
+    const Value again = SchemaCodec::decode(back, *fetch.response, 12, true);
+    const Value& leader =
+        again["Responses"].items().at(0)["Partitions"].items().at(0)["CurrentLeader"];
+    CHECK(leader["LeaderId"].integer() == 0);
+    CHECK(leader["LeaderEpoch"].integer() == -1);
+}
+
 TEST_CASE("hostile counts and lengths are refused before anything is allocated", "[kafka]") {
     // A compact array claiming 2^31 topics in a few bytes.
     const std::string huge("\xff\xff\xff\xff\x07\x00\x00", 7);

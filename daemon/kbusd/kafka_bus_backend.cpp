@@ -56,6 +56,9 @@ ProduceOutcome KafkaBusBackend::produce(const std::string& topic, std::int32_t p
             return {ProduceStatus::appended, a.base_offset, append_time,
                     p->log().log_start_offset()};
         case kbus::ring::ClaimStatus::full:  // or aborted before its commit: appended again
+            // The space comes back as the spill writes what the ring holds: asked to do it now,
+            // not after its linger (a batch over half the free ring waited a linger each).
+            if (p->request_flush()) doorbell_.ring();
             return {ProduceStatus::full};
         case kbus::ring::ClaimStatus::too_large:
             return {ProduceStatus::too_large};

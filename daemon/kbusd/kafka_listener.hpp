@@ -86,7 +86,12 @@ class KafkaListener {
     [[nodiscard]] kbus::kafka::DecodeResult decode_records(const KafkaRequest& q,
                                                            std::string_view records,
                                                            const std::string& topic);
-    [[nodiscard]] std::string downconverted(const FileExtent& extent, std::int8_t magic) const;
+    [[nodiscard]] std::string downconverted(const FileExtent& extent, std::int8_t magic,
+                                            std::int64_t from_offset, std::size_t max_bytes) const;
+    // The timestamp of the record at `offset` (ListOffsets by time answers with it), -1 if
+    // it cannot be read.
+    [[nodiscard]] std::int64_t timestamp_at(const std::string& topic, std::int32_t partition,
+                                            std::int64_t offset);
     bool fetch(KafkaConnection& c, const KafkaRequest& q, std::int64_t now_ms);
     struct FetchPart {
         kbus::kafka::KafkaError error = kbus::kafka::KafkaError::none;

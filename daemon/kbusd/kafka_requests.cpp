@@ -173,7 +173,7 @@ void KafkaListener::metadata(KafkaConnection& c, const KafkaRequest& q) {
     const auto add_topic = [&](const std::string& name, KafkaError error) -> Value& {
         Value& t = r["Topics"].add();
         t["Name"].set_text(name);
-        t["TopicId"].set_uuid(topic_id_of(name));
+        if (error == KafkaError::none) t["TopicId"].set_uuid(topic_id_of(name));
         set_error(t, error);
         return t;
     };
@@ -374,9 +374,10 @@ bool KafkaListener::fetch(KafkaConnection& c, const KafkaRequest& q, std::int64_
         for (const Value& p : t["Partitions"].items()) {
             Value& result = out["Partitions"].add();
             result["PartitionIndex"].set(p["Partition"].i32());
-            result["AbortedTransactions"].set_array();
+            result["HighWatermark"].set(-1);
             result["Records"].set_view("");
             if (!name) {
+                result["AbortedTransactions"].set_null();
                 set_error(result, KafkaError::unknown_topic_id);
                 any_error = true;
                 continue;
@@ -384,13 +385,20 @@ bool KafkaListener::fetch(KafkaConnection& c, const KafkaRequest& q, std::int64_
             const std::uint64_t room = total >= response_max ? 0 : response_max - total;
             FetchPart part = fetch_partition(*name, p, room, total == 0);
             set_error(result, part.error);
+            if (part.error == KafkaError::none)
+                result["AbortedTransactions"].set_array();
+            else
+                result["AbortedTransactions"].set_null();
             result["HighWatermark"].set(part.high_watermark);
             // No transactions: everything below the high watermark is stable.
             result["LastStableOffset"].set(part.high_watermark);
             result["LogStartOffset"].set(part.log_start_offset);
             if (part.extent && q.version() < 4) {
                 // Fetch v0-3 read message sets of magic 0 (v0-1) or 1 (v2-3): converted here.
-                std::string converted = downconverted(*part.extent, q.version() < 2 ? 0 : 1);
+                const auto limit = std::size_t(std::min<std::uint64_t>(
+                    std::uint64_t(std::max(p["PartitionMaxBytes"].i32(), 1)), room));
+                std::string converted = downconverted(*part.extent, q.version() < 2 ? 0 : 1,
+                                                      p["FetchOffset"].integer(), limit);
                 total += converted.size();
                 result["Records"].set_text(std::move(converted));
             } else if (part.extent) {
@@ -410,7 +418,8 @@ bool KafkaListener::fetch(KafkaConnection& c, const KafkaRequest& q, std::int64_
     return true;
 }
 
-std::string KafkaListener::downconverted(const FileExtent& extent, std::int8_t magic) const {
+std::string KafkaListener::downconverted(const FileExtent& extent, std::int8_t magic,
+                                         std::int64_t from_offset, std::size_t max_bytes) const {
     std::string batches(extent.length, '\0');
     std::size_t got = 0;
     while (got < batches.size()) {
@@ -420,7 +429,22 @@ std::string KafkaListener::downconverted(const FileExtent& extent, std::int8_t m
         got += std::size_t(n);
     }
     batches.resize(got);
-    return legacy::downconvert(batches, magic, std::size_t(64) << 20);
+    return legacy::downconvert(batches, magic, std::size_t(64) << 20, from_offset, max_bytes);
+}
+
+std::int64_t KafkaListener::timestamp_at(const std::string& topic, std::int32_t partition,
+                                         std::int64_t offset) {
+    try {
+        const PartitionRead read = backend_.read(topic, partition, offset, 1);
+        if (!read.extent) return -1;
+        // The batch holding `offset`, as magic 1 messages: the first one is the record.
+        const std::string one = downconverted(*read.extent, 1, offset, 1);
+        if (one.size() < legacy::log_overhead + legacy::timestamp_offset + 8) return -1;
+        return kbus::detail::load_be<std::int64_t>(one.data() + legacy::log_overhead +
+                                                   legacy::timestamp_offset);
+    } catch (const kbus::Error&) {
+        return -1;
+    }
 }
 
 void KafkaListener::list_offsets(KafkaConnection& c, const KafkaRequest& q) {
@@ -439,7 +463,8 @@ void KafkaListener::list_offsets(KafkaConnection& c, const KafkaRequest& q) {
             try {
                 if (const auto o = backend_.offset_for(name, index, timestamp)) {
                     result["Offset"].set(*o);
-                    if (timestamp >= 0) result["Timestamp"].set(timestamp);
+                    // By time: the found record's own timestamp, as Kafka answers.
+                    if (timestamp >= 0) result["Timestamp"].set(timestamp_at(name, index, *o));
                     result["OldStyleOffsets"].add().set(*o);  // v0
                 }
             } catch (const kbus::Error& e) {

@@ -208,8 +208,8 @@ protocol::TopicMetadata Bus::create(protocol::CreateTopicRequest request) {
         remove_files(m);
         throw;
     }
-    sink_("INFO",
-          "created topic '" + m.name + "' with " + std::to_string(m.partitions) + " partitions");
+    sink_("INFO", "created topic '" + m.name + "' with " + std::to_string(m.partitions) +
+                      (m.partitions == 1 ? " partition" : " partitions"));
     return t->meta;
 }
 

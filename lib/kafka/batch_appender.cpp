@@ -41,7 +41,11 @@ DecodeResult BatchDecoder::records_of(const log::BatchView& batch, std::uint32_t
     try {
         log::decompress(batch.compression_codec(), records, inflated_, most);
     } catch (const Error& e) {
+        // Past the bound the records cannot fit a ring frame each: too large, not corrupt (a
+        // client retries CORRUPT_MESSAGE; MESSAGE_TOO_LARGE fails the send at once).
+        const bool too_large = std::string_view(e.what()).find("exceeds") != std::string_view::npos;
         return refuse(batch.compression_codec() > 4 ? KafkaError::unsupported_compression_type
+                      : too_large                   ? KafkaError::message_too_large
                                                     : KafkaError::corrupt_message,
                       e.what());
     }

@@ -145,7 +145,8 @@ DecodeResult upconvert(std::string_view message_set, std::int64_t now_ms, std::s
     return {};
 }
 
-std::string downconvert(std::string_view batches, std::int8_t magic, std::size_t max_decompressed) {
+std::string downconvert(std::string_view batches, std::int8_t magic, std::size_t max_decompressed,
+                        std::int64_t from_offset, std::size_t max_bytes) {
     const std::string plain = log::decompress_batches(std::string(batches), max_decompressed);
     std::string out;
     std::span<const std::byte> rest = std::as_bytes(std::span(plain.data(), plain.size()));
@@ -156,8 +157,15 @@ std::string downconvert(std::string_view batches, std::int8_t magic, std::size_t
         if (b.is_control()) continue;
         log::RecordIterator it(b.records_bytes(), b.record_count(), b.base_offset(),
                                b.base_timestamp(), b.log_append_time() ? b.max_timestamp() : -1);
-        for (log::RecordView r; it.next(r);)
+        for (log::RecordView r; it.next(r);) {
+            if (r.offset < from_offset) continue;
+            const std::size_t before = out.size();
             put_message(out, r.offset, magic, b.log_append_time(), r);
+            if (out.size() > max_bytes && before > 0) {
+                out.resize(before);
+                return out;
+            }
+        }
     }
     return out;
 }

@@ -46,9 +46,12 @@ inline constexpr std::uint8_t log_append_time_bit = 0x08;  // magic 1
                                      std::string& batch);
 
 // Whole v2 batches (as a segment holds them) as an uncompressed message set of `magic` (Fetch
-// v0-1: 0, v2-3: 1). Headers are dropped and control batches skipped, as in Kafka's
-// down-conversion; a batch that does not check out ends the set.
+// v0-1: 0, v2-3: 1), from `from_offset` on (a batch's records before it are left out) and up
+// to `max_bytes` (at least one message, so that a reader always moves). Headers are dropped and
+// control batches skipped, as in Kafka's down-conversion; a batch that does not check out ends
+// the set.
 [[nodiscard]] std::string downconvert(std::string_view batches, std::int8_t magic,
-                                      std::size_t max_decompressed);
+                                      std::size_t max_decompressed, std::int64_t from_offset = 0,
+                                      std::size_t max_bytes = SIZE_MAX);
 
 }  // namespace kbus::kafka::legacy

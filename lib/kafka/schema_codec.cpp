@@ -23,10 +23,17 @@ bool tagged_at(const Field& f, std::int16_t version, bool flexible) {
                            " does not allow");
 }
 
-// A tagged field whose value is its default is left out, as Kafka's own encoder does.
+// A tagged field whose value is its default is left out, as Kafka's own encoder does (a struct
+// is at its default when each of its fields is).
 bool is_default(const Field& f, const Value& v) {
     if (v.is_null()) return f.default_null;
     if (f.default_null) return false;
+    if (v.kind() == Value::Kind::object && !f.is_array) {
+        const auto fields = f.element->fields;
+        for (std::size_t i = 0; i < fields.size(); ++i)
+            if (!is_default(fields[i], v.items()[i])) return false;
+        return true;
+    }
     switch (v.kind()) {
         case Value::Kind::integer:
             return v.integer() == f.default_int;

@@ -124,10 +124,14 @@ for m in members:
 assert all(assignments) and sum(map(len, assignments)) == 3, f"no rebalance: {assignments}"
 step("rebalance with a second member")
 
+# By time: the first record at or after the time asked, with that record's own timestamp.
 c = KafkaConsumer(bootstrap_servers=broker)
-tp = TopicPartition(topic, sent[keys[0]][0])
-found = c.offsets_for_times({tp: 1_700_000_000_000 + 10})[tp]
-assert found is not None and found.offset >= 0, found
+partition = sent[keys[0]][0]
+times = sorted(1_700_000_000_000 + i for i, k in enumerate(keys) if sent[k][0] == partition)
+gap = next(i for i in range(len(times) - 1) if times[i + 1] > times[i] + 1)
+tp = TopicPartition(topic, partition)
+found = c.offsets_for_times({tp: times[gap] + 1})[tp]
+assert found is not None and found.timestamp == times[gap + 1], (found, times[gap + 1])
 c.close()
 step("list offsets by time")
 
