@@ -102,6 +102,16 @@ class KafkaListener {
     [[nodiscard]] FetchPart fetch_partition(const std::string& topic,
                                             const kbus::kafka::Value& partition, std::uint64_t room,
                                             bool first);
+    // What a Fetch's response holds so far.
+    struct FetchProgress {
+        std::vector<FileExtent> extents;
+        std::uint64_t total = 0;
+        std::uint64_t response_max = 0;
+        bool any_error = false;
+    };
+    void answer_fetch_partition(const KafkaRequest& q, const std::optional<std::string>& topic,
+                                const kbus::kafka::Value& p, kbus::kafka::Value& result,
+                                FetchProgress& progress);
     void list_offsets(KafkaConnection& c, const KafkaRequest& q);
     // Groups: kafka_group_requests.cpp.
     void find_coordinator(KafkaConnection& c, const KafkaRequest& q);

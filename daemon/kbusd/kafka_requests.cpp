@@ -350,16 +350,54 @@ KafkaListener::FetchPart KafkaListener::fetch_partition(const std::string& topic
     return part;
 }
 
+// One partition's answer into `result`: its error, bounds and records (a file extent sent as it
+// is stored, or for v0-3 a converted message set), counted into `progress`.
+void KafkaListener::answer_fetch_partition(const KafkaRequest& q,
+                                           const std::optional<std::string>& topic, const Value& p,
+                                           Value& result, FetchProgress& progress) {
+    result["PartitionIndex"].set(p["Partition"].i32());
+    result["HighWatermark"].set(-1);
+    result["Records"].set_view("");
+    result["AbortedTransactions"].set_null();
+    if (!topic) {
+        set_error(result, KafkaError::unknown_topic_id);
+        progress.any_error = true;
+        return;
+    }
+    const std::uint64_t room =
+        progress.total >= progress.response_max ? 0 : progress.response_max - progress.total;
+    FetchPart part = fetch_partition(*topic, p, room, progress.total == 0);
+    set_error(result, part.error);
+    progress.any_error = progress.any_error || part.error != KafkaError::none;
+    if (part.error == KafkaError::none) result["AbortedTransactions"].set_array();
+    result["HighWatermark"].set(part.high_watermark);
+    // No transactions: everything below the high watermark is stable.
+    result["LastStableOffset"].set(part.high_watermark);
+    result["LogStartOffset"].set(part.log_start_offset);
+    if (!part.extent) return;
+    if (q.version() < 4) {
+        // Fetch v0-3 read message sets of magic 0 (v0-1) or 1 (v2-3): converted here.
+        const auto limit = std::size_t(std::min<std::uint64_t>(
+            std::uint64_t(std::max(p["PartitionMaxBytes"].i32(), 1)), room));
+        std::string converted =
+            downconverted(*part.extent, q.version() < 2 ? 0 : 1, p["FetchOffset"].integer(), limit);
+        progress.total += converted.size();
+        result["Records"].set_text(std::move(converted));
+        return;
+    }
+    progress.total += part.extent->length;
+    result["Records"].set_extent(part.extent->length, progress.extents.size());
+    progress.extents.push_back(std::move(*part.extent));
+}
+
 bool KafkaListener::fetch(KafkaConnection& c, const KafkaRequest& q, std::int64_t now_ms) {
     if (!c.parked) {
         c.parked.emplace();
         c.parked->deadline_ms = now_ms + std::clamp(q.body["MaxWaitMs"].i32(), 0, 60'000);
     }
     Value r = response_of(q);
-    std::vector<FileExtent> extents;
-    std::uint64_t total = 0;
-    bool any_error = false;
-    const std::uint64_t response_max = std::uint64_t(std::max(q.body["MaxBytes"].i32(), 1));
+    FetchProgress progress;
+    progress.response_max = std::uint64_t(std::max(q.body["MaxBytes"].i32(), 1));
     const bool by_id = q.version() >= 13;  // KIP-516: topics named by their ids
     for (const Value& t : q.body["Topics"].items()) {
         Value& out = r["Responses"].add();
@@ -371,50 +409,16 @@ bool KafkaListener::fetch(KafkaConnection& c, const KafkaRequest& q, std::int64_
             name = std::string(t["Topic"].text());
             out["Topic"].set_text(*name);
         }
-        for (const Value& p : t["Partitions"].items()) {
-            Value& result = out["Partitions"].add();
-            result["PartitionIndex"].set(p["Partition"].i32());
-            result["HighWatermark"].set(-1);
-            result["Records"].set_view("");
-            if (!name) {
-                result["AbortedTransactions"].set_null();
-                set_error(result, KafkaError::unknown_topic_id);
-                any_error = true;
-                continue;
-            }
-            const std::uint64_t room = total >= response_max ? 0 : response_max - total;
-            FetchPart part = fetch_partition(*name, p, room, total == 0);
-            set_error(result, part.error);
-            if (part.error == KafkaError::none)
-                result["AbortedTransactions"].set_array();
-            else
-                result["AbortedTransactions"].set_null();
-            result["HighWatermark"].set(part.high_watermark);
-            // No transactions: everything below the high watermark is stable.
-            result["LastStableOffset"].set(part.high_watermark);
-            result["LogStartOffset"].set(part.log_start_offset);
-            if (part.extent && q.version() < 4) {
-                // Fetch v0-3 read message sets of magic 0 (v0-1) or 1 (v2-3): converted here.
-                const auto limit = std::size_t(std::min<std::uint64_t>(
-                    std::uint64_t(std::max(p["PartitionMaxBytes"].i32(), 1)), room));
-                std::string converted = downconverted(*part.extent, q.version() < 2 ? 0 : 1,
-                                                      p["FetchOffset"].integer(), limit);
-                total += converted.size();
-                result["Records"].set_text(std::move(converted));
-            } else if (part.extent) {
-                total += part.extent->length;
-                result["Records"].set_extent(part.extent->length, extents.size());
-                extents.push_back(std::move(*part.extent));
-            }
-            any_error = any_error || part.error != KafkaError::none;
-        }
+        for (const Value& p : t["Partitions"].items())
+            answer_fetch_partition(q, name, p, out["Partitions"].add(), progress);
     }
     // Long poll: wait for min_bytes (or for anything, when it asks for at least one) until the
     // request's max wait, unless something needs telling now.
-    if (!any_error && total < std::uint64_t(std::max(q.body["MinBytes"].i32(), 1)) &&
+    if (!progress.any_error &&
+        progress.total < std::uint64_t(std::max(q.body["MinBytes"].i32(), 1)) &&
         now_ms < c.parked->deadline_ms)
         return false;
-    respond_with(c, q, r, std::move(extents));
+    respond_with(c, q, r, std::move(progress.extents));
     return true;
 }
 
