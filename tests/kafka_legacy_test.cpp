@@ -158,3 +158,18 @@ TEST_CASE("down-conversion starts at the offset asked for and stops at the size 
     CHECK(legacy::downconvert(batch, 1, 1 << 20, 12, 2 * one + 1).size() == 2 * one);
     CHECK(legacy::downconvert(batch, 1, 1 << 20, 12, 1).size() == one);
 }
+
+TEST_CASE("a wrapper that inflates past its bound is too large, not corrupt", "[kafka]") {
+    // 2 MiB of zeros compress to a few KiB; upconvert is given 1 MiB (a decompression bomb).
+    const std::string big = legacy::downconvert(
+        [] {
+            log::BatchBuilder b;
+            const std::string zeros(2 << 20, '\0');
+            b.add(0, 1, BytesView(), BytesView(zeros), {});
+            return std::string(b.finish(config::Compression::none));
+        }(),
+        1, 8 << 20);
+    std::string batch;
+    CHECK(up(wrap(config::Compression::gzip, big, 0), batch).error ==
+          KafkaError::message_too_large);
+}

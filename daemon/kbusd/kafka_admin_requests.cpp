@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "kafka/topic_id.hpp"
+#include "kafka_errors.hpp"
 #include "kafka_listener.hpp"
 #include "kbus/error.hpp"
 
@@ -11,11 +12,6 @@ namespace kbusd {
 using namespace kbus::kafka;
 
 namespace {
-
-void set_error(Value& v, KafkaError e, std::optional<std::string> message = std::nullopt) {
-    v["ErrorCode"].set(std::int16_t(e));
-    if (message) v["ErrorMessage"].set_text(std::move(*message));
-}
 
 // The Kafka error for a topic the bus refused to create.
 KafkaError create_error_of(const kbus::Error& e) {

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <map>
 
+#include "kafka_errors.hpp"
 #include "kafka_listener.hpp"
 #include "kbus/consumer_protocol.hpp"
 #include "kbus/error.hpp"
@@ -13,14 +14,6 @@ namespace kbusd {
 using namespace kbus::kafka;
 
 namespace {
-
-KafkaError error_of(const kbus::Error& e) {
-    return kafka_error_of(e.code());
-}
-
-void set_error(Value& v, KafkaError e) {
-    v["ErrorCode"].set(std::int16_t(e));
-}
 
 // KeyType 1 asks for a transaction coordinator, which kbus does not have (yet): the client
 // gets a clear error at once rather than retrying a coordinator that never comes.

@@ -10,6 +10,7 @@
 #include "kafka/legacy_message_set.hpp"
 #include "kafka/schema_codec.hpp"
 #include "kafka/topic_id.hpp"
+#include "kafka_errors.hpp"
 #include "kafka_listener.hpp"
 #include "kbus/detail/clock.hpp"
 #include "kbus/error.hpp"
@@ -17,18 +18,6 @@
 namespace kbusd {
 
 using namespace kbus::kafka;
-
-namespace {
-
-KafkaError error_of(const kbus::Error& e) {
-    return kafka_error_of(e.code());
-}
-
-void set_error(Value& v, KafkaError e) {
-    v["ErrorCode"].set(std::int16_t(e));
-}
-
-}  // namespace
 
 bool KafkaListener::serve(KafkaConnection& c, const RequestHeader& h, WireReader& body,
                           std::int64_t now_ms) {

@@ -40,12 +40,12 @@ DecodeResult BatchDecoder::records_of(const log::BatchView& batch, std::uint32_t
     const std::size_t most = std::size_t(max_record_bytes) * std::size_t(batch.record_count());
     try {
         log::decompress(batch.compression_codec(), records, inflated_, most);
-    } catch (const Error& e) {
+    } catch (const log::InflateLimitError& e) {
         // Past the bound the records cannot fit a ring frame each: too large, not corrupt (a
         // client retries CORRUPT_MESSAGE; MESSAGE_TOO_LARGE fails the send at once).
-        const bool too_large = std::string_view(e.what()).find("exceeds") != std::string_view::npos;
+        return refuse(KafkaError::message_too_large, e.what());
+    } catch (const Error& e) {
         return refuse(batch.compression_codec() > 4 ? KafkaError::unsupported_compression_type
-                      : too_large                   ? KafkaError::message_too_large
                                                     : KafkaError::corrupt_message,
                       e.what());
     }

@@ -88,6 +88,9 @@ DecodeResult add_messages(std::string_view set, int depth, std::int64_t now_ms,
                 const std::string_view v = m->value.value_or("");
                 log::decompress(codec, std::as_bytes(std::span(v.data(), v.size())), inner,
                                 max_bytes);
+            } catch (const log::InflateLimitError& e) {
+                return {KafkaError::message_too_large,
+                        std::string("legacy message set: ") + e.what()};
             } catch (const Error& e) {
                 return {KafkaError::corrupt_message,
                         std::string("legacy message set: ") + e.what()};

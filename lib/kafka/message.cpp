@@ -127,7 +127,7 @@ Value& Value::set_array() noexcept {
 Value& Value::set_extent(std::uint64_t length, std::size_t index) noexcept {
     kind_ = Kind::extent;
     integer_ = std::int64_t(length);
-    real_bits_ = index;
+    extent_index_ = index;
     return *this;
 }
 

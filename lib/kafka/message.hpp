@@ -67,7 +67,7 @@ class Value {
     // Records sent from a file: `length` bytes, spliced in by the encoder's caller (`index` is
     // the caller's own handle for them).
     Value& set_extent(std::uint64_t length, std::size_t index) noexcept;
-    [[nodiscard]] std::size_t extent_index() const noexcept { return std::size_t(real_bits_); }
+    [[nodiscard]] std::size_t extent_index() const noexcept { return extent_index_; }
 
   private:
     friend class SchemaCodec;
@@ -77,7 +77,7 @@ class Value {
     bool owns_text_ = false;
     std::int64_t integer_ = 0;
     double real_ = 0;
-    std::uint64_t real_bits_ = 0;  // Kind::extent: the caller's index
+    std::size_t extent_index_ = 0;  // Kind::extent: the caller's handle for its bytes
     std::string owned_;
     std::string_view view_;
     Uuid uuid_{};

@@ -24,7 +24,9 @@ using config::Compression;
 
 void check_limit(std::size_t size, std::size_t max_output) {
     if (size > max_output)
-        corrupt("decompressed size exceeds " + std::to_string(max_output) + " bytes");
+        throw InflateLimitError(ErrorCode::protocol_error,
+                                "corrupt compressed batch: decompressed size exceeds " +
+                                    std::to_string(max_output) + " bytes");
 }
 
 // ---- gzip ---------------------------------------------------------------------------------------

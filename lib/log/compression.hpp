@@ -9,14 +9,23 @@
 #include <string_view>
 
 #include "config/topic_config.hpp"
+#include "kbus/error.hpp"
 
 namespace kbus::log {
 
 // Appends the compressed form of `input` to `out`.
 void compress(config::Compression codec, std::string_view input, std::string& out);
 
-// Decompresses `input` into `out` (replacing it). Throws Error(protocol_error) on corrupt input,
-// an unknown codec id, or output over max_output bytes (a decompression bomb).
+// Output that would pass its bound (a decompression bomb, or records too large to store):
+// still Error(protocol_error) to everyone who treats it as corrupt input, and its own type to a
+// caller that answers it as "too large" (the Kafka listener: MESSAGE_TOO_LARGE).
+class InflateLimitError : public Error {
+  public:
+    using Error::Error;
+};
+
+// Decompresses `input` into `out` (replacing it). Throws Error(protocol_error) on corrupt input
+// or an unknown codec id, and InflateLimitError on output over max_output bytes.
 void decompress(int codec_id, std::span<const std::byte> input, std::string& out,
                 std::size_t max_output);
 
