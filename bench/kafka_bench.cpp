@@ -8,7 +8,10 @@
 //             different cores, end-to-end (send call to delivery in the consumer), every sample
 //             in a histogram: p50/p99/p99.9/max. librdkafka with linger.ms=0 here.
 // Each run makes new topics; runs alternate Kafka and shared memory; medians are reported.
-//   kbus_bench_kafka [--records N] [--runs R] [--latency-seconds S] [--json FILE]
+// --compression CODEC: librdkafka's producers compress (gzip, snappy, lz4, zstd); kbusd inflates
+// each batch onto the ring.
+//   kbus_bench_kafka [--records N] [--runs R] [--latency-seconds S] [--compression CODEC]
+//                    [--json FILE]
 #include <librdkafka/rdkafka.h>
 
 #include <algorithm>
@@ -45,6 +48,7 @@ struct Options {
     std::uint64_t records = 2'000'000;
     int runs = 3;
     double latency_seconds = 3;
+    std::string compression = "none";
     std::string json;
 };
 
@@ -101,8 +105,11 @@ void count_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
     delivered.fetch_add(1, std::memory_order_relaxed);
 }
 
-double kafka_produce(const std::string& broker, const std::string& topic, std::uint64_t n) {
-    KafkaHandle p = kafka_client(RD_KAFKA_PRODUCER, broker, batching, count_delivery);
+double kafka_produce(const std::string& broker, const std::string& topic, std::uint64_t n,
+                     const std::string& codec) {
+    auto settings = batching;
+    settings["compression.codec"] = codec;
+    KafkaHandle p = kafka_client(RD_KAFKA_PRODUCER, broker, settings, count_delivery);
     rd_kafka_topic_t* t = rd_kafka_topic_new(p.get(), topic.c_str(), nullptr);
     static const std::string payload(record_bytes, 'k');
     delivered = 0;
@@ -286,12 +293,14 @@ Options parse(int argc, char** argv) {
             o.runs = std::stoi(value());
         else if (a == "--latency-seconds")
             o.latency_seconds = std::stod(value());
+        else if (a == "--compression")
+            o.compression = value();
         else if (a == "--json")
             o.json = value();
         else {
             std::fprintf(stderr,
                          "usage: kbus_bench_kafka [--records N] [--runs R] "
-                         "[--latency-seconds S] [--json FILE]\n");
+                         "[--latency-seconds S] [--compression CODEC] [--json FILE]\n");
             std::exit(a == "--help" ? 0 : 2);
         }
     }
@@ -317,7 +326,7 @@ int main(int argc, char** argv) {
             client.create_topic(topic + "-latency", 1);
             Figures f;
             if (system == "kafka") {
-                f.produce_per_s = kafka_produce(broker, topic, o.records);
+                f.produce_per_s = kafka_produce(broker, topic, o.records, o.compression);
                 f.consume_per_s = kafka_consume(broker, topic, o.records);
                 f.latency = kafka_latency(broker, topic + "-latency", o.latency_seconds);
             } else {
@@ -334,8 +343,8 @@ int main(int argc, char** argv) {
             client.delete_topic(topic + "-latency");
         }
     }
-    std::printf("\n100 B records, %llu per run, medians of %d runs\n",
-                (unsigned long long)o.records, o.runs);
+    std::printf("\n100 B records, %llu per run, medians of %d runs, Kafka produce compression %s\n",
+                (unsigned long long)o.records, o.runs, o.compression.c_str());
     std::printf("%-22s %12s %12s %10s %10s %10s %10s\n", "path", "produce/s", "consume/s", "p50 us",
                 "p99 us", "p99.9 us", "max us");
     std::map<std::string, std::map<std::string, double>> summary;

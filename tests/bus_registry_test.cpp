@@ -577,3 +577,45 @@ TEST_CASE("creates racing for the last room in kbus.max.shared.memory.bytes neve
     CHECK(refused == 4);
     CHECK(t.shm.objects().size() == 4);
 }
+
+TEST_CASE("add_partitions grows a topic durably, within the limits, and never shrinks it",
+          "[bus-registry]") {
+    TestBus t("grow");
+    t.create("g", 2);
+    CHECK(code_of([&] { (void)t.bus->add_partitions("g", 2, false); }) ==
+          ErrorCode::invalid_argument);
+    CHECK(t.bus->add_partitions("g", 4, true).partitions == 2);  // validate only
+    CHECK(t.bus->add_partitions("g", 4, false).partitions == 4);
+    produce(*t.bus->partition("g", 3), 3);
+    CHECK(t.bus->describe("g").partitions.size() == 4);
+    CHECK(code_of([&] { (void)t.bus->add_partitions("nope", 4, false); }) ==
+          ErrorCode::unknown_topic);
+    t.broker.max_partitions = 5;
+    t.open(true);
+    CHECK(t.bus->metadata("g", false).partitions == 4);  // restored with its four
+    CHECK(code_of([&] { (void)t.bus->add_partitions("g", 6, false); }) ==
+          ErrorCode::resource_exhausted);
+    CHECK(t.bus->metadata("g", false).partitions == 4);
+}
+
+TEST_CASE("replace_config makes the overrides exactly the ones given", "[bus-registry]") {
+    TestBus t("replace-config");
+    t.create("c", 1, {{"retention.ms", "1000"}, {"ring.bytes", "65536"}});
+    t.bus->replace_config("c", {{"segment.bytes", "100000"}}, false);
+    auto overrides = t.bus->metadata("c", false).config;
+    std::sort(overrides.begin(), overrides.end());
+    CHECK(overrides ==
+          std::vector<protocol::Setting>{{"ring.bytes", "65536"}, {"segment.bytes", "100000"}});
+    CHECK(t.bus->config_of("c").retention_ms == t.broker.topic_defaults.retention_ms);
+    CHECK(t.bus->config_of("c").segment_bytes == 100000);
+    // A fixed setting keeps its value; naming it with another is refused, and nothing changes.
+    CHECK(code_of([&] {
+              t.bus->replace_config("c", {{"ring.bytes", "131072"}}, false);
+          }) == ErrorCode::invalid_argument);
+    CHECK(code_of([&] {
+              t.bus->replace_config("c", {{"retention.ms", "x"}}, false);
+          }) == ErrorCode::invalid_argument);
+    t.bus->replace_config("c", {{"retention.ms", "5"}}, true);  // validate only
+    CHECK(t.bus->config_of("c").segment_bytes == 100000);
+    CHECK(t.bus->config_of("c").retention_ms == t.broker.topic_defaults.retention_ms);
+}

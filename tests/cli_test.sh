@@ -42,6 +42,16 @@ for f in "${files[@]}"; do [[ $(stat -c %a "$f") == 600 ]] || fail "$f mode $(st
 "$KBUS" topic alter small --config retention.ms=60000 >/dev/null
 ! "$KBUS" topic alter small --config ring.bytes=131072 2>"$dir/err" || fail "ring.bytes altered"
 grep -q "cannot be altered" "$dir/err" || fail "alter message"
+# Kafka's CreatePartitions and DeleteRecords, from the CLI.
+"$KBUS" topic alter small --partitions 3 | grep -q "now 3 partitions" || fail "alter --partitions"
+"$KBUS" topic describe small | grep -q "partitions 3" || fail "3 partitions not described"
+! "$KBUS" topic alter small --partitions 2 2>"$dir/err" || fail "partitions shrank"
+grep -q "can only grow" "$dir/err" || fail "shrink message: $(cat "$dir/err")"
+seq 1 5 | "$KBUS" produce small -p 2 2>/dev/null
+[[ $("$KBUS" topic delete-records small --before 3 --partition 2) == "small-2: log start now 3" ]] \
+    || fail "delete-records"
+[[ $("$KBUS" consume small -p 2 -e -f '%o %s\n' | head -1) == "3 4" ]] || fail "read after delete-records"
+! "$KBUS" topic delete-records small --before 99 --partition 2 2>"$dir/err" || fail "past the end"
 "$KBUS" topic delete small >/dev/null
 
 "$KBUS" topic create gps --partitions 3 >/dev/null

@@ -277,3 +277,33 @@ TEST_CASE("the offset store opens on a full data disk and keeps its commits", "[
     CHECK(reopened.committed("g", {"t", 0}) == 42);
     CHECK(reopened.committed("g", {"t", 1}) == 7);
 }
+
+TEST_CASE("commit metadata and deleted offsets survive a reopen and compaction", "[group]") {
+    TempDir d("store-metadata", true);
+    {
+        groups::OffsetStore s(d.path, sink());
+        s.commit("g", {"t", 0}, 5, "a note with spaces\nand a newline");
+        s.commit("g", {"t", 1}, 6, "kept");
+        s.commit("g", {"t", 1}, 7);  // a later commit without metadata clears it
+        s.commit("g", {"t", 2}, 8, "gone with its offset");
+        s.erase_offset("g", {"t", 2});
+    }
+    {
+        groups::OffsetStore s(d.path, sink());
+        CHECK(s.committed("g", {"t", 0}) == 5);
+        CHECK(s.metadata("g", {"t", 0}) == "a note with spaces\nand a newline");
+        CHECK(s.committed("g", {"t", 1}) == 7);
+        CHECK(s.metadata("g", {"t", 1}).empty());
+        CHECK_FALSE(s.committed("g", {"t", 2}).has_value());
+        CHECK(s.metadata("g", {"t", 2}).empty());
+    }
+    {
+        // Damage in the metadata costs the metadata, not the offset.
+        std::ofstream bad(d.path + "/__kbus_offsets", std::ios::app);
+        bad << "commit g t 3 9 zz\n";
+    }
+    groups::OffsetStore s(d.path, sink());
+    CHECK(s.committed("g", {"t", 3}) == 9);
+    CHECK(s.metadata("g", {"t", 3}).empty());
+    CHECK(s.metadata("g", {"t", 0}) == "a note with spaces\nand a newline");
+}

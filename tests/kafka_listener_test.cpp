@@ -603,3 +603,33 @@ TEST_CASE("a fetch into a corrupt batch answers CORRUPT_MESSAGE", "[kafka][damag
     CHECK(fetch_error(bad.last_offset) == 2);
     CHECK(fetch_error(bad.last_offset + 1) == 0);
 }
+
+TEST_CASE(
+    "librdkafka's idempotent producer works at its defaults, and its transactional one fails fast",
+    "[kafka]") {
+    KafkaDaemon k("kadmin-rdkafka-idem");
+    kbus::Client c(k.d.options());
+    c.create_topic("ri", 2);
+    {
+        auto producer =
+            kbus::test::kafka_client(RD_KAFKA_PRODUCER, k.broker, {{"enable.idempotence", "true"}});
+        for (int i = 0; i < 2000; ++i)
+            REQUIRE(kbus::test::produce_copy(producer.get(), "ri", i % 2, "k",
+                                             "v" + std::to_string(i)) ==
+                    RD_KAFKA_RESP_ERR_NO_ERROR);
+        REQUIRE(rd_kafka_flush(producer.get(), 30000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+        char why[256] = "";
+        CHECK(rd_kafka_fatal_error(producer.get(), why, sizeof why) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    }
+    const auto d = c.describe_topic("ri");
+    CHECK(d.partitions.at(0).high_watermark == 1000);
+    CHECK(d.partitions.at(1).high_watermark == 1000);
+
+    auto tx = kbus::test::kafka_client(RD_KAFKA_PRODUCER, k.broker, {{"transactional.id", "t1"}});
+    const auto started = std::chrono::steady_clock::now();
+    rd_kafka_error_t* e = rd_kafka_init_transactions(tx.get(), 30000);
+    REQUIRE(e != nullptr);
+    INFO(rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+    CHECK(std::chrono::steady_clock::now() - started < 20s);  // refused, never hung to the end
+}

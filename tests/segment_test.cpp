@@ -303,3 +303,41 @@ TEST_CASE("retention deletes exactly the expired closed segments, never the acti
     CHECK(lb.size_bytes() <= 40 * 1024 + 16 * 1024);
     CHECK(lb.size_bytes() >= 40 * 1024 - 16 * 1024);
 }
+
+TEST_CASE("delete_records_before moves the log start durably; retention then drops the segments",
+          "[log]") {
+    TempDir d("delete-records");
+    const config::TopicConfig c = small_segments();
+    {
+        log::PartitionLog l(d.path, c, false, sink());
+        fill(l, 0, 2000, 10);
+        const std::size_t segments = l.segment_count();
+        CHECK(l.delete_records_before(1500) == 1500);
+        CHECK(l.log_start_offset() == 1500);
+        CHECK_THROWS_AS(l.read(1499, 1), Error);                // below the start: out of range
+        CHECK(first_offset_in(l.read(1500, 1), 1500) <= 1500);  // its batch is still served
+        CHECK(l.delete_records_before(100) == 1500);            // it never moves back
+        CHECK_THROWS_AS(l.delete_records_before(2001), Error);  // past the log end
+        // The segments wholly below the start go at the next retention pass, the rest stay.
+        CHECK(l.apply_retention(0) > 0);
+        CHECK(l.segment_count() < segments);
+        CHECK(l.log_start_offset() == 1500);
+        CHECK(l.log_end_offset() == 2000);
+    }
+    // Reopened (after a crash or a stop alike): the start is where it was.
+    log::PartitionLog again(d.path, c, true, sink());
+    CHECK(again.log_start_offset() == 1500);
+    CHECK(std::filesystem::exists(again.start_checkpoint_path()));
+}
+
+TEST_CASE("max_timestamp_record finds the newest timestamp and the first offset carrying it",
+          "[log]") {
+    TempDir d("max-timestamp");
+    log::PartitionLog l(d.path, small_segments(), false, sink());
+    CHECK_FALSE(l.max_timestamp_record().has_value());
+    fill(l, 0, 500, 10);  // timestamps 1000..1499
+    const auto newest = l.max_timestamp_record();
+    REQUIRE(newest.has_value());
+    CHECK(newest->timestamp == 1499);
+    CHECK(newest->offset == 499);
+}

@@ -15,7 +15,7 @@ constexpr const char* overview =
     "  -h, --help         this text\n"
     "  --version          kbus's version\n"
     "commands:\n"
-    "  topic create|alter|list|describe|delete   manage topics\n"
+    "  topic create|alter|list|describe|delete|delete-records  topics\n"
     "  produce TOPIC      one record per stdin line (kcat -P)\n"
     "  consume TOPIC      print records (kcat -C; -g GROUP as kcat -G)\n"
     "  group list|describe|reset-offsets|delete  consumer groups (kafka-consumer-groups)\n"
@@ -25,10 +25,11 @@ constexpr const char* overview =
 
 constexpr const char* topic =
     "usage: kbus topic create NAME --partitions N [--config k=v]...\n"
-    "       kbus topic alter NAME --config k=v...\n"
+    "       kbus topic alter NAME [--partitions N] [--config k=v]...\n"
     "       kbus topic list\n"
     "       kbus topic describe NAME\n"
     "       kbus topic delete NAME\n"
+    "       kbus topic delete-records NAME --before OFFSET|end [--partition P]\n"
     "(kbus topic SUBCOMMAND --help: its flags)\n";
 
 constexpr const char* topic_create =
@@ -40,10 +41,17 @@ constexpr const char* topic_create =
     "                     max.message.bytes, message.timestamp.type, consumer.hold.timeout.ms\n";
 
 constexpr const char* topic_alter =
-    "usage: kbus topic alter NAME --config k=v...\n"
+    "usage: kbus topic alter NAME [--partitions N] [--config k=v]...\n"
+    "  --partitions N     grow the topic to N partitions (never fewer; new keys hash over N)\n"
     "  --config k=v       a setting to change (repeatable): retention.ms, retention.bytes,\n"
     "                     segment.bytes, segment.ms, compression.type, ... (ring.bytes,\n"
     "                     max.message.bytes and message.timestamp.type are fixed at creation)\n";
+
+constexpr const char* topic_delete_records =
+    "usage: kbus topic delete-records NAME --before OFFSET|end [--partition P]\n"
+    "  --before OFFSET    records below OFFSET go (end: every record there is now); the\n"
+    "                     log start moves there, as Kafka's DeleteRecords\n"
+    "  --partition P      only partition P (default: every partition)\n";
 
 constexpr const char* topic_list = "usage: kbus topic list   (one topic name a line)\n";
 
@@ -135,6 +143,7 @@ const char* help_text(const std::string& command, const std::string& subcommand)
         {{"topic", "list"}, topic_list},
         {{"topic", "describe"}, topic_describe},
         {{"topic", "delete"}, topic_delete},
+        {{"topic", "delete-records"}, topic_delete_records},
         {{"produce", ""}, produce},
         {{"consume", ""}, consume},
         {{"group", ""}, group},

@@ -1,7 +1,9 @@
-// kbus topic create | alter | list | describe | delete.
+// kbus topic create | alter | list | describe | delete | delete-records.
+#include <climits>
 #include <cstdio>
 #include <kbus/kbus.hpp>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "commands.hpp"
@@ -11,12 +13,12 @@ namespace {
 
 using Settings = std::map<std::string, std::string>;
 
-// --partitions (create only) and --config k=v flags after the topic's name.
-Settings topic_flags(Args& a, bool create, int& partitions) {
+// --partitions and --config k=v flags after the topic's name.
+Settings topic_flags(Args& a, int& partitions) {
     Settings config;
     while (a.more()) {
         const std::string f = a.next("flag");
-        if (f == "--partitions" && create) {
+        if (f == "--partitions") {
             partitions = int(a.number(f, 1, 10000));
         } else if (f == "--config") {
             const std::string kv = a.next("k=v after --config");
@@ -51,28 +53,67 @@ void no_more(Args& a) {
     if (a.more()) a.error("unexpected argument '" + a.peek() + "'");
 }
 
+void alter(Client& c, Args& a, const std::string& name) {
+    int partitions = 0;  // unchanged
+    const Settings config = topic_flags(a, partitions);
+    if (config.empty() && partitions == 0)
+        a.error("alter needs --partitions N or at least one --config k=v");
+    if (!config.empty()) c.alter_topic(name, config);
+    if (partitions != 0) c.add_partitions(name, partitions);
+    std::printf("altered topic %s", name.c_str());
+    if (partitions != 0) std::printf(" (now %d partitions)", partitions);
+    std::printf("\n");
+}
+
+// kbus topic delete-records NAME --before OFFSET|end [--partition P]: Kafka's DeleteRecords.
+void delete_records(Client& c, Args& a, const std::string& name) {
+    std::optional<std::int64_t> before;
+    std::optional<std::int32_t> partition;
+    while (a.more()) {
+        const std::string f = a.next("flag");
+        if (f == "--before") {
+            if (a.more() && a.peek() == "end") {
+                (void)a.next("end");
+                before = -1;
+            } else {
+                before = a.number(f, 0, INT64_MAX);
+            }
+        } else if (f == "--partition") {
+            partition = std::int32_t(a.number(f, 0, 9999));
+        } else {
+            a.unknown_flag(f);
+        }
+    }
+    if (!before) a.error("delete-records needs --before OFFSET (or --before end)");
+    const std::int32_t count = c.describe_topic(name).metadata.partitions;
+    if (partition && *partition >= count)
+        a.error("topic " + name + " has " + std::to_string(count) + " partitions");
+    for (std::int32_t p = partition.value_or(0); p < (partition ? *partition + 1 : count); ++p)
+        std::printf("%s-%d: log start now %lld\n", name.c_str(), p,
+                    (long long)c.delete_records(name, p, *before));
+}
+
 }  // namespace
 
 int topic_command(Client& c, Args& a) {
-    const std::string sub = a.next("topic subcommand (create, alter, list, describe, delete)");
+    const std::string sub =
+        a.next("topic subcommand (create, alter, list, describe, delete, delete-records)");
     a.set_help("kbus topic " + sub);
     if (sub == "list") {
         no_more(a);
         for (const auto& n : c.list_topics())
             std::printf("%s\n", n.c_str());
-    } else if (sub == "create" || sub == "alter") {
+    } else if (sub == "create") {
         const std::string name = a.next("topic name");
         int partitions = 1;
-        const Settings config = topic_flags(a, sub == "create", partitions);
-        if (sub == "alter") {
-            if (config.empty()) a.error("alter needs at least one --config k=v");
-            c.alter_topic(name, config);
-            std::printf("altered topic %s\n", name.c_str());
-        } else {
-            c.create_topic(name, partitions, config);
-            std::printf("created topic %s with %d partition%s\n", name.c_str(), partitions,
-                        partitions == 1 ? "" : "s");
-        }
+        const Settings config = topic_flags(a, partitions);
+        c.create_topic(name, partitions, config);
+        std::printf("created topic %s with %d partition%s\n", name.c_str(), partitions,
+                    partitions == 1 ? "" : "s");
+    } else if (sub == "alter") {
+        alter(c, a, a.next("topic name"));
+    } else if (sub == "delete-records") {
+        delete_records(c, a, a.next("topic name"));
     } else if (sub == "describe" || sub == "delete") {
         const std::string name = a.next("topic name");
         no_more(a);

@@ -67,6 +67,15 @@ void ControlHandlers::register_topic_requests() {
         bus_.alter(r.name, r.config);
         return Empty{};
     });
+    on<protocol::CreatePartitionsRequest>(
+        [this](const protocol::CreatePartitionsRequest& r, std::uint32_t) {
+            return bus_.add_partitions(r.name, r.partitions, false);
+        });
+    on<protocol::DeleteRecordsRequest>(
+        [this](const protocol::DeleteRecordsRequest& r, std::uint32_t) {
+            return protocol::DeleteRecordsReply{
+                bus_.delete_records(r.topic, r.partition, r.offset, [this] { wake_spill_(); })};
+        });
     on<protocol::ListTopicsRequest>([this](const protocol::ListTopicsRequest&, std::uint32_t) {
         return protocol::TopicNames{bus_.names()};
     });

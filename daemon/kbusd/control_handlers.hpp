@@ -34,6 +34,8 @@ class ControlHandlers {
                                      std::uint32_t connection);
     // A client is gone: its reader slots are freed and its group memberships end.
     void connection_closed(std::uint32_t connection);
+    // How a request that needs the ring's records on disk now wakes the spill.
+    void on_wake_spill(std::function<void()> f) { wake_spill_ = std::move(f); }
 
   private:
     // Registers the handler of one request message: decode, handle, encode.
@@ -58,6 +60,7 @@ class ControlHandlers {
     kbus::groups::GroupService& groups_;
     DaemonIdentity identity_;
     std::function<kbus::stats::BusStats()> stats_;
+    std::function<void()> wake_spill_ = [] {};
     std::map<std::uint16_t, std::function<std::string(std::string_view, std::uint32_t)>> table_;
 };
 

@@ -161,6 +161,7 @@ void Daemon::build_parts(bool verify) {
     handlers_ = std::make_unique<ControlHandlers>(*bus_, *groups_, identity, [this] {
         return stats_snapshot(*bus_, *groups_, server_->connections());
     });
+    handlers_->on_wake_spill([this] { control_->doorbell.ring(); });
     server_ = std::make_unique<ControlServer>(
         loc_.socket_path(),
         ControlServerHandlers{[this](kbus::protocol::RequestType t, std::string_view payload,

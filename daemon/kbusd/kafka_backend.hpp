@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -12,6 +13,7 @@
 
 #include "kafka/batch_appender.hpp"
 #include "kbus/group_messages.hpp"
+#include "log/partition_log.hpp"
 
 namespace kbusd {
 
@@ -58,11 +60,34 @@ class KafkaBackend {
     // none).
     virtual std::optional<std::int64_t> offset_for(const std::string& topic, std::int32_t partition,
                                                    std::int64_t timestamp) = 0;
+    // The newest timestamp of the partition's records and the first offset with it (-3, KIP-734).
+    virtual std::optional<kbus::log::TimestampAndOffset> max_timestamp(const std::string& topic,
+                                                                       std::int32_t partition) = 0;
+    // DeleteRecords: the log start moves to `offset` (-1: the high watermark); returns the new
+    // log start. Throws offset_out_of_range past the high watermark.
+    virtual std::int64_t delete_records(const std::string& topic, std::int32_t partition,
+                                        std::int64_t offset) = 0;
+    // Bytes the partition's log holds on disk.
+    virtual std::uint64_t log_bytes(const std::string& topic, std::int32_t partition) = 0;
+    struct LogDir {
+        std::string path;
+        std::int64_t total_bytes = -1;
+        std::int64_t usable_bytes = -1;
+    };
+    virtual LogDir log_dir() = 0;
 
     virtual void create_topic(const std::string& name, std::int32_t partitions,
                               const std::vector<std::pair<std::string, std::string>>& configs,
                               bool validate_only) = 0;
     virtual void delete_topic(const std::string& name) = 0;
+    // The topic's overrides become exactly `overrides` (AlterConfigs; IncrementalAlterConfigs
+    // computes them from topic_settings).
+    virtual void replace_topic_config(
+        const std::string& name, const std::vector<std::pair<std::string, std::string>>& overrides,
+        bool validate_only) = 0;
+    // CreatePartitions: the topic grows to `count`.
+    virtual void add_partitions(const std::string& name, std::int32_t count,
+                                bool validate_only) = 0;
 
     virtual kbus::group::JoinGroupReply join(const kbus::group::JoinGroupRequest& request) = 0;
     virtual std::optional<std::string> sync(const kbus::group::SyncGroupRequest& request) = 0;
@@ -71,7 +96,11 @@ class KafkaBackend {
     virtual void leave(const std::string& group, const std::string& member) = 0;
     virtual void commit(
         const std::string& group, std::int32_t generation, const std::string& member,
-        const std::vector<std::pair<kbus::group::TopicPartition, std::int64_t>>& offsets) = 0;
+        const std::vector<std::pair<kbus::group::TopicPartition, std::int64_t>>& offsets,
+        const std::map<kbus::group::TopicPartition, std::string>& metadata) = 0;
+    // The metadata committed with the partition's offset ("" if none).
+    virtual std::string commit_metadata(const std::string& group,
+                                        const kbus::group::TopicPartition& tp) = 0;
     virtual std::optional<std::int64_t> committed(const std::string& group,
                                                   const kbus::group::TopicPartition& tp) = 0;
 
@@ -80,6 +109,9 @@ class KafkaBackend {
     virtual std::vector<kbus::group::GroupListing> list_groups() = 0;
     virtual kbus::group::GroupDescription describe_group(const std::string& group) = 0;
     virtual void delete_group(const std::string& group) = 0;
+    // OffsetDelete: invalid_group for an unknown group, group_not_empty while it has members.
+    virtual void delete_offsets(const std::string& group,
+                                const std::vector<kbus::group::TopicPartition>& partitions) = 0;
     struct Setting {
         std::string name;
         std::string value;

@@ -1,6 +1,7 @@
 #include "kafka_bus_backend.hpp"
 
 #include <fcntl.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -111,6 +112,9 @@ std::optional<std::int64_t> KafkaBusBackend::offset_for(const std::string& topic
     if (timestamp < 0)
         throw Error(ErrorCode::invalid_argument,
                     "timestamp " + std::to_string(timestamp) + " is not served");
+    // Acknowledged records still on the ring count, as in Kafka (everything below the high
+    // watermark): the spill writes them first.
+    (void)bus_.wait_for_log(*p, std::int64_t(p->high_watermark()), [this] { doorbell_.ring(); });
     return p->log().offset_for_timestamp(timestamp);
 }
 
@@ -127,6 +131,44 @@ void KafkaBusBackend::create_topic(const std::string& name, std::int32_t partiti
 
 void KafkaBusBackend::delete_topic(const std::string& name) {
     bus_.remove(name);
+}
+
+void KafkaBusBackend::replace_topic_config(
+    const std::string& name, const std::vector<std::pair<std::string, std::string>>& overrides,
+    bool validate_only) {
+    bus_.replace_config(name, overrides, validate_only);
+}
+
+void KafkaBusBackend::add_partitions(const std::string& name, std::int32_t count,
+                                     bool validate_only) {
+    (void)bus_.add_partitions(name, count, validate_only);
+}
+
+std::optional<kbus::log::TimestampAndOffset> KafkaBusBackend::max_timestamp(
+    const std::string& topic, std::int32_t partition) {
+    const auto p = bus_.partition(topic, partition);
+    (void)bus_.wait_for_log(*p, std::int64_t(p->high_watermark()), [this] { doorbell_.ring(); });
+    return p->log().max_timestamp_record();
+}
+
+std::int64_t KafkaBusBackend::delete_records(const std::string& topic, std::int32_t partition,
+                                             std::int64_t offset) {
+    return bus_.delete_records(topic, partition, offset, [this] { doorbell_.ring(); });
+}
+
+std::uint64_t KafkaBusBackend::log_bytes(const std::string& topic, std::int32_t partition) {
+    return bus_.partition(topic, partition)->log().size_bytes();
+}
+
+KafkaBackend::LogDir KafkaBusBackend::log_dir() {
+    LogDir d;
+    d.path = bus_.data_dir();
+    struct statvfs fs {};
+    if (::statvfs(d.path.c_str(), &fs) == 0) {
+        d.total_bytes = std::int64_t(fs.f_blocks * fs.f_frsize);
+        d.usable_bytes = std::int64_t(fs.f_bavail * fs.f_frsize);
+    }
+    return d;
 }
 
 group::JoinGroupReply KafkaBusBackend::join(const group::JoinGroupRequest& request) {
@@ -149,8 +191,14 @@ void KafkaBusBackend::leave(const std::string& g, const std::string& member) {
 }
 
 void KafkaBusBackend::commit(const std::string& g, std::int32_t generation,
-                             const std::string& member, const group::OffsetList& offsets) {
-    groups_.commit({g, generation, member, offsets});
+                             const std::string& member, const group::OffsetList& offsets,
+                             const std::map<group::TopicPartition, std::string>& metadata) {
+    groups_.commit({g, generation, member, offsets}, metadata);
+}
+
+std::string KafkaBusBackend::commit_metadata(const std::string& g,
+                                             const group::TopicPartition& tp) {
+    return groups_.metadata(g, tp);
 }
 
 std::optional<std::int64_t> KafkaBusBackend::committed(const std::string& g,
@@ -170,6 +218,11 @@ group::GroupDescription KafkaBusBackend::describe_group(const std::string& g) {
 
 void KafkaBusBackend::delete_group(const std::string& g) {
     groups_.remove(g);
+}
+
+void KafkaBusBackend::delete_offsets(const std::string& g,
+                                     const std::vector<group::TopicPartition>& partitions) {
+    groups_.delete_offsets(g, partitions);
 }
 
 std::vector<KafkaBackend::Setting> KafkaBusBackend::topic_settings(const std::string& topic) {

@@ -34,6 +34,16 @@ class KafkaBusBackend final : public KafkaBackend {
                       const std::vector<std::pair<std::string, std::string>>& configs,
                       bool validate_only) override;
     void delete_topic(const std::string& name) override;
+    void replace_topic_config(const std::string& name,
+                              const std::vector<std::pair<std::string, std::string>>& overrides,
+                              bool validate_only) override;
+    void add_partitions(const std::string& name, std::int32_t count, bool validate_only) override;
+    std::optional<kbus::log::TimestampAndOffset> max_timestamp(const std::string& topic,
+                                                               std::int32_t partition) override;
+    std::int64_t delete_records(const std::string& topic, std::int32_t partition,
+                                std::int64_t offset) override;
+    std::uint64_t log_bytes(const std::string& topic, std::int32_t partition) override;
+    LogDir log_dir() override;
 
     kbus::group::JoinGroupReply join(const kbus::group::JoinGroupRequest& request) override;
     std::optional<std::string> sync(const kbus::group::SyncGroupRequest& request) override;
@@ -41,12 +51,17 @@ class KafkaBusBackend final : public KafkaBackend {
                    const std::string& member) override;
     void leave(const std::string& group, const std::string& member) override;
     void commit(const std::string& group, std::int32_t generation, const std::string& member,
-                const kbus::group::OffsetList& offsets) override;
+                const kbus::group::OffsetList& offsets,
+                const std::map<kbus::group::TopicPartition, std::string>& metadata) override;
+    std::string commit_metadata(const std::string& group,
+                                const kbus::group::TopicPartition& tp) override;
     std::optional<std::int64_t> committed(const std::string& group,
                                           const kbus::group::TopicPartition& tp) override;
     std::vector<kbus::group::GroupListing> list_groups() override;
     kbus::group::GroupDescription describe_group(const std::string& group) override;
     void delete_group(const std::string& group) override;
+    void delete_offsets(const std::string& group,
+                        const std::vector<kbus::group::TopicPartition>& partitions) override;
     std::vector<Setting> topic_settings(const std::string& topic) override;
 
   private:

@@ -13,29 +13,15 @@ namespace kbusd {
 
 using namespace kbus::kafka;
 
-namespace {
-
-// KeyType 1 asks for a transaction coordinator, which kbus does not have (yet): the client
-// gets a clear error at once rather than retrying a coordinator that never comes.
-constexpr std::int8_t transaction_key_type = 1;
-constexpr const char* no_transactions = "transactions are not supported by this kbus broker";
-
-}  // namespace
-
+// This broker coordinates every group, and answers for transactional ids too (KeyType 1):
+// InitProducerId then refuses a transactional id with a non-retriable error, which clients report
+// at once. (A FindCoordinator error instead is retried by librdkafka until its timeout.)
 void KafkaListener::find_coordinator(KafkaConnection& c, const KafkaRequest& q) {
     Value r = response_of(q);
-    const bool for_transactions = q.body["KeyType"].integer() == transaction_key_type;
     const auto fill = [&](Value& v) {
         v["NodeId"].set(0);
         v["Host"].set_text(options_.advertised_host);
         v["Port"].set(options_.advertised_port);
-        if (for_transactions) {
-            v["NodeId"].set(-1);
-            v["Host"].set_text("");
-            v["Port"].set(-1);
-            set_error(v, KafkaError::invalid_request);
-            v["ErrorMessage"].set_text(no_transactions);
-        }
     };
     if (q.version() < 4) {
         fill(r);
@@ -166,17 +152,28 @@ void KafkaListener::leave_group(KafkaConnection& c, const KafkaRequest& q) {
     respond_with(c, q, r);
 }
 
+// Kafka's offset.metadata.max.bytes: longer commit metadata is refused.
+constexpr std::size_t max_commit_metadata_bytes = 4096;
+
 void KafkaListener::offset_commit(KafkaConnection& c, const KafkaRequest& q) {
     const Value& b = q.body;
     std::vector<std::pair<kbus::group::TopicPartition, std::int64_t>> offsets;
+    std::map<kbus::group::TopicPartition, std::string> metadata;
+    bool too_large = false;
     for (const Value& t : b["Topics"].items())
-        for (const Value& p : t["Partitions"].items())
-            offsets.push_back({{std::string(t["Name"].text()), p["PartitionIndex"].i32()},
-                               p["CommittedOffset"].integer()});
-    KafkaError error = KafkaError::none;
+        for (const Value& p : t["Partitions"].items()) {
+            const kbus::group::TopicPartition tp{std::string(t["Name"].text()),
+                                                 p["PartitionIndex"].i32()};
+            offsets.push_back({tp, p["CommittedOffset"].integer()});
+            const std::string_view m = p["CommittedMetadata"].text();
+            too_large |= m.size() > max_commit_metadata_bytes;
+            if (!m.empty()) metadata[tp] = std::string(m);
+        }
+    KafkaError error = too_large ? KafkaError::offset_metadata_too_large : KafkaError::none;
     try {
-        backend_.commit(std::string(b["GroupId"].text()), b["GenerationIdOrMemberEpoch"].i32(),
-                        std::string(b["MemberId"].text()), offsets);
+        if (!too_large)
+            backend_.commit(std::string(b["GroupId"].text()), b["GenerationIdOrMemberEpoch"].i32(),
+                            std::string(b["MemberId"].text()), offsets, metadata);
     } catch (const kbus::Error& e) {
         error = error_of(e);
     }
@@ -210,7 +207,7 @@ void KafkaListener::committed_offsets(const std::string& group, const Value& top
                 Value& part = (*topic)["Partitions"].add();
                 part["PartitionIndex"].set(p.tp.partition);
                 part["CommittedOffset"].set(p.committed);
-                part["Metadata"].set_text("");
+                part["Metadata"].set_text(backend_.commit_metadata(group, p.tp));
             }
         } catch (const kbus::Error& e) {
             set_error(out, error_of(e));
@@ -227,8 +224,10 @@ void KafkaListener::committed_offsets(const std::string& group, const Value& top
             p["CommittedOffset"].set(-1);
             p["Metadata"].set_text("");
             try {
-                p["CommittedOffset"].set(
-                    backend_.committed(group, {name, index.i32()}).value_or(-1));
+                const kbus::group::TopicPartition tp{name, index.i32()};
+                const auto committed = backend_.committed(group, tp);
+                p["CommittedOffset"].set(committed.value_or(-1));
+                if (committed) p["Metadata"].set_text(backend_.commit_metadata(group, tp));
             } catch (const kbus::Error& e) {
                 set_error(p, error_of(e));
             }
@@ -282,7 +281,9 @@ void KafkaListener::describe_groups(KafkaConnection& c, const KafkaRequest& q) {
             const kbus::group::GroupDescription d =
                 backend_.describe_group(std::string(name.text()));
             out["GroupState"].set_text(d.state);
-            out["ProtocolType"].set_text(d.members.empty() ? "" : "consumer");
+            // Kafka keeps the type the first join set while the group lives (also once Empty);
+            // every kbus group is a consumer group.
+            out["ProtocolType"].set_text("consumer");
             out["ProtocolData"].set_text(d.protocol);
             for (const auto& m : d.members) {
                 Value& member = out["Members"].add();
@@ -313,6 +314,40 @@ void KafkaListener::delete_groups(KafkaConnection& c, const KafkaRequest& q) {
             set_error(out, e.code() == kbus::ErrorCode::invalid_group
                                ? KafkaError::group_id_not_found
                                : error_of(e));
+        }
+    }
+    respond_with(c, q, r);
+}
+
+// OffsetDelete: a group's committed offsets of some partitions are forgotten. Kafka refuses the
+// partitions of topics an active member subscribes to; kbus refuses every partition while the
+// group has members (it does not keep the members' subscriptions).
+void KafkaListener::offset_delete(KafkaConnection& c, const KafkaRequest& q) {
+    Value r = response_of(q);
+    const std::string group(q.body["GroupId"].text());
+    std::vector<kbus::group::TopicPartition> partitions;
+    for (const Value& t : q.body["Topics"].items())
+        for (const Value& p : t["Partitions"].items())
+            partitions.push_back({std::string(t["Name"].text()), p["PartitionIndex"].i32()});
+    KafkaError partition_error = KafkaError::none;
+    try {
+        backend_.delete_offsets(group, partitions);
+    } catch (const kbus::Error& e) {
+        if (e.code() == kbus::ErrorCode::group_not_empty)
+            partition_error = KafkaError::group_subscribed_to_topic;
+        else
+            set_error(r, e.code() == kbus::ErrorCode::invalid_group ? KafkaError::group_id_not_found
+                                                                    : error_of(e));
+    }
+    if (r["ErrorCode"].integer() == 0) {
+        for (const Value& t : q.body["Topics"].items()) {
+            Value& out = r["Topics"].add();
+            out["Name"].set_text(std::string(t["Name"].text()));
+            for (const Value& p : t["Partitions"].items()) {
+                Value& result = out["Partitions"].add();
+                result["PartitionIndex"].set(p["PartitionIndex"].i32());
+                set_error(result, partition_error);
+            }
         }
     }
     respond_with(c, q, r);

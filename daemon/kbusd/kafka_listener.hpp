@@ -16,6 +16,7 @@
 
 #include "kafka/batch_appender.hpp"
 #include "kafka/message.hpp"
+#include "kafka/producer_state.hpp"
 #include "kafka/schema.hpp"
 #include "kafka_backend.hpp"
 #include "kafka_connection.hpp"
@@ -113,6 +114,15 @@ class KafkaListener {
                                 const kbus::kafka::Value& p, kbus::kafka::Value& result,
                                 FetchProgress& progress);
     void list_offsets(KafkaConnection& c, const KafkaRequest& q);
+    // Log-wide: kafka_log_requests.cpp.
+    void delete_records(KafkaConnection& c, const KafkaRequest& q);
+    void offset_for_leader_epoch(KafkaConnection& c, const KafkaRequest& q);
+    void describe_log_dirs(KafkaConnection& c, const KafkaRequest& q);
+    // Idempotent producers: kafka_producer_requests.cpp.
+    void init_producer_id(KafkaConnection& c, const KafkaRequest& q);
+    // nullopt: append the decoded batch; else the answer (a duplicate's offset, or a refusal).
+    [[nodiscard]] std::optional<ProducedPartition> check_producer(const std::string& partition_key,
+                                                                  ProducedPartition result);
     // Groups: kafka_group_requests.cpp.
     void find_coordinator(KafkaConnection& c, const KafkaRequest& q);
     bool join_group(KafkaConnection& c, const KafkaRequest& q, std::int64_t now_ms);
@@ -126,11 +136,19 @@ class KafkaListener {
     void list_groups(KafkaConnection& c, const KafkaRequest& q);
     void describe_groups(KafkaConnection& c, const KafkaRequest& q);
     void delete_groups(KafkaConnection& c, const KafkaRequest& q);
+    void offset_delete(KafkaConnection& c, const KafkaRequest& q);
     // Topics: kafka_admin_requests.cpp.
     void create_topics(KafkaConnection& c, const KafkaRequest& q);
     void delete_topics(KafkaConnection& c, const KafkaRequest& q);
     void describe_configs(KafkaConnection& c, const KafkaRequest& q);
     void describe_cluster(KafkaConnection& c, const KafkaRequest& q);
+    // Topic changes: kafka_config_requests.cpp.
+    void alter_configs(KafkaConnection& c, const KafkaRequest& q);
+    void incremental_alter_configs(KafkaConnection& c, const KafkaRequest& q);
+    template <typename OverridesOf>
+    void alter_resource(const kbus::kafka::Value& resource, kbus::kafka::Value& out,
+                        bool validate_only, OverridesOf overrides_of);
+    void create_partitions(KafkaConnection& c, const KafkaRequest& q);
 
     // Topic ids (Metadata v10+, Fetch v13+): derived from the name, found again by a lookup
     // over the bus's topics when the cache does not know them.
@@ -153,6 +171,7 @@ class KafkaListener {
     std::map<int, std::unique_ptr<KafkaConnection>> connections_;  // by fd
     std::uint64_t next_connection_id_ = 1;
     kbus::kafka::BatchDecoder decoder_;
+    kbus::kafka::ProducerStateTable producers_;
     // Produce v0-2: a legacy message set converted to RecordBatch v2 (reused, as the decoder is).
     kbus::log::BatchBuilder legacy_builder_;
     std::string legacy_batch_;

@@ -3,9 +3,11 @@
 // (records here; groups in kafka_group_requests.cpp, topics in kafka_admin_requests.cpp), and
 // its response built as a message of the API's response schema and encoded at the same version.
 #include <algorithm>
+#include <map>
 
 #include <unistd.h>
 
+#include "config/topic_config.hpp"
 #include "kafka/api_schemas.hpp"
 #include "kafka/legacy_message_set.hpp"
 #include "kafka/schema_codec.hpp"
@@ -14,6 +16,7 @@
 #include "kafka_listener.hpp"
 #include "kbus/detail/clock.hpp"
 #include "kbus/error.hpp"
+#include "kbus/log/record_batch.hpp"
 
 namespace kbusd {
 
@@ -47,6 +50,7 @@ bool KafkaListener::serve(KafkaConnection& c, const RequestHeader& h, WireReader
 
 bool KafkaListener::dispatch(KafkaConnection& c, const KafkaRequest& q, std::int64_t now_ms) {
     switch (ApiKey(q.api->key)) {
+        // The requests that may wait (parked until records, a join or a sync complete).
         case ApiKey::produce:
             return produce(c, q, now_ms);
         case ApiKey::fetch:
@@ -55,52 +59,41 @@ bool KafkaListener::dispatch(KafkaConnection& c, const KafkaRequest& q, std::int
             return join_group(c, q, now_ms);
         case ApiKey::sync_group:
             return sync_group(c, q, now_ms);
-        case ApiKey::metadata:
-            metadata(c, q);
-            return true;
-        case ApiKey::list_offsets:
-            list_offsets(c, q);
-            return true;
-        case ApiKey::find_coordinator:
-            find_coordinator(c, q);
-            return true;
-        case ApiKey::heartbeat:
-            heartbeat(c, q);
-            return true;
-        case ApiKey::leave_group:
-            leave_group(c, q);
-            return true;
-        case ApiKey::offset_commit:
-            offset_commit(c, q);
-            return true;
-        case ApiKey::offset_fetch:
-            offset_fetch(c, q);
-            return true;
-        case ApiKey::create_topics:
-            create_topics(c, q);
-            return true;
-        case ApiKey::delete_topics:
-            delete_topics(c, q);
-            return true;
-        case ApiKey::list_groups:
-            list_groups(c, q);
-            return true;
-        case ApiKey::describe_groups:
-            describe_groups(c, q);
-            return true;
-        case ApiKey::delete_groups:
-            delete_groups(c, q);
-            return true;
-        case ApiKey::describe_configs:
-            describe_configs(c, q);
-            return true;
-        case ApiKey::describe_cluster:
-            describe_cluster(c, q);
-            return true;
         default:
-            close_after_answers(c, "API " + std::string(q.api->name) + " is not served");
-            return true;
+            break;
     }
+    using Handler = void (KafkaListener::*)(KafkaConnection&, const KafkaRequest&);
+    static const std::map<ApiKey, Handler> answered_at_once{
+        {ApiKey::metadata, &KafkaListener::metadata},
+        {ApiKey::list_offsets, &KafkaListener::list_offsets},
+        {ApiKey::find_coordinator, &KafkaListener::find_coordinator},
+        {ApiKey::heartbeat, &KafkaListener::heartbeat},
+        {ApiKey::leave_group, &KafkaListener::leave_group},
+        {ApiKey::offset_commit, &KafkaListener::offset_commit},
+        {ApiKey::offset_fetch, &KafkaListener::offset_fetch},
+        {ApiKey::offset_delete, &KafkaListener::offset_delete},
+        {ApiKey::create_topics, &KafkaListener::create_topics},
+        {ApiKey::delete_topics, &KafkaListener::delete_topics},
+        {ApiKey::create_partitions, &KafkaListener::create_partitions},
+        {ApiKey::delete_records, &KafkaListener::delete_records},
+        {ApiKey::list_groups, &KafkaListener::list_groups},
+        {ApiKey::describe_groups, &KafkaListener::describe_groups},
+        {ApiKey::delete_groups, &KafkaListener::delete_groups},
+        {ApiKey::describe_configs, &KafkaListener::describe_configs},
+        {ApiKey::alter_configs, &KafkaListener::alter_configs},
+        {ApiKey::incremental_alter_configs, &KafkaListener::incremental_alter_configs},
+        {ApiKey::describe_cluster, &KafkaListener::describe_cluster},
+        {ApiKey::describe_log_dirs, &KafkaListener::describe_log_dirs},
+        {ApiKey::offset_for_leader_epoch, &KafkaListener::offset_for_leader_epoch},
+        {ApiKey::init_producer_id, &KafkaListener::init_producer_id},
+    };
+    const auto it = answered_at_once.find(ApiKey(q.api->key));
+    if (it == answered_at_once.end()) {
+        close_after_answers(c, "API " + std::string(q.api->name) + " is not served");
+        return true;
+    }
+    (this->*(it->second))(c, q);
+    return true;
 }
 
 Value KafkaListener::response_of(const KafkaRequest& q) const {
@@ -235,12 +228,20 @@ std::optional<ProducedPartition> KafkaListener::produce_partition(const KafkaReq
                                                  std::to_string(result.index) +
                                                  " refused: " + d.message);
         } else {
+            const bool idempotent = decoder_.producer().id >= 0;
+            const std::string key =
+                idempotent ? topic + "-" + std::to_string(result.index) : std::string();
+            if (idempotent)
+                if (auto answered = check_producer(key, result)) return answered;
             const ProduceOutcome o = backend_.produce(topic, result.index, decoder_);
             switch (o.status) {
                 case ProduceStatus::appended:
                     result.base_offset = o.base_offset;
                     result.log_append_time_ms = o.log_append_time_ms;
                     result.log_start_offset = o.log_start_offset;
+                    if (idempotent)
+                        producers_.appended(key, decoder_.producer(), o.base_offset,
+                                            kbus::detail::wall_clock_ms());
                     break;
                 case ProduceStatus::too_large:
                     result.error = KafkaError::record_list_too_large;
@@ -265,7 +266,15 @@ std::optional<ProducedPartition> KafkaListener::produce_partition(const KafkaReq
 DecodeResult KafkaListener::decode_records(const KafkaRequest& q, std::string_view records,
                                            const std::string& topic) {
     const std::uint32_t max_record_bytes = backend_.max_record_bytes(topic);
-    if (q.version() >= 3) return decoder_.decode(records, max_record_bytes);
+    if (q.version() >= 3) {
+        // zstd came with Produce v7 (KIP-110): Kafka refuses it in older requests.
+        const kbus::log::BatchView header(
+            {reinterpret_cast<const std::byte*>(records.data()), records.size()});
+        if (q.version() < 7 && records.size() >= kbus::log::batch_header_bytes &&
+            header.compression_codec() == int(kbus::config::Compression::zstd))
+            return {KafkaError::unsupported_compression_type, "zstd needs Produce v7 or later"};
+        return decoder_.decode(records, max_record_bytes);
+    }
     const DecodeResult up =
         legacy::upconvert(records, kbus::detail::wall_clock_ms(),
                           records.size() * 64 + max_record_bytes, legacy_builder_, legacy_batch_);
@@ -440,6 +449,9 @@ std::int64_t KafkaListener::timestamp_at(const std::string& topic, std::int32_t 
     }
 }
 
+// ListOffsets' timestamp -3 (KIP-734, v7+): the record with the newest timestamp.
+constexpr std::int64_t max_timestamp_spec = -3;
+
 void KafkaListener::list_offsets(KafkaConnection& c, const KafkaRequest& q) {
     Value r = response_of(q);
     for (const Value& t : q.body["Topics"].items()) {
@@ -454,7 +466,11 @@ void KafkaListener::list_offsets(KafkaConnection& c, const KafkaRequest& q) {
             // -4 (earliest local, KIP-1005) and -5 (earliest tiered): every segment is local.
             if (timestamp == -4 || timestamp == -5) timestamp = -2;
             try {
-                if (const auto o = backend_.offset_for(name, index, timestamp)) {
+                if (timestamp == max_timestamp_spec) {
+                    const auto found = backend_.max_timestamp(name, index);
+                    result["Offset"].set(found ? found->offset : -1);
+                    result["Timestamp"].set(found ? found->timestamp : -1);
+                } else if (const auto o = backend_.offset_for(name, index, timestamp)) {
                     result["Offset"].set(*o);
                     // By time: the found record's own timestamp, as Kafka answers.
                     if (timestamp >= 0) result["Timestamp"].set(timestamp_at(name, index, *o));

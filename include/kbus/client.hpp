@@ -81,6 +81,21 @@ class Client {
         forget_topic(name);
     }
 
+    /// Grows the topic to `partitions` partitions (it never shrinks). Producers made before see
+    /// the new ones once they fetch the topic's metadata again.
+    void add_partitions(std::string_view name, std::int32_t partitions) {
+        (void)request(protocol::CreatePartitionsRequest{std::string(name), partitions});
+        forget_topic(name);
+    }
+
+    /// Deletes the partition's records below `offset` (-1: all it holds now); returns the new
+    /// log start. Error(offset_out_of_range) past the high watermark.
+    std::int64_t delete_records(std::string_view topic, std::int32_t partition,
+                                std::int64_t offset) {
+        return request(protocol::DeleteRecordsRequest{std::string(topic), partition, offset})
+            .log_start_offset;
+    }
+
     void delete_topic(std::string_view name) {
         (void)request(protocol::DeleteTopicRequest{std::string(name)});
         forget_topic(name);

@@ -119,6 +119,31 @@ struct AlterTopicRequest {
     KBUS_FIELDS(name, config)
 };
 
+/// Grows a topic to `partitions` partitions (Kafka's CreatePartitions); it never shrinks. New keys
+/// hash over the new count.
+struct CreatePartitionsRequest {
+    static constexpr RequestType type = RequestType::create_partitions;
+    using Reply = TopicMetadata;
+    std::string name;
+    std::int32_t partitions = 0;
+    KBUS_FIELDS(name, partitions)
+};
+
+struct DeleteRecordsReply {
+    std::int64_t log_start_offset = 0;  ///< the partition's log start after the deletion
+    KBUS_FIELDS(log_start_offset)
+};
+/// Kafka's DeleteRecords: the partition's records below `offset` (-1: the high watermark) are
+/// gone; its log start moves there.
+struct DeleteRecordsRequest {
+    static constexpr RequestType type = RequestType::delete_records;
+    using Reply = DeleteRecordsReply;
+    std::string topic;
+    std::int32_t partition = 0;
+    std::int64_t offset = -1;
+    KBUS_FIELDS(topic, partition, offset)
+};
+
 struct TopicNames {
     std::vector<std::string> names;
     KBUS_FIELDS(names)

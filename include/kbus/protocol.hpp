@@ -86,8 +86,10 @@ enum class RequestType : std::uint16_t {
     reset_offsets = 20,
     stats = 21,
     report_corrupt_batch = 22,
+    create_partitions = 23,
+    delete_records = 24,
     /// One past the last: the first number not (yet) a request.
-    end_of_types = 23,
+    end_of_types = 25,
 };
 
 /// Where a consumer starts: the log start, the high watermark, an offset, or the first offset

@@ -2,7 +2,10 @@
 
 #include <sys/statvfs.h>
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "kbus/error.hpp"
 #include "kbus/names.hpp"
@@ -13,8 +16,9 @@ namespace {
 
 constexpr std::int32_t max_partitions_per_topic = 10000;
 
-[[noreturn]] void refuse(const std::string& topic, const std::string& why) {
-    throw Error(ErrorCode::resource_exhausted, "cannot create topic '" + topic + "': " + why);
+// `what`: "create topic 'x'" or "add partitions to 'x'".
+[[noreturn]] void refuse(const std::string& what, const std::string& why) {
+    throw Error(ErrorCode::resource_exhausted, "cannot " + what + ": " + why);
 }
 
 std::uint64_t rings_bytes(const config::TopicConfig& tc, std::int64_t partitions) {
@@ -89,14 +93,16 @@ config::TopicConfig Bus::check_new_locked(const protocol::TopicMetadata& m) cons
     if (m.partitions < 1 || m.partitions > max_partitions_per_topic)
         throw Error(ErrorCode::invalid_argument,
                     "partitions must be between 1 and " + std::to_string(max_partitions_per_topic));
-    check_limits(m, tc);
+    check_limits("create topic '" + m.name + "'", m.partitions, tc, true);
     return tc;
 }
 
 // kbus.max.topics, kbus.max.partitions and kbus.max.shared.memory.bytes, and the room the tmpfs
-// has now: a topic that would pass one is refused before anything is created.
-void Bus::check_limits(const protocol::TopicMetadata& m, const config::TopicConfig& tc) const {
-    std::int64_t partitions = m.partitions;
+// has now: a topic (or `extra` more partitions of one) that would pass one is refused before
+// anything is created.
+void Bus::check_limits(const std::string& what, std::int32_t extra, const config::TopicConfig& tc,
+                       bool new_topic) const {
+    std::int64_t partitions = extra;
     std::uint64_t in_use = 0;
     for (const auto& [name, t] : topics_) {
         partitions += t->meta.partitions;
@@ -108,24 +114,24 @@ void Bus::check_limits(const protocol::TopicMetadata& m, const config::TopicConf
         in_use +=
             ring::ring_layout(reserved.ring_bytes).total_bytes * std::uint64_t(reserved.partitions);
     }
-    const std::uint64_t wanted = rings_bytes(tc, m.partitions);
-    if (std::int64_t(topics_.size() + creating_.size()) >= broker_.max_topics)
-        refuse(m.name, "kbus.max.topics (" + std::to_string(broker_.max_topics) + ") reached");
+    const std::uint64_t wanted = rings_bytes(tc, extra);
+    if (new_topic && std::int64_t(topics_.size() + creating_.size()) >= broker_.max_topics)
+        refuse(what, "kbus.max.topics (" + std::to_string(broker_.max_topics) + ") reached");
     if (partitions > broker_.max_partitions)
-        refuse(m.name, "its " + std::to_string(m.partitions) + " partitions would pass " +
-                           "kbus.max.partitions (" + std::to_string(broker_.max_partitions) + ")");
+        refuse(what, "its " + std::to_string(extra) + " partitions would pass " +
+                         "kbus.max.partitions (" + std::to_string(broker_.max_partitions) + ")");
     if (broker_.max_shared_memory_bytes >= 0 &&
         std::int64_t(in_use + wanted) > broker_.max_shared_memory_bytes)
-        refuse(m.name, "its rings (" + std::to_string(wanted) + " bytes) would pass " +
-                           "kbus.max.shared.memory.bytes (" +
-                           std::to_string(broker_.max_shared_memory_bytes) + ", " +
-                           std::to_string(in_use) + " in use)");
+        refuse(what, "its rings (" + std::to_string(wanted) + " bytes) would pass " +
+                         "kbus.max.shared.memory.bytes (" +
+                         std::to_string(broker_.max_shared_memory_bytes) + ", " +
+                         std::to_string(in_use) + " in use)");
     struct statvfs fs {};
     if (::statvfs("/dev/shm", &fs) == 0 && std::uint64_t(fs.f_bavail) * fs.f_frsize < wanted)
-        refuse(m.name, "its rings need " + std::to_string(wanted) +
-                           " bytes of shared memory and /dev/shm has " +
-                           std::to_string(std::uint64_t(fs.f_bavail) * fs.f_frsize) +
-                           " free (shared memory full)");
+        refuse(what, "its rings need " + std::to_string(wanted) +
+                         " bytes of shared memory and /dev/shm has " +
+                         std::to_string(std::uint64_t(fs.f_bavail) * fs.f_frsize) +
+                         " free (shared memory full)");
 }
 
 void Bus::check_new(const protocol::CreateTopicRequest& request) const {
@@ -147,12 +153,21 @@ Bus::TopicPtr Bus::build(protocol::TopicMetadata m, const config::TopicConfig& t
     auto t = std::make_shared<Topic>();
     t->meta = m;
     t->config = tc;
-    PartitionSetup setup{"", verify, spill_options(), sink_};
-    for (std::int32_t p = 0; p < m.partitions; ++p) {
-        setup.dir = topics::partition_dir(data_dir_, m.name, p);
-        t->partitions.push_back(std::make_shared<Partition>(m, p, tc, rings_, setup));
-    }
+    t->partitions = build_partitions(m, tc, 0, m.partitions, verify);
     return t;
+}
+
+std::vector<std::shared_ptr<Partition>> Bus::build_partitions(const protocol::TopicMetadata& m,
+                                                              const config::TopicConfig& tc,
+                                                              std::int32_t from, std::int32_t to,
+                                                              bool verify) const {
+    std::vector<std::shared_ptr<Partition>> built;
+    PartitionSetup setup{"", verify, spill_options(), sink_};
+    for (std::int32_t p = from; p < to; ++p) {
+        setup.dir = topics::partition_dir(data_dir_, m.name, p);
+        built.push_back(std::make_shared<Partition>(m, p, tc, rings_, setup));
+    }
+    return built;
 }
 
 // The rings and partition directories of a topic that is not (or no longer) there.
@@ -264,6 +279,145 @@ void Bus::alter(const std::string& name, const std::vector<protocol::Setting>& c
     sink_("INFO", "altered topic '" + name + "'");
 }
 
+void Bus::replace_config(const std::string& name, const std::vector<protocol::Setting>& overrides,
+                         bool validate_only) {
+    std::vector<protocol::Setting> changes = overrides;
+    {
+        std::lock_guard lock(mutex_);
+        const TopicPtr t = topic_named(name);
+        const auto value_in = [](const std::vector<protocol::Setting>& list, const std::string& k) {
+            const auto it = std::find_if(list.begin(), list.end(),
+                                         [&](const auto& kv) { return kv.first == k; });
+            return it == list.end() ? std::optional<std::string>() : it->second;
+        };
+        // Settings fixed at creation keep their value whether or not the list names them.
+        for (const auto& [k, v] : overrides)
+            if (config::is_fixed_at_creation(k) && value_in(t->meta.config, k) != v)
+                throw Error(ErrorCode::invalid_argument, k + " cannot be altered after creation");
+        std::erase_if(changes,
+                      [](const auto& kv) { return config::is_fixed_at_creation(kv.first); });
+        // What the topic overrides now and the list leaves out goes back to its default.
+        const auto defaults = config::to_settings(broker_.topic_defaults);
+        for (const auto& [k, v] : t->meta.config)
+            if (const auto d = defaults.find(k);
+                d != defaults.end() && !config::is_fixed_at_creation(k) && !value_in(overrides, k))
+                changes.emplace_back(k, d->second);
+        (void)config::make_topic_config(t->config, changes);  // throws for a bad value
+    }
+    if (validate_only) return;
+    alter(name, changes);
+    // The defaults put back are no longer overrides.
+    std::lock_guard lock(mutex_);
+    const TopicPtr t = topic_named(name);
+    std::erase_if(t->meta.config, [&](const auto& kv) {
+        return !config::is_fixed_at_creation(kv.first) &&
+               std::none_of(overrides.begin(), overrides.end(),
+                            [&](const auto& o) { return o.first == kv.first; });
+    });
+}
+
+protocol::TopicMetadata Bus::add_partitions(const std::string& name, std::int32_t count,
+                                            bool validate_only) {
+    std::lock_guard growing(grow_mutex_);
+    protocol::TopicMetadata m;
+    config::TopicConfig tc;
+    {
+        std::lock_guard lock(mutex_);
+        const TopicPtr t = topic_named(name);
+        m = t->meta;
+        tc = t->config;
+        if (count <= m.partitions)
+            throw Error(ErrorCode::invalid_argument,
+                        "topic '" + name + "' has " + std::to_string(m.partitions) +
+                            " partitions: the count can only grow (asked for " +
+                            std::to_string(count) + ")");
+        if (count > max_partitions_per_topic)
+            throw Error(ErrorCode::invalid_argument, "partitions must be between 1 and " +
+                                                         std::to_string(max_partitions_per_topic));
+        check_limits("add partitions to '" + name + "'", count - m.partitions, tc, false);
+    }
+    if (validate_only) return m;
+    const protocol::TopicMetadata before = m;
+    m.partitions = count;
+    // A directory left by an earlier topic of this name must not leak old records into it.
+    for (std::int32_t p = before.partitions; p < count; ++p)
+        std::filesystem::remove_all(topics::partition_dir(data_dir_, name, p));
+    std::vector<std::shared_ptr<Partition>> added;
+    try {
+        added = build_partitions(m, tc, before.partitions, count, false);
+        publish_partitions(name, m.topic_id, added);
+        save();
+    } catch (const std::exception&) {
+        unpublish_partitions(name, before, added);
+        throw;
+    }
+    sink_("INFO", "topic '" + name + "' grew from " + std::to_string(before.partitions) + " to " +
+                      std::to_string(count) + " partitions");
+    std::lock_guard lock(mutex_);
+    return topic_named(name)->meta;
+}
+
+void Bus::publish_partitions(const std::string& name, std::uint64_t topic_id,
+                             const std::vector<std::shared_ptr<Partition>>& added) {
+    std::lock_guard lock(mutex_);
+    const auto it = topics_.find(name);
+    if (it == topics_.end() || it->second->meta.topic_id != topic_id)
+        throw Error(ErrorCode::unknown_topic, "topic '" + name + "' was deleted meanwhile");
+    Topic& t = *it->second;
+    t.partitions.insert(t.partitions.end(), added.begin(), added.end());
+    t.meta.partitions = std::int32_t(t.partitions.size());
+}
+
+// Undoes a growth that could not be made durable: nothing of it is left behind.
+void Bus::unpublish_partitions(const std::string& name, const protocol::TopicMetadata& before,
+                               const std::vector<std::shared_ptr<Partition>>& added) {
+    {
+        std::lock_guard lock(mutex_);
+        const auto it = topics_.find(name);
+        if (it != topics_.end() && it->second->meta.topic_id == before.topic_id) {
+            it->second->partitions.resize(std::size_t(before.partitions));
+            it->second->meta.partitions = before.partitions;
+        }
+    }
+    for (const auto& p : added) {
+        p->retire();
+        rings_.remove(before.topic_id, p->index());
+        std::error_code ec;
+        std::filesystem::remove_all(topics::partition_dir(data_dir_, name, p->index()), ec);
+    }
+}
+
+std::int64_t Bus::delete_records(const std::string& topic, std::int32_t partition,
+                                 std::int64_t offset, const std::function<void()>& wake_spill) {
+    const std::shared_ptr<Partition> p = this->partition(topic, partition);
+    const auto hw = std::int64_t(p->high_watermark());
+    if (offset == -1) offset = hw;
+    if (offset < 0 || offset > hw)
+        throw Error(ErrorCode::offset_out_of_range,
+                    "cannot delete records of " + topic + "-" + std::to_string(partition) +
+                        " before offset " + std::to_string(offset) + ": the high watermark is " +
+                        std::to_string(hw));
+    // The log start must not pass the log's end: the records on the ring go to disk first.
+    if (!wait_for_log(*p, offset, wake_spill))
+        throw Error(ErrorCode::timed_out, "the records of " + topic + "-" +
+                                              std::to_string(partition) + " before offset " +
+                                              std::to_string(offset) +
+                                              " did not reach the log within a second");
+    return p->log().delete_records_before(offset);
+}
+
+bool Bus::wait_for_log(Partition& p, std::int64_t offset,
+                       const std::function<void()>& wake_spill) const {
+    if (!broker_.spill_enable) return p.log().log_end_offset() >= offset;  // it never will
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    while (p.log().log_end_offset() < offset) {
+        if (p.request_flush()) wake_spill();
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return true;
+}
+
 std::vector<std::string> Bus::names() const {
     std::lock_guard lock(mutex_);
     std::vector<std::string> out;
@@ -297,14 +451,15 @@ config::TopicConfig Bus::config_of(const std::string& name) const {
 }
 
 protocol::TopicDescription Bus::describe(const std::string& name) const {
-    TopicPtr t;
+    std::vector<std::shared_ptr<Partition>> parts;  // copied: add_partitions may grow the list
     protocol::TopicDescription d;
     {
         std::lock_guard lock(mutex_);
-        t = topic_named(name);
+        const TopicPtr t = topic_named(name);
         d.metadata = t->meta;
+        parts = t->partitions;
     }
-    for (const auto& p : t->partitions)
+    for (const auto& p : parts)
         d.partitions.push_back(p->state());
     return d;
 }

@@ -53,6 +53,29 @@ class Bus final : public groups::SlotHosts {
     protocol::TopicMetadata create(protocol::CreateTopicRequest request);
     void remove(const std::string& name);
     void alter(const std::string& name, const std::vector<protocol::Setting>& changes);
+    // Kafka's AlterConfigs: the topic's overrides become `overrides` exactly (what is left out
+    // goes back to its default). Settings fixed at creation must keep their value.
+    void replace_config(const std::string& name, const std::vector<protocol::Setting>& overrides,
+                        bool validate_only);
+    // Kafka's CreatePartitions: the topic grows to `count` partitions (it never shrinks). The new
+    // ones are built, then published with the count at once; clients see them at their next
+    // metadata, as Kafka clients do at their next refresh. Error(invalid_argument) for a count
+    // that does not grow, resource_exhausted past a limit. Returns the new metadata.
+    protocol::TopicMetadata add_partitions(const std::string& name, std::int32_t count,
+                                           bool validate_only);
+
+    // Kafka's DeleteRecords on one partition: its log start moves to `offset` (-1: the high
+    // watermark). Records the spill has not written yet are asked for first, waking it with
+    // `wake_spill`, and waited for up to a second (else Error(timed_out)).
+    // Error(offset_out_of_range) past the high watermark. Returns the new log start.
+    std::int64_t delete_records(const std::string& topic, std::int32_t partition,
+                                std::int64_t offset, const std::function<void()>& wake_spill);
+    // Until the partition's log holds every offset below `offset` (the spill asked to write
+    // now, woken with `wake_spill`); false after a second without it, or at once when the
+    // spill is off (kbus.spill.enable=false).
+    bool wait_for_log(Partition& p, std::int64_t offset,
+                      const std::function<void()>& wake_spill) const;
+    [[nodiscard]] const std::string& data_dir() const noexcept { return data_dir_; }
 
     [[nodiscard]] std::vector<std::string> names() const;
     // The topic's metadata; with `auto_create`, a topic named before it exists is created when
@@ -78,10 +101,18 @@ class Bus final : public groups::SlotHosts {
     using TopicPtr = std::shared_ptr<Topic>;
     [[nodiscard]] TopicPtr topic_named(const std::string& name) const;  // under mutex_
     [[nodiscard]] config::TopicConfig check_new_locked(const protocol::TopicMetadata& m) const;
-    void check_limits(const protocol::TopicMetadata& m, const config::TopicConfig& tc) const;
+    void check_limits(const std::string& what, std::int32_t extra, const config::TopicConfig& tc,
+                      bool new_topic) const;
+    [[nodiscard]] std::vector<std::shared_ptr<Partition>> build_partitions(
+        const protocol::TopicMetadata& m, const config::TopicConfig& tc, std::int32_t from,
+        std::int32_t to, bool verify) const;
     [[nodiscard]] TopicPtr build(protocol::TopicMetadata m, const config::TopicConfig& tc,
                                  bool verify) const;
     void remove_files(const protocol::TopicMetadata& m) const;
+    void publish_partitions(const std::string& name, std::uint64_t topic_id,
+                            const std::vector<std::shared_ptr<Partition>>& added);
+    void unpublish_partitions(const std::string& name, const protocol::TopicMetadata& before,
+                              const std::vector<std::shared_ptr<Partition>>& added);
     void save() const;
     [[nodiscard]] spill::SpillOptions spill_options() const;
     static groups::SlotHost slot_host(const std::shared_ptr<Partition>& p);
@@ -96,6 +127,7 @@ class Bus final : public groups::SlotHosts {
     std::map<std::string, TopicPtr> topics_;
     std::map<std::string, protocol::TopicMetadata> creating_;  // reserved while being built
     std::uint64_t next_topic_id_ = 1;
+    std::mutex grow_mutex_;          // one add_partitions at a time: its count check holds
     mutable std::mutex save_mutex_;  // one topic-list write at a time, newest state last
 };
 

@@ -83,7 +83,11 @@ void apply_topic_setting(TopicConfig& c, const std::string& key, const std::stri
         c.flush_messages = parse_int(key, value, 1, i64max);
     else if (key == "flush.ms")
         c.flush_ms = parse_int(key, value, 0, i64max);
-    else if (key == "index.interval.bytes")
+    else if (key == "cleanup.policy") {
+        // Kafka's default; compaction is not there yet, so nothing else is taken.
+        if (value != "delete")
+            bad(key, value, "only delete is supported (compaction is not implemented yet)");
+    } else if (key == "index.interval.bytes")
         c.index_interval_bytes =
             std::int32_t(parse_int(key, value, 0, std::numeric_limits<std::int32_t>::max()));
     else
@@ -122,6 +126,7 @@ std::map<std::string, std::string> to_settings(const TopicConfig& c) {
         {"flush.messages", std::to_string(c.flush_messages)},
         {"flush.ms", std::to_string(c.flush_ms)},
         {"index.interval.bytes", std::to_string(c.index_interval_bytes)},
+        {"cleanup.policy", "delete"},
     };
 }
 

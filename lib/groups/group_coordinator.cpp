@@ -367,7 +367,7 @@ void GroupCoordinator::tick(std::int64_t now_ms) {
 void GroupCoordinator::commit(
     const std::string& group, std::int32_t generation, const std::string& member,
     const std::vector<std::pair<group::TopicPartition, std::int64_t>>& offsets,
-    const BoundsOf& bounds, std::int64_t now_ms) {
+    const BoundsOf& bounds, std::int64_t now_ms, const CommitMetadata& metadata) {
     check_group_name(group);
     Group* g = find(group);
     const Member* m = nullptr;
@@ -405,8 +405,10 @@ void GroupCoordinator::commit(
                         "commit refused: " + tp.topic + "-" + std::to_string(tp.partition) +
                             " is not assigned to member " + member);
     }
-    for (const auto& [tp, offset] : offsets)
-        offsets_.commit(group, tp, offset);
+    for (const auto& [tp, offset] : offsets) {
+        const auto m = metadata.find(tp);
+        offsets_.commit(group, tp, offset, m == metadata.end() ? std::string() : m->second);
+    }
 }
 
 std::vector<std::pair<std::int32_t, std::int64_t>> GroupCoordinator::committed(
@@ -493,6 +495,17 @@ void GroupCoordinator::remove(const std::string& group) {
     groups_.erase(group);
     offsets_.erase_group(group);
     sink_("INFO", "deleted group '" + group + "'");
+}
+
+void GroupCoordinator::delete_offsets(const std::string& group,
+                                      const std::vector<group::TopicPartition>& partitions) {
+    check_group_name(group);
+    if (!exists(group)) throw Error(ErrorCode::invalid_group, "unknown group '" + group + "'");
+    if (has_members(group))
+        throw Error(ErrorCode::group_not_empty,
+                    "group '" + group + "' has active members; stop them first");
+    for (const group::TopicPartition& tp : partitions)
+        offsets_.erase_offset(group, tp);
 }
 
 void GroupCoordinator::reset(

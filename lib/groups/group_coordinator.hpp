@@ -26,6 +26,9 @@
 
 namespace kbus::groups {
 
+// Kafka clients' commit metadata, by partition (absent: none).
+using CommitMetadata = std::map<group::TopicPartition, std::string>;
+
 enum class GroupState { empty, preparing_rebalance, completing_rebalance, stable };
 [[nodiscard]] const char* to_string(GroupState s) noexcept;
 
@@ -64,7 +67,11 @@ class GroupCoordinator {
     // the whole commit.
     void commit(const std::string& group, std::int32_t generation, const std::string& member,
                 const std::vector<std::pair<group::TopicPartition, std::int64_t>>& offsets,
-                const BoundsOf& bounds, std::int64_t now_ms);
+                const BoundsOf& bounds, std::int64_t now_ms, const CommitMetadata& metadata = {});
+    [[nodiscard]] std::string metadata(const std::string& group,
+                                       const group::TopicPartition& tp) const {
+        return offsets_.metadata(group, tp);
+    }
     [[nodiscard]] std::vector<std::pair<std::int32_t, std::int64_t>> committed(
         const std::string& group, const std::string& topic) const;
 
@@ -73,6 +80,10 @@ class GroupCoordinator {
                                                    const BoundsOf& bounds) const;
     // Both need a group without members (Kafka's NON_EMPTY_GROUP otherwise).
     void remove(const std::string& group);
+    // Kafka's OffsetDelete: the group's committed offsets of these partitions are forgotten.
+    // Error(invalid_group) for an unknown group, group_not_empty while it has members.
+    void delete_offsets(const std::string& group,
+                        const std::vector<group::TopicPartition>& partitions);
     void reset(const std::string& group,
                const std::vector<std::pair<group::TopicPartition, std::int64_t>>& offsets);
     [[nodiscard]] bool exists(const std::string& group) const;

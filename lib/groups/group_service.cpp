@@ -50,12 +50,18 @@ void GroupService::leave(const group::LeaveGroupRequest& request) {
     coordinator_.leave(request.group, request.member_id, detail::wall_clock_ms());
 }
 
-void GroupService::commit(const group::CommitOffsetsRequest& request) {
+void GroupService::commit(const group::CommitOffsetsRequest& request,
+                          const CommitMetadata& metadata) {
     std::lock_guard lock(mutex_);
     slots_.persist();
     coordinator_.commit(request.group, request.generation, request.member_id, request.offsets,
-                        bounds_, detail::wall_clock_ms());
+                        bounds_, detail::wall_clock_ms(), metadata);
     slots_.mirror(request.group, request.offsets);
+}
+
+std::string GroupService::metadata(const std::string& group, const group::TopicPartition& tp) {
+    std::lock_guard lock(mutex_);
+    return coordinator_.metadata(group, tp);
 }
 
 group::PartitionOffsets GroupService::committed(const std::string& group,
@@ -83,6 +89,12 @@ void GroupService::remove(const std::string& group) {
     std::lock_guard lock(mutex_);
     coordinator_.remove(group);
     slots_.free(group);
+}
+
+void GroupService::delete_offsets(const std::string& group,
+                                  const std::vector<group::TopicPartition>& partitions) {
+    std::lock_guard lock(mutex_);
+    coordinator_.delete_offsets(group, partitions);
 }
 
 // kafka-consumer-groups.sh --reset-offsets: the log start, the high watermark, an offset

@@ -40,12 +40,15 @@ class GroupService {
                                              bool with_grants);
     void heartbeat(const group::HeartbeatRequest& request);
     void leave(const group::LeaveGroupRequest& request);
-    void commit(const group::CommitOffsetsRequest& request);
+    void commit(const group::CommitOffsetsRequest& request, const CommitMetadata& metadata = {});
+    [[nodiscard]] std::string metadata(const std::string& group, const group::TopicPartition& tp);
     [[nodiscard]] group::PartitionOffsets committed(const std::string& group,
                                                     const std::string& topic);
     [[nodiscard]] std::vector<group::GroupListing> list();
     [[nodiscard]] group::GroupDescription describe(const std::string& group);
     void remove(const std::string& group);
+    void delete_offsets(const std::string& group,
+                        const std::vector<group::TopicPartition>& partitions);
     [[nodiscard]] group::PartitionOffsets reset(const group::ResetOffsetsRequest& request);
     // Every group's committed offset and lag per partition, for the stats.
     [[nodiscard]] std::vector<stats::GroupPartitionLag> lags();

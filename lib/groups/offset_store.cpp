@@ -5,6 +5,40 @@
 #include "kbus/error.hpp"
 
 namespace kbus::groups {
+namespace {
+
+// Commit metadata is any bytes: kept as hex, one token of the line.
+std::string to_hex(const std::string& bytes) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out;
+    for (const unsigned char c : bytes) {
+        out += digits[c >> 4];
+        out += digits[c & 15];
+    }
+    return out;
+}
+
+// Damage (a digit that is none) costs the metadata, never the offset.
+std::string from_hex(const std::string& hex) {
+    const auto value = [](char c) {
+        return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    };
+    std::string out;
+    for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
+        const int hi = value(hex[i]), lo = value(hex[i + 1]);
+        if (hi < 0 || lo < 0) return {};
+        out += char(hi * 16 + lo);
+    }
+    return out;
+}
+
+std::string commit_line(const std::string& group, const group::TopicPartition& tp,
+                        std::int64_t offset, const std::string& metadata) {
+    return "commit " + group + " " + tp.topic + " " + std::to_string(tp.partition) + " " +
+           std::to_string(offset) + (metadata.empty() ? "" : " " + to_hex(metadata)) + "\n";
+}
+
+}  // namespace
 
 namespace {
 // Past this size the file is rewritten with only the live offsets.
@@ -43,9 +77,20 @@ void OffsetStore::load() {
         if (op == "commit" && (fields >> group >> topic >> partition >> offset) && partition >= 0 &&
             offset >= 0) {
             offsets_[group][{topic, partition}] = offset;
+            std::string hex;
+            if (fields >> hex)
+                metadata_[{group, {topic, partition}}] = from_hex(hex);
+            else
+                metadata_.erase({group, {topic, partition}});
         } else if (op == "delete-group" && (fields >> group)) {
             offsets_.erase(group);
+            std::erase_if(metadata_, [&](const auto& e) { return e.first.first == group; });
+        } else if (op == "delete-offset" && (fields >> group >> topic >> partition)) {
+            if (auto it = offsets_.find(group); it != offsets_.end())
+                it->second.erase({topic, partition});
+            metadata_.erase({group, {topic, partition}});
         } else if (op == "delete-topic" && (fields >> topic)) {
+            std::erase_if(metadata_, [&](const auto& e) { return e.first.second.topic == topic; });
             for (auto& [g, m] : offsets_)
                 std::erase_if(m, [&](const auto& e) { return e.first.topic == topic; });
         } else {
@@ -60,8 +105,7 @@ void OffsetStore::compact() {
     std::string text;
     for (const auto& [group, m] : offsets_)
         for (const auto& [tp, offset] : m)
-            text += "commit " + group + " " + tp.topic + " " + std::to_string(tp.partition) + " " +
-                    std::to_string(offset) + "\n";
+            text += commit_line(group, tp, offset, metadata(group, tp));
     // The old file stays open until its replacement is in place: a compaction that fails (a
     // full disk) leaves the store appending where it was, not closed.
     log::write_file_durably(path_, text);
@@ -75,18 +119,36 @@ void OffsetStore::append(const std::string& line) {
     if (file_size_ > compact_above_bytes) compact();
 }
 
+std::string OffsetStore::metadata(const std::string& group, const group::TopicPartition& tp) const {
+    const auto it = metadata_.find({group, tp});
+    return it == metadata_.end() ? std::string() : it->second;
+}
+
 void OffsetStore::commit(const std::string& group, const group::TopicPartition& tp,
-                         std::int64_t offset) {
-    append("commit " + group + " " + tp.topic + " " + std::to_string(tp.partition) + " " +
-           std::to_string(offset) + "\n");
+                         std::int64_t offset, const std::string& metadata) {
+    append(commit_line(group, tp, offset, metadata));
     offsets_[group][tp] = offset;
+    if (metadata.empty())
+        metadata_.erase({group, tp});
+    else
+        metadata_[{group, tp}] = metadata;
 }
 
 void OffsetStore::erase_group(const std::string& group) {
+    std::erase_if(metadata_, [&](const auto& e) { return e.first.first == group; });
     if (offsets_.erase(group) != 0) append("delete-group " + group + "\n");
 }
 
+void OffsetStore::erase_offset(const std::string& group, const group::TopicPartition& tp) {
+    const auto it = offsets_.find(group);
+    metadata_.erase({group, tp});
+    if (it == offsets_.end() || it->second.erase(tp) == 0) return;
+    if (it->second.empty()) offsets_.erase(it);
+    append("delete-offset " + group + " " + tp.topic + " " + std::to_string(tp.partition) + "\n");
+}
+
 void OffsetStore::erase_topic(const std::string& topic) {
+    std::erase_if(metadata_, [&](const auto& e) { return e.first.second.topic == topic; });
     bool any = false;
     for (auto& [g, m] : offsets_)
         any |= std::erase_if(m, [&](const auto& e) { return e.first.topic == topic; }) != 0;

@@ -1,7 +1,8 @@
 // Committed offsets per (group, topic, partition), durable through any crash of the daemon:
 // <data dir>/__kbus_offsets is an append-only log of lines
-//   commit <group> <topic> <partition> <offset>
+//   commit <group> <topic> <partition> <offset> [<metadata, hex>]
 //   delete-group <group>
+//   delete-offset <group> <topic> <partition>
 //   delete-topic <topic>
 // written with one write() each (so a killed daemon loses nothing the kernel has; syncing is
 // the page cache's, as Kafka's offsets topic by default). At start the file is read (the last
@@ -29,13 +30,19 @@ class OffsetStore {
     OffsetStore(const std::string& data_dir, logging::LogSink sink);
 
     // Throws Error(io_error) if the line cannot be written (the commit then did not happen).
-    void commit(const std::string& group, const group::TopicPartition& tp, std::int64_t offset);
+    // `metadata`: the client's string kept with the offset (Kafka's commit metadata).
+    void commit(const std::string& group, const group::TopicPartition& tp, std::int64_t offset,
+                const std::string& metadata = {});
     void erase_group(const std::string& group);
+    void erase_offset(const std::string& group, const group::TopicPartition& tp);
     void erase_topic(const std::string& topic);
 
     [[nodiscard]] std::optional<std::int64_t> committed(const std::string& group,
                                                         const group::TopicPartition& tp) const;
     [[nodiscard]] const OffsetMap* offsets_of(const std::string& group) const;
+    // The metadata committed with the offset ("" if none).
+    [[nodiscard]] std::string metadata(const std::string& group,
+                                       const group::TopicPartition& tp) const;
     [[nodiscard]] std::vector<std::string> groups() const;
 
   private:
@@ -46,6 +53,7 @@ class OffsetStore {
     std::string path_;
     logging::LogSink sink_;
     std::map<std::string, OffsetMap> offsets_;
+    std::map<std::pair<std::string, group::TopicPartition>, std::string> metadata_;  // non-empty
     log::File file_;
     std::uint64_t file_size_ = 0;
     std::uint64_t whole_lines_bytes_ = 0;  // of the file as loaded: up to its last '\n'

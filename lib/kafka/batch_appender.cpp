@@ -87,7 +87,10 @@ DecodeResult BatchDecoder::decode(std::string_view bytes, std::uint32_t max_reco
     headers_.clear();
     frame_bytes_ = longest_frame_ = 0;
     const log::BatchView batch({reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()});
+    producer_ = {};
     if (DecodeResult d = check_batch(batch, bytes); d.error != KafkaError::none) return d;
+    producer_ = {batch.producer_id(), batch.producer_epoch(), batch.base_sequence(),
+                 batch.record_count()};
     std::span<const std::byte> records;
     if (DecodeResult d = records_of(batch, max_record_bytes, records); d.error != KafkaError::none)
         return d;

@@ -31,6 +31,14 @@ struct DecodeResult {
     std::string message;  // why, for the log
 };
 
+// Who wrote a batch, for an idempotent producer's checks (producer_state.hpp).
+struct ProducerStamp {
+    std::int64_t id = -1;
+    std::int16_t epoch = -1;
+    std::int32_t first_sequence = -1;
+    std::int32_t record_count = 0;
+};
+
 // Decodes one batch into views (into the request, or into its own decompression buffer);
 // reused from request to request, so a warm decoder allocates nothing.
 class BatchDecoder {
@@ -42,6 +50,8 @@ class BatchDecoder {
     [[nodiscard]] const std::vector<DecodedRecord>& records() const noexcept { return records_; }
     [[nodiscard]] const std::vector<HeaderView>& headers() const noexcept { return headers_; }
     [[nodiscard]] std::uint64_t frame_bytes() const noexcept { return frame_bytes_; }
+    // The batch's idempotent producer stamp (producer id -1: none).
+    [[nodiscard]] const ProducerStamp& producer() const noexcept { return producer_; }
     [[nodiscard]] std::uint64_t longest_frame() const noexcept { return longest_frame_; }
 
   private:
@@ -55,6 +65,7 @@ class BatchDecoder {
     std::vector<HeaderView> headers_;
     std::uint64_t frame_bytes_ = 0;
     std::uint64_t longest_frame_ = 0;
+    ProducerStamp producer_;
 };
 
 struct AppendResult {

@@ -26,6 +26,7 @@ PartitionLog::PartitionLog(std::string dir, const config::TopicConfig& config, b
     recover(bases, verify, recovery_point);
     if (segments_.empty()) roll(0);
     settle_recovery_point(verify, recovery_point);
+    read_start_checkpoint();
     publish_offsets();
 }
 
@@ -101,19 +102,57 @@ void PartitionLog::log_recovered(const Segment& s, const RecoveryResult& r) {
 // after a clean stop: the stop synced everything (a log from before checkpoints existed).
 std::int64_t PartitionLog::read_recovery_point(bool verify) {
     const std::int64_t unknown = verify ? 0 : std::numeric_limits<std::int64_t>::max();
+    bool readable = true;
+    const std::optional<std::int64_t> offset = read_offset_file(checkpoint_path(), readable);
+    if (!readable)
+        sink_("WARN", checkpoint_path() + " is unreadable; recovering " + dir_ +
+                          " as if nothing was known to be on disk");
+    return recovery_point_ = offset.value_or(unknown);
+}
+
+// A checkpoint file as Kafka writes it: version 0, one entry (topic, partition, offset).
+// nullopt when missing or (readable = false) unreadable.
+std::optional<std::int64_t> PartitionLog::read_offset_file(const std::string& path,
+                                                           bool& readable) {
     std::string text;
-    if (!read_whole_file(checkpoint_path(), text)) return recovery_point_ = unknown;
+    readable = true;
+    if (!read_whole_file(path, text)) return std::nullopt;
     std::istringstream in(text);
     std::string topic, partition;
     int version = -1, count = -1;
     std::int64_t offset = -1;
     if (!(in >> version >> count >> topic >> partition >> offset) || version != 0 || count != 1 ||
         offset < 0) {
-        sink_("WARN", checkpoint_path() + " is unreadable; recovering " + dir_ +
-                          " as if nothing was known to be on disk");
-        return recovery_point_ = unknown;
+        readable = false;
+        return std::nullopt;
     }
-    return recovery_point_ = offset;
+    return offset;
+}
+
+// A DeleteRecords floor kept from before: never past the recovered log's end (offsets lost to a
+// crash are offered again by the spill, and must not land below a start they can never reach).
+void PartitionLog::read_start_checkpoint() {
+    bool readable = true;
+    const auto offset = read_offset_file(start_checkpoint_path(), readable);
+    if (!readable) sink_("WARN", start_checkpoint_path() + " is unreadable; ignored");
+    if (offset) deleted_before_ = std::min(*offset, active().next_offset());
+}
+
+std::int64_t PartitionLog::delete_records_before(std::int64_t offset) {
+    std::lock_guard deleting(delete_mutex_);  // the floor only moves up, one writer at a time
+    const std::int64_t end = log_end_offset();
+    if (offset < 0 || offset > end)
+        throw Error(ErrorCode::offset_out_of_range, "cannot delete records before offset " +
+                                                        std::to_string(offset) +
+                                                        ": the log ends at " + std::to_string(end));
+    if (offset <= log_start_offset()) return log_start_offset();
+    // Durable first: a restart must not bring the records back.
+    write_checkpoint(start_checkpoint_path(), offset);
+    std::lock_guard lock(mutex_);
+    deleted_before_ = offset;
+    publish_offsets();
+    sink_("INFO", "deleted records of " + dir_ + " before offset " + std::to_string(offset));
+    return log_start_offset();
 }
 
 // After recovery every offset of the log is on disk or was checked batch by batch; what was
@@ -142,7 +181,7 @@ void PartitionLog::settle_recovery_point(bool verify, std::int64_t recovery_poin
 void PartitionLog::advance_recovery_point(std::int64_t offset) noexcept {
     if (offset <= recovery_point_) return;
     try {
-        write_checkpoint(offset);
+        write_checkpoint(checkpoint_path(), offset);
         recovery_point_ = offset;
     } catch (const std::exception& e) {
         // The point stays where it was: the next recovery checks more than it needs to.
@@ -152,18 +191,19 @@ void PartitionLog::advance_recovery_point(std::int64_t offset) noexcept {
     }
 }
 
-void PartitionLog::write_checkpoint(std::int64_t offset) {
+void PartitionLog::write_checkpoint(const std::string& path, std::int64_t offset) {
     const std::string name = fs::path(dir_).filename().string();
     const auto dash = name.rfind('-');
     const std::string topic = dash == std::string::npos ? name : name.substr(0, dash);
     const std::string partition = dash == std::string::npos ? "0" : name.substr(dash + 1);
-    write_file_durably(checkpoint_path(),
+    write_file_durably(path,
                        "0\n1\n" + topic + " " + partition + " " + std::to_string(offset) + "\n");
 }
 
 void PartitionLog::publish_offsets() noexcept {
     // Release: a reader that sees an offset finds the segments that hold it.
-    log_start_offset_.store(segments_.begin()->first, std::memory_order_release);
+    log_start_offset_.store(std::max(segments_.begin()->first, deleted_before_),
+                            std::memory_order_release);
     log_end_offset_.store(segments_.rbegin()->second->next_offset(), std::memory_order_release);
 }
 
@@ -283,9 +323,13 @@ std::vector<std::unique_ptr<Segment>> PartitionLog::take_expired(std::int64_t no
         const bool over_size =
             config_.retention_bytes >= 0 &&
             total - oldest.size_bytes() >= std::uint64_t(config_.retention_bytes);
-        if (!expired && !over_size) break;
+        const bool deleted = oldest.next_offset() <= deleted_before_;
+        if (!expired && !over_size && !deleted) break;
         sink_("INFO", "retention: deleted " + oldest.log_path() + " (" +
-                          (expired ? "older than retention.ms" : "over retention.bytes") + ")");
+                          (deleted   ? "below the log start (DeleteRecords)"
+                           : expired ? "older than retention.ms"
+                                     : "over retention.bytes") +
+                          ")");
         total -= oldest.size_bytes();
         taken.push_back(std::move(segments_.begin()->second));
         segments_.erase(segments_.begin());
@@ -363,6 +407,20 @@ std::optional<std::int64_t> PartitionLog::offset_for_timestamp(std::int64_t ts) 
     for (const auto& [base, s] : segments_)
         if (auto o = s->offset_for_timestamp(ts)) return std::max(*o, log_start_offset());
     return std::nullopt;
+}
+
+// The newest timestamp in the log and the first offset carrying it (Kafka's ListOffsets -3).
+std::optional<TimestampAndOffset> PartitionLog::max_timestamp_record() const {
+    std::lock_guard lock(mutex_);
+    const Segment* best = nullptr;
+    for (const auto& [base, s] : segments_)
+        if (s->max_timestamp() >= 0 &&
+            (best == nullptr || s->max_timestamp() > best->max_timestamp()))
+            best = s.get();
+    if (best == nullptr) return std::nullopt;
+    const auto offset = best->offset_for_timestamp(best->max_timestamp());
+    if (!offset) return std::nullopt;  // its batch lost to damage
+    return TimestampAndOffset{best->max_timestamp(), std::max(*offset, log_start_offset())};
 }
 
 }  // namespace kbus::log

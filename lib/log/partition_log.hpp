@@ -31,6 +31,11 @@
 
 namespace kbus::log {
 
+struct TimestampAndOffset {
+    std::int64_t timestamp = -1;
+    std::int64_t offset = -1;
+};
+
 class PartitionLog {
   public:
     // Opens the directory (creating it for the access policy), recovering its segments. `verify`
@@ -63,6 +68,15 @@ class PartitionLog {
     // returns how many.
     std::size_t apply_retention(std::int64_t now_ms);
 
+    // Kafka's DeleteRecords: offsets below `offset` are gone for readers at once (the log start
+    // moves there, kept in log-start-offset-checkpoint so that a restart keeps it); the segments
+    // wholly below it go at the next retention pass. Error(offset_out_of_range) past the log end.
+    // Returns the log start after it.
+    std::int64_t delete_records_before(std::int64_t offset);
+    [[nodiscard]] std::string start_checkpoint_path() const {
+        return dir_ + "/log-start-offset-checkpoint";
+    }
+
     // Whole batches from the one holding `offset`, up to max_bytes (at least one batch), never
     // across damage. Empty if offset is at or past the log end. Throws Error(offset_out_of_range)
     // below log start, and Error(corrupt_record) if damage cost `offset` (or lies between it and
@@ -77,6 +91,8 @@ class PartitionLog {
     [[nodiscard]] Extent locate(std::int64_t offset, std::size_t max_bytes) const;
     // The first offset with a timestamp >= ts, if any (the timeindex, then the batches).
     [[nodiscard]] std::optional<std::int64_t> offset_for_timestamp(std::int64_t ts) const;
+    // The newest timestamp in the log and the first offset that carries it (nullopt: none).
+    [[nodiscard]] std::optional<TimestampAndOffset> max_timestamp_record() const;
 
     // Damage in a segment file, and the offsets it cost.
     struct Damage {
@@ -120,7 +136,10 @@ class PartitionLog {
     void settle_recovery_point(bool verify, std::int64_t recovery_point);
     // After a sync that covered every offset below `offset` (the appending thread).
     void advance_recovery_point(std::int64_t offset) noexcept;
-    void write_checkpoint(std::int64_t offset);
+    void write_checkpoint(const std::string& path, std::int64_t offset);
+    [[nodiscard]] static std::optional<std::int64_t> read_offset_file(const std::string& path,
+                                                                      bool& readable);
+    void read_start_checkpoint();
 
     Segment& active() { return *segments_.rbegin()->second; }
     // Starts a segment at base_offset; the one it closes is returned for the caller to sync
@@ -141,6 +160,8 @@ class PartitionLog {
     std::map<std::int64_t, std::unique_ptr<Segment>> segments_;  // by base offset
     std::atomic<std::int64_t> log_start_offset_{0};
     std::atomic<std::int64_t> log_end_offset_{0};
+    std::int64_t deleted_before_ = 0;  // the DeleteRecords floor, under mutex_
+    std::mutex delete_mutex_;          // one DeleteRecords at a time (its checkpoint write)
     // The appending thread's own bookkeeping (not under the mutex).
     std::int64_t unflushed_messages_ = 0;
     std::int64_t last_flush_ms_ = 0;

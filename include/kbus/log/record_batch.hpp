@@ -94,6 +94,16 @@ class BatchView {
     [[nodiscard]] std::int64_t base_timestamp() const noexcept {
         return get<std::int64_t>(base_timestamp_offset);
     }
+    /// An idempotent producer's id, epoch and first sequence number (-1: none).
+    [[nodiscard]] std::int64_t producer_id() const noexcept {
+        return get<std::int64_t>(producer_id_offset);
+    }
+    [[nodiscard]] std::int16_t producer_epoch() const noexcept {
+        return get<std::int16_t>(producer_epoch_offset);
+    }
+    [[nodiscard]] std::int32_t base_sequence() const noexcept {
+        return get<std::int32_t>(base_sequence_offset);
+    }
     [[nodiscard]] std::int64_t max_timestamp() const noexcept {
         return get<std::int64_t>(max_timestamp_offset);
     }

@@ -1,0 +1,65 @@
+// The Kafka listener's idempotent producers: InitProducerId hands out producer ids and epochs
+// (producer_state.hpp keeps them, and checks every stamped batch before it is appended).
+// Transactions are not served: a transactional id gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+// the non-retriable answer a Kafka broker gives a client it does not allow transactions, which
+// every client reports at once (a retriable error would have it retry until its timeout), and
+// kbusd logs why.
+#include "kafka_errors.hpp"
+#include "kafka_listener.hpp"
+#include "kbus/detail/clock.hpp"
+
+namespace kbusd {
+
+using namespace kbus::kafka;
+
+void KafkaListener::init_producer_id(KafkaConnection& c, const KafkaRequest& q) {
+    Value r = response_of(q);
+    if (!q.body["TransactionalId"].is_null()) {
+        set_error(r, KafkaError::transactional_id_authorization_failed);
+        r["ProducerId"].set(std::int64_t(-1));
+        r["ProducerEpoch"].set(-1);
+        warn("transactions", "InitProducerId for transactional id '" +
+                                 std::string(q.body["TransactionalId"].text()) +
+                                 "' refused: kbus does not serve transactions yet");
+        respond_with(c, q, r);
+        return;
+    }
+    std::optional<ProducerStateTable::ProducerId> current;
+    if (q.body["ProducerId"].integer() >= 0)
+        current = ProducerStateTable::ProducerId{q.body["ProducerId"].integer(),
+                                                 q.body["ProducerEpoch"].i16()};
+    const auto granted = producers_.init(current, kbus::detail::wall_clock_ms());
+    r["ProducerId"].set(granted.id);
+    r["ProducerEpoch"].set(granted.epoch);
+    respond_with(c, q, r);
+}
+
+// An idempotent producer's batch against what the partition has seen from it: appended,
+// answered as the duplicate it is (with the offset it got before), or refused.
+std::optional<ProducedPartition> KafkaListener::check_producer(const std::string& partition_key,
+                                                               ProducedPartition result) {
+    const ProducerStateTable::Check check = producers_.check(partition_key, decoder_.producer());
+    switch (check.verdict) {
+        case ProducerStateTable::Verdict::append:
+            return std::nullopt;
+        case ProducerStateTable::Verdict::duplicate:
+            result.base_offset = check.base_offset;
+            return result;
+        case ProducerStateTable::Verdict::refuse:
+            result.error = check.error;
+            warn("producer " + partition_key,
+                 "Kafka produce to " + partition_key + " refused: producer " +
+                     std::to_string(decoder_.producer().id) + " epoch " +
+                     std::to_string(decoder_.producer().epoch) + " sequence " +
+                     std::to_string(decoder_.producer().first_sequence) + " (" +
+                     (check.error == KafkaError::out_of_order_sequence_number ? "out of order"
+                      : check.error == KafkaError::invalid_producer_epoch     ? "an old epoch"
+                      : check.error == KafkaError::unknown_producer_id ? "an unknown producer"
+                                                                       : "a bad stamp") +
+                     ")");
+            return result;
+    }
+    return std::nullopt;
+}
+
+}  // namespace kbusd

@@ -1,0 +1,401 @@
+// kbusd's Kafka listener for the admin and idempotent-producer APIs, as requests encoded at
+// Kafka's own versions (the schema tables) on a raw connection: topic configs altered whole and
+// one at a time, partitions added, records deleted, committed offsets deleted, log dirs and
+// leader epochs described, the newest timestamp found; an idempotent producer's retried batch
+// acknowledged once with its first offset, a gap and an old epoch refused.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "daemon_fixture.hpp"
+#include "kafka/api_schemas.hpp"
+#include "kafka/kafka_api.hpp"
+#include "kafka/schema_codec.hpp"
+#include "kbus/detail/big_endian.hpp"
+#include "kbus/detail/crc32c.hpp"
+#include "kbus/log/record_batch_descriptor.hpp"
+#include "log/batch_builder.hpp"
+
+using namespace std::chrono_literals;
+using kbus::kafka::ApiKey;
+using kbus::kafka::KafkaError;
+using kbus::kafka::SchemaCodec;
+using kbus::kafka::Value;
+using kbus::kafka::WireReader;
+using kbus::kafka::WireWriter;
+
+namespace {
+
+// A client that speaks any API at any version through the schema tables.
+class SchemaClient {
+  public:
+    explicit SchemaClient(const std::string& broker) {
+        const auto port = std::uint16_t(std::stoi(broker.substr(broker.rfind(':') + 1)));
+        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(port);
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    }
+    ~SchemaClient() { ::close(fd_); }
+    SchemaClient(const SchemaClient&) = delete;
+    SchemaClient& operator=(const SchemaClient&) = delete;
+
+    [[nodiscard]] static Value request(ApiKey key) {
+        return Value::object_of(*kbus::kafka::schema::find_api(std::int16_t(key))->request);
+    }
+
+    // Sends `body` as a request of `key` at `version`, and decodes the answer.
+    Value call(ApiKey key, std::int16_t version, const Value& body) {
+        const auto* api = kbus::kafka::schema::find_api(std::int16_t(key));
+        const bool flexible = api->flexible(version);
+        WireWriter w;
+        w.i16(std::int16_t(key));
+        w.i16(version);
+        w.i32(++correlation_);
+        w.nullable_string("kbus-admin-test");
+        if (flexible) w.uvarint(0);  // header v2: no tagged fields
+        SchemaCodec::encode(w, body, version, flexible);
+        std::string frame(4, '\0');
+        kbus::detail::store_be(frame.data(), std::int32_t(w.buffer().size()));
+        frame += w.buffer();
+        REQUIRE(::send(fd_, frame.data(), frame.size(), MSG_NOSIGNAL) == ssize_t(frame.size()));
+        const std::string answer = receive();
+        WireReader r(answer);
+        REQUIRE(r.i32() == correlation_);
+        if (flexible) SchemaCodec::skip_tagged_fields(r);  // response header v1
+        return SchemaCodec::decode(r, *api->response, version, flexible);
+    }
+
+  private:
+    std::string receive() {
+        std::string got;
+        std::size_t want = 4;
+        while (got.size() < want) {
+            pollfd p{fd_, POLLIN, 0};
+            REQUIRE(::poll(&p, 1, 10'000) == 1);
+            char buf[65536];
+            const ssize_t n = ::recv(fd_, buf, std::min(sizeof buf, want - got.size()), 0);
+            REQUIRE(n > 0);
+            got.append(buf, std::size_t(n));
+            if (got.size() == 4)
+                want = 4 + std::size_t(kbus::detail::load_be<std::int32_t>(got.data()));
+        }
+        return got.substr(4);
+    }
+    int fd_ = -1;
+    std::int32_t correlation_ = 0;
+};
+
+struct KafkaDaemon {
+    DaemonFixture d;
+    std::string broker;
+    explicit KafkaDaemon(const std::string& name)
+        : d(name, {"--override", "listeners=PLAINTEXT://127.0.0.1:0"}), broker(d.kafka_broker()) {
+        REQUIRE(!broker.empty());
+    }
+};
+
+KafkaError error_in(const Value& v) {
+    return KafkaError(v["ErrorCode"].i16());
+}
+
+// The overrides `kbus topic describe` lists for a topic.
+std::map<std::string, std::string> overrides_of(kbus::Client& c, const std::string& topic) {
+    std::map<std::string, std::string> out;
+    for (const auto& [k, v] : c.describe_topic(topic).metadata.config)
+        out[k] = v;
+    return out;
+}
+
+Value alter_request(
+    ApiKey key, const std::string& topic,
+    const std::vector<std::tuple<std::string, std::optional<std::string>, int>>& kv) {
+    Value q = SchemaClient::request(key);
+    Value& resource = q["Resources"].add();
+    resource["ResourceType"].set(2);  // topic
+    resource["ResourceName"].set_text(topic);
+    for (const auto& [name, value, op] : kv) {
+        Value& config = resource["Configs"].add();
+        config["Name"].set_text(name);
+        if (value)
+            config["Value"].set_text(*value);
+        else
+            config["Value"].set_null();
+        if (key == ApiKey::incremental_alter_configs) config["ConfigOperation"].set(op);
+    }
+    return q;
+}
+
+}  // namespace
+
+TEST_CASE("AlterConfigs replaces a topic's overrides, IncrementalAlterConfigs sets and deletes",
+          "[kafka]") {
+    KafkaDaemon k("kadmin-configs");
+    kbus::Client c(k.d.options());
+    c.create_topic("t", 1, {{"retention.ms", "1000"}, {"segment.bytes", "100000"}});
+    SchemaClient s(k.broker);
+
+    SECTION("AlterConfigs v0 and v2 (flexible): what is left out goes back to its default") {
+        for (const std::int16_t v : {0, 2}) {
+            const Value r = s.call(
+                ApiKey::alter_configs, v,
+                alter_request(ApiKey::alter_configs, "t", {{"retention.bytes", "5000000", 0}}));
+            REQUIRE(r["Responses"].items().size() == 1);
+            CHECK(error_in(r["Responses"].items()[0]) == KafkaError::none);
+            CHECK(overrides_of(c, "t") ==
+                  std::map<std::string, std::string>{{"retention.bytes", "5000000"}});
+        }
+        // A value kbus refuses: INVALID_CONFIG with the reason, and nothing changed.
+        const Value bad =
+            s.call(ApiKey::alter_configs, 1,
+                   alter_request(ApiKey::alter_configs, "t", {{"retention.ms", "soon", 0}}));
+        CHECK(error_in(bad["Responses"].items()[0]) == KafkaError::invalid_config);
+        CHECK(bad["Responses"].items()[0]["ErrorMessage"].text().find("retention.ms") !=
+              std::string::npos);
+        CHECK(overrides_of(c, "t").count("retention.ms") == 0);
+        // The ring's shape stays: ring.bytes cannot change.
+        const Value fixed =
+            s.call(ApiKey::alter_configs, 1,
+                   alter_request(ApiKey::alter_configs, "t", {{"ring.bytes", "65536", 0}}));
+        CHECK(error_in(fixed["Responses"].items()[0]) == KafkaError::invalid_config);
+    }
+
+    SECTION("IncrementalAlterConfigs v0 and v1: SET one, DELETE another, APPEND refused") {
+        const Value r =
+            s.call(ApiKey::incremental_alter_configs, 1,
+                   alter_request(ApiKey::incremental_alter_configs, "t",
+                                 {{"retention.ms", "2000", 0}, {"segment.bytes", {}, 1}}));
+        CHECK(error_in(r["Responses"].items()[0]) == KafkaError::none);
+        CHECK(overrides_of(c, "t") == std::map<std::string, std::string>{{"retention.ms", "2000"}});
+        const Value append = s.call(
+            ApiKey::incremental_alter_configs, 0,
+            alter_request(ApiKey::incremental_alter_configs, "t", {{"retention.ms", "3000", 2}}));
+        CHECK(error_in(append["Responses"].items()[0]) == KafkaError::invalid_config);
+        CHECK(overrides_of(c, "t").at("retention.ms") == "2000");
+        // validateOnly changes nothing.
+        Value check =
+            alter_request(ApiKey::incremental_alter_configs, "t", {{"retention.ms", "4000", 0}});
+        check["ValidateOnly"].set(true);
+        CHECK(
+            error_in(s.call(ApiKey::incremental_alter_configs, 1, check)["Responses"].items()[0]) ==
+            KafkaError::none);
+        CHECK(overrides_of(c, "t").at("retention.ms") == "2000");
+    }
+
+    SECTION("an unknown topic and a broker resource get their errors") {
+        const Value r = s.call(
+            ApiKey::incremental_alter_configs, 1,
+            alter_request(ApiKey::incremental_alter_configs, "nope", {{"retention.ms", "1", 0}}));
+        CHECK(error_in(r["Responses"].items()[0]) == KafkaError::unknown_topic_or_partition);
+        Value broker = alter_request(ApiKey::alter_configs, "0", {{"x", "y", 0}});
+        broker["Resources"].items()[0]["ResourceType"].set(4);
+        CHECK(error_in(s.call(ApiKey::alter_configs, 0, broker)["Responses"].items()[0]) ==
+              KafkaError::invalid_request);
+    }
+}
+
+TEST_CASE("CreatePartitions grows a topic, and new keys hash over the new count", "[kafka]") {
+    KafkaDaemon k("kadmin-partitions");
+    kbus::Client c(k.d.options());
+    c.create_topic("grow", 2);
+    SchemaClient s(k.broker);
+    const auto grow = [&](std::int32_t count, bool validate_only, std::int16_t version) {
+        Value q = SchemaClient::request(ApiKey::create_partitions);
+        Value& t = q["Topics"].add();
+        t["Name"].set_text("grow");
+        t["Count"].set(count);
+        t["Assignments"].set_null();
+        q["ValidateOnly"].set(validate_only);
+        const Value r = s.call(ApiKey::create_partitions, version, q);
+        REQUIRE(r["Results"].items().size() == 1);
+        return error_in(r["Results"].items()[0]);
+    };
+    CHECK(grow(5, true, 0) == KafkaError::none);
+    CHECK(c.describe_topic("grow").metadata.partitions == 2);  // validate only
+    CHECK(grow(5, false, 3) == KafkaError::none);
+    CHECK(c.describe_topic("grow").metadata.partitions == 5);
+    CHECK(grow(3, false, 2) == KafkaError::invalid_partitions);  // never shrinks
+    CHECK(grow(5, false, 1) == KafkaError::invalid_partitions);  // nor stays
+    // The new partitions take records, from kbus producers that fetch the metadata anew.
+    kbus::Client fresh(k.d.options());
+    kbus::Producer p(fresh);
+    kbus::SendOptions to4;
+    to4.partition = 4;
+    CHECK(p.send("grow", "k", "on the new partition", to4).partition == 4);
+    // And the growth is durable: a restart (SIGTERM, as systemctl) restores five partitions.
+    k.d.stop();
+    k.d.restart();
+    kbus::Client after(k.d.options());
+    CHECK(after.describe_topic("grow").metadata.partitions == 5);
+    CHECK(after.describe_topic("grow").partitions.at(4).high_watermark == 1);
+}
+
+TEST_CASE(
+    "DeleteRecords moves the log start durably, and ListOffsets -3 finds the newest timestamp",
+    "[kafka]") {
+    KafkaDaemon k("kadmin-records");
+    kbus::Client c(k.d.options());
+    c.create_topic("r", 1);
+    {
+        kbus::Producer p(c);
+        kbus::SendOptions o;
+        for (int i = 0; i < 10; ++i) {
+            o.timestamp = 1'700'000'000'000 + (i == 6 ? 99'999 : i);  // offset 6 is newest
+            (void)p.send("r", "k", "v" + std::to_string(i), o);
+        }
+    }
+    SchemaClient s(k.broker);
+    const auto list = [&](std::int64_t timestamp, std::int16_t version) {
+        Value q = SchemaClient::request(ApiKey::list_offsets);
+        q["ReplicaId"].set(-1);
+        Value& t = q["Topics"].add();
+        t["Name"].set_text("r");
+        Value& p = t["Partitions"].add();
+        p["PartitionIndex"].set(0);
+        p["Timestamp"].set(timestamp);
+        return s.call(ApiKey::list_offsets, version, q)["Topics"]
+            .items()[0]["Partitions"]
+            .items()[0];
+    };
+    const Value newest = list(-3, 9);
+    CHECK(error_in(newest) == KafkaError::none);
+    CHECK(newest["Offset"].integer() == 6);
+    CHECK(newest["Timestamp"].integer() == 1'700'000'099'999);
+
+    const auto delete_before = [&](std::int64_t offset, std::int16_t version) {
+        Value q = SchemaClient::request(ApiKey::delete_records);
+        Value& t = q["Topics"].add();
+        t["Name"].set_text("r");
+        Value& p = t["Partitions"].add();
+        p["PartitionIndex"].set(0);
+        p["Offset"].set(offset);
+        q["TimeoutMs"].set(5000);
+        return s.call(ApiKey::delete_records, version, q)["Topics"]
+            .items()[0]["Partitions"]
+            .items()[0];
+    };
+    const Value deleted = delete_before(4, 2);
+    CHECK(error_in(deleted) == KafkaError::none);
+    CHECK(deleted["LowWatermark"].integer() == 4);
+    CHECK(list(-2, 1)["Offset"].integer() == 4);
+    CHECK(error_in(delete_before(11, 0)) == KafkaError::offset_out_of_range);  // past the end
+    CHECK(delete_before(2, 1)["LowWatermark"].integer() == 4);                 // never back
+    // A reader below the log start is out of range; from it on, the records are there.
+    kbus::Consumer con(c, {.wait = kbus::WaitMode::blocking});
+    con.assign("r", 0, kbus::OffsetSpec::beginning());
+    std::vector<std::int64_t> seen;
+    for (int idle = 0; seen.size() < 6 && idle < 100;) {
+        const auto& batch = con.poll(20ms);
+        idle = batch.empty() ? idle + 1 : 0;
+        for (const auto& m : batch)
+            seen.push_back(m.offset());
+    }
+    CHECK(seen == std::vector<std::int64_t>{4, 5, 6, 7, 8, 9});
+    // Durable: after a SIGKILL the log start is still 4.
+    k.d.kill_hard();
+    k.d.restart();
+    kbus::Client again(k.d.options());
+    CHECK(again.describe_topic("r").partitions.at(0).log_start_offset == 4);
+    // `kbus topic delete-records` is the same call: the control protocol's.
+    CHECK(again.delete_records("r", 0, -1) == 10);
+}
+
+namespace {
+
+// A RecordBatch v2 of `count` records stamped by an idempotent producer.
+std::string stamped_batch(std::int64_t producer_id, std::int16_t epoch, std::int32_t first_sequence,
+                          int count) {
+    kbus::log::BatchBuilder b;
+    for (int i = 0; i < count; ++i) {
+        const std::string value = "seq-" + std::to_string(first_sequence + i);
+        b.add(i, 1'700'000'000'000 + i, {}, kbus::BytesView(value), {});
+    }
+    std::string batch(b.finish(kbus::config::Compression::none));
+    namespace d = kbus::log;
+    kbus::detail::store_be(batch.data() + d::producer_id_offset, producer_id);
+    kbus::detail::store_be(batch.data() + d::producer_epoch_offset, epoch);
+    kbus::detail::store_be(batch.data() + d::base_sequence_offset, first_sequence);
+    kbus::detail::store_be(batch.data() + d::crc_offset,
+                           kbus::detail::crc32c(batch.data() + d::attributes_offset,
+                                                batch.size() - d::attributes_offset));
+    return batch;
+}
+
+struct Produced {
+    KafkaError error;
+    std::int64_t base_offset;
+};
+
+Produced produce(SchemaClient& s, const std::string& topic, const std::string& batch) {
+    Value q = SchemaClient::request(ApiKey::produce);
+    q["TransactionalId"].set_null();
+    q["Acks"].set(-1);
+    q["TimeoutMs"].set(5000);
+    Value& t = q["TopicData"].add();
+    t["Name"].set_text(topic);
+    Value& p = t["PartitionData"].add();
+    p["Index"].set(0);
+    p["Records"].set_text(batch);
+    const Value r = s.call(ApiKey::produce, 9, q);
+    const Value& answer = r["Responses"].items().at(0)["PartitionResponses"].items().at(0);
+    return {error_in(answer), answer["BaseOffset"].integer()};
+}
+
+}  // namespace
+
+TEST_CASE("an idempotent producer: a retried batch is written once, a gap and an old epoch refused",
+          "[kafka]") {
+    KafkaDaemon k("kadmin-idempotent");
+    kbus::Client c(k.d.options());
+    c.create_topic("idem", 1);
+    SchemaClient s(k.broker);
+    Value init = SchemaClient::request(ApiKey::init_producer_id);
+    init["TransactionalId"].set_null();
+    init["TransactionTimeoutMs"].set(60000);
+    const Value granted = s.call(ApiKey::init_producer_id, 4, init);
+    REQUIRE(error_in(granted) == KafkaError::none);
+    const std::int64_t pid = granted["ProducerId"].integer();
+    const auto epoch = granted["ProducerEpoch"].i16();
+    REQUIRE(pid >= 0);
+
+    CHECK(produce(s, "idem", stamped_batch(pid, epoch, 0, 3)).base_offset == 0);
+    CHECK(produce(s, "idem", stamped_batch(pid, epoch, 3, 2)).base_offset == 3);
+    // The retry of either: acknowledged with the offset it got, not written again.
+    const Produced again = produce(s, "idem", stamped_batch(pid, epoch, 0, 3));
+    CHECK(again.error == KafkaError::none);
+    CHECK(again.base_offset == 0);
+    CHECK(produce(s, "idem", stamped_batch(pid, epoch, 3, 2)).base_offset == 3);
+    // A gap: sequence 7 where 5 is due.
+    CHECK(produce(s, "idem", stamped_batch(pid, epoch, 7, 1)).error ==
+          KafkaError::out_of_order_sequence_number);
+    CHECK(produce(s, "idem", stamped_batch(pid, epoch, 5, 1)).base_offset == 5);
+    // An unknown producer that does not start at 0, and an old epoch after a bump (KIP-360).
+    CHECK(produce(s, "idem", stamped_batch(pid + 1000, 0, 9, 1)).error ==
+          KafkaError::unknown_producer_id);
+    init["ProducerId"].set(pid);
+    init["ProducerEpoch"].set(epoch);
+    const Value bumped = s.call(ApiKey::init_producer_id, 4, init);
+    CHECK(bumped["ProducerId"].integer() == pid);
+    CHECK(bumped["ProducerEpoch"].integer() == epoch + 1);
+    CHECK(produce(s, "idem", stamped_batch(pid, std::int16_t(epoch + 1), 0, 1)).base_offset == 6);
+    CHECK(produce(s, "idem", stamped_batch(pid, epoch, 6, 1)).error ==
+          KafkaError::invalid_producer_epoch);
+    // Seven records written, each once.
+    CHECK(c.describe_topic("idem").partitions.at(0).high_watermark == 7);
+    // A transactional id is refused at once (transactions are not served).
+    init["TransactionalId"].set_text("tx");
+    CHECK(error_in(s.call(ApiKey::init_producer_id, 4, init)) ==
+          KafkaError::transactional_id_authorization_failed);
+}
