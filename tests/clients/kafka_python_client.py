@@ -8,8 +8,9 @@ import threading
 import time
 import uuid
 
+import kafka.codec
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
+from kafka.admin import ConfigResource, ConfigResourceType, NewPartitions, NewTopic
 from kafka.partitioner.default import murmur2
 
 broker = sys.argv[1]
@@ -40,18 +41,26 @@ for i, key in enumerate(keys):
     sent[key] = (md.partition, md.offset)
 step("keyed produce, placed by murmur2")
 
-for codec in ("gzip",):
+codecs = [c for c, has in (("gzip", True), ("snappy", kafka.codec.has_snappy()),
+                            ("lz4", kafka.codec.has_lz4()), ("zstd", kafka.codec.has_zstd()))
+          if has]
+for codec in codecs:
     p = KafkaProducer(bootstrap_servers=broker, compression_type=codec)
     for i in range(10):
         p.send(topic, key=b"c", value=f"{codec}-{i}".encode())
     p.flush(timeout=30)
     p.close()
-step("compressed produce: gzip")
+missing = sorted({"gzip", "snappy", "lz4", "zstd"} - set(codecs))
+step(f"compressed produce: {', '.join(codecs)}" +
+     (f" ({', '.join(missing)}: python module not installed)" if missing else ""))
 
 consumer = KafkaConsumer(topic, bootstrap_servers=broker, auto_offset_reset="earliest",
                          consumer_timeout_ms=5000)
 got = {}
+compressed = set()
 for m in consumer:
+    if m.key == b"c":
+        compressed.add(m.value.decode())
     if m.key in sent and m.value.startswith(b"value-"):
         i = int(m.value.split(b"-")[1])
         assert m.headers == [("h", f"{i}".encode())], m.headers
@@ -59,6 +68,8 @@ for m in consumer:
         got[m.key] = (m.partition, m.offset)
 consumer.close()
 assert got == sent, f"read back {len(got)} of {len(sent)}"
+want = {f"{codec}-{i}" for codec in codecs for i in range(10)}
+assert compressed == want, f"compressed records read back: {sorted(want - compressed)} missing"
 step("consume with headers and timestamps")
 
 group = f"g-{run}"
@@ -68,7 +79,7 @@ first = KafkaConsumer(topic, bootstrap_servers=broker, group_id=group,
 count = sum(1 for _ in first)
 first.commit()
 first.close()
-assert count == len(keys) + 10, f"group read {count}"
+assert count == len(keys) + 10 * len(codecs), f"group read {count}"
 producer.send(topic, key=b"late", value=b"after-commit").get(timeout=30)
 again = KafkaConsumer(topic, bootstrap_servers=broker, group_id=group,
                       auto_offset_reset="earliest", consumer_timeout_ms=5000)
@@ -82,7 +93,7 @@ assert group in listed, f"groups listed: {listed}"
 described = admin.describe_consumer_groups([group])[0]
 assert described.group == group and described.state == "Empty", described
 offsets = admin.list_consumer_group_offsets(group)
-assert sum(o.offset for o in offsets.values()) == len(keys) + 11, offsets
+assert sum(o.offset for o in offsets.values()) == len(keys) + 10 * len(codecs) + 1, offsets
 configs = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
 entries = {c[0]: c[1] for c in configs[0].resources[0][4]}
 assert entries.get("retention.ms") == "604800000" and entries.get("segment.bytes"), entries
@@ -135,7 +146,25 @@ assert found is not None and found.timestamp == times[gap + 1], (found, times[ga
 c.close()
 step("list offsets by time")
 
-admin.delete_topics([topic])
+# Topic changes: a config altered (AlterConfigs), partitions added (CreatePartitions).
+changed = f"py-alter-{run}"
+admin.create_topics([NewTopic(changed, num_partitions=2, replication_factor=1)])
+admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, changed,
+                                    configs={"retention.ms": "3600000"})])
+configs = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, changed)])
+entries = {c[0]: c[1] for c in configs[0].resources[0][4]}
+assert entries.get("retention.ms") == "3600000", entries
+admin.create_partitions({changed: NewPartitions(total_count=4)})
+c = KafkaConsumer(bootstrap_servers=broker)
+deadline = time.time() + 10
+while c.partitions_for_topic(changed) != {0, 1, 2, 3} and time.time() < deadline:
+    time.sleep(0.2)
+    c.topics()  # a metadata refresh
+assert c.partitions_for_topic(changed) == {0, 1, 2, 3}, c.partitions_for_topic(changed)
+c.close()
+step("admin: alter configs and create partitions")
+
+admin.delete_topics([topic, changed])
 assert topic not in admin.list_topics(), "deleted topic still listed"
 admin.close()
 producer.close()
