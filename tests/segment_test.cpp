@@ -304,8 +304,9 @@ TEST_CASE("retention deletes exactly the expired closed segments, never the acti
     CHECK(lb.size_bytes() >= 40 * 1024 - 16 * 1024);
 }
 
-TEST_CASE("delete_records_before moves the log start durably; retention then drops the segments",
-          "[log]") {
+TEST_CASE(
+    "delete_records_before moves the log start durably, and retention then drops the segments",
+    "[log]") {
     TempDir d("delete-records");
     const config::TopicConfig c = small_segments();
     {
