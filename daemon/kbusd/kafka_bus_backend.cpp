@@ -228,10 +228,11 @@ void KafkaBusBackend::delete_offsets(const std::string& g,
 std::vector<KafkaBackend::Setting> KafkaBusBackend::topic_settings(const std::string& topic) {
     const auto overrides = bus_.metadata(topic, false).config;
     std::vector<Setting> out;
-    for (const auto& [name, value] : kbus::config::to_settings(bus_.config_of(topic))) {
-        const bool overridden = std::any_of(overrides.begin(), overrides.end(),
-                                            [&](const auto& kv) { return kv.first == name; });
-        out.push_back({name, value, overridden});
+    for (const auto& setting : kbus::config::to_settings(bus_.config_of(topic))) {
+        const bool overridden =
+            std::any_of(overrides.begin(), overrides.end(),
+                        [&](const auto& kv) { return kv.first == setting.first; });
+        out.push_back({setting.first, setting.second, overridden});
     }
     return out;
 }
