@@ -619,3 +619,25 @@ TEST_CASE("replace_config makes the overrides exactly the ones given", "[bus-reg
     CHECK(t.bus->config_of("c").segment_bytes == 100000);
     CHECK(t.bus->config_of("c").retention_ms == t.broker.topic_defaults.retention_ms);
 }
+
+TEST_CASE("a growth that fails part-way leaves nothing of itself behind", "[bus-registry]") {
+    TestBus t("grow-fails");
+    t.create("g", 1);
+    // Room for a few partitions' files only (each holds its segment's three files open).
+    std::size_t open_now = 0;
+    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd"))
+        ++open_now;
+    rlimit old{};
+    ::getrlimit(RLIMIT_NOFILE, &old);
+    rlimit tight = old;
+    tight.rlim_cur = open_now + 12;
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &tight) == 0);
+    const ErrorCode code = code_of([&] { (void)t.bus->add_partitions("g", 40, false); });
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &old) == 0);
+    CHECK(code != ErrorCode::ok);
+    CHECK(t.bus->metadata("g", false).partitions == 1);
+    CHECK(t.shm.objects().size() == 1);  // the first partition's ring only
+    CHECK(partition_dirs(t).size() == 1);
+    CHECK(t.log.count("WARN", "cannot add partitions to 'g'") == 1);
+    CHECK(t.bus->add_partitions("g", 3, false).partitions == 3);
+}

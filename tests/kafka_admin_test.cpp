@@ -14,6 +14,7 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -71,7 +72,9 @@ class SchemaClient {
         kbus::detail::store_be(frame.data(), std::int32_t(w.buffer().size()));
         frame += w.buffer();
         REQUIRE(::send(fd_, frame.data(), frame.size(), MSG_NOSIGNAL) == ssize_t(frame.size()));
-        const std::string answer = receive();
+        // Decoded text views into the answer: kept for as long as this client lives.
+        const std::string& answer =
+            *answers_.emplace_back(std::make_unique<std::string>(receive()));
         WireReader r(answer);
         REQUIRE(r.i32() == correlation_);
         if (flexible) SchemaCodec::skip_tagged_fields(r);  // response header v1
@@ -96,6 +99,7 @@ class SchemaClient {
     }
     int fd_ = -1;
     std::int32_t correlation_ = 0;
+    std::vector<std::unique_ptr<std::string>> answers_;
 };
 
 struct KafkaDaemon {
@@ -381,21 +385,98 @@ TEST_CASE("an idempotent producer: a retried batch is written once, a gap and an
     CHECK(produce(s, "idem", stamped_batch(pid, epoch, 7, 1)).error ==
           KafkaError::out_of_order_sequence_number);
     CHECK(produce(s, "idem", stamped_batch(pid, epoch, 5, 1)).base_offset == 5);
-    // An unknown producer that does not start at 0, and an old epoch after a bump (KIP-360).
-    CHECK(produce(s, "idem", stamped_batch(pid + 1000, 0, 9, 1)).error ==
-          KafkaError::unknown_producer_id);
+    // A producer this partition never saw may start anywhere (KIP-360: as after a restart).
+    CHECK(produce(s, "idem", stamped_batch(pid + 1000, 0, 9, 1)).base_offset == 6);
+    // An old epoch after a bump.
     init["ProducerId"].set(pid);
     init["ProducerEpoch"].set(epoch);
     const Value bumped = s.call(ApiKey::init_producer_id, 4, init);
     CHECK(bumped["ProducerId"].integer() == pid);
     CHECK(bumped["ProducerEpoch"].integer() == epoch + 1);
-    CHECK(produce(s, "idem", stamped_batch(pid, std::int16_t(epoch + 1), 0, 1)).base_offset == 6);
+    CHECK(produce(s, "idem", stamped_batch(pid, std::int16_t(epoch + 1), 0, 1)).base_offset == 7);
     CHECK(produce(s, "idem", stamped_batch(pid, epoch, 6, 1)).error ==
           KafkaError::invalid_producer_epoch);
-    // Seven records written, each once.
-    CHECK(c.describe_topic("idem").partitions.at(0).high_watermark == 7);
+    // Eight records written, each once.
+    CHECK(c.describe_topic("idem").partitions.at(0).high_watermark == 8);
     // A transactional id is refused at once (transactions are not served).
     init["TransactionalId"].set_text("tx");
     CHECK(error_in(s.call(ApiKey::init_producer_id, 4, init)) ==
           KafkaError::transactional_id_authorization_failed);
+}
+
+TEST_CASE("OffsetDelete forgets offsets, but not of the topics a live member reads", "[kafka]") {
+    KafkaDaemon k("kadmin-offset-delete");
+    kbus::Client c(k.d.options());
+    c.create_topic("read", 1);
+    c.create_topic("old", 1);
+    {
+        kbus::Producer p(c);
+        (void)p.send("read", "k", "r");
+        (void)p.send("old", "k", "o");
+    }
+    // The group reads "read" now; it committed "old" before (a reset, while empty).
+    SchemaClient s(k.broker);
+    Value commit = SchemaClient::request(ApiKey::offset_commit);
+    commit["GroupId"].set_text("g");
+    commit["GenerationIdOrMemberEpoch"].set(-1);
+    commit["MemberId"].set_text("");
+    Value& ct = commit["Topics"].add();
+    ct["Name"].set_text("old");
+    Value& cp = ct["Partitions"].add();
+    cp["PartitionIndex"].set(0);
+    cp["CommittedOffset"].set(1);
+    cp["CommittedMetadata"].set_text("from before");
+    REQUIRE(error_in(s.call(ApiKey::offset_commit, 8, commit)["Topics"]
+                         .items()[0]["Partitions"]
+                         .items()[0]) == KafkaError::none);
+    kbus::ConsumerOptions o;
+    o.group_id = "g";
+    kbus::Consumer member(c, o);
+    member.subscribe("read");
+    const auto assigned = [&] {
+        const auto d = kbus::group::describe(c, "g");
+        return d.members.size() == 1 && !d.members[0].assignment.empty();
+    };
+    for (int i = 0; i < 300 && !assigned(); ++i)
+        (void)member.poll(10ms);
+    REQUIRE(assigned());
+
+    Value q = SchemaClient::request(ApiKey::offset_delete);
+    q["GroupId"].set_text("g");
+    for (const char* topic : {"read", "old", "nope"}) {
+        Value& t = q["Topics"].add();
+        t["Name"].set_text(topic);
+        t["Partitions"].add()["PartitionIndex"].set(0);
+    }
+    const Value r = s.call(ApiKey::offset_delete, 0, q);
+    REQUIRE(error_in(r) == KafkaError::none);
+    std::map<std::string, KafkaError> errors;
+    for (const Value& t : r["Topics"].items())
+        errors[std::string(t["Name"].text())] = error_in(t["Partitions"].items()[0]);
+    CHECK(errors ==
+          std::map<std::string, KafkaError>{{"read", KafkaError::group_subscribed_to_topic},
+                                            {"old", KafkaError::none},
+                                            {"nope", KafkaError::unknown_topic_or_partition}});
+    bool old_committed = false;
+    for (const auto& p : kbus::group::describe(c, "g").partitions)
+        old_committed |= p.tp.topic == "old" && p.committed >= 0;
+    CHECK_FALSE(old_committed);
+    q["GroupId"].set_text("no-such-group");
+    CHECK(error_in(s.call(ApiKey::offset_delete, 0, q)) == KafkaError::group_id_not_found);
+}
+
+TEST_CASE("AlterConfigs refuses a null value and a key named twice, as Kafka", "[kafka]") {
+    KafkaDaemon k("kadmin-config-input");
+    kbus::Client c(k.d.options());
+    c.create_topic("t", 1, {{"retention.ms", "1000"}});
+    SchemaClient s(k.broker);
+    const Value null_value =
+        s.call(ApiKey::alter_configs, 0,
+               alter_request(ApiKey::alter_configs, "t", {{"retention.ms", {}, 0}}));
+    CHECK(error_in(null_value["Responses"].items()[0]) == KafkaError::invalid_request);
+    const Value twice = s.call(ApiKey::incremental_alter_configs, 1,
+                               alter_request(ApiKey::incremental_alter_configs, "t",
+                                             {{"retention.ms", "5", 0}, {"retention.ms", "6", 0}}));
+    CHECK(error_in(twice["Responses"].items()[0]) == KafkaError::invalid_request);
+    CHECK(overrides_of(c, "t").at("retention.ms") == "1000");
 }

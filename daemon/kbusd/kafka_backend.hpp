@@ -109,9 +109,10 @@ class KafkaBackend {
     virtual std::vector<kbus::group::GroupListing> list_groups() = 0;
     virtual kbus::group::GroupDescription describe_group(const std::string& group) = 0;
     virtual void delete_group(const std::string& group) = 0;
-    // OffsetDelete: invalid_group for an unknown group, group_not_empty while it has members.
-    virtual void delete_offsets(const std::string& group,
-                                const std::vector<kbus::group::TopicPartition>& partitions) = 0;
+    // OffsetDelete: returns the partitions refused because a member reads their topic;
+    // invalid_group for an unknown group.
+    virtual std::vector<kbus::group::TopicPartition> delete_offsets(
+        const std::string& group, const std::vector<kbus::group::TopicPartition>& partitions) = 0;
     struct Setting {
         std::string name;
         std::string value;

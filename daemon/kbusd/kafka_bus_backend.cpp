@@ -220,9 +220,9 @@ void KafkaBusBackend::delete_group(const std::string& g) {
     groups_.remove(g);
 }
 
-void KafkaBusBackend::delete_offsets(const std::string& g,
-                                     const std::vector<group::TopicPartition>& partitions) {
-    groups_.delete_offsets(g, partitions);
+std::vector<group::TopicPartition> KafkaBusBackend::delete_offsets(
+    const std::string& g, const std::vector<group::TopicPartition>& partitions) {
+    return groups_.delete_offsets(g, partitions);
 }
 
 std::vector<KafkaBackend::Setting> KafkaBusBackend::topic_settings(const std::string& topic) {

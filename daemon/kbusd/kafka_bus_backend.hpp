@@ -60,8 +60,9 @@ class KafkaBusBackend final : public KafkaBackend {
     std::vector<kbus::group::GroupListing> list_groups() override;
     kbus::group::GroupDescription describe_group(const std::string& group) override;
     void delete_group(const std::string& group) override;
-    void delete_offsets(const std::string& group,
-                        const std::vector<kbus::group::TopicPartition>& partitions) override;
+    std::vector<kbus::group::TopicPartition> delete_offsets(
+        const std::string& group,
+        const std::vector<kbus::group::TopicPartition>& partitions) override;
     std::vector<Setting> topic_settings(const std::string& topic) override;
 
   private:

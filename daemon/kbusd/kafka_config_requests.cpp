@@ -26,6 +26,23 @@ KafkaError alter_error_of(const kbus::Error& e) {
                                                          : kafka_error_of(e.code());
 }
 
+// What Kafka refuses before looking at the values: a null value and a key named twice
+// (INVALID_REQUEST). Empty when the configs are fine.
+std::string malformed(const Value& configs, bool incremental) {
+    std::vector<std::string_view> seen;
+    for (const Value& kv : configs.items()) {
+        const std::string_view name = kv["Name"].text();
+        const bool deletes =
+            incremental && ConfigOp(kv["ConfigOperation"].integer()) == ConfigOp::remove;
+        if (kv["Value"].is_null() && !deletes)
+            return "Null value not supported for : " + std::string(name);
+        if (std::find(seen.begin(), seen.end(), name) != seen.end())
+            return "Error due to duplicate config keys: " + std::string(name);
+        seen.push_back(name);
+    }
+    return {};
+}
+
 // The topic's overrides after one IncrementalAlterConfigs resource; throws invalid_argument for
 // an operation kbus's settings cannot take (none of them is a list: APPEND and SUBTRACT).
 Settings incremental_overrides(const std::vector<KafkaBackend::Setting>& now, const Value& ops) {
@@ -37,8 +54,6 @@ Settings incremental_overrides(const std::vector<KafkaBackend::Setting>& now, co
         std::erase_if(out, [&](const auto& kv) { return kv.first == name; });
         switch (ConfigOp(op["ConfigOperation"].integer())) {
             case ConfigOp::set:
-                if (op["Value"].is_null())
-                    throw kbus::Error(kbus::ErrorCode::invalid_argument, name + " set to null");
                 out.emplace_back(name, op["Value"].text());
                 break;
             case ConfigOp::remove:
@@ -61,7 +76,7 @@ Settings incremental_overrides(const std::vector<KafkaBackend::Setting>& now, co
 // One resource of either AlterConfigs: `overrides_of` gives the topic's new overrides.
 template <typename OverridesOf>
 void KafkaListener::alter_resource(const Value& resource, Value& out, bool validate_only,
-                                   OverridesOf overrides_of) {
+                                   bool incremental, OverridesOf overrides_of) {
     const std::int8_t type = std::int8_t(resource["ResourceType"].integer());
     const std::string name(resource["ResourceName"].text());
     out["ResourceType"].set(type);
@@ -71,6 +86,10 @@ void KafkaListener::alter_resource(const Value& resource, Value& out, bool valid
         set_error(out, KafkaError::invalid_request,
                   type == broker_resource ? "broker configs are kbusd's server.properties"
                                           : "only topic configs can be altered");
+        return;
+    }
+    if (const std::string why = malformed(resource["Configs"], incremental); !why.empty()) {
+        set_error(out, KafkaError::invalid_request, why);
         return;
     }
     try {
@@ -85,13 +104,11 @@ void KafkaListener::alter_resource(const Value& resource, Value& out, bool valid
 void KafkaListener::alter_configs(KafkaConnection& c, const KafkaRequest& q) {
     Value r = response_of(q);
     for (const Value& resource : q.body["Resources"].items())
-        alter_resource(resource, r["Responses"].add(), q.body["ValidateOnly"].boolean(),
+        alter_resource(resource, r["Responses"].add(), q.body["ValidateOnly"].boolean(), false,
                        [&](const std::string&) {
                            Settings given;
-                           for (const Value& kv : resource["Configs"].items()) {
-                               if (kv["Value"].is_null()) continue;  // null: the default
+                           for (const Value& kv : resource["Configs"].items())
                                given.emplace_back(kv["Name"].text(), kv["Value"].text());
-                           }
                            return given;
                        });
     respond_with(c, q, r);
@@ -100,7 +117,7 @@ void KafkaListener::alter_configs(KafkaConnection& c, const KafkaRequest& q) {
 void KafkaListener::incremental_alter_configs(KafkaConnection& c, const KafkaRequest& q) {
     Value r = response_of(q);
     for (const Value& resource : q.body["Resources"].items())
-        alter_resource(resource, r["Responses"].add(), q.body["ValidateOnly"].boolean(),
+        alter_resource(resource, r["Responses"].add(), q.body["ValidateOnly"].boolean(), true,
                        [&](const std::string& topic) {
                            return incremental_overrides(backend_.topic_settings(topic),
                                                         resource["Configs"]);

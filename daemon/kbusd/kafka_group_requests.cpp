@@ -319,34 +319,48 @@ void KafkaListener::delete_groups(KafkaConnection& c, const KafkaRequest& q) {
     respond_with(c, q, r);
 }
 
-// OffsetDelete: a group's committed offsets of some partitions are forgotten. Kafka refuses the
-// partitions of topics an active member subscribes to; kbus refuses every partition while the
-// group has members (it does not keep the members' subscriptions).
+// OffsetDelete: a group's committed offsets of some partitions are forgotten; those of topics
+// its members read now are refused (GROUP_SUBSCRIBED_TO_TOPIC), unknown partitions get
+// UNKNOWN_TOPIC_OR_PARTITION, as in Kafka.
 void KafkaListener::offset_delete(KafkaConnection& c, const KafkaRequest& q) {
     Value r = response_of(q);
     const std::string group(q.body["GroupId"].text());
-    std::vector<kbus::group::TopicPartition> partitions;
-    for (const Value& t : q.body["Topics"].items())
-        for (const Value& p : t["Partitions"].items())
-            partitions.push_back({std::string(t["Name"].text()), p["PartitionIndex"].i32()});
-    KafkaError partition_error = KafkaError::none;
+    std::vector<kbus::group::TopicPartition> asked, unknown;
+    for (const Value& t : q.body["Topics"].items()) {
+        const std::string name(t["Name"].text());
+        std::int32_t count = -1;
+        try {
+            const auto found = backend_.topics(std::vector<std::string>{name}, false);
+            count = found.empty() ? -1 : found.front().second.value_or(-1);
+        } catch (const kbus::Error&) {  // a name no topic can have
+        }
+        for (const Value& p : t["Partitions"].items()) {
+            const kbus::group::TopicPartition tp{name, p["PartitionIndex"].i32()};
+            (tp.partition >= 0 && tp.partition < count ? asked : unknown).push_back(tp);
+        }
+    }
+    std::vector<kbus::group::TopicPartition> refused;
     try {
-        backend_.delete_offsets(group, partitions);
+        refused = backend_.delete_offsets(group, asked);
     } catch (const kbus::Error& e) {
-        if (e.code() == kbus::ErrorCode::group_not_empty)
-            partition_error = KafkaError::group_subscribed_to_topic;
-        else
-            set_error(r, e.code() == kbus::ErrorCode::invalid_group ? KafkaError::group_id_not_found
-                                                                    : error_of(e));
+        set_error(r, e.code() == kbus::ErrorCode::invalid_group ? KafkaError::group_id_not_found
+                                                                : error_of(e));
     }
     if (r["ErrorCode"].integer() == 0) {
+        const auto has = [](const auto& list, const kbus::group::TopicPartition& tp) {
+            return std::find(list.begin(), list.end(), tp) != list.end();
+        };
         for (const Value& t : q.body["Topics"].items()) {
             Value& out = r["Topics"].add();
             out["Name"].set_text(std::string(t["Name"].text()));
             for (const Value& p : t["Partitions"].items()) {
+                const kbus::group::TopicPartition tp{std::string(t["Name"].text()),
+                                                     p["PartitionIndex"].i32()};
                 Value& result = out["Partitions"].add();
-                result["PartitionIndex"].set(p["PartitionIndex"].i32());
-                set_error(result, partition_error);
+                result["PartitionIndex"].set(tp.partition);
+                set_error(result, has(unknown, tp)   ? KafkaError::unknown_topic_or_partition
+                                  : has(refused, tp) ? KafkaError::group_subscribed_to_topic
+                                                     : KafkaError::none);
             }
         }
     }

@@ -147,7 +147,7 @@ class KafkaListener {
     void incremental_alter_configs(KafkaConnection& c, const KafkaRequest& q);
     template <typename OverridesOf>
     void alter_resource(const kbus::kafka::Value& resource, kbus::kafka::Value& out,
-                        bool validate_only, OverridesOf overrides_of);
+                        bool validate_only, bool incremental, OverridesOf overrides_of);
     void create_partitions(KafkaConnection& c, const KafkaRequest& q);
 
     // Topic ids (Metadata v10+, Fetch v13+): derived from the name, found again by a lookup

@@ -13,6 +13,7 @@ namespace {
 
 // Every partition's leader epoch, as Metadata reports it.
 constexpr std::int32_t leader_epoch = 0;
+constexpr std::int32_t no_leader_epoch = -1;  // a client's "no epoch to check"
 
 }  // namespace
 
@@ -57,7 +58,7 @@ void KafkaListener::offset_for_leader_epoch(KafkaConnection& c, const KafkaReque
                 set_error(result, KafkaError::unknown_leader_epoch);
                 continue;
             }
-            if (current >= 0 && current < leader_epoch) {
+            if (current != no_leader_epoch && current < leader_epoch) {
                 set_error(result, KafkaError::fenced_leader_epoch);
                 continue;
             }

@@ -216,7 +216,8 @@ std::optional<ProducedPartition> KafkaListener::produce_partition(const KafkaReq
     const Value& records = partition["Records"];
     try {
         if (!request["TransactionalId"].is_null()) {
-            result.error = KafkaError::invalid_request;  // no transactions here
+            // No transactions here: the answer InitProducerId gives a transactional id.
+            result.error = KafkaError::transactional_id_authorization_failed;
         } else if (acks < -1 || acks > 1) {
             result.error = KafkaError::invalid_required_acks;
         } else if (records.is_null()) {
@@ -451,6 +452,7 @@ std::int64_t KafkaListener::timestamp_at(const std::string& topic, std::int32_t 
 
 // ListOffsets' timestamp -3 (KIP-734, v7+): the record with the newest timestamp.
 constexpr std::int64_t max_timestamp_spec = -3;
+constexpr std::int64_t latest_tiered_spec = -5;
 
 void KafkaListener::list_offsets(KafkaConnection& c, const KafkaRequest& q) {
     Value r = response_of(q);
@@ -463,10 +465,13 @@ void KafkaListener::list_offsets(KafkaConnection& c, const KafkaRequest& q) {
             const std::int32_t index = p["PartitionIndex"].i32();
             std::int64_t timestamp = p["Timestamp"].integer();
             result["PartitionIndex"].set(index);
-            // -4 (earliest local, KIP-1005) and -5 (earliest tiered): every segment is local.
-            if (timestamp == -4 || timestamp == -5) timestamp = -2;
+            // -4 (earliest local, KIP-1005): every segment is local, so the log start. -5 (latest
+            // tiered) is answered below: nothing is tiered.
+            if (timestamp == -4) timestamp = -2;
             try {
-                if (timestamp == max_timestamp_spec) {
+                if (timestamp == latest_tiered_spec) {
+                    result["Offset"].set(-1);
+                } else if (timestamp == max_timestamp_spec) {
                     const auto found = backend_.max_timestamp(name, index);
                     result["Offset"].set(found ? found->offset : -1);
                     result["Timestamp"].set(found ? found->timestamp : -1);

@@ -347,8 +347,11 @@ protocol::TopicMetadata Bus::add_partitions(const std::string& name, std::int32_
         added = build_partitions(m, tc, before.partitions, count, false);
         publish_partitions(name, m.topic_id, added);
         save();
-    } catch (const std::exception&) {
-        unpublish_partitions(name, before, added);
+    } catch (const std::exception& e) {
+        added.clear();  // unmapped before their rings go
+        unpublish_partitions(name, before, count);
+        sink_("WARN",
+              "cannot add partitions to '" + name + "': " + e.what() + " (nothing of it is left)");
         throw;
     }
     sink_("INFO", "topic '" + name + "' grew from " + std::to_string(before.partitions) + " to " +
@@ -368,22 +371,29 @@ void Bus::publish_partitions(const std::string& name, std::uint64_t topic_id,
     t.meta.partitions = std::int32_t(t.partitions.size());
 }
 
-// Undoes a growth that could not be made durable: nothing of it is left behind.
+// Undoes a growth that failed part-way (a ring or a directory it could not make, or a topic
+// list it could not write): every ring and directory of the partitions it meant to add goes.
 void Bus::unpublish_partitions(const std::string& name, const protocol::TopicMetadata& before,
-                               const std::vector<std::shared_ptr<Partition>>& added) {
+                               std::int32_t count) {
+    std::vector<std::shared_ptr<Partition>> published;
     {
         std::lock_guard lock(mutex_);
         const auto it = topics_.find(name);
-        if (it != topics_.end() && it->second->meta.topic_id == before.topic_id) {
-            it->second->partitions.resize(std::size_t(before.partitions));
+        if (it != topics_.end() && it->second->meta.topic_id == before.topic_id &&
+            it->second->partitions.size() > std::size_t(before.partitions)) {
+            auto& parts = it->second->partitions;
+            published.assign(parts.begin() + before.partitions, parts.end());
+            parts.resize(std::size_t(before.partitions));
             it->second->meta.partitions = before.partitions;
         }
     }
-    for (const auto& p : added) {
+    for (const auto& p : published)
         p->retire();
-        rings_.remove(before.topic_id, p->index());
+    published.clear();
+    for (std::int32_t p = before.partitions; p < count; ++p) {
+        rings_.remove(before.topic_id, p);
         std::error_code ec;
-        std::filesystem::remove_all(topics::partition_dir(data_dir_, name, p->index()), ec);
+        std::filesystem::remove_all(topics::partition_dir(data_dir_, name, p), ec);
     }
 }
 

@@ -112,7 +112,7 @@ class Bus final : public groups::SlotHosts {
     void publish_partitions(const std::string& name, std::uint64_t topic_id,
                             const std::vector<std::shared_ptr<Partition>>& added);
     void unpublish_partitions(const std::string& name, const protocol::TopicMetadata& before,
-                              const std::vector<std::shared_ptr<Partition>>& added);
+                              std::int32_t count);
     void save() const;
     [[nodiscard]] spill::SpillOptions spill_options() const;
     static groups::SlotHost slot_host(const std::shared_ptr<Partition>& p);

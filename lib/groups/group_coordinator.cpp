@@ -497,15 +497,24 @@ void GroupCoordinator::remove(const std::string& group) {
     sink_("INFO", "deleted group '" + group + "'");
 }
 
-void GroupCoordinator::delete_offsets(const std::string& group,
-                                      const std::vector<group::TopicPartition>& partitions) {
+std::vector<group::TopicPartition> GroupCoordinator::delete_offsets(
+    const std::string& group, const std::vector<group::TopicPartition>& partitions) {
     check_group_name(group);
     if (!exists(group)) throw Error(ErrorCode::invalid_group, "unknown group '" + group + "'");
-    if (has_members(group))
-        throw Error(ErrorCode::group_not_empty,
-                    "group '" + group + "' has active members; stop them first");
-    for (const group::TopicPartition& tp : partitions)
-        offsets_.erase_offset(group, tp);
+    // The topics the group's members read now (their assignments stand for their subscriptions).
+    std::set<std::string> in_use;
+    if (const Group* g = find(group))
+        for (const auto& [id, m] : g->members)
+            for (const group::TopicPartition& tp : m.owned)
+                in_use.insert(tp.topic);
+    std::vector<group::TopicPartition> refused;
+    for (const group::TopicPartition& tp : partitions) {
+        if (in_use.count(tp.topic) != 0)
+            refused.push_back(tp);
+        else
+            offsets_.erase_offset(group, tp);
+    }
+    return refused;
 }
 
 void GroupCoordinator::reset(

@@ -80,10 +80,11 @@ class GroupCoordinator {
                                                    const BoundsOf& bounds) const;
     // Both need a group without members (Kafka's NON_EMPTY_GROUP otherwise).
     void remove(const std::string& group);
-    // Kafka's OffsetDelete: the group's committed offsets of these partitions are forgotten.
-    // Error(invalid_group) for an unknown group, group_not_empty while it has members.
-    void delete_offsets(const std::string& group,
-                        const std::vector<group::TopicPartition>& partitions);
+    // Kafka's OffsetDelete: the group's committed offsets of these partitions are forgotten,
+    // but for topics its members read now (returned: Kafka's GROUP_SUBSCRIBED_TO_TOPIC).
+    // Error(invalid_group) for an unknown group.
+    [[nodiscard]] std::vector<group::TopicPartition> delete_offsets(
+        const std::string& group, const std::vector<group::TopicPartition>& partitions);
     void reset(const std::string& group,
                const std::vector<std::pair<group::TopicPartition, std::int64_t>>& offsets);
     [[nodiscard]] bool exists(const std::string& group) const;

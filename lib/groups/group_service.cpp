@@ -91,10 +91,10 @@ void GroupService::remove(const std::string& group) {
     slots_.free(group);
 }
 
-void GroupService::delete_offsets(const std::string& group,
-                                  const std::vector<group::TopicPartition>& partitions) {
+std::vector<group::TopicPartition> GroupService::delete_offsets(
+    const std::string& group, const std::vector<group::TopicPartition>& partitions) {
     std::lock_guard lock(mutex_);
-    coordinator_.delete_offsets(group, partitions);
+    return coordinator_.delete_offsets(group, partitions);
 }
 
 // kafka-consumer-groups.sh --reset-offsets: the log start, the high watermark, an offset

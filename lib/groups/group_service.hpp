@@ -47,8 +47,8 @@ class GroupService {
     [[nodiscard]] std::vector<group::GroupListing> list();
     [[nodiscard]] group::GroupDescription describe(const std::string& group);
     void remove(const std::string& group);
-    void delete_offsets(const std::string& group,
-                        const std::vector<group::TopicPartition>& partitions);
+    [[nodiscard]] std::vector<group::TopicPartition> delete_offsets(
+        const std::string& group, const std::vector<group::TopicPartition>& partitions);
     [[nodiscard]] group::PartitionOffsets reset(const group::ResetOffsetsRequest& request);
     // Every group's committed offset and lag per partition, for the stats.
     [[nodiscard]] std::vector<stats::GroupPartitionLag> lags();

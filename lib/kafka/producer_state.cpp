@@ -43,10 +43,9 @@ ProducerStateTable::Check ProducerStateTable::check(const std::string& partition
     if (stamp.epoch < 0 || stamp.first_sequence < 0)
         return {Verdict::refuse, KafkaError::invalid_record};
     const auto it = partitions_.find({partition_key, stamp.id});
-    if (it == partitions_.end()) {
-        if (stamp.first_sequence == 0) return {};
-        return {Verdict::refuse, KafkaError::unknown_producer_id};
-    }
+    // A producer this partition has no state for (new here, expired, or from before a restart)
+    // may start at any sequence, as Kafka 2.5+ takes it (KIP-360).
+    if (it == partitions_.end()) return {};
     const Entry& e = it->second;
     if (stamp.epoch < e.epoch) return {Verdict::refuse, KafkaError::invalid_producer_epoch};
     if (stamp.epoch > e.epoch) {

@@ -2,10 +2,11 @@
 // InitProducerId, and per partition each producer's epoch and the sequence ranges and offsets of
 // its last five batches (Kafka keeps five: the most in-flight requests idempotence allows). A
 // retried batch is answered with the offset it got the first time instead of being written
-// again; a gap in the sequence is refused with OUT_OF_ORDER_SEQUENCE_NUMBER, an old epoch with
-// INVALID_PRODUCER_EPOCH, and a sequence that is not 0 from a producer this broker does not know
-// (after a restart: the state is kept in memory) with UNKNOWN_PRODUCER_ID, on which clients
-// reset their producer id (KIP-360).
+// again; a gap in the sequence is refused with OUT_OF_ORDER_SEQUENCE_NUMBER and an old epoch with
+// INVALID_PRODUCER_EPOCH. A producer a partition has no state for starts wherever it is, as in
+// Kafka 2.5+ (KIP-360): the state lives in memory, so after a kbusd restart a producer goes on
+// (a batch in flight across the restart may then be written twice; exactly-once across
+// restarts needs the producer stamp in the stored batches).
 //
 // Rules from Kafka's ProducerStateManager (ProducerAppendInfo.checkSequence). One thread's: the
 // listener's.

@@ -135,7 +135,13 @@ void PartitionLog::read_start_checkpoint() {
     bool readable = true;
     const auto offset = read_offset_file(start_checkpoint_path(), readable);
     if (!readable) sink_("WARN", start_checkpoint_path() + " is unreadable; ignored");
-    if (offset) deleted_before_ = std::min(*offset, active().next_offset());
+    if (!offset) return;
+    const std::int64_t end = active().next_offset();
+    if (*offset > end)
+        sink_("WARN", start_checkpoint_path() + " puts the log start at " +
+                          std::to_string(*offset) + ", past the log's end " + std::to_string(end) +
+                          "; the log starts at its end");
+    deleted_before_ = std::min(*offset, end);
 }
 
 std::int64_t PartitionLog::delete_records_before(std::int64_t offset) {
@@ -419,8 +425,9 @@ std::optional<TimestampAndOffset> PartitionLog::max_timestamp_record() const {
             best = s.get();
     if (best == nullptr) return std::nullopt;
     const auto offset = best->offset_for_timestamp(best->max_timestamp());
-    if (!offset) return std::nullopt;  // its batch lost to damage
-    return TimestampAndOffset{best->max_timestamp(), std::max(*offset, log_start_offset())};
+    // Its batch lost to damage, or its record deleted (below the log start): none to name.
+    if (!offset || *offset < log_start_offset()) return std::nullopt;
+    return TimestampAndOffset{best->max_timestamp(), *offset};
 }
 
 }  // namespace kbus::log
