@@ -81,7 +81,8 @@ std::uint64_t Partition::start_offset(protocol::OffsetSpecKind kind, std::int64_
             if (std::uint64_t(offset) < log_start)
                 throw Error(ErrorCode::offset_out_of_range,
                             "offset " + std::to_string(offset) + " is below the log start " +
-                                std::to_string(log_start) + " (deleted by retention)");
+                                std::to_string(log_start) +
+                                " (deleted by retention or delete-records)");
             target = std::uint64_t(offset);
             break;
         default:
