@@ -172,43 +172,55 @@ double shm_consume(kbus::Client& client, const std::string& topic, std::uint64_t
     return double(n - 1) / (double(now_ns() - start) / 1e9);
 }
 
-// One record every `gap`, its send time in its first 8 bytes; the consumer thread records
-// arrival - send for each.
+// One record every `gap`, its send time in its first 8 bytes and whether it counts in byte 8;
+// the consumer thread records arrival - send for each that counts. Warm-up: records that do not
+// count flow until the consumer has received one (a Kafka consumer's first fetch can come a
+// few hundred ms after it is assigned: records sent before it would measure its start-up), then
+// a tenth of the run more.
 template <class Send, class Receive>
 LatencyHistogram paced_latency(double seconds, Send send, Receive receive) {
     const std::uint64_t gap_ns = 200'000;
     const auto count = std::uint64_t(seconds * 1e9 / double(gap_ns));
     const std::uint64_t warmup = count / 10;
     LatencyHistogram h;
-    std::atomic<bool> ready{false};
+    std::atomic<bool> ready{false}, flowing{false};
+    const std::uint64_t give_up = now_ns() + std::uint64_t((seconds + 30) * 1e9);
     std::thread consumer([&] {
         kbus::bench::pin_this_thread(1);
         ready = true;
-        // Every record, but never past a deadline (a lost record must not hang the run).
-        const std::uint64_t give_up = now_ns() + std::uint64_t((seconds + 30) * 1e9);
+        // Every record that counts, but never past a deadline (a lost one must not hang the run).
         for (std::uint64_t got = 0; got < count && now_ns() < give_up;) {
             receive([&](const char* payload) {
+                flowing.store(true, std::memory_order_relaxed);
+                if (payload[8] == 0) return;
                 std::uint64_t sent = 0;
                 std::memcpy(&sent, payload, 8);
-                if (got++ >= warmup) h.record(now_ns() - sent);
+                h.record(now_ns() - sent);
+                ++got;
             });
         }
     });
     kbus::bench::pin_this_thread(0);
     while (!ready)
         std::this_thread::yield();
-    std::this_thread::sleep_for(200ms);  // the consumer has found its partition
     char payload[record_bytes] = {};
     // Paced by sleeping, not spinning: on two cores a spinning sender would starve the clients'
     // own threads and the daemon's, and measure the scheduler instead.
     auto next = std::chrono::steady_clock::now();
-    for (std::uint64_t i = 0; i < count; ++i) {
+    const auto send_one = [&](bool counts) {
         std::this_thread::sleep_until(next);
         const std::uint64_t t = now_ns();
         std::memcpy(payload, &t, 8);
+        payload[8] = counts ? 1 : 0;
         send(payload);
         next += std::chrono::nanoseconds(gap_ns);
-    }
+    };
+    while (!flowing.load(std::memory_order_relaxed) && now_ns() < give_up)
+        send_one(false);
+    for (std::uint64_t i = 0; i < warmup; ++i)
+        send_one(false);
+    for (std::uint64_t i = 0; i < count; ++i)
+        send_one(true);
     consumer.join();
     cpu_set_t all;
     CPU_ZERO(&all);
