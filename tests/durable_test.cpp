@@ -151,6 +151,25 @@ TEST_CASE("topics and records survive a clean restart and a SIGKILL and offsets 
     CHECK(read_and_check(c, "r", 0, 1100) == 1100);
 }
 
+// Found by a review: after a clean stop the next kbusd makes a fresh ring that starts at the log's
+// end; a consumer asking for an older offset (its journal slot untouched, reading position 0)
+// was tethered to the ring's first record and waited there for good.
+TEST_CASE("after a clean restart, old offsets are read from disk, near the end and from the start",
+          "[durable]") {
+    DaemonFixture d("restart-old-offsets");
+    {
+        kbus::Client c(d.options());
+        c.create_topic("r", 1);
+        produce(c, "r", 0, 1000);
+    }
+    d.stop();
+    d.restart();
+    kbus::Client c(d.options());
+    produce(c, "r", 1000, 10);
+    for (const std::uint64_t from : {995u, 999u, 0u, 1000u})
+        CHECK(read_and_check(c, "r", from, 1010) == 1010 - from);
+}
+
 // ---- damage is contained (issue 17) -------------------------------------------------------------
 
 void wait_until_spilled(kbus::Client& c, const std::string& topic) {

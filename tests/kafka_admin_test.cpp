@@ -232,6 +232,19 @@ TEST_CASE("CreatePartitions grows a topic, and new keys hash over the new count"
     CHECK(c.describe_topic("grow").metadata.partitions == 5);
     CHECK(grow(3, false, 2) == KafkaError::invalid_partitions);  // never shrinks
     CHECK(grow(5, false, 1) == KafkaError::invalid_partitions);  // nor stays
+    {
+        Value twice = SchemaClient::request(ApiKey::create_partitions);
+        for (int i = 0; i < 2; ++i) {
+            Value& t = twice["Topics"].add();
+            t["Name"].set_text("grow");
+            t["Count"].set(9);
+            t["Assignments"].set_null();
+        }
+        const Value r = s.call(ApiKey::create_partitions, 3, twice);
+        for (const Value& result : r["Results"].items())
+            CHECK(error_in(result) == KafkaError::invalid_request);
+        CHECK(c.describe_topic("grow").metadata.partitions == 5);
+    }
     // The new partitions take records, from kbus producers that fetch the metadata anew.
     kbus::Client fresh(k.d.options());
     kbus::Producer p(fresh);

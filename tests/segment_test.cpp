@@ -342,3 +342,24 @@ TEST_CASE("max_timestamp_record finds the newest timestamp and the first offset 
     CHECK(newest->timestamp == 1499);
     CHECK(newest->offset == 499);
 }
+
+TEST_CASE("a log start checkpoint past the log's end is logged and rewritten to the end", "[log]") {
+    TempDir d("start-past-end");
+    const config::TopicConfig c = small_segments();
+    {
+        log::PartitionLog l(d.path, c, false, sink());
+        fill(l, 0, 10, 10);
+    }
+    {
+        std::ofstream bad(d.path + "/log-start-offset-checkpoint", std::ios::trunc);
+        bad << "0\n1\nx 0 500\n";
+    }
+    {
+        log::PartitionLog l(d.path, c, false, sink());
+        CHECK(l.log_start_offset() == 10);
+        fill(l, 10, 600, 10);  // records far past the bad start
+    }
+    log::PartitionLog again(d.path, c, false, sink());
+    CHECK(again.log_start_offset() == 10);  // they all stay readable
+    CHECK(again.log_end_offset() == 610);
+}

@@ -129,10 +129,17 @@ void KafkaListener::incremental_alter_configs(KafkaConnection& c, const KafkaReq
 // Kafka (murmur2 placement of new keys); replica assignments have no meaning on one broker.
 void KafkaListener::create_partitions(KafkaConnection& c, const KafkaRequest& q) {
     Value r = response_of(q);
-    for (const Value& t : q.body["Topics"].items()) {
+    const auto& topics = q.body["Topics"].items();
+    for (const Value& t : topics) {
         Value& result = r["Results"].add();
         const std::string name(t["Name"].text());
         result["Name"].set_text(name);
+        const auto named = std::count_if(topics.begin(), topics.end(),
+                                         [&](const Value& o) { return o["Name"].text() == name; });
+        if (named > 1) {
+            set_error(result, KafkaError::invalid_request, "Duplicate topic in request.");
+            continue;
+        }
         if (!t["Assignments"].is_null() && !t["Assignments"].items().empty()) {
             set_error(result, KafkaError::invalid_replica_assignment,
                       "replica assignments are not supported");

@@ -137,11 +137,17 @@ void PartitionLog::read_start_checkpoint() {
     if (!readable) sink_("WARN", start_checkpoint_path() + " is unreadable; ignored");
     if (!offset) return;
     const std::int64_t end = active().next_offset();
-    if (*offset > end)
-        sink_("WARN", start_checkpoint_path() + " puts the log start at " +
-                          std::to_string(*offset) + ", past the log's end " + std::to_string(end) +
-                          "; the log starts at its end");
     deleted_before_ = std::min(*offset, end);
+    if (*offset <= end) return;
+    sink_("WARN", start_checkpoint_path() + " puts the log start at " + std::to_string(*offset) +
+                      ", past the log's end " + std::to_string(end) +
+                      "; the log starts at its end");
+    // Kept as used: left as it was, the bad start would later cut records written below it.
+    try {
+        write_checkpoint(start_checkpoint_path(), end);
+    } catch (const std::exception& e) {
+        sink_("WARN", start_checkpoint_path() + " cannot be rewritten: " + e.what());
+    }
 }
 
 std::int64_t PartitionLog::delete_records_before(std::int64_t offset) {

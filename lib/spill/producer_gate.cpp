@@ -57,6 +57,12 @@ std::optional<ring::Cursor> ProducerGate::locate(std::uint64_t offset) const {
         return ring::load_next_offset(h) - offset > h.info.journal_entries;
     };
     if (offset >= ring::load_next_offset(h) || slot_reused()) return std::nullopt;
+    // Below the spill's offset every record was committed (or aborted): one RingReader did not
+    // find is not in the ring, and never was if it is older than the ring itself (a ring made
+    // fresh at a restart starts at the log's end; its journal's untouched slots read position 0,
+    // which would pass every check below and tether an old offset's reader to a later record).
+    // Relaxed: the spill offset only grows; an older value only makes this check weaker.
+    if (offset < h.spill.spill_offset.load(std::memory_order_relaxed)) return std::nullopt;
     // Acquire: the claim count loaded after it is no older than the entry. A stale entry (of an
     // earlier lap) fails the checks below.
     const std::uint64_t position =
