@@ -4,6 +4,8 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <thread>
 
@@ -92,9 +94,19 @@ bool Daemon::take_bus() {
         !prepare_directory(loc_.data_dir, "data directory"))
         return false;
     lock_fd_ = ::open(loc_.lock_path().c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (lock_fd_ < 0 || ::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-        sink_("ERROR", "bus '" + loc_.bus + "' is already served by another kbusd (lock " +
-                           loc_.lock_path() + " is held)");
+    if (lock_fd_ < 0) {
+        sink_("ERROR", "cannot open " + loc_.lock_path() + ": " + std::strerror(errno));
+        return false;
+    }
+    int locked = -1;
+    do {
+        locked = ::flock(lock_fd_, LOCK_EX | LOCK_NB);
+    } while (locked != 0 && errno == EINTR);
+    if (locked != 0) {
+        sink_("ERROR", errno == EWOULDBLOCK
+                           ? "bus '" + loc_.bus + "' is already served by another kbusd (lock " +
+                                 loc_.lock_path() + " is held)"
+                           : "cannot lock " + loc_.lock_path() + ": " + std::strerror(errno));
         return false;
     }
     return true;
