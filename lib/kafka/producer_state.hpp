@@ -34,7 +34,7 @@ class ProducerStateTable {
     // epoch bump), the same id at the next epoch (a new id once the epoch is exhausted).
     [[nodiscard]] ProducerId init(std::optional<ProducerId> current, std::int64_t now_ms);
 
-    // What to do with a batch of `stamp` for a partition, before it is appended.
+    // The verdict on a batch of `stamp` for a partition, before it is appended.
     enum class Verdict { append, duplicate, refuse };
     struct Check {
         Verdict verdict = Verdict::append;
