@@ -163,7 +163,10 @@ struct Server {
             closed.push_back(connection);
             changed.notify_all();
         };
-        h.tick = [this] { ++ticks; };
+        h.tick = [this] {
+            ++ticks;
+            return std::chrono::milliseconds(20);
+        };
         return h;
     }
 
@@ -330,8 +333,8 @@ TEST_CASE("each connection has an id of its own, never 0, given to answer and to
 
 TEST_CASE("tick is called again and again while no request comes", "[control-server]") {
     Server s("tick");
-    // The loop polls with a 20 ms timeout and ticks every round; asserted here without timing:
-    // ticks keep coming with no client at all.
+    // The loop polls with the timeout tick returned (20 ms here) and ticks every round; asserted
+    // here without timing: ticks keep coming with no client at all.
     const auto deadline = std::chrono::steady_clock::now() + patience;
     while (s.ticks < 5 && std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(5ms);

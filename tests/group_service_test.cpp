@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <chrono>
 
 #include "groups/group_service.hpp"
 #include "kbus/group_commit.hpp"
@@ -139,11 +140,31 @@ TEST_CASE("tick and persist store what members committed in their slots", "[grou
     };
     commit(2);
     CHECK(stored().find("commit g t 1 2\n") == std::string::npos);
-    g.gs().tick();
+    CHECK(g.gs().tick() == std::chrono::milliseconds(100));  // stable: no deadline is close
     CHECK(stored().find("commit g t 1 2\n") != std::string::npos);
     commit(4);
     g.gs().persist();
     CHECK(stored().find("commit g t 1 4\n") != std::string::npos);
+}
+
+TEST_CASE("a group between generations asks for ticks five times as often", "[group-service]") {
+    Groups g("tick-rebalance");
+    group::JoinGroupRequest j;
+    j.group = "g";
+    j.client_id = "c";
+    j.session_timeout_ms = 30000;
+    j.protocols = {{"range", group::encode_subscription({"t"})}};
+    CHECK(g.gs().tick() == std::chrono::milliseconds(100));
+    const group::JoinGroupReply joined = g.gs().join(j, 1);
+    REQUIRE_FALSE(joined.pending);
+    // Joined, not yet synced: the leader's assignment has a deadline.
+    CHECK(g.gs().tick() == std::chrono::milliseconds(20));
+    group::SyncGroupRequest s{"g",
+                              joined.generation,
+                              joined.member_id,
+                              {{joined.member_id, group::encode_assignment({{"t", 0}})}}};
+    REQUIRE_FALSE(g.gs().sync(s, true).pending);
+    CHECK(g.gs().tick() == std::chrono::milliseconds(100));
 }
 
 TEST_CASE("a commit through the request path is stored and mirrored into the member's slot",

@@ -231,3 +231,31 @@ TEST_CASE("topics created, written and deleted while the worker runs", "[spill-w
     CHECK(w.t.bus->partitions().empty());
     CHECK(w.t.shm.objects().empty());
 }
+
+TEST_CASE("an idle bus asks for the longest sleep, a lingering record for its linger's end",
+          "[spill-worker]") {
+    Worker w("deadlines");
+    w.t.create("a", 2);
+    CHECK_FALSE(w.worker.pass(t0, 1000));
+    CHECK(w.worker.next_due_ns() == t0 + bus::SpillWorker::longest_sleep_ns);
+    produce(*w.p("a", 1), 3);
+    // The first look starts the linger. (A few hundred bytes in 50 ms: far too slow a tail for
+    // its rate to set an earlier deadline.)
+    const std::uint64_t t1 = t0 + 50'000'000;
+    CHECK_FALSE(w.worker.pass(t1, 1000));
+    CHECK(w.worker.next_due_ns() == t1 + linger);
+    CHECK(w.worker.pass(t1 + linger, 1000));
+    CHECK(log_end(*w.p("a", 1)) == 3);
+    // Written, and nothing new: back to the longest sleep (the tail stood still since).
+    CHECK_FALSE(w.worker.pass(t1 + 20 * linger, 1000));
+    CHECK_FALSE(w.worker.pass(t1 + 40 * linger, 1000));
+    CHECK(w.worker.next_due_ns() == t1 + 40 * linger + bus::SpillWorker::longest_sleep_ns);
+}
+
+TEST_CASE("a retention check due sooner than the longest sleep wakes the worker for it",
+          "[spill-worker]") {
+    Worker w("retention-deadline", 30);
+    w.t.create("a");
+    CHECK_FALSE(w.worker.pass(t0, 1000));
+    CHECK(w.worker.next_due_ns() <= t0 + 30'000'000);
+}

@@ -51,7 +51,8 @@ void ControlServer::close() {
 
 void ControlServer::serve(const std::atomic<bool>& stop) {
     std::vector<ControlConnection> conns;
-    // Relaxed: a flag checked once per round (at most 20 ms late).
+    std::chrono::milliseconds wait = handlers_.tick();
+    // Relaxed: a flag checked once per round (at most `wait` late).
     while (!stop.load(std::memory_order_relaxed)) {
         std::vector<pollfd> fds{{listen_fd_, POLLIN, 0}};
         for (auto& c : conns)
@@ -59,9 +60,10 @@ void ControlServer::serve(const std::atomic<bool>& stop) {
                 {c.fd(),
                  short((c.accepting_requests() ? POLLIN : 0) | (c.replies_waiting() ? POLLOUT : 0)),
                  0});
-        // A short timeout: group sessions and rebalance deadlines are checked between polls.
-        const int ready = ::poll(fds.data(), fds.size(), 20);
-        handlers_.tick();
+        // Group sessions and rebalance deadlines are checked between polls; an idle daemon wakes
+        // ten times a second for them, not more (it shares cores with busy-polling clients).
+        const int ready = ::poll(fds.data(), fds.size(), int(wait.count()));
+        wait = handlers_.tick();
         if (ready <= 0) continue;
         if (fds[0].revents & POLLIN) accept_connection(conns);
         for (std::size_t i = 1; i < fds.size(); ++i) {

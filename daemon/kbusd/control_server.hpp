@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -24,8 +25,9 @@ struct ControlServerHandlers {
         answer;
     // A connection closed: what it held is released.
     std::function<void(std::uint32_t connection)> closed;
-    // Every round of the loop (at least every 20 ms): timers that do not wait for requests.
-    std::function<void()> tick;
+    // Every round of the loop: timers that do not wait for requests. Returns how long the loop
+    // may then wait for a request before the next round.
+    std::function<std::chrono::milliseconds()> tick;
 };
 
 class ControlServer {

@@ -179,7 +179,7 @@ void Daemon::build_parts(bool verify) {
         ControlServerHandlers{[this](kbus::protocol::RequestType t, std::string_view payload,
                                      std::uint32_t c) { return handlers_->answer(t, payload, c); },
                               [this](std::uint32_t c) { handlers_->connection_closed(c); },
-                              [this] { groups_->tick(); }},
+                              [this] { return groups_->tick(); }},
         sink_);
 }
 

@@ -30,8 +30,21 @@ class SpillWorker {
     void run(const std::atomic<bool>& stop);
     // One pass over every partition; true if anything moved.
     bool pass(std::uint64_t now_ns, std::int64_t now_ms);
-    // A partition's one step: flush requests, the spill, idle syncs, the gate.
-    static bool step(Partition& p, std::uint64_t now_ns, std::int64_t now_ms);
+    // After a pass without progress: when the next one is due if no doorbell rings (monotonic
+    // ns, at most longest_sleep_ns after the pass).
+    [[nodiscard]] std::uint64_t next_due_ns() const noexcept { return next_due_ns_; }
+    // A partition's one step: flush requests, the spill, idle syncs, the gate. Without progress,
+    // lowers *next_due_ns (if given) to the partition's own next deadline.
+    static bool step(Partition& p, std::uint64_t now_ns, std::int64_t now_ms,
+                     std::uint64_t* next_due_ns = nullptr);
+
+    // The spill thread's sleeps between passes without progress. At least a millisecond (as
+    // often as it ever looked); at most a tenth of a second, which bounds what only a look can
+    // see: a claim left uncommitted by a producer that died before the spill saw it (then
+    // repaired within this plus kbus.claim.timeout.ms), or a burst after a quiet spell whose
+    // producers have not had to wait yet.
+    static constexpr std::uint64_t shortest_sleep_ns = 1'000'000;
+    static constexpr std::uint64_t longest_sleep_ns = 100'000'000;
     // Everything committed to the partition's ring goes to disk and is synced: the clean
     // shutdown's last pass. False when its disk failed (the records stay on the ring).
     [[nodiscard]] static bool drain(Partition& p, const logging::LogSink& sink);
@@ -41,13 +54,16 @@ class SpillWorker {
     [[nodiscard]] static bool drain_abandoned(Partition& p, const logging::LogSink& sink);
 
   private:
-    void sleep_until_rung();
+    void sleep_until_rung(std::uint64_t for_ns);
+    [[nodiscard]] static std::uint64_t at_wall_ms(std::int64_t due_ms, std::uint64_t now_ns,
+                                                  std::int64_t now_ms);
 
     Bus& bus_;
     control::Doorbell& doorbell_;
     std::int64_t retention_check_interval_ms_;
     logging::LogSink sink_;
     std::int64_t last_retention_ms_ = 0;
+    std::uint64_t next_due_ns_ = 0;
 };
 
 }  // namespace kbus::bus

@@ -364,6 +364,14 @@ void GroupCoordinator::tick(std::int64_t now_ms) {
     }
 }
 
+bool GroupCoordinator::rebalancing() const {
+    for (const auto& [name, g] : groups_)
+        if (g.state == GroupState::preparing_rebalance ||
+            g.state == GroupState::completing_rebalance)
+            return true;
+    return false;
+}
+
 void GroupCoordinator::commit(
     const std::string& group, std::int32_t generation, const std::string& member,
     const std::vector<std::pair<group::TopicPartition, std::int64_t>>& offsets,

@@ -61,6 +61,8 @@ class GroupCoordinator {
     void connection_closed(std::uint32_t connection, std::int64_t now_ms);
     // Expires silent members and overdue rebalances; call every few tens of ms.
     void tick(std::int64_t now_ms);
+    // Whether a group is between generations: its deadlines are then close together.
+    [[nodiscard]] bool rebalancing() const;
 
     // generation < 0: a commit from outside the group's membership (manual assignment), allowed
     // only while the group has no members, as in Kafka. All or nothing: any bad entry refuses

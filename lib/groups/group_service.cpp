@@ -155,10 +155,12 @@ void GroupService::topic_deleted(const std::string& topic) {
     coordinator_.topic_deleted(topic);
 }
 
-void GroupService::tick() {
+std::chrono::milliseconds GroupService::tick() {
     std::lock_guard lock(mutex_);
     slots_.persist();
     coordinator_.tick(detail::wall_clock_ms());
+    return coordinator_.rebalancing() ? std::chrono::milliseconds(20)
+                                      : std::chrono::milliseconds(100);
 }
 
 void GroupService::persist() {

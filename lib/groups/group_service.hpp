@@ -8,6 +8,7 @@
 // committed offsets, so what members committed in shared memory counts from that moment.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -55,8 +56,9 @@ class GroupService {
 
     void connection_closed(std::uint32_t connection);
     void topic_deleted(const std::string& topic);
-    // Session expiry, overdue rebalances, and slot commits persisted: every few tens of ms.
-    void tick();
+    // Session expiry, overdue rebalances, and slot commits persisted. Returns when to tick next:
+    // soon while a group rebalances, else within a tenth of a second (sessions last seconds).
+    [[nodiscard]] std::chrono::milliseconds tick();
     // Slot commits persisted now (a clean shutdown's last look).
     void persist();
 

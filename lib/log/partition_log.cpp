@@ -310,6 +310,13 @@ void PartitionLog::maybe_flush(std::int64_t now_ms, bool force) {
     }
 }
 
+std::optional<std::int64_t> PartitionLog::flush_due_ms() const {
+    if (unflushed_messages_ == 0) return std::nullopt;
+    std::lock_guard lock(mutex_);
+    return last_flush_ms_ +
+           std::min(config_.flush_ms, std::numeric_limits<std::int64_t>::max() - last_flush_ms_);
+}
+
 // Segments leave the list under the lock; their files are unlinked after it (an unlink of a
 // large file can take a while, and fetches of this partition wait on the lock).
 std::size_t PartitionLog::apply_retention(std::int64_t now_ms) {

@@ -63,6 +63,9 @@ class PartitionLog {
     // Syncs if flush.messages or flush.ms says so (or always when `force`). Called by the thread
     // that appends.
     void maybe_flush(std::int64_t now_ms, bool force = false);
+    // When flush.ms next makes maybe_flush sync (wall-clock ms), if records wait for a sync.
+    // Called by the thread that appends.
+    [[nodiscard]] std::optional<std::int64_t> flush_due_ms() const;
 
     // Deletes expired closed segments (retention.ms, retention.bytes) up to `high_watermark`;
     // returns how many.

@@ -6,6 +6,10 @@
 
 namespace kbus::spill {
 
+// Observations come at most this often per timeout: a claim first seen late by this much waits
+// that much longer, never less than its timeout.
+constexpr std::uint64_t observations_per_timeout = 32;
+
 PartitionSpill::PartitionSpill(ring::RingRef ring, log::PartitionLog& log,
                                config::Compression codec, logging::LogSink sink,
                                SpillOptions options)
@@ -14,7 +18,11 @@ PartitionSpill::PartitionSpill(ring::RingRef ring, log::PartitionLog& log,
       log_(log),
       codec_(codec),
       sink_(std::move(sink)),
-      options_(options) {
+      options_(options),
+      pacer_(std::min(
+          options.claim_timeout_ns / observations_per_timeout,
+          std::max<std::uint64_t>(options.write_to_log ? options.linger_ns : ring_only_linger_ns,
+                                  1'000'000))) {
     cursor_ = {ring_.header().spill.spill_position.load(std::memory_order_acquire),
                ring_.header().spill.spill_offset.load(std::memory_order_acquire)};
 }
@@ -70,6 +78,20 @@ bool PartitionSpill::step(std::uint64_t now_ns, std::int64_t now_ms) {
     return !io_failing_ && repair_dead_claims(now_ns);
 }
 
+std::uint64_t PartitionSpill::next_due_ns(std::uint64_t now_ns) {
+    const ring::RingHeader& h = ring_.header();
+    SpillSnapshot s;
+    s.tail = ring::load_tail(h);
+    s.pending = s.tail - cursor_.position;
+    // Relaxed: only the spill thread writes the limit (ProducerGate::update); a hint here.
+    const std::uint64_t limit = h.limit.producer_limit.load(std::memory_order_relaxed);
+    s.granted_room = limit > s.tail ? limit - s.tail : 0;
+    s.due_at_bytes = options_.write_to_log ? options_.batch_bytes : ring_.capacity() / 8;
+    s.linger_ns = options_.write_to_log ? options_.linger_ns : ring_only_linger_ns;
+    s.pending_since_ns = pending_since_ns_ != 0 ? pending_since_ns_ : now_ns;
+    return pacer_.next_due_ns(s, now_ns);
+}
+
 bool PartitionSpill::drain(std::uint64_t now_ns, std::int64_t now_ms) {
     if (!options_.write_to_log) return true;
     // Not through due(): a batch younger than the linger would wait for a pass that never comes.
@@ -77,10 +99,6 @@ bool PartitionSpill::drain(std::uint64_t now_ns, std::int64_t now_ms) {
     }
     return !io_failing_;
 }
-
-// Observations come at most this often per timeout: a claim first seen late by this much waits
-// that much longer, never less than its timeout.
-constexpr std::uint64_t observations_per_timeout = 32;
 
 void PartitionSpill::observe_claims(std::uint64_t now_ns) {
     ring::RingHeader& h = ring_.header();

@@ -16,6 +16,7 @@
 #include "log/batch_builder.hpp"
 #include "log/partition_log.hpp"
 #include "spill/dead_claim_repair.hpp"
+#include "spill/spill_pacer.hpp"
 
 namespace kbus::spill {
 
@@ -50,6 +51,9 @@ class PartitionSpill {
     // Throws nothing: I/O errors are logged (rate-limited) and retried on the next pass,
     // holding producers back meanwhile.
     bool step(std::uint64_t now_ns, std::int64_t now_ms);
+    // After a step without progress: when this partition next needs one if no doorbell rings
+    // (monotonic ns; no_deadline when idle). See SpillPacer.
+    [[nodiscard]] std::uint64_t next_due_ns(std::uint64_t now_ns);
 
     // Writes every committed record still on the ring, whatever the linger says: the clean
     // shutdown's last pass. Returns false when the disk failed (the records stay on the ring).
@@ -103,6 +107,7 @@ class PartitionSpill {
     log::BatchBuilder builder_;
     std::vector<HeaderView> headers_;
     std::uint64_t pending_since_ns_ = 0;
+    SpillPacer pacer_;
     bool io_failing_ = false;
     std::uint64_t last_io_log_ns_ = 0;
     // While the cursor's claim is uncommitted: what the claim pair held, and when, oldest first.
