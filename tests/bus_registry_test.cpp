@@ -4,6 +4,7 @@
 // bounds and the commit-slot hosts view. (tests/bus_test.cpp tests the same through a daemon.)
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
@@ -229,24 +230,63 @@ TEST_CASE("kbus.max.partitions counts the partitions of every topic", "[bus-regi
     CHECK(t.create("b", 1).partitions == 1);
 }
 
-TEST_CASE("kbus.max.shared.memory.bytes counts every ring's mapping", "[bus-registry]") {
+TEST_CASE("kbus.max.shared.memory.bytes counts each ring's header, and a reserved ring whole",
+          "[bus-registry]") {
     config::BrokerConfig b = small_broker();
-    const std::uint64_t ring = ring::ring_layout(64 * 1024).total_bytes;
-    b.max_shared_memory_bytes = std::int64_t(2 * ring);
+    const ring::RingLayout layout = ring::ring_layout(64 * 1024);
+    const std::uint64_t header = layout.journal_offset, ring = layout.total_bytes;
+    b.max_shared_memory_bytes = std::int64_t(2 * ring + 3 * header);
     TestBus t("max-shm", b);
-    t.create("a", 2);
+    t.create("a", 4);  // four headers: a topic of many partitions costs little until used
+    CHECK(t.bus->ring_memory_in_use() == 4 * header);
+    t.bus->reserve_ring(*t.bus->partition("a", 0));
+    t.bus->reserve_ring(*t.bus->partition("a", 0));  // once is enough
+    t.bus->reserve_ring(*t.bus->partition("a", 1));
+    CHECK(t.bus->ring_memory_in_use() == 2 * ring + 2 * header);
     try {
-        t.create("b", 1);
-        FAIL("a topic passing kbus.max.shared.memory.bytes was created");
+        t.bus->reserve_ring(*t.bus->partition("a", 2));
+        FAIL("a ring passing kbus.max.shared.memory.bytes was reserved");
     } catch (const Error& e) {
         CHECK(e.code() == ErrorCode::resource_exhausted);
         CHECK(std::string(e.what()).find("kbus.max.shared.memory.bytes") != std::string::npos);
+        CHECK(std::string(e.what()).find("a-2") != std::string::npos);
     }
-    CHECK(code_of([&] { t.bus->check_new({"b", 1, {}}); }) == ErrorCode::resource_exhausted);
-    CHECK(t.shm.objects().size() == 2);
-    CHECK(partition_dirs(t) == std::set<std::string>{"a-0", "a-1"});
+    CHECK_FALSE(t.bus->partition("a", 2)->ring_reserved());
+    CHECK(ring::load_tail(t.bus->partition("a", 2)->ring().header()) == 0);
+    // Producers get no room on a ring that is not reserved.
+    CHECK(t.bus->partition("a", 2)->ring().header().limit.producer_limit.load() == 0);
+    CHECK(t.bus->partition("a", 0)->ring().header().limit.producer_limit.load() == 64 * 1024);
+    // A header more fits; then nothing does.
+    t.create("b", 1);
+    CHECK(code_of([&] { t.create("c", 1); }) == ErrorCode::resource_exhausted);
+    CHECK(code_of([&] { t.bus->check_new({"c", 1, {}}); }) == ErrorCode::resource_exhausted);
+    CHECK(t.shm.objects().size() == 5);
     t.bus->remove("a");
-    CHECK_NOTHROW(t.create("b", 2));
+    CHECK_NOTHROW(t.bus->reserve_ring(*t.bus->partition("b", 0)));
+    CHECK_NOTHROW(t.create("c", 1));
+}
+
+TEST_CASE("a new ring's journal and data are a hole in shared memory until reserved",
+          "[bus-registry]") {
+    TestBus t("lazy-ring");
+    t.create("a", 2, {{"ring.bytes", "1048576"}});
+    const ring::RingLayout layout = ring::ring_layout(1 << 20);
+    auto allocated = [&](std::int32_t p) {
+        struct stat st {};
+        REQUIRE(::stat(ring_name(t, 1, p).c_str(), &st) == 0);
+        CHECK(std::uint64_t(st.st_size) == layout.total_bytes);
+        return std::uint64_t(st.st_blocks) * 512;
+    };
+    CHECK(allocated(0) == layout.journal_offset);
+    t.bus->reserve_ring(*t.bus->partition("a", 0));
+    CHECK(allocated(0) == layout.total_bytes);
+    CHECK(allocated(1) == layout.journal_offset);
+    // A restart adopts both as they are: the reserved one stays reserved, the other not.
+    produce(*t.bus->partition("a", 0), 3);
+    t.open(true);
+    CHECK(t.bus->partition("a", 0)->ring_reserved());
+    CHECK_FALSE(t.bus->partition("a", 1)->ring_reserved());
+    CHECK(t.bus->partition("a", 0)->high_watermark() == 3);
 }
 
 TEST_CASE("check_new passes a topic that create would make, and makes nothing", "[bus-registry]") {
@@ -552,13 +592,14 @@ TEST_CASE("the bus hosts commit slots in every partition's ring", "[bus-registry
 TEST_CASE("creates racing for the last room in kbus.max.shared.memory.bytes never pass it together",
           "[bus-registry]") {
     config::BrokerConfig b = small_broker();
-    const std::uint64_t ring = ring::ring_layout(64 * 1024).total_bytes;
-    b.max_shared_memory_bytes = std::int64_t(4 * ring);
+    // Room for four rings' headers (what a topic takes until a producer uses it).
+    const std::uint64_t header = ring::ring_layout(64 * 1024).journal_offset;
+    b.max_shared_memory_bytes = std::int64_t(4 * header);
     TestBus t("shm-race", b);
     std::atomic<int> created{0}, refused{0};
     std::atomic<bool> go{false};
     // Eight creates at once: while some are being built (reserved, not yet topics), the others
-    // must count the rings reserved for them in full.
+    // must count the headers reserved for them.
     std::vector<std::jthread> threads;
     for (int i = 0; i < 8; ++i)
         threads.emplace_back([&, i] {

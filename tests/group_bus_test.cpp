@@ -385,7 +385,7 @@ TEST_CASE("group bad input: names, unknown groups, commits beyond the end or not
     CHECK(con.committed("t", 0) == 5);
     // Whatever a process that maps the ring writes into a commit slot, the daemon persists no
     // offset beyond the high watermark.
-    kbus::ring::RingHeader& h = c.topic("t")->rings[0].header();
+    kbus::ring::RingHeader& h = c.ring(*c.topic("t"), 0, false).header();
     bool forged = false;
     for (auto& slot : h.group_commits)
         if (kbus::group::slot_group(slot) == "g") {

@@ -124,6 +124,7 @@ struct TestBus {
 // a partition's ring, as a producer does; timestamps 1000, 1001, ...
 inline void produce(bus::Partition& p, int count, const std::string& prefix = "v",
                     std::size_t min_bytes = 0) {
+    p.reserve_ring();  // as a producer's first use has the daemon do
     ring::RingWriter w(p.ring());
     for (int i = 0; i < count; ++i) {
         std::string value = prefix + std::to_string(i);

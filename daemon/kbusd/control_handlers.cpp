@@ -88,6 +88,10 @@ void ControlHandlers::register_topic_requests() {
 }
 
 void ControlHandlers::register_reader_requests() {
+    on<protocol::ReserveRingRequest>([this](const protocol::ReserveRingRequest& r, std::uint32_t) {
+        bus_.reserve_ring(*bus_.partition(r.topic_id, r.partition));
+        return Empty{};
+    });
     on<protocol::AttachReaderRequest>(
         [this](const protocol::AttachReaderRequest& r, std::uint32_t c) { return attach(r, c); });
     on<protocol::ReleaseReaderRequest>(

@@ -48,11 +48,17 @@ struct ClientOptions {
 
 /// A topic's metadata and its mapped partition rings. Shared by the producers and consumers of a
 /// Client; kept alive (mapped) while any of them uses it, even if the topic is deleted meanwhile.
+/// A topic as a client holds it: its metadata, and each partition's ring once used (Client::ring).
+/// A client of one partition of a wide topic maps that partition's ring alone.
 struct TopicHandle {
     protocol::TopicMetadata metadata;
     std::shared_ptr<const ClientsLock> lock;  ///< held while the rings below are mapped
-    std::vector<SharedMapping> mappings;
-    std::vector<ring::RingRef> rings;
+    struct MappedPartition {
+        SharedMapping mapping;
+        bool reserved = false;  ///< the daemon allocated its memory for us (a producer's use)
+    };
+    mutable std::mutex mutex;  ///< guards `partitions`; the mappings themselves never move
+    mutable std::vector<std::unique_ptr<MappedPartition>> partitions;  ///< null until mapped
 };
 
 using protocol::TopicDescription;
@@ -122,16 +128,46 @@ class Client {
         handle->metadata = request(protocol::TopicMetadataRequest{std::string(name)});
         std::lock_guard lock(mutex_);
         handle->lock = memory_.lock();
-        for (std::int32_t p = 0; p < handle->metadata.partitions; ++p) {
-            const std::string shm = handle->metadata.ring_path_prefix + "." + std::to_string(p);
-            SharedMapping m = memory_.map(shm, options_.touch_ring_pages);
-            if (!ring::RingRef::looks_valid(m.data(), m.size()))
+        handle->partitions.resize(std::size_t(handle->metadata.partitions));
+        return topics_.emplace(std::string(name), std::move(handle)).first->second;
+    }
+
+    /// Partition p's ring, mapped at its first use. for_producing: the daemon reserves the ring's
+    /// memory first (a ring nobody produced to is a header and a hole in shared memory), and it
+    /// is mapped with its pages touched (ClientOptions::touch_ring_pages). Throws
+    /// Error(resource_exhausted) when the bus's shared-memory budget has no room for it.
+    [[nodiscard]] ring::RingRef ring(const TopicHandle& t, std::int32_t p, bool for_producing) {
+        if (p < 0 || p >= t.metadata.partitions)
+            throw Error(ErrorCode::partition_out_of_range, "partition " + std::to_string(p) +
+                                                               " is out of range for topic '" +
+                                                               t.metadata.name + "'");
+        std::lock_guard lock(t.mutex);
+        std::unique_ptr<TopicHandle::MappedPartition>& mp = t.partitions[std::size_t(p)];
+        if (mp && (mp->reserved || !for_producing)) return ring::RingRef(mp->mapping.data());
+        if (for_producing) reserve_ring(t, p);
+        if (!mp) {
+            const std::string shm = t.metadata.ring_path_prefix + "." + std::to_string(p);
+            auto mapped = std::make_unique<TopicHandle::MappedPartition>();
+            mapped->mapping = memory_.map(shm, for_producing && options_.touch_ring_pages);
+            if (!ring::RingRef::looks_valid(mapped->mapping.data(), mapped->mapping.size()))
                 throw Error(ErrorCode::protocol_error,
                             "ring '" + shm + "' has an unexpected layout");
-            handle->rings.emplace_back(m.data());
-            handle->mappings.push_back(std::move(m));
+            mp = std::move(mapped);
         }
-        return topics_.emplace(std::string(name), std::move(handle)).first->second;
+        mp->reserved = mp->reserved || for_producing;
+        return ring::RingRef(mp->mapping.data());
+    }
+
+    /// Has the daemon allocate a partition's ring for producing. A topic the daemon no longer
+    /// knows was deleted since we fetched it: topic_deleted, as a claim on its ring would say.
+    void reserve_ring(const TopicHandle& t, std::int32_t p) {
+        try {
+            (void)request(protocol::ReserveRingRequest{t.metadata.topic_id, p});
+        } catch (const Error& e) {
+            if (e.code() != ErrorCode::unknown_topic) throw;
+            forget_topic(t.metadata.name);
+            throw Error(ErrorCode::topic_deleted, "topic '" + t.metadata.name + "' was deleted");
+        }
     }
 
     /// Forgets a cached topic (after a topic_deleted error, say), so the next use re-fetches it.

@@ -144,6 +144,18 @@ struct DeleteRecordsRequest {
     KBUS_FIELDS(topic, partition, offset)
 };
 
+/// A producer's first use of a partition: the daemon allocates the ring's journal and data, which
+/// stay a hole in shared memory until then (an idle partition costs its header page, not its
+/// ring). Producers may claim only after it. Refused with resource_exhausted, naming the limit,
+/// when kbus.max.shared.memory.bytes or /dev/shm has no room for the ring.
+struct ReserveRingRequest {
+    static constexpr RequestType type = RequestType::reserve_ring;
+    using Reply = codec::Empty;
+    std::uint64_t topic_id = 0;
+    std::int32_t partition = 0;
+    KBUS_FIELDS(topic_id, partition)
+};
+
 struct TopicNames {
     std::vector<std::string> names;
     KBUS_FIELDS(names)

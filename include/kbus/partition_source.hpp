@@ -49,7 +49,7 @@ class PartitionSource {
           topic_(std::move(topic)),
           partition_(partition),
           handle_(std::move(handle)),
-          reader_(handle_->rings[std::size_t(partition)]),
+          reader_(client.ring(*handle_, partition, false)),
           check_crcs_(check_crcs) {}
 
     [[nodiscard]] const std::string& topic() const noexcept { return topic_; }

@@ -148,7 +148,7 @@ class Producer {
     struct TopicState {
         std::string name;
         std::shared_ptr<const TopicHandle> handle;
-        std::vector<ring::RingWriter> writers;
+        std::vector<std::optional<ring::RingWriter>> writers;  ///< per partition, once used
         std::uint32_t round_robin = 0;
     };
 
@@ -170,7 +170,7 @@ class Producer {
             total += planned_.back().layout.frame_length;
             longest = std::max(longest, planned_.back().layout.frame_length);
         }
-        ring::RingWriter& writer = t.writers[std::size_t(partition)];
+        ring::RingWriter& writer = writer_for(t, partition);
         ring::RingRun run;
         if (!claim_space(t, writer, total, std::uint32_t(records.size()), longest, run, block))
             return std::nullopt;
@@ -218,12 +218,19 @@ class Producer {
         auto t = std::make_unique<TopicState>();
         t->name = std::string(topic);
         t->handle = client_->topic(topic);
-        for (const ring::RingRef& r : t->handle->rings)
-            t->writers.emplace_back(r);
+        t->writers.resize(std::size_t(t->handle->metadata.partitions));
         t->round_robin = static_cast<std::uint32_t>(::getpid());
         last_ = t.get();
         topics_.push_back(std::move(t));
         return *last_;
+    }
+
+    /// The partition's writer, made at the first send to it (the daemon reserves its ring then).
+    ring::RingWriter& writer_for(TopicState& t, std::int32_t partition) {
+        std::optional<ring::RingWriter>& w = t.writers[std::size_t(partition)];
+        if (!w) [[unlikely]]
+            w.emplace(client_->ring(*t.handle, partition, true));
+        return *w;
     }
 
     std::int32_t choose_partition(TopicState& t, BytesView key, const SendOptions& options) {
@@ -248,7 +255,7 @@ class Producer {
         TopicState& t = state_for(topic);
         const std::int32_t partition = choose_partition(t, key, options);
         const ring::FramePlan p = ring::frame_plan(key, value_size, options.headers);
-        ring::RingWriter& writer = t.writers[std::size_t(partition)];
+        ring::RingWriter& writer = writer_for(t, partition);
         ProducerClaim c;
         ring::RingRun run;
         if (!claim_space(t, writer, p.layout.frame_length, 1, p.layout.frame_length, run, block))

@@ -88,8 +88,9 @@ enum class RequestType : std::uint16_t {
     report_corrupt_batch = 22,
     create_partitions = 23,
     delete_records = 24,
+    reserve_ring = 25,
     /// One past the last: the first number not (yet) a request.
-    end_of_types = 25,
+    end_of_types = 26,
 };
 
 /// Where a consumer starts: the log start, the high watermark, an offset, or the first offset

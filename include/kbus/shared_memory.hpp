@@ -13,7 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -43,6 +45,8 @@ class SharedMapping {
     /// Maps an existing file owned by `owner`. Throws Error(not_connected) if it is not there,
     /// Error(permission_denied) if it is not what the bus's owner made (a symlink, another owner,
     /// access for others). touch_pages: read one byte of every page first (touch_every_page).
+    /// A file not wholly reserved (a ring no producer has used yet) is mapped as it is: its
+    /// pages are neither populated nor touched, since that would allocate every one of them.
     static SharedMapping open(const std::string& path, uid_t owner, bool touch_pages = false) {
         const int fd = ::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0) {
@@ -53,7 +57,8 @@ class SharedMapping {
         SharedMapping m;
         try {
             const struct stat st = checked(fd, path, owner);
-            m.map(fd, std::size_t(st.st_size), path);
+            touch_pages = touch_pages && wholly_allocated(st);
+            m.map(fd, std::size_t(st.st_size), path, wholly_allocated(st));
         } catch (...) {
             ::close(fd);
             throw;
@@ -63,11 +68,18 @@ class SharedMapping {
         return m;
     }
 
+    /// Whether every page of the file is allocated (reserved with fallocate, or written).
+    [[nodiscard]] static bool wholly_allocated(const struct stat& st) noexcept {
+        return std::uint64_t(st.st_blocks) * 512 >= std::uint64_t(st.st_size);
+    }
+
     /// Daemon side: creates `path` (replacing a stale file of ours) of `size` bytes, zero-filled,
-    /// with `mode` and, if `group` >= 0, that group. Every page is reserved now, so a full tmpfs
-    /// is an error here (resource_exhausted), not a SIGBUS in a producer later.
+    /// with `mode` and, if `group` >= 0, that group. The first `reserved` bytes (all by default)
+    /// are allocated now, so a full tmpfs is an error here (resource_exhausted), not a SIGBUS in
+    /// a producer later; the rest stays a hole until reserve(), and nobody may write there before.
     static SharedMapping create(const std::string& path, std::size_t size, mode_t mode = 0600,
-                                int group = -1) {
+                                int group = -1, std::size_t reserved = ~std::size_t(0)) {
+        reserved = std::min(reserved, size);
         ::unlink(path.c_str());
         const int fd =
             ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
@@ -76,9 +88,10 @@ class SharedMapping {
         try {
             (void)::fchmod(fd, mode);  // whatever the umask
             if (group >= 0) (void)::fchown(fd, uid_t(-1), gid_t(group));
-            if (const int rc = ::posix_fallocate(fd, 0, off_t(size)); rc != 0)
+            if (::ftruncate(fd, off_t(size)) != 0) fail_create(path, size, errno);
+            if (const int rc = ::posix_fallocate(fd, 0, off_t(reserved)); rc != 0)
                 fail_create(path, size, rc);
-            m.map(fd, size, path);
+            m.map(fd, size, path, reserved == size);
         } catch (...) {
             ::close(fd);
             ::unlink(path.c_str());
@@ -86,6 +99,22 @@ class SharedMapping {
         }
         ::close(fd);
         return m;
+    }
+
+    /// Daemon side: allocates bytes [from, size) of a file create() left partly a hole. Throws
+    /// Error(resource_exhausted) when tmpfs is full; then nothing past `from` may be written.
+    static void reserve(const std::string& path, std::size_t from, std::size_t size) {
+        const int fd = ::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) fail_create(path, size, errno);
+        const int rc = ::posix_fallocate(fd, off_t(from), off_t(size - from));
+        ::close(fd);
+        if (rc != 0) fail_create(path, size, rc);
+    }
+
+    /// Whether the file at `path` is wholly allocated (false if it is not there).
+    [[nodiscard]] static bool wholly_allocated(const std::string& path) noexcept {
+        struct stat st {};
+        return ::stat(path.c_str(), &st) == 0 && wholly_allocated(st);
     }
 
     static bool remove(const std::string& path) noexcept { return ::unlink(path.c_str()) == 0; }
@@ -134,10 +163,12 @@ class SharedMapping {
                                                        " bytes: " + std::strerror(e) +
                                                        (e == ENOSPC ? " (is /dev/shm full?)" : ""));
     }
-    /// Page tables filled at map time: no page fault on a record's first lap, where a
-    /// microsecond budget has no room for one.
-    void map(int fd, std::size_t size, const std::string& path) {
-        void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+    /// Page tables filled at map time (`populate`): no page fault on a record's first lap, where
+    /// a microsecond budget has no room for one. Not for a file with holes: populating would
+    /// allocate them.
+    void map(int fd, std::size_t size, const std::string& path, bool populate) {
+        void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE,
+                         MAP_SHARED | (populate ? MAP_POPULATE : 0), fd, 0);
         if (p == MAP_FAILED)
             throw Error(ErrorCode::resource_exhausted,
                         "cannot map '" + path + "': " + std::strerror(errno));

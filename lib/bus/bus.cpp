@@ -1,7 +1,5 @@
 #include "bus/bus.hpp"
 
-#include <sys/statvfs.h>
-
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -21,8 +19,8 @@ constexpr std::int32_t max_partitions_per_topic = 10000;
     throw Error(ErrorCode::resource_exhausted, "cannot " + what + ": " + why);
 }
 
-std::uint64_t rings_bytes(const config::TopicConfig& tc, std::int64_t partitions) {
-    return ring::ring_layout(tc.ring_bytes).total_bytes * std::uint64_t(partitions);
+std::uint64_t ring_headers_bytes(const config::TopicConfig& tc, std::int64_t partitions) {
+    return ring::ring_layout(tc.ring_bytes).journal_offset * std::uint64_t(partitions);
 }
 
 }  // namespace
@@ -103,18 +101,13 @@ config::TopicConfig Bus::check_new_locked(const protocol::TopicMetadata& m) cons
 void Bus::check_limits(const std::string& what, std::int32_t extra, const config::TopicConfig& tc,
                        bool new_topic) const {
     std::int64_t partitions = extra;
-    std::uint64_t in_use = 0;
-    for (const auto& [name, t] : topics_) {
+    for (const auto& [name, t] : topics_)
         partitions += t->meta.partitions;
-        in_use += rings_bytes(t->config, t->meta.partitions);
-    }
-    for (const auto& [name, reserved] : creating_) {
+    for (const auto& [name, reserved] : creating_)
         partitions += reserved.partitions;
-        // Each ring's whole mapping (header and journal too), as for the topics above.
-        in_use +=
-            ring::ring_layout(reserved.ring_bytes).total_bytes * std::uint64_t(reserved.partitions);
-    }
-    const std::uint64_t wanted = rings_bytes(tc, extra);
+    // A new ring is its header until a producer uses it (ring_reservation.cpp).
+    const std::uint64_t in_use = ring_memory_in_use_locked();
+    const std::uint64_t wanted = ring_headers_bytes(tc, extra);
     if (new_topic && std::int64_t(topics_.size() + creating_.size()) >= broker_.max_topics)
         refuse(what, "kbus.max.topics (" + std::to_string(broker_.max_topics) + ") reached");
     if (partitions > broker_.max_partitions)
@@ -122,15 +115,13 @@ void Bus::check_limits(const std::string& what, std::int32_t extra, const config
                          "kbus.max.partitions (" + std::to_string(broker_.max_partitions) + ")");
     if (broker_.max_shared_memory_bytes >= 0 &&
         std::int64_t(in_use + wanted) > broker_.max_shared_memory_bytes)
-        refuse(what, "its rings (" + std::to_string(wanted) + " bytes) would pass " +
+        refuse(what, "its rings' headers (" + std::to_string(wanted) + " bytes) would pass " +
                          "kbus.max.shared.memory.bytes (" +
                          std::to_string(broker_.max_shared_memory_bytes) + ", " +
                          std::to_string(in_use) + " in use)");
-    struct statvfs fs {};
-    if (::statvfs("/dev/shm", &fs) == 0 && std::uint64_t(fs.f_bavail) * fs.f_frsize < wanted)
-        refuse(what, "its rings need " + std::to_string(wanted) +
-                         " bytes of shared memory and /dev/shm has " +
-                         std::to_string(std::uint64_t(fs.f_bavail) * fs.f_frsize) +
+    if (const std::uint64_t free = rings_.free_bytes(); free < wanted)
+        refuse(what, "its rings' headers need " + std::to_string(wanted) +
+                         " bytes of shared memory and it has " + std::to_string(free) +
                          " free (shared memory full)");
 }
 

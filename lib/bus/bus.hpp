@@ -88,6 +88,12 @@ class Bus final : public groups::SlotHosts {
                                                        std::int32_t p) const;
     [[nodiscard]] std::shared_ptr<Partition> partition(std::uint64_t topic_id,
                                                        std::int32_t p) const;
+    // A producer's first use of a partition (ReserveRingRequest, a Kafka produce): its ring's
+    // memory is allocated, within kbus.max.shared.memory.bytes and what /dev/shm has free, else
+    // Error(resource_exhausted) naming the limit. Idempotent.
+    void reserve_ring(Partition& p);
+    // Shared memory the rings hold now: a header each, and the whole of each reserved ring.
+    [[nodiscard]] std::uint64_t ring_memory_in_use() const;
     // Every partition of every topic, for the spill worker and the stats.
     [[nodiscard]] std::vector<std::shared_ptr<Partition>> partitions() const;
     [[nodiscard]] std::optional<groups::PartitionBounds> bounds(
@@ -100,6 +106,7 @@ class Bus final : public groups::SlotHosts {
   private:
     using TopicPtr = std::shared_ptr<Topic>;
     [[nodiscard]] TopicPtr topic_named(const std::string& name) const;  // under mutex_
+    [[nodiscard]] std::uint64_t ring_memory_in_use_locked() const;
     [[nodiscard]] config::TopicConfig check_new_locked(const protocol::TopicMetadata& m) const;
     void check_limits(const std::string& what, std::int32_t extra, const config::TopicConfig& tc,
                       bool new_topic) const;
@@ -129,6 +136,7 @@ class Bus final : public groups::SlotHosts {
     std::uint64_t next_topic_id_ = 1;
     std::mutex grow_mutex_;          // one add_partitions at a time: its count check holds
     mutable std::mutex save_mutex_;  // one topic-list write at a time, newest state last
+    std::mutex reserve_mutex_;       // one ring reservation at a time: its budget check holds
 };
 
 }  // namespace kbus::bus

@@ -14,12 +14,15 @@ Partition::Partition(const protocol::TopicMetadata& topic, std::int32_t index,
     : topic_(topic.name),
       index_(index),
       ring_name_(rings.name(topic.topic_id, index)),
+      rings_(rings),
       log_(std::make_unique<log::PartitionLog>(setup.dir, config, setup.verify, setup.sink)),
       ring_(rings.adopt_or_create(topic, index, std::uint64_t(log_->log_end_offset()))),
       gate_(std::make_unique<spill::ProducerGate>(ring_.ring, config.consumer_hold_timeout_ms,
                                                   setup.sink)),
       spill_(std::make_unique<spill::PartitionSpill>(ring_.ring, *log_, config.compression,
                                                      setup.sink, setup.spill)) {
+    // Relaxed: published with the topic (the registry's lock) before anyone reads it.
+    reserved_.store(ring_.reserved, std::memory_order_relaxed);
     if (!ring_.adopted) return;
     // Its readers belonged to the old daemon's connections: they stay tethered (consumers read
     // on undisturbed) as orphans that any client may adopt, bounded by the hold timeout.
@@ -27,6 +30,31 @@ Partition::Partition(const protocol::TopicMetadata& topic, std::int32_t index,
     spill_->position_at_log_end();
     setup.sink("INFO", "re-attached ring " + ring_name_ + " (high watermark " +
                            std::to_string(high_watermark()) + ")");
+}
+
+void Partition::reserve_ring() {
+    if (ring_reserved()) return;
+    std::lock_guard lock(reserve_mutex_);
+    if (reserved_.load(std::memory_order_relaxed)) return;  // under the lock
+    ring::RingHeader& h = ring_.ring.header();
+    rings_.reserve(h.info.topic_id, index_, ring_.ring.capacity());
+    // Release: a producer that sees room sees the pages allocated (fallocate returned first).
+    // The limit a fresh ring starts with (RingRef::initialize): a whole lap, nothing to protect.
+    // An adopted ring keeps the limit its records left it (relaxed: the spill thread moves it
+    // only for reserved rings, so nobody else writes it now).
+    if (h.limit.producer_limit.load(std::memory_order_relaxed) == 0)
+        h.limit.producer_limit.store(ring_.ring.capacity(), std::memory_order_release);
+    reserved_.store(true, std::memory_order_release);
+}
+
+std::uint64_t Partition::ring_memory_bytes() const noexcept {
+    const ring::RingLayout layout = ring::ring_layout(ring_.ring.capacity());
+    return ring_reserved() ? layout.total_bytes : layout.journal_offset;
+}
+
+std::uint64_t Partition::ring_reserve_bytes() const noexcept {
+    const ring::RingLayout layout = ring::ring_layout(ring_.ring.capacity());
+    return ring_reserved() ? 0 : layout.total_bytes - layout.journal_offset;
 }
 
 void Partition::apply_config(const config::TopicConfig& config) {

@@ -56,6 +56,17 @@ class Partition {
         return spill_->aborted_offsets();
     }
 
+    // A producer's first use (ReserveRingRequest, a Kafka produce): the ring's journal and data
+    // are allocated, then producers get room. Idempotent; throws Error(resource_exhausted).
+    void reserve_ring();
+    // Acquire: a true here means the ring's memory is allocated.
+    [[nodiscard]] bool ring_reserved() const noexcept {
+        return reserved_.load(std::memory_order_acquire);
+    }
+    // What the ring holds of shared memory now: its header, or all of it once reserved.
+    [[nodiscard]] std::uint64_t ring_memory_bytes() const noexcept;
+    // What reserving it would add.
+    [[nodiscard]] std::uint64_t ring_reserve_bytes() const noexcept;
     // A topic's settings changed (alter): the log's and the spill's.
     void apply_config(const config::TopicConfig& config);
     // The topic was deleted: waits for a spill step under way, and the spill worker leaves the
@@ -100,12 +111,15 @@ class Partition {
     std::string topic_;
     std::int32_t index_;
     std::string ring_name_;
+    RingStore rings_;  // a copy: a partition may outlive its bus (held by a fetch, say)
     std::unique_ptr<log::PartitionLog> log_;
     MappedRing ring_;
     std::unique_ptr<spill::ProducerGate> gate_;
     std::mutex spill_mutex_;
     std::unique_ptr<spill::PartitionSpill> spill_;
     std::atomic<bool> flush_requested_{false};
+    std::mutex reserve_mutex_;
+    std::atomic<bool> reserved_{false};
     bool retired_ = false;  // under spill_mutex_
 };
 

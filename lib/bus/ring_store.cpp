@@ -1,5 +1,7 @@
 #include "bus/ring_store.hpp"
 
+#include <sys/statvfs.h>
+
 #include <unistd.h>
 
 namespace kbus::bus {
@@ -23,17 +25,35 @@ MappedRing RingStore::adopt_or_create(const protocol::TopicMetadata& m, std::int
         SharedMapping old = SharedMapping::open(ring_name, ::geteuid());
         if (ring::RingRef::looks_valid(old.data(), old.size())) {
             ring::RingRef r(old.data());
-            if (matches(r, m, p)) return {std::move(old), r, true};
+            if (matches(r, m, p))
+                return {std::move(old), r, true, SharedMapping::wholly_allocated(ring_name)};
         }
     } catch (const Error&) {  // none there, or not ours: a new one replaces it
     }
+    // The header alone is allocated now: a topic of many partitions costs a page each until a
+    // producer uses one.
+    const ring::RingLayout layout = ring::ring_layout(m.ring_bytes);
     MappedRing created;
-    created.mapping = SharedMapping::create(ring_name, ring::ring_layout(m.ring_bytes).total_bytes,
-                                            mode_, group_);
+    created.mapping =
+        SharedMapping::create(ring_name, layout.total_bytes, mode_, group_, layout.journal_offset);
     created.ring = ring::RingRef::initialize(created.mapping.data(), m.ring_bytes, m.topic_id,
                                              std::uint32_t(p), m.max_message_bytes,
                                              ring::TimestampType(m.timestamp_type), first_offset);
+    // Relaxed: no client sees the ring before the topic is published (a release of the registry).
+    created.ring.header().limit.producer_limit.store(0, std::memory_order_relaxed);
     return created;
+}
+
+void RingStore::reserve(std::uint64_t topic_id, std::int32_t partition,
+                        std::uint64_t ring_bytes) const {
+    const ring::RingLayout layout = ring::ring_layout(ring_bytes);
+    SharedMapping::reserve(name(topic_id, partition), layout.journal_offset, layout.total_bytes);
+}
+
+std::uint64_t RingStore::free_bytes() const {
+    struct statvfs fs {};
+    if (::statvfs(dir_.c_str(), &fs) != 0) return ~std::uint64_t(0);
+    return std::uint64_t(fs.f_bavail) * fs.f_frsize;
 }
 
 void RingStore::remove(std::uint64_t topic_id, std::int32_t partition) const {

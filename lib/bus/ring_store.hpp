@@ -17,6 +17,9 @@ struct MappedRing {
     SharedMapping mapping;
     ring::RingRef ring;
     bool adopted = false;  // left by an earlier daemon: it may hold records the log has not
+    // Journal and data allocated (reserve()); a ring made by create is its header alone, and
+    // producers get no room on it (a limit of 0) until then.
+    bool reserved = false;
 };
 
 class RingStore {
@@ -38,7 +41,12 @@ class RingStore {
     // memory is full.
     [[nodiscard]] MappedRing adopt_or_create(const protocol::TopicMetadata& topic, std::int32_t p,
                                              std::uint64_t first_offset) const;
+    // Allocates the journal and data of a ring adopt_or_create made (idempotent). Throws
+    // Error(resource_exhausted) when shared memory is full.
+    void reserve(std::uint64_t topic_id, std::int32_t partition, std::uint64_t ring_bytes) const;
     void remove(std::uint64_t topic_id, std::int32_t partition) const;
+    // What the file system the rings live on has free for them (all of it if statvfs fails).
+    [[nodiscard]] std::uint64_t free_bytes() const;
 
   private:
     std::string dir_;

@@ -45,6 +45,9 @@ std::uint64_t SpillWorker::at_wall_ms(std::int64_t due_ms, std::uint64_t now_ns,
 
 bool SpillWorker::step(Partition& p, std::uint64_t now_ns, std::int64_t now_ms,
                        std::uint64_t* next_due_ns) {
+    // A ring no producer has used holds nothing, and producers get room on it only once it is
+    // reserved (Partition::reserve_ring): nothing to look at, not even its header's lines.
+    if (!p.ring_reserved()) return false;
     std::lock_guard lock(p.spill_mutex());
     if (p.retired()) return false;
     spill::PartitionSpill& s = p.spill();

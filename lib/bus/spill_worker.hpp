@@ -39,12 +39,12 @@ class SpillWorker {
                      std::uint64_t* next_due_ns = nullptr);
 
     // The spill thread's sleeps between passes without progress. At least a millisecond (as
-    // often as it ever looked); at most a tenth of a second, which bounds what only a look can
-    // see: a claim left uncommitted by a producer that died before the spill saw it (then
-    // repaired within this plus kbus.claim.timeout.ms), or a burst after a quiet spell whose
-    // producers have not had to wait yet.
+    // often as it ever looked); at most 20 ms, which bounds what only a look can see: records
+    // committed after a quiet spell by producers that have not had to wait (they reach the log
+    // within this plus the linger), and a claim left uncommitted by a producer that died before
+    // the spill saw it (repaired within this plus kbus.claim.timeout.ms).
     static constexpr std::uint64_t shortest_sleep_ns = 1'000'000;
-    static constexpr std::uint64_t longest_sleep_ns = 100'000'000;
+    static constexpr std::uint64_t longest_sleep_ns = 20'000'000;
     // Everything committed to the partition's ring goes to disk and is synced: the clean
     // shutdown's last pass. False when its disk failed (the records stay on the ring).
     [[nodiscard]] static bool drain(Partition& p, const logging::LogSink& sink);
