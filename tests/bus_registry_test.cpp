@@ -678,3 +678,32 @@ TEST_CASE("a growth that fails part-way leaves nothing of itself behind", "[bus-
     CHECK(t.log.count("WARN", "cannot add partitions to 'g'") == 1);
     CHECK(t.bus->add_partitions("g", 3, false).partitions == 3);
 }
+
+TEST_CASE("a topic that would run kbusd out of file descriptors is refused whole, upfront",
+          "[bus-registry]") {
+    TestBus t("fd-limit");
+    std::size_t open_now = 0;
+    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd"))
+        ++open_now;
+    rlimit old{};
+    REQUIRE(::getrlimit(RLIMIT_NOFILE, &old) == 0);
+    rlimit tight = old;
+    tight.rlim_cur = open_now + 400;  // room for the refusal's own work, not for 100 partitions
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &tight) == 0);
+    std::string message;
+    try {
+        t.create("wide", 100);
+    } catch (const Error& e) {
+        message = e.what();
+    }
+    const ErrorCode grow = code_of([&] {
+        t.create("g", 1);
+        (void)t.bus->add_partitions("g", 101, false);
+    });
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &old) == 0);
+    CHECK(message.find("need 300 more open files") != std::string::npos);
+    CHECK(message.find("limit of " + std::to_string(open_now + 400)) != std::string::npos);
+    CHECK(grow == ErrorCode::resource_exhausted);
+    CHECK(t.bus->names() == std::vector<std::string>{"g"});
+    CHECK(partition_dirs(t) == std::set<std::string>{"g-0"});
+}

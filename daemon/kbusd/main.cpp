@@ -1,5 +1,7 @@
 // kbusd: owns a bus. Reads its flags and config file, sets the access policy, and runs the daemon
 // (daemon.hpp) until SIGTERM or SIGINT, which stop it cleanly.
+#include <sys/resource.h>
+
 #include <signal.h>
 
 #include <atomic>
@@ -128,7 +130,16 @@ void install_signal_handlers() {
 
 }  // namespace
 
+// Each partition holds files open: take the whole of the hard limit the operator allows.
+static void raise_file_limit() {
+    rlimit fds{};
+    if (::getrlimit(RLIMIT_NOFILE, &fds) != 0 || fds.rlim_cur >= fds.rlim_max) return;
+    fds.rlim_cur = fds.rlim_max;
+    (void)::setrlimit(RLIMIT_NOFILE, &fds);
+}
+
 int main(int argc, char** argv) {
+    raise_file_limit();
     kbus::config::BrokerConfig broker;
     kbus::BusLocation location;
     try {

@@ -1,5 +1,7 @@
 #include "bus/bus.hpp"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -113,6 +115,7 @@ void Bus::check_limits(const std::string& what, std::int32_t extra, const config
     if (partitions > broker_.max_partitions)
         refuse(what, "its " + std::to_string(extra) + " partitions would pass " +
                          "kbus.max.partitions (" + std::to_string(broker_.max_partitions) + ")");
+    check_file_descriptors(what, extra);
     if (broker_.max_shared_memory_bytes >= 0 &&
         std::int64_t(in_use + wanted) > broker_.max_shared_memory_bytes)
         refuse(what, "its rings' headers (" + std::to_string(wanted) + " bytes) would pass " +
@@ -123,6 +126,26 @@ void Bus::check_limits(const std::string& what, std::int32_t extra, const config
         refuse(what, "its rings' headers need " + std::to_string(wanted) +
                          " bytes of shared memory and it has " + std::to_string(free) +
                          " free (shared memory full)");
+}
+
+// Each partition holds its active segment's three files open (log, index, time index): a topic
+// that would run kbusd out of descriptors part-way is refused whole, naming the limit, with a
+// few hundred kept for connections and rolls.
+void Bus::check_file_descriptors(const std::string& what, std::int32_t extra) {
+    constexpr std::uint64_t per_partition = 3, kept_free = 256;
+    rlimit fds{};
+    if (::getrlimit(RLIMIT_NOFILE, &fds) != 0 || fds.rlim_cur == RLIM_INFINITY) return;
+    std::uint64_t open = 0;
+    std::error_code ec;
+    for (std::filesystem::directory_iterator it("/proc/self/fd", ec), end; !ec && it != end;
+         it.increment(ec))
+        ++open;
+    const std::uint64_t wanted = per_partition * std::uint64_t(extra);
+    if (open + wanted + kept_free > fds.rlim_cur)
+        refuse(what, "its " + std::to_string(extra) + " partitions need " + std::to_string(wanted) +
+                         " more open files and kbusd has " + std::to_string(open) +
+                         " of its limit of " + std::to_string(fds.rlim_cur) +
+                         " open (raise LimitNOFILE / ulimit -n, or use fewer partitions)");
 }
 
 void Bus::check_new(const protocol::CreateTopicRequest& request) const {

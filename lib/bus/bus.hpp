@@ -110,6 +110,7 @@ class Bus final : public groups::SlotHosts {
     [[nodiscard]] config::TopicConfig check_new_locked(const protocol::TopicMetadata& m) const;
     void check_limits(const std::string& what, std::int32_t extra, const config::TopicConfig& tc,
                       bool new_topic) const;
+    static void check_file_descriptors(const std::string& what, std::int32_t extra);
     [[nodiscard]] std::vector<std::shared_ptr<Partition>> build_partitions(
         const protocol::TopicMetadata& m, const config::TopicConfig& tc, std::int32_t from,
         std::int32_t to, bool verify) const;
