@@ -2,6 +2,7 @@
 // refusals (names, partition counts, configs, the bus's limits), delete, alter, restore from the
 // topic list (adopting rings left in shared memory), metadata with auto-create, partition lookups,
 // bounds and the commit-slot hosts view. (tests/bus_test.cpp tests the same through a daemon.)
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -287,6 +288,21 @@ TEST_CASE("a new ring's journal and data are a hole in shared memory until reser
     CHECK(t.bus->partition("a", 0)->ring_reserved());
     CHECK_FALSE(t.bus->partition("a", 1)->ring_reserved());
     CHECK(t.bus->partition("a", 0)->high_watermark() == 3);
+    // A hole punched into a ring producers may write (by someone else, between two daemons) is
+    // allocated again at the next start, so no producer writes into it.
+    {
+        const int fd = ::open(ring_name(t, 1, 0).c_str(), O_RDWR);
+        REQUIRE(fd >= 0);
+        CHECK(::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                          off_t(layout.data_offset + 65536), 65536) == 0);
+        ::close(fd);
+    }
+    CHECK(allocated(0) < layout.total_bytes);
+    t.open(true);
+    CHECK(allocated(0) == layout.total_bytes);
+    CHECK(t.bus->partition("a", 0)->ring_reserved());
+    produce(*t.bus->partition("a", 0), 2);
+    CHECK(t.bus->partition("a", 0)->high_watermark() == 5);
 }
 
 TEST_CASE("check_new passes a topic that create would make, and makes nothing", "[bus-registry]") {

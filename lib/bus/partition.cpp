@@ -40,10 +40,8 @@ void Partition::reserve_ring() {
     rings_.reserve(h.info.topic_id, index_, ring_.ring.capacity());
     // Release: a producer that sees room sees the pages allocated (fallocate returned first).
     // The limit a fresh ring starts with (RingRef::initialize): a whole lap, nothing to protect.
-    // An adopted ring keeps the limit its records left it (relaxed: the spill thread moves it
-    // only for reserved rings, so nobody else writes it now).
-    if (h.limit.producer_limit.load(std::memory_order_relaxed) == 0)
-        h.limit.producer_limit.store(ring_.ring.capacity(), std::memory_order_release);
+    // (An unreserved ring never had records: an adopted one with a limit came back reserved.)
+    h.limit.producer_limit.store(ring_.ring.capacity(), std::memory_order_release);
     reserved_.store(true, std::memory_order_release);
 }
 

@@ -1,8 +1,9 @@
 #include "bus/ring_store.hpp"
 
 #include <sys/statvfs.h>
-
 #include <unistd.h>
+
+#include <optional>
 
 namespace kbus::bus {
 namespace {
@@ -21,14 +22,25 @@ bool matches(const ring::RingRef& r, const protocol::TopicMetadata& m, std::int3
 MappedRing RingStore::adopt_or_create(const protocol::TopicMetadata& m, std::int32_t p,
                                       std::uint64_t first_offset) const {
     const std::string ring_name = name(m.topic_id, p);
+    std::optional<MappedRing> adopted;
     try {
         SharedMapping old = SharedMapping::open(ring_name, ::geteuid());
         if (ring::RingRef::looks_valid(old.data(), old.size())) {
             ring::RingRef r(old.data());
-            if (matches(r, m, p))
-                return {std::move(old), r, true, SharedMapping::wholly_allocated(ring_name)};
+            // Reserved is what producers were given room on: a limit raised from create's 0.
+            // Relaxed: no producer maps the ring before its topic is published.
+            const bool reserved =
+                r.header().limit.producer_limit.load(std::memory_order_relaxed) != 0;
+            if (matches(r, m, p)) adopted = MappedRing{std::move(old), r, true, reserved};
         }
     } catch (const Error&) {  // none there, or not ours: a new one replaces it
+    }
+    if (adopted) {
+        // Pages gone from a ring producers may write (a hole punched by someone else): allocated
+        // again now, or refused, rather than a SIGBUS in a producer later.
+        if (adopted->reserved && !SharedMapping::wholly_allocated(ring_name))
+            reserve(m.topic_id, p, adopted->ring.capacity());
+        return std::move(*adopted);
     }
     // The header alone is allocated now: a topic of many partitions costs a page each until a
     // producer uses one.

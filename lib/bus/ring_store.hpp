@@ -18,7 +18,8 @@ struct MappedRing {
     ring::RingRef ring;
     bool adopted = false;  // left by an earlier daemon: it may hold records the log has not
     // Journal and data allocated (reserve()); a ring made by create is its header alone, and
-    // producers get no room on it (a limit of 0) until then.
+    // producers get no room on it (a limit of 0) until then. An adopted ring with a limit is
+    // reserved (and allocated again where pages went missing).
     bool reserved = false;
 };
 

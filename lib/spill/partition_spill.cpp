@@ -58,7 +58,8 @@ bool PartitionSpill::position_at_log_end() {
 // record headers the producers are writing.
 bool PartitionSpill::due(std::uint64_t now_ns) {
     const ring::RingHeader& h = ring_.header();
-    const std::uint64_t pending = ring::load_tail(h) - cursor_.position;
+    tail_seen_ = ring::load_tail(h);
+    const std::uint64_t pending = tail_seen_ - cursor_.position;
     if (pending == 0) {
         pending_since_ns_ = 0;
         return false;
@@ -81,8 +82,9 @@ bool PartitionSpill::step(std::uint64_t now_ns, std::int64_t now_ms) {
 std::uint64_t PartitionSpill::next_due_ns(std::uint64_t now_ns) {
     const ring::RingHeader& h = ring_.header();
     SpillSnapshot s;
-    s.tail = ring::load_tail(h);
-    s.pending = s.tail - cursor_.position;
+    // The tail this pass's step saw: the producers' line is not pulled over a second time.
+    s.tail = tail_seen_;
+    s.pending = s.tail > cursor_.position ? s.tail - cursor_.position : 0;
     // Relaxed: only the spill thread writes the limit (ProducerGate::update); a hint here.
     const std::uint64_t limit = h.limit.producer_limit.load(std::memory_order_relaxed);
     s.granted_room = limit > s.tail ? limit - s.tail : 0;

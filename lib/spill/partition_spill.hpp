@@ -51,8 +51,8 @@ class PartitionSpill {
     // Throws nothing: I/O errors are logged (rate-limited) and retried on the next pass,
     // holding producers back meanwhile.
     bool step(std::uint64_t now_ns, std::int64_t now_ms);
-    // After a step without progress: when this partition next needs one if no doorbell rings
-    // (monotonic ns; no_deadline when idle). See SpillPacer.
+    // Right after a step without progress: when this partition next needs one if no doorbell
+    // rings (monotonic ns; no_deadline when idle). See SpillPacer.
     [[nodiscard]] std::uint64_t next_due_ns(std::uint64_t now_ns);
 
     // Writes every committed record still on the ring, whatever the linger says: the clean
@@ -107,6 +107,7 @@ class PartitionSpill {
     log::BatchBuilder builder_;
     std::vector<HeaderView> headers_;
     std::uint64_t pending_since_ns_ = 0;
+    std::uint64_t tail_seen_ = 0;  // by the last due()
     SpillPacer pacer_;
     bool io_failing_ = false;
     std::uint64_t last_io_log_ns_ = 0;
