@@ -677,3 +677,42 @@ TEST_CASE("a topic create refused on a full data disk leaves nothing behind", "[
     c.create_topic("refused", 3, {{"ring.bytes", "65536"}});
     CHECK(c.describe_topic("refused").partitions.size() == 3);
 }
+
+// Rings are reserved at a producer's first use (a new ring is a header and a hole). Across a
+// SIGTERM and a SIGKILL, the used ring keeps its records and the unused ones come back unused,
+// and producing to one of them after the restart works as on a fresh topic.
+TEST_CASE("rings never produced to survive SIGTERM and SIGKILL as such, and work when first used",
+          "[durable]") {
+    DaemonFixture d("lazy-rings");
+    {
+        kbus::Client c(d.options());
+        c.create_topic("z", 3);
+        produce(c, "z", 0, 100);  // partition 0 only
+    }
+    std::int32_t partition = 1;
+    for (const bool kill : {false, true}) {
+        if (kill)
+            d.kill_hard();
+        else
+            d.stop();
+        d.restart();
+        kbus::Client c(d.options());
+        CHECK(high_watermark(c, "z") == 100);
+        CHECK(c.describe_topic("z").partitions[std::size_t(partition)].high_watermark == 0);
+        kbus::Producer p(c);
+        kbus::SendOptions o;
+        o.partition = partition;
+        for (int i = 0; i < 5; ++i)
+            CHECK(p.send("z", "k", "v" + std::to_string(i), o).offset == i);
+        kbus::Consumer con(c, {.wait = kbus::WaitMode::blocking});
+        con.assign("z", partition, kbus::OffsetSpec::beginning());
+        std::vector<std::string> values;
+        for (int polls = 0; values.size() < 5 && polls < 200; ++polls)
+            for (const kbus::Message& m : con.poll(10ms))
+                values.emplace_back(m.value().str());
+        CHECK(values == std::vector<std::string>{"v0", "v1", "v2", "v3", "v4"});
+        ++partition;
+    }
+    kbus::Client c(d.options());
+    CHECK(read_and_check(c, "z", 0, 100) == 100);
+}
