@@ -19,6 +19,7 @@
 #include "iceoryx_peer.hpp"
 #include "kbus_peer.hpp"
 #include "raw_peer.hpp"
+#include "raw_spsc_peer.hpp"
 #include "report.hpp"
 #include "run_pair.hpp"
 #include "unix_socket_peer.hpp"
@@ -79,6 +80,7 @@ std::vector<std::unique_ptr<Peer>> make_peers(const std::string& dir,
     std::vector<std::unique_ptr<Peer>> all;
     std::vector<std::pair<std::string, std::string>> skipped;
     all.push_back(std::make_unique<RawCacheLinePeer>());
+    all.push_back(std::make_unique<RawSpscPeer>());
     all.push_back(std::make_unique<UnixSocketPeer>());
 #ifdef KBUS_HAVE_ZMQ
     all.push_back(std::make_unique<ZeroMqPeer>(dir));
