@@ -262,6 +262,47 @@ TEST_CASE("clients that touch their ring pages at attach and clients that do not
     CHECK(next == 200);
 }
 
+TEST_CASE("a consumer's ring pages are made present at its first record, a producer's for writing",
+          "[bus]") {
+    DaemonFixture d("present");
+    kbus::Client client(d.options());
+    client.create_topic("t", 2, {{"ring.bytes", "65536"}});
+    kbus::Consumer con(client, {.wait = kbus::WaitMode::blocking});
+    con.assign("t", 0, kbus::OffsetSpec::beginning());
+    const auto handle = client.topic("t");
+    const auto& mapped = *handle->partitions[0];
+    // Mapped by the consumer while unreserved (a hole): nothing touched, nothing allocated.
+    CHECK(con.poll(0ms).empty());
+    CHECK_FALSE(mapped.touched);
+    CHECK_FALSE(mapped.reserved);
+
+    kbus::Client other(d.options());
+    kbus::Producer p(other);
+    kbus::SendOptions to0;
+    to0.partition = 0;
+    (void)p.send("t", nullptr, "first", to0);
+    CHECK(other.topic("t")->partitions[0]->touched_for_writing);  // at its first send
+    CHECK(con.poll(1s).size() == 1);
+    CHECK(mapped.touched);  // at its first record
+    CHECK_FALSE(mapped.touched_for_writing);
+
+    // The consumer's own client produces there too: its mapping is made present for writing.
+    kbus::Producer same(client);
+    (void)same.send("t", nullptr, "second", to0);
+    CHECK(mapped.reserved);
+    CHECK(mapped.touched_for_writing);
+    CHECK(con.poll(1s).size() == 1);
+
+    // touch_ring_pages = false: never.
+    kbus::ClientOptions lazy = d.options();
+    lazy.touch_ring_pages = false;
+    kbus::Client lazy_client(lazy);
+    kbus::Producer lazy_producer(lazy_client);
+    (void)lazy_producer.send("t", nullptr, "third", to0);
+    CHECK_FALSE(lazy_client.topic("t")->partitions[0]->touched_for_writing);
+    CHECK(lazy_client.topic("t")->partitions[1] == nullptr);  // never used: never mapped
+}
+
 TEST_CASE("4 producer x 3 consumer processes: every record once, intact, dense, in order",
           "[bus][integration]") {
     DaemonFixture d("mpmc");

@@ -296,6 +296,20 @@ TEST_CASE("blocked producers are granted at once and their futex word is bumped"
     CHECK(g.limit_seq() == seq);
 }
 
+TEST_CASE("every grant comes with a doorbell mark an eighth of the ring below it", "[gate]") {
+    Gate g;
+    CHECK(g.h().limit.doorbell_at.load() == 0);  // no grant yet: producers never ring
+    g.fill_to(40 * 1024);
+    CHECK_FALSE(g.gate.update(g.tail(), t0));  // a grant producers do not wait for
+    CHECK(g.limit() == g.tail() + capacity / 2);
+    CHECK(g.h().limit.doorbell_at.load() == g.limit() - capacity / 8);
+    // No new grant (less than an eighth more): the mark stays with the limit it came with.
+    const std::uint64_t mark = g.h().limit.doorbell_at.load();
+    g.write(1);
+    CHECK_FALSE(g.gate.update(g.tail(), t0 + 1));
+    CHECK(g.h().limit.doorbell_at.load() == mark);
+}
+
 TEST_CASE("without blocked producers the limit moves in steps of an eighth of the ring", "[gate]") {
     Gate g;
     g.fill_to(40 * 1024);  // the limit it wants: tail + 32 KiB, at least 8 KiB past the first

@@ -287,3 +287,34 @@ TEST_CASE("a malformed header block stops iteration inside its bounds", "[ring]"
     CHECK(it.done());
     CHECK(it.malformed());
 }
+
+TEST_CASE("a producer rings the daemon's doorbell once when its claims cross the mark", "[ring]") {
+    TestRing t(64 * 1024);
+    kbus::control::Doorbell bell{};
+    LimitLine& l = t.ref.header().limit;
+    l.doorbell_at.store(4096);
+    t.release_up_to(0);  // limit: the capacity
+    RingWriter w(t.ref, &bell);
+    RingWriter silent(t.ref);                        // no doorbell given: never rings
+    while (load_tail(t.ref.header()) + 152 <= 4096)  // frames of 152 bytes
+        write_value(w, std::string(100, 'a'));
+    CHECK(bell.seq.load() == 0);  // up to the mark
+    write_value(w, std::string(100, 'a'));
+    CHECK(bell.seq.load() == 1);  // crossed it: rung
+    for (int i = 0; i < 20; ++i)
+        write_value(w, std::string(100, 'a'));
+    CHECK(bell.seq.load() == 1);  // once per mark
+    write_value(silent, std::string(100, 'a'));
+    CHECK(bell.seq.load() == 1);
+
+    // The daemon grants more with a new mark; claims up to the old limit do not re-read it...
+    l.doorbell_at.store(20000);
+    t.release_up_to(10000);
+    while (load_tail(t.ref.header()) < 20000)
+        write_value(w, std::string(100, 'a'));
+    CHECK(bell.seq.load() == 1);
+    // ...the claim past the old limit does, and rings for the new mark it is past.
+    while (load_tail(t.ref.header()) < 64 * 1024 + 100)
+        write_value(w, std::string(100, 'a'));
+    CHECK(bell.seq.load() == 2);
+}

@@ -73,3 +73,20 @@ TEST_CASE("the size that makes a batch due paces like the room does", "[spill-pa
     // 100 bytes/us with 100 KB to go: 1 ms until due; looked at after half of that.
     CHECK(pacer.next_due_ns(s, t0 + 1 * ms) == t0 + 1 * ms + 500'000);
 }
+
+TEST_CASE("ring-only, a moving tail sets no deadline: the producers ring the doorbell instead",
+          "[spill-pacer]") {
+    SpillPacer pacer(30 * ms);
+    SpillSnapshot s = idle_at(0);
+    s.due_at_bytes = 1 << 30;
+    s.granted_room = 1'000'000;
+    s.paced_by_rate = false;
+    CHECK(pacer.next_due_ns(s, t0) == no_deadline);
+    s.tail = 100'000;
+    CHECK(pacer.next_due_ns(s, t0 + 1 * ms) == no_deadline);
+    // Pending records still have their linger.
+    s.pending = 100'000;
+    s.pending_since_ns = t0;
+    s.linger_ns = 100 * ms;
+    CHECK(pacer.next_due_ns(s, t0 + 2 * ms) == t0 + 100 * ms);
+}

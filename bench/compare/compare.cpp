@@ -18,6 +18,7 @@
 #include "daemon_fixture.hpp"
 #include "iceoryx_peer.hpp"
 #include "kbus_peer.hpp"
+#include "machine_jitter.hpp"
 #include "raw_peer.hpp"
 #include "raw_spsc_peer.hpp"
 #include "report.hpp"
@@ -141,6 +142,7 @@ std::vector<Row> measure(std::vector<std::unique_ptr<Peer>>& peers, const Settin
     const auto cpus = choose_cpus();
     const auto deadline = s.quick ? 30s : 120s;
     const int runs = s.runs > 0 ? s.runs : s.quick ? 1 : 3;
+    print_machine_jitter(cpus, s.quick ? 200ms : 1000ms);
     std::vector<Row> rows;
     std::vector<std::vector<double>> rates;
     for (const std::size_t payload : s.payloads)

@@ -50,7 +50,7 @@ ProduceOutcome KafkaBusBackend::produce(const std::string& topic, std::int32_t p
         return {ProduceStatus::unknown_partition};
     }
     bus_.reserve_ring(*p);  // a Kafka producer's first batch here: the ring's memory
-    kbus::ring::RingWriter writer(p->ring());
+    kbus::ring::RingWriter writer(p->ring(), &doorbell_);
     const std::int64_t append_time = log_append_time ? kbus::detail::wall_clock_ms() : -1;
     const kbus::kafka::AppendResult a = kbus::kafka::append_to_ring(writer, batch, append_time);
     switch (a.status) {

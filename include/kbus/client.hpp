@@ -56,6 +56,8 @@ struct TopicHandle {
     struct MappedPartition {
         SharedMapping mapping;
         bool reserved = false;  ///< the daemon allocated its memory for us (a producer's use)
+        bool touched = false;   ///< pages made present for reading (touch_ring_pages)
+        bool touched_for_writing = false;  ///< ... and for writing (a producer's)
     };
     mutable std::mutex mutex;  ///< guards `partitions`; the mappings themselves never move
     mutable std::vector<std::unique_ptr<MappedPartition>> partitions;  ///< null until mapped
@@ -148,14 +150,25 @@ class Client {
         if (!mp) {
             const std::string shm = t.metadata.ring_path_prefix + "." + std::to_string(p);
             auto mapped = std::make_unique<TopicHandle::MappedPartition>();
-            mapped->mapping = memory_.map(shm, for_producing && options_.touch_ring_pages);
+            mapped->mapping = memory_.map(shm, false);
             if (!ring::RingRef::looks_valid(mapped->mapping.data(), mapped->mapping.size()))
                 throw Error(ErrorCode::protocol_error,
                             "ring '" + shm + "' has an unexpected layout");
             mp = std::move(mapped);
         }
         mp->reserved = mp->reserved || for_producing;
+        if (for_producing) touch_pages(*mp, true);
         return ring::RingRef(mp->mapping.data());
+    }
+
+    /// For a consumer that found records on partition p's ring: its pages are read once now
+    /// (ClientOptions::touch_ring_pages), so that the records of its first lap do not each pay
+    /// a page's first access. Not done when the consumer maps the ring: a consumer of many
+    /// partitions would pay it for every idle one, and an unreserved ring is a hole until a
+    /// producer uses it.
+    void touch_ring_pages(const TopicHandle& t, std::int32_t p) {
+        std::lock_guard lock(t.mutex);
+        if (const auto& mp = t.partitions.at(std::size_t(p)); mp) touch_pages(*mp, false);
     }
 
     /// Has the daemon allocate a partition's ring for producing. A topic the daemon no longer
@@ -198,6 +211,8 @@ class Client {
 
     /// Wakes the daemon's spill loop if it sleeps (a blocked producer wants the limit to move).
     void ring_doorbell() noexcept { memory_.control().doorbell.ring(); }
+    /// The daemon's doorbell itself, for a producer's RingWriter to ring at the daemon's mark.
+    [[nodiscard]] control::Doorbell& doorbell() noexcept { return memory_.control().doorbell; }
 
     /// A typed request (control_messages.hpp, group_messages.hpp) and its decoded reply; failures
     /// are kbus::Error. Reconnects like call().
@@ -273,6 +288,20 @@ class Client {
     [[nodiscard]] std::uint64_t daemon_epoch() const noexcept { return daemon_epoch_; }
 
   private:
+    /// Only a reserved ring (a producer limit granted: its memory allocated) is touched: reading
+    /// a hole would allocate it behind the daemon's back. A producer's pages are made present
+    /// for writing: a page mapped by a read takes a write fault at its first record otherwise.
+    void touch_pages(TopicHandle::MappedPartition& mp, bool for_writing) const noexcept {
+        if (!options_.touch_ring_pages || (for_writing ? mp.touched_for_writing : mp.touched))
+            return;
+        const ring::RingRef r(mp.mapping.data());
+        // Relaxed: only whether the daemon granted a limit, which it does after allocating.
+        if (r.header().limit.producer_limit.load(std::memory_order_relaxed) == 0) return;
+        mp.mapping.populate_and_touch(for_writing);
+        mp.touched = true;
+        mp.touched_for_writing = mp.touched_for_writing || for_writing;
+    }
+
     /// No daemon: a clear error at once. A daemon that dies while greeting us (killed, about to
     /// restart): ridden through like any call, within reconnect_timeout.
     void connect_at_start() {

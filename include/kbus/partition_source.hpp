@@ -108,6 +108,8 @@ class PartitionSource {
             ring::RecordRef r;
             const ring::PeekStatus s = reader_.peek(cursor_, r);
             if (s == ring::PeekStatus::record) {
+                if (!ring_touched_) [[unlikely]]
+                    touch_ring();
                 if (!holding_) {  // from here on a detach invalidates what we return
                     holding_ = true;
                     held_offset_ = r.offset;
@@ -123,6 +125,13 @@ class PartitionSource {
             }
             ring::RingReader::advance(cursor_, r);
         }
+    }
+
+    /// At the first record found on the ring: its pages are made present in this process now,
+    /// once, rather than one fault per page through the first lap (Client::touch_ring_pages).
+    [[gnu::cold, gnu::noinline]] void touch_ring() {
+        client_->touch_ring_pages(*handle_, partition_);
+        ring_touched_ = true;
     }
 
     /// A detach between our tether and now means producers may have reused the bytes we read:
@@ -358,6 +367,7 @@ class PartitionSource {
     std::int64_t log_end_ = 0;      ///< as of the last fetch
     std::size_t checked_to_ = 0;    ///< disk_ up to here passed batch_sound()
     bool check_crcs_ = true;
+    bool ring_touched_ = false;  ///< touch_ring() done
     std::size_t taken_this_poll_ = 0;
 };
 

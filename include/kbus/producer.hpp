@@ -229,7 +229,7 @@ class Producer {
     ring::RingWriter& writer_for(TopicState& t, std::int32_t partition) {
         std::optional<ring::RingWriter>& w = t.writers[std::size_t(partition)];
         if (!w) [[unlikely]]
-            w.emplace(client_->ring(*t.handle, partition, true));
+            w.emplace(client_->ring(*t.handle, partition, true), &client_->doorbell());
         return *w;
     }
 

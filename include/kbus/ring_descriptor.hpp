@@ -53,11 +53,14 @@ struct alignas(cache_line_bytes) ClaimLine {
 };
 static_assert(sizeof(ClaimLine) == cache_line_bytes);
 
-/// Written by the daemon only: producers may claim up to (not beyond) producer_limit.
+/// Written by the daemon only: producers may claim up to (not beyond) producer_limit. A producer
+/// whose claim ends past doorbell_at rings the daemon's doorbell once (it wants the next grant
+/// before it runs out of room), so the daemon sleeps until then instead of watching the tail.
 struct alignas(cache_line_bytes) LimitLine {
     std::atomic<std::uint64_t> producer_limit;     ///< only ever grows
     std::atomic<std::uint32_t> limit_seq;          ///< futex word bumped when the limit grows
     std::atomic<std::uint32_t> blocked_producers;  ///< producers asleep on limit_seq
+    std::atomic<std::uint64_t> doorbell_at;        ///< stored before the limit; 0: no doorbell
 };
 static_assert(sizeof(LimitLine) == cache_line_bytes);
 

@@ -2,6 +2,8 @@
 //
 // claim: one 16-byte compare-and-swap takes the next offset and the ring space together, after
 //        checking the space against the producer limit (cached; re-read only when exceeded).
+//        Past the daemon's doorbell mark (LimitLine::doorbell_at), the claim rings its doorbell
+//        once: the daemon sleeps until producers need room rather than watching the tail.
 // commit: once the frame is written (record_frame.hpp), its commit word (offset + 1) is stored
 //        last with release order; that store is what makes the record visible to readers.
 #pragma once
@@ -11,6 +13,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kbus/control_descriptor.hpp"
 #include "kbus/detail/futex.hpp"
 #include "kbus/record_frame.hpp"
 #include "kbus/ring_ref.hpp"
@@ -38,9 +41,11 @@ enum class ClaimStatus { claimed, full, too_large, deleted };
 class RingWriter {
   public:
     RingWriter() = default;
-    explicit RingWriter(RingRef ring) noexcept
-        : ring_(ring),
-          cached_limit_(ring.header().limit.producer_limit.load(std::memory_order_acquire)) {}
+    /// doorbell: the bus's (the control segment's), rung at the daemon's mark; null: never.
+    explicit RingWriter(RingRef ring, control::Doorbell* doorbell = nullptr) noexcept
+        : ring_(ring), doorbell_(doorbell) {
+        refresh_limit();
+    }
 
     /// Claims space for a record of this layout. Never blocks: `full` when the producer limit
     /// (the daemon's spill, or a consumer holding a batch) stops it.
@@ -73,15 +78,15 @@ class RingWriter {
             const std::uint64_t room = ring_.capacity() - ring_.index_of(tail);
             skip = room < frame_bytes ? room : 0;  // pad to the lap's end rather than straddle it
             const std::uint64_t end = tail + skip + frame_bytes;
-            if (end > cached_limit_) {
-                // Acquire: pairs with the daemon's release store of a new limit.
-                cached_limit_ = h.limit.producer_limit.load(std::memory_order_acquire);
+            if (end > threshold_) [[unlikely]] {
+                refresh_limit();
                 if (end > cached_limit_) {
                     if (h.claim.state.load(std::memory_order_relaxed) !=
                         std::uint32_t(RingState::active))
                         return ClaimStatus::deleted;
                     return ClaimStatus::full;
                 }
+                if (end > threshold_) ring_doorbell();
             }
             const detail::WordPair desired{current.first + count, end};
             if (detail::dwcas(&h.claim.next_offset_and_tail, current, desired)) break;
@@ -163,6 +168,26 @@ class RingWriter {
     [[nodiscard]] const RingRef& ring() const noexcept { return ring_; }
 
   private:
+    /// Re-reads the limit and the doorbell mark; the claim path then checks only `threshold_`:
+    /// the mark while we have not rung it, else the limit.
+    void refresh_limit() noexcept {
+        const LimitLine& l = ring_.header().limit;
+        // Acquire: pairs with the daemon's release store of a new limit.
+        cached_limit_ = l.producer_limit.load(std::memory_order_acquire);
+        // Relaxed: the daemon stores the mark before the limit we just loaded.
+        mark_ = l.doorbell_at.load(std::memory_order_relaxed);
+        threshold_ = (doorbell_ != nullptr && mark_ != 0 && mark_ != rung_mark_)
+                         ? std::min(mark_, cached_limit_)
+                         : cached_limit_;
+    }
+
+    /// Once per mark, from the slow path: the daemon wakes to grant more room before we need it.
+    [[gnu::noinline]] void ring_doorbell() noexcept {
+        rung_mark_ = mark_;
+        threshold_ = cached_limit_;
+        doorbell_->ring();
+    }
+
     /// The slow path of aborted_since: waits for the passes under way to finish, then looks for
     /// the range among those they logged. With more ranges logged since the claim than the log
     /// keeps, the answer is "aborted": never a success for a record that may be a gap.
@@ -212,7 +237,11 @@ class RingWriter {
     }
 
     RingRef ring_;
+    control::Doorbell* doorbell_ = nullptr;
     std::uint64_t cached_limit_ = 0;   ///< our copy of the daemon's producer limit
+    std::uint64_t threshold_ = 0;      ///< a claim ending past it takes the slow path
+    std::uint64_t mark_ = 0;           ///< the daemon's doorbell mark, as last read
+    std::uint64_t rung_mark_ = 0;      ///< the doorbell mark we rang last
     std::uint64_t prefetched_to_ = 0;  ///< prefetched for writing up to here
 };
 

@@ -130,6 +130,20 @@ class SharedMapping {
     /// it here, at attach (about 8 ms per 4 MiB ring there; microseconds on bare metal), keeps it
     /// out of the record path. A read suffices: the tmpfs pages are already dirty, so the entry the
     /// hypervisor builds is writable.
+    /// Makes every page present in this process's page tables, for reading or also for writing,
+    /// in one call where the kernel can (MADV_POPULATE_READ/WRITE, Linux 5.14): MAP_POPULATE
+    /// maps a shared file's pages read-only, so a producer would still take a write fault at
+    /// each page's first record, and a mapping made before its file was allocated got nothing.
+    /// Then every page is read once (touch_every_page), for the hypervisors that shadow them.
+    void populate_and_touch(bool for_writing) const noexcept {
+#ifndef MADV_POPULATE_READ
+        constexpr int MADV_POPULATE_READ = 22, MADV_POPULATE_WRITE = 23;
+#endif
+        // Best effort: an older kernel refuses, and the reads below do what they can.
+        (void)::madvise(data_, size_, for_writing ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+        touch_every_page();
+    }
+
     void touch_every_page() const noexcept {
         const auto* bytes = static_cast<const volatile unsigned char*>(data_);
         const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));

@@ -91,6 +91,7 @@ std::uint64_t PartitionSpill::next_due_ns(std::uint64_t now_ns) {
     s.due_at_bytes = options_.write_to_log ? options_.batch_bytes : ring_.capacity() / 8;
     s.linger_ns = options_.write_to_log ? options_.linger_ns : ring_only_linger_ns;
     s.pending_since_ns = pending_since_ns_ != 0 ? pending_since_ns_ : now_ns;
+    s.paced_by_rate = options_.write_to_log;
     return pacer_.next_due_ns(s, now_ns);
 }
 

@@ -7,8 +7,11 @@
 // a blocked producer, a flush request). A partition's deadline is the soonest of:
 //   - its linger: records wait at most that long (a batch's linger, or ring-only's stride);
 //   - half the time the producers need, at the rate the tail moved since the last look, to use up
-//     the room they are granted or to reach the size that makes a batch (or a ring-only stride)
-//     due: the spill looks again before they would have to wait for it;
+//     the room they are granted or to reach the size that makes a batch due: the spill looks
+//     again before they would have to wait for it. Not ring-only: there the spill writes
+//     nothing, and producers ring its doorbell when they cross the mark it set with their limit
+//     (LimitLine::doorbell_at), so a busy ring costs the daemon's cores a wake-up per few
+//     hundred KiB of records rather than one a millisecond;
 //   - a stuck head (the oldest claim not committed yet): looked at again after `retry_ns`, so a
 //     dead producer's claim is observed and repaired within its timeout.
 // An idle partition (nothing pending, tail still) has no deadline of its own.
@@ -30,6 +33,7 @@ struct SpillSnapshot {
     std::uint64_t due_at_bytes = 0;  // pending this large makes a step due at once
     std::uint64_t linger_ns = 0;     // pending this old makes a step due
     std::uint64_t pending_since_ns = 0;
+    bool paced_by_rate = true;  // false: the producers' doorbell says when room runs short
 };
 
 class SpillPacer {
@@ -45,7 +49,7 @@ class SpillPacer {
             // Past its linger and still pending: the head is claimed but not committed.
             due = linger_end > now_ns ? linger_end : now_ns + retry_ns_;
         }
-        if (moved_bytes_ > 0) {
+        if (moved_bytes_ > 0 && s.paced_by_rate) {
             std::uint64_t room = s.granted_room;
             if (s.pending < s.due_at_bytes) room = std::min(room, s.due_at_bytes - s.pending);
             // room / rate / 2, in integers (exact, and no overflow for any ring or interval).
