@@ -303,6 +303,42 @@ TEST_CASE("a consumer's ring pages are made present at its first record, a produ
     CHECK(lazy_client.topic("t")->partitions[1] == nullptr);  // never used: never mapped
 }
 
+TEST_CASE("a consumer that reads past the daemon's mark rings its doorbell, once per mark",
+          "[bus]") {
+    DaemonFixture d("bell", {"--override", "kbus.spill.enable=false"});
+    kbus::Client client(d.options());
+    client.create_topic("t", 1, {{"ring.bytes", "65536"}});
+    kbus::Consumer con(client, {.wait = kbus::WaitMode::busy_poll});
+    con.assign("t", 0, kbus::OffsetSpec::beginning());
+    kbus::Producer p(client);
+    kbus::SendOptions to0;
+    to0.partition = 0;
+    (void)p.send("t", nullptr, "x", to0);  // reserves the ring: limit 65536, mark 57344
+    const kbus::ring::RingRef ring = client.ring(*client.topic("t"), 0, false);
+    const std::uint64_t mark = ring.header().limit.doorbell_at.load();
+    REQUIRE(mark == 65536 - 8192);
+    std::atomic<std::uint32_t>& bell = client.doorbell().seq;
+    const std::string value(100, 'v');  // 152-byte frames
+    // Producers ring only halfway from the mark to the limit: stop past the mark, short of that.
+    while (kbus::ring::load_tail(ring.header()) < mark + 1000)
+        (void)p.send("t", nullptr, value, to0);
+    const std::uint32_t before = bell.load();
+    std::size_t read = 0;
+    while (read < 10)  // not past the mark yet: no ring
+        read += con.poll(0ms).size();
+    CHECK(bell.load() == before);
+    for (int i = 0; i < 200 && std::uint64_t(con.position("t", 0)) <
+                                   kbus::ring::load_next_offset(ring.header());
+         ++i)
+        (void)con.poll(10ms);
+    (void)con.poll(0ms);  // releases what it read: past the mark now
+    CHECK(bell.load() == before + 1);
+    (void)p.send("t", nullptr, value, to0);
+    (void)con.poll(100ms);
+    (void)con.poll(0ms);
+    CHECK(bell.load() == before + 1);  // the same mark: not again
+}
+
 TEST_CASE("4 producer x 3 consumer processes: every record once, intact, dense, in order",
           "[bus][integration]") {
     DaemonFixture d("mpmc");

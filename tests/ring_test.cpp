@@ -288,17 +288,19 @@ TEST_CASE("a malformed header block stops iteration inside its bounds", "[ring]"
     CHECK(it.malformed());
 }
 
-TEST_CASE("a producer rings the daemon's doorbell once when its claims cross the mark", "[ring]") {
+TEST_CASE("a producer rings the daemon's doorbell once, halfway from the mark to the limit",
+          "[ring]") {
     TestRing t(64 * 1024);
     kbus::control::Doorbell bell{};
     LimitLine& l = t.ref.header().limit;
     l.doorbell_at.store(4096);
-    t.release_up_to(0);  // limit: the capacity
+    t.release_up_to(0);  // limit: the capacity, 65536; halfway from the mark: 34816
     RingWriter w(t.ref, &bell);
-    RingWriter silent(t.ref);                        // no doorbell given: never rings
-    while (load_tail(t.ref.header()) + 152 <= 4096)  // frames of 152 bytes
+    RingWriter silent(t.ref);  // no doorbell given: never rings
+    constexpr std::uint64_t frame = 152;
+    while (load_tail(t.ref.header()) + frame <= 34816)
         write_value(w, std::string(100, 'a'));
-    CHECK(bell.seq.load() == 0);  // up to the mark
+    CHECK(bell.seq.load() == 0);  // past the mark (the consumers'), not past halfway
     write_value(w, std::string(100, 'a'));
     CHECK(bell.seq.load() == 1);  // crossed it: rung
     for (int i = 0; i < 20; ++i)
@@ -308,13 +310,15 @@ TEST_CASE("a producer rings the daemon's doorbell once when its claims cross the
     CHECK(bell.seq.load() == 1);
 
     // The daemon grants more with a new mark; claims up to the old limit do not re-read it...
-    l.doorbell_at.store(20000);
-    t.release_up_to(10000);
-    while (load_tail(t.ref.header()) < 20000)
+    l.doorbell_at.store(60000);
+    t.release_up_to(20000);  // limit 85536: rings past 72768
+    while (load_tail(t.ref.header()) + frame <= 65536)
         write_value(w, std::string(100, 'a'));
     CHECK(bell.seq.load() == 1);
-    // ...the claim past the old limit does, and rings for the new mark it is past.
-    while (load_tail(t.ref.header()) < 64 * 1024 + 100)
+    // ...the claim past the old limit does, and rings only once past the new halfway point.
+    while (load_tail(t.ref.header()) + frame <= 72768)
         write_value(w, std::string(100, 'a'));
+    CHECK(bell.seq.load() == 1);
+    write_value(w, std::string(100, 'a'));
     CHECK(bell.seq.load() == 2);
 }

@@ -227,3 +227,53 @@ TEST_CASE("with the spill disabled records only pass through the ring", "[spill]
     CHECK(s.cursor().offset == 19);
     CHECK(l.log_end_offset() == 0);
 }
+
+TEST_CASE(
+    "ring-only, the cursor jumps to what an attached consumer has read, and stops at the "
+    "tail it saw",
+    "[spill]") {
+    TempDir d("discard-jump");
+    TestRing ring(64 * 1024);
+    ring.release_up_to(0);
+    RingWriter w(ring.ref);
+    log::PartitionLog l(d.path, {}, false, sink());
+    spill::SpillOptions o;
+    o.write_to_log = false;
+    spill::PartitionSpill s(ring.ref, l, config::Compression::none, sink(), o);
+    // One step once the records have lingered (ring-only steps in strides; see above).
+    std::uint64_t now = 1000;
+    auto lingered_step = [&] {
+        (void)s.step(now, 0);
+        now += spill::ring_only_linger_ns;
+        const bool moved = s.step(now, 0);
+        now += 1000;
+        return moved;
+    };
+    std::vector<RingClaim> claims;
+    for (int i = 0; i < 30; ++i)
+        claims.push_back(write_value(w, "v"));
+    // A consumer that has read offsets 0..19 (its slot says it reads 20 next).
+    ReaderSlot& slot = ring.ref.header().readers[3];
+    slot.offset.store(20);
+    slot.position.store(claims[20].position);
+    slot.state.store(std::uint32_t(ReaderSlotState::attached));
+    // Its record 19 is overwritten with another offset's frame: the slot is not borne out by
+    // the ring, and the cursor walks instead of jumping.
+    RecordHeader& r19 = *ring.ref.record_at(claims[19].position);
+    const std::uint64_t good = r19.commit.load();
+    r19.commit.store(good + 100);
+    CHECK(lingered_step());
+    CHECK(s.cursor().offset == 19);  // walked up to the record it could not read
+    r19.commit.store(good);
+    for (int i = 0; i < 10; ++i)
+        claims.push_back(write_value(w, "v"));
+    slot.offset.store(35);
+    CHECK(lingered_step());
+    CHECK(s.cursor().offset == 40);  // from offset 34 (the consumer's last), up to the tail
+    // A hostile slot far past the tail: ignored.
+    slot.offset.store(1'000'000);
+    (void)write_value(w, "v");
+    CHECK(lingered_step());
+    CHECK(s.cursor().offset == 41);
+    CHECK(l.log_end_offset() == 0);
+}

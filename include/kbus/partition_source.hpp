@@ -99,6 +99,11 @@ class PartitionSource {
         s.offset.store(cursor_.offset, std::memory_order_relaxed);
         s.position.store(cursor_.position, std::memory_order_release);
         holding_ = false;
+        // Relaxed: a hint the daemon stores with each grant (LimitLine::doorbell_at).
+        const std::uint64_t mark =
+            ring().header().limit.doorbell_at.load(std::memory_order_relaxed);
+        if (cursor_.position > mark && mark != rung_mark_ && mark != 0) [[unlikely]]
+            ring_doorbell(mark);
     }
 
     /// Appends what is readable now to `out`, up to `max` messages in all.
@@ -125,6 +130,13 @@ class PartitionSource {
             }
             ring::RingReader::advance(cursor_, r);
         }
+    }
+
+    /// Past the daemon's mark: producers are at least as far, and need room soon. Rung from
+    /// here, the daemon runs on our core, not on the producer's (see RingWriter).
+    [[gnu::cold, gnu::noinline]] void ring_doorbell(std::uint64_t mark) noexcept {
+        rung_mark_ = mark;
+        client_->ring_doorbell();
     }
 
     /// At the first record found on the ring: its pages are made present in this process now,
@@ -367,7 +379,8 @@ class PartitionSource {
     std::int64_t log_end_ = 0;      ///< as of the last fetch
     std::size_t checked_to_ = 0;    ///< disk_ up to here passed batch_sound()
     bool check_crcs_ = true;
-    bool ring_touched_ = false;  ///< touch_ring() done
+    bool ring_touched_ = false;    ///< touch_ring() done
+    std::uint64_t rung_mark_ = 0;  ///< the daemon's doorbell mark we rang last
     std::size_t taken_this_poll_ = 0;
 };
 

@@ -2,8 +2,10 @@
 //
 // claim: one 16-byte compare-and-swap takes the next offset and the ring space together, after
 //        checking the space against the producer limit (cached; re-read only when exceeded).
-//        Past the daemon's doorbell mark (LimitLine::doorbell_at), the claim rings its doorbell
-//        once: the daemon sleeps until producers need room rather than watching the tail.
+//        Halfway from the daemon's doorbell mark (LimitLine::doorbell_at) to the limit, the claim
+//        rings its doorbell once: the daemon sleeps until producers need room rather than
+//        watching the tail. (Consumers ring at the mark itself, and usually first: a woken
+//        daemon runs on the ringer's core, better the consumer's, which has time to spare.)
 // commit: once the frame is written (record_frame.hpp), its commit word (offset + 1) is stored
 //        last with release order; that store is what makes the record visible to readers.
 #pragma once
@@ -169,7 +171,7 @@ class RingWriter {
 
   private:
     /// Re-reads the limit and the doorbell mark; the claim path then checks only `threshold_`:
-    /// the mark while we have not rung it, else the limit.
+    /// halfway from the mark to the limit while we have not rung for that mark, else the limit.
     void refresh_limit() noexcept {
         const LimitLine& l = ring_.header().limit;
         // Acquire: pairs with the daemon's release store of a new limit.
@@ -177,7 +179,8 @@ class RingWriter {
         // Relaxed: the daemon stores the mark before the limit we just loaded.
         mark_ = l.doorbell_at.load(std::memory_order_relaxed);
         threshold_ = (doorbell_ != nullptr && mark_ != 0 && mark_ != rung_mark_)
-                         ? std::min(mark_, cached_limit_)
+                         ? std::min(mark_ + (cached_limit_ - std::min(mark_, cached_limit_)) / 2,
+                                    cached_limit_)
                          : cached_limit_;
     }
 

@@ -41,6 +41,9 @@ void Partition::reserve_ring() {
     // Release: a producer that sees room sees the pages allocated (fallocate returned first).
     // The limit a fresh ring starts with (RingRef::initialize): a whole lap, nothing to protect.
     // (An unreserved ring never had records: an adopted one with a limit came back reserved.)
+    // Relaxed: published with the limit. The first lap's doorbell mark, as every grant has one.
+    h.limit.doorbell_at.store(ring_.ring.capacity() - ring_.ring.capacity() / 8,
+                              std::memory_order_relaxed);
     h.limit.producer_limit.store(ring_.ring.capacity(), std::memory_order_release);
     reserved_.store(true, std::memory_order_release);
 }

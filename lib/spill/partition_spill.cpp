@@ -208,10 +208,31 @@ bool PartitionSpill::write_batch(std::uint64_t now_ns, std::int64_t now_ms) {
     return true;
 }
 
+// Ring-only, an attached consumer has read every record before the offset in its slot: the
+// cursor jumps to the last of them (found through the claim journal) rather than walk what the
+// consumer walked. That walk pulled every line back from the consumer's core, and the producer
+// that rang the doorbell often waited for it, the daemon woken on its core.
+void PartitionSpill::catch_up_with_readers(std::uint64_t tail) {
+    std::uint64_t last_read = cursor_.offset;
+    for (const ring::ReaderSlot& slot : ring_.header().readers)
+        // Acquire, both: the consumer's stores of its slot say what it has read.
+        if (slot.state.load(std::memory_order_acquire) ==
+            std::uint32_t(ring::ReaderSlotState::attached))
+            last_read = std::max(last_read, slot.offset.load(std::memory_order_acquire) - 1);
+    ring::Cursor at;
+    // A slot is the consumer's to write: a value the ring does not bear out is ignored.
+    if (last_read > cursor_.offset && reader_.locate(last_read, at) &&
+        at.position > cursor_.position && at.position < tail)
+        cursor_ = at;
+}
+
 bool PartitionSpill::discard() {
     const ring::Cursor before = cursor_;
     const std::uint64_t tail = ring::load_tail(ring_.header());
-    for (ring::RecordRef r;;) {
+    catch_up_with_readers(tail);
+    // Up to the tail seen now, not after it: chasing producers would take each line from them
+    // as they write it.
+    for (ring::RecordRef r; cursor_.position < tail;) {
         // Each header says where the next one is: a chain of loads the core cannot run ahead
         // on, so fetch the lines ahead ourselves (they are committed history, below the tail).
         if (const std::uint64_t ahead = cursor_.position + 4096; ahead < tail)

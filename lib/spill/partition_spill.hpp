@@ -91,6 +91,7 @@ class PartitionSpill {
     bool write_batch(std::uint64_t now_ns, std::int64_t now_ms);
     void publish_cursor();
     bool discard();
+    void catch_up_with_readers(std::uint64_t tail);
     // Watches claims that stay uncommitted at the cursor; aborts them once the timeout passed.
     bool repair_dead_claims(std::uint64_t now_ns);
     // Notes what the claim pair holds now, if it moved since the last observation.

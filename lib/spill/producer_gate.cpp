@@ -165,8 +165,9 @@ bool ProducerGate::raise_limit(std::uint64_t base) {
     // load waits at most its futex timeout (it re-reads the limit when it wakes).
     const bool blocked = h.limit.blocked_producers.load(std::memory_order_seq_cst) != 0;
     if (limit <= granted || (!blocked && limit - granted < ring_.capacity() / 8)) return false;
-    // Relaxed: published by the limit's release store below. Producers ring us with an eighth
-    // of the ring still theirs: time for a pass before they would have to wait.
+    // Relaxed: published by the limit's release store below. Consumers ring us once they read
+    // past the mark, an eighth of the ring below the limit, producers halfway from there to it
+    // (RingWriter): time for a pass before producers would have to wait.
     h.limit.doorbell_at.store(limit - ring_.capacity() / 8, std::memory_order_relaxed);
     // Release: a producer that sees the new limit sees our reads of the old bytes (the spill's
     // and the tethers') done, and a detach made before it.

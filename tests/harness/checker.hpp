@@ -152,19 +152,22 @@ class Checker {
         }
     }
 
-    // Every loss to corruption a reader was told of lies in a batch the harness flipped.
+    // Every loss to corruption a reader was told of begins or ends in a batch the harness
+    // flipped. (Either end: the range runs on to where reading resumes, past an aborted gap that
+    // may follow the flipped batch, and may begin in one that precedes it.)
     void check_corruption_reports() {
-        auto explained = [&](std::int32_t partition, std::int64_t to) {
-            return to > 0 && flipped_at({partition, to - 1});
+        auto explained = [&](std::int32_t partition, std::int64_t from, std::int64_t to) {
+            return flipped_at({partition, from}) || (to > 0 && flipped_at({partition, to - 1}));
         };
         for (const CorruptRange& r : final_.corrupt)
-            if (!explained(r.partition, r.to))
+            if (!explained(r.partition, r.from, r.to))
                 figures_.fail("unexplained losses (final read)", std::to_string(r.partition) + "/" +
                                                                      std::to_string(r.from) + ".." +
                                                                      std::to_string(r.to - 1));
         for (const HistoryLine& l : history_)
             if (l.kind == 'X' && l.fields.size() >= 3 &&
-                !explained(std::int32_t(std::stol(l.fields[0])), std::stoll(l.fields[2])))
+                !explained(std::int32_t(std::stol(l.fields[0])), std::stoll(l.fields[1]),
+                           std::stoll(l.fields[2])))
                 figures_.fail(
                     "unexplained losses (live readers)",
                     l.fields[0] + "/" + l.fields[1] + ".." + l.fields[2] + " by " + l.source);
