@@ -339,6 +339,40 @@ TEST_CASE("a consumer that reads past the daemon's mark rings its doorbell, once
     CHECK(bell.load() == before + 1);  // the same mark: not again
 }
 
+TEST_CASE(
+    "a blocking consumer of more partitions than futex_waitv takes gets every record and "
+    "leaves no sleeper behind",
+    "[bus]") {
+    DaemonFixture d("wide");
+    kbus::Client client(d.options());
+    constexpr int partitions = 200;
+    client.create_topic("w", partitions, {{"ring.bytes", "65536"}});
+    kbus::Consumer con(client, {.wait = kbus::WaitMode::blocking,
+                                .spin_before_sleep = std::chrono::microseconds(0)});
+    for (int p = 0; p < partitions; ++p)
+        con.assign("w", p, kbus::OffsetSpec::beginning());
+    kbus::Client producer_client(d.options());
+    kbus::Producer producer(producer_client);
+    std::set<int> seen;
+    for (const int p : {199, 3, 150, 199, 0}) {
+        kbus::SendOptions to;
+        to.partition = p;
+        (void)producer.send("w", nullptr, std::to_string(p), to);
+        std::size_t got = 0;
+        for (int i = 0; i < 50 && got == 0; ++i)
+            for (const auto& m : con.poll(100ms)) {
+                CHECK(m.partition() == p);
+                seen.insert(m.partition());
+                ++got;
+            }
+        CHECK(got == 1);
+    }
+    CHECK(seen == std::set<int>{0, 3, 150, 199});
+    (void)con.poll(5ms);  // asleep once more with nothing to read
+    for (int p = 0; p < partitions; ++p)
+        CHECK(client.ring(*client.topic("w"), p, false).header().wake.sleepers.load() == 0);
+}
+
 TEST_CASE("4 producer x 3 consumer processes: every record once, intact, dense, in order",
           "[bus][integration]") {
     DaemonFixture d("mpmc");

@@ -29,6 +29,7 @@
 #include "kbus/consumer_options.hpp"
 #include "kbus/detail/clock.hpp"
 #include "kbus/detail/futex.hpp"
+#include "kbus/detail/wait_set.hpp"
 #include "kbus/group_member.hpp"
 #include "kbus/message.hpp"
 #include "kbus/partition_source.hpp"
@@ -230,8 +231,13 @@ class Consumer final : private MemberHost {
     /// One round-robin pass over the partitions, a different one first each time.
     void gather() {
         const std::size_t n = sources_.size();
-        for (std::size_t i = 0; i < n && batch_.size() < options_.max_poll_records; ++i)
-            sources_[(next_source_ + i) % n]->gather(batch_.messages_, options_.max_poll_records);
+        ++gathers_;
+        for (std::size_t i = 0; i < n && batch_.size() < options_.max_poll_records; ++i) {
+            PartitionSource& source = *sources_[(next_source_ + i) % n];
+            const std::size_t before = batch_.size();
+            source.gather(batch_.messages_, options_.max_poll_records);
+            if (batch_.size() != before) source.mark_active(gathers_);
+        }
         next_source_ = n ? (next_source_ + 1) % n : 0;
     }
 
@@ -263,14 +269,19 @@ class Consumer final : private MemberHost {
         }
     }
 
-    /// Announces itself as a sleeper on every assigned ring, re-checks, then sleeps until a
-    /// producer's commit bumps a wake word (or the timeout).
+    /// Announces itself as a sleeper on the assigned rings (at most 128 of them, the ones that
+    /// gave records most recently: detail::choose_wait_set), re-checks, then sleeps until a
+    /// producer's commit bumps a wake word (or the timeout; 1 ms at most with rings it could not
+    /// wait on).
     void sleep_until_commit(std::chrono::nanoseconds timeout) {
-        constexpr std::size_t max_waits = 128;
-        const std::size_t n = std::min(sources_.size(), max_waits);
-        detail::FutexWaitvEntry waits[max_waits];
+        last_active_.resize(sources_.size());
+        for (std::size_t i = 0; i < sources_.size(); ++i)
+            last_active_[i] = sources_[i]->last_active_poll();
+        detail::choose_wait_set(last_active_, detail::futex_waitv_max, waiting_);
+        const std::size_t n = waiting_.size();
+        detail::FutexWaitvEntry waits[detail::futex_waitv_max];
         for (std::size_t i = 0; i < n; ++i) {
-            ring::WakeLine& w = sources_[i]->wake_line();
+            ring::WakeLine& w = sources_[waiting_[i]]->wake_line();
             waits[i] = {w.wake_seq.load(std::memory_order_acquire),
                         reinterpret_cast<std::uint64_t>(&w.wake_seq), 2 /* FUTEX2_SIZE_U32 */, 0};
             // Seq_cst, with the fence below: the announcement is ordered before the re-check.
@@ -286,10 +297,11 @@ class Consumer final : private MemberHost {
             throw;
         }
         if (batch_.empty() && n > 0) {
-            const auto cap =
-                std::min<std::chrono::nanoseconds>(timeout, std::chrono::milliseconds(100));
+            const auto cap = std::min(
+                timeout, detail::sleep_cap(sources_.size(), n, std::chrono::milliseconds(100),
+                                           std::chrono::milliseconds(1)));
             if (!detail::futex_waitv(waits, unsigned(n), cap)) {
-                ring::WakeLine& w = sources_[0]->wake_line();
+                ring::WakeLine& w = sources_[waiting_[0]]->wake_line();
                 detail::futex_wait(
                     &w.wake_seq, std::uint32_t(waits[0].val),
                     std::min<std::chrono::nanoseconds>(cap, std::chrono::milliseconds(1)));
@@ -301,13 +313,16 @@ class Consumer final : private MemberHost {
     void stop_sleeping(std::size_t n) noexcept {
         for (std::size_t i = 0; i < n; ++i)
             // Relaxed: leaving costs producers at most one needless wake-up.
-            sources_[i]->wake_line().sleepers.fetch_sub(1, std::memory_order_relaxed);
+            sources_[waiting_[i]]->wake_line().sleepers.fetch_sub(1, std::memory_order_relaxed);
     }
 
     Client* client_;
     ConsumerOptions options_;
     GroupMember member_;
     std::vector<std::unique_ptr<PartitionSource>> sources_;
+    std::uint64_t gathers_ = 0;               ///< gather() passes so far: a clock for activity
+    std::vector<std::uint64_t> last_active_;  ///< sleep_until_commit's, reused
+    std::vector<std::size_t> waiting_;        ///< the sources it sleeps on
     Batch batch_;
     std::size_t next_source_ = 0;
 };

@@ -106,6 +106,11 @@ class PartitionSource {
             ring_doorbell(mark);
     }
 
+    /// When (in the consumer's gather passes) this source last gave records: a blocking
+    /// consumer of more partitions than it can sleep on sleeps on the most recent ones.
+    void mark_active(std::uint64_t gather_pass) noexcept { last_active_poll_ = gather_pass; }
+    [[nodiscard]] std::uint64_t last_active_poll() const noexcept { return last_active_poll_; }
+
     /// Appends what is readable now to `out`, up to `max` messages in all.
     void gather(std::vector<Message>& out, std::size_t max) {
         if (on_disk_) return gather_from_disk(out, max);
@@ -381,6 +386,7 @@ class PartitionSource {
     bool check_crcs_ = true;
     bool ring_touched_ = false;    ///< touch_ring() done
     std::uint64_t rung_mark_ = 0;  ///< the daemon's doorbell mark we rang last
+    std::uint64_t last_active_poll_ = 0;
     std::size_t taken_this_poll_ = 0;
 };
 
