@@ -322,3 +322,29 @@ TEST_CASE("a producer rings the daemon's doorbell once, halfway from the mark to
     write_value(w, std::string(100, 'a'));
     CHECK(bell.seq.load() == 2);
 }
+
+TEST_CASE(
+    "a producer waiting for room rings and sleeps only while the limit stands where it saw it",
+    "[ring]") {
+    TestRing t(64 * 1024);
+    kbus::control::Doorbell bell{};
+    t.release_up_to(0);
+    RingWriter w(t.ref, &bell);
+    LimitLine& l = t.ref.header().limit;
+    RingClaim c;
+    const FramePlan plan = frame_plan(BytesView(), 1000, {});
+    while (w.try_claim(plan.layout, c) == ClaimStatus::claimed)
+        REQUIRE(w.commit(c));
+    const std::uint32_t rung = bell.seq.load();
+    // The limit stands: the doorbell rings, and the wait ends at its timeout.
+    w.wait_for_room(std::chrono::milliseconds(1));
+    CHECK(bell.seq.load() == rung + 1);
+    CHECK(l.blocked_producers.load() == 0);
+    // Granted meanwhile, its futex word not bumped (the daemon saw nobody waiting): no ring, no
+    // sleep; the claim goes through.
+    t.release_up_to(32 * 1024);
+    w.wait_for_room(std::chrono::hours(1));
+    CHECK(bell.seq.load() == rung + 1);
+    CHECK(l.blocked_producers.load() == 0);
+    CHECK(w.try_claim(plan.layout, c) == ClaimStatus::claimed);
+}

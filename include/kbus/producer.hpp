@@ -309,18 +309,13 @@ class Producer {
     }
 
     /// Spin briefly (the daemon usually frees space within microseconds), then sleep on the
-    /// ring's limit word after ringing the daemon's doorbell.
-    void wait_for_space(ring::RingWriter& writer, std::uint32_t attempt) {
+    /// ring's limit word after ringing the daemon's doorbell (RingWriter::wait_for_room).
+    static void wait_for_space(ring::RingWriter& writer, std::uint32_t attempt) {
         if (attempt < 64) {
             detail::cpu_relax();
             return;
         }
-        ring::LimitLine& l = writer.ring().header().limit;
-        const std::uint32_t seq = l.limit_seq.load(std::memory_order_acquire);
-        l.blocked_producers.fetch_add(1, std::memory_order_seq_cst);
-        client_->ring_doorbell();
-        detail::futex_wait(&l.limit_seq, seq, std::chrono::milliseconds(10));
-        l.blocked_producers.fetch_sub(1, std::memory_order_relaxed);
+        writer.wait_for_room(std::chrono::milliseconds(10));
     }
 
     Client* client_;

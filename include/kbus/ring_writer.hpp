@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 
@@ -157,6 +158,22 @@ class RingWriter {
         // Relaxed: the fence before it does the ordering.
         if (ring_.header().aborts.begun.load(std::memory_order_relaxed) == pass) return false;
         return aborted_in_log(pass, first, end);
+    }
+
+    /// For a producer that found the ring full: rings the daemon's doorbell and sleeps until it
+    /// raises the limit (or `timeout`); returns at once if the limit moved since our claim saw it.
+    void wait_for_room(std::chrono::nanoseconds timeout) noexcept {
+        LimitLine& l = ring_.header().limit;
+        const std::uint32_t seq = l.limit_seq.load(std::memory_order_acquire);
+        // Seq_cst, both: our announcement is ordered before the re-check of the limit
+        // (store-load), pairing with the daemon's store of a new limit before its look at
+        // blocked_producers: either we see its grant here, or it sees us and bumps limit_seq.
+        l.blocked_producers.fetch_add(1, std::memory_order_seq_cst);
+        if (l.producer_limit.load(std::memory_order_seq_cst) == cached_limit_) {
+            if (doorbell_ != nullptr) doorbell_->ring();
+            detail::futex_wait(&l.limit_seq, seq, timeout);
+        }
+        l.blocked_producers.fetch_sub(1, std::memory_order_relaxed);
     }
 
     void wake_sleepers() noexcept {

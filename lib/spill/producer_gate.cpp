@@ -169,10 +169,14 @@ bool ProducerGate::raise_limit(std::uint64_t base) {
     // past the mark, an eighth of the ring below the limit, producers halfway from there to it
     // (RingWriter): time for a pass before producers would have to wait.
     h.limit.doorbell_at.store(limit - ring_.capacity() / 8, std::memory_order_relaxed);
-    // Release: a producer that sees the new limit sees our reads of the old bytes (the spill's
-    // and the tethers') done, and a detach made before it.
-    h.limit.producer_limit.store(limit, std::memory_order_release);
-    if (!blocked) return false;
+    // Seq_cst: a release (a producer that sees the new limit sees our reads of the old bytes,
+    // the spill's and the tethers', done, and a detach made before it), and ordered before our
+    // second look at blocked_producers (store-load), pairing with a producer's announcement
+    // before its re-check of the limit (RingWriter::wait_for_room): either it sees this limit,
+    // or we see it waiting and wake it. Without the second look, a producer that announced
+    // itself just after the first slept its whole futex timeout with room granted.
+    h.limit.producer_limit.store(limit, std::memory_order_seq_cst);
+    if (!blocked && h.limit.blocked_producers.load(std::memory_order_seq_cst) == 0) return false;
     h.limit.limit_seq.fetch_add(1, std::memory_order_release);  // the futex word sleepers check
     detail::futex_wake_all(&h.limit.limit_seq);
     return true;
