@@ -199,81 +199,119 @@ TEST_CASE("drain on a failing disk says so and keeps the records on the ring", "
     CHECK(l.log_end_offset() == 2);
 }
 
+namespace {
+
+// A ring-only spill (kbus.spill.enable=false) over a 64 KiB ring, the test playing producer,
+// consumer and clock.
+struct RingOnlySpill {
+    explicit RingOnlySpill(const char* name, std::uint64_t claim_timeout_ns = 1'000'000'000)
+        : d(name), options(ring_only(claim_timeout_ns)) {
+        ring.release_up_to(0);
+    }
+    static spill::SpillOptions ring_only(std::uint64_t claim_timeout_ns) {
+        spill::SpillOptions o;
+        o.write_to_log = false;
+        o.claim_timeout_ns = claim_timeout_ns;
+        return o;
+    }
+    // One step once the records have lingered (ring-only steps in strides).
+    bool lingered_step() {
+        (void)s.step(now, 0);
+        now += spill::ring_only_linger_ns;
+        const bool moved = s.step(now, 0);
+        now += 1000;
+        return moved;
+    }
+    // A consumer attached in slot 3 that has read every offset before `next`.
+    void consumer_read_to(std::uint64_t next, std::uint64_t position) {
+        ReaderSlot& slot = ring.ref.header().readers[3];
+        slot.offset.store(next);
+        slot.position.store(position);
+        slot.state.store(std::uint32_t(ReaderSlotState::attached));
+    }
+
+    TempDir d;
+    TestRing ring{64 * 1024};
+    RingWriter w{ring.ref};
+    log::PartitionLog l{d.path, {}, false, sink()};
+    spill::SpillOptions options;
+    spill::PartitionSpill s{ring.ref, l, config::Compression::none, sink(), options};
+    std::uint64_t now = 1000;
+};
+
+}  // namespace
+
 TEST_CASE("with the spill disabled records only pass through the ring", "[spill]") {
-    TempDir d("discard");
-    TestRing ring(64 * 1024);
-    ring.release_up_to(0);
-    RingWriter w(ring.ref);
-    log::PartitionLog l(d.path, {}, false, sink());
-    spill::SpillOptions o;
-    o.write_to_log = false;
-    spill::PartitionSpill s(ring.ref, l, config::Compression::none, sink(), o);
+    RingOnlySpill r("discard");
     for (int i = 0; i < 10; ++i)
-        (void)write_value(w, "v");
+        (void)write_value(r.w, "v");
     // Ring-only, records are stepped over in big strides (never chasing the producers' tail
     // record by record): after ring_only_linger_ns, or once an eighth of the ring waits.
-    CHECK_FALSE(s.step(1000, 0));
-    CHECK_FALSE(s.step(1000 + o.linger_ns, 0));
-    CHECK(s.cursor().offset == 0);
-    CHECK(s.step(1000 + spill::ring_only_linger_ns, 0));
-    CHECK(s.cursor().offset == 10);
-    CHECK(ring.ref.header().spill.spill_offset.load() == 10);
-    CHECK(l.log_end_offset() == 0);
-    CHECK_FALSE(s.step(2000 + spill::ring_only_linger_ns, 0));
+    CHECK_FALSE(r.s.step(1000, 0));
+    CHECK_FALSE(r.s.step(1000 + r.options.linger_ns, 0));
+    CHECK(r.s.cursor().offset == 0);
+    CHECK(r.s.step(1000 + spill::ring_only_linger_ns, 0));
+    CHECK(r.s.cursor().offset == 10);
+    CHECK(r.ring.ref.header().spill.spill_offset.load() == 10);
+    CHECK(r.l.log_end_offset() == 0);
+    CHECK_FALSE(r.s.step(2000 + spill::ring_only_linger_ns, 0));
     const std::string kilobyte(1024, 'k');
     for (int i = 0; i < 9; ++i)  // 9 KiB of frames: past an eighth of the 64 KiB ring
-        (void)write_value(w, kilobyte);
-    CHECK(s.step(3000 + spill::ring_only_linger_ns, 0));
-    CHECK(s.cursor().offset == 19);
-    CHECK(l.log_end_offset() == 0);
+        (void)write_value(r.w, kilobyte);
+    CHECK(r.s.step(3000 + spill::ring_only_linger_ns, 0));
+    CHECK(r.s.cursor().offset == 19);
+    CHECK(r.l.log_end_offset() == 0);
 }
 
 TEST_CASE(
     "ring-only, the cursor jumps to what an attached consumer has read, and stops at the "
     "tail it saw",
     "[spill]") {
-    TempDir d("discard-jump");
-    TestRing ring(64 * 1024);
-    ring.release_up_to(0);
-    RingWriter w(ring.ref);
-    log::PartitionLog l(d.path, {}, false, sink());
-    spill::SpillOptions o;
-    o.write_to_log = false;
-    spill::PartitionSpill s(ring.ref, l, config::Compression::none, sink(), o);
-    // One step once the records have lingered (ring-only steps in strides; see above).
-    std::uint64_t now = 1000;
-    auto lingered_step = [&] {
-        (void)s.step(now, 0);
-        now += spill::ring_only_linger_ns;
-        const bool moved = s.step(now, 0);
-        now += 1000;
-        return moved;
-    };
+    RingOnlySpill r("discard-jump");
     std::vector<RingClaim> claims;
     for (int i = 0; i < 30; ++i)
-        claims.push_back(write_value(w, "v"));
+        claims.push_back(write_value(r.w, "v"));
     // A consumer that has read offsets 0..19 (its slot says it reads 20 next).
-    ReaderSlot& slot = ring.ref.header().readers[3];
-    slot.offset.store(20);
-    slot.position.store(claims[20].position);
-    slot.state.store(std::uint32_t(ReaderSlotState::attached));
+    r.consumer_read_to(20, claims[20].position);
     // Its record 19 is overwritten with another offset's frame: the slot is not borne out by
     // the ring, and the cursor walks instead of jumping.
-    RecordHeader& r19 = *ring.ref.record_at(claims[19].position);
+    RecordHeader& r19 = *r.ring.ref.record_at(claims[19].position);
     const std::uint64_t good = r19.commit.load();
     r19.commit.store(good + 100);
-    CHECK(lingered_step());
-    CHECK(s.cursor().offset == 19);  // walked up to the record it could not read
+    CHECK(r.lingered_step());
+    CHECK(r.s.cursor().offset == 19);  // walked up to the record it could not read
     r19.commit.store(good);
     for (int i = 0; i < 10; ++i)
-        claims.push_back(write_value(w, "v"));
-    slot.offset.store(35);
-    CHECK(lingered_step());
-    CHECK(s.cursor().offset == 40);  // from offset 34 (the consumer's last), up to the tail
+        claims.push_back(write_value(r.w, "v"));
+    r.consumer_read_to(35, claims[35].position);
+    CHECK(r.lingered_step());
+    CHECK(r.s.cursor().offset == 40);  // from offset 34 (the consumer's last), up to the tail
     // A hostile slot far past the tail: ignored.
-    slot.offset.store(1'000'000);
-    (void)write_value(w, "v");
-    CHECK(lingered_step());
-    CHECK(s.cursor().offset == 41);
-    CHECK(l.log_end_offset() == 0);
+    r.consumer_read_to(1'000'000, 0);
+    (void)write_value(r.w, "v");
+    CHECK(r.lingered_step());
+    CHECK(r.s.cursor().offset == 41);
+    CHECK(r.l.log_end_offset() == 0);
+}
+
+TEST_CASE("ring-only, a dead producer's claim behind a consumer's jump still becomes a gap",
+          "[spill]") {
+    constexpr std::uint64_t timeout = 200'000'000;
+    RingOnlySpill r("discard-dead", timeout);
+    for (int i = 0; i < 10; ++i)
+        (void)write_value(r.w, "v");
+    const RingClaim dead = write_value(r.w, "dead", false);  // offset 10: claimed, never committed
+    for (int i = 0; i < 4; ++i)
+        (void)write_value(r.w, "v");
+    // The consumer read 0..9 and waits on offset 10.
+    r.consumer_read_to(10, dead.position);
+    CHECK(r.lingered_step());
+    CHECK(r.s.cursor().offset == 10);  // jumped to 9, stopped at the claim
+    for (int i = 0; i < 6 && r.s.cursor().offset == 10; ++i) {
+        r.now += timeout;
+        (void)r.s.step(r.now, 0);
+    }
+    CHECK(r.s.cursor().offset == 15);  // the claim aborted, the records after it stepped over
+    CHECK(r.ring.ref.record_at(dead.position)->type == RecordType::aborted);
+    CHECK_FALSE(r.w.commit(dead));  // its producer, were it only stalled, learns it was not sent
 }

@@ -89,8 +89,8 @@ class BusMemory {
         return *static_cast<control::ControlSegment*>(control_.data());
     }
     /// A ring (or any file of the directory), checked to be the daemon's.
-    [[nodiscard]] SharedMapping map(const std::string& path, bool touch_pages) const {
-        return SharedMapping::open(path, owner_, touch_pages);
+    [[nodiscard]] SharedMapping map(const std::string& path) const {
+        return SharedMapping::open(path, owner_);
     }
     /// Shared with whatever keeps mappings of this directory beyond this object.
     [[nodiscard]] std::shared_ptr<const ClientsLock> lock() const noexcept { return lock_; }

@@ -150,7 +150,7 @@ class Client {
         if (!mp) {
             const std::string shm = t.metadata.ring_path_prefix + "." + std::to_string(p);
             auto mapped = std::make_unique<TopicHandle::MappedPartition>();
-            mapped->mapping = memory_.map(shm, false);
+            mapped->mapping = memory_.map(shm);
             if (!ring::RingRef::looks_valid(mapped->mapping.data(), mapped->mapping.size()))
                 throw Error(ErrorCode::protocol_error,
                             "ring '" + shm + "' has an unexpected layout");

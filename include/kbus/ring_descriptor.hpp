@@ -64,6 +64,19 @@ struct alignas(cache_line_bytes) LimitLine {
 };
 static_assert(sizeof(LimitLine) == cache_line_bytes);
 
+/// The mark the daemon stores with a limit: an eighth of the ring below it, room enough for a
+/// pass before producers would have to wait. Consumers ring once they read past it.
+[[nodiscard]] constexpr std::uint64_t doorbell_mark_for(std::uint64_t limit,
+                                                        std::uint64_t capacity) {
+    return limit - capacity / 8;
+}
+/// Where a producer rings: halfway from the mark to the limit, so consumers usually ring first
+/// (a woken daemon runs on the ringer's core, better the consumer's, which has time to spare).
+[[nodiscard]] constexpr std::uint64_t producer_doorbell_point(std::uint64_t mark,
+                                                              std::uint64_t limit) {
+    return mark >= limit ? limit : mark + (limit - mark) / 2;
+}
+
 /// The daemon's read (spill) cursor: everything before it has been taken by the daemon.
 struct alignas(cache_line_bytes) SpillLine {
     std::atomic<std::uint64_t> spill_position;

@@ -196,8 +196,7 @@ class RingWriter {
         // Relaxed: the daemon stores the mark before the limit we just loaded.
         mark_ = l.doorbell_at.load(std::memory_order_relaxed);
         threshold_ = (doorbell_ != nullptr && mark_ != 0 && mark_ != rung_mark_)
-                         ? std::min(mark_ + (cached_limit_ - std::min(mark_, cached_limit_)) / 2,
-                                    cached_limit_)
+                         ? producer_doorbell_point(mark_, cached_limit_)
                          : cached_limit_;
     }
 

@@ -44,10 +44,9 @@ class SharedMapping {
 
     /// Maps an existing file owned by `owner`. Throws Error(not_connected) if it is not there,
     /// Error(permission_denied) if it is not what the bus's owner made (a symlink, another owner,
-    /// access for others). touch_pages: read one byte of every page first (touch_every_page).
-    /// A file not wholly reserved (a ring no producer has used yet) is mapped as it is: its
-    /// pages are neither populated nor touched, since that would allocate every one of them.
-    static SharedMapping open(const std::string& path, uid_t owner, bool touch_pages = false) {
+    /// access for others). A file not wholly reserved (a ring no producer has used yet) is
+    /// mapped as it is: populating its pages would allocate every one of them.
+    static SharedMapping open(const std::string& path, uid_t owner) {
         const int fd = ::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0) {
             const int e = errno;
@@ -57,14 +56,12 @@ class SharedMapping {
         SharedMapping m;
         try {
             const struct stat st = checked(fd, path, owner);
-            touch_pages = touch_pages && wholly_allocated(st);
             m.map(fd, std::size_t(st.st_size), path, wholly_allocated(st));
         } catch (...) {
             ::close(fd);
             throw;
         }
         ::close(fd);
-        if (touch_pages) m.touch_every_page();
         return m;
     }
 
@@ -123,13 +120,6 @@ class SharedMapping {
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
     [[nodiscard]] bool mapped() const noexcept { return data_ != nullptr; }
 
-    /// MAP_POPULATE fills this process's page tables, but a hypervisor that shadows them (as the
-    /// paravirtualised guests kbus is benchmarked on do) still takes an exit of ~10 us on each
-    /// page's first access from this process. On a ring that is one stall every 4 KiB of records
-    /// in the first lap: a 64 B ping-pong's p99 went from 1.1 to 13 us with a 4 MiB ring. Paying
-    /// it here, at attach (about 8 ms per 4 MiB ring there; microseconds on bare metal), keeps it
-    /// out of the record path. A read suffices: the tmpfs pages are already dirty, so the entry the
-    /// hypervisor builds is writable.
     /// Makes every page present in this process's page tables, for reading or also for writing,
     /// in one call where the kernel can (MADV_POPULATE_READ/WRITE, Linux 5.14): MAP_POPULATE
     /// maps a shared file's pages read-only, so a producer would still take a write fault at
@@ -144,6 +134,12 @@ class SharedMapping {
         touch_every_page();
     }
 
+    /// MAP_POPULATE fills this process's page tables, but a hypervisor that shadows them (as the
+    /// paravirtualised guests kbus is benchmarked on do) still takes an exit of ~10 us on each
+    /// page's first access from this process. On a ring that is one stall every 4 KiB of records
+    /// in the first lap: a 64 B ping-pong's p99 went from 1.1 to 13 us with a 4 MiB ring. Paying
+    /// it up front (about 8 ms per 4 MiB ring there; microseconds on bare metal) keeps it out of
+    /// the record path.
     void touch_every_page() const noexcept {
         const auto* bytes = static_cast<const volatile unsigned char*>(data_);
         const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));

@@ -42,7 +42,7 @@ void Partition::reserve_ring() {
     // The limit a fresh ring starts with (RingRef::initialize): a whole lap, nothing to protect.
     // (An unreserved ring never had records: an adopted one with a limit came back reserved.)
     // Relaxed: published with the limit. The first lap's doorbell mark, as every grant has one.
-    h.limit.doorbell_at.store(ring_.ring.capacity() - ring_.ring.capacity() / 8,
+    h.limit.doorbell_at.store(ring::doorbell_mark_for(ring_.ring.capacity(), ring_.ring.capacity()),
                               std::memory_order_relaxed);
     h.limit.producer_limit.store(ring_.ring.capacity(), std::memory_order_release);
     reserved_.store(true, std::memory_order_release);

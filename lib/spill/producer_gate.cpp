@@ -168,7 +168,8 @@ bool ProducerGate::raise_limit(std::uint64_t base) {
     // Relaxed: published by the limit's release store below. Consumers ring us once they read
     // past the mark, an eighth of the ring below the limit, producers halfway from there to it
     // (RingWriter): time for a pass before producers would have to wait.
-    h.limit.doorbell_at.store(limit - ring_.capacity() / 8, std::memory_order_relaxed);
+    h.limit.doorbell_at.store(ring::doorbell_mark_for(limit, ring_.capacity()),
+                              std::memory_order_relaxed);
     // Seq_cst: a release (a producer that sees the new limit sees our reads of the old bytes,
     // the spill's and the tethers', done, and a detach made before it), and ordered before our
     // second look at blocked_producers (store-load), pairing with a producer's announcement
