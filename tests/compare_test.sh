@@ -18,6 +18,8 @@ for system in "raw cache line" "unix socket" "boost message_queue" "kbus busy-po
 done
 grep -q '"system": "kbus busy-poll", "payload_bytes": 65536, .*"msgs_per_s": [0-9]' "$dir/r.json" ||
     fail "no 64 KiB throughput for kbus"
+grep -q '"system": "kbus exclusive", "payload_bytes": 64, .*"msgs_per_s": [0-9]' "$dir/r.json" ||
+    fail "no 64 B throughput for kbus's exclusive producer"
 grep -q '"system": "raw cache line", "payload_bytes": 64, .*"msgs_per_s": null' "$dir/r.json" ||
     fail "the raw cache line has no throughput, and says so"
 grep -q "64 B busy-poll p50 vs 2x raw cache line: [0-9.e+]* ns against at most" "$dir/out" ||

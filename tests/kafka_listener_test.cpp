@@ -248,6 +248,38 @@ TEST_CASE("librdkafka produces with delivery reports, and Kafka and shared memor
     rd_kafka_topic_partition_list_destroy(at);
 }
 
+TEST_CASE("librdkafka producing to a partition an exclusive local producer owns fails at once",
+          "[kafka][exclusive]") {
+    KafkaDaemon k("owned");
+    kbus::Client c(k.d.options());
+    c.create_topic("owned", 1);
+    std::vector<Delivery> reports;
+    KafkaHandle producer = make_client(RD_KAFKA_PRODUCER, k.broker, {}, &reports);  // defaults
+    const auto produce = [&] {
+        const std::string value = "from kafka";
+        REQUIRE(rd_kafka_producev(producer.get(), RD_KAFKA_V_TOPIC("owned"),
+                                  RD_KAFKA_V_PARTITION(0),
+                                  RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                  RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR_NO_ERROR);
+        (void)rd_kafka_flush(producer.get(), 20000);
+    };
+    {
+        kbus::Producer owner(c, {.exclusive = true});
+        (void)owner.send("owned", "k", "local");
+        const auto start = std::chrono::steady_clock::now();
+        produce();
+        REQUIRE(reports.size() == 1);
+        INFO(rd_kafka_err2str(reports[0].error));
+        CHECK(reports[0].error == RD_KAFKA_RESP_ERR_POLICY_VIOLATION);  // not retried for good
+        CHECK(std::chrono::steady_clock::now() - start < 15s);
+    }
+    produce();  // the owner is gone
+    REQUIRE(reports.size() == 2);
+    CHECK(reports[1].error == RD_KAFKA_RESP_ERR_NO_ERROR);
+    CHECK(reports[1].offset == 1);
+}
+
 TEST_CASE("records Kafka acknowledged survive a kbusd SIGKILL right after the acks", "[kafka]") {
     KafkaDaemon k("rdkafka-kill");
     kbus::Client c(k.d.options());

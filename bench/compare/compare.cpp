@@ -109,6 +109,11 @@ std::vector<std::unique_ptr<Peer>> make_peers(const std::string& dir,
         // as Kafka's producer batches; the consumer is the same busy-poll one.
         all.push_back(std::make_unique<KbusPeer>("kbus send_batch 64", bus,
                                                  kbus::WaitMode::busy_poll, 0us, 64));
+        // The same, each sender owning its partition: claims without a locked instruction.
+        all.push_back(std::make_unique<KbusPeer>("kbus exclusive", bus, kbus::WaitMode::busy_poll,
+                                                 0us, 1, true));
+        all.push_back(std::make_unique<KbusPeer>("kbus exclusive send_batch 64", bus,
+                                                 kbus::WaitMode::busy_poll, 0us, 64, true));
     } else {
         skipped.emplace_back("kbus", daemon_error);
     }

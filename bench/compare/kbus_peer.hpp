@@ -16,10 +16,17 @@ namespace kbus::compare {
 
 class KbusPeer final : public Peer {
   public:
-    // batch > 1: a throughput-only peer whose sender sends runs of `batch` records.
+    // batch > 1: a throughput-only peer whose sender sends runs of `batch` records. exclusive:
+    // each sender owns its partition (ProducerOptions::exclusive), claims without a locked
+    // instruction.
     KbusPeer(std::string label, kbus::ClientOptions bus, kbus::WaitMode mode,
-             std::chrono::microseconds spin, std::size_t batch = 1)
-        : label_(std::move(label)), bus_(std::move(bus)), mode_(mode), spin_(spin), batch_(batch) {}
+             std::chrono::microseconds spin, std::size_t batch = 1, bool exclusive = false)
+        : label_(std::move(label)),
+          bus_(std::move(bus)),
+          mode_(mode),
+          spin_(spin),
+          batch_(batch),
+          exclusive_(exclusive) {}
     [[nodiscard]] std::string name() const override { return label_; }
     [[nodiscard]] bool measures_latency() const override { return batch_ == 1; }
 
@@ -45,7 +52,7 @@ class KbusPeer final : public Peer {
         const bool first = spec.role == Role::pinger || spec.role == Role::receiver;
         const std::string fwd = topic("fwd", spec.payload), back = topic("back", spec.payload);
         return std::make_unique<Side>(bus_, mode_, spin_, first ? fwd : back, first ? back : fwd,
-                                      spec, run_length(batch_, spec.payload));
+                                      spec, run_length(batch_, spec.payload), exclusive_);
     }
 
   private:
@@ -67,9 +74,10 @@ class KbusPeer final : public Peer {
     class Side final : public Endpoint {
       public:
         Side(const kbus::ClientOptions& bus, kbus::WaitMode mode, std::chrono::microseconds spin,
-             std::string out, const std::string& in, const RunSpec& spec, std::size_t batch)
+             std::string out, const std::string& in, const RunSpec& spec, std::size_t batch,
+             bool exclusive)
             : client_(bus),
-              producer_(client_),
+              producer_(client_, {.exclusive = exclusive}),
               consumer_(client_,
                         {.wait = mode, .max_poll_records = 4096, .spin_before_sleep = spin}),
               out_(std::move(out)),
@@ -132,6 +140,7 @@ class KbusPeer final : public Peer {
     kbus::WaitMode mode_;
     std::chrono::microseconds spin_;
     std::size_t batch_;
+    bool exclusive_;
 };
 
 }  // namespace kbus::compare

@@ -133,10 +133,19 @@ inline void print_checks(const std::vector<Row>& rows) {
     if (const Row* b = detail::find(rows, "kbus send_batch 64", 64); b && b->msgs_per_s)
         check("64 B stream 1->1 in runs of 64 (send_batch) vs 20 M msgs/s", b->msgs_per_s, 20e6,
               false, " msgs/s");
-    if (const Row* raw = detail::find(rows, "raw spsc ring", 64); raw && raw->msgs_per_s && rate)
-        std::printf("  [info] 64 B stream record by record: %.0f%% of the raw spsc ring's %s\n",
-                    100.0 * *rate / *raw->msgs_per_s,
+    const Row* x = detail::find(rows, "kbus exclusive", 64);
+    if (x && x->msgs_per_s)
+        check("64 B stream 1->1, exclusive producer, vs 20 M msgs/s", x->msgs_per_s, 20e6, false,
+              " msgs/s");
+    if (const Row* raw = detail::find(rows, "raw spsc ring", 64); raw && raw->msgs_per_s) {
+        for (const Row* r : {k, x})
+            if (r && r->msgs_per_s)
+                std::printf(
+                    "  [info] 64 B stream record by record (%s): %.0f%% of the raw spsc "
+                    "ring's %s\n",
+                    r->system.c_str(), 100.0 * *r->msgs_per_s / *raw->msgs_per_s,
                     detail::readable(*raw->msgs_per_s, " msgs/s").c_str());
+    }
     for (const Row& r : rows)
         if (r.payload == 64 && r.msgs_per_s && r.system.rfind("kbus", 0) != 0 &&
             r.system.rfind("raw", 0) != 0) {

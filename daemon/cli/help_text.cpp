@@ -67,7 +67,10 @@ constexpr const char* produce =
     "usage: kbus produce TOPIC [flags] < records   (one record per line)\n"
     "  -K DELIM           split each line into key DELIM value\n"
     "  -p PARTITION       send to this partition (default: by key, else round robin)\n"
-    "  -H KEY=VALUE       add a header to every record (repeatable; KEY alone: null)\n";
+    "  -H KEY=VALUE       add a header to every record (repeatable; KEY alone: null)\n"
+    "  --exclusive        own each partition sent to until the end: no other producer\n"
+    "                     may send there meanwhile (refused), and claims take no locked\n"
+    "                     instruction\n";
 
 constexpr const char* consume =
     "usage: kbus consume TOPIC [flags]\n"

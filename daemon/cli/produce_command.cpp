@@ -17,12 +17,15 @@ int produce_command(Client& c, Args& a) {
     std::string delim;
     std::optional<std::int32_t> partition;
     std::vector<Header> headers;
+    ProducerOptions options;
     while (a.more()) {
         const std::string f = a.next("flag");
         if (f == "-K") {
             delim = unescape(a.next("key delimiter after -K"));
         } else if (f == "-p") {
             partition = std::int32_t(a.number(f, 0, 0x7fffffff));
+        } else if (f == "--exclusive") {
+            options.exclusive = true;
         } else if (f == "-H") {
             const std::string kv = a.next("KEY=VALUE after -H");
             const auto eq = kv.find('=');
@@ -40,7 +43,7 @@ int produce_command(Client& c, Args& a) {
     // Before stdin is read: an unknown topic is said at once, even with nothing to send (the
     // daemon makes it here when auto.create.topics.enable is on, as a first send would).
     (void)c.topic(topic);
-    Producer p(c);
+    Producer p(c, options);
     SendOptions o;
     o.headers = views;
     o.partition = partition;

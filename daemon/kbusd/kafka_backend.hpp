@@ -30,7 +30,8 @@ struct PartitionRead {
     std::optional<FileExtent> extent;  // nullopt: nothing on disk at the offset (yet)
 };
 
-enum class ProduceStatus { appended, full, too_large, unknown_partition };
+// owned: an exclusive local producer owns the partition (ProducerOptions::exclusive).
+enum class ProduceStatus { appended, full, too_large, unknown_partition, owned };
 struct ProduceOutcome {
     ProduceStatus status = ProduceStatus::full;
     std::int64_t base_offset = -1;

@@ -10,6 +10,7 @@
 
 #include "kbus/detail/clock.hpp"
 #include "kbus/error.hpp"
+#include "kbus/exclusive_lease.hpp"
 #include "kbus/names.hpp"
 
 namespace kbusd {
@@ -52,7 +53,10 @@ ProduceOutcome KafkaBusBackend::produce(const std::string& topic, std::int32_t p
     bus_.reserve_ring(*p);  // a Kafka producer's first batch here: the ring's memory
     kbus::ring::RingWriter writer(p->ring(), &doorbell_);
     const std::int64_t append_time = log_append_time ? kbus::detail::wall_clock_ms() : -1;
-    const kbus::kafka::AppendResult a = kbus::kafka::append_to_ring(writer, batch, append_time);
+    kbus::kafka::AppendResult a = kbus::kafka::append_to_ring(writer, batch, append_time);
+    if (a.status == kbus::ring::ClaimStatus::owned &&
+        kbus::reclaim_abandoned_ring(p->ring_name(), p->ring().header()))  // its owner died
+        a = kbus::kafka::append_to_ring(writer, batch, append_time);
     switch (a.status) {
         case kbus::ring::ClaimStatus::claimed:
             return {ProduceStatus::appended, a.base_offset, append_time,
@@ -64,6 +68,8 @@ ProduceOutcome KafkaBusBackend::produce(const std::string& topic, std::int32_t p
             return {ProduceStatus::full};
         case kbus::ring::ClaimStatus::too_large:
             return {ProduceStatus::too_large};
+        case kbus::ring::ClaimStatus::owned:
+            return {ProduceStatus::owned};
         case kbus::ring::ClaimStatus::deleted:
             break;
     }

@@ -250,6 +250,12 @@ std::optional<ProducedPartition> KafkaListener::produce_partition(const KafkaReq
                 case ProduceStatus::unknown_partition:
                     result.error = KafkaError::unknown_topic_or_partition;
                     break;
+                case ProduceStatus::owned:  // not retriable: the owner may hold it for hours
+                    result.error = KafkaError::policy_violation;
+                    warn("produce refused " + topic,
+                         "Kafka produce to " + topic + "-" + std::to_string(result.index) +
+                             " refused: an exclusive local producer owns the partition");
+                    break;
                 case ProduceStatus::full:
                     if (may_wait) return std::nullopt;
                     result.error = KafkaError::request_timed_out;

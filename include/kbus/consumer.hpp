@@ -287,27 +287,51 @@ class Consumer final : private MemberHost {
             // Seq_cst, with the fence below: the announcement is ordered before the re-check.
             w.sleepers.fetch_add(1, std::memory_order_seq_cst);
         }
-        // Seq_cst: our sleeper announcement is ordered before the re-check (store-load), pairing
-        // with the producer's fence between its commit and its sleepers check.
+        // Seq_cst: our sleeper announcement is ordered before the re-check (store-load): a
+        // producer that looks at `sleepers` after it is visible wakes us; one that looked before
+        // has its commit visible to the re-check, or to the one after the grace sleep below.
         std::atomic_thread_fence(std::memory_order_seq_cst);
+        gather_or_stop(n);
+        if (batch_.empty() && n > 0) {
+            const auto cap = std::min(
+                timeout, detail::sleep_cap(sources_.size(), n, std::chrono::milliseconds(100),
+                                           std::chrono::milliseconds(1)));
+            // Producers commit without a fence (RingWriter::after_publish): one that looked at
+            // `sleepers` just before our announcement may have a commit our re-check missed,
+            // still leaving its core's store buffer. It is visible within microseconds, so the
+            // first sleep is short and the rings are looked at once more before the long one.
+            const auto grace = std::min<std::chrono::nanoseconds>(cap, commit_drain_grace);
+            sleep_on(waits, n, grace);
+            if (cap > grace) {
+                gather_or_stop(n);
+                if (batch_.empty()) sleep_on(waits, n, cap - grace);
+            }
+        }
+        stop_sleeping(n);
+    }
+
+    /// Longer than any store buffer takes to drain, even behind cache misses.
+    static constexpr std::chrono::microseconds commit_drain_grace{200};
+
+    /// Sleeps until a wake word moves from the value in `waits` (or the timeout).
+    void sleep_on(detail::FutexWaitvEntry* waits, std::size_t n,
+                  std::chrono::nanoseconds timeout) noexcept {
+        if (!detail::futex_waitv(waits, unsigned(n), timeout)) {
+            ring::WakeLine& w = sources_[waiting_[0]]->wake_line();
+            detail::futex_wait(
+                &w.wake_seq, std::uint32_t(waits[0].val),
+                std::min<std::chrono::nanoseconds>(timeout, std::chrono::milliseconds(1)));
+        }
+    }
+
+    /// gather(), withdrawing the n sleeper announcements if it throws.
+    void gather_or_stop(std::size_t n) {
         try {
             gather();  // may throw (a loss on disk): the announcements must not outlive us
         } catch (...) {
             stop_sleeping(n);
             throw;
         }
-        if (batch_.empty() && n > 0) {
-            const auto cap = std::min(
-                timeout, detail::sleep_cap(sources_.size(), n, std::chrono::milliseconds(100),
-                                           std::chrono::milliseconds(1)));
-            if (!detail::futex_waitv(waits, unsigned(n), cap)) {
-                ring::WakeLine& w = sources_[waiting_[0]]->wake_line();
-                detail::futex_wait(
-                    &w.wake_seq, std::uint32_t(waits[0].val),
-                    std::min<std::chrono::nanoseconds>(cap, std::chrono::milliseconds(1)));
-            }
-        }
-        stop_sleeping(n);
     }
 
     void stop_sleeping(std::size_t n) noexcept {

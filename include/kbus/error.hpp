@@ -39,6 +39,7 @@ enum class ErrorCode : std::uint16_t {
     permission_denied = 24,  ///< a peer the bus does not admit, or a daemon the client won't trust
     claim_aborted = 25,      ///< a claim left uncommitted past kbus.claim.timeout.ms was aborted
     corrupt_record = 26,     ///< records lost to a corrupt batch on disk (skipped past)
+    partition_owned = 27,    ///< an exclusive producer owns the partition (ProducerOptions)
 };
 
 inline const char* to_string(ErrorCode code) noexcept {
@@ -95,6 +96,8 @@ inline const char* to_string(ErrorCode code) noexcept {
             return "permission denied";
         case ErrorCode::claim_aborted:
             return "claim aborted";
+        case ErrorCode::partition_owned:
+            return "partition owned by an exclusive producer";
         case ErrorCode::corrupt_record:
             return "corrupt record";
     }

@@ -20,6 +20,7 @@
 #include "kbus/client.hpp"
 #include "kbus/detail/clock.hpp"
 #include "kbus/detail/record_clock.hpp"
+#include "kbus/exclusive_lease.hpp"
 #include "kbus/header_block.hpp"
 #include "kbus/murmur2.hpp"
 #include "kbus/record_frame.hpp"
@@ -29,6 +30,11 @@ namespace kbus {
 
 struct ProducerOptions {
     std::chrono::milliseconds max_block{60000};  ///< Kafka's max.block.ms
+    /// Owns every partition it sends to, from its first send there until it is destroyed: its
+    /// claims are plain stores, without the locked compare-and-swap that lets producers share a
+    /// ring. Any other producer of such a partition (exclusive or not, local or through the Kafka
+    /// listener) is refused with Error(partition_owned). An owner that dies lets go at once.
+    bool exclusive = false;
 };
 
 struct SendOptions {
@@ -149,6 +155,7 @@ class Producer {
         std::string name;
         std::shared_ptr<const TopicHandle> handle;
         std::vector<std::optional<ring::RingWriter>> writers;  ///< per partition, once used
+        std::vector<std::optional<ExclusiveOwnership>> owned;  ///< exclusive: per partition
         std::uint32_t round_robin = 0;
     };
 
@@ -172,7 +179,8 @@ class Producer {
         }
         ring::RingWriter& writer = writer_for(t, partition);
         ring::RingRun run;
-        if (!claim_space(t, writer, total, std::uint32_t(records.size()), longest, run, block))
+        if (!claim_space(t, partition, writer, total, std::uint32_t(records.size()), longest, run,
+                         block))
             return std::nullopt;
         const std::int64_t timestamp = record_timestamp(t, options);
         claims_.clear();
@@ -219,18 +227,46 @@ class Producer {
         t->name = std::string(topic);
         t->handle = client_->topic(topic);
         t->writers.resize(std::size_t(t->handle->metadata.partitions));
+        t->owned.resize(t->writers.size());
         t->round_robin = static_cast<std::uint32_t>(::getpid());
         last_ = t.get();
         topics_.push_back(std::move(t));
         return *last_;
     }
 
-    /// The partition's writer, made at the first send to it (the daemon reserves its ring then).
+    /// The partition's writer, made at the first send to it (the daemon reserves its ring then),
+    /// and made its owner if this producer is exclusive.
     ring::RingWriter& writer_for(TopicState& t, std::int32_t partition) {
         std::optional<ring::RingWriter>& w = t.writers[std::size_t(partition)];
-        if (!w) [[unlikely]]
-            w.emplace(client_->ring(*t.handle, partition, true), &client_->doorbell());
+        if (!w) [[unlikely]] {
+            ring::RingWriter writer(client_->ring(*t.handle, partition, true),
+                                    &client_->doorbell());
+            if (options_.exclusive) {
+                std::optional<ExclusiveLease> lease =
+                    ExclusiveLease::take(ring_path(t, partition), std::chrono::milliseconds(20));
+                if (!lease) throw_owned(t, partition, writer.ring().header());
+                w.emplace(writer);
+                t.owned[std::size_t(partition)].emplace(std::move(*lease), *w);
+            } else {
+                w.emplace(writer);
+            }
+        }
         return *w;
+    }
+
+    static std::string ring_path(const TopicState& t, std::int32_t partition) {
+        return t.handle->metadata.ring_path_prefix + "." + std::to_string(partition);
+    }
+
+    [[noreturn, gnu::cold, gnu::noinline]] static void throw_owned(const TopicState& t,
+                                                                   std::int32_t partition,
+                                                                   const ring::RingHeader& h) {
+        // Relaxed: only a name for the message.
+        const std::int32_t pid = h.claim.exclusive_owner_pid.load(std::memory_order_relaxed);
+        throw Error(ErrorCode::partition_owned,
+                    "partition " + std::to_string(partition) + " of topic '" + t.name +
+                        "' is owned by an exclusive producer (pid " + std::to_string(pid) +
+                        "): no other producer may send to it until that one is destroyed");
     }
 
     std::int32_t choose_partition(TopicState& t, BytesView key, const SendOptions& options) {
@@ -258,7 +294,8 @@ class Producer {
         ring::RingWriter& writer = writer_for(t, partition);
         ProducerClaim c;
         ring::RingRun run;
-        if (!claim_space(t, writer, p.layout.frame_length, 1, p.layout.frame_length, run, block))
+        if (!claim_space(t, partition, writer, p.layout.frame_length, 1, p.layout.frame_length, run,
+                         block))
             return std::nullopt;
         c.claim_ = writer.place(run, 0, 0, p.layout);
         c.timestamp_ = record_timestamp(t, options);
@@ -271,8 +308,9 @@ class Producer {
         return c;
     }
 
-    bool claim_space(TopicState& t, ring::RingWriter& writer, std::uint64_t frame_bytes,
-                     std::uint32_t count, std::uint64_t max_frame, ring::RingRun& out, bool block) {
+    bool claim_space(TopicState& t, std::int32_t partition, ring::RingWriter& writer,
+                     std::uint64_t frame_bytes, std::uint32_t count, std::uint64_t max_frame,
+                     ring::RingRun& out, bool block) {
         std::uint64_t deadline_ns = 0;
         for (std::uint32_t attempt = 0;; ++attempt) {
             switch (writer.try_claim_run(frame_bytes, count, max_frame, out)) {
@@ -294,6 +332,10 @@ class Producer {
                 case ring::ClaimStatus::deleted:
                     client_->forget_topic(t.name);
                     throw Error(ErrorCode::topic_deleted, "topic '" + t.name + "' was deleted");
+                case ring::ClaimStatus::owned:
+                    if (!reclaim_abandoned_ring(ring_path(t, partition), writer.ring().header()))
+                        throw_owned(t, partition, writer.ring().header());
+                    continue;  // its owner died: claim again
                 case ring::ClaimStatus::full:
                     break;
             }

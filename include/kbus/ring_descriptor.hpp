@@ -19,7 +19,7 @@ namespace kbus::ring {
 
 inline constexpr std::size_t cache_line_bytes = 64;
 inline constexpr std::uint64_t ring_magic = 0x4e49525f5355424bULL;  ///< "KBUS_RIN"
-inline constexpr std::uint32_t ring_layout_version = 3;
+inline constexpr std::uint32_t ring_layout_version = 4;
 inline constexpr std::uint32_t reader_slot_count = 64;
 inline constexpr std::uint32_t group_commit_slot_count = 16;  ///< groups committing here by CAS
 inline constexpr std::uint32_t aborted_range_count = 16;      ///< the abort log's memory
@@ -47,11 +47,19 @@ static_assert(sizeof(RingInfo) == cache_line_bytes);
 
 /// The producers' contended line: (next offset, tail position), claimed together by one 16-byte
 /// compare-and-swap so that offsets grow with positions.
+///
+/// An exclusive producer (ProducerOptions::exclusive) sets exclusive_claim_bit in `first` with a
+/// compare-and-swap while it holds the ring file's exclusive lock (exclusive_lease.hpp). From then
+/// on it alone stores the pair, with plain 16-byte stores and no locked instruction; every other
+/// producer's claim sees the bit (or fails its compare-and-swap on it) and is refused. The owner
+/// clears the bit when it lets go; a dead owner's bit is cleared by whoever next takes the lock.
 struct alignas(cache_line_bytes) ClaimLine {
     detail::WordPair next_offset_and_tail;  ///< first: next offset; second: tail position
     std::atomic<std::uint32_t> state;       ///< RingState; producers check it when they block
+    std::atomic<std::int32_t> exclusive_owner_pid;  ///< for messages only: who set the bit
 };
 static_assert(sizeof(ClaimLine) == cache_line_bytes);
+inline constexpr std::uint64_t exclusive_claim_bit = 1ULL << 63;  ///< offsets stay below it
 
 /// Written by the daemon only: producers may claim up to (not beyond) producer_limit. A producer
 /// whose claim ends past doorbell_at rings the daemon's doorbell once (it wants the next grant

@@ -89,12 +89,24 @@ class RingRef {
 };
 
 /// Relaxed loads of one half of the claim pair each. The pair may be inconsistent; the claim's
-/// compare-and-swap corrects it. For an exact snapshot use detail::dwload.
+/// compare-and-swap corrects it. For an exact snapshot use load_claim.
 [[nodiscard]] inline std::uint64_t load_next_offset(const RingHeader& h) noexcept {
-    return detail::atomic_load(h.claim.next_offset_and_tail.first, std::memory_order_relaxed);
+    return detail::atomic_load(h.claim.next_offset_and_tail.first, std::memory_order_relaxed) &
+           ~exclusive_claim_bit;
 }
 [[nodiscard]] inline std::uint64_t load_tail(const RingHeader& h) noexcept {
     return detail::atomic_load(h.claim.next_offset_and_tail.second, std::memory_order_relaxed);
+}
+/// An exact snapshot of (next offset, tail), the ownership bit cleared. A locked instruction: for
+/// rare paths (attach, describe, the spill's observations), never per record.
+[[nodiscard]] inline detail::WordPair load_claim(RingHeader& h) noexcept {
+    detail::WordPair claim = detail::dwload(&h.claim.next_offset_and_tail);
+    claim.first &= ~exclusive_claim_bit;
+    return claim;
+}
+[[nodiscard]] inline bool owned_exclusively(const RingHeader& h) noexcept {
+    return (detail::atomic_load(h.claim.next_offset_and_tail.first, std::memory_order_relaxed) &
+            exclusive_claim_bit) != 0;
 }
 
 }  // namespace kbus::ring

@@ -6,9 +6,14 @@
 //        rings its doorbell once: the daemon sleeps until producers need room rather than
 //        watching the tail. (Consumers ring at the mark itself, and usually first: a woken
 //        daemon runs on the ringer's core, better the consumer's, which has time to spare.)
+//        An exclusive producer (take_exclusive) stores the pair instead: no locked instruction.
 // commit: once the frame is written (record_frame.hpp), its commit word (offset + 1) is stored
-//        last with release order; that store is what makes the record visible to readers.
+//        last with release order; that store is what makes the record visible to readers. No
+//        fence follows it (after_publish): the record-by-record path has no locked instruction
+//        left when the producer is exclusive.
 #pragma once
+
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -18,6 +23,7 @@
 
 #include "kbus/control_descriptor.hpp"
 #include "kbus/detail/futex.hpp"
+#include "kbus/detail/membarrier.hpp"
 #include "kbus/record_frame.hpp"
 #include "kbus/ring_ref.hpp"
 
@@ -39,14 +45,15 @@ struct RingRun {
     std::uint64_t abort_pass = 0;  ///< the daemon's abort passes begun before the claim
 };
 
-enum class ClaimStatus { claimed, full, too_large, deleted };
+/// owned: another producer owns the ring exclusively (ClaimLine); the claim was not made.
+enum class ClaimStatus { claimed, full, too_large, deleted, owned };
 
 class RingWriter {
   public:
     RingWriter() = default;
     /// doorbell: the bus's (the control segment's), rung at the daemon's mark; null: never.
     explicit RingWriter(RingRef ring, control::Doorbell* doorbell = nullptr) noexcept
-        : ring_(ring), doorbell_(doorbell) {
+        : ring_(ring), doorbell_(doorbell), fence_free_(detail::register_for_commit_barriers()) {
         refresh_limit();
     }
 
@@ -74,9 +81,11 @@ class RingWriter {
         // Relaxed, before the claim (whose compare-and-swap orders it first): no repair pass begun
         // after this load can have decided on a claim made after it (AbortLog).
         const std::uint64_t abort_pass = h.aborts.begun.load(std::memory_order_relaxed);
-        detail::WordPair current{load_next_offset(h), load_tail(h)};
+        detail::WordPair current = exclusive_ ? owned_ : load_claim_words(h);
         std::uint64_t skip;
         for (;;) {
+            if ((current.first & exclusive_claim_bit) != 0 && !exclusive_)
+                return ClaimStatus::owned;
             const std::uint64_t tail = current.second;
             const std::uint64_t room = ring_.capacity() - ring_.index_of(tail);
             skip = room < frame_bytes ? room : 0;  // pad to the lap's end rather than straddle it
@@ -92,12 +101,18 @@ class RingWriter {
                 if (end > threshold_) ring_doorbell();
             }
             const detail::WordPair desired{current.first + count, end};
+            if (exclusive_) {  // the claim: one plain store of the pair (release)
+                detail::store_pair(&h.claim.next_offset_and_tail, current, desired, pair_stores_);
+                owned_ = desired;
+                break;
+            }
             if (detail::dwcas(&h.claim.next_offset_and_tail, current, desired)) break;
         }
         const std::uint64_t tail = current.second;
+        const std::uint64_t first_offset = current.first & ~exclusive_claim_bit;
         prefetch_ahead(tail + skip + frame_bytes, frame_bytes);
-        if (skip >= record_header_bytes) write_padding(tail, skip, current.first);
-        out.first_offset = current.first;
+        if (skip >= record_header_bytes) write_padding(tail, skip, first_offset);
+        out.first_offset = first_offset;
         out.first_position = tail + skip;
         out.abort_pass = abort_pass;
         return ClaimStatus::claimed;
@@ -137,25 +152,29 @@ class RingWriter {
         c.record->commit.store(commit_word_for(c.offset), std::memory_order_release);
     }
 
-    /// The sleepers check must not be ordered before the commit stores (store-load), or a
-    /// consumer that announced itself meanwhile would sleep through our records: a full fence,
-    /// paired with the sleeper's own between its announcement and its re-check. One per record
-    /// for send() and claim/commit, one per run for send_batch. (An asymmetric fence, membarrier
-    /// on the sleeper's side, was tried: it saved producers ~10 ns a record but doubled the p99
-    /// of blocking consumers' wake-ups on these VMs, where its IPIs are dear.)
+    /// After the commit stores: wakes sleeping consumers, if any announced themselves. No fence
+    /// when this process is registered for the repairer's barriers (detail/membarrier.hpp): then
+    /// the sleepers check may run before our commits leave the core's store buffer, and a
+    /// consumer announcing itself in that window misses them at its re-check; it looks again
+    /// after a short first sleep (Consumer::sleep_until_commit), by when they have drained. A
+    /// full fence per record (or per run) was what kept the record-by-record stream at a third
+    /// of the machine's: it drains the store buffer while the consumer's reads wait on it.
     void after_publish() noexcept {
-        std::atomic_thread_fence(std::memory_order_seq_cst);
+        if (fence_free_)
+            std::atomic_signal_fence(std::memory_order_seq_cst);  // the compiler keeps the order
+        else
+            std::atomic_thread_fence(std::memory_order_seq_cst);  // commits before the loads below
         wake_sleepers();
     }
 
     /// Whether a repair pass begun after `pass` aborted an offset in [first, end). Called after
-    /// after_publish(): its fence orders our commits before this load of `begun`, pairing with
-    /// the repairer's fence between its bump of `begun` and its look at the commit words, so
-    /// either it saw our commit (and left it alone) or we see its pass. Costs one load of a line
-    /// only the daemon writes, and that rarely.
+    /// after_publish(). Either our commits were visible before the repairer looked at them, or
+    /// this load sees its pass: the repairer bumps `begun`, then forces a barrier on every
+    /// registered producer (or, unregistered, we fenced in after_publish), then looks. Costs one
+    /// load of a line only the daemon writes, and that rarely.
     [[nodiscard]] bool aborted_since(std::uint64_t pass, std::uint64_t first,
                                      std::uint64_t end) const noexcept {
-        // Relaxed: the fence before it does the ordering.
+        // Relaxed: the repairer's barrier (or our fence) does the ordering.
         if (ring_.header().aborts.begun.load(std::memory_order_relaxed) == pass) return false;
         return aborted_in_log(pass, first, end);
     }
@@ -178,7 +197,8 @@ class RingWriter {
 
     void wake_sleepers() noexcept {
         WakeLine& w = ring_.header().wake;
-        if (w.sleepers.load(std::memory_order_seq_cst) != 0) {  // after the commit (store-load)
+        // Relaxed: ordered after the commits by after_publish (or, fence-free, not: see there).
+        if (w.sleepers.load(std::memory_order_relaxed) != 0) {
             w.wake_seq.fetch_add(1, std::memory_order_release);
             detail::futex_wake_all(&w.wake_seq);
         }
@@ -186,7 +206,48 @@ class RingWriter {
 
     [[nodiscard]] const RingRef& ring() const noexcept { return ring_; }
 
+    /// Makes this writer the ring's only producer: sets the ownership bit (adopting it if a dead
+    /// owner left it set) and claims with plain stores from then on. Only while holding the
+    /// ring's exclusive lease (ExclusiveLease), which keeps every other owner out.
+    void take_exclusive() noexcept {
+        ClaimLine& c = ring_.header().claim;
+        detail::WordPair current = detail::dwload(&c.next_offset_and_tail);
+        detail::WordPair owned{};
+        do
+            owned = {current.first | exclusive_claim_bit, current.second};
+        while (!detail::dwcas(&c.next_offset_and_tail, current, owned));
+        // Relaxed: a name for other producers' error messages, nothing is ordered by it.
+        c.exclusive_owner_pid.store(std::int32_t(::getpid()), std::memory_order_relaxed);
+        owned_ = owned;
+        exclusive_ = true;
+        pair_stores_ = detail::has_atomic_pair_stores();
+    }
+
+    /// Hands the ring back to every producer (before the lease is released).
+    void give_up_exclusive() noexcept {
+        if (!exclusive_) return;
+        exclusive_ = false;
+        clear_ownership(ring_.header());
+    }
+    [[nodiscard]] bool exclusive() const noexcept { return exclusive_; }
+
+    /// Clears the ownership bit. For an owner letting go, or for whoever holds the lease of a
+    /// ring whose owner died (the bit stays set after it: nobody else cleared it).
+    static void clear_ownership(RingHeader& h) noexcept {
+        detail::WordPair current = detail::dwload(&h.claim.next_offset_and_tail);
+        while ((current.first & exclusive_claim_bit) != 0 &&
+               !detail::dwcas(&h.claim.next_offset_and_tail, current,
+                              {current.first & ~exclusive_claim_bit, current.second})) {
+        }
+    }
+
   private:
+    /// Both words as they are, the ownership bit included (relaxed: the compare-and-swap checks).
+    [[nodiscard]] static detail::WordPair load_claim_words(const RingHeader& h) noexcept {
+        return {detail::atomic_load(h.claim.next_offset_and_tail.first, std::memory_order_relaxed),
+                load_tail(h)};
+    }
+
     /// Re-reads the limit and the doorbell mark; the claim path then checks only `threshold_`:
     /// halfway from the mark to the limit while we have not rung for that mark, else the limit.
     void refresh_limit() noexcept {
@@ -262,6 +323,10 @@ class RingWriter {
     std::uint64_t mark_ = 0;           ///< the daemon's doorbell mark, as last read
     std::uint64_t rung_mark_ = 0;      ///< the doorbell mark we rang last
     std::uint64_t prefetched_to_ = 0;  ///< prefetched for writing up to here
+    bool fence_free_ = false;          ///< registered for the repairer's barriers: no fence
+    bool exclusive_ = false;           ///< the ring's only producer: claims are plain stores
+    bool pair_stores_ = false;         ///< detail::has_atomic_pair_stores(), once exclusive
+    detail::WordPair owned_{};         ///< exclusive: the claim pair as we last stored it
 };
 
 }  // namespace kbus::ring

@@ -76,7 +76,7 @@ std::uint64_t Partition::high_watermark() const noexcept {
 
 protocol::PartitionState Partition::state() const {
     ring::RingHeader& h = ring_.ring.header();
-    const detail::WordPair claim = detail::dwload(&h.claim.next_offset_and_tail);
+    const detail::WordPair claim = ring::load_claim(h);
     protocol::PartitionState s;
     s.partition = index_;
     s.high_watermark = std::int64_t(claim.first);

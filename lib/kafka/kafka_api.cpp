@@ -28,6 +28,7 @@ KafkaError kafka_error_of(ErrorCode code) noexcept {
         case ErrorCode::io_error:
             return KafkaError::kafka_storage_error;
         case ErrorCode::resource_exhausted:
+        case ErrorCode::partition_owned:
             return KafkaError::policy_violation;
         case ErrorCode::unsupported:
             return KafkaError::unsupported_version;

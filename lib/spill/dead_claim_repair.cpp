@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "kbus/detail/atomic_field.hpp"
+#include "kbus/detail/membarrier.hpp"
 #include "kbus/record_frame.hpp"
 
 namespace kbus::spill {
@@ -119,12 +120,14 @@ std::optional<std::vector<DeadRegion>> find_dead_regions(const ring::RingRef& ri
 RepairResult repair_dead_claims(const ring::RingRef& ring, ring::Cursor from,
                                 const ClaimObservation& seen) {
     ring::AbortLog& log = ring.header().aborts;
-    // Seq_cst, then a fence: the pass is announced before we look at any commit word, pairing
-    // with the producers' fence between their commit and their look at `begun` (RingWriter::
-    // aborted_since): either we see a commit, or its producer sees this pass.
+    // Seq_cst, then a barrier on every producer: the pass is announced before we look at any
+    // commit word, and every producer's commit store made before its look at `begun` is visible
+    // once the barrier returns (RingWriter::aborted_since): either we see a commit, or its
+    // producer sees this pass. Producers that could not register fence each commit instead.
     const std::uint64_t pass = log.begun.fetch_add(1, std::memory_order_seq_cst) + 1;
     std::atomic_thread_fence(std::memory_order_seq_cst);
     RepairResult result;
+    result.unbarriered = !detail::barrier_on_all_producers();
     std::optional<std::vector<DeadRegion>> regions = find_dead_regions(ring, from, seen);
     std::vector<std::vector<AbortFrame>> plans;
     if (!regions) result.refused = "no region the claims could have made";

@@ -59,6 +59,7 @@ struct ClaimObservation {
 struct RepairResult {
     std::vector<DeadRegion> aborted;
     std::optional<std::string> refused;
+    bool unbarriered = false;  ///< membarrier refused: fence-free producers' commits unordered
 };
 [[nodiscard]] RepairResult repair_dead_claims(const ring::RingRef& ring, ring::Cursor from,
                                               const ClaimObservation& seen);

@@ -29,7 +29,7 @@ PartitionSpill::PartitionSpill(ring::RingRef ring, log::PartitionLog& log,
 
 bool PartitionSpill::position_at_log_end() {
     const auto end = std::uint64_t(log_.log_end_offset());
-    const detail::WordPair claim = detail::dwload(&ring_.header().claim.next_offset_and_tail);
+    const detail::WordPair claim = ring::load_claim(ring_.header());
     if (end == claim.first) {  // everything in the ring is on disk
         cursor_ = {claim.second, claim.first};
         publish_cursor();
@@ -113,7 +113,7 @@ void PartitionSpill::observe_claims(std::uint64_t now_ns) {
     }
     // An exact snapshot of the pair (a locked 16-byte compare-and-swap on the producers' line):
     // only when the claims moved, at most observations_per_timeout times a timeout.
-    const detail::WordPair claimed = detail::dwload(&h.claim.next_offset_and_tail);
+    const detail::WordPair claimed = ring::load_claim(h);
     if (claimed.first > cursor_.offset)
         observations_.push_back({claimed.first, claimed.second, now_ns});
 }
@@ -141,6 +141,10 @@ bool PartitionSpill::repair_dead_claims(std::uint64_t now_ns) {
 
 bool PartitionSpill::abort_dead(const ClaimObservation& seen) {
     const RepairResult result = spill::repair_dead_claims(ring_, cursor_, seen);
+    if (result.unbarriered)
+        sink_("WARN", log_.dir() +
+                          ": membarrier(2) was refused: a producer committing just as "
+                          "its claim timed out may be told its record was sent");
     if (result.refused) {
         sink_("ERROR", log_.dir() + ": the claim of offset " + std::to_string(cursor_.offset) +
                            " is uncommitted past the claim timeout, but cannot be repaired (" +
@@ -158,7 +162,7 @@ bool PartitionSpill::abort_dead(const ClaimObservation& seen) {
 }
 
 bool PartitionSpill::abort_uncommitted_claims(std::uint64_t now_ns) {
-    const detail::WordPair claimed = detail::dwload(&ring_.header().claim.next_offset_and_tail);
+    const detail::WordPair claimed = ring::load_claim(ring_.header());
     if (claimed.first <= cursor_.offset) return false;
     observations_.clear();
     return abort_dead({claimed.first, claimed.second, now_ns});

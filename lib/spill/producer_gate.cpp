@@ -77,7 +77,7 @@ protocol::ReaderAttachment ProducerGate::attach(std::uint64_t target, std::int32
                                                 std::uint32_t connection) {
     ring::RingHeader& h = ring_.header();
     std::lock_guard lock(mutex_);
-    const detail::WordPair claim = detail::dwload(&h.claim.next_offset_and_tail);
+    const detail::WordPair claim = ring::load_claim(h);
     protocol::ReaderAttachment a;
     ring::Cursor at{claim.second, claim.first};
     if (target < claim.first) {

@@ -44,4 +44,36 @@ inline bool dwcas(WordPair* target, WordPair& expected, const WordPair& desired)
     return expected;
 }
 
+/// Whether an aligned 16-byte SSE store is one atomic access here: Intel and AMD guarantee it on
+/// every processor that has AVX (Intel SDM vol. 3A, 9.1.1).
+[[nodiscard]] inline bool has_atomic_pair_stores() noexcept {
+#if defined(__x86_64__)
+    static const bool avx = __builtin_cpu_supports("avx");
+    return avx;
+#else
+    return false;
+#endif
+}
+
+/// Stores both words as one access, for a pair only this thread writes (others read it, or try
+/// a compare-and-swap that then fails): `known` is what it holds now. With atomic_pair_stores
+/// (has_atomic_pair_stores()), one `movdqa`: a release store, no locked instruction; otherwise
+/// a compare-and-swap from `known`, which succeeds (dwload's write-back leaves the value alone).
+inline void store_pair(WordPair* target, WordPair known, const WordPair& value,
+                       bool atomic_pair_stores) noexcept {
+#if defined(__x86_64__)
+    if (atomic_pair_stores) {
+        using V = long long __attribute__((vector_size(16)));
+        V v;
+        __builtin_memcpy(&v, &value, 16);
+        __asm__ __volatile__("movdqa %1, %0" : "=m"(*target) : "x"(v) : "memory");
+        return;
+    }
+#else
+    (void)atomic_pair_stores;
+#endif
+    while (!dwcas(target, known, value)) {
+    }
+}
+
 }  // namespace kbus::detail
