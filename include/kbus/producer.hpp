@@ -219,8 +219,15 @@ class Producer {
             std::memcpy(c.value_.data(), value.data(), value.size());  // the claim's value span
     }
 
-    TopicState& state_for(std::string_view topic) {
-        if (last_ != nullptr && last_->name == topic) return *last_;
+    /// Inline: the topic of the last send, compared by length first. Any other: find_state.
+    [[gnu::always_inline]] TopicState& state_for(std::string_view topic) {
+        if (last_ != nullptr && last_->name.size() == topic.size() &&
+            std::memcmp(last_->name.data(), topic.data(), topic.size()) == 0) [[likely]]
+            return *last_;
+        return find_state(topic);
+    }
+
+    [[gnu::noinline]] TopicState& find_state(std::string_view topic) {
         for (auto& t : topics_)
             if (t->name == topic) return *(last_ = t.get());
         auto t = std::make_unique<TopicState>();
@@ -236,21 +243,22 @@ class Producer {
 
     /// The partition's writer, made at the first send to it (the daemon reserves its ring then),
     /// and made its owner if this producer is exclusive.
-    ring::RingWriter& writer_for(TopicState& t, std::int32_t partition) {
+    [[gnu::always_inline]] ring::RingWriter& writer_for(TopicState& t, std::int32_t partition) {
         std::optional<ring::RingWriter>& w = t.writers[std::size_t(partition)];
-        if (!w) [[unlikely]] {
-            ring::RingWriter writer(client_->ring(*t.handle, partition, true),
-                                    &client_->doorbell());
-            if (options_.exclusive) {
-                std::optional<ExclusiveLease> lease =
-                    ExclusiveLease::take(ring_path(t, partition), std::chrono::milliseconds(20));
-                if (!lease) throw_owned(t, partition, writer.ring().header());
-                w.emplace(writer);
-                t.owned[std::size_t(partition)].emplace(std::move(*lease), *w);
-            } else {
-                w.emplace(writer);
-            }
-        }
+        if (w) [[likely]]
+            return *w;
+        return make_writer(t, partition);
+    }
+
+    [[gnu::noinline]] ring::RingWriter& make_writer(TopicState& t, std::int32_t partition) {
+        std::optional<ring::RingWriter>& w = t.writers[std::size_t(partition)];
+        ring::RingWriter writer(client_->ring(*t.handle, partition, true), &client_->doorbell());
+        if (!options_.exclusive) return w.emplace(writer);
+        std::optional<ExclusiveLease> lease =
+            ExclusiveLease::take(ring_path(t, partition), std::chrono::milliseconds(20));
+        if (!lease) throw_owned(t, partition, writer.ring().header());
+        w.emplace(writer);
+        t.owned[std::size_t(partition)].emplace(std::move(*lease), *w);
         return *w;
     }
 
@@ -308,12 +316,25 @@ class Producer {
         return c;
     }
 
-    bool claim_space(TopicState& t, std::int32_t partition, ring::RingWriter& writer,
-                     std::uint64_t frame_bytes, std::uint32_t count, std::uint64_t max_frame,
-                     ring::RingRun& out, bool block) {
+    /// Inline: a claim that fits. Anything else (a full ring, an error) goes to claim_slowly.
+    [[gnu::always_inline]] bool claim_space(TopicState& t, std::int32_t partition,
+                                            ring::RingWriter& writer, std::uint64_t frame_bytes,
+                                            std::uint32_t count, std::uint64_t max_frame,
+                                            ring::RingRun& out, bool block) {
+        const ring::ClaimStatus s = writer.try_claim_run(frame_bytes, count, max_frame, out);
+        if (s == ring::ClaimStatus::claimed) [[likely]]
+            return true;
+        return claim_slowly(s, t, partition, writer, frame_bytes, count, max_frame, out, block);
+    }
+
+    [[gnu::noinline]] bool claim_slowly(ring::ClaimStatus status, TopicState& t,
+                                        std::int32_t partition, ring::RingWriter& writer,
+                                        std::uint64_t frame_bytes, std::uint32_t count,
+                                        std::uint64_t max_frame, ring::RingRun& out, bool block) {
         std::uint64_t deadline_ns = 0;
         for (std::uint32_t attempt = 0;; ++attempt) {
-            switch (writer.try_claim_run(frame_bytes, count, max_frame, out)) {
+            if (attempt > 0) status = writer.try_claim_run(frame_bytes, count, max_frame, out);
+            switch (status) {
                 case ring::ClaimStatus::claimed:
                     return true;
                 case ring::ClaimStatus::too_large:
