@@ -47,6 +47,7 @@ int Daemon::run(const std::atomic<bool>& stop) {
     if (!start_metrics() || !start_kafka_listener()) return abandon(2);
     kbus::bus::SpillWorker spill(*bus_, control_->doorbell, broker_.retention_check_interval_ms,
                                  sink_);
+    if (kafka_) spill.on_flushed([this] { kafka_->wake(); });
     std::thread spill_thread([&] { spill.run(stop); });
     server_->serve(stop);
     if (kafka_) kafka_->stop();

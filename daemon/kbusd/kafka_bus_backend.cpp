@@ -59,6 +59,8 @@ ProduceOutcome KafkaBusBackend::produce(const std::string& topic, std::int32_t p
         a = kbus::kafka::append_to_ring(writer, batch, append_time);
     switch (a.status) {
         case kbus::ring::ClaimStatus::claimed:
+            // A consumer's fetch waits past the log's end: write these now, not after a linger.
+            if (p->fetch_waiting() && p->request_flush()) doorbell_.ring();
             return {ProduceStatus::appended, a.base_offset, append_time,
                     p->log().log_start_offset()};
         case kbus::ring::ClaimStatus::full:  // or aborted before its commit: appended again
@@ -90,9 +92,11 @@ PartitionRead KafkaBusBackend::read(const std::string& topic, std::int32_t parti
     // Served from the segments as stored. Records still on their way there are served by a
     // later look at this fetch; the spill is asked to write them now rather than linger.
     if (offset >= p->log().log_end_offset()) {
+        p->set_fetch_waiting(true);
         if (offset < read.high_watermark && p->request_flush()) doorbell_.ring();
         return read;
     }
+    p->set_fetch_waiting(false);
     // Offsets lost to a corrupt batch throw Error(corrupt_record): Kafka's CORRUPT_MESSAGE for
     // this partition (an extent always ends before known damage, so the client fetches there).
     const kbus::log::PartitionLog::Extent e = p->log().locate(offset, max_bytes);

@@ -76,6 +76,12 @@ void KafkaListener::stop() {
         }
 }
 
+void KafkaListener::wake() noexcept {
+    if (wake_fd_ < 0) return;
+    const std::uint64_t one = 1;
+    (void)!::write(wake_fd_, &one, sizeof one);
+}
+
 void KafkaListener::run() {
     epoll_event events[64];
     while (!stopping_.load(std::memory_order_relaxed)) {
@@ -89,7 +95,11 @@ void KafkaListener::run() {
                 accept_all();
                 continue;
             }
-            if (fd == wake_fd_) continue;
+            if (fd == wake_fd_) {
+                std::uint64_t count = 0;  // drained: the level-triggered fd would wake us again
+                (void)!::read(wake_fd_, &count, sizeof count);
+                continue;
+            }
             const auto it = connections_.find(fd);
             if (it == connections_.end()) continue;
             KafkaConnection& c = *it->second;

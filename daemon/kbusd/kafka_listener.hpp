@@ -55,6 +55,9 @@ class KafkaListener {
     // address (a port in use, an address not of this host).
     std::uint16_t start();
     void stop();
+    // From any thread: parked requests are tried again now (the spill wrote what a fetch waits
+    // for), not at the next 1 ms look.
+    void wake() noexcept;
 
   private:
     void run();

@@ -103,6 +103,16 @@ class Partition {
     [[nodiscard]] bool take_flush_request() noexcept {
         return flush_requested_.exchange(false, std::memory_order_relaxed);
     }
+    // A Kafka fetch found nothing past the log's end here and waits: records appended meanwhile
+    // are flushed at once rather than after the spill's linger (a waiting consumer is the
+    // latency; batching for it only adds to it). Cleared when a fetch gets records.
+    void set_fetch_waiting(bool waiting) noexcept {
+        // Relaxed: a hint, as flush_requested_.
+        fetch_waiting_.store(waiting, std::memory_order_relaxed);
+    }
+    [[nodiscard]] bool fetch_waiting() const noexcept {
+        return fetch_waiting_.load(std::memory_order_relaxed);
+    }
 
     // The group service's bookkeeping of this ring's commit slots (under its lock).
     groups::PersistedCommits persisted_commits{};
@@ -118,6 +128,7 @@ class Partition {
     std::mutex spill_mutex_;
     std::unique_ptr<spill::PartitionSpill> spill_;
     std::atomic<bool> flush_requested_{false};
+    std::atomic<bool> fetch_waiting_{false};
     std::mutex reserve_mutex_;
     std::atomic<bool> reserved_{false};
     bool retired_ = false;  // under spill_mutex_

@@ -12,9 +12,13 @@ void SpillWorker::run(const std::atomic<bool>& stop) {
     last_retention_ms_ = detail::wall_clock_ms();
     // Relaxed: a flag checked once per pass; the thread is joined after it is set.
     while (!stop.load(std::memory_order_relaxed)) {
+        // Acquire, before the pass: a ring while the pass runs (a flush request it looked for
+        // too early) changes seq, so the sleep after it returns at once instead of sleeping up
+        // to 20 ms through it.
+        const std::uint32_t seq = doorbell_.seq.load(std::memory_order_acquire);
         const std::uint64_t now_ns = detail::monotonic_ns();
         if (!pass(now_ns, detail::wall_clock_ms()))
-            sleep_until_rung(next_due_ns_ > now_ns ? next_due_ns_ - now_ns : 0);
+            sleep_until_rung(next_due_ns_ > now_ns ? next_due_ns_ - now_ns : 0, seq);
     }
 }
 
@@ -22,8 +26,10 @@ bool SpillWorker::pass(std::uint64_t now_ns, std::int64_t now_ms) {
     bool progress = false;
     next_due_ns_ = now_ns + longest_sleep_ns;
     const std::vector<std::shared_ptr<Partition>> parts = bus_.partitions();
+    bool flushed = false;
     for (const auto& p : parts)
-        progress |= step(*p, now_ns, now_ms, &next_due_ns_);
+        progress |= step(*p, now_ns, now_ms, &next_due_ns_, &flushed);
+    if (flushed && on_flushed_) on_flushed_();
     const std::int64_t retention_due_ms = last_retention_ms_ + retention_check_interval_ms_;
     next_due_ns_ = std::min(next_due_ns_, at_wall_ms(retention_due_ms, now_ns, now_ms));
     if (now_ms >= retention_due_ms) {
@@ -44,14 +50,16 @@ std::uint64_t SpillWorker::at_wall_ms(std::int64_t due_ms, std::uint64_t now_ns,
 }
 
 bool SpillWorker::step(Partition& p, std::uint64_t now_ns, std::int64_t now_ms,
-                       std::uint64_t* next_due_ns) {
+                       std::uint64_t* next_due_ns, bool* flushed) {
     // A ring no producer has used holds nothing, and producers get room on it only once it is
     // reserved (Partition::reserve_ring): nothing to look at, not even its header's lines.
     if (!p.ring_reserved()) return false;
     std::lock_guard lock(p.spill_mutex());
     if (p.retired()) return false;
     spill::PartitionSpill& s = p.spill();
-    bool progress = p.take_flush_request() && s.write_now(now_ns, now_ms);
+    const bool asked = p.take_flush_request();
+    bool progress = asked && s.write_now(now_ns, now_ms);
+    if (asked && flushed != nullptr) *flushed = true;
     progress = s.step(now_ns, now_ms) || progress;
     if (!progress) p.log().maybe_flush(now_ms);  // flush.ms also applies to an idle partition
     progress = p.gate().update(s.cursor().position, now_ns) || progress;
@@ -69,10 +77,8 @@ bool SpillWorker::step(Partition& p, std::uint64_t now_ns, std::int64_t now_ms,
 // Every pass reads each ring's claim line, and polling it would pull that line away from the
 // producers on every claim; every wake-up preempts whatever runs on the core, often a client
 // that busy-polls. A blocked producer, a flush request or a fetch rings the doorbell at once.
-void SpillWorker::sleep_until_rung(std::uint64_t for_ns) {
+void SpillWorker::sleep_until_rung(std::uint64_t for_ns, std::uint32_t seq) {
     const std::uint64_t nap = std::clamp(for_ns, shortest_sleep_ns, longest_sleep_ns);
-    // Relaxed: the futex compares the value itself; a ring after this load wakes us at once.
-    const std::uint32_t seq = doorbell_.seq.load(std::memory_order_relaxed);
     // Seq_cst: the announcement is ordered before the futex's re-check of seq, pairing with the
     // ringer's seq_cst bump and load of `sleeping` (Doorbell::ring).
     doorbell_.sleeping.store(1, std::memory_order_seq_cst);

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 
 #include "bus/bus.hpp"
 #include "kbus/control_descriptor.hpp"
@@ -26,6 +27,10 @@ class SpillWorker {
           retention_check_interval_ms_(retention_check_interval_ms),
           sink_(std::move(sink)) {}
 
+    // Called (on the spill thread) after a pass that wrote records a flush request asked for:
+    // the Kafka listener answers the fetches that wait for them now, not at its next look.
+    void on_flushed(std::function<void()> f) { on_flushed_ = std::move(f); }
+
     // Passes until `stop` is set.
     void run(const std::atomic<bool>& stop);
     // One pass over every partition; true if anything moved.
@@ -35,8 +40,9 @@ class SpillWorker {
     [[nodiscard]] std::uint64_t next_due_ns() const noexcept { return next_due_ns_; }
     // A partition's one step: flush requests, the spill, idle syncs, the gate. Without progress,
     // lowers *next_due_ns (if given) to the partition's own next deadline.
+    // *flushed (if given) is set when a flush request was served.
     static bool step(Partition& p, std::uint64_t now_ns, std::int64_t now_ms,
-                     std::uint64_t* next_due_ns = nullptr);
+                     std::uint64_t* next_due_ns = nullptr, bool* flushed = nullptr);
 
     // The spill thread's sleeps between passes without progress. At least a millisecond (as
     // often as it ever looked); at most 20 ms, which bounds what only a look can see: records
@@ -54,7 +60,8 @@ class SpillWorker {
     [[nodiscard]] static bool drain_abandoned(Partition& p, const logging::LogSink& sink);
 
   private:
-    void sleep_until_rung(std::uint64_t for_ns);
+    // Sleeps unless the doorbell rang since its seq was `seq` (the futex compares).
+    void sleep_until_rung(std::uint64_t for_ns, std::uint32_t seq);
     [[nodiscard]] static std::uint64_t at_wall_ms(std::int64_t due_ms, std::uint64_t now_ns,
                                                   std::int64_t now_ms);
 
@@ -64,6 +71,7 @@ class SpillWorker {
     logging::LogSink sink_;
     std::int64_t last_retention_ms_ = 0;
     std::uint64_t next_due_ns_ = 0;
+    std::function<void()> on_flushed_;
 };
 
 }  // namespace kbus::bus
