@@ -1,6 +1,6 @@
 // Exclusive producers (ProducerOptions::exclusive) and fence-free commits over a real kbusd:
-// ownership across producers and processes, an owner's death, and a blocking consumer that
-// announces itself just as a commit it cannot see yet is made.
+// ownership across producers and processes, an owner's death, and the marks that make
+// producers fence for blocking consumers.
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -155,48 +155,76 @@ TEST_CASE("an exclusive owner in another process: refused while it streams, let 
     ::close(ready[1]);
 }
 
-// A fence-free producer's commit may still be in its core's store buffer when a consumer that
-// announced itself re-checks; the producer, having looked at `sleepers` before the announcement
-// was visible, wakes nobody. Here the commit comes after the announcement and wakes nobody (a
-// harsher case): the consumer must find it after its short grace sleep, not after the 100 ms it
-// otherwise sleeps between looks.
-TEST_CASE("a blocking consumer finds a commit that woke nobody after its grace sleep",
+TEST_CASE("a forked child of an exclusive owner neither claims beside it nor lets go for it",
           "[exclusive]") {
-    DaemonFixture d("grace", {"--override", "kbus.spill.enable=false"});
+    DaemonFixture d("fork");
     kbus::Client c(d.options());
-    c.create_topic("quiet", 1);
-    const auto topic = c.topic("quiet");
-    kbus::ring::RingWriter silent(c.ring(*topic, 0, true));
-    kbus::ring::WakeLine& wake = silent.ring().header().wake;
-    constexpr int rounds = 10;
-    std::atomic<int> received{0};
-    std::thread consumer([&] {
-        kbus::Consumer con(c, {.wait = kbus::WaitMode::blocking, .spin_before_sleep = 0us});
-        con.assign("quiet", 0, kbus::OffsetSpec::beginning());
-        while (received.load() < rounds)
-            for (const auto& m : con.poll(5s)) {
-                (void)m;
-                received.fetch_add(1);
+    c.create_topic("forked", 1);
+    kbus::Producer owner(c, {.exclusive = true});
+    (void)owner.send("forked", "k", "0");
+    const pid_t child = ::fork();
+    if (child == 0) {
+        int rc = 1;
+        {
+            kbus::Producer copy = std::move(owner);  // destroyed in the child: must not let go
+            try {
+                (void)copy.send("forked", "k", "child");
+            } catch (const kbus::Error& e) {
+                rc = e.code() == kbus::ErrorCode::partition_owned ? 0 : 2;
             }
-    });
-    int quick = 0;
-    for (int round = 0; round < rounds; ++round) {
-        while (wake.sleepers.load() == 0)
-            std::this_thread::yield();
-        const auto announced = std::chrono::steady_clock::now();
-        while (std::chrono::steady_clock::now() - announced < 50us) {
         }
-        const kbus::ring::FramePlan plan = kbus::ring::frame_plan({}, 1, {});
-        kbus::ring::RingClaim claim;
-        REQUIRE(silent.try_claim(plan.layout, claim) == kbus::ring::ClaimStatus::claimed);
-        kbus::ring::write_data_frame(silent.payload(claim), claim.position, plan, 1, {}, 1, {});
-        silent.publish(claim);  // the commit store alone: no wake-up
-        const auto published = std::chrono::steady_clock::now();
-        while (received.load() <= round)
-            std::this_thread::yield();
-        if (std::chrono::steady_clock::now() - published < 30ms) ++quick;
+        ::_exit(rc);
     }
-    consumer.join();
-    // A preempted round may take longer; a consumer without the grace sleep takes ~100 ms in all.
-    CHECK(quick >= rounds / 2);
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    CHECK(WEXITSTATUS(status) == 0);  // refused in the child
+    kbus::Producer rival(c);
+    CHECK_FALSE(owned_error([&] { (void)rival.send("forked", "k", "intruder"); }).empty());
+    for (int i = 1; i < 100; ++i)
+        CHECK(owner.send("forked", "k", std::to_string(i)).offset == i);
+    const std::vector<std::string> values = read_values(c, "forked", 0, 100);
+    REQUIRE(values.size() == 100);
+    for (int i = 0; i < 100; ++i)
+        CHECK(values[std::size_t(i)] == std::to_string(i));
+}
+
+// Producers fence their commits only while a blocking consumer is assigned to the ring: the
+// consumer's mark counts it (busy-polling consumers never sleep, and leave no mark), and goes
+// with it. A sleeping consumer is woken for every record of a paced producer.
+TEST_CASE("blocking consumers mark the ring while assigned, and are woken for every commit",
+          "[exclusive]") {
+    DaemonFixture d("marks", {"--override", "kbus.spill.enable=false"});
+    kbus::Client c(d.options());
+    c.create_topic("paced", 1);
+    const auto topic = c.topic("paced");
+    const std::atomic<std::uint32_t>& marks =
+        c.ring(*topic, 0, false).header().wake.blocking_readers;
+    CHECK(marks.load() == 0);
+    {
+        kbus::Consumer busy(c, {.wait = kbus::WaitMode::busy_poll});
+        busy.assign("paced", 0, kbus::OffsetSpec::end());
+        CHECK(marks.load() == 0);
+    }
+    constexpr int records = 200;
+    {
+        kbus::Consumer sleeper(c, {.wait = kbus::WaitMode::blocking, .spin_before_sleep = 0us});
+        sleeper.assign("paced", 0, kbus::OffsetSpec::end());
+        CHECK(marks.load() == 1);
+        std::thread producer([&] {
+            kbus::Producer p(c, {.exclusive = true});
+            for (int i = 0; i < records; ++i) {
+                std::this_thread::sleep_for(500us);  // the consumer is asleep by then
+                (void)p.send("paced", "k", std::to_string(i), to(0));
+            }
+        });
+        int got = 0;
+        for (int idle = 0; got < records && idle < 5; ++idle)
+            for (const auto& m : sleeper.poll(2s)) {
+                CHECK(m.value().str() == std::to_string(got++));
+                idle = 0;
+            }
+        producer.join();
+        CHECK(got == records);
+    }
+    CHECK(marks.load() == 0);
 }

@@ -50,9 +50,9 @@ int Daemon::run(const std::atomic<bool>& stop) {
     if (kafka_) spill.on_flushed([this] { kafka_->wake(); });
     std::thread spill_thread([&] { spill.run(stop); });
     server_->serve(stop);
+    spill_thread.join();  // first: its on_flushed wakes the listener through a descriptor
     if (kafka_) kafka_->stop();
     metrics_.stop();
-    spill_thread.join();
     if (!shutdown()) {
         sink_("ERROR",
               "stopped without writing every committed record to disk (it stays in "

@@ -72,8 +72,10 @@ class Consumer final : private MemberHost {
                             std::string(topic) + "' (" +
                             std::to_string(handle->metadata.partitions) + " partitions)");
         if (source(topic, partition) != nullptr) return seek(topic, partition, from);
+        const bool may_sleep = options_.wait == WaitMode::blocking;
         auto p = std::make_unique<PartitionSource>(*client_, std::string(topic), partition, handle,
-                                                   options_.check_crcs);
+                                                   options_.check_crcs, may_sleep);
+        marks_unbarriered_ = marks_unbarriered_ || may_sleep;
         p->attach(from);
         sources_.push_back(std::move(p));
     }
@@ -274,6 +276,10 @@ class Consumer final : private MemberHost {
     /// producer's commit bumps a wake word (or the timeout; 1 ms at most with rings it could not
     /// wait on).
     void sleep_until_commit(std::chrono::nanoseconds timeout) {
+        if (marks_unbarriered_) {  // commits made as we marked rings are visible after it
+            BlockingReaderMark::barrier_before_sleeping();
+            marks_unbarriered_ = false;
+        }
         last_active_.resize(sources_.size());
         for (std::size_t i = 0; i < sources_.size(); ++i)
             last_active_[i] = sources_[i]->last_active_poll();
@@ -287,51 +293,28 @@ class Consumer final : private MemberHost {
             // Seq_cst, with the fence below: the announcement is ordered before the re-check.
             w.sleepers.fetch_add(1, std::memory_order_seq_cst);
         }
-        // Seq_cst: our sleeper announcement is ordered before the re-check (store-load): a
-        // producer that looks at `sleepers` after it is visible wakes us; one that looked before
-        // has its commit visible to the re-check, or to the one after the grace sleep below.
+        // Seq_cst: our sleeper announcement is ordered before the re-check (store-load), pairing
+        // with the producer's fence between its commit and its sleepers check (it fences while
+        // our mark is on the ring: BlockingReaderMark).
         std::atomic_thread_fence(std::memory_order_seq_cst);
-        gather_or_stop(n);
-        if (batch_.empty() && n > 0) {
-            const auto cap = std::min(
-                timeout, detail::sleep_cap(sources_.size(), n, std::chrono::milliseconds(100),
-                                           std::chrono::milliseconds(1)));
-            // Producers commit without a fence (RingWriter::after_publish): one that looked at
-            // `sleepers` just before our announcement may have a commit our re-check missed,
-            // still leaving its core's store buffer. It is visible within microseconds, so the
-            // first sleep is short and the rings are looked at once more before the long one.
-            const auto grace = std::min<std::chrono::nanoseconds>(cap, commit_drain_grace);
-            sleep_on(waits, n, grace);
-            if (cap > grace) {
-                gather_or_stop(n);
-                if (batch_.empty()) sleep_on(waits, n, cap - grace);
-            }
-        }
-        stop_sleeping(n);
-    }
-
-    /// Longer than any store buffer takes to drain, even behind cache misses.
-    static constexpr std::chrono::microseconds commit_drain_grace{200};
-
-    /// Sleeps until a wake word moves from the value in `waits` (or the timeout).
-    void sleep_on(detail::FutexWaitvEntry* waits, std::size_t n,
-                  std::chrono::nanoseconds timeout) noexcept {
-        if (!detail::futex_waitv(waits, unsigned(n), timeout)) {
-            ring::WakeLine& w = sources_[waiting_[0]]->wake_line();
-            detail::futex_wait(
-                &w.wake_seq, std::uint32_t(waits[0].val),
-                std::min<std::chrono::nanoseconds>(timeout, std::chrono::milliseconds(1)));
-        }
-    }
-
-    /// gather(), withdrawing the n sleeper announcements if it throws.
-    void gather_or_stop(std::size_t n) {
         try {
             gather();  // may throw (a loss on disk): the announcements must not outlive us
         } catch (...) {
             stop_sleeping(n);
             throw;
         }
+        if (batch_.empty() && n > 0) {
+            const auto cap = std::min(
+                timeout, detail::sleep_cap(sources_.size(), n, std::chrono::milliseconds(100),
+                                           std::chrono::milliseconds(1)));
+            if (!detail::futex_waitv(waits, unsigned(n), cap)) {
+                ring::WakeLine& w = sources_[waiting_[0]]->wake_line();
+                detail::futex_wait(
+                    &w.wake_seq, std::uint32_t(waits[0].val),
+                    std::min<std::chrono::nanoseconds>(cap, std::chrono::milliseconds(1)));
+            }
+        }
+        stop_sleeping(n);
     }
 
     void stop_sleeping(std::size_t n) noexcept {
@@ -349,6 +332,7 @@ class Consumer final : private MemberHost {
     std::vector<std::size_t> waiting_;        ///< the sources it sleeps on
     Batch batch_;
     std::size_t next_source_ = 0;
+    bool marks_unbarriered_ = false;  ///< rings marked since the last barrier (blocking mode)
 };
 
 }  // namespace kbus

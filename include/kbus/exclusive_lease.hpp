@@ -102,7 +102,8 @@ class ExclusiveOwnership {
 /// again), or false while the owner lives.
 [[nodiscard]] inline bool reclaim_abandoned_ring(const std::string& path, ring::RingHeader& h) {
     const std::optional<ExclusiveLease> lease = ExclusiveLease::try_take(path);
-    if (!lease) return false;
+    // Held: an owner lives, or one was letting go between clearing its bit and its lease.
+    if (!lease) return !ring::owned_exclusively(h);
     ring::RingWriter::clear_ownership(h);
     return true;
 }

@@ -22,10 +22,12 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "kbus/blocking_reader_mark.hpp"
 #include "kbus/client.hpp"
 #include "kbus/consumer_options.hpp"
 #include "kbus/detail/file_extent_reader.hpp"
@@ -43,14 +45,18 @@ struct CommitRoute {
 
 class PartitionSource {
   public:
+    /// may_sleep: a blocking consumer's source marks the ring (BlockingReaderMark).
     PartitionSource(Client& client, std::string topic, std::int32_t partition,
-                    std::shared_ptr<const TopicHandle> handle, bool check_crcs = true)
+                    std::shared_ptr<const TopicHandle> handle, bool check_crcs = true,
+                    bool may_sleep = false)
         : client_(&client),
           topic_(std::move(topic)),
           partition_(partition),
           handle_(std::move(handle)),
           reader_(client.ring(*handle_, partition, false)),
-          check_crcs_(check_crcs) {}
+          check_crcs_(check_crcs) {
+        if (may_sleep) sleep_mark_.emplace(ring().header().wake);
+    }
 
     [[nodiscard]] const std::string& topic() const noexcept { return topic_; }
     [[nodiscard]] std::int32_t partition() const noexcept { return partition_; }
@@ -384,8 +390,9 @@ class PartitionSource {
     std::int64_t log_end_ = 0;      ///< as of the last fetch
     std::size_t checked_to_ = 0;    ///< disk_ up to here passed batch_sound()
     bool check_crcs_ = true;
-    bool ring_touched_ = false;    ///< touch_ring() done
-    std::uint64_t rung_mark_ = 0;  ///< the daemon's doorbell mark we rang last
+    std::optional<BlockingReaderMark> sleep_mark_;  ///< a blocking consumer's, while assigned
+    bool ring_touched_ = false;                     ///< touch_ring() done
+    std::uint64_t rung_mark_ = 0;                   ///< the daemon's doorbell mark we rang last
     std::uint64_t last_active_poll_ = 0;
     std::size_t taken_this_poll_ = 0;
 };

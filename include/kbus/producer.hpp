@@ -33,7 +33,9 @@ struct ProducerOptions {
     /// Owns every partition it sends to, from its first send there until it is destroyed: its
     /// claims are plain stores, without the locked compare-and-swap that lets producers share a
     /// ring. Any other producer of such a partition (exclusive or not, local or through the Kafka
-    /// listener) is refused with Error(partition_owned). An owner that dies lets go at once.
+    /// listener) is refused with Error(partition_owned). An owner that dies lets go at once,
+    /// but a child it forked holds the lease (as it holds every open file) until it execs or
+    /// exits; the child's copy of the Producer neither claims with plain stores nor lets go.
     bool exclusive = false;
 };
 

@@ -93,10 +93,13 @@ struct alignas(cache_line_bytes) SpillLine {
 static_assert(sizeof(SpillLine) == cache_line_bytes);
 
 /// Consumers that sleep in blocking mode wait on wake_seq; a producer bumps it after a commit,
-/// only when sleepers is non-zero (no system call otherwise).
+/// only when sleepers is non-zero (no system call otherwise). While blocking_readers is non-zero
+/// producers fence each commit before they look at sleepers (a consumer announcing itself must
+/// not miss a commit still in a store buffer); without one, commits take no fence at all.
 struct alignas(cache_line_bytes) WakeLine {
     std::atomic<std::uint32_t> wake_seq;
     std::atomic<std::uint32_t> sleepers;
+    std::atomic<std::uint32_t> blocking_readers;  ///< consumers assigned here that may sleep
 };
 static_assert(sizeof(WakeLine) == cache_line_bytes);
 

@@ -9,8 +9,8 @@
 //        An exclusive producer (take_exclusive) stores the pair instead: no locked instruction.
 // commit: once the frame is written (record_frame.hpp), its commit word (offset + 1) is stored
 //        last with release order; that store is what makes the record visible to readers. No
-//        fence follows it (after_publish): the record-by-record path has no locked instruction
-//        left when the producer is exclusive.
+//        fence follows it unless a blocking consumer is assigned (after_publish): with an
+//        exclusive producer and busy-polling consumers, the path has no locked instruction.
 #pragma once
 
 #include <unistd.h>
@@ -22,6 +22,7 @@
 #include <cstring>
 
 #include "kbus/control_descriptor.hpp"
+#include "kbus/detail/fork_generation.hpp"
 #include "kbus/detail/futex.hpp"
 #include "kbus/detail/membarrier.hpp"
 #include "kbus/record_frame.hpp"
@@ -84,6 +85,10 @@ class RingWriter {
         // Relaxed, before the claim (whose compare-and-swap orders it first): no repair pass begun
         // after this load can have decided on a claim made after it (AbortLog).
         const std::uint64_t abort_pass = h.aborts.begun.load(std::memory_order_relaxed);
+        // Relaxed: a forked child's own counter, bumped before it runs any of our code.
+        if (exclusive_ && detail::fork_generation().load(std::memory_order_relaxed) !=
+                              owner_generation_) [[unlikely]]
+            exclusive_ = false;  // a child's copy: the parent owns the ring, not us
         detail::WordPair current = exclusive_ ? owned_ : load_claim_words(h);
         std::uint64_t skip;
         for (;;) {
@@ -147,18 +152,23 @@ class RingWriter {
         c.record->commit.store(commit_word_for(c.offset), std::memory_order_release);
     }
 
-    /// After the commit stores: wakes sleeping consumers, if any announced themselves. No fence
-    /// when this process is registered for the repairer's barriers (detail/membarrier.hpp): then
-    /// the sleepers check may run before our commits leave the core's store buffer, and a
-    /// consumer announcing itself in that window misses them at its re-check; it looks again
-    /// after a short first sleep (Consumer::sleep_until_commit), by when they have drained. A
-    /// full fence per record (or per run) was what kept the record-by-record stream at a third
-    /// of the machine's: it drains the store buffer while the consumer's reads wait on it.
+    /// After the commit stores: wakes sleeping consumers. A blocking consumer assigned here
+    /// (WakeLine::blocking_readers) may announce itself as we commit, so then the sleepers check
+    /// must not be ordered before the commits (store-load): a full fence, paired with the
+    /// sleeper's own between its announcement and its re-check. With none, no fence and no
+    /// check: a consumer that marks the ring forces a barrier on every producer before it first
+    /// sleeps (BlockingReaderMark), so a commit made while we still read zero is visible to it.
+    /// (A full fence per record kept the record-by-record stream well below the machine's: it
+    /// drains the store buffer while the consumer's reads wait on it.) Unregistered for
+    /// membarrier (fence_free_ false), we fence every time, as the repairer needs (aborted_since).
     void after_publish() noexcept {
-        if (fence_free_)
+        WakeLine& w = ring_.header().wake;
+        // Relaxed: a consumer's mark is made visible to us by its barrier (see above).
+        if (fence_free_ && w.blocking_readers.load(std::memory_order_relaxed) == 0) {
             std::atomic_signal_fence(std::memory_order_seq_cst);  // the compiler keeps the order
-        else
-            std::atomic_thread_fence(std::memory_order_seq_cst);  // commits before the loads below
+            return;
+        }
+        std::atomic_thread_fence(std::memory_order_seq_cst);  // commits before the loads below
         wake_sleepers();
     }
 
@@ -192,7 +202,7 @@ class RingWriter {
 
     void wake_sleepers() noexcept {
         WakeLine& w = ring_.header().wake;
-        // Relaxed: ordered after the commits by after_publish (or, fence-free, not: see there).
+        // Relaxed: after_publish's fence orders it after the commits.
         if (w.sleepers.load(std::memory_order_relaxed) != 0) {
             w.wake_seq.fetch_add(1, std::memory_order_release);
             detail::futex_wake_all(&w.wake_seq);
@@ -206,23 +216,28 @@ class RingWriter {
     /// ring's exclusive lease (ExclusiveLease), which keeps every other owner out.
     void take_exclusive() noexcept {
         ClaimLine& c = ring_.header().claim;
+        // Relaxed: a name for other producers' error messages, stored before the bit so that
+        // whoever sees the bit set by us reads our pid (the lease keeps other owners out).
+        c.exclusive_owner_pid.store(std::int32_t(::getpid()), std::memory_order_relaxed);
+        owner_generation_ = detail::watch_forks();
         detail::WordPair current = detail::dwload(&c.next_offset_and_tail);
         detail::WordPair owned{};
         do
             owned = {current.first | exclusive_claim_bit, current.second};
         while (!detail::dwcas(&c.next_offset_and_tail, current, owned));
-        // Relaxed: a name for other producers' error messages, nothing is ordered by it.
-        c.exclusive_owner_pid.store(std::int32_t(::getpid()), std::memory_order_relaxed);
         owned_ = owned;
         exclusive_ = true;
         pair_stores_ = detail::has_atomic_pair_stores();
     }
 
     /// Hands the ring back to every producer (before the lease is released).
+    /// Not in a forked child: the ring stays its parent's.
     void give_up_exclusive() noexcept {
         if (!exclusive_) return;
         exclusive_ = false;
-        clear_ownership(ring_.header());
+        // Relaxed: as in try_claim_run.
+        if (detail::fork_generation().load(std::memory_order_relaxed) == owner_generation_)
+            clear_ownership(ring_.header());
     }
     [[nodiscard]] bool exclusive() const noexcept { return exclusive_; }
 
@@ -328,15 +343,16 @@ class RingWriter {
 
     RingRef ring_;
     control::Doorbell* doorbell_ = nullptr;
-    std::uint64_t cached_limit_ = 0;   ///< our copy of the daemon's producer limit
-    std::uint64_t threshold_ = 0;      ///< a claim ending past it takes the slow path
-    std::uint64_t mark_ = 0;           ///< the daemon's doorbell mark, as last read
-    std::uint64_t rung_mark_ = 0;      ///< the doorbell mark we rang last
-    std::uint64_t prefetched_to_ = 0;  ///< prefetched for writing up to here
-    bool fence_free_ = false;          ///< registered for the repairer's barriers: no fence
-    bool exclusive_ = false;           ///< the ring's only producer: claims are plain stores
-    bool pair_stores_ = false;         ///< detail::has_atomic_pair_stores(), once exclusive
-    detail::WordPair owned_{};         ///< exclusive: the claim pair as we last stored it
+    std::uint64_t cached_limit_ = 0;      ///< our copy of the daemon's producer limit
+    std::uint64_t threshold_ = 0;         ///< a claim ending past it takes the slow path
+    std::uint64_t mark_ = 0;              ///< the daemon's doorbell mark, as last read
+    std::uint64_t rung_mark_ = 0;         ///< the doorbell mark we rang last
+    std::uint64_t prefetched_to_ = 0;     ///< prefetched for writing up to here
+    bool fence_free_ = false;             ///< registered for the repairer's barriers: no fence
+    bool exclusive_ = false;              ///< the ring's only producer: claims are plain stores
+    bool pair_stores_ = false;            ///< detail::has_atomic_pair_stores(), once exclusive
+    detail::WordPair owned_{};            ///< exclusive: the claim pair as we last stored it
+    std::uint32_t owner_generation_ = 0;  ///< detail::fork_generation() when we took the ring
 };
 
 }  // namespace kbus::ring

@@ -17,6 +17,7 @@
 #include "config/topic_config.hpp"
 #include "groups/commit_slots.hpp"
 #include "kbus/control_messages.hpp"
+#include "kbus/detail/clock.hpp"
 #include "log/partition_log.hpp"
 #include "logging/log_sink.hpp"
 #include "spill/partition_spill.hpp"
@@ -105,13 +106,15 @@ class Partition {
     }
     // A Kafka fetch found nothing past the log's end here and waits: records appended meanwhile
     // are flushed at once rather than after the spill's linger (a waiting consumer is the
-    // latency; batching for it only adds to it). Cleared when a fetch gets records.
+    // latency; batching for it only adds to it). Cleared when a fetch gets records, and lapses
+    // a second after the last look of a waiting fetch (a parked one looks every millisecond),
+    // so a consumer that went away leaves batching as it was.
     void set_fetch_waiting(bool waiting) noexcept {
         // Relaxed: a hint, as flush_requested_.
-        fetch_waiting_.store(waiting, std::memory_order_relaxed);
+        fetch_waiting_until_ms_.store(waiting ? now_ms() + 1000 : 0, std::memory_order_relaxed);
     }
     [[nodiscard]] bool fetch_waiting() const noexcept {
-        return fetch_waiting_.load(std::memory_order_relaxed);
+        return fetch_waiting_until_ms_.load(std::memory_order_relaxed) > now_ms();
     }
 
     // The group service's bookkeeping of this ring's commit slots (under its lock).
@@ -128,7 +131,10 @@ class Partition {
     std::mutex spill_mutex_;
     std::unique_ptr<spill::PartitionSpill> spill_;
     std::atomic<bool> flush_requested_{false};
-    std::atomic<bool> fetch_waiting_{false};
+    std::atomic<std::int64_t> fetch_waiting_until_ms_{0};  // monotonic ms
+    [[nodiscard]] static std::int64_t now_ms() noexcept {
+        return std::int64_t(detail::monotonic_ns() / 1'000'000);
+    }
     std::mutex reserve_mutex_;
     std::atomic<bool> reserved_{false};
     bool retired_ = false;  // under spill_mutex_

@@ -1,12 +1,14 @@
 // Asymmetric fences between producers and the daemon's rare repair pass (membarrier(2)).
 //
-// A producer's commit is a plain release store. Two rare paths need it ordered before a later
+// A producer's commit is a plain release store. Two rare events need it ordered before a later
 // load on the producer's side (store-load), which x86 only gives with a full fence: the daemon's
-// dead-claim repair must either see a commit or have its producer see the repair pass. Instead of
-// a fence per record on every producer, the repairer forces one onto every registered process
-// with membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED): an IPI to the cores running them, a few
-// microseconds, paid only when a claim is repaired. A process that could not register keeps its
-// fence per record (RingWriter asks register_for_commit_barriers()).
+// dead-claim repair must either see a commit or have its producer see the repair pass, and a
+// consumer that has just marked a ring as one it may sleep on (BlockingReaderMark) must see
+// every commit whose producer did not see the mark. Instead of a fence per record on every
+// producer, the repairer and the consumer force one onto every registered process with
+// membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED): an IPI to the cores running them, paid once per
+// repair or per batch of marks. A process that could not register keeps its fence per record
+// (RingWriter asks register_for_commit_barriers()).
 #pragma once
 
 #include <linux/membarrier.h>
