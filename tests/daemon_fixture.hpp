@@ -119,7 +119,7 @@ struct DaemonFixture {
             int status = 0;
             if (::waitpid(pid, &status, WNOHANG) == pid)
                 throw std::runtime_error("kbusd exited at start (status " + std::to_string(status) +
-                                         ")");
+                                         "); its log:\n" + log_text());
             try {
                 kbus::Client c(options());
                 return;
