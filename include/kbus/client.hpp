@@ -61,6 +61,11 @@ struct TopicHandle {
     };
     mutable std::mutex mutex;  ///< guards `partitions`; the mappings themselves never move
     mutable std::vector<std::unique_ptr<MappedPartition>> partitions;  ///< null until mapped
+
+    /// Partition p's ring file (mapped by Client::ring, leased by an exclusive producer).
+    [[nodiscard]] std::string ring_path(std::int32_t p) const {
+        return metadata.ring_path_prefix + "." + std::to_string(p);
+    }
 };
 
 using protocol::TopicDescription;
@@ -148,7 +153,7 @@ class Client {
         if (mp && (mp->reserved || !for_producing)) return ring::RingRef(mp->mapping.data());
         if (for_producing) reserve_ring(t, p);
         if (!mp) {
-            const std::string shm = t.metadata.ring_path_prefix + "." + std::to_string(p);
+            const std::string shm = t.ring_path(p);
             auto mapped = std::make_unique<TopicHandle::MappedPartition>();
             mapped->mapping = memory_.map(shm);
             if (!ring::RingRef::looks_valid(mapped->mapping.data(), mapped->mapping.size()))

@@ -257,15 +257,11 @@ class Producer {
         ring::RingWriter writer(client_->ring(*t.handle, partition, true), &client_->doorbell());
         if (!options_.exclusive) return w.emplace(writer);
         std::optional<ExclusiveLease> lease =
-            ExclusiveLease::take(ring_path(t, partition), std::chrono::milliseconds(20));
+            ExclusiveLease::take(t.handle->ring_path(partition), std::chrono::milliseconds(20));
         if (!lease) throw_owned(t, partition, writer.ring().header());
         w.emplace(writer);
         t.owned[std::size_t(partition)].emplace(std::move(*lease), *w);
         return *w;
-    }
-
-    static std::string ring_path(const TopicState& t, std::int32_t partition) {
-        return t.handle->metadata.ring_path_prefix + "." + std::to_string(partition);
     }
 
     [[noreturn, gnu::cold, gnu::noinline]] static void throw_owned(const TopicState& t,
@@ -356,7 +352,8 @@ class Producer {
                     client_->forget_topic(t.name);
                     throw Error(ErrorCode::topic_deleted, "topic '" + t.name + "' was deleted");
                 case ring::ClaimStatus::owned:
-                    if (!reclaim_abandoned_ring(ring_path(t, partition), writer.ring().header()))
+                    if (!reclaim_abandoned_ring(t.handle->ring_path(partition),
+                                                writer.ring().header()))
                         throw_owned(t, partition, writer.ring().header());
                     continue;  // its owner died: claim again
                 case ring::ClaimStatus::full:
