@@ -704,20 +704,20 @@ TEST_CASE("a topic that would run kbusd out of file descriptors is refused whole
     rlimit old{};
     REQUIRE(::getrlimit(RLIMIT_NOFILE, &old) == 0);
     rlimit tight = old;
-    tight.rlim_cur = open_now + 400;  // room for the refusal's own work, not for 100 partitions
+    tight.rlim_cur = open_now + 400;  // room for the refusal's own work, not for 200 partitions
     REQUIRE(::setrlimit(RLIMIT_NOFILE, &tight) == 0);
     std::string message;
     try {
-        t.create("wide", 100);
+        t.create("wide", 200);
     } catch (const Error& e) {
         message = e.what();
     }
     const ErrorCode grow = code_of([&] {
         t.create("g", 1);
-        (void)t.bus->add_partitions("g", 101, false);
+        (void)t.bus->add_partitions("g", 201, false);
     });
     REQUIRE(::setrlimit(RLIMIT_NOFILE, &old) == 0);
-    CHECK(message.find("need 300 more open files") != std::string::npos);
+    CHECK(message.find("need 200 more open files") != std::string::npos);
     CHECK(message.find("limit of " + std::to_string(open_now + 400)) != std::string::npos);
     CHECK(grow == ErrorCode::resource_exhausted);
     CHECK(t.bus->names() == std::vector<std::string>{"g"});

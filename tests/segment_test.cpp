@@ -129,6 +129,58 @@ TEST_CASE("a reopened log continues and lost indexes are rebuilt", "[log]") {
     CHECK(first_offset_in(l.read(5, 1), 5) == 5);
 }
 
+// How many of this process's descriptors are open on files under `dir`.
+std::size_t descriptors_under(const std::string& dir) {
+    std::size_t n = 0;
+    for (const auto& e : fs::directory_iterator("/proc/self/fd")) {
+        std::error_code ec;
+        const fs::path target = fs::read_symlink(e.path(), ec);
+        if (!ec && target.string().starts_with(fs::canonical(dir).string() + "/")) ++n;
+    }
+    return n;
+}
+
+TEST_CASE("an idle partition holds no descriptor, a used one its segments' .log files alone",
+          "[log]") {
+    TempDir d("descriptors");
+    config::TopicConfig one_segment = small_segments();
+    one_segment.segment_bytes = 1 << 20;
+    const std::string index = d.path + "/00000000000000000000.index";
+    {
+        log::PartitionLog l(d.path, one_segment, false, sink());
+        CHECK(fs::is_empty(d.path));  // an idle partition is its directory
+        CHECK(descriptors_under(d.path) == 0);
+        CHECK(l.read(0, 100).empty());
+        CHECK(l.locate(0, 100).length == 0);
+        fill(l, 0, 3000, 7);
+        CHECK(fs::exists(d.path + "/00000000000000000000.log"));
+        CHECK(l.segment_count() == 1);
+        CHECK(descriptors_under(d.path) == 1);
+        // Index entries reach their files at a sync (or a roll, or a clean stop), not before.
+        CHECK_FALSE(fs::exists(index));
+        l.maybe_flush(0, true);
+        CHECK(fs::file_size(index) > 0);
+        CHECK(fs::file_size(index) % 8 == 0);
+    }
+    {
+        log::PartitionLog l(d.path, small_segments(), false, sink());
+        fill(l, 3000, 3000, 7);  // rolls: one .log per segment open, never an index
+        CHECK(l.segment_count() > 10);
+        CHECK(descriptors_under(d.path) == l.segment_count());
+    }
+    // Reopened: an empty log holds nothing open either, and a used one finds every offset.
+    TempDir e("descriptors-idle");
+    { log::PartitionLog idle(e.path, one_segment, false, sink()); }
+    log::PartitionLog idle(e.path, one_segment, true, sink());
+    CHECK(descriptors_under(e.path) == 0);
+    CHECK(fs::is_empty(e.path));
+    CHECK(idle.log_end_offset() == 0);
+    log::PartitionLog l(d.path, small_segments(), false, sink());
+    CHECK(l.log_end_offset() == 6000);
+    for (std::int64_t o : {0, 9, 1234, 2999, 3000, 5999})
+        CHECK(first_offset_in(l.read(o, 1), o) == o);
+}
+
 // Each offset of [from, to) read back alone: true if it is there with its record.
 bool readable(const log::PartitionLog& l, std::int64_t o) {
     try {

@@ -128,11 +128,11 @@ void Bus::check_limits(const std::string& what, std::int32_t extra, const config
                          " free (shared memory full)");
 }
 
-// Each partition holds its active segment's three files open (log, index, time index): a topic
-// that would run kbusd out of descriptors part-way is refused whole, naming the limit, with a
-// few hundred kept for connections and rolls.
+// A partition holds its active segment's .log open once it has records (segment.hpp): a topic
+// whose partitions, all in use, would run kbusd out of descriptors is refused whole, naming the
+// limit, with a few hundred kept for connections and rolls.
 void Bus::check_file_descriptors(const std::string& what, std::int32_t extra) {
-    constexpr std::uint64_t per_partition = 3, kept_free = 256;
+    constexpr std::uint64_t per_partition = 1, kept_free = 256;
     rlimit fds{};
     if (::getrlimit(RLIMIT_NOFILE, &fds) != 0 || fds.rlim_cur == RLIM_INFINITY) return;
     std::uint64_t open = 0;

@@ -19,9 +19,20 @@ namespace {
 }  // namespace
 
 File::File(const std::string& path, bool create) : path_(path) {
+    open(create);
+}
+
+File File::unopened(std::string path) {
+    File f;
+    f.path_ = std::move(path);
+    return f;
+}
+
+void File::open(bool create) {
+    if (fd_ >= 0) return;
     const security::AccessPolicy& access = security::access_policy();
-    fd_ = ::open(path.c_str(), O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), access.file_mode());
-    if (fd_ < 0) io_failure("cannot open", path, errno);
+    fd_ = ::open(path_.c_str(), O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), access.file_mode());
+    if (fd_ < 0) io_failure("cannot open", path_, errno);
     if (create) access.apply_to_fd(fd_);
 }
 
@@ -88,6 +99,11 @@ void File::truncate(std::uint64_t size) {
 
 void File::sync_data() {
     if (::fdatasync(fd_) != 0) io_failure("cannot sync", path_, errno);
+}
+
+void truncate_if_there(const std::string& path) {
+    if (::truncate(path.c_str(), 0) != 0 && errno != ENOENT)
+        io_failure("cannot truncate", path, errno);
 }
 
 void fsync_directory(const std::string& dir) {

@@ -15,6 +15,10 @@ class File {
     // Opens (creating it for the access policy's owner or group if `create`); throws
     // Error(io_error) naming the path.
     File(const std::string& path, bool create);
+    // A file known by its path, opened later (open()): a partition that holds no records holds no
+    // descriptor. The path never changes, so readers may ask for it while the file is opened.
+    [[nodiscard]] static File unopened(std::string path);
+    void open(bool create);
     File(File&& o) noexcept;
     File& operator=(File&& o) noexcept;
     File(const File&) = delete;
@@ -46,5 +50,8 @@ void write_file_durably(const std::string& path, std::string_view content);
 [[nodiscard]] bool read_whole_file(const std::string& path, std::string& out);
 
 void fsync_directory(const std::string& dir);
+
+// Empties `path` if it exists (nothing if it does not); throws Error(io_error) otherwise.
+void truncate_if_there(const std::string& path);
 
 }  // namespace kbus::log

@@ -244,7 +244,8 @@ std::uint64_t PartitionLog::size_bytes_locked() const noexcept {
 Segment* PartitionLog::roll(std::int64_t base_offset) {
     Segment* closed = segments_.empty() ? nullptr : &active();
     if (closed != nullptr) closed->seal();
-    segments_.emplace(base_offset, std::make_unique<Segment>(Segment::create(dir_, base_offset)));
+    segments_.emplace(base_offset, std::make_unique<Segment>(
+                                       Segment::create(dir_, base_offset, closed != nullptr)));
     return closed;
 }
 

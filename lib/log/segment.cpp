@@ -51,28 +51,40 @@ std::string segment_file_name(const std::string& dir, std::int64_t base_offset,
     return dir + "/" + name + suffix;
 }
 
-Segment::Segment(const std::string& dir, std::int64_t base_offset, bool create)
+Segment::Segment(const std::string& dir, std::int64_t base_offset, bool open_log)
     : dir_(dir),
       base_offset_(base_offset),
       next_offset_(base_offset),
-      log_(segment_file_name(dir, base_offset, ".log"), create),
-      index_(segment_file_name(dir, base_offset, ".index"), true),
-      timeindex_(segment_file_name(dir, base_offset, ".timeindex"), true) {}
+      log_(File::unopened(segment_file_name(dir, base_offset, ".log"))) {
+    if (open_log) log_.open(false);
+}
 
-Segment Segment::create(const std::string& dir, std::int64_t base_offset) {
-    Segment s(dir, base_offset, true);
-    s.log_.truncate(0);
-    s.index_.truncate(0);
-    s.timeindex_.truncate(0);
+// A partition's first segment has no file until its first append (the .log then, the indexes at
+// their first entries), so that an idle partition costs one directory: creating files is most of
+// what a new partition costs kbusd. A segment a roll starts gets its .log at once: the files on
+// disk must say where the log ends even when retention has taken every segment before it.
+// Leftovers of a segment that was there before are emptied.
+Segment Segment::create(const std::string& dir, std::int64_t base_offset, bool make_log_file) {
+    Segment s(dir, base_offset, false);
+    if (make_log_file) {
+        s.log_.open(true);
+        s.log_.truncate(0);
+        s.log_.close();
+    } else {
+        truncate_if_there(s.log_.path());
+    }
+    truncate_if_there(s.index_path());
+    truncate_if_there(s.time_index_path());
     return s;
 }
 
 Segment Segment::open(const std::string& dir, std::int64_t base_offset, bool verify,
                       std::int32_t index_interval_bytes, const RecoveryLimits& limits,
                       RecoveryResult& result) {
-    Segment s(dir, base_offset, false);
+    Segment s(dir, base_offset, true);
     s.size_ = s.log_.size();
     s.rebuild(verify, index_interval_bytes, limits, result);
+    if (s.size_ == 0) s.log_.close();
     return s;
 }
 
@@ -137,15 +149,13 @@ void Segment::rebuild(bool verify, std::int32_t index_interval_bytes, const Reco
 }
 
 bool Segment::load_indexes() {
-    const std::uint64_t isize = index_.size(), tsize = timeindex_.size();
-    if (isize % index_entry_bytes || tsize % timeindex_entry_bytes) return false;
-    std::string ib(isize, '\0'), tb(tsize, '\0');
-    if (index_.read_at(0, ib.data(), isize) != isize ||
-        timeindex_.read_at(0, tb.data(), tsize) != tsize)
+    std::string ib, tb;
+    if (!read_whole_file(index_path(), ib) || !read_whole_file(time_index_path(), tb) ||
+        ib.size() % index_entry_bytes || tb.size() % timeindex_entry_bytes)
         return false;
     index_entries_.clear();
     time_entries_.clear();
-    for (std::size_t i = 0; i < isize; i += index_entry_bytes) {
+    for (std::size_t i = 0; i < ib.size(); i += index_entry_bytes) {
         const IndexEntry e{detail::load_be<std::int32_t>(ib.data() + i),
                            detail::load_be<std::uint32_t>(ib.data() + i + 4)};
         if (e.position >= size_ || e.relative_offset < 0 ||
@@ -155,7 +165,7 @@ bool Segment::load_indexes() {
             return false;
         index_entries_.push_back(e);
     }
-    for (std::size_t i = 0; i < tsize; i += timeindex_entry_bytes) {
+    for (std::size_t i = 0; i < tb.size(); i += timeindex_entry_bytes) {
         const TimeEntry e{detail::load_be<std::int64_t>(tb.data() + i),
                           detail::load_be<std::int32_t>(tb.data() + i + 8)};
         if (e.relative_offset < 0 ||
@@ -163,49 +173,56 @@ bool Segment::load_indexes() {
             return false;
         time_entries_.push_back(e);
     }
+    index_entries_on_file_ = index_entries_.size();
+    time_entries_on_file_ = time_entries_.size();
     return true;
 }
 
 void Segment::write_indexes() {
+    index_entries_on_file_ = time_entries_on_file_ = 0;
+    truncate_if_there(index_path());
+    truncate_if_there(time_index_path());
+    write_index_tails(false);
+}
+
+// The entries added since the last write, appended to their files (opened for this alone).
+void Segment::write_index_tails(bool sync) {
     std::string ib, tb;
-    for (const IndexEntry& e : index_entries_) {
+    for (std::size_t i = index_entries_on_file_; i < index_entries_.size(); ++i) {
         char buf[index_entry_bytes];
-        detail::store_be(buf, e.relative_offset);
-        detail::store_be(buf + 4, e.position);
+        detail::store_be(buf, index_entries_[i].relative_offset);
+        detail::store_be(buf + 4, index_entries_[i].position);
         ib.append(buf, sizeof(buf));
     }
-    for (const TimeEntry& e : time_entries_) {
+    for (std::size_t i = time_entries_on_file_; i < time_entries_.size(); ++i) {
         char buf[timeindex_entry_bytes];
-        detail::store_be(buf, e.timestamp);
-        detail::store_be(buf + 8, e.relative_offset);
+        detail::store_be(buf, time_entries_[i].timestamp);
+        detail::store_be(buf + 8, time_entries_[i].relative_offset);
         tb.append(buf, sizeof(buf));
     }
-    index_.truncate(0);
-    index_.write_at(0, ib);
-    timeindex_.truncate(0);
-    timeindex_.write_at(0, tb);
+    const bool must_sync = sync && indexes_unsynced_;
+    if (!ib.empty() || must_sync) {
+        File f(index_path(), true);
+        f.write_at(index_entries_on_file_ * index_entry_bytes, ib);
+        if (sync) f.sync_data();
+        index_entries_on_file_ = index_entries_.size();
+    }
+    if (!tb.empty() || must_sync) {
+        File f(time_index_path(), true);
+        f.write_at(time_entries_on_file_ * timeindex_entry_bytes, tb);
+        if (sync) f.sync_data();
+        time_entries_on_file_ = time_entries_.size();
+    }
+    indexes_unsynced_ = !sync && (indexes_unsynced_ || !ib.empty() || !tb.empty());
 }
 
 // Kafka's rule: an offset entry (the batch's largest offset at the batch's start) and a time
 // entry (max timestamp so far at its offset) once more than index.interval.bytes were appended.
 void Segment::add_index_entries(std::int64_t last_offset, std::uint64_t position) {
     const IndexEntry e{std::int32_t(last_offset - base_offset_), std::uint32_t(position)};
-    if (index_entries_.empty() || e.relative_offset > index_entries_.back().relative_offset) {
-        char buf[index_entry_bytes];
-        detail::store_be(buf, e.relative_offset);
-        detail::store_be(buf + 4, e.position);
-        index_.write_at(index_entries_.size() * index_entry_bytes, {buf, sizeof(buf)});
+    if (index_entries_.empty() || e.relative_offset > index_entries_.back().relative_offset)
         index_entries_.push_back(e);
-    }
-    if (max_timestamp_ >= 0 &&
-        (time_entries_.empty() || max_timestamp_ > time_entries_.back().timestamp)) {
-        const TimeEntry t{max_timestamp_, std::int32_t(offset_of_max_timestamp_ - base_offset_)};
-        char buf[timeindex_entry_bytes];
-        detail::store_be(buf, t.timestamp);
-        detail::store_be(buf + 8, t.relative_offset);
-        timeindex_.write_at(time_entries_.size() * timeindex_entry_bytes, {buf, sizeof(buf)});
-        time_entries_.push_back(t);
-    }
+    add_time_entry();
     bytes_since_index_ = 0;
 }
 
@@ -220,6 +237,8 @@ void Segment::write_batch(const BatchView& batch) {
                     "batch offset " + std::to_string(batch.base_offset()) +
                         " is below the log end " + std::to_string(next_offset_));
     const auto bytes = batch.bytes();
+    if (!log_.is_open()) [[unlikely]]
+        log_.open(true);  // readers look at it only once size_ covers what this writes
     log_.write_at(size_, {reinterpret_cast<const char*>(bytes.data()), bytes.size()});
 }
 
@@ -238,29 +257,28 @@ void Segment::account_batch(const BatchView& batch, std::int32_t index_interval_
 }
 
 void Segment::flush() {
-    log_.sync_data();
-    index_.sync_data();
-    timeindex_.sync_data();
+    if (log_.is_open()) log_.sync_data();
+    write_index_tails(true);
 }
 
 void Segment::seal() {
-    if (max_timestamp_ >= 0 &&
-        (time_entries_.empty() || max_timestamp_ > time_entries_.back().timestamp)) {
-        const TimeEntry t{max_timestamp_, std::int32_t(offset_of_max_timestamp_ - base_offset_)};
-        char buf[timeindex_entry_bytes];
-        detail::store_be(buf, t.timestamp);
-        detail::store_be(buf + 8, t.relative_offset);
-        timeindex_.write_at(time_entries_.size() * timeindex_entry_bytes, {buf, sizeof(buf)});
-        time_entries_.push_back(t);
-    }
+    add_time_entry();
+    write_index_tails(false);
+}
+
+// A time entry (max timestamp so far at its offset) if the max grew since the last one.
+void Segment::add_time_entry() {
+    if (max_timestamp_ < 0 ||
+        (!time_entries_.empty() && max_timestamp_ <= time_entries_.back().timestamp))
+        return;
+    time_entries_.push_back(
+        {max_timestamp_, std::int32_t(offset_of_max_timestamp_ - base_offset_)});
 }
 
 void Segment::remove() {
-    for (const File* f : {&log_, &index_, &timeindex_})
-        ::unlink(f->path().c_str());
+    for (const std::string& path : {log_.path(), index_path(), time_index_path()})
+        ::unlink(path.c_str());
     log_.close();
-    index_.close();
-    timeindex_.close();
 }
 
 // A header read alone: could a batch start here (length, magic, counts, inside the file)?
@@ -428,6 +446,7 @@ const CorruptRegion* Segment::region_holding(std::int64_t offset) const noexcept
 // cost, and an index entry does not), framing only, up to the batch that holds `offset`, whose
 // CRC is then checked too.
 std::optional<CorruptRegion> Segment::check_batch_for(std::int64_t offset) {
+    if (size_ == 0) return std::nullopt;  // no batch, and maybe no descriptor yet
     Mapped m(log_.fd(), size_);
     std::uint64_t pos = 0;
     std::int64_t expected = base_offset_;

@@ -3,6 +3,12 @@
 // timestamp so far -> relative offset), exactly Kafka's files. The daemon's spill appends; recovery
 // re-reads the batches, checks their CRCs and cuts a torn tail.
 //
+// Files and descriptors: a partition's first segment has no file until its first append (an idle
+// partition is an empty directory, and holds no descriptor). A segment holds its .log open once it
+// has records, and never its indexes: their entries live in memory and reach the files at each
+// sync, at the roll and at a clean stop; after an unclean stop recovery rebuilds them from the
+// .log.
+//
 // Damage that is not a torn tail (a bad batch below the recovery point: bytes that had reached
 // the disk) is stepped over, never cut: the segment remembers it as a corrupt region (its bytes
 // and the offsets it cost), and every walk over the batches jumps from its start to its end.
@@ -51,8 +57,9 @@ struct RecoveryResult {
 
 class Segment {
   public:
-    // A new, empty segment (its files are created, replacing leftovers).
-    static Segment create(const std::string& dir, std::int64_t base_offset);
+    // A new, empty segment (leftover files emptied): its .log made now, or at its first append
+    // (a partition's first segment), its indexes as they fill.
+    static Segment create(const std::string& dir, std::int64_t base_offset, bool make_log_file);
     // An existing segment: recovered (every batch read, CRCs checked when `verify`, indexes
     // rebuilt) or, when !verify, trusted with its indexes loaded if they are sane. Either way a
     // batch whose framing is broken is found; what happens to it is the limits' call.
@@ -111,8 +118,9 @@ class Segment {
     void extend_to(std::int64_t offset);
 
   private:
-    Segment(const std::string& dir, std::int64_t base_offset, bool create);
+    Segment(const std::string& dir, std::int64_t base_offset, bool open_log);
     void add_index_entries(std::int64_t last_offset, std::uint64_t position);
+    void add_time_entry();
     void rebuild(bool verify, std::int32_t index_interval_bytes, const RecoveryLimits& limits,
                  RecoveryResult& result);
     // After a bad batch at `pos` (the batches before it end at `expected`): where the damage
@@ -128,7 +136,15 @@ class Segment {
                                                                        std::int64_t ts);
     [[nodiscard]] const CorruptRegion* region_containing(std::uint64_t position) const noexcept;
     bool load_indexes();
+    // Both index files rewritten whole (recovery), or only the entries not yet on file.
     void write_indexes();
+    void write_index_tails(bool sync);
+    [[nodiscard]] std::string index_path() const {
+        return segment_file_name(dir_, base_offset_, ".index");
+    }
+    [[nodiscard]] std::string time_index_path() const {
+        return segment_file_name(dir_, base_offset_, ".timeindex");
+    }
 
     struct IndexEntry {
         std::int32_t relative_offset;
@@ -147,7 +163,10 @@ class Segment {
     std::int64_t max_timestamp_ = -1;
     std::int64_t offset_of_max_timestamp_ = -1;
     std::int64_t first_timestamp_ = -1;
-    File log_, index_, timeindex_;
+    File log_;  // opened at the first append, or at open() if the file holds records
+    std::size_t index_entries_on_file_ = 0;
+    std::size_t time_entries_on_file_ = 0;
+    bool indexes_unsynced_ = false;  // entries written since the last sync
     std::vector<IndexEntry> index_entries_;
     std::vector<TimeEntry> time_entries_;
     std::vector<CorruptRegion> regions_;  // by begin; the log's mutex guards them
