@@ -31,6 +31,8 @@ struct FakeHosts final : groups::SlotHosts {
         groups::PersistedCommits persisted{};
     };
     std::vector<std::unique_ptr<Host>> hosts;
+    int scans = 0;    // for_each calls: every partition looked at
+    int lookups = 0;  // find calls: one partition
 
     Host& add(const std::string& topic, std::int32_t partition, std::uint64_t high_watermark) {
         auto h = std::make_unique<Host>();
@@ -40,12 +42,14 @@ struct FakeHosts final : groups::SlotHosts {
         return *hosts.back();
     }
     void for_each(const std::function<void(groups::SlotHost&)>& visit) override {
+        ++scans;
         for (auto& h : hosts) {
             groups::SlotHost host{h->tp, &h->ring.ref.header(), &h->persisted, nullptr};
             visit(host);
         }
     }
     std::optional<groups::SlotHost> find(const TopicPartition& tp) override {
+        ++lookups;
         for (auto& h : hosts)
             if (h->tp == tp)
                 return groups::SlotHost{h->tp, &h->ring.ref.header(), &h->persisted, {}};
@@ -311,4 +315,35 @@ TEST_CASE("a commit the offset store cannot write stays pending until the next p
     CHECK_FALSE(s.store.committed("g", {"t", 0}));
     CHECK(s.slots.persist() == 1);
     CHECK(s.store.committed("g", {"t", 0}) == 6);
+}
+
+TEST_CASE("persist looks at the partitions holding a taken slot, after one scan of every ring",
+          "[commit-slots]") {
+    Slots s("taken-only");
+    for (std::int32_t p = 0; p < 200; ++p)
+        (void)s.hosts.add("idle", p, 100);
+    FakeHosts::Host& left = s.hosts.add("u", 5, 100);
+    s.forge(left, 3, "crashed", 42);  // a slot a crashed daemon's member committed in
+    CHECK(s.slots.persist() == 1);    // the first look scans every ring and adopts it
+    CHECK(s.store.committed("crashed", {"u", 5}) == 41);
+    CHECK(s.hosts.scans == 1);
+
+    const int lookups = s.hosts.lookups;
+    CHECK(s.slots.persist() == 0);
+    CHECK(s.hosts.scans == 1);              // no scan of the 203 partitions again
+    CHECK(s.hosts.lookups == lookups + 1);  // only the one holding a slot
+    const auto grants = s.slots.grant("g", 1, "a", {{"t", 0}});
+    REQUIRE(grants.size() == 1);
+    std::uint64_t expected = 0;
+    REQUIRE(group::commit_in_slot(s.slot(s.t0, grants[0]), grants[0].token, expected, 7) ==
+            group::SlotCommit::committed);
+    CHECK(s.slots.persist() == 1);  // a granted partition is looked at from then on
+    CHECK(s.store.committed("g", {"t", 0}) == 7);
+    s.slots.free("g");
+    s.slots.free("crashed");
+    (void)s.slots.persist();
+    const int after_free = s.hosts.lookups;
+    CHECK(s.slots.persist() == 0);
+    CHECK(s.hosts.lookups == after_free);  // nothing taken, nothing looked at
+    CHECK(s.hosts.scans == 1);
 }

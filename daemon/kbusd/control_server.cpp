@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <optional>
 #include <vector>
@@ -51,7 +52,9 @@ void ControlServer::close() {
 
 void ControlServer::serve(const std::atomic<bool>& stop) {
     std::vector<ControlConnection> conns;
+    using Clock = std::chrono::steady_clock;
     std::chrono::milliseconds wait = handlers_.tick();
+    Clock::time_point last_tick = Clock::now();
     // Relaxed: a flag checked once per round (at most `wait` late).
     while (!stop.load(std::memory_order_relaxed)) {
         std::vector<pollfd> fds{{listen_fd_, POLLIN, 0}};
@@ -63,7 +66,13 @@ void ControlServer::serve(const std::atomic<bool>& stop) {
         // Group sessions and rebalance deadlines are checked between polls; an idle daemon wakes
         // ten times a second for them, not more (it shares cores with busy-polling clients).
         const int ready = ::poll(fds.data(), fds.size(), int(wait.count()));
-        wait = handlers_.tick();
+        // After requests too, but at most once a millisecond: a storm of requests (a consumer
+        // attaching to 10,000 partitions) is not a storm of ticks.
+        if (const Clock::time_point now = Clock::now();
+            now - last_tick >= std::chrono::milliseconds(1)) {
+            wait = handlers_.tick();
+            last_tick = now;
+        }
         if (ready <= 0) continue;
         if (fds[0].revents & POLLIN) accept_connection(conns);
         for (std::size_t i = 1; i < fds.size(); ++i) {

@@ -22,11 +22,35 @@ std::optional<std::uint32_t> index_of(const ring::RingHeader& h, const std::stri
     return std::nullopt;
 }
 
+bool any_slot_taken(const ring::RingHeader& h) {
+    for (std::uint32_t i = 0; i < ring::group_commit_slot_count; ++i)
+        if (group::slot_token(h.group_commits[i]) != 0) return true;
+    return false;
+}
+
 }  // namespace
+
+void CommitSlots::for_each_taken(const std::function<void(SlotHost&)>& visit) {
+    if (!scanned_) {
+        hosts_.for_each([&](SlotHost& host) {
+            if (any_slot_taken(*host.header)) taken_.insert(host.tp);
+        });
+        scanned_ = true;
+    }
+    for (auto it = taken_.begin(); it != taken_.end();) {
+        std::optional<SlotHost> host = hosts_.find(*it);
+        if (!host || !any_slot_taken(*host->header)) {  // deleted, or its groups freed
+            it = taken_.erase(it);
+            continue;
+        }
+        visit(*host);
+        ++it;
+    }
+}
 
 std::vector<CommitSlots::Found> CommitSlots::slots_of(const std::string& g) {
     std::vector<Found> found;
-    hosts_.for_each([&](SlotHost& host) {
+    for_each_taken([&](SlotHost& host) {
         if (const auto i = index_of(*host.header, g)) found.push_back({host, *i});
     });
     return found;
@@ -61,6 +85,7 @@ std::vector<group::CommitGrant> CommitSlots::grant(
         if (!host) continue;
         const std::optional<std::uint32_t> index = slot_for(g, *host);
         if (!index) continue;
+        taken_.insert(tp);
         const std::uint64_t token = group::member_token(generation, member);
         group::set_slot_token(host->header->group_commits[*index], token);
         grants.push_back({tp.topic, tp.partition, *index, token});
@@ -112,7 +137,7 @@ std::size_t CommitSlots::persist() {
     // The slots are read while the hosts are visited (memory only); the offset store is written
     // after, so that no file write happens inside the bus's registry lock.
     std::vector<Pending> pending;
-    hosts_.for_each([&](SlotHost& host) {
+    for_each_taken([&](SlotHost& host) {
         for (std::uint32_t i = 0; i < ring::group_commit_slot_count; ++i)
             if (std::optional<Pending> p = changed(host, i)) pending.push_back(std::move(*p));
     });
