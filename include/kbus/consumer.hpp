@@ -29,6 +29,7 @@
 #include "kbus/consumer_options.hpp"
 #include "kbus/detail/clock.hpp"
 #include "kbus/detail/futex.hpp"
+#include "kbus/detail/scan_plan.hpp"
 #include "kbus/detail/wait_set.hpp"
 #include "kbus/group_member.hpp"
 #include "kbus/message.hpp"
@@ -78,6 +79,7 @@ class Consumer final : private MemberHost {
         marks_unbarriered_ = marks_unbarriered_ || may_sleep;
         p->attach(from);
         sources_.push_back(std::move(p));
+        scan_.resize(sources_.size());
     }
 
     /// Without a group_id: adds every partition of the topic, from `from`. With one: joins the
@@ -142,6 +144,8 @@ class Consumer final : private MemberHost {
         for (auto& p : sources_)
             p->detach();
         sources_.clear();
+        held_.clear();
+        scan_.clear();
         batch_.messages_.clear();
     }
 
@@ -178,8 +182,9 @@ class Consumer final : private MemberHost {
         batch_.messages_.clear();
         try {
             check_attached();  // a held batch that was invalidated is reported first
-            for (auto& p : sources_)
+            for (PartitionSource* p : held_)
                 p->release_held();
+            held_.clear();
             if (!member_.active()) {  // records waiting: no clock read at all
                 gather();
                 if (!batch_.empty()) {
@@ -225,22 +230,26 @@ class Consumer final : private MemberHost {
         throw Error(ErrorCode::invalid_argument, "partition not assigned");
     }
 
+    /// Only the sources whose records the batch holds can be invalidated under it; the others
+    /// find a detach themselves when they next read (PartitionSource::gather).
     void check_attached() {
-        for (auto& p : sources_)
+        for (PartitionSource* p : held_)
             p->check_attached();
     }
 
-    /// One round-robin pass over the partitions, a different one first each time.
-    void gather() {
-        const std::size_t n = sources_.size();
-        ++gathers_;
-        for (std::size_t i = 0; i < n && batch_.size() < options_.max_poll_records; ++i) {
-            PartitionSource& source = *sources_[(next_source_ + i) % n];
-            const std::size_t before = batch_.size();
-            source.gather(batch_.messages_, options_.max_poll_records);
-            if (batch_.size() != before) source.mark_active(gathers_);
-        }
-        next_source_ = n ? (next_source_ + 1) % n : 0;
+    /// One pass over the partitions (all of them, or the active ones and a slice of the rest:
+    /// detail::ScanPlan). Sources that give records are held until the next poll.
+    void gather(bool everything = false) {
+        scan_.pass(
+            everything,
+            [this](std::size_t i) {
+                PartitionSource& source = *sources_[i];
+                const std::size_t before = batch_.size();
+                source.gather(batch_.messages_, options_.max_poll_records);
+                if (batch_.size() != before) held_.push_back(&source);
+                return batch_.size() - before;
+            },
+            [this] { return batch_.size() >= options_.max_poll_records; });
     }
 
     /// Drives the group, gathers, and waits until records come or the timeout passes: spinning,
@@ -280,10 +289,7 @@ class Consumer final : private MemberHost {
             BlockingReaderMark::barrier_before_sleeping();
             marks_unbarriered_ = false;
         }
-        last_active_.resize(sources_.size());
-        for (std::size_t i = 0; i < sources_.size(); ++i)
-            last_active_[i] = sources_[i]->last_active_poll();
-        detail::choose_wait_set(last_active_, detail::futex_waitv_max, waiting_);
+        detail::choose_wait_set(scan_.last_active(), detail::futex_waitv_max, waiting_);
         const std::size_t n = waiting_.size();
         detail::FutexWaitvEntry waits[detail::futex_waitv_max];
         for (std::size_t i = 0; i < n; ++i) {
@@ -298,7 +304,7 @@ class Consumer final : private MemberHost {
         // our mark is on the ring: BlockingReaderMark).
         std::atomic_thread_fence(std::memory_order_seq_cst);
         try {
-            gather();  // may throw (a loss on disk): the announcements must not outlive us
+            gather(true);  // may throw (a loss on disk): the announcements must not outlive us
         } catch (...) {
             stop_sleeping(n);
             throw;
@@ -315,6 +321,7 @@ class Consumer final : private MemberHost {
             }
         }
         stop_sleeping(n);
+        scan_.read_everything_next();  // what woke us may be a partition out of the hot set
     }
 
     void stop_sleeping(std::size_t n) noexcept {
@@ -327,11 +334,10 @@ class Consumer final : private MemberHost {
     ConsumerOptions options_;
     GroupMember member_;
     std::vector<std::unique_ptr<PartitionSource>> sources_;
-    std::uint64_t gathers_ = 0;               ///< gather() passes so far: a clock for activity
-    std::vector<std::uint64_t> last_active_;  ///< sleep_until_commit's, reused
-    std::vector<std::size_t> waiting_;        ///< the sources it sleeps on
+    detail::ScanPlan scan_;               ///< which sources a gather pass reads
+    std::vector<PartitionSource*> held_;  ///< the sources the current batch's records are from
+    std::vector<std::size_t> waiting_;    ///< the sources it sleeps on
     Batch batch_;
-    std::size_t next_source_ = 0;
     bool marks_unbarriered_ = false;  ///< rings marked since the last barrier (blocking mode)
 };
 

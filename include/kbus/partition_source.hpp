@@ -112,11 +112,6 @@ class PartitionSource {
             ring_doorbell(mark);
     }
 
-    /// When (in the consumer's gather passes) this source last gave records: a blocking
-    /// consumer of more partitions than it can sleep on sleeps on the most recent ones.
-    void mark_active(std::uint64_t gather_pass) noexcept { last_active_poll_ = gather_pass; }
-    [[nodiscard]] std::uint64_t last_active_poll() const noexcept { return last_active_poll_; }
-
     /// Appends what is readable now to `out`, up to `max` messages in all.
     void gather(std::vector<Message>& out, std::size_t max) {
         if (on_disk_) return gather_from_disk(out, max);
@@ -127,6 +122,8 @@ class PartitionSource {
                 if (!ring_touched_) [[unlikely]]
                     touch_ring();
                 if (!holding_) {  // from here on a detach invalidates what we return
+                    if (!still_attached()) [[unlikely]]
+                        return go_to_disk(out, max);
                     holding_ = true;
                     held_offset_ = r.offset;
                 }
@@ -161,12 +158,7 @@ class PartitionSource {
     /// the held batch is reported invalidated. Detached while holding nothing, the source just
     /// goes on from the log.
     void check_attached() {
-        if (on_disk_) return;
-        // Acquire: if still attached here, nothing we read was reused (the daemon detaches
-        // before it lets producers past our position).
-        if (slot().state.load(std::memory_order_acquire) ==
-            std::uint32_t(ring::ReaderSlotState::attached))
-            return;
+        if (on_disk_ || still_attached()) return;
         if (!holding_) {
             on_disk_ = true;
             clear_disk();
@@ -186,6 +178,20 @@ class PartitionSource {
 
   private:
     [[nodiscard]] ring::ReaderSlot& slot() const noexcept { return ring().header().readers[slot_]; }
+
+    /// Acquire: if still attached here, nothing we read was reused (the daemon detaches before it
+    /// lets producers past our position).
+    [[nodiscard]] bool still_attached() const noexcept {
+        return slot().state.load(std::memory_order_acquire) ==
+               std::uint32_t(ring::ReaderSlotState::attached);
+    }
+
+    /// Detached while holding nothing (a consumer that stopped reading for longer than the hold
+    /// timeout): it goes on from the log, where the records it has not read are.
+    [[gnu::cold, gnu::noinline]] void go_to_disk(std::vector<Message>& out, std::size_t max) {
+        check_attached();
+        gather_from_disk(out, max);
+    }
 
     void clear_disk() noexcept {
         disk_file_.clear();
@@ -320,6 +326,10 @@ class PartitionSource {
     }
 
     void gather_from_disk(std::vector<Message>& out, std::size_t max) {
+        // Nothing fetched left and the cursor at the partition's end (its ring's next offset,
+        // in shared memory): no round trip to the daemon for what cannot be there. An idle
+        // partition (its ring not yet reserved) reads from here, and is read by every pass.
+        if (disk_at_ >= disk_.size() && cursor_.offset >= high_watermark()) return;
         bool tried_ring = false;
         while (out.size() < max && next_disk_batch(tried_ring, out.empty())) {
             const log::BatchView b(disk_.subspan(disk_at_));
@@ -393,7 +403,6 @@ class PartitionSource {
     std::optional<BlockingReaderMark> sleep_mark_;  ///< a blocking consumer's, while assigned
     bool ring_touched_ = false;                     ///< touch_ring() done
     std::uint64_t rung_mark_ = 0;                   ///< the daemon's doorbell mark we rang last
-    std::uint64_t last_active_poll_ = 0;
     std::size_t taken_this_poll_ = 0;
 };
 
