@@ -69,7 +69,11 @@ int run(const std::string& command, Args& a, const kbus::ClientOptions& options)
         {"group", group_command}, {"stats", stats_command},     {"top", top_command}};
     for (const auto& [name, f] : commands)
         if (command == name) {
-            kbus::Client c(options);
+            kbus::ClientOptions o = options;
+            // A topic of thousands of partitions takes kbusd seconds to make (a progress line
+            // shows it): the CLI waits for the answer rather than giving up on a live daemon.
+            if (command == "topic") o.request_timeout = std::chrono::minutes(10);
+            kbus::Client c(o);
             return f(c, a);
         }
     kbus::cli::usage_error("unknown command '" + command + "'");

@@ -1,10 +1,16 @@
 // kbus topic create | alter | list | describe | delete | delete-records.
+#include <unistd.h>
+
+#include <chrono>
 #include <climits>
+#include <condition_variable>
 #include <cstdio>
 #include <kbus/kbus.hpp>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "commands.hpp"
 
@@ -12,6 +18,46 @@ namespace kbus::cli {
 namespace {
 
 using Settings = std::map<std::string, std::string>;
+
+// Runs `request` (creating or growing a topic: thousands of partitions take seconds); on a
+// terminal a line on stderr says what kbusd is doing and for how long, redrawn 4 times a second
+// and cleared at the end. kbusd's answer is waited for, however long it takes.
+template <class Request>
+void with_progress_line(const std::string& what, Request&& request) {
+    if (::isatty(STDERR_FILENO) == 0) return request();
+    std::mutex m;
+    std::condition_variable done_cv;
+    bool done = false;
+    std::thread line([&] {
+        const auto start = std::chrono::steady_clock::now();
+        std::unique_lock lock(m);
+        while (!done_cv.wait_for(lock, std::chrono::milliseconds(250), [&] { return done; })) {
+            const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+            std::fprintf(stderr, "\r%s ... %.1f s", what.c_str(), took.count());
+            std::fflush(stderr);
+        }
+        std::fputs("\r\033[K", stderr);
+    });
+    const auto finish = [&] {
+        {
+            std::lock_guard lock(m);
+            done = true;
+        }
+        done_cv.notify_one();
+        line.join();
+    };
+    try {
+        request();
+    } catch (...) {
+        finish();
+        throw;
+    }
+    finish();
+}
+
+std::string partitions_text(int n) {
+    return std::to_string(n) + (n == 1 ? " partition" : " partitions");
+}
 
 // --partitions and --config k=v flags after the topic's name.
 Settings topic_flags(Args& a, int& partitions) {
@@ -59,7 +105,9 @@ void alter(Client& c, Args& a, const std::string& name) {
     if (config.empty() && partitions == 0)
         a.error("alter needs --partitions N or at least one --config k=v");
     if (!config.empty()) c.alter_topic(name, config);
-    if (partitions != 0) c.add_partitions(name, partitions);
+    if (partitions != 0)
+        with_progress_line("growing topic " + name + " to " + partitions_text(partitions),
+                           [&] { c.add_partitions(name, partitions); });
     std::printf("altered topic %s", name.c_str());
     if (partitions != 0) std::printf(" (now %d partitions)", partitions);
     std::printf("\n");
@@ -107,9 +155,10 @@ int topic_command(Client& c, Args& a) {
         const std::string name = a.next("topic name");
         int partitions = 1;
         const Settings config = topic_flags(a, partitions);
-        c.create_topic(name, partitions, config);
-        std::printf("created topic %s with %d partition%s\n", name.c_str(), partitions,
-                    partitions == 1 ? "" : "s");
+        with_progress_line("creating topic " + name + " with " + partitions_text(partitions),
+                           [&] { c.create_topic(name, partitions, config); });
+        std::printf("created topic %s with %s\n", name.c_str(),
+                    partitions_text(partitions).c_str());
     } else if (sub == "alter") {
         alter(c, a, a.next("topic name"));
     } else if (sub == "delete-records") {
