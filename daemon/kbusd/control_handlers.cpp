@@ -117,7 +117,10 @@ void ControlHandlers::register_reader_requests() {
 protocol::ReaderAttachment ControlHandlers::attach(const protocol::AttachReaderRequest& r,
                                                    std::uint32_t connection) {
     const auto p = bus_.partition(r.topic_id, r.partition);
-    return p->gate().attach(p->start_offset(r.kind, r.offset), r.slot, connection);
+    const protocol::ReaderAttachment a =
+        p->gate().attach(p->start_offset(r.kind, r.offset), r.slot, connection);
+    attached_by_[connection].insert(p);
+    return a;
 }
 
 void ControlHandlers::register_group_requests() {
@@ -156,8 +159,11 @@ void ControlHandlers::register_group_requests() {
 }
 
 void ControlHandlers::connection_closed(std::uint32_t connection) {
-    for (const auto& p : bus_.partitions())
-        p->gate().release_all_of(connection);
+    if (const auto it = attached_by_.find(connection); it != attached_by_.end()) {
+        for (const auto& weak : it->second)
+            if (const auto p = weak.lock()) p->gate().release_all_of(connection);
+        attached_by_.erase(it);
+    }
     groups_.connection_closed(connection);
 }
 
