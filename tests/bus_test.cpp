@@ -512,6 +512,32 @@ TEST_CASE("a consumer holding a batch past consumer.hold.timeout.ms is detached,
     }
 }
 
+TEST_CASE("a consumer detached while holding nothing goes on from the log after the ring lapped it",
+          "[bus]") {
+    DaemonFixture d("idle-detach");
+    kbus::Client c(d.options());
+    c.create_topic("lapped", 1, {{"ring.bytes", "65536"}, {"consumer.hold.timeout.ms", "200"}});
+    for (const auto wait : {kbus::WaitMode::busy_poll, kbus::WaitMode::blocking}) {
+        kbus::Consumer idle(c, {.wait = wait});
+        const std::int64_t from = c.describe_topic("lapped").partitions[0].high_watermark;
+        idle.assign("lapped", 0, kbus::OffsetSpec::at(from));
+        kbus::Producer p(c);
+        p.send("lapped", nullptr, "first");
+        REQUIRE(idle.poll(1s).size() == 1);
+        REQUIRE(idle.poll(10ms).empty());  // holds nothing now, and stops polling
+        // Records of uneven lengths, laps of the ring: the tether holds producers back until
+        // the daemon detaches the idle consumer, and its cursor ends up inside some record.
+        std::size_t sent = 1;
+        for (int i = 0; i < 3000; ++i, ++sent)
+            p.send("lapped", nullptr, std::string(1 + (i * 97) % 300, 'v'));
+        std::size_t read = 1;
+        for (int polls = 0; read < sent && polls < 2000; ++polls)
+            read += idle.poll(10ms).size();
+        CHECK(read == sent);
+        CHECK(idle.position("lapped", 0) == from + std::int64_t(sent));
+    }
+}
+
 TEST_CASE("alter changes a topic's settings, never the ring's shape", "[bus]") {
     DaemonFixture d("alter");
     kbus::Client c(d.options());

@@ -1,5 +1,7 @@
 // Segments and partition logs: Kafka's file names, index lookups, rolls, recovery of torn or
 // corrupt files, retention.
+#include <sys/resource.h>
+
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -178,6 +180,45 @@ TEST_CASE("an idle partition holds no descriptor, a used one its segments' .log 
     log::PartitionLog l(d.path, small_segments(), false, sink());
     CHECK(l.log_end_offset() == 6000);
     for (std::int64_t o : {0, 9, 1234, 2999, 3000, 5999})
+        CHECK(first_offset_in(l.read(o, 1), o) == o);
+}
+
+TEST_CASE(
+    "a batch appended again after a failure past its write is there once, and an index "
+    "file that cannot be opened fails no sync",
+    "[log]") {
+    TempDir d("retry");
+    config::TopicConfig one_segment = small_segments();
+    one_segment.segment_bytes = 1 << 20;
+    {
+        log::PartitionLog l(d.path, one_segment, false, sink());
+        log::BatchBuilder b;
+        for (std::int64_t o = 0; o < 10; ++o)
+            b.add(o, 1000 + o, BytesView(std::to_string(o)), BytesView(std::string(100, 'v')), {});
+        const std::string batch(b.finish(config::Compression::none));
+        l.append(batch, 0);
+        l.append(batch, 0);  // the spill's retry: nothing written twice
+        CHECK(l.log_end_offset() == 10);
+        CHECK(l.size_bytes() == batch.size());
+        fill(l, 10, 3000, 7);
+        // No descriptor left: the index files cannot be opened, the .log (open) still syncs.
+        rlimit old{};
+        REQUIRE(::getrlimit(RLIMIT_NOFILE, &old) == 0);
+        rlimit none = old;
+        none.rlim_cur = 0;
+        REQUIRE(::setrlimit(RLIMIT_NOFILE, &none) == 0);
+        bool synced = true;
+        try {
+            l.maybe_flush(0, true);
+        } catch (const Error&) {
+            synced = false;
+        }
+        REQUIRE(::setrlimit(RLIMIT_NOFILE, &old) == 0);
+        CHECK(synced);  // (its checkpoint waits for the next sync: no descriptor for it either)
+    }
+    log::PartitionLog l(d.path, one_segment, true, sink());
+    CHECK(l.log_end_offset() == 3010);
+    for (std::int64_t o : {0, 9, 10, 1234, 3009})
         CHECK(first_offset_in(l.read(o, 1), o) == o);
 }
 

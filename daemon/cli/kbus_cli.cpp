@@ -70,9 +70,10 @@ int run(const std::string& command, Args& a, const kbus::ClientOptions& options)
     for (const auto& [name, f] : commands)
         if (command == name) {
             kbus::ClientOptions o = options;
-            // A topic of thousands of partitions takes kbusd seconds to make (a progress line
-            // shows it): the CLI waits for the answer rather than giving up on a live daemon.
-            if (command == "topic") o.request_timeout = std::chrono::minutes(10);
+            // A topic of thousands of partitions takes kbusd seconds to make or grow (a progress
+            // line shows it): the CLI waits for the answer rather than giving up on a live daemon.
+            if (command == "topic" && a.more() && (a.peek() == "create" || a.peek() == "alter"))
+                o.request_timeout = std::chrono::minutes(10);
             kbus::Client c(o);
             return f(c, a);
         }

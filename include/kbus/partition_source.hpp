@@ -129,6 +129,11 @@ class PartitionSource {
                 }
                 out.emplace_back(r.header, &topic_, partition_, std::int64_t(r.offset));
             } else if (s == ring::PeekStatus::not_ready) {
+                // Detached while holding nothing, the ring may have lapped the cursor into the
+                // middle of a record, which reads as not ready for good: look at the slot here
+                // (its line is ours, written at each release), then go on from the log.
+                if (!holding_ && !still_attached()) [[unlikely]]
+                    return go_to_disk(out, max);
                 return;
             } else if (s != ring::PeekStatus::aborted) {  // aborted: a gap in offsets, skipped
                 check_attached();      // a detach explains a lap: report it as such

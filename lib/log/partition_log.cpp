@@ -242,6 +242,10 @@ std::uint64_t PartitionLog::size_bytes_locked() const noexcept {
 }
 
 Segment* PartitionLog::roll(std::int64_t base_offset) {
+    if (segments_.contains(base_offset))  // never start over a segment's files
+        throw Error(ErrorCode::io_error, "cannot roll " + dir_ + " to offset " +
+                                             std::to_string(base_offset) +
+                                             ": a segment starts there");
     Segment* closed = segments_.empty() ? nullptr : &active();
     if (closed != nullptr) closed->seal();
     segments_.emplace(base_offset, std::make_unique<Segment>(
@@ -254,6 +258,10 @@ void PartitionLog::append(std::string_view batch, std::int64_t now_ms) {
     Segment* closed = nullptr;
     Segment* target = nullptr;
     std::int64_t synced_end = 0;
+    // A batch the log holds already: the spill retries one whose append failed past the write (a
+    // closed segment's sync, or the flush after it). What failed is tried again; nothing is
+    // written twice, and no segment is rolled over the one that holds it.
+    if (b.last_offset() < log_end_offset()) return sync_closed_segment();
     {
         std::lock_guard lock(mutex_);
         Segment& a = active();
@@ -284,9 +292,26 @@ void PartitionLog::append(std::string_view batch, std::int64_t now_ms) {
     // rolls and deletes segments, so it stays there meanwhile). Every segment before it was
     // synced at its own roll: the whole log below its end is on disk now.
     if (closed != nullptr) {
-        closed->flush();
-        advance_recovery_point(synced_end);
+        unsynced_closed_base_ = closed->base_offset();
+        unsynced_closed_end_ = synced_end;
+        sync_closed_segment();
     }
+}
+
+// The segment the last roll closed, synced (and the recovery point moved past it), unless that
+// is done already or retention took it meanwhile. Throws Error(io_error) if the sync fails: the
+// spill then retries the batch, which comes here again.
+void PartitionLog::sync_closed_segment() {
+    if (unsynced_closed_base_ < 0) return;
+    Segment* closed = nullptr;
+    {
+        std::lock_guard lock(mutex_);
+        const auto it = segments_.find(unsynced_closed_base_);
+        if (it != segments_.end()) closed = it->second.get();
+    }
+    if (closed != nullptr) closed->flush();  // outside the lock: only this thread deletes it
+    advance_recovery_point(unsynced_closed_end_);
+    unsynced_closed_base_ = -1;
 }
 
 void PartitionLog::maybe_flush(std::int64_t now_ms, bool force) {
@@ -304,7 +329,8 @@ void PartitionLog::maybe_flush(std::int64_t now_ms, bool force) {
         end = a->next_offset();
     }
     if (force || unflushed_messages_ >= flush_messages || now_ms - last_flush_ms_ >= flush_ms) {
-        a->flush();  // outside the lock: readers go on meanwhile
+        sync_closed_segment();  // the recovery point may not pass a segment no sync covered
+        a->flush();             // outside the lock: readers go on meanwhile
         unflushed_messages_ = 0;
         last_flush_ms_ = now_ms;
         advance_recovery_point(end);

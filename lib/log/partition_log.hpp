@@ -153,6 +153,7 @@ class PartitionLog {
     // the active one) and hands them over, their files still there.
     [[nodiscard]] std::vector<std::unique_ptr<Segment>> take_expired(std::int64_t now_ms);
     void publish_offsets() noexcept;
+    void sync_closed_segment();
 
     std::string dir_;
     config::TopicConfig config_;
@@ -169,6 +170,9 @@ class PartitionLog {
     std::int64_t unflushed_messages_ = 0;
     std::int64_t last_flush_ms_ = 0;
     std::int64_t recovery_point_ = 0;  // as last written to the checkpoint
+    // A segment the last roll closed and no sync has covered yet (-1: none), and its end.
+    std::int64_t unsynced_closed_base_ = -1;
+    std::int64_t unsynced_closed_end_ = 0;
 };
 
 }  // namespace kbus::log

@@ -258,12 +258,22 @@ void Segment::account_batch(const BatchView& batch, std::int32_t index_interval_
 
 void Segment::flush() {
     if (log_.is_open()) log_.sync_data();
-    write_index_tails(true);
+    write_index_tails_if_possible(true);
 }
 
 void Segment::seal() {
     add_time_entry();
-    write_index_tails(false);
+    write_index_tails_if_possible(false);
+}
+
+// The indexes only speed lookups up (entries in memory serve them, and recovery rebuilds the
+// files): an index file that cannot be written now (no descriptor left, no space) must not fail
+// the append or the sync that wrote the records. Its entries are written at the next try.
+void Segment::write_index_tails_if_possible(bool sync) noexcept {
+    try {
+        write_index_tails(sync);
+    } catch (const Error&) {
+    }
 }
 
 // A time entry (max timestamp so far at its offset) if the max grew since the last one.

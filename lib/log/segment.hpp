@@ -139,6 +139,7 @@ class Segment {
     // Both index files rewritten whole (recovery), or only the entries not yet on file.
     void write_indexes();
     void write_index_tails(bool sync);
+    void write_index_tails_if_possible(bool sync) noexcept;
     [[nodiscard]] std::string index_path() const {
         return segment_file_name(dir_, base_offset_, ".index");
     }

@@ -5,13 +5,13 @@
 // of those 10 pays.
 //
 // The slice is sized by what the passes before found: 64 cold partitions after a pass that found
-// nothing (the consumer has nothing better to do), else one per 64 records found (a cold
+// nothing (the consumer has nothing better to do), else one per 256 records found (a cold
 // partition's lines have left the cache, so a read of one costs about a memory access: spread
-// over 64 records, a nanosecond or two each). The slice is read before the hot partitions, so a
-// full batch of hot records never starves it. A record on a cold partition is found once the
-// slices have come round to it (cold partitions x 64 records of hot traffic at most, sooner
-// whenever the consumer catches up); a pass before the consumer sleeps, and the first after it
-// wakes, read everything.
+// over 256 records, well under a nanosecond each). The slice is read before the hot partitions,
+// so a full batch of hot records never starves it. A consumer that never catches up finds a
+// record on a cold partition once the slices come round to it (cold partitions x 256 records of
+// hot traffic at most); one that catches up, at its next idle passes. A pass before the
+// consumer sleeps, and the first after it wakes, read everything.
 #pragma once
 
 #include <algorithm>
