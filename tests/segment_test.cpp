@@ -142,7 +142,7 @@ std::size_t descriptors_under(const std::string& dir) {
     return n;
 }
 
-TEST_CASE("an idle partition holds no descriptor, a used one its segments' .log files alone",
+TEST_CASE("an idle partition holds no descriptor, a used one its active segment's .log alone",
           "[log]") {
     TempDir d("descriptors");
     config::TopicConfig one_segment = small_segments();
@@ -166,9 +166,13 @@ TEST_CASE("an idle partition holds no descriptor, a used one its segments' .log 
     }
     {
         log::PartitionLog l(d.path, small_segments(), false, sink());
-        fill(l, 3000, 3000, 7);  // rolls: one .log per segment open, never an index
+        fill(l, 3000, 3000, 7);  // rolls: closed segments let their descriptors go
         CHECK(l.segment_count() > 10);
-        CHECK(descriptors_under(d.path) == l.segment_count());
+        CHECK(descriptors_under(d.path) == 1);
+        for (std::int64_t o : {0, 2999, 3000, 4500})  // each read opens what it reads, for itself
+            CHECK(first_offset_in(l.read(o, 1), o) == o);
+        CHECK(l.offset_for_timestamp(1000 + 4000) == 4000);
+        CHECK(descriptors_under(d.path) == 1);
     }
     // Reopened: an empty log holds nothing open either, and a used one finds every offset.
     TempDir e("descriptors-idle");
@@ -178,6 +182,7 @@ TEST_CASE("an idle partition holds no descriptor, a used one its segments' .log 
     CHECK(fs::is_empty(e.path));
     CHECK(idle.log_end_offset() == 0);
     log::PartitionLog l(d.path, small_segments(), false, sink());
+    CHECK(descriptors_under(d.path) == 1);  // recovered: the active segment's alone
     CHECK(l.log_end_offset() == 6000);
     for (std::int64_t o : {0, 9, 1234, 2999, 3000, 5999})
         CHECK(first_offset_in(l.read(o, 1), o) == o);

@@ -72,6 +72,10 @@ void PartitionLog::recover(const std::vector<std::int64_t>& bases, bool verify,
     if (dropped != 0)
         sink_("WARN", "removed " + std::to_string(dropped) + " segment(s) of " + dir_ +
                           " after the truncation");
+    // Closed segments hold no descriptor (segment.hpp); the active one keeps its own.
+    for (auto it = segments_.begin(); it != segments_.end() && std::next(it) != segments_.end();
+         ++it)
+        it->second->let_go_of_descriptor();
 }
 
 void PartitionLog::log_recovered(const Segment& s, const RecoveryResult& r) {
@@ -309,7 +313,11 @@ void PartitionLog::sync_closed_segment() {
         const auto it = segments_.find(unsynced_closed_base_);
         if (it != segments_.end()) closed = it->second.get();
     }
-    if (closed != nullptr) closed->flush();  // outside the lock: only this thread deletes it
+    if (closed != nullptr) {
+        closed->flush();  // outside the lock: only this thread deletes it
+        std::lock_guard lock(mutex_);
+        closed->let_go_of_descriptor();  // reads open it for themselves from now on
+    }
     advance_recovery_point(unsynced_closed_end_);
     unsynced_closed_base_ = -1;
 }

@@ -303,6 +303,7 @@ bool Segment::header_sane(const char* header, std::uint64_t position) const noex
 }
 
 std::uint64_t Segment::position_of(std::int64_t offset) const {
+    const OpenForReading open(*this);
     const std::int64_t rel = offset - base_offset_;
     // The greatest entry whose (largest) offset is below the target: its batch ends before it.
     auto it =
@@ -327,6 +328,7 @@ std::uint64_t Segment::position_of(std::int64_t offset) const {
 }
 
 std::optional<std::int64_t> Segment::offset_for_timestamp(std::int64_t ts) const {
+    const OpenForReading open(*this);
     if (max_timestamp_ < ts) return std::nullopt;
     // Start from the last time entry below ts: every offset before it has a smaller timestamp.
     auto it = std::lower_bound(time_entries_.begin(), time_entries_.end(), ts,
@@ -365,6 +367,7 @@ std::optional<std::int64_t> Segment::first_at_or_after(const BatchView& b, std::
 }
 
 std::size_t Segment::whole_batches_bytes(std::uint64_t position, std::size_t max_bytes) const {
+    const OpenForReading open(*this);
     std::uint64_t pos = position;
     char header[batch_header_bytes];
     while (pos < size_) {
@@ -381,6 +384,7 @@ std::size_t Segment::whole_batches_bytes(std::uint64_t position, std::size_t max
 }
 
 std::string Segment::read(std::uint64_t position, std::size_t max_bytes) const {
+    const OpenForReading open(*this);
     std::string out(whole_batches_bytes(position, max_bytes), '\0');
     out.resize(log_.read_at(position, out.data(), out.size()));
     return out;
@@ -457,6 +461,7 @@ const CorruptRegion* Segment::region_holding(std::int64_t offset) const noexcept
 // CRC is then checked too.
 std::optional<CorruptRegion> Segment::check_batch_for(std::int64_t offset) {
     if (size_ == 0) return std::nullopt;  // no batch, and maybe no descriptor yet
+    const OpenForReading open(*this);
     Mapped m(log_.fd(), size_);
     std::uint64_t pos = 0;
     std::int64_t expected = base_offset_;

@@ -4,10 +4,11 @@
 // re-reads the batches, checks their CRCs and cuts a torn tail.
 //
 // Files and descriptors: a partition's first segment has no file until its first append (an idle
-// partition is an empty directory, and holds no descriptor). A segment holds its .log open once it
-// has records, and never its indexes: their entries live in memory and reach the files at each
-// sync, at the roll and at a clean stop; after an unclean stop recovery rebuilds them from the
-// .log.
+// partition is an empty directory, and holds no descriptor). The active segment holds its .log
+// open once it has records; a closed one lets it go once synced, and each read of it opens the
+// file for that read alone; no segment holds its indexes open. So a partition in use costs one
+// descriptor, however many segments it has. Index entries live in memory and reach their files
+// at each sync, at the roll and at a clean stop; after an unclean stop recovery rebuilds them.
 //
 // Damage that is not a torn tail (a bad batch below the recovery point: bytes that had reached
 // the disk) is stepped over, never cut: the segment remembers it as a corrupt region (its bytes
@@ -89,6 +90,9 @@ class Segment {
     void seal();
     // Deletes the three files.
     void remove();
+    // A closed, synced segment gives its .log's descriptor back: reads open the file for
+    // themselves from now on. Under the log's lock, as every read is.
+    void let_go_of_descriptor() noexcept { log_.close(); }
 
     // File position of the batch that holds `offset` (or the first batch after it), found
     // through the offset index and then batch headers; size_bytes() if none. Steps over corrupt
@@ -118,6 +122,26 @@ class Segment {
     void extend_to(std::int64_t offset);
 
   private:
+    // For the length of a read (under the log's lock): the .log of a segment that let its
+    // descriptor go, opened and closed again. A no-op while the segment holds it (and while it
+    // has no records: the appending thread may be opening it then, outside the lock).
+    class OpenForReading {
+      public:
+        explicit OpenForReading(const Segment& s)
+            : file_(s.log_), opened_(s.size_ > 0 && !s.log_.is_open()) {
+            if (opened_) file_.open(false);
+        }
+        ~OpenForReading() {
+            if (opened_) file_.close();
+        }
+        OpenForReading(const OpenForReading&) = delete;
+        OpenForReading& operator=(const OpenForReading&) = delete;
+
+      private:
+        File& file_;
+        bool opened_;
+    };
+
     Segment(const std::string& dir, std::int64_t base_offset, bool open_log);
     void add_index_entries(std::int64_t last_offset, std::uint64_t position);
     void add_time_entry();
@@ -164,7 +188,9 @@ class Segment {
     std::int64_t max_timestamp_ = -1;
     std::int64_t offset_of_max_timestamp_ = -1;
     std::int64_t first_timestamp_ = -1;
-    File log_;  // opened at the first append, or at open() if the file holds records
+    // Opened at the first append, or at open() if the file holds records; mutable for
+    // OpenForReading (reads are const).
+    mutable File log_;
     std::size_t index_entries_on_file_ = 0;
     std::size_t time_entries_on_file_ = 0;
     bool indexes_unsynced_ = false;  // entries written since the last sync
