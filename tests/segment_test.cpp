@@ -5,8 +5,10 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include "log_damage.hpp"
 #include "temp_dir.hpp"
 
@@ -225,6 +227,39 @@ TEST_CASE(
     CHECK(l.log_end_offset() == 3010);
     for (std::int64_t o : {0, 9, 10, 1234, 3009})
         CHECK(first_offset_in(l.read(o, 1), o) == o);
+}
+
+TEST_CASE("a log whose index files cannot be rewritten at recovery (a full disk) still opens",
+          "[log]") {
+    TempDir d("full-at-recovery");
+    {
+        log::PartitionLog l(d.path, small_segments(), false, sink());
+        fill(l, 0, 3000, 7);
+    }
+    // Index writes fail (EFBIG past a 16-byte file size limit, as ENOSPC would) while recovery
+    // rebuilds them after an unclean stop.
+    ::signal(SIGXFSZ, SIG_IGN);
+    rlimit old{};
+    REQUIRE(::getrlimit(RLIMIT_FSIZE, &old) == 0);
+    rlimit tiny = old;
+    tiny.rlim_cur = 16;
+    REQUIRE(::setrlimit(RLIMIT_FSIZE, &tiny) == 0);
+    std::optional<log::PartitionLog> l;
+    try {
+        l.emplace(d.path, small_segments(), true, sink());
+    } catch (...) {
+        REQUIRE(::setrlimit(RLIMIT_FSIZE, &old) == 0);
+        throw;
+    }
+    REQUIRE(::setrlimit(RLIMIT_FSIZE, &old) == 0);
+    CHECK(l->log_end_offset() == 3000);
+    for (std::int64_t o : {0, 7, 1234, 2999})
+        CHECK(first_offset_in(l->read(o, 1), o) == o);
+    CHECK_FALSE(fs::exists(d.path + "/00000000000000000000.index"));  // no stale index left
+    l.reset();
+    log::PartitionLog again(d.path, small_segments(), false, sink());  // rebuilt when trusted next
+    CHECK(again.log_end_offset() == 3000);
+    CHECK(first_offset_in(again.read(1234, 1), 1234) == 1234);
 }
 
 // Each offset of [from, to) read back alone: true if it is there with its record.

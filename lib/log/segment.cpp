@@ -178,11 +178,20 @@ bool Segment::load_indexes() {
     return true;
 }
 
+// Recovery's rewrite of both index files. One that cannot be written (a full disk at a restart)
+// must not stop the log from opening: the files go instead (an unlink needs no space), so that no
+// stale index is ever trusted, and the entries in memory are written whole at the next try.
 void Segment::write_indexes() {
     index_entries_on_file_ = time_entries_on_file_ = 0;
-    truncate_if_there(index_path());
-    truncate_if_there(time_index_path());
-    write_index_tails(false);
+    try {
+        truncate_if_there(index_path());
+        truncate_if_there(time_index_path());
+        write_index_tails(false);
+    } catch (const Error&) {
+        ::unlink(index_path().c_str());
+        ::unlink(time_index_path().c_str());
+        index_entries_on_file_ = time_entries_on_file_ = 0;
+    }
 }
 
 // The entries added since the last write, appended to their files (opened for this alone).
