@@ -262,6 +262,27 @@ TEST_CASE("a log whose index files cannot be rewritten at recovery (a full disk)
     CHECK(first_offset_in(again.read(1234, 1), 1234) == 1234);
 }
 
+TEST_CASE("a log whose closed segments retention took reopens at its end, never at offset 0",
+          "[log]") {
+    TempDir d("retention-reopen");
+    config::TopicConfig c = small_segments();
+    c.retention_ms = 1000;
+    {
+        log::PartitionLog l(d.path, c, false, sink());
+        fill(l, 0, 2000, 10);
+        (void)l.apply_retention(1'000'000);
+        REQUIRE(l.segment_count() == 1);
+    }
+    for (const bool after_crash : {true, false}) {  // recovery that verifies, and a clean one
+        log::PartitionLog l(d.path, c, after_crash, sink());
+        CHECK(l.log_end_offset() == 2000);
+        CHECK(l.log_start_offset() > 0);
+    }
+    log::PartitionLog l(d.path, c, false, sink());
+    fill(l, 2000, 10, 10);
+    CHECK(first_offset_in(l.read(2005, 1), 2005) == 2005);
+}
+
 // Each offset of [from, to) read back alone: true if it is there with its record.
 bool readable(const log::PartitionLog& l, std::int64_t o) {
     try {
