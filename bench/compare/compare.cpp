@@ -2,6 +2,7 @@
 // on the same two pinned cores and the same payloads. Round-trip latency from a histogram of
 // every sample after a warm-up, and one-way stream throughput.
 //   kbus_compare [--quick] [--json FILE] [--plot DIR] [--payloads 8,64,...] [--kbusd PATH]
+//                [--aeron-dir DIR]
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -14,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "aeron_peer.hpp"
 #include "boost_mq_peer.hpp"
 #include "daemon_fixture.hpp"
 #include "iceoryx_peer.hpp"
@@ -37,6 +39,7 @@ struct Settings {
     std::string plot;
     std::vector<std::size_t> payloads{8, 64, 1024, 65536, 1048576};
     std::string kbusd = KBUSD_PATH;
+    std::string aeron_dir;             // empty: KBUS_AERON_DIR, else Aeron is skipped
     std::vector<std::string> systems;  // empty: all
     int runs = 0;                      // 0: 1 with --quick, else 3
     double samples_scale = 1.0;        // scales every sample count (tests use a small one)
@@ -76,8 +79,8 @@ std::pair<int, int> choose_cpus() {
 // The peers that can run here, in table order; each skipped one is announced with its reason.
 std::vector<std::unique_ptr<Peer>> make_peers(const std::string& dir,
                                               const std::optional<DaemonFixture>& daemon,
-                                              const std::string& daemon_error,
-                                              const std::vector<std::string>& only) {
+                                              const std::string& daemon_error, const Settings& s) {
+    const std::vector<std::string>& only = s.systems;
     std::vector<std::unique_ptr<Peer>> all;
     std::vector<std::pair<std::string, std::string>> skipped;
     all.push_back(std::make_unique<RawCacheLinePeer>());
@@ -98,6 +101,10 @@ std::vector<std::unique_ptr<Peer>> make_peers(const std::string& dir,
                          "kbus_compare was built without iceoryx (apt install "
                          "libiceoryx-posh-dev iceoryx, then rebuild)");
 #endif
+    // Optional: Aeron is not in Debian. Both lines share one media driver.
+    const auto aeron = std::make_shared<AeronDriver>(s.aeron_dir, dir);
+    all.push_back(std::make_unique<AeronPeer>(aeron, false));
+    all.push_back(std::make_unique<AeronPeer>(aeron, true));
     if (daemon) {
         const auto bus = daemon->options();
         all.push_back(
@@ -214,6 +221,9 @@ int main(int argc, char** argv) {
     app.add_option("--plot", s.plot, "write PNG charts (gnuplot) into DIR");
     app.add_option("--payloads", s.payloads, "payload sizes in bytes")->delimiter(',');
     app.add_option("--kbusd", s.kbusd, "the kbusd to start for the kbus runs");
+    app.add_option("--aeron-dir", s.aeron_dir,
+                   "an Aeron build or install (aeronmd, libaeron.so) to measure beside kbus "
+                   "(default: $KBUS_AERON_DIR; skipped without)");
     app.add_option("--runs", s.runs,
                    "repeat the whole comparison N times (default 1 with --quick, else 3)");
     app.add_option("--samples-scale", s.samples_scale, "scale every sample count by this factor");
@@ -236,7 +246,7 @@ int main(int argc, char** argv) {
         } catch (const std::exception& e) {
             daemon_error = std::string("could not start kbusd (") + s.kbusd + "): " + e.what();
         }
-        auto peers = make_peers(dir, daemon, daemon_error, s.systems);
+        auto peers = make_peers(dir, daemon, daemon_error, s);
         print_header(s.quick);
         const std::vector<Row> rows = measure(peers, s);
         print_checks(rows);

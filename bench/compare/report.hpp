@@ -96,6 +96,10 @@ inline void check(const char* what, std::optional<double> value, std::optional<d
                 readable(l, unit).c_str());
 }
 
+inline bool has_latency(const Row* r) {
+    return r != nullptr && r->latency.has_value();
+}
+
 inline std::optional<double> times(std::optional<double> v, double k) {
     if (!v) return std::nullopt;
     return *v * k;
@@ -146,9 +150,25 @@ inline void print_checks(const std::vector<Row>& rows) {
                     r->system.c_str(), 100.0 * *r->msgs_per_s / *raw->msgs_per_s,
                     detail::readable(*raw->msgs_per_s, " msgs/s").c_str());
     }
+    // Aeron, when measured (--aeron-dir): the peer low-latency users weigh kbus against.
+    const Row* aeron = detail::find(rows, "aeron ipc", 64);
+    const Row* aeron_x = detail::find(rows, "aeron exclusive", 64);
+    if (detail::has_latency(k) && detail::has_latency(aeron))
+        check("64 B busy-poll p99.9 vs aeron ipc's", double(k->latency->percentile(99.9)),
+              double(aeron->latency->percentile(99.9)), true, " ns");
+    if (aeron && aeron->msgs_per_s)
+        check("64 B stream record by record vs aeron ipc (concurrent publication)", rate,
+              aeron->msgs_per_s, false, " msgs/s");
+    if (aeron_x && aeron_x->msgs_per_s) {
+        check("64 B stream, exclusive producer, vs aeron exclusive", x ? x->msgs_per_s : rate,
+              aeron_x->msgs_per_s, false, " msgs/s");
+        const Row* xb = detail::find(rows, "kbus exclusive send_batch 64", 64);
+        check("64 B stream in runs of 64 (exclusive send_batch) vs 2x aeron exclusive",
+              xb ? xb->msgs_per_s : not_measured, times(aeron_x->msgs_per_s, 2), false, " msgs/s");
+    }
     for (const Row& r : rows)
         if (r.payload == 64 && r.msgs_per_s && r.system.rfind("kbus", 0) != 0 &&
-            r.system.rfind("raw", 0) != 0) {
+            r.system.rfind("raw", 0) != 0 && r.system.rfind("aeron", 0) != 0) {
             const std::string what = "64 B stream vs 5x " + r.system;
             check(what.c_str(), rate, *r.msgs_per_s * 5, false, " msgs/s");
         }
