@@ -4,6 +4,7 @@
 //   round_trip/mode/payload    two processes on two cores ping-ponging over two topics: p50,
 //                              p99, p99.9, p99.99 and max from a histogram of every sample
 //   stream/P/C/spill/batch     P producer processes -> one partition -> C consumer processes
+//   stream_blocking/P/C/...   the same with blocking consumers (spin 50 us, then sleep)
 //                              (each reads everything, a byte of every value), 64 B records,
 //                              spill to disk on or off, sent one by one or in runs of 64
 // Run by hand: build/bench/kbus_bench_bus [--benchmark_filter=...] [--benchmark_format=json]
@@ -192,12 +193,12 @@ struct StreamShared {
 }
 
 [[noreturn]] void stream_consumer(const DaemonFixture& d, StreamShared& s, std::int64_t total,
-                                  int cpu) {
+                                  int cpu, kbus::WaitMode wait) {
     int code = 0;
     try {
         if (cpu >= 0) kbus::bench::pin_this_thread(cpu);
         kbus::Client c(d.options());
-        kbus::Consumer con(c, {.wait = kbus::WaitMode::busy_poll, .max_poll_records = 4096});
+        kbus::Consumer con(c, {.wait = wait, .max_poll_records = 4096});
         con.assign("s", 0, kbus::OffsetSpec::end());
         s.ready.fetch_add(1, std::memory_order_acq_rel);
         std::uint64_t sum = 0;
@@ -220,7 +221,7 @@ std::int64_t stream_records() {
     return n != nullptr ? std::strtoll(n, nullptr, 10) : 10'000'000;
 }
 
-void stream(benchmark::State& state) {
+void stream_with(benchmark::State& state, kbus::WaitMode wait) {
     const int producers = int(state.range(0)), consumers = int(state.range(1));
     const bool spill = state.range(2) != 0;
     const auto batch = std::size_t(state.range(3));
@@ -238,7 +239,7 @@ void stream(benchmark::State& state) {
         std::vector<pid_t> consumer_pids, producer_pids;
         for (int i = 0; i < consumers; ++i)
             if (const pid_t pid = ::fork(); pid == 0)
-                stream_consumer(daemon, *s, each * producers, pinned ? 0 : -1);
+                stream_consumer(daemon, *s, each * producers, pinned ? 0 : -1, wait);
             else
                 consumer_pids.push_back(pid);
         for (int i = 0; i < producers; ++i)
@@ -270,6 +271,15 @@ void stream(benchmark::State& state) {
     state.SetItemsProcessed(state.iterations() * each * producers);
 }
 
+// Consumers that busy-poll (each takes a core while it waits), and consumers that block (spin
+// 50 us, then sleep until a commit wakes them), which share two cores with the producer.
+void stream(benchmark::State& state) {
+    stream_with(state, kbus::WaitMode::busy_poll);
+}
+void stream_blocking(benchmark::State& state) {
+    stream_with(state, kbus::WaitMode::blocking);
+}
+
 class BusReporter : public kbus::bench::MedianReporter {
   public:
     void Finalize() override {
@@ -292,6 +302,12 @@ class BusReporter : public kbus::bench::MedianReporter {
                         std::printf("  %-50s %6.2f M rec/s  (%.2fx of 1->1 ring-only)\n", b.c_str(),
                                     r / 1e6, one > 0 ? r / one : 0.0);
                 }
+        for (const char* shape : {"producers:1/consumers:1", "producers:1/consumers:4"}) {
+            const std::string b = std::string("stream_blocking/") + shape + "/spill:0/batch:1";
+            if (const double r = median(b, "items_per_second"); r > 0)
+                std::printf("  %-50s %6.2f M rec/s  (%.2fx of 1->1 ring-only)\n", b.c_str(),
+                            r / 1e6, one > 0 ? r / one : 0.0);
+        }
     }
 };
 
@@ -319,6 +335,14 @@ BENCHMARK(stream)
     ->Args({4, 1, 1, 1})
     ->Args({1, 4, 1, 1})
     ->Args({1, 1, 1, 64})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1);
+
+BENCHMARK(stream_blocking)
+    ->ArgNames({"producers", "consumers", "spill", "batch"})
+    ->Args({1, 1, 0, 1})
+    ->Args({1, 4, 0, 1})
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond)
     ->Iterations(1);

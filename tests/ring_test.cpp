@@ -1,6 +1,8 @@
 // The partition ring on its own, in one process: the test plays the daemon (it moves the
 // producer limit) so each invariant can be driven exactly.
+#include <atomic>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -8,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "kbus/detail/futex.hpp"
 #include "kbus/header_block.hpp"
 #include "kbus/message.hpp"
 #include "kbus/ring_reader.hpp"
@@ -347,4 +350,51 @@ TEST_CASE(
     CHECK(bell.seq.load() == rung + 1);
     CHECK(l.blocked_producers.load() == 0);
     CHECK(w.try_claim(plan.layout, c) == ClaimStatus::claimed);
+}
+
+TEST_CASE("a sleeping consumer's announcement costs one wake, however many commits follow it",
+          "[ring]") {
+    TestRing t(64 * 1024);
+    t.release_up_to(0);
+    RingWriter w(t.ref);
+    WakeLine& wake = t.ref.header().wake;
+    wake.blocking_readers.store(1);  // a blocking consumer is assigned: commits look for sleepers
+
+    for (int i = 0; i < 5; ++i)
+        write_value(w, "nobody asleep");
+    CHECK(wake.wake_seq.load() == 0);  // no announcement: no wake, no system call
+
+    wake.wake_wanted.store(1);  // a consumer announces itself and sleeps on wake_seq == 0
+    for (int i = 0; i < 50; ++i)
+        write_value(w, "a burst");
+    CHECK(wake.wake_seq.load() == 1);  // the first commit woke it; the other 49 did not
+    CHECK(wake.wake_wanted.load() == 0);
+
+    wake.wake_wanted.store(1);  // it sleeps again: the next commit wakes it again
+    write_value(w, "one more");
+    CHECK(wake.wake_seq.load() == 2);
+}
+
+TEST_CASE("a consumer asleep on the wake word is woken by the next commit", "[ring]") {
+    TestRing t(64 * 1024);
+    t.release_up_to(0);
+    RingWriter w(t.ref);
+    WakeLine& wake = t.ref.header().wake;
+    wake.blocking_readers.store(1);
+    std::atomic<int> woken{0};
+    for (int round = 0; round < 20; ++round) {
+        const std::uint32_t seen = wake.wake_seq.load();
+        wake.wake_wanted.store(1);  // announced before it sleeps, as Consumer does
+        std::thread sleeper([&] {
+            // A commit made before the wait changes the word, so the wait returns at once.
+            const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+            while (wake.wake_seq.load() == seen && std::chrono::steady_clock::now() < until)
+                kbus::detail::futex_wait(&wake.wake_seq, seen, std::chrono::seconds(1));
+            if (wake.wake_seq.load() != seen) woken.fetch_add(1);
+        });
+        std::this_thread::sleep_for(std::chrono::milliseconds(round % 2));  // asleep, or not yet
+        write_value(w, "wake up");
+        sleeper.join();
+    }
+    CHECK(woken.load() == 20);  // every sleeper got up, none slept through its commit
 }

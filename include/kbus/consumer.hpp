@@ -313,7 +313,10 @@ class Consumer final : private MemberHost {
             waits[i] = {w.wake_seq.load(std::memory_order_acquire),
                         reinterpret_cast<std::uint64_t>(&w.wake_seq), 2 /* FUTEX2_SIZE_U32 */, 0};
             // Seq_cst, with the fence below: the announcement is ordered before the re-check.
+            // Stored even if already set: a producer's exchange must see this store (a later
+            // one in its order), which a load of another sleeper's 1 would not promise.
             w.sleepers.fetch_add(1, std::memory_order_seq_cst);
+            w.wake_wanted.store(1, std::memory_order_seq_cst);
         }
         // Seq_cst: our sleeper announcement is ordered before the re-check (store-load), pairing
         // with the producer's fence between its commit and its sleepers check (it fences while

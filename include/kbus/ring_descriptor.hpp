@@ -19,7 +19,7 @@ namespace kbus::ring {
 
 inline constexpr std::size_t cache_line_bytes = 64;
 inline constexpr std::uint64_t ring_magic = 0x4e49525f5355424bULL;  ///< "KBUS_RIN"
-inline constexpr std::uint32_t ring_layout_version = 4;
+inline constexpr std::uint32_t ring_layout_version = 5;
 inline constexpr std::uint32_t reader_slot_count = 64;
 inline constexpr std::uint32_t group_commit_slot_count = 16;  ///< groups committing here by CAS
 inline constexpr std::uint32_t aborted_range_count = 16;      ///< the abort log's memory
@@ -92,14 +92,17 @@ struct alignas(cache_line_bytes) SpillLine {
 };
 static_assert(sizeof(SpillLine) == cache_line_bytes);
 
-/// Consumers that sleep in blocking mode wait on wake_seq; a producer bumps it after a commit,
-/// only when sleepers is non-zero (no system call otherwise). While blocking_readers is non-zero
-/// producers fence each commit before they look at sleepers (a consumer announcing itself must
-/// not miss a commit still in a store buffer); without one, commits take no fence at all.
+/// Consumers that sleep in blocking mode wait on wake_seq. Each sets wake_wanted before it sleeps;
+/// the first commit to find it set takes it (exchange to 0), bumps wake_seq and wakes every
+/// sleeper: one system call per sleep, not one per commit while sleepers are still waking up.
+/// While blocking_readers is non-zero producers fence each commit before they look at
+/// wake_wanted (a consumer announcing itself must not miss a commit still in a store buffer);
+/// without one, commits take no fence at all.
 struct alignas(cache_line_bytes) WakeLine {
     std::atomic<std::uint32_t> wake_seq;
-    std::atomic<std::uint32_t> sleepers;
+    std::atomic<std::uint32_t> sleepers;          ///< consumers asleep here now (for stats, tests)
     std::atomic<std::uint32_t> blocking_readers;  ///< consumers assigned here that may sleep
+    std::atomic<std::uint32_t> wake_wanted;       ///< 1: a consumer sleeps on wake_seq's value
 };
 static_assert(sizeof(WakeLine) == cache_line_bytes);
 

@@ -200,10 +200,14 @@ class RingWriter {
         l.blocked_producers.fetch_sub(1, std::memory_order_relaxed);
     }
 
+    /// One wake per sleep: the commit that takes wake_wanted makes the system call; the commits
+    /// after it, while the woken consumers are still getting a core, find it clear and go on.
     void wake_sleepers() noexcept {
         WakeLine& w = ring_.header().wake;
-        // Relaxed: after_publish's fence orders it after the commits.
-        if (w.sleepers.load(std::memory_order_relaxed) != 0) {
+        // Relaxed: after_publish's fence orders the look after the commits; acq_rel on the take,
+        // so that exactly one producer wakes for each announcement.
+        if (w.wake_wanted.load(std::memory_order_relaxed) != 0 &&
+            w.wake_wanted.exchange(0, std::memory_order_acq_rel) != 0) {
             w.wake_seq.fetch_add(1, std::memory_order_release);
             detail::futex_wake_all(&w.wake_seq);
         }
