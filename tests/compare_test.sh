@@ -59,4 +59,39 @@ if command -v iox-roudi >/dev/null && ! pgrep -x iox-roudi >/dev/null; then
     kill -TERM $roudi
     wait $roudi 2>/dev/null || true
 fi
+# Aeron (not in Debian) is optional: without a build it is skipped with a line saying how to get
+# one; a directory without aeronmd and libaeron.so is named; one with a library that is not
+# Aeron's is refused with the loader's reason. Never a failed run.
+env -u KBUS_AERON_DIR "$COMPARE" "${tiny[@]}" --payloads 64 --systems "aeron,unix" >"$dir/out" 2>&1 ||
+    fail "kbus_compare without Aeron failed"
+grep -q "skipped aeron ipc: no Aeron given (--aeron-dir DIR or KBUS_AERON_DIR" "$dir/out" ||
+    fail "no line for the missing Aeron"
+grep -q "skipped aeron exclusive: no Aeron given" "$dir/out" || fail "no line for aeron exclusive"
+grep -q "^unix socket  *64 " "$dir/out" || fail "the rest did not run without Aeron"
+mkdir -p "$dir/fake-aeron/bin" "$dir/fake-aeron/lib"
+KBUS_AERON_DIR="$dir/fake-aeron" "$COMPARE" "${tiny[@]}" --payloads 64 --systems "aeron" \
+    >"$dir/out" 2>&1 || fail "kbus_compare with an empty Aeron dir failed"
+grep -q "skipped aeron ipc: no aeronmd or libaeron.so under $dir/fake-aeron" "$dir/out" ||
+    fail "no line for an Aeron dir without Aeron"
+printf '#!/bin/sh\nexit 1\n' >"$dir/fake-aeron/bin/aeronmd"
+chmod +x "$dir/fake-aeron/bin/aeronmd"
+echo "not a library" >"$dir/fake-aeron/lib/libaeron.so"
+"$COMPARE" "${tiny[@]}" --payloads 64 --systems "aeron" --aeron-dir "$dir/fake-aeron" \
+    >"$dir/out" 2>&1 || fail "kbus_compare with a bad libaeron.so failed"
+grep -q "skipped aeron ipc: dlopen: " "$dir/out" || fail "no line for a libaeron.so that is not one"
+grep -q "failed:" "$dir/out" && fail "a run failed"
+
+# A real Aeron, where the machine has one (KBUS_AERON_DIR; CI has none): both lines measured, and
+# its driver stopped with its directory removed.
+if [ -n "${KBUS_AERON_DIR:-}" ]; then
+    "$COMPARE" "${tiny[@]}" --payloads 64,65536 --systems "aeron" >"$dir/out" 2>&1 ||
+        fail "kbus_compare with Aeron failed"
+    grep -q "^aeron ipc  *64  *[0-9]" "$dir/out" || fail "no 64 B row for aeron ipc"
+    grep -q "^aeron ipc  *65536  *[0-9]" "$dir/out" || fail "no 64 KiB row (fragmented) for aeron"
+    grep -q "^aeron exclusive  *64 .* [0-9][0-9]*\.[0-9]$" "$dir/out" ||
+        fail "no 64 B stream for aeron exclusive"
+    grep -q "failed:" "$dir/out" && fail "an Aeron run failed"
+    pgrep -f "aeron.dir=/tmp/kbus-compare-" >/dev/null && fail "aeronmd was left running"
+fi
+
 echo "compare_test: ok"
