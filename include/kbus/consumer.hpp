@@ -255,11 +255,13 @@ class Consumer final : private MemberHost {
     /// Drives the group, gathers, and waits until records come or the timeout passes: spinning,
     /// or (WaitMode::blocking, after spin_before_sleep) asleep until a producer commits.
     ///
-    /// A spinning round reads the clock once per `rounds_per_clock_read`: a read costs ~30 ns in
-    /// a VM (kvm-clock), as much as the gather itself, and a consumer caught up with a stream
-    /// spins a round or two for every record. Outside a group the first read waits for as many
-    /// rounds too, so a poll that finds its record a few rounds in never reads the clock; the
-    /// timeout then starts those rounds late (a few microseconds at most).
+    /// Where a round is cheap (a spinning wait over at most `cheap_round_sources` partitions), the
+    /// clock is read once per `rounds_per_clock_read` rounds: a read costs ~30 ns in a VM
+    /// (kvm-clock), as much as such a round's gather, and a consumer caught up with a stream spins
+    /// a round or two for every record. Outside a group the first read waits for as many rounds
+    /// too, so a poll that finds its record a few rounds in never reads the clock; its timeout
+    /// then starts a microsecond or so late. Wider assignments read the clock every round, from
+    /// the start, as their gathers cost more than the read.
     void wait_for_records(std::chrono::nanoseconds timeout) {
         const auto budget = static_cast<std::uint64_t>(timeout.count() < 0 ? 0 : timeout.count());
         if (budget == 0) {  // one more look, no clock, no wait
@@ -269,13 +271,16 @@ class Consumer final : private MemberHost {
         const auto spin = static_cast<std::uint64_t>(
             std::chrono::duration_cast<std::chrono::nanoseconds>(options_.spin_before_sleep)
                 .count());
-        std::uint64_t start = member_.active() ? detail::monotonic_ns() : 0;  // 0: not read yet
+        const bool cheap_rounds = (options_.wait == WaitMode::busy_poll || spin > 0) &&
+                                  sources_.size() <= cheap_round_sources;
+        const std::uint64_t per_read = cheap_rounds ? rounds_per_clock_read : 1;
+        std::uint64_t start =
+            cheap_rounds && !member_.active() ? 0 : detail::monotonic_ns();  // 0: not read yet
         for (std::uint64_t now = start, round = 1;; ++round) {
             const bool reading = !member_.active() || member_.drive(now);
             if (reading) gather();
             if (!batch_.empty()) return;
-            if (reading && round % rounds_per_clock_read != 0 &&
-                (options_.wait == WaitMode::busy_poll || spin > 0)) {
+            if (reading && round % per_read != 0) {
                 detail::cpu_relax();
                 continue;
             }
@@ -295,6 +300,7 @@ class Consumer final : private MemberHost {
         }
     }
     static constexpr std::uint64_t rounds_per_clock_read = 16;
+    static constexpr std::size_t cheap_round_sources = 8;
 
     /// Announces itself as a sleeper on the assigned rings (at most 128 of them, the ones that
     /// gave records most recently: detail::choose_wait_set), re-checks, then sleeps until a
