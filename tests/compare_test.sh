@@ -59,6 +59,22 @@ if command -v iox-roudi >/dev/null && ! pgrep -x iox-roudi >/dev/null; then
     kill -TERM $roudi
     wait $roudi 2>/dev/null || true
 fi
+# Stopped with SIGTERM (as `timeout` or a service manager stops it) mid-run: the run under way is
+# cut short, and kbus_compare stops its kbusd and removes its scratch files on the way out.
+"$COMPARE" --quick --samples-scale 2 --payloads 64,65536 --systems "unix,kbus busy" \
+    >"$dir/out" 2>&1 &
+pid=$!
+for _ in $(seq 200); do grep -q "^unix socket " "$dir/out" && break; sleep 0.05; done
+kill -TERM "$pid"
+status=0
+wait "$pid" || status=$?
+[ "$status" -eq 130 ] || fail "kbus_compare stopped by SIGTERM exited $status, not 130"
+grep -q "interrupted: stopping what kbus_compare started" "$dir/out" || fail "no line for the stop"
+sleep 0.5
+pgrep -f "kbusd --bus t$pid-compare" >/dev/null && fail "its kbusd was left running"
+[ ! -e "/tmp/kbus-compare-$pid" ] || fail "its scratch dir was left behind"
+[ ! -e "/tmp/kbus-test-t$pid-compare" ] || fail "its kbusd's dir was left behind"
+
 # Aeron (not in Debian) is optional: without a build it is skipped with a line saying how to get
 # one; a directory without aeronmd and libaeron.so is named; one with a library that is not
 # Aeron's is refused with the loader's reason. Never a failed run.

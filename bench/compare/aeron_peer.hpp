@@ -3,16 +3,18 @@
 // `aeronmd` in bin/ or binaries/ and the C client `libaeron.so` in lib/). Aeron is not in
 // Debian: without it the peer is skipped with a line saying how to get it.
 //
-// kbus_compare starts its own aeronmd (shared threading mode: one driver thread, which on two
+// kbus_compare runs its own aeronmd (shared threading mode: one driver thread, which on two
 // cores has to share them with the two pinned processes, as kbusd does), each run on fresh stream
-// ids, and stops it at the end. Each side uses Aeron as its samples do: a client with its own
-// conductor thread, publications that offer (streams: every byte copied in) or try_claim and
-// commit (latency runs, 8 bytes written in place, as kbus's claim/commit), and a subscription
-// busy-polled through a fragment assembler (messages over the MTU arrive in fragments). The
-// term is 4 MiB, kbus's default ring, or larger where a message needs it (at most an eighth).
+// ids, during Aeron's runs only (AeronDriver). Each side uses Aeron as its samples do: a client
+// with its own conductor thread, publications that offer (streams: every byte copied in) or
+// try_claim and commit (latency runs, 8 bytes written in place, as kbus's claim/commit), and a
+// subscription busy-polled through a fragment assembler (messages over the MTU arrive in
+// fragments). The term is 4 MiB, kbus's default ring, or larger where a message needs it (at most
+// an eighth).
 #pragma once
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,104 +35,42 @@
 
 namespace kbus::compare {
 
-// One aeronmd for every Aeron peer of a kbus_compare run, started at the first one's check.
+// The Aeron install and its media driver, shared by both Aeron peers. The driver runs only
+// during Aeron's own runs (started by each run's prepare, stopped by its finish): an idle aeronmd
+// still wakes about 900 times a second, which would show in every other system's tail. Its
+// directory is in /dev/shm, Aeron's default on Linux, and it dies with kbus_compare
+// (PR_SET_PDEATHSIG) if kbus_compare is killed.
 class AeronDriver {
   public:
     AeronDriver(std::string install, std::string scratch)
-        : install_(std::move(install)), scratch_(std::move(scratch)) {
+        : install_(std::move(install)),
+          dir_("/dev/shm/" + std::filesystem::path(scratch).filename().string() + "-aeron"),
+          log_(std::move(scratch) + "/aeronmd.log") {
         if (install_.empty())
             if (const char* env = std::getenv("KBUS_AERON_DIR")) install_ = env;
     }
-    ~AeronDriver() { stop_driver(); }
+    ~AeronDriver() { stop(); }
     AeronDriver(const AeronDriver&) = delete;
     AeronDriver& operator=(const AeronDriver&) = delete;
 
-    // Empty once the driver runs and the client library is loaded; else why not (said once,
-    // the same for every peer).
+    // Empty if Aeron can be measured here (its library loads and its driver starts and takes a
+    // client, then stops again); else why not. Found out once, the same for every peer.
     [[nodiscard]] const std::string& unavailable_reason() {
         if (!checked_) {
             checked_ = true;
-            reason_ = start();
+            reason_ = check();
         }
         return reason_;
     }
-    [[nodiscard]] const aeron_c::Library& library() const { return library_; }
-    [[nodiscard]] std::string dir() const { return scratch_ + "/aeron"; }
-
-  private:
-    std::string start() {
-        if (install_.empty())
-            return "no Aeron given (--aeron-dir DIR or KBUS_AERON_DIR: a build or install of "
-                   "real-logic/aeron's C driver and client; Aeron is not in Debian)";
-        const std::string driver = find({"bin/aeronmd", "binaries/aeronmd", "aeronmd"});
-        const std::string library = find({"lib/libaeron.so", "libaeron.so"});
-        if (driver.empty() || library.empty())
-            return "no aeronmd or libaeron.so under " + install_ +
-                   " (looked in bin/, binaries/ and lib/)";
-        try {
-            library_ = aeron_c::Library::load(library);
-        } catch (const std::exception& e) {
-            return e.what();
-        }
-        return start_driver(driver);
+    // For a run: the driver, started if it is not running. Throws if it cannot start.
+    void start() {
+        if (driver_ > 0) return;
+        if (std::string why = start_driver(); !why.empty()) throw std::runtime_error(why);
     }
-
-    [[nodiscard]] std::string find(std::initializer_list<const char*> candidates) const {
-        for (const char* c : candidates)
-            if (std::filesystem::exists(std::filesystem::path(install_) / c))
-                return (std::filesystem::path(install_) / c).string();
-        return {};
-    }
-    // Starts aeronmd on a directory of its own, and waits until a client can connect to it.
-    std::string start_driver(const std::string& driver) {
-        const std::string log = scratch_ + "/aeronmd.log";
-        const std::vector<std::string> args{
-            driver,
-            "-Daeron.dir=" + dir(),
-            "-Daeron.dir.delete.on.start=true",
-            "-Daeron.dir.delete.on.shutdown=true",
-            "-Daeron.threading.mode=SHARED",
-        };
-        driver_ = ::fork();
-        if (driver_ == 0) {
-            std::freopen(log.c_str(), "w", stdout);
-            std::freopen(log.c_str(), "a", stderr);
-            std::vector<char*> argv;
-            for (const auto& a : args)
-                argv.push_back(const_cast<char*>(a.c_str()));
-            argv.push_back(nullptr);
-            ::execv(driver.c_str(), argv.data());
-            std::_Exit(127);
-        }
-        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-        while (std::chrono::steady_clock::now() < until) {
-            if (::waitpid(driver_, nullptr, WNOHANG) == driver_) {
-                driver_ = -1;
-                std::ifstream in(log);
-                std::stringstream s;
-                s << in.rdbuf();
-                return "aeronmd exited at start: " + s.str().substr(0, 300);
-            }
-            if (std::filesystem::exists(dir() + "/cnc.dat") && client_connects()) return {};
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        }
-        stop_driver();
-        return "aeronmd did not take a client within 10 s (see " + log + ")";
-    }
-    // A client started and closed in this process (no thread of it survives into the forks).
-    bool client_connects() {
-        aeron_c::Context* context = nullptr;
-        aeron_c::Client* client = nullptr;
-        const bool ok = library_.context_init(&context) == 0 &&
-                        library_.context_set_dir(context, dir().c_str()) == 0 &&
-                        library_.init(&client, context) == 0 && library_.start(client) == 0;
-        if (client != nullptr) library_.close(client);
-        if (context != nullptr) library_.context_close(context);
-        return ok;
-    }
-    void stop_driver() {
+    // Stops the driver (SIGINT: it deletes its directory), and removes what it left.
+    void stop() noexcept {
         if (driver_ <= 0) return;
-        ::kill(driver_, SIGINT);  // aeronmd stops cleanly on SIGINT, deleting its directory
+        ::kill(driver_, SIGINT);
         bool reaped = false;
         for (int i = 0; i < 100 && !(reaped = ::waitpid(driver_, nullptr, WNOHANG) == driver_); ++i)
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -140,11 +80,107 @@ class AeronDriver {
         }
         driver_ = -1;
         std::error_code ec;
-        std::filesystem::remove_all(dir(), ec);
+        std::filesystem::remove_all(dir_, ec);
+    }
+    [[nodiscard]] const aeron_c::Library& library() const { return library_; }
+    [[nodiscard]] const std::string& dir() const { return dir_; }
+
+  private:
+    std::string check() {
+        if (install_.empty())
+            return "no Aeron given (--aeron-dir DIR or KBUS_AERON_DIR: a build or install of "
+                   "real-logic/aeron's C driver and client, e.g. by scripts/build_aeron.sh; "
+                   "Aeron is not in Debian)";
+        driver_path_ = find({"bin/aeronmd", "binaries/aeronmd", "aeronmd"});
+        const std::string library = find({"lib/libaeron.so", "libaeron.so"});
+        if (driver_path_.empty() || library.empty())
+            return "no aeronmd or libaeron.so under " + install_ +
+                   " (looked in bin/, binaries/ and lib/)";
+        try {
+            library_ = aeron_c::Library::load(library);
+        } catch (const std::exception& e) {
+            return e.what();
+        }
+        std::string why = start_driver();
+        stop();
+        return why;
+    }
+
+    [[nodiscard]] std::string find(std::initializer_list<const char*> candidates) const {
+        for (const char* c : candidates)
+            if (std::filesystem::exists(std::filesystem::path(install_) / c))
+                return (std::filesystem::path(install_) / c).string();
+        return {};
+    }
+    // Starts aeronmd on its directory, and waits until a client can connect to it. Empty on
+    // success, else the reason with what aeronmd printed.
+    std::string start_driver() {
+        const std::vector<std::string> args{
+            driver_path_,
+            "-Daeron.dir=" + dir_,
+            "-Daeron.dir.delete.on.start=true",
+            "-Daeron.dir.delete.on.shutdown=true",
+            "-Daeron.threading.mode=SHARED",
+        };
+        const pid_t parent = ::getpid();
+        driver_ = ::fork();
+        if (driver_ == 0) {
+            ::prctl(PR_SET_PDEATHSIG, SIGINT);      // kbus_compare killed: the driver goes too
+            if (::getppid() != parent) _exit(127);  // it died before the line above
+            std::freopen(log_.c_str(), "w", stdout);
+            std::freopen(log_.c_str(), "a", stderr);
+            std::vector<char*> argv;
+            for (const auto& a : args)
+                argv.push_back(const_cast<char*>(a.c_str()));
+            argv.push_back(nullptr);
+            ::execv(driver_path_.c_str(), argv.data());
+            std::_Exit(127);
+        }
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (std::chrono::steady_clock::now() < until) {
+            if (int status = 0; ::waitpid(driver_, &status, WNOHANG) == driver_) {
+                driver_ = -1;
+                return "aeronmd exited at start (" + describe(status) + ")" + printed();
+            }
+            if (std::filesystem::exists(dir_ + "/cnc.dat") && client_connects()) return {};
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        const std::string what = printed();
+        stop();
+        return "aeronmd did not take a client within 10 s" + what;
+    }
+    static std::string describe(int status) {
+        if (WIFEXITED(status)) return "exit status " + std::to_string(WEXITSTATUS(status));
+        if (WIFSIGNALED(status)) return "signal " + std::to_string(WTERMSIG(status));
+        return "status " + std::to_string(status);
+    }
+    // What aeronmd printed, for a message: the scratch dir with its log is gone by the time
+    // anyone reads it.
+    std::string printed() const {
+        std::ifstream in(log_);
+        std::stringstream s;
+        s << in.rdbuf();
+        std::string text = s.str().substr(0, 300);
+        while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
+            text.pop_back();
+        return text.empty() ? std::string(", printing nothing") : ": " + text;
+    }
+    // A client started and closed in this process (no thread of it survives into the forks).
+    bool client_connects() {
+        aeron_c::Context* context = nullptr;
+        aeron_c::Client* client = nullptr;
+        const bool ok = library_.context_init(&context) == 0 &&
+                        library_.context_set_dir(context, dir_.c_str()) == 0 &&
+                        library_.init(&client, context) == 0 && library_.start(client) == 0;
+        if (client != nullptr) library_.close(client);
+        if (context != nullptr) library_.context_close(context);
+        return ok;
     }
 
     std::string install_;
-    std::string scratch_;
+    std::string dir_;
+    std::string log_;
+    std::string driver_path_;
     bool checked_ = false;
     std::string reason_;
     aeron_c::Library library_{};
@@ -165,7 +201,11 @@ class AeronPeer final : public Peer {
         return driver_->unavailable_reason();
     }
 
-    void prepare(const RunSpec&) override { ++runs_; }  // fresh stream ids for every run
+    void prepare(const RunSpec&) override {
+        ++runs_;  // fresh stream ids for every run
+        driver_->start();
+    }
+    void finish() override { driver_->stop(); }
 
     [[nodiscard]] std::unique_ptr<Endpoint> open(const RunSpec& spec) override {
         const bool first = spec.role == Role::pinger || spec.role == Role::receiver;

@@ -167,6 +167,7 @@ std::vector<Row> measure(std::vector<std::unique_ptr<Peer>>& peers, const Settin
         std::size_t i = 0;
         for (const std::size_t payload : s.payloads)
             for (auto& peer : peers) {
+                if (detail::interrupted != 0) return rows;
                 Row& row = rows[i];
                 Row this_run{row.system, payload, {}, {}, {}};
                 const bool one_line = dynamic_cast<RawCacheLinePeer*>(peer.get()) != nullptr;
@@ -231,6 +232,9 @@ int main(int argc, char** argv) {
         ->delimiter(',');
     CLI11_PARSE(app, argc, argv);
 
+    // Stopped by a signal, kbus_compare ends the run under way and cleans up as at its end.
+    for (const int sig : {SIGINT, SIGTERM, SIGHUP})
+        std::signal(sig, [](int) { detail::interrupted = 1; });
     const std::string dir =
         (std::filesystem::temp_directory_path() / ("kbus-compare-" + std::to_string(::getpid())))
             .string();
@@ -249,9 +253,14 @@ int main(int argc, char** argv) {
         auto peers = make_peers(dir, daemon, daemon_error, s);
         print_header(s.quick);
         const std::vector<Row> rows = measure(peers, s);
-        print_checks(rows);
-        if (!s.json.empty() && !write_json(rows, s.json)) status = 1;
-        if (!s.plot.empty() && !write_plots(rows, s.plot)) status = 1;
+        if (detail::interrupted != 0) {  // half a table: no targets, no files
+            std::printf("interrupted: stopping what kbus_compare started\n");
+            status = 130;
+        } else {
+            print_checks(rows);
+            if (!s.json.empty() && !write_json(rows, s.json)) status = 1;
+            if (!s.plot.empty() && !write_plots(rows, s.plot)) status = 1;
+        }
     }
     std::filesystem::remove_all(dir);
     return status;

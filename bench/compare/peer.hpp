@@ -44,6 +44,9 @@ class Peer {
     [[nodiscard]] virtual std::string unavailable_reason() { return {}; }
     // Called in kbus_compare's own process before each run's two processes are forked.
     virtual void prepare(const RunSpec& /*spec*/) {}
+    // Called in kbus_compare's own process after each run's two processes have ended (or after
+    // prepare failed): what prepare started for the run stops here.
+    virtual void finish() {}
     // Called in each run's child process, pinned to its core.
     [[nodiscard]] virtual std::unique_ptr<Endpoint> open(const RunSpec& spec) = 0;
     [[nodiscard]] virtual bool measures_throughput() const { return true; }

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -72,6 +73,11 @@ inline void fail(SharedRun& s, const char* what) {
 
 using Clock = std::chrono::steady_clock;
 
+// Set by kbus_compare's SIGINT/SIGTERM/SIGHUP handler: the run under way is cut short (its two
+// processes killed) and no other starts, so that kbus_compare stops what it started (kbusd, an
+// aeronmd, its scratch files) on its normal way out.
+inline volatile std::sig_atomic_t interrupted = 0;
+
 inline std::uint64_t ns_between(Clock::time_point a, Clock::time_point b) {
     return std::uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(b - a).count());
 }
@@ -116,6 +122,8 @@ inline void run_side(Peer& peer, RunSpec spec, const RunCounts& n, SharedRun& s)
 [[noreturn]] inline void child(Peer& peer, RunSpec spec, const RunCounts& n, SharedRun& s,
                                int cpu) {
     int code = 0;
+    for (const int sig : {SIGINT, SIGTERM, SIGHUP})
+        std::signal(sig, SIG_DFL);  // a run's process just dies: the parent cleans up
     try {
         if (cpu >= 0) pin_to(cpu);
         run_side(peer, spec, n, s);
@@ -147,6 +155,7 @@ inline RunResult run_pair(Peer& peer, std::size_t payload, bool latency, const R
         peer.prepare(measured);
     } catch (const std::exception& e) {
         result.error = e.what();
+        peer.finish();
         ::munmap(mem, sizeof(detail::SharedRun));
         return result;
     }
@@ -170,7 +179,8 @@ inline RunResult run_pair(Peer& peer, std::size_t payload, bool latency, const R
                              ("killed by signal " + std::to_string(WTERMSIG(status))).c_str());
         }
         // One side gave up (or time is up): the other may wait for a message forever.
-        const bool failed = shared->failed.load(std::memory_order_acquire) != 0;
+        const bool failed =
+            shared->failed.load(std::memory_order_acquire) != 0 || detail::interrupted != 0;
         timed_out = detail::Clock::now() > until;
         if ((failed || timed_out) && (running[0] > 0 || running[1] > 0)) {
             for (pid_t& pid : running)
@@ -184,7 +194,9 @@ inline RunResult run_pair(Peer& peer, std::size_t payload, bool latency, const R
         timed_out = false;
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
-    if (timed_out)
+    if (detail::interrupted != 0)
+        result.error = "interrupted";
+    else if (timed_out)
         result.error = "timed out after " + std::to_string(deadline.count()) + " s";
     else if (shared->failed.load(std::memory_order_acquire) != 0)
         result.error = shared->error;
@@ -194,6 +206,7 @@ inline RunResult run_pair(Peer& peer, std::size_t payload, bool latency, const R
         result.seconds = shared->seconds;
         result.messages = n.measured;
     }
+    peer.finish();
     shared->~SharedRun();
     ::munmap(mem, sizeof(detail::SharedRun));
     return result;
