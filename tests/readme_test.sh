@@ -24,7 +24,7 @@ declare -A left_out=(
     ["cmake --build build --target docs"]="Doxygen writes into the build dir: scripts/test.sh builds the docs target"
     ["cmake --install build --prefix /usr/local"]="changes the machine (/usr/local, a system user, systemd as PID 1): tests/install_test.sh installs into a scratch prefix and starts the unit's own command line"
     ["systemctl disable --now kbusd"]="changes the machine: tests/install_test.sh runs the uninstall target on its scratch prefix"
-    ["build/bench/kbus_compare --runs 3 --json bench/results/compare.json --plot bench/results"]="14 minutes with both cores pinned: tests/compare_test.sh runs kbus_compare in miniature"
+    ["build/bench/kbus_compare --runs 3 --json bench/results/compare.json --plot bench/results \\"]="16 minutes with both cores pinned (and an Aeron build): tests/compare_test.sh runs kbus_compare in miniature"
 )
 
 # ---- the blocks: <n>.<lang> files, and an index of "n lang first-line-number" ----
