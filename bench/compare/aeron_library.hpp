@@ -42,6 +42,17 @@ using ImageHandler = void (*)(void* clientd, Subscription* subscription, void* i
 using ReservedValueSupplier = std::int64_t (*)(void* clientd, std::uint8_t* buffer,
                                                std::size_t frame_length);
 
+// One kind of publication's functions: the concurrent and the exclusive ones take the same
+// arguments (opaque handles), so a side picks its kind once and calls through this.
+struct PublicationApi {
+    int (*async_add)(AsyncAdd** async, Client* client, const char* uri, std::int32_t stream_id);
+    int (*async_add_poll)(Publication** publication, AsyncAdd* async);
+    std::int64_t (*offer)(Publication* publication, const std::uint8_t* buffer, std::size_t length,
+                          ReservedValueSupplier supplier, void* clientd);
+    std::int64_t (*try_claim)(Publication* publication, std::size_t length, BufferClaim* claim);
+    bool (*is_connected)(Publication* publication);
+};
+
 // The functions, looked up by name once; a missing one makes the library unusable, said so.
 struct Library {
     int (*context_init)(Context** context);
@@ -86,37 +97,47 @@ struct Library {
                                      void* delegate_clientd);
     FragmentHandler fragment_assembler_handler;
 
+    [[nodiscard]] PublicationApi publication_api(bool exclusive) const noexcept {
+        if (exclusive)
+            return {async_add_exclusive_publication, async_add_exclusive_publication_poll,
+                    exclusive_publication_offer, exclusive_publication_try_claim,
+                    exclusive_publication_is_connected};
+        return {async_add_publication, async_add_publication_poll, publication_offer,
+                publication_try_claim, publication_is_connected};
+    }
+
     // Loads `path` (libaeron.so); throws std::runtime_error naming what is missing.
     static Library load(const std::string& path) {
         void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
         if (handle == nullptr) throw std::runtime_error(std::string("dlopen: ") + ::dlerror());
         Library l{};
-        bind(handle, l.context_init, "aeron_context_init");
-        bind(handle, l.context_set_dir, "aeron_context_set_dir");
-        bind(handle, l.context_close, "aeron_context_close");
-        bind(handle, l.init, "aeron_init");
-        bind(handle, l.start, "aeron_start");
-        bind(handle, l.close, "aeron_close");
-        bind(handle, l.errmsg, "aeron_errmsg");
-        bind(handle, l.async_add_publication, "aeron_async_add_publication");
-        bind(handle, l.async_add_publication_poll, "aeron_async_add_publication_poll");
-        bind(handle, l.async_add_exclusive_publication, "aeron_async_add_exclusive_publication");
-        bind(handle, l.async_add_exclusive_publication_poll,
-             "aeron_async_add_exclusive_publication_poll");
-        bind(handle, l.async_add_subscription, "aeron_async_add_subscription");
-        bind(handle, l.async_add_subscription_poll, "aeron_async_add_subscription_poll");
-        bind(handle, l.publication_offer, "aeron_publication_offer");
-        bind(handle, l.publication_try_claim, "aeron_publication_try_claim");
-        bind(handle, l.publication_is_connected, "aeron_publication_is_connected");
-        bind(handle, l.exclusive_publication_offer, "aeron_exclusive_publication_offer");
-        bind(handle, l.exclusive_publication_try_claim, "aeron_exclusive_publication_try_claim");
-        bind(handle, l.exclusive_publication_is_connected,
-             "aeron_exclusive_publication_is_connected");
-        bind(handle, l.buffer_claim_commit, "aeron_buffer_claim_commit");
-        bind(handle, l.subscription_poll, "aeron_subscription_poll");
-        bind(handle, l.subscription_is_connected, "aeron_subscription_is_connected");
-        bind(handle, l.fragment_assembler_create, "aeron_fragment_assembler_create");
-        bind(handle, l.fragment_assembler_handler, "aeron_fragment_assembler_handler");
+        // Each field is named after its function, less the "aeron_" prefix.
+#define KBUS_AERON_BIND(field) bind(handle, l.field, "aeron_" #field)
+        KBUS_AERON_BIND(context_init);
+        KBUS_AERON_BIND(context_set_dir);
+        KBUS_AERON_BIND(context_close);
+        KBUS_AERON_BIND(init);
+        KBUS_AERON_BIND(start);
+        KBUS_AERON_BIND(close);
+        KBUS_AERON_BIND(errmsg);
+        KBUS_AERON_BIND(async_add_publication);
+        KBUS_AERON_BIND(async_add_publication_poll);
+        KBUS_AERON_BIND(async_add_exclusive_publication);
+        KBUS_AERON_BIND(async_add_exclusive_publication_poll);
+        KBUS_AERON_BIND(async_add_subscription);
+        KBUS_AERON_BIND(async_add_subscription_poll);
+        KBUS_AERON_BIND(publication_offer);
+        KBUS_AERON_BIND(publication_try_claim);
+        KBUS_AERON_BIND(publication_is_connected);
+        KBUS_AERON_BIND(exclusive_publication_offer);
+        KBUS_AERON_BIND(exclusive_publication_try_claim);
+        KBUS_AERON_BIND(exclusive_publication_is_connected);
+        KBUS_AERON_BIND(buffer_claim_commit);
+        KBUS_AERON_BIND(subscription_poll);
+        KBUS_AERON_BIND(subscription_is_connected);
+        KBUS_AERON_BIND(fragment_assembler_create);
+        KBUS_AERON_BIND(fragment_assembler_handler);
+#undef KBUS_AERON_BIND
         return l;  // the handle stays open for the process's life
     }
 

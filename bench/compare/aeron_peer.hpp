@@ -220,7 +220,7 @@ class AeronPeer final : public Peer {
         Side(const aeron_c::Library& lib, const std::string& dir, std::int32_t out, std::int32_t in,
              const RunSpec& spec, bool exclusive)
             : lib_(lib),
-              exclusive_(exclusive),
+              publication_api_(lib.publication_api(exclusive)),
               payload_(spec.payload),
               claims_(!spec.writes_whole_payload() && spec.payload <= max_claim),
               source_(spec.payload, 'a') {
@@ -263,9 +263,7 @@ class AeronPeer final : public Peer {
 
         std::int64_t claim_and_commit() {
             aeron_c::BufferClaim claim{};
-            const std::int64_t r =
-                exclusive_ ? lib_.exclusive_publication_try_claim(publication_, payload_, &claim)
-                           : lib_.publication_try_claim(publication_, payload_, &claim);
+            const std::int64_t r = publication_api_.try_claim(publication_, payload_, &claim);
             if (r < 0) return r;
             std::memcpy(claim.data, source_.data(), std::min<std::size_t>(payload_, 8));
             lib_.buffer_claim_commit(&claim);
@@ -273,10 +271,7 @@ class AeronPeer final : public Peer {
         }
         std::int64_t offer() {
             const auto* bytes = reinterpret_cast<const std::uint8_t*>(source_.data());
-            return exclusive_
-                       ? lib_.exclusive_publication_offer(publication_, bytes, payload_, nullptr,
-                                                          nullptr)
-                       : lib_.publication_offer(publication_, bytes, payload_, nullptr, nullptr);
+            return publication_api_.offer(publication_, bytes, payload_, nullptr, nullptr);
         }
 
         static void on_message(void* clientd, const std::uint8_t* buffer, std::size_t length,
@@ -289,14 +284,9 @@ class AeronPeer final : public Peer {
         void add_publication(std::int32_t stream, const std::string& term) {
             const std::string uri = "aeron:ipc?term-length=" + term;
             aeron_c::AsyncAdd* async = nullptr;
-            if ((exclusive_
-                     ? lib_.async_add_exclusive_publication(&async, client_, uri.c_str(), stream)
-                     : lib_.async_add_publication(&async, client_, uri.c_str(), stream)) < 0)
+            if (publication_api_.async_add(&async, client_, uri.c_str(), stream) < 0)
                 fail("add publication");
-            await([&] {
-                return exclusive_ ? lib_.async_add_exclusive_publication_poll(&publication_, async)
-                                  : lib_.async_add_publication_poll(&publication_, async);
-            });
+            await([&] { return publication_api_.async_add_poll(&publication_, async); });
         }
         void add_subscription(std::int32_t stream) {
             if (lib_.fragment_assembler_create(&assembler_, &Side::on_message, this) < 0)
@@ -321,9 +311,8 @@ class AeronPeer final : public Peer {
         // Both directions have their other end before the first message.
         void wait_connected() {
             for (const auto until = deadline();;) {
-                const bool out = publication_ == nullptr ||
-                                 (exclusive_ ? lib_.exclusive_publication_is_connected(publication_)
-                                             : lib_.publication_is_connected(publication_));
+                const bool out =
+                    publication_ == nullptr || publication_api_.is_connected(publication_);
                 const bool in =
                     subscription_ == nullptr || lib_.subscription_is_connected(subscription_);
                 if (out && in) return;
@@ -340,7 +329,7 @@ class AeronPeer final : public Peer {
         }
 
         const aeron_c::Library& lib_;
-        bool exclusive_;
+        aeron_c::PublicationApi publication_api_;  // the concurrent or the exclusive kind
         std::size_t payload_;
         bool claims_;  // latency runs write 8 bytes in place where the message fits a frame
         std::string source_;
