@@ -107,7 +107,29 @@ if [ -n "${KBUS_AERON_DIR:-}" ]; then
     grep -q "^aeron exclusive  *64 .* [0-9][0-9]*\.[0-9]$" "$dir/out" ||
         fail "no 64 B stream for aeron exclusive"
     grep -q "failed:" "$dir/out" && fail "an Aeron run failed"
-    pgrep -f "aeron.dir=/tmp/kbus-compare-" >/dev/null && fail "aeronmd was left running"
+    pgrep -f "aeron.dir=/dev/shm/kbus-compare-" >/dev/null && fail "aeronmd was left running"
+
+    # SIGKILLed during an Aeron run: its aeronmd dies with it (PR_SET_PDEATHSIG) and removes its
+    # directory. (Its kbusd outlives it, as any test's fixture does: removed here.)
+    "$COMPARE" --quick --samples-scale 3 --payloads 64,65536 --systems "aeron" >"$dir/out" 2>&1 &
+    pid=$!
+    # A driver that stays up for 0.3 s: a run's (the availability check's stops at once).
+    driver=
+    for _ in $(seq 100); do
+        driver=$(pgrep -f "aeron.dir=/dev/shm/kbus-compare-$pid-" | head -1 || true)
+        sleep 0.3
+        [ -n "$driver" ] && kill -0 "$driver" 2>/dev/null && break
+        driver=
+    done
+    [ -n "$driver" ] || fail "no aeronmd for the run"
+    kill -KILL "$pid"
+    wait "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$driver" 2>/dev/null || break; sleep 0.05; done
+    pkill -TERM -f "kbusd --bus t$pid-compare" || true
+    for _ in $(seq 200); do pgrep -f "kbusd --bus t$pid-compare" >/dev/null || break; sleep 0.05; done
+    rm -rf "/tmp/kbus-compare-$pid" "/tmp/kbus-test-t$pid-compare" /dev/shm/kbus.0."t$pid-compare"*
+    kill -0 "$driver" 2>/dev/null && fail "aeronmd outlived a SIGKILLed kbus_compare"
+    [ ! -e "/dev/shm/kbus-compare-$pid-aeron" ] || fail "aeronmd's directory was left in /dev/shm"
 fi
 
 echo "compare_test: ok"
