@@ -118,6 +118,39 @@ TEST_CASE("a segment extent read by the client holds exactly the batches read() 
     CHECK(missing.bytes().empty());
 }
 
+TEST_CASE("a segment starts the write-back of each full 4 MiB behind its appends, not before",
+          "[log]") {
+    TempDir d("writeback", true);
+    constexpr std::uint64_t chunk = 4u << 20;
+    std::uint64_t asked = 0;
+    std::uint64_t size = 0;
+    {
+        log::Segment s = log::Segment::create(d.path, 0, true);
+        log::BatchBuilder b;
+        const std::string value(64 * 1024, 'w');
+        for (std::int64_t o = 0; s.size_bytes() < 3 * chunk + chunk / 2; ++o) {
+            b.clear();
+            b.add(o, 1000 + o, BytesView(), BytesView(value), {});
+            const std::string_view batch = b.finish(config::Compression::none);
+            s.append(
+                log::BatchView({reinterpret_cast<const std::byte*>(batch.data()), batch.size()}),
+                4096);
+            // Never past what is written, and never more than a chunk behind it.
+            REQUIRE(s.writeback_requested_to() <= s.size_bytes());
+            REQUIRE(s.size_bytes() - s.writeback_requested_to() < chunk);
+        }
+        asked = s.writeback_requested_to();
+        size = s.size_bytes();
+        CHECK(asked >= 3 * chunk);
+    }
+    // What recovery finds is on disk: reopened, nothing is asked again.
+    log::RecoveryResult result;
+    const log::Segment reopened =
+        log::Segment::open(d.path, 0, true, 4096, log::RecoveryLimits{}, result);
+    CHECK(reopened.size_bytes() == size);
+    CHECK(reopened.writeback_requested_to() == size);
+}
+
 TEST_CASE("a reopened log continues and lost indexes are rebuilt", "[log]") {
     TempDir d("reopen");
     {

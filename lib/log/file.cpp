@@ -101,6 +101,15 @@ void File::sync_data() {
     if (::fdatasync(fd_) != 0) io_failure("cannot sync", path_, errno);
 }
 
+void File::start_writeback(std::uint64_t offset, std::uint64_t length) noexcept {
+#if defined(__linux__)
+    (void)::sync_file_range(fd_, off_t(offset), off_t(length), SYNC_FILE_RANGE_WRITE);
+#else
+    (void)offset;
+    (void)length;
+#endif
+}
+
 void truncate_if_there(const std::string& path) {
     if (::truncate(path.c_str(), 0) != 0 && errno != ENOENT)
         io_failure("cannot truncate", path, errno);

@@ -36,6 +36,10 @@ class File {
     std::size_t read_at(std::uint64_t offset, void* out, std::size_t n) const;
     void truncate(std::uint64_t size);
     void sync_data();
+    // Asks the kernel to start writing [offset, offset + length) back now, without waiting and
+    // without any promise of durability (sync_data gives that). Advisory: errors surface at the
+    // next sync_data.
+    void start_writeback(std::uint64_t offset, std::uint64_t length) noexcept;
     void close() noexcept;
 
   private:

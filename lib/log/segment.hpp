@@ -71,6 +71,8 @@ class Segment {
     [[nodiscard]] std::int64_t base_offset() const noexcept { return base_offset_; }
     [[nodiscard]] std::int64_t next_offset() const noexcept { return next_offset_; }
     [[nodiscard]] std::uint64_t size_bytes() const noexcept { return size_; }
+    // How far the kernel was asked to start writing the .log back (start_writeback_behind).
+    [[nodiscard]] std::uint64_t writeback_requested_to() const noexcept { return writeback_from_; }
     [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
     // Largest record timestamp (-1 if none), and the first batch's timestamp (for segment.ms).
     [[nodiscard]] std::int64_t max_timestamp() const noexcept { return max_timestamp_; }
@@ -144,6 +146,7 @@ class Segment {
 
     Segment(const std::string& dir, std::int64_t base_offset, bool open_log);
     void add_index_entries(std::int64_t last_offset, std::uint64_t position);
+    void start_writeback_behind(std::uint64_t written_end) noexcept;
     void add_time_entry();
     void rebuild(bool verify, std::int32_t index_interval_bytes, const RecoveryLimits& limits,
                  RecoveryResult& result);
@@ -185,6 +188,7 @@ class Segment {
     std::int64_t next_offset_ = 0;
     std::uint64_t size_ = 0;
     std::uint64_t bytes_since_index_ = 0;
+    std::uint64_t writeback_from_ = 0;  // where the next start_writeback begins
     std::int64_t max_timestamp_ = -1;
     std::int64_t offset_of_max_timestamp_ = -1;
     std::int64_t first_timestamp_ = -1;
