@@ -64,8 +64,10 @@ inline void store_pair(WordPair* target, WordPair known, const WordPair& value,
 #if defined(__x86_64__)
     if (atomic_pair_stores) {
         using V = long long __attribute__((vector_size(16)));
-        V v;
-        __builtin_memcpy(&v, &value, 16);
+        // Built from the two words in registers (movq, pinsrq), not copied through memory: a
+        // 16-byte load of a pair just stored as two 8-byte words cannot be forwarded from the
+        // store buffer, and would wait there for every store of the record before it.
+        const V v = {static_cast<long long>(value.first), static_cast<long long>(value.second)};
         __asm__ __volatile__("movdqa %1, %0" : "=m"(*target) : "x"(v) : "memory");
         return;
     }
