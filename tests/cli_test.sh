@@ -64,6 +64,10 @@ expected=$'0 0 foobar=hello [src=cli] 5\n0 1 =nokey [src=cli] 5\n1 0 kafka=world
     || fail "consume output: $out"
 [[ $(echo "$out" | wc -l) == 3 ]] || fail "expected 3 records, got: $out (expected like $expected)"
 [[ $("$KBUS" consume gps -p 1 -o 0 -c 1 -f '%k\n') == kafka ]] || fail "consume -p -o -c"
+# A null header value (-H name) and an empty one (-H name=) stay apart on the way out, as kcat.
+echo v | "$KBUS" produce gps -p 2 -H hn -H he= 2>/dev/null
+[[ $("$KBUS" consume gps -p 2 -o -1 -e -f '%h\n') == "hn=NULL,he=" ]] ||
+    fail "null and empty header values: $("$KBUS" consume gps -p 2 -o -1 -e -f '%h\n')"
 
 ! "$KBUS" topic create gps --partitions 1 2>"$dir/err" || fail "duplicate topic accepted"
 grep -q "already exists" "$dir/err" || fail "duplicate topic message"

@@ -434,6 +434,41 @@ TEST_CASE(
     CHECK(WIFEXITED(status));
 }
 
+TEST_CASE("in: a rule matches whole Kafka topic names, not names that contain a match",
+          "[mirror]") {
+    MockKafka k;
+    for (const char* t : {"feed", "feedback", "xfeed", "rem1", "rem1x"})
+        k.create_topic(t, 1);
+    DaemonFixture d("mirror-in-whole");
+    kbus::Client c(d.options());
+    KafkaHandle producer = kafka(RD_KAFKA_PRODUCER, k.bootstrap, {{"linger.ms", "0"}});
+    for (const char* t : {"feed", "feedback", "xfeed", "rem1", "rem1x"})
+        REQUIRE(produce_copy(producer.get(), t, 0, "k", "v") == RD_KAFKA_RESP_ERR_NO_ERROR);
+    REQUIRE(rd_kafka_flush(producer.get(), 10000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    // A plain name, and a regex with its own anchors.
+    MirrorProcess m(d, "bootstrap.servers=" + k.bootstrap +
+                           "\nin.topics=feed,^rem[0-9]$\ngroup.id=m-in-whole\n");
+    auto copied = [&](const std::string& topic) {
+        try {
+            return c.describe_topic(topic).partitions.at(0).high_watermark;
+        } catch (const kbus::Error&) {  // not created
+            return std::int64_t(-1);
+        }
+    };
+    for (int i = 0; i < 1500 && (copied("feed") < 1 || copied("rem1") < 1); ++i)
+        std::this_thread::sleep_for(10ms);
+    INFO(m.log_text());
+    REQUIRE(copied("feed") == 1);
+    REQUIRE(copied("rem1") == 1);
+    // One subscription takes every matching topic in the same assignment: had the others
+    // matched, they would be on their way by now. Give them a second anyway.
+    std::this_thread::sleep_for(1s);
+    CHECK(copied("feedback") == -1);
+    CHECK(copied("xfeed") == -1);
+    CHECK(copied("rem1x") == -1);
+    CHECK(WEXITSTATUS(m.stop()) == 0);
+}
+
 TEST_CASE(
     "unreachable brokers and refused credentials: the reason in the log and --status, the "
     "mirror retrying, nothing committed",

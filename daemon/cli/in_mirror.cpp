@@ -23,6 +23,15 @@ using namespace std::chrono_literals;
 using kbus::Error;
 using kbus::ErrorCode;
 
+// A rule's own leading '^' and trailing '$' (it is anchored at both ends anyway).
+std::string strip_anchors(std::string pattern) {
+    if (!pattern.empty() && pattern.front() == '^') pattern.erase(0, 1);
+    if (!pattern.empty() && pattern.back() == '$' &&
+        (pattern.size() < 2 || pattern[pattern.size() - 2] != '\\'))
+        pattern.pop_back();
+    return pattern;
+}
+
 class InMirror : public Direction, KafkaSide {
   public:
     InMirror(const kbus::mirror::MirrorConfig& config, const kbus::ClientOptions& bus,
@@ -46,9 +55,10 @@ class InMirror : public Direction, KafkaSide {
         rd_kafka_topic_partition_list_t* topics =
             rd_kafka_topic_partition_list_new(int(config_.in_rules.size()));
         for (const auto& rule : config_.in_rules) {
-            // librdkafka takes a subscription starting with '^' as a regex.
-            const std::string pattern =
-                rule.pattern.front() == '^' ? rule.pattern : "^" + rule.pattern;
+            // librdkafka takes a subscription starting with '^' as a regex, which it searches
+            // for: anchored at both ends, as the rules match whole names (a rule "feed" must
+            // not take "feedback").
+            const std::string pattern = "^(" + strip_anchors(rule.pattern) + ")$";
             rd_kafka_topic_partition_list_add(topics, pattern.c_str(), RD_KAFKA_PARTITION_UA);
         }
         const rd_kafka_resp_err_t e = rd_kafka_subscribe(consumer_.get(), topics);

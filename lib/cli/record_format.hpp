@@ -1,6 +1,7 @@
 // kcat's -f format strings for `kbus consume`: %t topic, %p partition, %o offset, %k key,
-// %s value, %S value size, %K key size (-1 for null), %T timestamp, %h headers (k=v,...), %%;
-// any other %x is printed as it stands. Escapes \n, \t and \\ are unescaped once, up front.
+// %s value, %S value size, %K key size (-1 for null), %T timestamp, %h headers (k=v,..., a null
+// value printed NULL, as kcat does), %%; any other %x is printed as it stands. Escapes \n, \t and
+// \\ are unescaped once, up front.
 #pragma once
 
 #include <string>
@@ -65,7 +66,10 @@ void format_record(std::string_view fmt, const Message& m, std::string& out) {
                     first = false;
                     out += it->key;
                     out += '=';
-                    out += it->value.str();
+                    if (it->value.is_null())
+                        out += "NULL";  // as kcat: a null value is not an empty one
+                    else
+                        out += it->value.str();
                 }
                 break;
             }

@@ -84,7 +84,6 @@ Segment Segment::open(const std::string& dir, std::int64_t base_offset, bool ver
     Segment s(dir, base_offset, true);
     s.size_ = s.log_.size();
     s.rebuild(verify, index_interval_bytes, limits, result);
-    s.writeback_from_ = s.size_;  // what recovery found is on disk already
     if (s.size_ == 0) s.log_.close();
     return s;
 }
@@ -257,7 +256,8 @@ void Segment::write_batch(const BatchView& batch) {
 // the flusher wakes (seconds later) or the dirty limit throttles the writer, and a sync then
 // waits for all of them at once. Starting the write-back of each full chunk as soon as it is
 // written keeps the disk busy alongside the producers, so a flush (or a clean stop) finds most
-// of the data already on its way.
+// of the data already on its way. A reopened segment starts from its beginning: after kbusd
+// alone crashed, what it recovered may still be dirty pages (the kernel skips clean ones).
 void Segment::start_writeback_behind(std::uint64_t written_end) noexcept {
     constexpr std::uint64_t chunk = 4u << 20;
     if (written_end < writeback_from_ + chunk) return;
