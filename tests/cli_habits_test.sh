@@ -65,20 +65,26 @@ seq 0 2 | "${K[@]}" produce tail -p 1 2>/dev/null
 
 # --- detached while its stdout is blocked: it seeks to the resume offset and goes on ---
 # The ring (1 MiB, some 25k records) holds more than the pipe (64 KiB, some 9k lines), so the
-# consumer is on the ring, holding a batch, when its writes block. A consumer that fell behind
-# the ring before that reads from disk and is never detached: then the round goes again.
+# consumer is on the ring, holding a batch, when its writes block. Should it still have fallen
+# behind the ring before that (it then reads from disk and is never detached), the round goes
+# again.
 records=300000
 detached=
 for round in 1 2 3; do
     "${K[@]}" topic create "moving$round" --partitions 1 \
         --config ring.bytes=1048576 --config consumer.hold.timeout.ms=200 >/dev/null
+    # The reader takes nothing for a second, then 100 KB, pauses again, then the rest: twice the
+    # consumer's writes block with a batch in hand for far longer than the hold timeout. The
+    # consumer starts first, on the empty ring: a producer that started first could run a ring
+    # ahead of it before it attached, and a consumer reading from disk is never detached.
+    "${K[@]}" consume "moving$round" -c $records -f '%s\n' 2>"$work/consume.err" |
+        { sleep 1; dd bs=4096 count=25 iflag=fullblock status=none; sleep 1; cat; } >"$work/moving.out" &
+    reader=$!
+    sleep 0.3
     seq 1 $records | "${K[@]}" produce "moving$round" 2>/dev/null &
     producer=$!
-    # The reader takes nothing for a second, then 100 KB, pauses again, then the rest: twice the
-    # consumer's writes block with a batch in hand for far longer than the hold timeout.
-    "${K[@]}" consume "moving$round" -c $records -f '%s\n' 2>"$work/consume.err" |
-        { sleep 1; dd bs=4096 count=25 iflag=fullblock status=none; sleep 1; cat; } >"$work/moving.out"
     wait $producer || fail "the producer failed"
+    wait $reader
     cmp -s "$work/moving.out" <(seq 1 $records) ||
         fail "records lost, doubled or torn: $(wc -l <"$work/moving.out") lines; $(cat "$work/consume.err")"
     if grep -q "was detached" "$work/consume.err"; then

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -54,8 +55,14 @@ struct DaemonFixture {
         wait_ready();
     }
     pid_t start() const {
+        const pid_t parent = ::getpid();
         const pid_t p = ::fork();
         if (p == 0) {
+            // A test or benchmark killed outright (SIGKILL, a CI time-out) takes its kbusd with
+            // it: SIGTERM, so that it removes its shared memory as on a clean stop. (Sent when
+            // the forking thread ends: fixtures start daemons from the thread that owns them.)
+            ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+            if (::getppid() != parent) ::_exit(127);  // the parent died before the prctl
             // Set before exec, so every thread the daemon starts inherits it.
             if (pin_cpu >= 0) {
                 cpu_set_t set;

@@ -4,7 +4,11 @@
 // on. CI runs a short mode; KBUS_FAULT_ROUNDS raises the rounds for the soak (ctest -L soak).
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <catch2/catch.hpp>
 #include <functional>
@@ -429,4 +433,61 @@ TEST_CASE("a producer stopped past the claim timeout is told its record became a
     CHECK(exit_status(slow) == 0);
     ::close(sync[0]);
     ::close(sync[1]);
+}
+
+TEST_CASE("a test killed outright takes its kbusd with it, and the bus's shared memory",
+          "[fault]") {
+    // The orphaned kbusd becomes our child, for us to reap and to read its exit status.
+    REQUIRE(::prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
+    int report[2];
+    REQUIRE(::pipe(report) == 0);
+    const std::string name = "orphan" + std::to_string(::getpid());
+    const pid_t test = spawn([&] {
+        DaemonFixture d(name);
+        const std::string line = std::to_string(d.pid) + " " + d.bus + "\n";
+        if (::write(report[1], line.data(), line.size()) != ssize_t(line.size())) return 1;
+        for (;;)
+            ::pause();  // until SIGKILLed, as by a CI time-out
+    });
+    ::close(report[1]);
+    char buf[256] = {};
+    ssize_t got = 0;
+    for (ssize_t n; got < ssize_t(sizeof buf) - 1 &&
+                    (n = ::read(report[0], buf + got, sizeof buf - 1 - std::size_t(got))) > 0;) {
+        got += n;
+        if (std::memchr(buf, '\n', std::size_t(got)) != nullptr) break;
+    }
+    ::close(report[0]);
+    std::istringstream in(std::string(buf, std::size_t(got)));
+    pid_t daemon = -1;
+    std::string bus;
+    in >> daemon >> bus;
+    REQUIRE(daemon > 0);
+    const std::string prefix = "kbus." + std::to_string(::geteuid()) + "." + bus + ".";
+    auto shm_left = [&] {
+        std::size_t n = 0;
+        for (const auto& e : std::filesystem::directory_iterator("/dev/shm"))
+            n += e.path().filename().string().rfind(prefix, 0) == 0;
+        return n;
+    };
+    REQUIRE(shm_left() > 0);
+    kill_and_reap(test);
+    int status = -1;
+    bool reaped = false;
+    for (int i = 0; i < 1000 && !reaped; ++i) {
+        reaped = ::waitpid(daemon, &status, WNOHANG) == daemon;
+        if (!reaped) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (!reaped) {  // leave nothing behind, even failing
+        ::kill(daemon, SIGKILL);
+        ::waitpid(daemon, &status, 0);
+        for (const auto& e : std::filesystem::directory_iterator("/dev/shm"))
+            if (e.path().filename().string().rfind(prefix, 0) == 0)
+                std::filesystem::remove_all(e.path());
+    }
+    REQUIRE(reaped);
+    CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));  // SIGTERM: a clean stop
+    CHECK(shm_left() == 0);
+    std::filesystem::remove_all(std::filesystem::temp_directory_path() /
+                                ("kbus-test-" + bus));  // the fixture's own dir, left by SIGKILL
 }
