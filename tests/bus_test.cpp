@@ -85,8 +85,7 @@ TEST_CASE(
     SECTION("a daemon holding the bus's lock but not listening yet is waited for") {
         // Plays a kbusd in its first moments: the lock taken, no socket yet.
         const std::string bus = "t" + std::to_string(::getpid()) + "-starting";
-        const std::string run =
-            (std::filesystem::temp_directory_path() / ("kbus-test-" + bus)).string() + "/run";
+        const std::string run = DaemonFixture::dir_for(bus) + "/run";
         std::filesystem::remove_all(std::filesystem::path(run).parent_path());
         std::filesystem::create_directories(run);
         const int lock = ::open((run + "/kbusd.lock").c_str(), O_RDWR | O_CREAT, 0600);

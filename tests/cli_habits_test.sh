@@ -80,7 +80,10 @@ for round in 1 2 3; do
     "${K[@]}" consume "moving$round" -c $records -f '%s\n' 2>"$work/consume.err" |
         { sleep 1; dd bs=4096 count=25 iflag=fullblock status=none; sleep 1; cat; } >"$work/moving.out" &
     reader=$!
-    sleep 0.3
+    for _ in $(seq 200); do  # attached: partition 0 counts its reader
+        [[ $("${K[@]}" topic describe "moving$round" | awk '$1 == "0" { print $6 }') == 1 ]] && break
+        sleep 0.05
+    done
     seq 1 $records | "${K[@]}" produce "moving$round" 2>/dev/null &
     producer=$!
     wait $producer || fail "the producer failed"

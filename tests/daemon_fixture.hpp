@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "die_with_parent.hpp"
 #include "kbus/kbus.hpp"
 
 // Sends `signal` to a child the test started and reaps it; returns its wait status (0 if there
@@ -48,7 +48,7 @@ struct DaemonFixture {
                            int cpu = -1, std::string kbusd = KBUSD_PATH)
         : extra_args(std::move(extra)), pin_cpu(cpu), kbusd_path(std::move(kbusd)) {
         bus = "t" + std::to_string(::getpid()) + "-" + name;
-        dir = std::filesystem::temp_directory_path() / ("kbus-test-" + bus);
+        dir = dir_for(bus);
         std::filesystem::remove_all(dir);
         std::filesystem::create_directories(dir);
         pid = start();
@@ -59,10 +59,8 @@ struct DaemonFixture {
         const pid_t p = ::fork();
         if (p == 0) {
             // A test or benchmark killed outright (SIGKILL, a CI time-out) takes its kbusd with
-            // it: SIGTERM, so that it removes its shared memory as on a clean stop. (Sent when
-            // the forking thread ends: fixtures start daemons from the thread that owns them.)
-            ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-            if (::getppid() != parent) ::_exit(127);  // the parent died before the prctl
+            // it: SIGTERM, so that it removes its shared memory as on a clean stop.
+            kbus::testing::die_with_parent(SIGTERM, parent);
             // Set before exec, so every thread the daemon starts inherits it.
             if (pin_cpu >= 0) {
                 cpu_set_t set;
@@ -174,12 +172,19 @@ struct DaemonFixture {
     }
     // The bus's shared-memory directories (/dev/shm/kbus.<uid>.<bus>.XXXXXX).
     [[nodiscard]] std::vector<std::string> shared_memory_dirs() const {
+        return shared_memory_dirs_of(bus);
+    }
+    [[nodiscard]] static std::vector<std::string> shared_memory_dirs_of(const std::string& bus) {
         std::vector<std::string> found;
         const std::string prefix = "kbus." + std::to_string(::geteuid()) + "." + bus + ".";
         for (const auto& e : std::filesystem::directory_iterator("/dev/shm"))
             if (e.path().filename().string().rfind(prefix, 0) == 0)
                 found.push_back(e.path().string());
         return found;
+    }
+    // The scratch directory (run dir, data dir, kbusd's log) of the fixture of `bus`.
+    [[nodiscard]] static std::string dir_for(const std::string& bus) {
+        return (std::filesystem::temp_directory_path() / ("kbus-test-" + bus)).string();
     }
     ~DaemonFixture() {
         if (std::uncaught_exceptions() > 0)

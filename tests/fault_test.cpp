@@ -7,7 +7,7 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
-#include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include <catch2/catch.hpp>
@@ -450,26 +450,14 @@ TEST_CASE("a test killed outright takes its kbusd with it, and the bus's shared 
             ::pause();  // until SIGKILLed, as by a CI time-out
     });
     ::close(report[1]);
-    char buf[256] = {};
-    ssize_t got = 0;
-    for (ssize_t n; got < ssize_t(sizeof buf) - 1 &&
-                    (n = ::read(report[0], buf + got, sizeof buf - 1 - std::size_t(got))) > 0;) {
-        got += n;
-        if (std::memchr(buf, '\n', std::size_t(got)) != nullptr) break;
-    }
-    ::close(report[0]);
-    std::istringstream in(std::string(buf, std::size_t(got)));
+    FILE* from_test = ::fdopen(report[0], "r");
+    REQUIRE(from_test != nullptr);
     pid_t daemon = -1;
-    std::string bus;
-    in >> daemon >> bus;
-    REQUIRE(daemon > 0);
-    const std::string prefix = "kbus." + std::to_string(::geteuid()) + "." + bus + ".";
-    auto shm_left = [&] {
-        std::size_t n = 0;
-        for (const auto& e : std::filesystem::directory_iterator("/dev/shm"))
-            n += e.path().filename().string().rfind(prefix, 0) == 0;
-        return n;
-    };
+    char bus[128] = {};
+    const int fields = std::fscanf(from_test, "%d %127s", &daemon, bus);
+    std::fclose(from_test);
+    REQUIRE(fields == 2);
+    auto shm_left = [&] { return DaemonFixture::shared_memory_dirs_of(bus).size(); };
     REQUIRE(shm_left() > 0);
     kill_and_reap(test);
     int status = -1;
@@ -481,13 +469,11 @@ TEST_CASE("a test killed outright takes its kbusd with it, and the bus's shared 
     if (!reaped) {  // leave nothing behind, even failing
         ::kill(daemon, SIGKILL);
         ::waitpid(daemon, &status, 0);
-        for (const auto& e : std::filesystem::directory_iterator("/dev/shm"))
-            if (e.path().filename().string().rfind(prefix, 0) == 0)
-                std::filesystem::remove_all(e.path());
+        for (const std::string& d : DaemonFixture::shared_memory_dirs_of(bus))
+            std::filesystem::remove_all(d);
     }
     REQUIRE(reaped);
     CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));  // SIGTERM: a clean stop
     CHECK(shm_left() == 0);
-    std::filesystem::remove_all(std::filesystem::temp_directory_path() /
-                                ("kbus-test-" + bus));  // the fixture's own dir, left by SIGKILL
+    std::filesystem::remove_all(DaemonFixture::dir_for(bus));  // left by the SIGKILLed test
 }

@@ -14,7 +14,6 @@
 #pragma once
 
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,6 +30,7 @@
 #include <thread>
 
 #include "aeron_library.hpp"
+#include "die_with_parent.hpp"
 #include "peer.hpp"
 
 namespace kbus::compare {
@@ -125,8 +125,7 @@ class AeronDriver {
         const pid_t parent = ::getpid();
         driver_ = ::fork();
         if (driver_ == 0) {
-            ::prctl(PR_SET_PDEATHSIG, SIGINT);      // kbus_compare killed: the driver goes too
-            if (::getppid() != parent) _exit(127);  // it died before the line above
+            kbus::testing::die_with_parent(SIGINT, parent);  // SIGINT: aeronmd's clean stop
             std::freopen(log_.c_str(), "w", stdout);
             std::freopen(log_.c_str(), "a", stderr);
             std::vector<char*> argv;
