@@ -47,10 +47,12 @@ struct SingleProcess {
     }
 };
 
-void send(benchmark::State& state) {
+// exclusive: the producer owns the partition (ProducerOptions::exclusive), claims with plain
+// stores; beside `send`, what the claim's locked instruction costs a lone producer.
+void send_as(benchmark::State& state, bool exclusive) {
     const auto payload = std::size_t(state.range(0));
     SingleProcess bus(payload);
-    kbus::Producer p(bus.client);
+    kbus::Producer p(bus.client, {.exclusive = exclusive});
     const std::string value(payload, 'v');
     kbus::SendOptions o;
     o.partition = 0;
@@ -58,6 +60,12 @@ void send(benchmark::State& state) {
         benchmark::DoNotOptimize(p.send("t", nullptr, value, o));
     state.SetItemsProcessed(state.iterations());
     state.SetBytesProcessed(state.iterations() * std::int64_t(payload));
+}
+void send(benchmark::State& state) {
+    send_as(state, false);
+}
+void send_exclusive(benchmark::State& state) {
+    send_as(state, true);
 }
 
 // Runs of 64 records with one claim each (Producer::send_batch); counted per record.
@@ -317,6 +325,7 @@ class BusReporter : public kbus::bench::MedianReporter {
 }  // namespace
 
 BENCHMARK(send)->Arg(8)->Arg(64)->Arg(1024);
+BENCHMARK(send_exclusive)->Arg(64);
 BENCHMARK(send_batch)->Arg(8)->Arg(64)->Arg(1024);
 BENCHMARK(claim_commit)->Arg(64)->Arg(1024)->Arg(65536);
 BENCHMARK(poll_empty);

@@ -121,6 +121,12 @@ std::vector<std::unique_ptr<Peer>> make_peers(const std::string& dir,
                                                  0us, 1, true));
         all.push_back(std::make_unique<KbusPeer>("kbus exclusive send_batch 64", bus,
                                                  kbus::WaitMode::busy_poll, 0us, 64, true));
+        // Streams only, record by record: the busy-poll consumer waits for 16 KiB a poll
+        // (fetch.min.bytes), so it stops taking back the line its producer is writing.
+        all.push_back(std::make_unique<KbusPeer>("kbus fetch.min.bytes 16384", bus,
+                                                 kbus::WaitMode::busy_poll, 0us, 1, false, 16384));
+        all.push_back(std::make_unique<KbusPeer>("kbus exclusive fetch.min.bytes 16384", bus,
+                                                 kbus::WaitMode::busy_poll, 0us, 1, true, 16384));
     } else {
         skipped.emplace_back("kbus", daemon_error);
     }

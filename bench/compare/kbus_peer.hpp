@@ -18,17 +18,23 @@ class KbusPeer final : public Peer {
   public:
     // batch > 1: a throughput-only peer whose sender sends runs of `batch` records. exclusive:
     // each sender owns its partition (ProducerOptions::exclusive), claims without a locked
-    // instruction.
+    // instruction. fetch_min_bytes > 1: a throughput-only peer whose consumer waits for that
+    // many bytes a poll (ConsumerOptions::fetch_min_bytes; a round trip would wait its
+    // fetch_max_wait each way).
     KbusPeer(std::string label, kbus::ClientOptions bus, kbus::WaitMode mode,
-             std::chrono::microseconds spin, std::size_t batch = 1, bool exclusive = false)
+             std::chrono::microseconds spin, std::size_t batch = 1, bool exclusive = false,
+             std::size_t fetch_min_bytes = 1)
         : label_(std::move(label)),
           bus_(std::move(bus)),
           mode_(mode),
           spin_(spin),
           batch_(batch),
-          exclusive_(exclusive) {}
+          exclusive_(exclusive),
+          fetch_min_bytes_(fetch_min_bytes) {}
     [[nodiscard]] std::string name() const override { return label_; }
-    [[nodiscard]] bool measures_latency() const override { return batch_ == 1; }
+    [[nodiscard]] bool measures_latency() const override {
+        return batch_ == 1 && fetch_min_bytes_ == 1;
+    }
 
     // One pair of topics per payload size, made once: each run's consumers start at their end.
     // The ring is kbus's default (4 MiB), or 16 records' worth for large ones. Bigger is slower
@@ -51,8 +57,9 @@ class KbusPeer final : public Peer {
     [[nodiscard]] std::unique_ptr<Endpoint> open(const RunSpec& spec) override {
         const bool first = spec.role == Role::pinger || spec.role == Role::receiver;
         const std::string fwd = topic("fwd", spec.payload), back = topic("back", spec.payload);
-        return std::make_unique<Side>(bus_, mode_, spin_, first ? fwd : back, first ? back : fwd,
-                                      spec, run_length(batch_, spec.payload), exclusive_);
+        return std::make_unique<Side>(bus_, ConsumerSettings{mode_, spin_, fetch_min_bytes_},
+                                      first ? fwd : back, first ? back : fwd, spec,
+                                      run_length(batch_, spec.payload), exclusive_);
     }
 
   private:
@@ -71,15 +78,23 @@ class KbusPeer final : public Peer {
         return std::string("compare-") + direction + "-" + std::to_string(payload);
     }
 
+    struct ConsumerSettings {
+        kbus::WaitMode mode;
+        std::chrono::microseconds spin;
+        std::size_t fetch_min_bytes;
+    };
+
     class Side final : public Endpoint {
       public:
-        Side(const kbus::ClientOptions& bus, kbus::WaitMode mode, std::chrono::microseconds spin,
-             std::string out, const std::string& in, const RunSpec& spec, std::size_t batch,
-             bool exclusive)
+        Side(const kbus::ClientOptions& bus, const ConsumerSettings& c, std::string out,
+             const std::string& in, const RunSpec& spec, std::size_t batch, bool exclusive)
             : client_(bus),
               producer_(client_, {.exclusive = exclusive}),
-              consumer_(client_,
-                        {.wait = mode, .max_poll_records = 4096, .spin_before_sleep = spin}),
+              consumer_(client_, {.wait = c.mode,
+                                  .max_poll_records = 4096,
+                                  .spin_before_sleep = c.spin,
+                                  .fetch_min_bytes = c.fetch_min_bytes,
+                                  .fetch_max_wait = std::chrono::milliseconds(1)}),
               out_(std::move(out)),
               payload_(spec.payload),
               whole_(spec.writes_whole_payload()),
@@ -141,6 +156,7 @@ class KbusPeer final : public Peer {
     std::chrono::microseconds spin_;
     std::size_t batch_;
     bool exclusive_;
+    std::size_t fetch_min_bytes_;
 };
 
 }  // namespace kbus::compare

@@ -166,6 +166,15 @@ inline void print_checks(const std::vector<Row>& rows) {
         check("64 B stream in runs of 64 (exclusive send_batch) vs 2x aeron exclusive",
               xb ? xb->msgs_per_s : not_measured, times(aeron_x->msgs_per_s, 2), false, " msgs/s");
     }
+    // The same streams with a consumer that waits for 16 KiB a poll (fetch.min.bytes): no
+    // target of their own, the ratio to Aeron's matching publication.
+    for (const auto& [line, peer] : {std::pair{"kbus fetch.min.bytes 16384", aeron},
+                                     std::pair{"kbus exclusive fetch.min.bytes 16384", aeron_x}})
+        if (const Row* f = detail::find(rows, line, 64);
+            f && f->msgs_per_s && peer && peer->msgs_per_s)
+            std::printf("  [info] 64 B stream record by record (%s): %.2fx %s's %s\n", line,
+                        *f->msgs_per_s / *peer->msgs_per_s, peer->system.c_str(),
+                        detail::readable(*peer->msgs_per_s, " msgs/s").c_str());
     for (const Row& r : rows)
         if (r.payload == 64 && r.msgs_per_s && r.system.rfind("kbus", 0) != 0 &&
             r.system.rfind("raw", 0) != 0 && r.system.rfind("aeron", 0) != 0) {

@@ -185,9 +185,10 @@ class Consumer final : private MemberHost {
             for (PartitionSource* p : held_)
                 p->release_held();
             held_.clear();
+            start_filling();
             if (!member_.active()) {  // records waiting: no clock read at all
                 gather();
-                if (!batch_.empty()) {
+                if (batch_ready()) {
                     check_attached();
                     return batch_;
                 }
@@ -246,7 +247,9 @@ class Consumer final : private MemberHost {
                 PartitionSource& source = *sources_[i];
                 const std::size_t before = batch_.size();
                 source.gather(batch_.messages_, options_.max_poll_records);
-                if (batch_.size() != before) held_.push_back(&source);
+                if (batch_.size() == before) return std::size_t(0);
+                if (held_.empty() || held_.back() != &source) held_.push_back(&source);
+                if (fill_to_ > 1) count_bytes(before);
                 return batch_.size() - before;
             },
             [this] { return batch_.size() >= options_.max_poll_records; });
@@ -273,13 +276,15 @@ class Consumer final : private MemberHost {
                 .count());
         const bool cheap_rounds = (options_.wait == WaitMode::busy_poll || spin > 0) &&
                                   sources_.size() <= cheap_round_sources;
-        const std::uint64_t per_read = cheap_rounds ? rounds_per_clock_read : 1;
+        const bool filling = fill_to_ > 1;  // rounds are paced: a clock read is cheap beside one
+        const std::uint64_t per_read = cheap_rounds && !filling ? rounds_per_clock_read : 1;
         std::uint64_t start =
             cheap_rounds && !member_.active() ? 0 : detail::monotonic_ns();  // 0: not read yet
         for (std::uint64_t now = start, round = 1;; ++round) {
             const bool reading = !member_.active() || member_.drive(now);
+            const std::size_t had = batch_.size();
             if (reading) gather();
-            if (!batch_.empty()) return;
+            if (batch_ready()) return;
             if (reading && round % per_read != 0) {
                 detail::cpu_relax();
                 continue;
@@ -289,16 +294,70 @@ class Consumer final : private MemberHost {
             const std::uint64_t elapsed = now - start;
             if (elapsed >= budget) return;
             std::uint64_t nap = budget - elapsed;
+            if (!batch_.empty()) {  // filling up to fetch_min_bytes, at most fetch_max_wait
+                if (elapsed >= fill_wait_ns()) return;
+                nap = std::min(nap, fill_wait_ns() - elapsed);
+            }
             if (member_.active())  // wake for the group's heartbeats
                 nap = std::min<std::uint64_t>(nap, reading ? member_.heartbeat_ns() : 2'000'000);
             if (!reading)
                 std::this_thread::sleep_for(std::chrono::nanoseconds(nap));
             else if (options_.wait == WaitMode::blocking && elapsed >= spin)
                 sleep_until_commit(std::chrono::nanoseconds(nap));
+            else if (filling && batch_.size() == had)
+                pace(now, now - start, nap);
             else
                 detail::cpu_relax();
         }
     }
+
+    /// fetch.min.bytes for this poll, capped at a quarter of the smallest assigned ring: the
+    /// held batch holds producers back, and must not wait for records that cannot come.
+    void start_filling() noexcept {
+        batch_bytes_ = 0;
+        fill_to_ = options_.fetch_min_bytes;
+        if (fill_to_ <= 1) return;
+        for (const auto& p : sources_)
+            fill_to_ = std::min<std::size_t>(fill_to_, p->ring().capacity() / 4);
+    }
+
+    /// Whether poll may return the batch: anything, without fetch.min.bytes; else enough bytes
+    /// or max_poll_records (the waits past fetch_max_wait are wait_for_records').
+    [[nodiscard]] bool batch_ready() const noexcept {
+        return !batch_.empty() && (fill_to_ <= 1 || batch_bytes_ >= fill_to_ ||
+                                   batch_.size() >= options_.max_poll_records);
+    }
+
+    void count_bytes(std::size_t from) noexcept {
+        for (std::size_t i = from; i < batch_.size(); ++i) {
+            const Message& m = batch_[i];
+            batch_bytes_ += ring::record_header_bytes + m.key().size() + m.value().size();
+        }
+    }
+
+    [[nodiscard]] std::uint64_t fill_wait_ns() const noexcept {
+        return std::uint64_t(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(options_.fetch_max_wait).count());
+    }
+
+    /// A round that found nothing new while filling: waits, before the next look, about as long
+    /// as the records still wanted take to come at the rate they came since the poll began (at
+    /// least a microsecond, at most `nap`). Each look at the ring's tail takes back lines its
+    /// producer is writing (the look's own, and those the core's prefetcher pulls in after it),
+    /// so a few long waits cost the producer less than many short ones.
+    void pace(std::uint64_t now, std::uint64_t took, std::uint64_t nap) const noexcept {
+        const double have = double(std::max<std::size_t>(batch_bytes_, 1));
+        const double wanted = fill_to_ > batch_bytes_ ? double(fill_to_ - batch_bytes_) : 0.0;
+        const auto wait = std::uint64_t(std::clamp(
+            double(took) * wanted / have, double(min_fill_pace_ns), double(max_fill_pace_ns)));
+        const std::uint64_t until = now + std::min(wait, nap);
+        do {
+            for (int i = 0; i < 8; ++i)
+                detail::cpu_relax();
+        } while (detail::monotonic_ns() < until);
+    }
+    static constexpr std::uint64_t min_fill_pace_ns = 1000, max_fill_pace_ns = 1'000'000;
+
     static constexpr std::uint64_t rounds_per_clock_read = 16;
     static constexpr std::size_t cheap_round_sources = 8;
 
@@ -364,6 +423,8 @@ class Consumer final : private MemberHost {
     std::vector<std::size_t> waiting_;    ///< the sources it sleeps on
     Batch batch_;
     bool marks_unbarriered_ = false;  ///< rings marked since the last barrier (blocking mode)
+    std::size_t fill_to_ = 0;         ///< this poll's fetch.min.bytes (start_filling)
+    std::size_t batch_bytes_ = 0;     ///< what the batch holds, counted while filling
 };
 
 }  // namespace kbus
