@@ -200,13 +200,17 @@ struct StreamShared {
     std::_Exit(code);
 }
 
+// fetch_min_bytes: ConsumerOptions::fetch_min_bytes (the end of the stream waits 1 ms at most).
 [[noreturn]] void stream_consumer(const DaemonFixture& d, StreamShared& s, std::int64_t total,
-                                  int cpu, kbus::WaitMode wait) {
+                                  int cpu, kbus::WaitMode wait, std::size_t fetch_min_bytes) {
     int code = 0;
     try {
         if (cpu >= 0) kbus::bench::pin_this_thread(cpu);
         kbus::Client c(d.options());
-        kbus::Consumer con(c, {.wait = wait, .max_poll_records = 4096});
+        kbus::Consumer con(c, {.wait = wait,
+                               .max_poll_records = 4096,
+                               .fetch_min_bytes = fetch_min_bytes,
+                               .fetch_max_wait = 1ms});
         con.assign("s", 0, kbus::OffsetSpec::end());
         s.ready.fetch_add(1, std::memory_order_acq_rel);
         std::uint64_t sum = 0;
@@ -229,7 +233,7 @@ std::int64_t stream_records() {
     return n != nullptr ? std::strtoll(n, nullptr, 10) : 10'000'000;
 }
 
-void stream_with(benchmark::State& state, kbus::WaitMode wait) {
+void stream_with(benchmark::State& state, kbus::WaitMode wait, std::size_t fetch_min_bytes = 1) {
     const int producers = int(state.range(0)), consumers = int(state.range(1));
     const bool spill = state.range(2) != 0;
     const auto batch = std::size_t(state.range(3));
@@ -247,7 +251,8 @@ void stream_with(benchmark::State& state, kbus::WaitMode wait) {
         std::vector<pid_t> consumer_pids, producer_pids;
         for (int i = 0; i < consumers; ++i)
             if (const pid_t pid = ::fork(); pid == 0)
-                stream_consumer(daemon, *s, each * producers, pinned ? 0 : -1, wait);
+                stream_consumer(daemon, *s, each * producers, pinned ? 0 : -1, wait,
+                                fetch_min_bytes);
             else
                 consumer_pids.push_back(pid);
         for (int i = 0; i < producers; ++i)
@@ -287,6 +292,14 @@ void stream(benchmark::State& state) {
 void stream_blocking(benchmark::State& state) {
     stream_with(state, kbus::WaitMode::blocking);
 }
+// Consumers that wait for 16 KiB a poll (fetch.min.bytes): read in runs, leave the producer's
+// lines (and, blocking, the cores) alone in between.
+void stream_fetch(benchmark::State& state) {
+    stream_with(state, kbus::WaitMode::busy_poll, 16384);
+}
+void stream_blocking_fetch(benchmark::State& state) {
+    stream_with(state, kbus::WaitMode::blocking, 16384);
+}
 
 class BusReporter : public kbus::bench::MedianReporter {
   public:
@@ -310,15 +323,18 @@ class BusReporter : public kbus::bench::MedianReporter {
                         std::printf("  %-50s %6.2f M rec/s  (%.2fx of 1->1 ring-only)\n", b.c_str(),
                                     r / 1e6, one > 0 ? r / one : 0.0);
                 }
-        // Blocking consumers against the blocking 1 -> 1 of the same run.
+        // Blocking consumers against the blocking 1 -> 1 of the same run; with fetch.min.bytes,
+        // against the 1 -> 1 of the same wait mode at its defaults.
         const double blocking_one =
             median("stream_blocking/producers:1/consumers:1/spill:0/batch:1", "items_per_second");
-        for (const char* shape : {"producers:1/consumers:1", "producers:1/consumers:4"}) {
-            const std::string b = std::string("stream_blocking/") + shape + "/spill:0/batch:1";
-            if (const double r = median(b, "items_per_second"); r > 0)
-                std::printf("  %-50s %6.2f M rec/s  (%.2fx of its 1->1)\n", b.c_str(), r / 1e6,
-                            blocking_one > 0 ? r / blocking_one : 0.0);
-        }
+        for (const char* family : {"stream_blocking/", "stream_fetch/", "stream_blocking_fetch/"})
+            for (const char* shape : {"producers:1/consumers:1", "producers:1/consumers:4"}) {
+                const std::string b = std::string(family) + shape + "/spill:0/batch:1";
+                const double base = family == std::string("stream_fetch/") ? one : blocking_one;
+                if (const double r = median(b, "items_per_second"); r > 0)
+                    std::printf("  %-50s %6.2f M rec/s  (%.2fx of the 1->1 at defaults)\n",
+                                b.c_str(), r / 1e6, base > 0 ? r / base : 0.0);
+            }
     }
 };
 
@@ -352,6 +368,22 @@ BENCHMARK(stream)
     ->Iterations(1);
 
 BENCHMARK(stream_blocking)
+    ->ArgNames({"producers", "consumers", "spill", "batch"})
+    ->Args({1, 1, 0, 1})
+    ->Args({1, 4, 0, 1})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1);
+
+BENCHMARK(stream_fetch)
+    ->ArgNames({"producers", "consumers", "spill", "batch"})
+    ->Args({1, 1, 0, 1})
+    ->Args({1, 4, 0, 1})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1);
+
+BENCHMARK(stream_blocking_fetch)
     ->ArgNames({"producers", "consumers", "spill", "batch"})
     ->Args({1, 1, 0, 1})
     ->Args({1, 4, 0, 1})

@@ -80,6 +80,7 @@ class Consumer final : private MemberHost {
         p->attach(from);
         sources_.push_back(std::move(p));
         scan_.resize(sources_.size());
+        ++sources_version_;
     }
 
     /// Without a group_id: adds every partition of the topic, from `from`. With one: joins the
@@ -147,6 +148,7 @@ class Consumer final : private MemberHost {
         held_.clear();
         scan_.clear();
         batch_.messages_.clear();
+        ++sources_version_;
     }
 
     void seek(std::string_view topic, std::int32_t partition, OffsetSpec to) {
@@ -195,8 +197,11 @@ class Consumer final : private MemberHost {
             }
             wait_for_records(timeout);
             check_attached();
+        } catch (const OffsetOutOfRange& e) {
+            rewind_unreturned(&e);
+            throw;
         } catch (...) {
-            batch_.messages_.clear();
+            rewind_unreturned(nullptr);
             throw;
         }
         return batch_;
@@ -231,6 +236,32 @@ class Consumer final : private MemberHost {
         throw Error(ErrorCode::invalid_argument, "partition not assigned");
     }
 
+    /// A poll that throws returns none of what it gathered: each other partition it gathered from
+    /// goes back to its first record of the batch (the one named by `failed` resumes where its
+    /// error says). Best effort: a partition that cannot be moved back keeps its error for later.
+    void rewind_unreturned(const OffsetOutOfRange* failed) noexcept {
+        std::vector<std::pair<PartitionSource*, std::int64_t>> back;
+        for (PartitionSource* p : held_) {
+            if (failed != nullptr && failed->partition() == p->partition() &&
+                failed->topic() == p->topic())
+                continue;
+            const auto first = std::find_if(batch_.begin(), batch_.end(), [&](const Message& m) {
+                return m.partition() == p->partition() && &m.topic() == &p->topic();
+            });
+            if (first != batch_.end() &&
+                std::none_of(back.begin(), back.end(), [&](const auto& b) { return b.first == p; }))
+                back.emplace_back(p, first->offset());
+        }
+        batch_.messages_.clear();
+        held_.clear();
+        for (const auto& [p, offset] : back) {
+            try {
+                p->attach(OffsetSpec::at(offset));
+            } catch (...) {  // the next poll reports what stops this partition
+            }
+        }
+    }
+
     /// Only the sources whose records the batch holds can be invalidated under it; the others
     /// find a detach themselves when they next read (PartitionSource::gather).
     void check_attached() {
@@ -249,7 +280,10 @@ class Consumer final : private MemberHost {
                 source.gather(batch_.messages_, options_.max_poll_records);
                 if (batch_.size() == before) return std::size_t(0);
                 if (held_.empty() || held_.back() != &source) held_.push_back(&source);
-                if (fill_to_ > 1) count_bytes(before);
+                if (fill_to_ > 1) {
+                    count_bytes(before);
+                    fill_cut_short_ = fill_cut_short_ || source.drained_this_poll();
+                }
                 return batch_.size() - before;
             },
             [this] { return batch_.size() >= options_.max_poll_records; });
@@ -281,8 +315,10 @@ class Consumer final : private MemberHost {
         std::uint64_t start =
             cheap_rounds && !member_.active() ? 0 : detail::monotonic_ns();  // 0: not read yet
         for (std::uint64_t now = start, round = 1;; ++round) {
-            const bool reading = !member_.active() || member_.drive(now);
-            const std::size_t had = batch_.size();
+            const std::size_t had = batch_.size();  // > 0: filling up to fetch_min_bytes
+            if (had > 0 && member_.active() && member_.due(now)) return;  // the group's turn
+            const bool reading = had > 0 || !member_.active() || member_.drive(now);
+            if (fill_to_ > 1 && fill_version_ != sources_version_) cap_fill();  // assigned anew
             if (reading) gather();
             if (batch_ready()) return;
             if (reading && round % per_read != 0) {
@@ -302,10 +338,10 @@ class Consumer final : private MemberHost {
                 nap = std::min<std::uint64_t>(nap, reading ? member_.heartbeat_ns() : 2'000'000);
             if (!reading)
                 std::this_thread::sleep_for(std::chrono::nanoseconds(nap));
+            else if (filling && !batch_.empty() && batch_.size() == had)
+                pace(now, now - start, nap);  // records are coming: no wake-up per commit
             else if (options_.wait == WaitMode::blocking && elapsed >= spin)
                 sleep_until_commit(std::chrono::nanoseconds(nap));
-            else if (filling && batch_.size() == had)
-                pace(now, now - start, nap);
             else
                 detail::cpu_relax();
         }
@@ -315,23 +351,31 @@ class Consumer final : private MemberHost {
     /// held batch holds producers back, and must not wait for records that cannot come.
     void start_filling() noexcept {
         batch_bytes_ = 0;
+        fill_cut_short_ = false;
         fill_to_ = options_.fetch_min_bytes;
-        if (fill_to_ <= 1) return;
+        if (fill_to_ > 1) cap_fill();
+    }
+    void cap_fill() noexcept {
+        fill_to_ = options_.fetch_min_bytes;
         for (const auto& p : sources_)
             fill_to_ = std::min<std::size_t>(fill_to_, p->ring().capacity() / 4);
+        fill_to_ = std::max<std::size_t>(fill_to_, 2);  // still filling: 1 would mean "off"
+        fill_version_ = sources_version_;
     }
 
-    /// Whether poll may return the batch: anything, without fetch.min.bytes; else enough bytes
-    /// or max_poll_records (the waits past fetch_max_wait are wait_for_records').
+    /// Whether poll may return the batch: anything, without fetch.min.bytes; else enough bytes,
+    /// max_poll_records, or a partition read from disk that can give no more this poll (the
+    /// waits past fetch_max_wait are wait_for_records').
     [[nodiscard]] bool batch_ready() const noexcept {
-        return !batch_.empty() && (fill_to_ <= 1 || batch_bytes_ >= fill_to_ ||
+        return !batch_.empty() && (fill_to_ <= 1 || batch_bytes_ >= fill_to_ || fill_cut_short_ ||
                                    batch_.size() >= options_.max_poll_records);
     }
 
     void count_bytes(std::size_t from) noexcept {
         for (std::size_t i = from; i < batch_.size(); ++i) {
             const Message& m = batch_[i];
-            batch_bytes_ += ring::record_header_bytes + m.key().size() + m.value().size();
+            batch_bytes_ +=
+                ring::record_header_bytes + m.key().size() + m.value().size() + m.header_bytes();
         }
     }
 
@@ -342,7 +386,8 @@ class Consumer final : private MemberHost {
 
     /// A round that found nothing new while filling: waits, before the next look, about as long
     /// as the records still wanted take to come at the rate they came since the poll began (at
-    /// least a microsecond, at most `nap`). Each look at the ring's tail takes back lines its
+    /// least a microsecond, at most `nap`; spinning, or asleep for a blocking consumer whose wait
+    /// is long enough for a timer). Each look at the ring's tail takes back lines its
     /// producer is writing (the look's own, and those the core's prefetcher pulls in after it),
     /// so a few long waits cost the producer less than many short ones.
     void pace(std::uint64_t now, std::uint64_t took, std::uint64_t nap) const noexcept {
@@ -350,6 +395,12 @@ class Consumer final : private MemberHost {
         const double wanted = fill_to_ > batch_bytes_ ? double(fill_to_ - batch_bytes_) : 0.0;
         const auto wait = std::uint64_t(std::clamp(
             double(took) * wanted / have, double(min_fill_pace_ns), double(max_fill_pace_ns)));
+        if (options_.wait == WaitMode::blocking && wait >= min_fill_sleep_ns) {
+            // Blocking: the core goes to whoever has work (other consumers of the stream, its
+            // producer) rather than to a spin or to one futex wake-up per commit.
+            std::this_thread::sleep_for(std::chrono::nanoseconds(std::min(wait, nap)));
+            return;
+        }
         const std::uint64_t until = now + std::min(wait, nap);
         do {
             for (int i = 0; i < 8; ++i)
@@ -357,6 +408,7 @@ class Consumer final : private MemberHost {
         } while (detail::monotonic_ns() < until);
     }
     static constexpr std::uint64_t min_fill_pace_ns = 1000, max_fill_pace_ns = 1'000'000;
+    static constexpr std::uint64_t min_fill_sleep_ns = 20'000;
 
     static constexpr std::uint64_t rounds_per_clock_read = 16;
     static constexpr std::size_t cheap_round_sources = 8;
@@ -387,13 +439,14 @@ class Consumer final : private MemberHost {
         // with the producer's fence between its commit and its sleepers check (it fences while
         // our mark is on the ring: BlockingReaderMark).
         std::atomic_thread_fence(std::memory_order_seq_cst);
+        const std::size_t had = batch_.size();  // filling: part of a batch may be there already
         try {
             gather(true);  // may throw (a loss on disk): the announcements must not outlive us
         } catch (...) {
             stop_sleeping(n);
             throw;
         }
-        if (batch_.empty() && n > 0) {
+        if (batch_.size() == had && n > 0) {
             const auto cap = std::min(
                 timeout, detail::sleep_cap(sources_.size(), n, std::chrono::milliseconds(100),
                                            std::chrono::milliseconds(1)));
@@ -422,9 +475,12 @@ class Consumer final : private MemberHost {
     std::vector<PartitionSource*> held_;  ///< the sources the current batch's records are from
     std::vector<std::size_t> waiting_;    ///< the sources it sleeps on
     Batch batch_;
-    bool marks_unbarriered_ = false;  ///< rings marked since the last barrier (blocking mode)
-    std::size_t fill_to_ = 0;         ///< this poll's fetch.min.bytes (start_filling)
-    std::size_t batch_bytes_ = 0;     ///< what the batch holds, counted while filling
+    bool marks_unbarriered_ = false;     ///< rings marked since the last barrier (blocking mode)
+    std::size_t fill_to_ = 0;            ///< this poll's fetch.min.bytes (start_filling)
+    std::size_t batch_bytes_ = 0;        ///< what the batch holds, counted while filling
+    bool fill_cut_short_ = false;        ///< a partition can give no more this poll
+    std::uint64_t sources_version_ = 0;  ///< bumped as partitions come and go
+    std::uint64_t fill_version_ = 0;     ///< sources_version_ that fill_to_ was capped for
 };
 
 }  // namespace kbus

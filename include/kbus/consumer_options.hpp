@@ -40,13 +40,16 @@ struct ConsumerOptions {
     std::size_t max_poll_records = 500;  ///< Kafka's max.poll.records
     std::chrono::microseconds spin_before_sleep{50};
     /// fetch.min.bytes: a poll that finds records waits until they hold at least this many bytes
-    /// (a record counting its key and value, plus 48 for its header in the ring), until
+    /// (a record counts its key, value and headers, plus 48 for its header in the ring), until
     /// fetch_max_wait has passed since it began, until max_poll_records, or until its timeout.
     /// 1, Kafka's default: a poll returns as soon as anything is there (lowest latency). Larger
     /// trades latency for throughput: a consumer caught up with a fast stream otherwise looks at
     /// the very cache line its producer writes next, once a record, and each look costs the
-    /// producer a transfer of that line between cores. Capped at a quarter of the smallest
-    /// assigned ring (a held batch holds producers back).
+    /// producer a transfer of that line between cores. A poll never waits for more than a
+    /// quarter of the smallest assigned ring holds (what it holds holds producers back); it
+    /// returns what it has when a partition read from disk can give no more before the next
+    /// poll, and, in a group, before a heartbeat or an auto-commit is due (the group's protocol
+    /// never runs while a poll holds records it has not returned).
     std::size_t fetch_min_bytes = 1;
     std::chrono::milliseconds fetch_max_wait{500};  ///< fetch.max.wait.ms
     /// check.crcs: the CRC-32C of every batch read from disk is checked (records lost to damage

@@ -82,6 +82,15 @@ class GroupMember {
         return true;
     }
 
+    /// Whether drive() would do protocol work now (join, sync, a heartbeat, an auto-commit):
+    /// a consumer holding records it has not returned yet returns them first, as a commit or a
+    /// revocation would count or drop them.
+    [[nodiscard]] bool due(std::uint64_t now_ns) const noexcept {
+        const auto now = std::int64_t(now_ns / 1'000'000);
+        return state_ != State::stable || now >= next_heartbeat_ms_ ||
+               (options_->enable_auto_commit && now >= next_auto_commit_ms_);
+    }
+
     [[nodiscard]] std::uint64_t heartbeat_ns() const noexcept {
         return std::uint64_t(
             std::chrono::duration_cast<std::chrono::nanoseconds>(options_->heartbeat_interval)

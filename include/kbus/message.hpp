@@ -96,6 +96,8 @@ class Message {
     [[nodiscard]] std::uint32_t header_count() const noexcept {
         return std::uint32_t(header_count_);
     }
+    /// The bytes the record's headers take, encoded (in the ring's header block, or the log's).
+    [[nodiscard]] std::size_t header_bytes() const noexcept { return headers_.size(); }
     [[nodiscard]] MessageHeaderIterator headers() const noexcept {
         if (from_ring_)
             return MessageHeaderIterator(

@@ -66,6 +66,11 @@ class PartitionSource {
         return ring::load_next_offset(ring().header());
     }
     [[nodiscard]] const ring::RingRef& ring() const noexcept { return reader_.ring(); }
+    /// Reading from disk, this poll has taken all it can: the next batch (or the move back onto
+    /// the ring) waits for the next poll, which releases the views into the batches fetched.
+    [[nodiscard]] bool drained_this_poll() const noexcept {
+        return on_disk_ && taken_this_poll_ != 0 && disk_at_ >= disk_.size();
+    }
     CommitRoute commit_route;
 
     /// Starts (again) at `from`: tethered in the ring, or reading the log behind it. Re-attaching
