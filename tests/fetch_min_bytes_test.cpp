@@ -89,6 +89,12 @@ TEST_CASE("fetch.max.wait: a poll short of fetch.min.bytes returns what it has o
     CHECK(impatient.poll(20ms).size() == 3);
     // Nothing there: an empty batch at the timeout, as without the option.
     CHECK(consumer.poll(20ms).empty());
+    // A negative fetch.max.wait is no wait (not a wait as long as the poll's: an hour here).
+    kbus::Consumer eager(c, {.wait = mode,
+                             .fetch_min_bytes = 1 << 20,
+                             .fetch_max_wait = std::chrono::milliseconds(-5)});
+    eager.assign("f", 0, kbus::OffsetSpec::beginning());
+    CHECK(eager.poll(std::chrono::hours(1)).size() == 3);
 }
 
 TEST_CASE("fetch.min.bytes past a quarter of the ring: polls fill to that, producers go on",
@@ -314,4 +320,43 @@ TEST_CASE("a poll that throws for one partition gives back what it gathered from
             got.emplace(m.partition(), m.offset());
     CHECK(got == std::set<std::pair<std::int32_t, std::int64_t>>{
                      {0, 1}, {0, 2}, {1, 0}, {1, 1}, {1, 2}, {1, 3}, {1, 4}});
+}
+
+TEST_CASE("a poll that throws for a held batch leaves the other partitions' batches to release",
+          "[consumer]") {
+    DaemonFixture d("fetch-release");
+    kbus::Client c(d.options());
+    c.create_topic("a", 1, {{"ring.bytes", "65536"}, {"consumer.hold.timeout.ms", "100"}});
+    c.create_topic("b", 1, {{"ring.bytes", "65536"}, {"consumer.hold.timeout.ms", "200"}});
+    kbus::Consumer consumer(c, {.wait = kbus::WaitMode::busy_poll});
+    consumer.assign("a", 0, kbus::OffsetSpec::beginning());
+    consumer.assign("b", 0, kbus::OffsetSpec::beginning());
+    kbus::Producer p(c);
+    send_values(p, "a", 1, 10);
+    send_values(p, "b", 1, 10);
+    std::size_t first = 0;
+    for (int i = 0; i < 50 && first < 2; ++i)
+        first += consumer.poll(100ms).size();
+    REQUIRE(first == 2);  // a@0 and b@0, held until the next poll
+    // a's producer runs three rings past the held batch: the consumer is detached from a, and
+    // its next poll reports that as it starts, before it released anything.
+    send_values(p, "a", 200, 1000);
+    try {
+        (void)consumer.poll(10ms);
+        FAIL("the invalidated batch was not reported");
+    } catch (const kbus::OffsetOutOfRange& e) {
+        CHECK(e.topic() == "a");
+        consumer.seek("a", 0, kbus::OffsetSpec::at(e.resume_offset()));
+    }
+    // b's batch must still be released by the polls that follow. Two rings then go into b while
+    // the consumer does not poll: tethered by a batch it no longer holds, b would be detached
+    // with its cursor mid-record, and read "not ready" for good. Released, b lags and reads on.
+    for (int i = 0; i < 5; ++i)
+        (void)consumer.poll(10ms);
+    send_values(p, "b", 130, 1000);
+    std::size_t from_b = 0;
+    for (int i = 0; i < 300 && from_b < 130; ++i)
+        for (const kbus::Message& m : consumer.poll(10ms))
+            from_b += m.topic() == "b" ? 1 : 0;
+    CHECK(from_b == 130);
 }

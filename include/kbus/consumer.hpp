@@ -238,25 +238,29 @@ class Consumer final : private MemberHost {
 
     /// A poll that throws returns none of what it gathered: each other partition it gathered from
     /// goes back to its first record of the batch (the one named by `failed` resumes where its
-    /// error says). Best effort: a partition that cannot be moved back keeps its error for later.
+    /// error says). Partitions held from the previous batch (a throw before this poll released
+    /// them) stay held, for the next poll to release. Best effort: a partition that cannot be
+    /// moved back keeps its error for later.
     void rewind_unreturned(const OffsetOutOfRange* failed) noexcept {
         std::vector<std::pair<PartitionSource*, std::int64_t>> back;
+        std::vector<PartitionSource*> still_held;
         for (PartitionSource* p : held_) {
-            if (failed != nullptr && failed->partition() == p->partition() &&
-                failed->topic() == p->topic())
-                continue;
             const auto first = std::find_if(batch_.begin(), batch_.end(), [&](const Message& m) {
                 return m.partition() == p->partition() && &m.topic() == &p->topic();
             });
-            if (first != batch_.end() &&
-                std::none_of(back.begin(), back.end(), [&](const auto& b) { return b.first == p; }))
+            const bool named = failed != nullptr && failed->partition() == p->partition() &&
+                               failed->topic() == p->topic();
+            if (named || first == batch_.end())
+                still_held.push_back(p);
+            else if (std::none_of(back.begin(), back.end(),
+                                  [&](const auto& b) { return b.first == p; }))
                 back.emplace_back(p, first->offset());
         }
         batch_.messages_.clear();
-        held_.clear();
+        held_ = std::move(still_held);
         for (const auto& [p, offset] : back) {
             try {
-                p->attach(OffsetSpec::at(offset));
+                p->attach(OffsetSpec::at(offset));  // no longer holding: nothing to release
             } catch (...) {  // the next poll reports what stops this partition
             }
         }
@@ -380,8 +384,9 @@ class Consumer final : private MemberHost {
     }
 
     [[nodiscard]] std::uint64_t fill_wait_ns() const noexcept {
-        return std::uint64_t(
-            std::chrono::duration_cast<std::chrono::nanoseconds>(options_.fetch_max_wait).count());
+        const auto ns =
+            std::chrono::duration_cast<std::chrono::nanoseconds>(options_.fetch_max_wait).count();
+        return std::uint64_t(std::max<std::int64_t>(ns, 0));  // negative: no wait, as 0
     }
 
     /// A round that found nothing new while filling: waits, before the next look, about as long

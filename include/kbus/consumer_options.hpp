@@ -49,7 +49,8 @@ struct ConsumerOptions {
     /// quarter of the smallest assigned ring holds (what it holds holds producers back); it
     /// returns what it has when a partition read from disk can give no more before the next
     /// poll, and, in a group, before a heartbeat or an auto-commit is due (the group's protocol
-    /// never runs while a poll holds records it has not returned).
+    /// never runs while a poll holds records it has not returned; a fill there lasts at most
+    /// heartbeat_interval). A negative fetch_max_wait counts as 0.
     std::size_t fetch_min_bytes = 1;
     std::chrono::milliseconds fetch_max_wait{500};  ///< fetch.max.wait.ms
     /// check.crcs: the CRC-32C of every batch read from disk is checked (records lost to damage
