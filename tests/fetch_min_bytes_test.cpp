@@ -70,6 +70,39 @@ class ProducerProcess {
   private:
     pid_t pid_;
 };
+
+// A consumer that waits for a gigabyte a poll, for as long as an hour, and for up to 100000
+// records: only the quarter-ring cap (or a partition drained from disk) ends a fill in time.
+kbus::ConsumerOptions filling_for_an_hour() {
+    return {.wait = kbus::WaitMode::busy_poll,
+            .max_poll_records = 100'000,
+            .fetch_min_bytes = std::size_t(1) << 30,
+            .fetch_max_wait = std::chrono::milliseconds(3'600'000)};
+}
+
+// Reads `records` from offset 0, in order. While at least `cap_records` are still to come, a fill
+// must end without a timeout (polls of an hour), and `full` checks each batch; the rest, short of
+// the cap, come at polls' timeouts (`no_empty`: the records are all there, none may come back
+// empty).
+template <class Full>
+void read_filled(kbus::Consumer& consumer, int records, int cap_records, bool no_empty, Full full) {
+    int total = 0;
+    while (records - total >= cap_records) {
+        const kbus::Batch& b = consumer.poll(std::chrono::hours(1));
+        REQUIRE(!b.empty());
+        CHECK(b[0].offset() == total);
+        full(b);
+        total += int(b.size());
+    }
+    while (total < records) {
+        const kbus::Batch& b = consumer.poll(100ms);
+        if (no_empty) REQUIRE(!b.empty());
+        if (b.empty()) continue;
+        CHECK(b[0].offset() == total);
+        total += int(b.size());
+    }
+    CHECK(total == records);
+}
 }  // namespace
 
 TEST_CASE("fetch.min.bytes: a poll returns once the records hold enough bytes, all of them",
@@ -141,35 +174,17 @@ TEST_CASE("fetch.min.bytes past a quarter of the ring: polls fill to that, produ
     kbus::Client c(d.options());
     constexpr std::size_t ring = 65536;
     c.create_topic("f", 1, {{"ring.bytes", std::to_string(ring)}});
-    // Waiting for a gigabyte, for as long as an hour, and for up to 100000 records a poll:
-    // uncapped, the held batch would stop the producer at the ring's end and the poll would wait
+    // Uncapped, the held batch would stop the producer at the ring's end and the poll would wait
     // its hour (the test's time-out fails it first).
-    kbus::Consumer consumer(c, {.wait = kbus::WaitMode::busy_poll,
-                                .max_poll_records = 100'000,
-                                .fetch_min_bytes = std::size_t(1) << 30,
-                                .fetch_max_wait = std::chrono::milliseconds(3'600'000)});
+    kbus::Consumer consumer(c, filling_for_an_hour());
     consumer.assign("f", 0, kbus::OffsetSpec::beginning());
     constexpr int records = 2000;  // 2000 x 148 bytes: four and a half rings
     constexpr int cap_records = ring / 4 / (frame_overhead + 100) + 1;
     ProducerProcess producer(d, [](kbus::Producer& p) { send_values(p, "f", records, 100); });
-    int total = 0;
-    while (records - total >= cap_records) {  // enough to come for the cap: no timeout needed
-        const kbus::Batch& b = consumer.poll(std::chrono::hours(1));
-        REQUIRE(!b.empty());
-        CHECK(b[0].offset() == total);
-        CHECK(bytes_of(b) >= ring / 4);
-        total += int(b.size());
-    }
-    // The rest, short of the cap: at the poll's timeout. (The producer may still wait for the
-    // room the last batch frees at this next poll: joined before it, it would wait for good.)
-    while (total < records) {
-        const kbus::Batch& b = consumer.poll(100ms);
-        if (b.empty()) continue;
-        CHECK(b[0].offset() == total);
-        total += int(b.size());
-    }
+    // Joined only after the last poll: the producer may still wait for the room it frees.
+    read_filled(consumer, records, cap_records, false,
+                [](const kbus::Batch& b) { CHECK(bytes_of(b) >= ring / 4); });
     CHECK(producer.join());
-    CHECK(total == records);
 }
 
 TEST_CASE("fetch.min.bytes in a group: what a poll holds is returned before the group's turn",
@@ -230,10 +245,7 @@ TEST_CASE("fetch.min.bytes counts a record's headers, as the ring space it takes
     // Records of 10 bytes under a 1000-byte header: counted without it, a quarter of the ring
     // would take some 280 of them, four rings, and the held batch would stop the producer until
     // the consumer is detached (batch_invalidated).
-    kbus::Consumer consumer(c, {.wait = kbus::WaitMode::busy_poll,
-                                .max_poll_records = 100'000,
-                                .fetch_min_bytes = std::size_t(1) << 30,
-                                .fetch_max_wait = std::chrono::milliseconds(3'600'000)});
+    kbus::Consumer consumer(c, filling_for_an_hour());
     consumer.assign("h", 0, kbus::OffsetSpec::beginning());
     constexpr int records = 600;
     ProducerProcess producer(d, [](kbus::Producer& p) {
@@ -244,20 +256,9 @@ TEST_CASE("fetch.min.bytes counts a record's headers, as the ring space it takes
                    {.headers = headers, .timestamp = {}, .partition = 0});
     });
     const int cap_records = int(ring / 4 / (frame_overhead + 10 + 1000)) + 1;
-    int total = 0;
-    while (records - total >= cap_records) {
-        const kbus::Batch& b = consumer.poll(std::chrono::hours(1));
-        REQUIRE(!b.empty());
-        CHECK(b[0].offset() == total);
-        CHECK(b[0].header_bytes() > 1000);
-        total += int(b.size());
-    }
-    while (total < records) {  // as in the test above
-        const kbus::Batch& b = consumer.poll(100ms);
-        total += int(b.size());
-    }
+    read_filled(consumer, records, cap_records, false,
+                [](const kbus::Batch& b) { CHECK(b[0].header_bytes() > 1000); });
     CHECK(producer.join());
-    CHECK(total == records);
 }
 
 TEST_CASE("fetch.min.bytes reading from disk: a poll returns each run it fetched, not waiting",
@@ -270,25 +271,11 @@ TEST_CASE("fetch.min.bytes reading from disk: a poll returns each run it fetched
     send_values(p, "old", records, 1000);
     // Waiting an hour for a gigabyte: a poll that took what one fetch from disk brought can take
     // no more before the next poll, so it must return then, not wait (the test's time-out).
-    kbus::Consumer consumer(c, {.wait = kbus::WaitMode::busy_poll,
-                                .max_poll_records = 100'000,
-                                .fetch_min_bytes = std::size_t(1) << 30,
-                                .fetch_max_wait = std::chrono::milliseconds(3'600'000)});
+    kbus::Consumer consumer(c, filling_for_an_hour());
     consumer.assign("old", 0, kbus::OffsetSpec::beginning());
-    int total = 0, from_disk = 0;
-    while (records - total > int(65536 / 4 / (frame_overhead + 1000)) + 1) {
-        const kbus::Batch& b = consumer.poll(std::chrono::hours(1));
-        REQUIRE(!b.empty());
-        CHECK(b[0].offset() == total);
-        from_disk += b[0].from_ring() ? 0 : 1;
-        total += int(b.size());
-    }
-    while (total < records) {
-        const kbus::Batch& b = consumer.poll(100ms);
-        REQUIRE(!b.empty());
-        total += int(b.size());
-    }
-    CHECK(total == records);
+    int from_disk = 0;
+    read_filled(consumer, records, int(65536 / 4 / (frame_overhead + 1000)) + 2, true,
+                [&](const kbus::Batch& b) { from_disk += b[0].from_ring() ? 0 : 1; });
     CHECK(from_disk > 0);
 }
 
@@ -395,4 +382,35 @@ TEST_CASE("a poll that throws for a held batch leaves the other partitions' batc
         for (const kbus::Message& m : consumer.poll(10ms))
             from_b += m.topic() == "b" ? 1 : 0;
     CHECK(from_b == 130);
+}
+
+TEST_CASE("kbusd stopped or killed while a poll fills: the poll still returns what it gathered",
+          "[consumer]") {
+    DaemonFixture d("fetch-daemon-gone");
+    const bool kill = GENERATE(false, true);  // systemctl's SIGTERM, then a crash
+    kbus::Client c(d.options());
+    c.create_topic("f", 1);
+    kbus::Consumer consumer(c, {.wait = kbus::WaitMode::blocking,
+                                .fetch_min_bytes = 1 << 20,
+                                .fetch_max_wait = std::chrono::milliseconds(300)});
+    consumer.assign("f", 0, kbus::OffsetSpec::beginning());
+    kbus::Producer p(c);
+    for (int i = 0; i < 3; ++i)
+        p.send("f", nullptr, "value-" + std::to_string(i));
+    // The daemon goes away 100 ms into the fill; the views the poll holds point into shared
+    // memory this process still maps, so they stay readable whatever became of kbusd.
+    std::thread stopper([&] {
+        std::this_thread::sleep_for(100ms);
+        if (kill)
+            d.kill_hard();
+        else
+            CHECK(d.stop() == 0);
+    });
+    const kbus::Batch& b = consumer.poll(30s);
+    stopper.join();
+    REQUIRE(b.size() == 3);
+    for (int i = 0; i < 3; ++i) {
+        CHECK(b[std::size_t(i)].offset() == i);
+        CHECK(b[std::size_t(i)].value().str() == "value-" + std::to_string(i));
+    }
 }

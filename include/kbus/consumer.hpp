@@ -28,6 +28,7 @@
 #include "kbus/client.hpp"
 #include "kbus/consumer_options.hpp"
 #include "kbus/detail/clock.hpp"
+#include "kbus/detail/fetch_fill.hpp"
 #include "kbus/detail/futex.hpp"
 #include "kbus/detail/scan_plan.hpp"
 #include "kbus/detail/wait_set.hpp"
@@ -53,7 +54,10 @@ class Batch {
 class Consumer final : private MemberHost {
   public:
     explicit Consumer(Client& client, ConsumerOptions options = {})
-        : client_(&client), options_(std::move(options)), member_(client, *this, options_) {}
+        : client_(&client),
+          options_(std::move(options)),
+          member_(client, *this, options_),
+          fill_(options_) {}
     Consumer(const Consumer&) = delete;
     Consumer& operator=(const Consumer&) = delete;
     ~Consumer() override {
@@ -78,9 +82,9 @@ class Consumer final : private MemberHost {
                                                    options_.check_crcs, may_sleep);
         marks_unbarriered_ = marks_unbarriered_ || may_sleep;
         p->attach(from);
+        fill_.assigned_ring(p->ring().capacity());
         sources_.push_back(std::move(p));
         scan_.resize(sources_.size());
-        ++sources_version_;
     }
 
     /// Without a group_id: adds every partition of the topic, from `from`. With one: joins the
@@ -148,7 +152,7 @@ class Consumer final : private MemberHost {
         held_.clear();
         scan_.clear();
         batch_.messages_.clear();
-        ++sources_version_;
+        fill_.unassigned_all();
     }
 
     void seek(std::string_view topic, std::int32_t partition, OffsetSpec to) {
@@ -187,10 +191,10 @@ class Consumer final : private MemberHost {
             for (PartitionSource* p : held_)
                 p->release_held();
             held_.clear();
-            start_filling();
+            fill_.start();
             if (!member_.active()) {  // records waiting: no clock read at all
                 gather();
-                if (batch_ready()) {
+                if (fill_.ready(batch_.size())) {
                     check_attached();
                     return batch_;
                 }
@@ -284,10 +288,7 @@ class Consumer final : private MemberHost {
                 source.gather(batch_.messages_, options_.max_poll_records);
                 if (batch_.size() == before) return std::size_t(0);
                 if (held_.empty() || held_.back() != &source) held_.push_back(&source);
-                if (fill_to_ > 1) {
-                    count_bytes(before);
-                    fill_cut_short_ = fill_cut_short_ || source.drained_this_poll();
-                }
+                if (fill_.on()) fill_.count(batch_, before, source.drained_this_poll());
                 return batch_.size() - before;
             },
             [this] { return batch_.size() >= options_.max_poll_records; });
@@ -314,7 +315,7 @@ class Consumer final : private MemberHost {
                 .count());
         const bool cheap_rounds = (options_.wait == WaitMode::busy_poll || spin > 0) &&
                                   sources_.size() <= cheap_round_sources;
-        const bool filling = fill_to_ > 1;  // rounds are paced: a clock read is cheap beside one
+        const bool filling = fill_.on();  // rounds are paced: a clock read is cheap beside one
         const std::uint64_t per_read = cheap_rounds && !filling ? rounds_per_clock_read : 1;
         std::uint64_t start =
             cheap_rounds && !member_.active() ? 0 : detail::monotonic_ns();  // 0: not read yet
@@ -322,9 +323,8 @@ class Consumer final : private MemberHost {
             const std::size_t had = batch_.size();  // > 0: filling up to fetch_min_bytes
             if (had > 0 && member_.active() && member_.due(now)) return;  // the group's turn
             const bool reading = had > 0 || !member_.active() || member_.drive(now);
-            if (fill_to_ > 1 && fill_version_ != sources_version_) cap_fill();  // assigned anew
             if (reading) gather();
-            if (batch_ready()) return;
+            if (fill_.ready(batch_.size())) return;
             if (reading && round % per_read != 0) {
                 detail::cpu_relax();
                 continue;
@@ -335,85 +335,21 @@ class Consumer final : private MemberHost {
             if (elapsed >= budget) return;
             std::uint64_t nap = budget - elapsed;
             if (!batch_.empty()) {  // filling up to fetch_min_bytes, at most fetch_max_wait
-                if (elapsed >= fill_wait_ns()) return;
-                nap = std::min(nap, fill_wait_ns() - elapsed);
+                if (elapsed >= fill_.max_wait_ns()) return;
+                nap = std::min(nap, fill_.max_wait_ns() - elapsed);
             }
             if (member_.active())  // wake for the group's heartbeats
                 nap = std::min<std::uint64_t>(nap, reading ? member_.heartbeat_ns() : 2'000'000);
             if (!reading)
                 std::this_thread::sleep_for(std::chrono::nanoseconds(nap));
             else if (filling && !batch_.empty() && batch_.size() == had)
-                pace(now, now - start, nap);  // records are coming: no wake-up per commit
+                fill_.pace(now, now - start, nap);  // records are coming: no wake per commit
             else if (options_.wait == WaitMode::blocking && elapsed >= spin)
                 sleep_until_commit(std::chrono::nanoseconds(nap));
             else
                 detail::cpu_relax();
         }
     }
-
-    /// fetch.min.bytes for this poll, capped at a quarter of the smallest assigned ring: the
-    /// held batch holds producers back, and must not wait for records that cannot come.
-    void start_filling() noexcept {
-        batch_bytes_ = 0;
-        fill_cut_short_ = false;
-        fill_to_ = options_.fetch_min_bytes;
-        if (fill_to_ > 1) cap_fill();
-    }
-    void cap_fill() noexcept {
-        fill_to_ = options_.fetch_min_bytes;
-        for (const auto& p : sources_)
-            fill_to_ = std::min<std::size_t>(fill_to_, p->ring().capacity() / 4);
-        fill_to_ = std::max<std::size_t>(fill_to_, 2);  // still filling: 1 would mean "off"
-        fill_version_ = sources_version_;
-    }
-
-    /// Whether poll may return the batch: anything, without fetch.min.bytes; else enough bytes,
-    /// max_poll_records, or a partition read from disk that can give no more this poll (the
-    /// waits past fetch_max_wait are wait_for_records').
-    [[nodiscard]] bool batch_ready() const noexcept {
-        return !batch_.empty() && (fill_to_ <= 1 || batch_bytes_ >= fill_to_ || fill_cut_short_ ||
-                                   batch_.size() >= options_.max_poll_records);
-    }
-
-    void count_bytes(std::size_t from) noexcept {
-        for (std::size_t i = from; i < batch_.size(); ++i) {
-            const Message& m = batch_[i];
-            batch_bytes_ +=
-                ring::record_header_bytes + m.key().size() + m.value().size() + m.header_bytes();
-        }
-    }
-
-    [[nodiscard]] std::uint64_t fill_wait_ns() const noexcept {
-        const auto ns =
-            std::chrono::duration_cast<std::chrono::nanoseconds>(options_.fetch_max_wait).count();
-        return std::uint64_t(std::max<std::int64_t>(ns, 0));  // negative: no wait, as 0
-    }
-
-    /// A round that found nothing new while filling: waits, before the next look, about as long
-    /// as the records still wanted take to come at the rate they came since the poll began (at
-    /// least a microsecond, at most `nap`; spinning, or asleep for a blocking consumer whose wait
-    /// is long enough for a timer). Each look at the ring's tail takes back lines its
-    /// producer is writing (the look's own, and those the core's prefetcher pulls in after it),
-    /// so a few long waits cost the producer less than many short ones.
-    void pace(std::uint64_t now, std::uint64_t took, std::uint64_t nap) const noexcept {
-        const double have = double(std::max<std::size_t>(batch_bytes_, 1));
-        const double wanted = fill_to_ > batch_bytes_ ? double(fill_to_ - batch_bytes_) : 0.0;
-        const auto wait = std::uint64_t(std::clamp(
-            double(took) * wanted / have, double(min_fill_pace_ns), double(max_fill_pace_ns)));
-        if (options_.wait == WaitMode::blocking && wait >= min_fill_sleep_ns) {
-            // Blocking: the core goes to whoever has work (other consumers of the stream, its
-            // producer) rather than to a spin or to one futex wake-up per commit.
-            std::this_thread::sleep_for(std::chrono::nanoseconds(std::min(wait, nap)));
-            return;
-        }
-        const std::uint64_t until = now + std::min(wait, nap);
-        do {
-            for (int i = 0; i < 8; ++i)
-                detail::cpu_relax();
-        } while (detail::monotonic_ns() < until);
-    }
-    static constexpr std::uint64_t min_fill_pace_ns = 1000, max_fill_pace_ns = 1'000'000;
-    static constexpr std::uint64_t min_fill_sleep_ns = 20'000;
 
     static constexpr std::uint64_t rounds_per_clock_read = 16;
     static constexpr std::size_t cheap_round_sources = 8;
@@ -480,12 +416,8 @@ class Consumer final : private MemberHost {
     std::vector<PartitionSource*> held_;  ///< the sources the current batch's records are from
     std::vector<std::size_t> waiting_;    ///< the sources it sleeps on
     Batch batch_;
-    bool marks_unbarriered_ = false;     ///< rings marked since the last barrier (blocking mode)
-    std::size_t fill_to_ = 0;            ///< this poll's fetch.min.bytes (start_filling)
-    std::size_t batch_bytes_ = 0;        ///< what the batch holds, counted while filling
-    bool fill_cut_short_ = false;        ///< a partition can give no more this poll
-    std::uint64_t sources_version_ = 0;  ///< bumped as partitions come and go
-    std::uint64_t fill_version_ = 0;     ///< sources_version_ that fill_to_ was capped for
+    bool marks_unbarriered_ = false;  ///< rings marked since the last barrier (blocking mode)
+    detail::FetchFill fill_;          ///< this poll's fill up to fetch.min.bytes
 };
 
 }  // namespace kbus
