@@ -322,7 +322,8 @@ bool Segment::header_sane(const char* header, std::uint64_t position) const noex
         position + std::uint64_t(length) + log_overhead > size_)
         return false;
     const BatchView b({reinterpret_cast<const std::byte*>(header), batch_header_bytes});
-    return header[magic_offset] == magic_v2 && b.record_count() >= 0 && b.offsets_in_range();
+    // The same framing check() makes: a read never serves what a reader's check would refuse.
+    return header[magic_offset] == magic_v2 && b.counts_in_range();
 }
 
 std::uint64_t Segment::position_of(std::int64_t offset) const {

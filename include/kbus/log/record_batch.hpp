@@ -59,10 +59,16 @@ class BatchView {
         if (bytes_.size() < total_bytes()) return BatchCheck::truncated;
         if (get<std::int8_t>(magic_offset) != magic_v2) return BatchCheck::bad_magic;
         if (verify_crc && crc() != computed_crc()) return BatchCheck::bad_crc;
-        if (record_count() < 0 || last_offset_delta() < 0 ||
-            (record_count() > 0 && last_offset_delta() < record_count() - 1) || !offsets_in_range())
-            return BatchCheck::bad_records;
+        if (!counts_in_range()) return BatchCheck::bad_records;
         return BatchCheck::ok;
+    }
+
+    /// A record count and offset deltas that can hold together, and offsets in range. Needs only
+    /// the header: whoever walks headers without check() (segment reads) asks this alone.
+    [[nodiscard]] bool counts_in_range() const noexcept {
+        return record_count() >= 0 && last_offset_delta() >= 0 &&
+               (record_count() == 0 || last_offset_delta() >= record_count() - 1) &&
+               offsets_in_range();
     }
 
     /// Offsets are never negative, and the last one must be representable (a garbage base
