@@ -127,6 +127,44 @@ TEST_CASE("topic config: defaults, validation, clamping", "[config]") {
     CHECK(to_settings(again) == all);
 }
 
+TEST_CASE("topic config: cleanup.policy and the compaction settings, as Kafka spells them",
+          "[config]") {
+    const TopicConfig d = make_topic_config({}, {});
+    CHECK((d.cleanup_delete && !d.cleanup_compact));
+    CHECK(d.min_cleanable_dirty_ratio == 0.5);
+    CHECK(d.delete_retention_ms == 86400000);
+    CHECK(to_settings(d).at("cleanup.policy") == "delete");
+    for (const char* both : {"compact,delete", "delete,compact", "compact, delete"}) {
+        const TopicConfig c = make_topic_config({}, {{"cleanup.policy", both}});
+        CHECK((c.cleanup_delete && c.cleanup_compact));
+        CHECK(to_settings(c).at("cleanup.policy") == "compact,delete");
+    }
+    const TopicConfig c = make_topic_config({}, {{"cleanup.policy", "compact"},
+                                                 {"min.cleanable.dirty.ratio", "0.25"},
+                                                 {"min.compaction.lag.ms", "100"},
+                                                 {"max.compaction.lag.ms", "5000"},
+                                                 {"delete.retention.ms", "0"}});
+    CHECK((c.cleanup_compact && !c.cleanup_delete));
+    CHECK(c.min_cleanable_dirty_ratio == 0.25);
+    CHECK(c.min_compaction_lag_ms == 100);
+    CHECK(c.max_compaction_lag_ms == 5000);
+    CHECK(c.delete_retention_ms == 0);
+    const auto all = to_settings(c);
+    CHECK(all.at("min.cleanable.dirty.ratio") == "0.25");
+    Settings round(all.begin(), all.end());
+    CHECK(to_settings(make_topic_config({}, round)) == all);
+    for (const auto& [key, bad] : Settings{{"cleanup.policy", "compacted"},
+                                           {"cleanup.policy", ""},
+                                           {"cleanup.policy", "delete,"},
+                                           {"min.cleanable.dirty.ratio", "1.5"},
+                                           {"min.cleanable.dirty.ratio", "nan"},
+                                           {"max.compaction.lag.ms", "0"},
+                                           {"delete.retention.ms", "-1"}})
+        CHECK(message_of([&] {
+                  (void)make_topic_config({}, {{key, bad}});
+              }).find(key) != std::string::npos);
+}
+
 TEST_CASE("broker limits, the claim timeout and the sharing group", "[config]") {
     const auto c = make_broker_config(parse_properties(
         "kbus.max.topics=7\nkbus.max.partitions=70\nkbus.max.shared.memory.bytes=1048576\n"

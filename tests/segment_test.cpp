@@ -105,7 +105,9 @@ TEST_CASE("a segment extent read by the client holds exactly the batches read() 
             REQUIRE(e.length > 0);
             CHECK(e.path.ends_with(".log"));
             detail::FileExtentReader m;
-            REQUIRE(m.read(e.path, e.position, e.length));
+            REQUIRE(e.inode != 0);
+            REQUIRE(m.read(e.path, e.position, e.length, e.inode) ==
+                    detail::FileExtentReader::Result::read);
             const std::string read = l.read(o, max);
             CHECK(std::string(reinterpret_cast<const char*>(m.bytes().data()), m.bytes().size()) ==
                   read);
@@ -114,7 +116,13 @@ TEST_CASE("a segment extent read by the client holds exactly the batches read() 
     CHECK(l.locate(3000, 4096).length == 0);
     CHECK_THROWS_AS(l.locate(-1, 1), Error);
     detail::FileExtentReader missing;
-    CHECK_FALSE(missing.read(d.path + "/no-such.log", 0, 10));
+    CHECK(missing.read(d.path + "/no-such.log", 0, 10, 0) ==
+          detail::FileExtentReader::Result::replaced);
+    CHECK(missing.bytes().empty());
+    // The same path naming another file (the log cleaner's swap): refused, never read.
+    const log::PartitionLog::Extent e = l.locate(0, 4096);
+    CHECK(missing.read(e.path, e.position, e.length, e.inode + 1) ==
+          detail::FileExtentReader::Result::replaced);
     CHECK(missing.bytes().empty());
 }
 

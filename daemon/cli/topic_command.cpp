@@ -1,6 +1,7 @@
 // kbus topic create | alter | list | describe | delete | delete-records.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <climits>
 #include <condition_variable>
@@ -86,13 +87,23 @@ void describe(Client& c, const std::string& name) {
                 (unsigned long long)d.metadata.ring_bytes, d.metadata.max_message_bytes);
     for (const auto& [k, v] : d.metadata.config)
         std::printf("  config %s=%s\n", k.c_str(), v.c_str());
-    std::printf("%9s %16s %16s %12s %10s %8s\n", "partition", "log-start", "high-watermark",
-                "ring-bytes", "ring-fill", "readers");
-    for (const auto& p : d.partitions)
-        std::printf("%9d %16lld %16lld %12llu %9.1f%% %8u\n", p.partition,
+    const bool compacted =
+        std::any_of(d.metadata.config.begin(), d.metadata.config.end(), [](const auto& kv) {
+            return kv.first == "cleanup.policy" && kv.second.find("compact") != std::string::npos;
+        });
+    std::printf("%9s %16s %16s %12s %10s %8s%s\n", "partition", "log-start", "high-watermark",
+                "ring-bytes", "ring-fill", "readers", compacted ? "  dirty-ratio" : "");
+    for (const auto& p : d.partitions) {
+        std::printf("%9d %16lld %16lld %12llu %9.1f%% %8u", p.partition,
                     (long long)p.log_start_offset, (long long)p.high_watermark,
                     (unsigned long long)p.ring_bytes,
                     100.0 * double(p.ring_fill_bytes) / double(p.ring_bytes), p.attached_readers);
+        if (compacted)  // dirty bytes of the closed segments, as min.cleanable.dirty.ratio counts
+            std::printf(" %12.2f", p.cleanable_bytes == 0
+                                       ? 0.0
+                                       : double(p.dirty_bytes) / double(p.cleanable_bytes));
+        std::printf("\n");
+    }
 }
 
 void no_more(Args& a) {

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "bus/cleaner_worker.hpp"
 #include "bus/spill_worker.hpp"
 #include "cli/bus_stats_view.hpp"
 #include "kbus/trusted_path.hpp"
@@ -49,8 +50,11 @@ int Daemon::run(const std::atomic<bool>& stop) {
                                  sink_);
     if (kafka_) spill.on_flushed([this] { kafka_->wake(); });
     std::thread spill_thread([&] { spill.run(stop); });
+    kbus::bus::CleanerWorker cleaner(*bus_, broker_.cleaner, sink_);
+    std::thread cleaner_thread([&] { cleaner.run(stop); });
     server_->serve(stop);
-    spill_thread.join();  // first: its on_flushed wakes the listener through a descriptor
+    cleaner_thread.join();  // a pass under way stops between batches, its staging removed
+    spill_thread.join();    // first: its on_flushed wakes the listener through a descriptor
     if (kafka_) kafka_->stop();
     metrics_.stop();
     if (!shutdown()) {

@@ -51,6 +51,8 @@ class KafkaBackend {
 
     // The topic's max.message.bytes (for the batch decoder); throws unknown_topic.
     virtual std::uint32_t max_record_bytes(const std::string& topic) = 0;
+    // Whether the topic is compacted: records without a key are refused (INVALID_RECORD).
+    virtual bool keys_required(const std::string& topic) = 0;
     virtual ProduceOutcome produce(const std::string& topic, std::int32_t partition,
                                    const kbus::kafka::BatchDecoder& batch) = 0;
     // Whole batches from the one holding `offset`, up to max_bytes (at least one). Throws

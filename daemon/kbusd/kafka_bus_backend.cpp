@@ -1,6 +1,7 @@
 #include "kafka_bus_backend.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -38,6 +39,12 @@ std::vector<std::pair<std::string, std::optional<std::int32_t>>> KafkaBusBackend
 
 std::uint32_t KafkaBusBackend::max_record_bytes(const std::string& topic) {
     return bus_.partition(topic, 0)->ring().header().info.max_record_bytes;
+}
+
+bool KafkaBusBackend::keys_required(const std::string& topic) {
+    // Relaxed: the daemon's own setting (Partition::set_keys_required); an alter may race it.
+    return bus_.partition(topic, 0)->ring().header().limit.keys_required.load(
+               std::memory_order_relaxed) != 0;
 }
 
 ProduceOutcome KafkaBusBackend::produce(const std::string& topic, std::int32_t partition,
@@ -99,11 +106,8 @@ PartitionRead KafkaBusBackend::read(const std::string& topic, std::int32_t parti
     p->set_fetch_waiting(false);
     // Offsets lost to a corrupt batch throw Error(corrupt_record): Kafka's CORRUPT_MESSAGE for
     // this partition (an extent always ends before known damage, so the client fetches there).
-    const kbus::log::PartitionLog::Extent e = p->log().locate(offset, max_bytes);
+    const auto [e, fd] = open_extent(p->log(), offset, max_bytes);
     if (e.length == 0) return read;
-    const int fd = ::open(e.path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        throw Error(ErrorCode::io_error, "cannot open " + e.path + ": " + std::strerror(errno));
     // Kept open until the response is sent: retention may unlink the file meanwhile.
     read.extent = FileExtent{std::shared_ptr<const int>(new int(fd),
                                                         [](const int* f) {
@@ -112,6 +116,26 @@ PartitionRead KafkaBusBackend::read(const std::string& topic, std::int32_t parti
                                                         }),
                              e.position, e.length};
     return read;
+}
+
+// The extent and its file, opened: the file checked to be the one the extent is of (the log
+// cleaner replaces a segment by a file of the same name; the extent is then taken again).
+std::pair<kbus::log::PartitionLog::Extent, int> KafkaBusBackend::open_extent(
+    const kbus::log::PartitionLog& log, std::int64_t offset, std::uint32_t max_bytes) {
+    for (int attempt = 0;; ++attempt) {
+        const kbus::log::PartitionLog::Extent e = log.locate(offset, max_bytes);
+        if (e.length == 0) return {e, -1};
+        const int fd = ::open(e.path.c_str(), O_RDONLY | O_CLOEXEC);
+        struct stat st {};
+        if (fd >= 0 && ::fstat(fd, &st) == 0 && std::uint64_t(st.st_ino) == e.inode) return {e, fd};
+        const int err = fd < 0 ? errno : 0;
+        if (fd >= 0) ::close(fd);
+        if (attempt == 2)
+            throw Error(ErrorCode::io_error,
+                        "cannot open " + e.path +
+                            (err != 0 ? std::string(": ") + std::strerror(err)
+                                      : std::string(": replaced while it was being opened")));
+    }
 }
 
 std::optional<std::int64_t> KafkaBusBackend::offset_for(const std::string& topic,

@@ -24,6 +24,7 @@ class KafkaBusBackend final : public KafkaBackend {
     std::vector<std::pair<std::string, std::optional<std::int32_t>>> topics(
         const std::optional<std::vector<std::string>>& names, bool auto_create) override;
     std::uint32_t max_record_bytes(const std::string& topic) override;
+    bool keys_required(const std::string& topic) override;
     ProduceOutcome produce(const std::string& topic, std::int32_t partition,
                            const kbus::kafka::BatchDecoder& batch) override;
     PartitionRead read(const std::string& topic, std::int32_t partition, std::int64_t offset,
@@ -66,6 +67,9 @@ class KafkaBusBackend final : public KafkaBackend {
     std::vector<Setting> topic_settings(const std::string& topic) override;
 
   private:
+    [[nodiscard]] static std::pair<kbus::log::PartitionLog::Extent, int> open_extent(
+        const kbus::log::PartitionLog& log, std::int64_t offset, std::uint32_t max_bytes);
+
     kbus::bus::Bus& bus_;
     kbus::groups::GroupService& groups_;
     kbus::control::Doorbell& doorbell_;

@@ -87,6 +87,9 @@ class KafkaListener {
     [[nodiscard]] std::optional<ProducedPartition> produce_partition(
         const KafkaRequest& q, const std::string& topic, const kbus::kafka::Value& partition,
         bool may_wait);
+    [[nodiscard]] kbus::kafka::DecodeResult decode_and_check(const KafkaRequest& q,
+                                                             std::string_view records,
+                                                             const std::string& topic);
     [[nodiscard]] kbus::kafka::DecodeResult decode_records(const KafkaRequest& q,
                                                            std::string_view records,
                                                            const std::string& topic);

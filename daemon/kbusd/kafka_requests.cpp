@@ -222,7 +222,7 @@ std::optional<ProducedPartition> KafkaListener::produce_partition(const KafkaReq
             result.error = KafkaError::invalid_required_acks;
         } else if (records.is_null()) {
             result.error = KafkaError::corrupt_message;
-        } else if (const DecodeResult d = decode_records(q, records.text(), topic);
+        } else if (const DecodeResult d = decode_and_check(q, records.text(), topic);
                    d.error != KafkaError::none) {
             result.error = d.error;
             warn("produce refused " + topic, "Kafka produce to " + topic + "-" +
@@ -266,6 +266,20 @@ std::optional<ProducedPartition> KafkaListener::produce_partition(const KafkaReq
         result.error = error_of(e);
     }
     return result;
+}
+
+// The records decoded, then held to the topic's policy: a compacted topic takes no record without
+// a key (Kafka's INVALID_RECORD, with the message Kafka gives).
+DecodeResult KafkaListener::decode_and_check(const KafkaRequest& q, std::string_view records,
+                                             const std::string& topic) {
+    DecodeResult d = decode_records(q, records, topic);
+    if (d.error != KafkaError::none || !backend_.keys_required(topic)) return d;
+    for (const kbus::kafka::DecodedRecord& r : decoder_.records())
+        if (r.key.is_null())
+            return {KafkaError::invalid_record,
+                    "Compacted topic cannot accept message without key in topic partition " +
+                        topic + "."};
+    return d;
 }
 
 // A partition's records into the batch decoder: a RecordBatch v2 as it is, a message set of

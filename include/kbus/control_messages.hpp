@@ -39,8 +39,12 @@ struct PartitionState {
     std::uint64_t ring_fill_bytes = 0;  ///< bytes between the producers' gate and the tail
     std::int64_t spill_offset = 0;      ///< next offset the daemon will take
     std::uint32_t attached_readers = 0;
+    /// Compaction: the closed segments the cleaner may work on, and the part of them not
+    /// cleaned yet (dirty / cleanable is min.cleanable.dirty.ratio's measure).
+    std::uint64_t cleanable_bytes = 0;
+    std::uint64_t dirty_bytes = 0;
     KBUS_FIELDS(partition, log_start_offset, high_watermark, ring_bytes, ring_fill_bytes,
-                spill_offset, attached_readers)
+                spill_offset, attached_readers, cleanable_bytes, dirty_bytes)
 };
 
 struct TopicDescription {
@@ -72,8 +76,11 @@ struct FetchReply {
     std::string file_path;  ///< non-empty: the batches are file_length bytes at file_position
     std::uint64_t file_position = 0;
     std::uint64_t file_length = 0;
+    /// The file's inode when the extent was taken: the log cleaner replaces a segment by a file
+    /// of the same name, so a client checks it opened the file the extent is of.
+    std::uint64_t file_inode = 0;
     KBUS_FIELDS(log_start_offset, log_end_offset, ring_start_offset, batches, file_path,
-                file_position, file_length)
+                file_position, file_length, file_inode)
 };
 
 // ---- requests -----------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <iterator>
 #include <stdexcept>
 #include <string>
 
@@ -40,68 +41,47 @@ enum class ErrorCode : std::uint16_t {
     claim_aborted = 25,      ///< a claim left uncommitted past kbus.claim.timeout.ms was aborted
     corrupt_record = 26,     ///< records lost to a corrupt batch on disk (skipped past)
     partition_owned = 27,    ///< an exclusive producer owns the partition (ProducerOptions)
+    invalid_record = 28,     ///< INVALID_RECORD: a record without a key for a compacted topic
 };
 
+/// What each code means, in a few words; indexed by the code's value.
+inline constexpr const char* error_code_texts[] = {
+    "ok",                                        // ok
+    "unknown error",                             // unknown
+    "invalid argument",                          // invalid_argument
+    "unknown topic",                             // unknown_topic
+    "topic already exists",                      // topic_exists
+    "partition out of range",                    // partition_out_of_range
+    "message too large",                         // message_too_large
+    "offset out of range",                       // offset_out_of_range
+    "not connected",                             // not_connected
+    "protocol error",                            // protocol_error
+    "timed out",                                 // timed_out
+    "topic deleted",                             // topic_deleted
+    "batch invalidated",                         // batch_invalidated
+    "already running",                           // already_running
+    "I/O error",                                 // io_error
+    "resource exhausted",                        // resource_exhausted
+    "unsupported",                               // unsupported
+    "invalid or unknown group",                  // invalid_group
+    "unknown member",                            // unknown_member
+    "illegal generation",                        // illegal_generation
+    "rebalance in progress",                     // rebalance_in_progress
+    "group not empty",                           // group_not_empty
+    "inconsistent group protocol",               // inconsistent_protocol
+    "partition not assigned to this member",     // partition_not_assigned
+    "permission denied",                         // permission_denied
+    "claim aborted",                             // claim_aborted
+    "corrupt record",                            // corrupt_record
+    "partition owned by an exclusive producer",  // partition_owned
+    "invalid record",                            // invalid_record
+};
+static_assert(std::size(error_code_texts) == std::size_t(ErrorCode::invalid_record) + 1,
+              "every ErrorCode has its text");
+
 inline const char* to_string(ErrorCode code) noexcept {
-    switch (code) {
-        case ErrorCode::ok:
-            return "ok";
-        case ErrorCode::unknown:
-            return "unknown error";
-        case ErrorCode::invalid_argument:
-            return "invalid argument";
-        case ErrorCode::unknown_topic:
-            return "unknown topic";
-        case ErrorCode::topic_exists:
-            return "topic already exists";
-        case ErrorCode::partition_out_of_range:
-            return "partition out of range";
-        case ErrorCode::message_too_large:
-            return "message too large";
-        case ErrorCode::offset_out_of_range:
-            return "offset out of range";
-        case ErrorCode::not_connected:
-            return "not connected";
-        case ErrorCode::protocol_error:
-            return "protocol error";
-        case ErrorCode::timed_out:
-            return "timed out";
-        case ErrorCode::topic_deleted:
-            return "topic deleted";
-        case ErrorCode::batch_invalidated:
-            return "batch invalidated";
-        case ErrorCode::already_running:
-            return "already running";
-        case ErrorCode::io_error:
-            return "I/O error";
-        case ErrorCode::resource_exhausted:
-            return "resource exhausted";
-        case ErrorCode::unsupported:
-            return "unsupported";
-        case ErrorCode::invalid_group:
-            return "invalid or unknown group";
-        case ErrorCode::unknown_member:
-            return "unknown member";
-        case ErrorCode::illegal_generation:
-            return "illegal generation";
-        case ErrorCode::rebalance_in_progress:
-            return "rebalance in progress";
-        case ErrorCode::group_not_empty:
-            return "group not empty";
-        case ErrorCode::inconsistent_protocol:
-            return "inconsistent group protocol";
-        case ErrorCode::partition_not_assigned:
-            return "partition not assigned to this member";
-        case ErrorCode::permission_denied:
-            return "permission denied";
-        case ErrorCode::claim_aborted:
-            return "claim aborted";
-        case ErrorCode::partition_owned:
-            return "partition owned by an exclusive producer";
-        case ErrorCode::corrupt_record:
-            return "corrupt record";
-    }
-    return "unknown error";
+    const auto i = std::size_t(code);
+    return i < std::size(error_code_texts) ? error_code_texts[i] : "unknown error";
 }
 
 class Error : public std::runtime_error {

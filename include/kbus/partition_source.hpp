@@ -231,17 +231,22 @@ class PartitionSource {
         log_end_ = std::numeric_limits<std::int64_t>::max();  // unknown until a reply says
         const std::uint64_t id = handle_->metadata.topic_id;
         const auto offset = std::int64_t(cursor_.offset);
-        if (read_segments_) {
+        // A segment replaced between the reply and our open (retention, the log cleaner) is
+        // asked for again; one we cannot read at all is asked of the daemon from then on.
+        for (int attempt = 0; read_segments_ && attempt < 3; ++attempt) {
             const protocol::FetchReply f =
                 client_->fetch(id, partition_, offset, protocol::max_fetch_file_bytes, true);
             ring_start_ = f.ring_start_offset;
             log_end_ = f.log_end_offset;
             if (f.file_path.empty()) return false;
-            if (disk_file_.read(f.file_path, f.file_position, std::size_t(f.file_length))) {
+            using Read = detail::FileExtentReader::Result;
+            const Read r = disk_file_.read(f.file_path, f.file_position, std::size_t(f.file_length),
+                                           f.file_inode);
+            if (r == Read::read) {
                 disk_ = disk_file_.bytes();
                 return true;
             }
-            read_segments_ = false;
+            if (r == Read::unreadable) read_segments_ = false;
         }
         protocol::FetchReply f = client_->fetch(id, partition_, offset, protocol::max_fetch_bytes);
         ring_start_ = f.ring_start_offset;

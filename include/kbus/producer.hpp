@@ -180,6 +180,9 @@ class Producer {
             longest = std::max(longest, planned_.back().layout.frame_length);
         }
         ring::RingWriter& writer = writer_for(t, partition);
+        if (std::any_of(records.begin(), records.end(),
+                        [](const BatchRecord& r) { return r.key.is_null(); }))
+            check_keyless_allowed(t, partition, writer);
         ring::RingRun run;
         if (!claim_space(t, partition, writer, total, std::uint32_t(records.size()), longest, run,
                          block))
@@ -275,6 +278,20 @@ class Producer {
                         "): no other producer may send to it until that one is destroyed");
     }
 
+    /// A compacted topic keeps each key's newest record: a record without a key has nothing to
+    /// be kept by, and Kafka refuses it (INVALID_RECORD), as we do before claiming anything.
+    static void check_keyless_allowed(const TopicState& t, std::int32_t partition,
+                                      const ring::RingWriter& writer) {
+        // Relaxed: a setting the daemon changes at an alter; a send racing the alter may go
+        // either way, as with Kafka.
+        if (writer.ring().header().limit.keys_required.load(std::memory_order_relaxed) == 0) return;
+        throw Error(ErrorCode::invalid_record, "compacted topic '" + t.name +
+                                                   "' cannot accept a record without a key "
+                                                   "(partition " +
+                                                   std::to_string(partition) +
+                                                   ", cleanup.policy=compact)");
+    }
+
     std::int32_t choose_partition(TopicState& t, BytesView key, const SendOptions& options) {
         const std::int32_t n = t.handle->metadata.partitions;
         if (options.partition) {
@@ -298,6 +315,8 @@ class Producer {
         const std::int32_t partition = choose_partition(t, key, options);
         const ring::FramePlan p = ring::frame_plan(key, value_size, options.headers);
         ring::RingWriter& writer = writer_for(t, partition);
+        if (key.is_null()) [[unlikely]]
+            check_keyless_allowed(t, partition, writer);
         ProducerClaim c;
         ring::RingRun run;
         if (!claim_space(t, partition, writer, p.layout.frame_length, 1, p.layout.frame_length, run,

@@ -17,7 +17,7 @@
 
 namespace kbus::protocol {
 
-inline constexpr std::uint32_t protocol_version = 2;
+inline constexpr std::uint32_t protocol_version = 3;         ///< 3: FetchReply::file_inode
 inline constexpr std::uint32_t max_frame_payload = 1 << 20;  ///< requests
 /// Replies may carry a fetch: at least one whole batch, which holds a record of up to ring/2 bytes.
 inline constexpr std::uint32_t max_reply_payload = 0x7fffffff;

@@ -69,6 +69,10 @@ struct alignas(cache_line_bytes) LimitLine {
     std::atomic<std::uint32_t> limit_seq;          ///< futex word bumped when the limit grows
     std::atomic<std::uint32_t> blocked_producers;  ///< producers asleep on limit_seq
     std::atomic<std::uint64_t> doorbell_at;        ///< stored before the limit; 0: no doorbell
+    /// 1: the topic is compacted (cleanup.policy has compact), so a record without a key is
+    /// refused at its send. Kept by the daemon (create, alter, restart); producers read it only
+    /// for a record without a key. Zero in a ring made before it existed: no refusal.
+    std::atomic<std::uint32_t> keys_required;
 };
 static_assert(sizeof(LimitLine) == cache_line_bytes);
 

@@ -1,5 +1,7 @@
 #include "bus/partition.hpp"
 
+#include "kbus/detail/clock.hpp"
+
 #include <algorithm>
 
 #include "kbus/error.hpp"
@@ -23,6 +25,7 @@ Partition::Partition(const protocol::TopicMetadata& topic, std::int32_t index,
                                                      setup.sink, setup.spill)) {
     // Relaxed: published with the topic (the registry's lock) before anyone reads it.
     reserved_.store(ring_.reserved, std::memory_order_relaxed);
+    set_keys_required(config);
     if (!ring_.adopted) return;
     // Its readers belonged to the old daemon's connections: they stay tethered (consumers read
     // on undisturbed) as orphans that any client may adopt, bounded by the hold timeout.
@@ -58,8 +61,16 @@ std::uint64_t Partition::ring_reserve_bytes() const noexcept {
     return ring_reserved() ? 0 : layout.total_bytes - layout.journal_offset;
 }
 
+// Producers refuse records without a key for a compacted topic (Producer::check_keyless_allowed).
+void Partition::set_keys_required(const config::TopicConfig& config) noexcept {
+    // Relaxed: a setting producers read on their own; one racing an alter may go either way.
+    ring_.ring.header().limit.keys_required.store(config.cleanup_compact ? 1 : 0,
+                                                  std::memory_order_relaxed);
+}
+
 void Partition::apply_config(const config::TopicConfig& config) {
     gate_->set_hold_timeout_ms(config.consumer_hold_timeout_ms);
+    set_keys_required(config);
     log_->set_config(config);
     std::lock_guard lock(spill_mutex_);
     spill_->set_codec(config.compression);
@@ -86,6 +97,10 @@ protocol::PartitionState Partition::state() const {
     // Relaxed: a statistic; the spill publishes its cursor with release for the producers.
     s.spill_offset = std::int64_t(h.spill.spill_offset.load(std::memory_order_relaxed));
     s.attached_readers = std::uint32_t(gate_->readers().size());
+    if (const auto section = log_->cleanable_section(detail::wall_clock_ms())) {
+        s.cleanable_bytes = section->total_bytes();
+        s.dirty_bytes = section->dirty_bytes();
+    }
     return s;
 }
 
@@ -154,6 +169,7 @@ protocol::FetchReply Partition::fetch(std::int64_t offset, std::uint32_t max_byt
             f.file_path = std::move(e.path);
             f.file_position = e.position;
             f.file_length = e.length;
+            f.file_inode = e.inode;
         }
         return f;
     }

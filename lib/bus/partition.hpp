@@ -121,6 +121,7 @@ class Partition {
     groups::PersistedCommits persisted_commits{};
 
   private:
+    void set_keys_required(const config::TopicConfig& config) noexcept;
     std::string topic_;
     std::int32_t index_;
     std::string ring_name_;

@@ -22,6 +22,11 @@ const std::map<std::string, std::string>& topic_default_keys() {
         {"log.flush.interval.messages", "flush.messages"},
         {"log.flush.interval.ms", "flush.ms"},
         {"log.index.interval.bytes", "index.interval.bytes"},
+        {"log.cleanup.policy", "cleanup.policy"},
+        {"log.cleaner.min.cleanable.ratio", "min.cleanable.dirty.ratio"},
+        {"log.cleaner.min.compaction.lag.ms", "min.compaction.lag.ms"},
+        {"log.cleaner.max.compaction.lag.ms", "max.compaction.lag.ms"},
+        {"log.cleaner.delete.retention.ms", "delete.retention.ms"},
         {"kbus.ring.bytes", "ring.bytes"},
         {"kbus.consumer.hold.timeout.ms", "consumer.hold.timeout.ms"},
     };
@@ -47,6 +52,20 @@ std::int64_t parse_long(const Property& p, std::int64_t min, std::int64_t max) {
                     p.origin + ": invalid value '" + p.value + "' for " + p.key + " (expected " +
                         std::to_string(min) + ".." + std::to_string(max) + ")" +
                         comment_hint(p.value));
+    }
+}
+
+// Kafka's type is a double; kbus takes whole bytes per second.
+std::int64_t parse_rate(const Property& p) {
+    try {
+        std::size_t used = 0;
+        const double v = std::stod(p.value, &used);
+        if (used != p.value.size() || !(v >= 1)) throw std::out_of_range("");
+        return v >= 9.2e18 ? std::numeric_limits<std::int64_t>::max() : std::int64_t(v);
+    } catch (const std::logic_error&) {
+        throw Error(ErrorCode::invalid_argument,
+                    p.origin + ": invalid value '" + p.value + "' for " + p.key +
+                        " (expected bytes per second, at least 1)" + comment_hint(p.value));
     }
 }
 
@@ -125,6 +144,12 @@ bool apply_limit_or_listener(BrokerConfig& c, const Property& p) {
         c.claim_timeout_ms = parse_long(p, 1, 3'600'000);
     } else if (p.key == "log.retention.check.interval.ms") {
         c.retention_check_interval_ms = parse_long(p, 1, big);
+    } else if (p.key == "log.cleaner.enable") {
+        c.cleaner.enable = parse_bool(p);
+    } else if (p.key == "log.cleaner.backoff.ms") {
+        c.cleaner.backoff_ms = parse_long(p, 1, big);
+    } else if (p.key == "log.cleaner.io.max.bytes.per.second") {
+        c.cleaner.io_max_bytes_per_second = parse_rate(p);
     } else {
         return false;
     }

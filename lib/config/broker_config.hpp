@@ -23,6 +23,13 @@ struct ListenerAddress {
 // naming `key`.
 [[nodiscard]] ListenerAddress parse_listener(const std::string& key, const std::string& value);
 
+// The log cleaner (compacted topics): Kafka's log.cleaner.* keys.
+struct CleanerConfig {
+    bool enable = true;                // log.cleaner.enable
+    std::int64_t backoff_ms = 15'000;  // log.cleaner.backoff.ms: the pause when nothing is dirty
+    std::int64_t io_max_bytes_per_second = std::numeric_limits<std::int64_t>::max();
+};
+
 struct BrokerConfig {
     std::optional<std::string> bus;       // kbus.bus
     std::optional<std::string> data_dir;  // log.dirs (one directory) or log.dir
@@ -32,6 +39,7 @@ struct BrokerConfig {
     std::int32_t num_partitions = 1;      // for topics created on first use
     bool auto_create_topics = false;      // auto.create.topics.enable
     std::int64_t retention_check_interval_ms = 300'000;
+    CleanerConfig cleaner;
     bool spill_enable = true;  // kbus.spill.enable: false keeps records in the rings only
     // kbus.claim.timeout.ms: how long a claim may stay uncommitted before it is taken for a dead
     // producer's and aborted (invariant 7).

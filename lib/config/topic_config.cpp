@@ -34,7 +34,49 @@ Compression parse_compression(const std::string& key, const std::string& value) 
     bad(key, value, "expected none, gzip, snappy, lz4 or zstd");
 }
 
+// A comma-separated list of delete and compact, in any order (Kafka's list type).
+void parse_cleanup_policy(TopicConfig& c, const std::string& key, const std::string& value) {
+    bool del = false, compact = false;
+    std::size_t from = 0;
+    for (;;) {
+        const std::size_t comma = value.find(',', from);
+        std::string item = value.substr(from, comma == std::string::npos ? comma : comma - from);
+        item.erase(0, item.find_first_not_of(' '));
+        item.erase(item.find_last_not_of(' ') + 1);
+        if (item == "delete")
+            del = true;
+        else if (item == "compact")
+            compact = true;
+        else
+            bad(key, value, "expected delete, compact or compact,delete");
+        if (comma == std::string::npos) break;
+        from = comma + 1;
+    }
+    c.cleanup_delete = del;
+    c.cleanup_compact = compact;
+}
+
+double parse_ratio(const std::string& key, const std::string& value) {
+    double v = 0;
+    const char* end = value.data() + value.size();
+    const auto [p, ec] = std::from_chars(value.data(), end, v);
+    if (ec != std::errc() || p != end || value.empty()) bad(key, value, "not a number");
+    if (!(v >= 0 && v <= 1)) bad(key, value, "must be between 0 and 1");
+    return v;
+}
+
+std::string format_ratio(double v) {
+    char buf[32];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    return std::string(buf, r.ptr);
+}
+
 }  // namespace
+
+std::string cleanup_policy_name(const TopicConfig& c) {
+    if (c.cleanup_compact && c.cleanup_delete) return "compact,delete";
+    return c.cleanup_compact ? "compact" : "delete";
+}
 
 const char* to_string(Compression c) noexcept {
     switch (c) {
@@ -83,11 +125,17 @@ void apply_topic_setting(TopicConfig& c, const std::string& key, const std::stri
         c.flush_messages = parse_int(key, value, 1, i64max);
     else if (key == "flush.ms")
         c.flush_ms = parse_int(key, value, 0, i64max);
-    else if (key == "cleanup.policy") {
-        // Kafka's default; compaction is not there yet, so nothing else is taken.
-        if (value != "delete")
-            bad(key, value, "only delete is supported (compaction is not implemented yet)");
-    } else if (key == "index.interval.bytes")
+    else if (key == "cleanup.policy")
+        parse_cleanup_policy(c, key, value);
+    else if (key == "min.cleanable.dirty.ratio")
+        c.min_cleanable_dirty_ratio = parse_ratio(key, value);
+    else if (key == "min.compaction.lag.ms")
+        c.min_compaction_lag_ms = parse_int(key, value, 0, i64max);
+    else if (key == "max.compaction.lag.ms")
+        c.max_compaction_lag_ms = parse_int(key, value, 1, i64max);
+    else if (key == "delete.retention.ms")
+        c.delete_retention_ms = parse_int(key, value, 0, i64max);
+    else if (key == "index.interval.bytes")
         c.index_interval_bytes =
             std::int32_t(parse_int(key, value, 0, std::numeric_limits<std::int32_t>::max()));
     else
@@ -126,7 +174,11 @@ std::map<std::string, std::string> to_settings(const TopicConfig& c) {
         {"flush.messages", std::to_string(c.flush_messages)},
         {"flush.ms", std::to_string(c.flush_ms)},
         {"index.interval.bytes", std::to_string(c.index_interval_bytes)},
-        {"cleanup.policy", "delete"},
+        {"cleanup.policy", cleanup_policy_name(c)},
+        {"min.cleanable.dirty.ratio", format_ratio(c.min_cleanable_dirty_ratio)},
+        {"min.compaction.lag.ms", std::to_string(c.min_compaction_lag_ms)},
+        {"max.compaction.lag.ms", std::to_string(c.max_compaction_lag_ms)},
+        {"delete.retention.ms", std::to_string(c.delete_retention_ms)},
     };
 }
 

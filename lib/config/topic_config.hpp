@@ -1,6 +1,8 @@
 // Per-topic configuration: Kafka's names and defaults (retention.ms, retention.bytes,
 // segment.bytes, segment.ms, compression.type, message.timestamp.type, max.message.bytes,
-// flush.messages, flush.ms, index.interval.bytes) plus kbus's ring.bytes and
+// flush.messages, flush.ms, index.interval.bytes, and compaction's cleanup.policy,
+// min.cleanable.dirty.ratio, min.compaction.lag.ms, max.compaction.lag.ms and
+// delete.retention.ms) plus kbus's ring.bytes and
 // consumer.hold.timeout.ms. One place validates every value, for create, alter and the broker's
 // defaults alike, and names the key in every error.
 #pragma once
@@ -35,7 +37,18 @@ struct TopicConfig {
     std::int64_t flush_messages = never;  // Kafka's default: leave syncing to the page cache
     std::int64_t flush_ms = never;
     std::int32_t index_interval_bytes = 4096;
+    // cleanup.policy: delete (retention.ms / retention.bytes delete old segments), compact (the
+    // cleaner keeps each key's newest record), or both.
+    bool cleanup_delete = true;
+    bool cleanup_compact = false;
+    double min_cleanable_dirty_ratio = 0.5;
+    std::int64_t min_compaction_lag_ms = 0;
+    std::int64_t max_compaction_lag_ms = never;
+    std::int64_t delete_retention_ms = 86'400'000;  // how long tombstones outlive a clean
 };
+
+// "delete", "compact" or "compact,delete", as Kafka spells cleanup.policy.
+[[nodiscard]] std::string cleanup_policy_name(const TopicConfig& config);
 
 using Settings = std::vector<std::pair<std::string, std::string>>;
 

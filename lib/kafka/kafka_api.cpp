@@ -23,6 +23,8 @@ KafkaError kafka_error_of(ErrorCode code) noexcept {
             return KafkaError::corrupt_message;
         case ErrorCode::claim_aborted:
             return KafkaError::request_timed_out;
+        case ErrorCode::invalid_record:
+            return KafkaError::invalid_record;
         case ErrorCode::timed_out:
             return KafkaError::request_timed_out;
         case ErrorCode::io_error:

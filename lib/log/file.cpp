@@ -1,6 +1,7 @@
 #include "log/file.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -162,6 +163,18 @@ bool read_whole_file(const std::string& path, std::string& out) {
     }
     ::close(fd);
     return true;
+}
+
+ReadOnlyMapping::ReadOnlyMapping(int fd, std::size_t n) : size(n) {
+    if (n == 0) return;
+    void* p = ::mmap(nullptr, n, PROT_READ, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) throw Error(ErrorCode::io_error, "cannot map a segment");
+    data = static_cast<const std::byte*>(p);
+    ::madvise(p, n, MADV_SEQUENTIAL);
+}
+
+ReadOnlyMapping::~ReadOnlyMapping() {
+    if (data != nullptr) ::munmap(const_cast<std::byte*>(data), size);
 }
 
 }  // namespace kbus::log

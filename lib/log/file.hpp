@@ -47,6 +47,20 @@ class File {
     std::string path_;
 };
 
+// A whole file mapped for reading, front to back (MADV_SEQUENTIAL). A file another thread unlinks
+// meanwhile stays readable; nothing in the log shrinks a closed segment's file while it lives.
+class ReadOnlyMapping {
+  public:
+    // Throws Error(io_error) if the file cannot be mapped.
+    ReadOnlyMapping(int fd, std::size_t size);
+    ~ReadOnlyMapping();
+    ReadOnlyMapping(const ReadOnlyMapping&) = delete;
+    ReadOnlyMapping& operator=(const ReadOnlyMapping&) = delete;
+
+    const std::byte* data = nullptr;
+    std::size_t size = 0;
+};
+
 // Replaces `path` with `content` so that a crash at any instant leaves the old or the new file.
 void write_file_durably(const std::string& path, std::string_view content);
 

@@ -21,12 +21,14 @@ PartitionLog::PartitionLog(std::string dir, const config::TopicConfig& config, b
     : dir_(std::move(dir)), config_(config), sink_(std::move(sink)), limited_log_(sink_) {
     fs::create_directories(dir_);
     security::access_policy().apply_to_path(dir_, true);
+    finish_interrupted_swaps();
     const std::vector<std::int64_t> bases = list_segments();
     const std::int64_t recovery_point = read_recovery_point(verify);
     recover(bases, verify, recovery_point);
     if (segments_.empty()) roll(0);
     settle_recovery_point(verify, recovery_point);
     read_start_checkpoint();
+    read_cleaner_checkpoint();
     publish_offsets();
 }
 
@@ -93,9 +95,9 @@ void PartitionLog::log_recovered(const Segment& s, const RecoveryResult& r) {
                            std::to_string(lost) + " offset(s) lost in all");
     if (!r.truncated) return;
     const std::string why =
-        recovery_point_ == std::numeric_limits<std::int64_t>::max()
+        recovery_point() == std::numeric_limits<std::int64_t>::max()
             ? "nothing valid after it, and no recovery point"
-            : "a torn write past the recovery point " + std::to_string(recovery_point_);
+            : "a torn write past the recovery point " + std::to_string(recovery_point());
     sink_("WARN", "truncated " + s.log_path() + " at byte " + std::to_string(r.valid_bytes) + " (" +
                       r.reason + ": " + why + "); the log now ends at offset " +
                       std::to_string(s.next_offset()));
@@ -111,7 +113,8 @@ std::int64_t PartitionLog::read_recovery_point(bool verify) {
     if (!readable)
         sink_("WARN", checkpoint_path() + " is unreadable; recovering " + dir_ +
                           " as if nothing was known to be on disk");
-    return recovery_point_ = offset.value_or(unknown);
+    recovery_point_.store(offset.value_or(unknown), std::memory_order_relaxed);
+    return recovery_point();
 }
 
 // A checkpoint file as Kafka writes it: version 0, one entry (topic, partition, offset).
@@ -184,21 +187,21 @@ void PartitionLog::settle_recovery_point(bool verify, std::int64_t recovery_poin
     }
     if (verify)
         for (auto& [base, s] : segments_)
-            if (s->next_offset() > recovery_point_) s->flush();
+            if (s->next_offset() > this->recovery_point()) s->flush();
     // A new, empty log needs no checkpoint yet: a missing one means "nothing known" already.
     const std::int64_t end = last.next_offset();
-    if (end != recovery_point_ && end > 0) {
-        recovery_point_ = -1;  // forces the write
+    if (end != this->recovery_point() && end > 0) {
+        recovery_point_.store(-1, std::memory_order_relaxed);  // forces the write
         advance_recovery_point(end);
     }
-    recovery_point_ = end;
+    recovery_point_.store(end, std::memory_order_relaxed);
 }
 
 void PartitionLog::advance_recovery_point(std::int64_t offset) noexcept {
-    if (offset <= recovery_point_) return;
+    if (offset <= recovery_point()) return;
     try {
         write_checkpoint(checkpoint_path(), offset);
-        recovery_point_ = offset;
+        recovery_point_.store(offset, std::memory_order_relaxed);
     } catch (const std::exception& e) {
         // The point stays where it was: the next recovery checks more than it needs to.
         limited_log_.write("checkpoint " + dir_, "WARN",
@@ -226,6 +229,11 @@ void PartitionLog::publish_offsets() noexcept {
 void PartitionLog::set_config(const config::TopicConfig& config) {
     std::lock_guard lock(mutex_);
     config_ = config;
+}
+
+config::TopicConfig PartitionLog::config() const {
+    std::lock_guard lock(mutex_);
+    return config_;
 }
 
 std::size_t PartitionLog::segment_count() const {
@@ -372,10 +380,12 @@ std::vector<std::unique_ptr<Segment>> PartitionLog::take_expired(std::int64_t no
     // Oldest first; stop at the first segment that stays; never the active one.
     while (segments_.size() > 1) {
         Segment& oldest = *segments_.begin()->second;
-        const bool expired = config_.retention_ms >= 0 && oldest.max_timestamp() >= 0 &&
+        // cleanup.policy=compact alone: retention.ms and retention.bytes do not apply.
+        const bool expired = config_.cleanup_delete && config_.retention_ms >= 0 &&
+                             oldest.max_timestamp() >= 0 &&
                              now_ms - oldest.max_timestamp() > config_.retention_ms;
         const bool over_size =
-            config_.retention_bytes >= 0 &&
+            config_.cleanup_delete && config_.retention_bytes >= 0 &&
             total - oldest.size_bytes() >= std::uint64_t(config_.retention_bytes);
         const bool deleted = oldest.next_offset() <= deleted_before_;
         if (!expired && !over_size && !deleted) break;
@@ -453,7 +463,10 @@ PartitionLog::Extent PartitionLog::locate(std::int64_t offset, std::size_t max_b
     std::lock_guard lock(mutex_);
     const auto [s, pos] = find(offset);
     if (s == nullptr) return {};
-    return {s->log_path(), pos, s->whole_batches_bytes(pos, max_bytes)};
+    struct stat st {};
+    if (::stat(s->log_path().c_str(), &st) != 0)
+        throw Error(ErrorCode::io_error, "cannot stat " + s->log_path());
+    return {s->log_path(), pos, s->whole_batches_bytes(pos, max_bytes), std::uint64_t(st.st_ino)};
 }
 
 std::optional<std::int64_t> PartitionLog::offset_for_timestamp(std::int64_t ts) const {

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "config/topic_config.hpp"
+#include "log/log_cleaner.hpp"
 #include "log/segment.hpp"
 #include "logging/log_sink.hpp"
 
@@ -56,6 +57,7 @@ class PartitionLog {
     [[nodiscard]] const std::string& dir() const noexcept { return dir_; }
 
     void set_config(const config::TopicConfig& config);
+    [[nodiscard]] config::TopicConfig config() const;
 
     // Appends one finished batch (base offset >= log end; a gap moves the log end, as aborted
     // records do). Rolls first if the active segment is full or too old. Throws Error(io_error).
@@ -90,6 +92,7 @@ class PartitionLog {
         std::string path;  // the segment's .log file
         std::uint64_t position = 0;
         std::uint64_t length = 0;  // whole batches; 0: nothing at or after the offset
+        std::uint64_t inode = 0;   // of the file now: the cleaner may replace it by another
     };
     [[nodiscard]] Extent locate(std::int64_t offset, std::size_t max_bytes) const;
     // The first offset with a timestamp >= ts, if any (the timeindex, then the batches).
@@ -110,13 +113,43 @@ class PartitionLog {
     // resumes.
     [[nodiscard]] std::string describe(const Damage& d) const;
     // The offset below which the log is known to be on disk. The appending thread's.
-    [[nodiscard]] std::int64_t recovery_point() const noexcept { return recovery_point_; }
+    [[nodiscard]] std::int64_t recovery_point() const noexcept {
+        // Relaxed: it only grows; a reader on another thread (the cleaner's section, under the
+        // spill lock, or describe) that sees an older value cleans or counts less, never more.
+        return recovery_point_.load(std::memory_order_relaxed);
+    }
     // Where that point is kept: Kafka's name, one file per partition directory.
     [[nodiscard]] std::string checkpoint_path() const {
         return dir_ + "/recovery-point-offset-checkpoint";
     }
 
+    // ---- compaction (partition_log_cleaning.cpp) ----
+    // The segments a cleaner pass may work on: closed, synced (below the recovery point) and
+    // older than min.compaction.lag.ms, those from the cleaner checkpoint on being dirty.
+    // nullopt when there is none. Called with the appending thread kept out (the partition's
+    // spill lock), as is swap_in_cleaned.
+    [[nodiscard]] std::optional<CleanableSection> cleanable_section(std::int64_t now_ms) const;
+    // Replaces the group's segments with its cleaned one: renames into place (a crash at any
+    // instant leaves the old segments or the new one, recovery finishes a swap it finds begun),
+    // then the segment list, under the lock. False, and nothing changed, if a segment of the
+    // group is gone or changed since the section was taken (retention).
+    [[nodiscard]] bool swap_in_cleaned(CleanedGroup& group);
+    // The cleaner checkpoint (Kafka's cleaner-offset-checkpoint, one per partition here): offsets
+    // below it were cleaned. Moves forward only.
+    void set_cleaned_to(std::int64_t offset);
+    [[nodiscard]] std::int64_t cleaned_to() const noexcept {
+        return cleaned_to_.load(std::memory_order_acquire);  // pairs with set_cleaned_to's store
+    }
+    [[nodiscard]] std::string cleaner_checkpoint_path() const {
+        return dir_ + "/cleaner-offset-checkpoint";
+    }
+
   private:
+    // At open: a swap that a crash interrupted is finished (its .swap renamed into place over
+    // what it replaces), a staging directory left behind is removed; the checkpoint is read.
+    void finish_interrupted_swaps();
+    void read_cleaner_checkpoint();
+
     // The segment and file position of the batch holding `offset` (or the first after it);
     // nullptr past the log end. Throws below the log start, and corrupt_record at damage.
     [[nodiscard]] std::pair<const Segment*, std::uint64_t> find(std::int64_t offset) const;
@@ -164,12 +197,15 @@ class PartitionLog {
     std::map<std::int64_t, std::unique_ptr<Segment>> segments_;  // by base offset
     std::atomic<std::int64_t> log_start_offset_{0};
     std::atomic<std::int64_t> log_end_offset_{0};
-    std::int64_t deleted_before_ = 0;  // the DeleteRecords floor, under mutex_
-    std::mutex delete_mutex_;          // one DeleteRecords at a time (its checkpoint write)
+    std::int64_t deleted_before_ = 0;          // the DeleteRecords floor, under mutex_
+    std::mutex delete_mutex_;                  // one DeleteRecords at a time (its checkpoint write)
+    std::atomic<std::int64_t> cleaned_to_{0};  // the cleaner checkpoint
     // The appending thread's own bookkeeping (not under the mutex).
     std::int64_t unflushed_messages_ = 0;
     std::int64_t last_flush_ms_ = 0;
-    std::int64_t recovery_point_ = 0;  // as last written to the checkpoint
+    // As last written to the checkpoint. The appending thread's; atomic because describe's dirty
+    // ratio reads it from the control thread (cleanable_section).
+    std::atomic<std::int64_t> recovery_point_{0};
     // A segment the last roll closed and no sync has covered yet (-1: none), and its end.
     std::int64_t unsynced_closed_base_ = -1;
     std::int64_t unsynced_closed_end_ = 0;

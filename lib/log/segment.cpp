@@ -14,26 +14,6 @@
 namespace kbus::log {
 namespace {
 
-// Largest batch the reader accepts: a corrupt length must not make recovery read gigabytes.
-constexpr std::size_t max_batch_bytes = 256u << 20;
-
-struct Mapped {
-    const std::byte* data = nullptr;
-    std::size_t size = 0;
-    Mapped(int fd, std::size_t n) : size(n) {
-        if (n == 0) return;
-        void* p = ::mmap(nullptr, n, PROT_READ, MAP_SHARED, fd, 0);
-        if (p == MAP_FAILED) throw Error(ErrorCode::io_error, "cannot map a segment");
-        data = static_cast<const std::byte*>(p);
-        ::madvise(p, n, MADV_SEQUENTIAL);
-    }
-    ~Mapped() {
-        if (data) ::munmap(const_cast<std::byte*>(data), size);
-    }
-    Mapped(const Mapped&) = delete;
-    Mapped& operator=(const Mapped&) = delete;
-};
-
 // Where the offsets of damage with nothing valid after it in its file end: at the next segment's
 // base, else (the last segment) at the recovery point, below which offsets were handed out and
 // synced. -1: not known (a clean stop's log without a checkpoint): such damage is cut instead.
@@ -99,7 +79,7 @@ void Segment::rebuild(bool verify, std::int32_t index_interval_bytes, const Reco
     const std::vector<TimeEntry> kept_time = time_entries_;
     index_entries_.clear();
     time_entries_.clear();
-    Mapped m(log_.fd(), size_);
+    const ReadOnlyMapping m(log_.fd(), size_);
     std::uint64_t pos = 0;
     std::int64_t expected_min = base_offset_;
     const std::uint64_t file_size = size_;
@@ -308,6 +288,12 @@ void Segment::add_time_entry() {
         {max_timestamp_, std::int32_t(offset_of_max_timestamp_ - base_offset_)});
 }
 
+void Segment::relocate(const std::string& dir) {
+    log_.close();
+    dir_ = dir;
+    log_ = File::unopened(segment_file_name(dir_, base_offset_, ".log"));
+}
+
 void Segment::remove() {
     for (const std::string& path : {log_.path(), index_path(), time_index_path()})
         ::unlink(path.c_str());
@@ -486,7 +472,7 @@ const CorruptRegion* Segment::region_holding(std::int64_t offset) const noexcept
 std::optional<CorruptRegion> Segment::check_batch_for(std::int64_t offset) {
     if (size_ == 0) return std::nullopt;  // no batch, and maybe no descriptor yet
     const OpenForReading open(*this);
-    Mapped m(log_.fd(), size_);
+    const ReadOnlyMapping m(log_.fd(), size_);
     std::uint64_t pos = 0;
     std::int64_t expected = base_offset_;
     while (pos < size_) {

@@ -25,6 +25,10 @@
 
 namespace kbus::log {
 
+// Largest batch a reader of segments accepts: a corrupt length must not make recovery (or the
+// cleaner) read gigabytes.
+inline constexpr std::size_t max_batch_bytes = 256u << 20;
+
 // "<dir>/<20-digit base offset><suffix>", as Kafka names segment files.
 [[nodiscard]] std::string segment_file_name(const std::string& dir, std::int64_t base_offset,
                                             const char* suffix);
@@ -95,6 +99,9 @@ class Segment {
     // A closed, synced segment gives its .log's descriptor back: reads open the file for
     // themselves from now on. Under the log's lock, as every read is.
     void let_go_of_descriptor() noexcept { log_.close(); }
+    // A segment written in another directory (the cleaner's staging one) whose files were renamed
+    // into `dir`: its paths follow them. Its descriptor is let go (reads open the new path).
+    void relocate(const std::string& dir);
 
     // File position of the batch that holds `offset` (or the first batch after it), found
     // through the offset index and then batch headers; size_bytes() if none. Steps over corrupt

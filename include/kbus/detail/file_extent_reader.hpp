@@ -6,7 +6,10 @@
 #pragma once
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <cstddef>
 #include <cstdint>
@@ -18,12 +21,23 @@ namespace kbus::detail {
 
 class FileExtentReader {
   public:
-    /// Reads [position, position + length) of the file; false if it cannot be opened or read in
-    /// full (another uid's data dir, say): the caller then asks the daemon for the bytes.
-    [[nodiscard]] bool read(const std::string& path, std::uint64_t position, std::size_t length) {
+    enum class Result {
+        read,
+        unreadable,  ///< cannot be opened or read in full (another uid's data dir, say)
+        replaced,    ///< the path names another file now (the log cleaner swapped it)
+    };
+
+    /// Reads [position, position + length) of the file whose inode is `inode` (0: any).
+    [[nodiscard]] Result read(const std::string& path, std::uint64_t position, std::size_t length,
+                              std::uint64_t inode) {
         clear();
         const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) return false;
+        if (fd < 0) return errno == ENOENT ? Result::replaced : Result::unreadable;
+        struct stat st {};
+        if (inode != 0 && (::fstat(fd, &st) != 0 || std::uint64_t(st.st_ino) != inode)) {
+            ::close(fd);
+            return Result::replaced;
+        }
         if (capacity_ < length) {
             buffer_.reset(new std::byte[length]);  // uninitialised: pread fills it
             capacity_ = length;
@@ -36,9 +50,9 @@ class FileExtentReader {
             done += std::size_t(n);
         }
         ::close(fd);
-        if (done != length) return false;
+        if (done != length) return Result::unreadable;
         bytes_ = {buffer_.get(), length};
-        return true;
+        return Result::read;
     }
 
     void clear() noexcept { bytes_ = {}; }  // the buffer stays for the next read

@@ -1,0 +1,297 @@
+#include "log/log_cleaner.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "kbus/detail/clock.hpp"
+#include "kbus/error.hpp"
+#include "log/batch_builder.hpp"
+#include "log/compression.hpp"
+#include "log/file.hpp"
+
+namespace kbus::log {
+namespace fs = std::filesystem;
+namespace {
+
+std::string_view as_chars(BytesView b) noexcept {
+    return {reinterpret_cast<const char*>(b.data()), b.size()};
+}
+
+// A segment file's batches, front to back, each checked (framing and CRC) with its records
+// inflated. next() is false at the end, or at a batch it cannot read (then `why` says what).
+class BatchWalk {
+  public:
+    explicit BatchWalk(const std::string& path)
+        : file_(path, false), map_(file_.fd(), file_.size()) {}
+
+    bool next(BatchView& batch, std::span<const std::byte>& records) {
+        if (pos_ >= map_.size) return false;
+        const BatchView b({map_.data + pos_, map_.size - pos_});
+        const BatchCheck c = b.check(true, max_batch_bytes);
+        if (c != BatchCheck::ok)
+            return fail(std::string(to_string(c)) + " at byte " + std::to_string(pos_));
+        records = b.records_bytes();
+        if (b.compression_codec() != 0) {
+            try {
+                decompress(b.compression_codec(), records, inflated_, max_batch_bytes);
+            } catch (const Error& e) {
+                return fail(std::string(e.what()) + " at byte " + std::to_string(pos_));
+            }
+            records = {reinterpret_cast<const std::byte*>(inflated_.data()), inflated_.size()};
+        }
+        batch = b;
+        pos_ += b.total_bytes();
+        return true;
+    }
+    [[nodiscard]] const std::string& why() const noexcept { return why_; }
+    [[nodiscard]] std::uint64_t position() const noexcept { return pos_; }
+
+  private:
+    bool fail(std::string why) {
+        why_ = std::move(why);
+        pos_ = map_.size;
+        return false;
+    }
+    File file_;
+    ReadOnlyMapping map_;
+    std::uint64_t pos_ = 0;
+    std::string inflated_;
+    std::string why_;
+};
+
+RecordIterator records_of(const BatchView& b, std::span<const std::byte> records) {
+    return {records, b.record_count(), b.base_offset(), b.base_timestamp(),
+            b.log_append_time() ? b.max_timestamp() : -1};
+}
+
+std::string malformed_in(const BatchView& b) {
+    return "a malformed record in the batch at offset " + std::to_string(b.base_offset());
+}
+
+config::Compression codec_of(const BatchView& b) {
+    return static_cast<config::Compression>(b.compression_codec());
+}
+
+}  // namespace
+
+std::uint64_t CleanableSection::dirty_bytes() const noexcept {
+    std::uint64_t n = 0;
+    for (std::size_t i = first_dirty; i < segments.size(); ++i)
+        n += segments[i].size_bytes;
+    return n;
+}
+
+std::uint64_t CleanableSection::total_bytes() const noexcept {
+    std::uint64_t n = 0;
+    for (const CleanableSegment& s : segments)
+        n += s.size_bytes;
+    return n;
+}
+
+// A window of a tenth of a second: a pass sleeps once it has moved a tenth of its rate in it.
+void IoThrottle::pace(std::uint64_t bytes) {
+    if (rate_ == std::numeric_limits<std::int64_t>::max()) return;
+    const std::uint64_t now = detail::monotonic_ns();
+    if (window_start_ns_ == 0 || now - window_start_ns_ >= 100'000'000) {
+        window_start_ns_ = now;
+        window_bytes_ = 0;
+    }
+    window_bytes_ += bytes;
+    const std::uint64_t due_ns = window_bytes_ * 1'000'000'000 / std::uint64_t(rate_);
+    const std::uint64_t spent = now - window_start_ns_;
+    if (due_ns > spent) std::this_thread::sleep_for(std::chrono::nanoseconds(due_ns - spent));
+}
+
+CleanerStats LogCleaner::clean(const CleanableSection& section, const SwapIn& swap_in,
+                               const std::atomic<bool>* stop) {
+    stop_ = stop;
+    stats_ = {};
+    stats_.cleaned_to = section.end_offset;
+    newest_.clear();
+    key_map_bytes_ = 0;
+    const std::string staging = section.dir + "/cleaner";
+    try {
+        std::vector<bool> unreadable(section.segments.size(), false);
+        for (std::size_t i = 0; i < section.segments.size(); ++i)
+            unreadable[i] = section.segments[i].damaged;
+        const std::size_t covered = build_key_map(section, unreadable);
+        if (covered < section.segments.size())
+            stats_.cleaned_to = section.segments[covered].base_offset;
+        for (std::size_t from = 0; from < covered;) {
+            if (unreadable[from]) {
+                ++from;
+                continue;
+            }
+            const std::size_t to = group_end(section, from, covered, unreadable);
+            fs::remove_all(staging);
+            fs::create_directories(staging);
+            CleanedGroup group;
+            group.staging_dir = staging;
+            if (rewrite_group(section, from, to, group) && !stopped() && swap_in(group))
+                ++stats_.groups_swapped;
+            else  // left as it was: its records count as dirty again next time
+                stats_.cleaned_to = std::min(stats_.cleaned_to, section.segments[from].base_offset);
+            fs::remove_all(staging);
+            if (stopped()) break;
+            from = to;
+        }
+    } catch (...) {
+        std::error_code ignored;
+        fs::remove_all(staging, ignored);
+        throw;
+    }
+    return stats_;
+}
+
+// Consecutive readable segments from `from`, together at most segment.bytes (at least one), and
+// spanning fewer offsets than an index's relative offset can hold.
+std::size_t LogCleaner::group_end(const CleanableSection& section, std::size_t from,
+                                  std::size_t covered, const std::vector<bool>& unreadable) const {
+    const auto limit = std::uint64_t(config_.segment_bytes);
+    const std::int64_t base = section.segments[from].base_offset;
+    std::size_t to = from + 1;
+    std::uint64_t bytes = section.segments[from].size_bytes;
+    while (to < covered && !unreadable[to] && bytes + section.segments[to].size_bytes <= limit &&
+           section.segments[to].next_offset - base < std::numeric_limits<std::int32_t>::max()) {
+        bytes += section.segments[to].size_bytes;
+        ++to;
+    }
+    return to;
+}
+
+std::size_t LogCleaner::build_key_map(const CleanableSection& section,
+                                      std::vector<bool>& unreadable) {
+    for (std::size_t i = section.first_dirty; i < section.segments.size(); ++i) {
+        if (key_map_bytes_ > max_key_map_bytes) return i;
+        const CleanableSegment& s = section.segments[i];
+        BatchWalk walk(s.path);
+        BatchView b;
+        std::span<const std::byte> records;
+        while (walk.next(b, records)) {
+            throttle_.pace(b.total_bytes());
+            stats_.bytes_read += b.total_bytes();
+            if (b.is_control()) continue;
+            RecordIterator it = records_of(b, records);
+            RecordView r;
+            while (it.next(r)) {
+                if (r.key.is_null()) continue;
+                const auto [at, added] =
+                    newest_.try_emplace(std::string(as_chars(r.key)), r.offset);
+                if (added)
+                    key_map_bytes_ += r.key.size() + 64;  // the node and its bucket, roughly
+                else
+                    at->second = std::max(at->second, r.offset);
+            }
+            if (it.malformed()) {
+                report_unreadable(s, malformed_in(b));
+                unreadable[i] = true;
+                break;
+            }
+        }
+        if (!walk.why().empty()) {
+            report_unreadable(s, walk.why());
+            unreadable[i] = true;
+        }
+    }
+    return section.segments.size();
+}
+
+bool LogCleaner::keep(const RecordView& r, bool cleaned_before) {
+    if (r.key.is_null()) {
+        ++stats_.keyless_removed;
+        return false;
+    }
+    const auto newest = newest_.find(as_chars(r.key));
+    if (newest != newest_.end() && newest->second > r.offset) return false;
+    // A tombstone stays for delete.retention.ms after it was first cleaned, so that a consumer
+    // reading from the start within that time sees the delete; its record time stands in for
+    // the time of that first clean.
+    if (r.value.is_null() && cleaned_before &&
+        now_ms_ - r.timestamp > config_.delete_retention_ms) {
+        ++stats_.tombstones_removed;
+        return false;
+    }
+    return true;
+}
+
+bool LogCleaner::rewrite_group(const CleanableSection& section, std::size_t from, std::size_t to,
+                               CleanedGroup& group) {
+    const std::int64_t base = section.segments[from].base_offset;
+    group.segment = std::make_unique<Segment>(Segment::create(group.staging_dir, base, true));
+    Segment& out = *group.segment;
+    for (std::size_t i = from; i < to; ++i) {
+        const CleanableSegment& s = section.segments[i];
+        group.replaced.push_back(s);
+        const bool cleaned_before = i < section.first_dirty;
+        BatchWalk walk(s.path);
+        BatchView b;
+        std::span<const std::byte> records;
+        while (walk.next(b, records)) {
+            if (stopped()) return false;
+            throttle_.pace(b.total_bytes());
+            stats_.bytes_read += b.total_bytes();
+            const std::optional<std::int32_t> kept =
+                b.is_control() ? b.record_count() : filter_batch(b, records, cleaned_before);
+            if (!kept) {
+                report_unreadable(s, malformed_in(b));
+                return false;
+            }
+            if (*kept > 0) write_kept(out, b, *kept);
+        }
+        if (!walk.why().empty()) {
+            report_unreadable(s, walk.why());
+            return false;
+        }
+    }
+    out.seal();
+    out.flush();
+    out.let_go_of_descriptor();
+    return true;
+}
+
+std::optional<std::int32_t> LogCleaner::filter_batch(const BatchView& b,
+                                                     std::span<const std::byte> records,
+                                                     bool cleaned_before) {
+    builder_.clear();
+    RecordIterator it = records_of(b, records);
+    RecordView r;
+    std::int32_t kept = 0;
+    while (it.next(r)) {
+        if (!keep(r, cleaned_before)) {
+            ++stats_.records_removed;
+            continue;
+        }
+        headers_.clear();
+        for (RecordHeaderIterator h(r.headers, r.header_count); !h.done(); ++h)
+            headers_.push_back(*h);
+        builder_.add(r.offset, r.timestamp, r.key, r.value, headers_);
+        ++kept;
+    }
+    if (it.malformed()) return std::nullopt;
+    stats_.records_kept += std::uint64_t(kept);
+    return kept;
+}
+
+// A batch kept whole (control batches always are) goes as it was: its producer fields, its
+// compression, its bytes. Else the records filter_batch kept, in the batch's codec.
+void LogCleaner::write_kept(Segment& out, const BatchView& b, std::int32_t kept) {
+    const std::string_view rebuilt =
+        kept == b.record_count() ? std::string_view() : builder_.finish(codec_of(b));
+    const BatchView written =
+        rebuilt.empty()
+            ? b
+            : BatchView({reinterpret_cast<const std::byte*>(rebuilt.data()), rebuilt.size()});
+    out.append(written, config_.index_interval_bytes);
+    throttle_.pace(written.total_bytes());
+    stats_.bytes_written += written.total_bytes();
+}
+
+void LogCleaner::report_unreadable(const CleanableSegment& s, const std::string& why) {
+    ++stats_.segments_skipped;
+    sink_("ERROR", "log cleaner: skipping " + s.path + " (" + why +
+                       "); it stays as it is, uncompacted, and nothing of it is deleted");
+}
+
+}  // namespace kbus::log
