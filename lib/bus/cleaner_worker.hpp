@@ -39,6 +39,7 @@ class CleanerWorker {
         config::TopicConfig config;
         double ratio = 0;
     };
+    void yield_to_other_threads() const;
     [[nodiscard]] std::optional<Candidate> dirtiest_due(std::int64_t now_ms) const;
     bool clean(Candidate& c, std::int64_t now_ms, const std::atomic<bool>* stop);
 
