@@ -7,6 +7,7 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <thread>
 
 #include "kbus/detail/file_extent_reader.hpp"
 #include "log/batch_builder.hpp"
@@ -156,6 +157,12 @@ TEST_CASE("the cleaner keeps each key's newest record at its own offset", "[log]
     CHECK(std::count_if(after.begin(), after.end(), [&](const Rec& r) {
               return r.offset >= active_base;
           }) == end - active_base);
+
+    // The emptied first segments stay: compaction never moves the log start (retention once
+    // took a segment without records for one below a DeleteRecords floor of 0).
+    CHECK(l.apply_retention(0) == 0);
+    CHECK(l.log_start_offset() == start);
+    CHECK(read_all(l).size() == after.size());
 
     // Nothing dirty is left: a second section has no dirty segment.
     const auto again = l.cleanable_section(0);
@@ -329,6 +336,73 @@ TEST_CASE("retention.ms and retention.bytes apply to compact,delete topics only"
         const std::size_t deleted = l.apply_retention(1'000'000);
         CHECK((deleted > 0) == also_delete);
     }
+}
+
+TEST_CASE("the key map's bound: a pass maps what fits, a segment with more keys is refused",
+          "[log][compaction]") {
+    TempDir d("clean-bound");
+    log::PartitionLog l(d.path, compacted(), false, sink());
+    append(l, keyed(0, 4000, 4000));  // every key unique: about 40 a segment
+    const auto section = l.cleanable_section(0);
+    REQUIRE(section);
+    log::IoThrottle unlimited(std::numeric_limits<std::int64_t>::max());
+    const auto swap = [&l](log::CleanedGroup& g) { return l.swap_in_cleaned(g); };
+    {  // room for 10 keys: not one segment fits, nothing is touched
+        log::LogCleaner cleaner(l.config(), 0, unlimited, sink(),
+                                10 * log::LogCleaner::key_map_entry_bytes);
+        const log::CleanerStats s = cleaner.clean(*section, swap);
+        CHECK(s.key_map_full);
+        CHECK(s.groups_swapped == 0);
+        CHECK(s.cleaned_to == 0);
+    }
+    {  // room for 200 keys: the first segments, and the checkpoint stops where the map did
+        log::LogCleaner cleaner(l.config(), 0, unlimited, sink(),
+                                200 * log::LogCleaner::key_map_entry_bytes);
+        const log::CleanerStats s = cleaner.clean(*section, swap);
+        CHECK_FALSE(s.key_map_full);
+        CHECK(s.groups_swapped > 0);
+        CHECK(s.cleaned_to > 0);
+        CHECK(s.cleaned_to < section->end_offset);
+        l.set_cleaned_to(s.cleaned_to);
+    }
+    CHECK(read_all(l).size() == 4000);  // unique keys: nothing to remove, nothing lost
+}
+
+TEST_CASE("a cleaner checkpoint past the log's end counts as none", "[log][compaction]") {
+    TempDir d("clean-checkpoint");
+    {
+        log::PartitionLog l(d.path, compacted(), false, sink());
+        append(l, keyed(0, 1000, 10));
+    }
+    std::ofstream(d.path + "/cleaner-offset-checkpoint") << "0\n1\nt 0 99999999999\n";
+    log::PartitionLog l(d.path, compacted(), false, sink());
+    CHECK(l.cleaned_to() == 0);
+    const auto section = l.cleanable_section(0);
+    REQUIRE(section);
+    CHECK(section->first_dirty == 0);
+}
+
+TEST_CASE("a stop ends a throttled pass at once, the checkpoint where it was",
+          "[log][compaction]") {
+    TempDir d("clean-stop");
+    log::PartitionLog l(d.path, compacted(), false, sink());
+    append(l, keyed(0, 3000, 30));
+    const auto section = l.cleanable_section(0);
+    REQUIRE(section);
+    log::IoThrottle slow(1000);  // 1 KB/s: the pass would take minutes
+    std::atomic<bool> stop{false};
+    std::thread stopper([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        stop = true;
+    });
+    log::LogCleaner cleaner(l.config(), 0, slow, sink());
+    const auto t0 = std::chrono::steady_clock::now();
+    const log::CleanerStats s = cleaner.clean(
+        *section, [&l](log::CleanedGroup& g) { return l.swap_in_cleaned(g); }, &stop);
+    stopper.join();
+    CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10));
+    CHECK(s.cleaned_to == 0);
+    CHECK_FALSE(fs::exists(d.path + "/cleaner"));
 }
 
 TEST_CASE("the I/O throttle holds a pass to its rate", "[log][compaction]") {

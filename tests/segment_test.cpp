@@ -435,6 +435,28 @@ TEST_CASE("a corrupt batch below the recovery point costs that batch alone", "[l
     CHECK(l.offset_for_timestamp(1000 + bad.last_offset + 1) == bad.last_offset + 1);
 }
 
+TEST_CASE("a base offset flipped in an old segment costs that batch, never the later segments",
+          "[log]") {
+    // The CRC does not cover a batch's base offset: recovery must not trust one that runs into
+    // the next segment (it read as a torn tail and cut every later segment).
+    for (const bool verify : {false, true}) {
+        TempDir d("flipped-base");
+        {
+            log::PartitionLog l(d.path, small_segments(), false, sink());
+            fill(l, 0, 3000, 10);
+        }
+        const auto logs = segment_logs(d.path);
+        REQUIRE(logs.size() > 4);
+        const BatchSpan victim = batches_of(logs[1])[2];
+        flip_bytes(logs[1], victim.begin + 1, 1);  // a high byte of the base offset
+        log::PartitionLog l(d.path, small_segments(), verify, sink());
+        CHECK(l.log_end_offset() == 3000);
+        CHECK(l.segment_count() == logs.size());
+        for (std::int64_t o = 0; o < 3000; ++o)
+            CHECK(readable(l, o) == (o < victim.first_offset || o > victim.last_offset));
+    }
+}
+
 TEST_CASE("after a clean stop damage is found by the reader's check, once", "[log]") {
     TempDir d("clean");
     {

@@ -38,13 +38,17 @@ constexpr const char* topic_create =
     "  --partitions N     partitions (1..10000, default 1)\n"
     "  --config k=v       a topic setting (repeatable): retention.ms, retention.bytes,\n"
     "                     segment.bytes, segment.ms, compression.type, ring.bytes,\n"
-    "                     max.message.bytes, message.timestamp.type, consumer.hold.timeout.ms\n";
+    "                     max.message.bytes, message.timestamp.type, consumer.hold.timeout.ms,\n"
+    "                     cleanup.policy (delete, compact, compact,delete),\n"
+    "                     min.cleanable.dirty.ratio, min.compaction.lag.ms,\n"
+    "                     max.compaction.lag.ms, delete.retention.ms\n";
 
 constexpr const char* topic_alter =
     "usage: kbus topic alter NAME [--partitions N] [--config k=v]...\n"
     "  --partitions N     grow the topic to N partitions (never fewer; new keys hash over N)\n"
     "  --config k=v       a setting to change (repeatable): retention.ms, retention.bytes,\n"
-    "                     segment.bytes, segment.ms, compression.type, ... (ring.bytes,\n"
+    "                     segment.bytes, segment.ms, compression.type, cleanup.policy,\n"
+    "                     ... (ring.bytes,\n"
     "                     max.message.bytes and message.timestamp.type are fixed at creation)\n";
 
 constexpr const char* topic_delete_records =

@@ -289,7 +289,7 @@ class Producer {
                                                    "' cannot accept a record without a key "
                                                    "(partition " +
                                                    std::to_string(partition) +
-                                                   ", cleanup.policy=compact)");
+                                                   "; its cleanup.policy has compact)");
     }
 
     std::int32_t choose_partition(TopicState& t, BytesView key, const SendOptions& options) {

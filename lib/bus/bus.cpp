@@ -202,6 +202,8 @@ protocol::TopicMetadata Bus::create(protocol::CreateTopicRequest request) {
     {
         std::lock_guard lock(mutex_);
         tc = check_new_locked(m);
+        for (auto& [k, v] : m.config)  // stored as shown: one spelling, no spaces
+            v = config::canonical_value(k, v);
         m.topic_id = next_topic_id_++;
         m.ring_bytes = tc.ring_bytes;
         creating_[m.name] = m;  // the name and the room are taken while it is built
@@ -280,9 +282,9 @@ void Bus::alter(const std::string& name, const std::vector<protocol::Setting>& c
         TopicPtr t = topic_named(name);
         tc = config::make_topic_config(t->config, changes);
         t->config = tc;
-        for (const auto& change : changes) {
-            std::erase_if(t->meta.config, [&](const auto& kv) { return kv.first == change.first; });
-            t->meta.config.push_back(change);
+        for (const auto& [key, value] : changes) {
+            std::erase_if(t->meta.config, [&](const auto& kv) { return kv.first == key; });
+            t->meta.config.emplace_back(key, config::canonical_value(key, value));
         }
         t->meta.hold_timeout_ms = tc.consumer_hold_timeout_ms;
         parts = t->partitions;

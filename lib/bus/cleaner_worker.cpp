@@ -70,7 +70,9 @@ std::optional<CleanerWorker::Candidate> CleanerWorker::dirtiest_due(std::int64_t
     std::optional<Candidate> best;
     for (const std::shared_ptr<Partition>& p : bus_.partitions()) {
         config::TopicConfig config = p->log().config();
-        if (!config.cleanup_compact) continue;
+        if (!config.cleanup_compact ||
+            uncleanable_.contains(p->topic() + "-" + std::to_string(p->index())))
+            continue;
         std::optional<log::CleanableSection> section;
         {
             std::lock_guard lock(p->spill_mutex());  // the recovery point is the spill's
@@ -90,7 +92,8 @@ std::optional<CleanerWorker::Candidate> CleanerWorker::dirtiest_due(std::int64_t
 bool CleanerWorker::clean(Candidate& c, std::int64_t now_ms, const std::atomic<bool>* stop) {
     Partition& p = *c.partition;
     const std::string name = p.topic() + "-" + std::to_string(p.index());
-    log::LogCleaner cleaner(c.config, now_ms, throttle_, sink_);
+    log::LogCleaner cleaner(c.config, now_ms, throttle_, sink_,
+                            std::size_t(config_.dedupe_buffer_bytes));
     const auto swap_in = [&p](log::CleanedGroup& group) {
         std::lock_guard lock(p.spill_mutex());  // keeps the spill's rolls and retention out
         return !p.retired() && p.log().swap_in_cleaned(group);
@@ -98,8 +101,23 @@ bool CleanerWorker::clean(Candidate& c, std::int64_t now_ms, const std::atomic<b
     const std::uint64_t started = detail::monotonic_ns();
     try {
         const log::CleanerStats s = cleaner.clean(c.section, swap_in, stop);
+        if (s.key_map_full) {  // as Kafka's cleaner: the log is left alone until a restart
+            sink_("ERROR", "log cleaner: " + name +
+                               " is not compacted: one of its segments holds more keys than "
+                               "log.cleaner.dedupe.buffer.size can map (" +
+                               std::to_string(config_.dedupe_buffer_bytes) +
+                               " bytes); raise it and restart kbusd");
+            uncleanable_.insert(name);
+            return false;
+        }
         const std::int64_t before = p.log().cleaned_to();
         p.log().set_cleaned_to(s.cleaned_to);
+        // Relaxed: kbusd's stop flag, set before the threads are joined.
+        if (stop != nullptr && stop->load(std::memory_order_relaxed)) {
+            sink_("INFO", "log cleaner: the pass over " + name + " stopped for kbusd's stop (" +
+                              std::to_string(s.groups_swapped) + " group(s) swapped in)");
+            return false;
+        }
         const double seconds = double(detail::monotonic_ns() - started) / 1e9;
         sink_("INFO", "log cleaner: cleaned " + name + " (dirty ratio " +
                           std::to_string(c.ratio).substr(0, 4) + "): read " +
@@ -113,8 +131,11 @@ bool CleanerWorker::clean(Candidate& c, std::int64_t now_ms, const std::atomic<b
     } catch (const std::exception& e) {
         std::lock_guard lock(p.spill_mutex());
         if (!p.retired())  // a topic deleted under the pass takes its files with it
-            sink_("WARN", "log cleaner: the pass over " + name + " stopped: " + e.what() +
-                              " (its log is as it was before the group under way; retried later)");
+            failures_.write(name, "WARN",
+                            "log cleaner: the pass over " + name + " stopped: " + e.what() +
+                                " (its log is as it was before the group under way; retried "
+                                "later)",
+                            detail::monotonic_ns());
         return false;
     }
 }

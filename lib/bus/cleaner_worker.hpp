@@ -11,6 +11,8 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <set>
+#include <string>
 
 #include "bus/bus.hpp"
 #include "config/broker_config.hpp"
@@ -25,7 +27,8 @@ class CleanerWorker {
         : bus_(bus),
           config_(config),
           sink_(std::move(sink)),
-          throttle_(config.io_max_bytes_per_second) {}
+          throttle_(config.io_max_bytes_per_second),
+          failures_(sink_, 60'000'000'000) {}
 
     // Passes until `stop` is set, sleeping log.cleaner.backoff.ms when nothing is due.
     void run(const std::atomic<bool>& stop);
@@ -47,6 +50,8 @@ class CleanerWorker {
     config::CleanerConfig config_;
     logging::LogSink sink_;
     log::IoThrottle throttle_;
+    std::set<std::string> uncleanable_;  // "topic-partition": refused until kbusd restarts
+    logging::RateLimitedLog failures_;   // a failing pass's line, once a minute per partition
 };
 
 }  // namespace kbus::bus

@@ -148,6 +148,8 @@ bool apply_limit_or_listener(BrokerConfig& c, const Property& p) {
         c.cleaner.enable = parse_bool(p);
     } else if (p.key == "log.cleaner.backoff.ms") {
         c.cleaner.backoff_ms = parse_long(p, 1, big);
+    } else if (p.key == "log.cleaner.dedupe.buffer.size") {
+        c.cleaner.dedupe_buffer_bytes = parse_long(p, 1 << 20, std::int64_t(1) << 40);
     } else if (p.key == "log.cleaner.io.max.bytes.per.second") {
         c.cleaner.io_max_bytes_per_second = parse_rate(p);
     } else {

@@ -28,6 +28,7 @@ struct CleanerConfig {
     bool enable = true;                // log.cleaner.enable
     std::int64_t backoff_ms = 15'000;  // log.cleaner.backoff.ms: the pause when nothing is dirty
     std::int64_t io_max_bytes_per_second = std::numeric_limits<std::int64_t>::max();
+    std::int64_t dedupe_buffer_bytes = 128LL << 20;  // log.cleaner.dedupe.buffer.size: the key map
 };
 
 struct BrokerConfig {

@@ -73,6 +73,13 @@ std::string format_ratio(double v) {
 
 }  // namespace
 
+std::string canonical_value(const std::string& key, const std::string& value) {
+    if (key != "cleanup.policy") return value;
+    TopicConfig c;
+    parse_cleanup_policy(c, key, value);
+    return cleanup_policy_name(c);
+}
+
 std::string cleanup_policy_name(const TopicConfig& c) {
     if (c.cleanup_compact && c.cleanup_delete) return "compact,delete";
     return c.cleanup_compact ? "compact" : "delete";

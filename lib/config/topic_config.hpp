@@ -47,6 +47,11 @@ struct TopicConfig {
     std::int64_t delete_retention_ms = 86'400'000;  // how long tombstones outlive a clean
 };
 
+// A setting's value as kbus stores and shows it: cleanup.policy's list in one spelling
+// ("compact, delete" and "delete,compact" are "compact,delete"), every other value as given.
+// Call after the value was checked (apply_topic_setting).
+[[nodiscard]] std::string canonical_value(const std::string& key, const std::string& value);
+
 // "delete", "compact" or "compact,delete", as Kafka spells cleanup.policy.
 [[nodiscard]] std::string cleanup_policy_name(const TopicConfig& config);
 

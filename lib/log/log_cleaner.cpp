@@ -6,10 +6,12 @@
 #include <thread>
 
 #include "kbus/detail/clock.hpp"
+#include "kbus/detail/crc32c.hpp"
 #include "kbus/error.hpp"
 #include "log/batch_builder.hpp"
 #include "log/compression.hpp"
 #include "log/file.hpp"
+#include "security/access_policy.hpp"
 
 namespace kbus::log {
 namespace fs = std::filesystem;
@@ -90,8 +92,9 @@ std::uint64_t CleanableSection::total_bytes() const noexcept {
     return n;
 }
 
-// A window of a tenth of a second: a pass sleeps once it has moved a tenth of its rate in it.
-void IoThrottle::pace(std::uint64_t bytes) {
+// A window of a tenth of a second: a pass sleeps once it has moved a tenth of its rate in it,
+// in slices of at most 20 ms, so that a stop is not kept waiting by a slow rate.
+void IoThrottle::pace(std::uint64_t bytes, const std::atomic<bool>* stop) {
     if (rate_ == std::numeric_limits<std::int64_t>::max()) return;
     const std::uint64_t now = detail::monotonic_ns();
     if (window_start_ns_ == 0 || now - window_start_ns_ >= 100'000'000) {
@@ -100,26 +103,32 @@ void IoThrottle::pace(std::uint64_t bytes) {
     }
     window_bytes_ += bytes;
     const std::uint64_t due_ns = window_bytes_ * 1'000'000'000 / std::uint64_t(rate_);
-    const std::uint64_t spent = now - window_start_ns_;
-    if (due_ns > spent) std::this_thread::sleep_for(std::chrono::nanoseconds(due_ns - spent));
+    const std::uint64_t until = window_start_ns_ + due_ns;
+    for (std::uint64_t t = now; t < until; t = detail::monotonic_ns()) {
+        // Relaxed: a flag looked at between sleeps; whoever sets it joins the thread after.
+        if (stop != nullptr && stop->load(std::memory_order_relaxed)) return;
+        std::this_thread::sleep_for(
+            std::chrono::nanoseconds(std::min<std::uint64_t>(until - t, 20'000'000)));
+    }
 }
 
 CleanerStats LogCleaner::clean(const CleanableSection& section, const SwapIn& swap_in,
                                const std::atomic<bool>* stop) {
     stop_ = stop;
     stats_ = {};
-    stats_.cleaned_to = section.end_offset;
+    stats_.cleaned_to = 0;
     newest_.clear();
-    key_map_bytes_ = 0;
     const std::string staging = section.dir + "/cleaner";
     try {
         std::vector<bool> unreadable(section.segments.size(), false);
         for (std::size_t i = 0; i < section.segments.size(); ++i)
             unreadable[i] = section.segments[i].damaged;
         const std::size_t covered = build_key_map(section, unreadable);
+        if (stats_.key_map_full) return stats_;  // cleaned_to stays 0: nothing moves
+        stats_.cleaned_to = section.end_offset;
         if (covered < section.segments.size())
             stats_.cleaned_to = section.segments[covered].base_offset;
-        for (std::size_t from = 0; from < covered;) {
+        for (std::size_t from = 0; from < covered && !stopped();) {
             if (unreadable[from]) {
                 ++from;
                 continue;
@@ -127,6 +136,7 @@ CleanerStats LogCleaner::clean(const CleanableSection& section, const SwapIn& sw
             const std::size_t to = group_end(section, from, covered, unreadable);
             fs::remove_all(staging);
             fs::create_directories(staging);
+            security::access_policy().apply_to_path(staging, true);  // as the partition's dir
             CleanedGroup group;
             group.staging_dir = staging;
             if (rewrite_group(section, from, to, group) && !stopped() && swap_in(group))
@@ -142,6 +152,7 @@ CleanerStats LogCleaner::clean(const CleanableSection& section, const SwapIn& sw
         fs::remove_all(staging, ignored);
         throw;
     }
+    if (stopped()) stats_.cleaned_to = 0;  // the checkpoint stays: the next pass does it all
     return stats_;
 }
 
@@ -164,25 +175,28 @@ std::size_t LogCleaner::group_end(const CleanableSection& section, std::size_t f
 std::size_t LogCleaner::build_key_map(const CleanableSection& section,
                                       std::vector<bool>& unreadable) {
     for (std::size_t i = section.first_dirty; i < section.segments.size(); ++i) {
-        if (key_map_bytes_ > max_key_map_bytes) return i;
         const CleanableSegment& s = section.segments[i];
         BatchWalk walk(s.path);
         BatchView b;
         std::span<const std::byte> records;
         while (walk.next(b, records)) {
-            throttle_.pace(b.total_bytes());
+            if (stopped()) return i;  // kbusd stops: the groups before i are not even begun
+            throttle_.pace(b.total_bytes(), stop_);
             stats_.bytes_read += b.total_bytes();
             if (b.is_control()) continue;
             RecordIterator it = records_of(b, records);
             RecordView r;
             while (it.next(r)) {
                 if (r.key.is_null()) continue;
-                const auto [at, added] =
-                    newest_.try_emplace(std::string(as_chars(r.key)), r.offset);
-                if (added)
-                    key_map_bytes_ += r.key.size() + 64;  // the node and its bucket, roughly
-                else
-                    at->second = std::max(at->second, r.offset);
+                const KeyDigest d = digest_of(r.key);
+                if (newest_.size() >= max_keys_ && !newest_.contains(d)) {
+                    // Full: segment i is not cleaned this pass (what it mapped is still right:
+                    // those records stay, and the older ones they supersede may go).
+                    stats_.key_map_full = i == section.first_dirty;
+                    return i;
+                }
+                std::int64_t& newest = newest_.try_emplace(d, r.offset).first->second;
+                newest = std::max(newest, r.offset);
             }
             if (it.malformed()) {
                 report_unreadable(s, malformed_in(b));
@@ -198,12 +212,17 @@ std::size_t LogCleaner::build_key_map(const CleanableSection& section,
     return section.segments.size();
 }
 
+LogCleaner::KeyDigest LogCleaner::digest_of(BytesView key) noexcept {
+    return {std::hash<std::string_view>()(as_chars(key)), detail::crc32c(key.data(), key.size()),
+            std::uint32_t(key.size())};
+}
+
 bool LogCleaner::keep(const RecordView& r, bool cleaned_before) {
     if (r.key.is_null()) {
         ++stats_.keyless_removed;
         return false;
     }
-    const auto newest = newest_.find(as_chars(r.key));
+    const auto newest = newest_.find(digest_of(r.key));
     if (newest != newest_.end() && newest->second > r.offset) return false;
     // A tombstone stays for delete.retention.ms after it was first cleaned, so that a consumer
     // reading from the start within that time sees the delete; its record time stands in for
@@ -230,7 +249,7 @@ bool LogCleaner::rewrite_group(const CleanableSection& section, std::size_t from
         std::span<const std::byte> records;
         while (walk.next(b, records)) {
             if (stopped()) return false;
-            throttle_.pace(b.total_bytes());
+            throttle_.pace(b.total_bytes(), stop_);
             stats_.bytes_read += b.total_bytes();
             const std::optional<std::int32_t> kept =
                 b.is_control() ? b.record_count() : filter_batch(b, records, cleaned_before);
@@ -284,7 +303,7 @@ void LogCleaner::write_kept(Segment& out, const BatchView& b, std::int32_t kept)
             ? b
             : BatchView({reinterpret_cast<const std::byte*>(rebuilt.data()), rebuilt.size()});
     out.append(written, config_.index_interval_bytes);
-    throttle_.pace(written.total_bytes());
+    throttle_.pace(written.total_bytes(), stop_);
     stats_.bytes_written += written.total_bytes();
 }
 

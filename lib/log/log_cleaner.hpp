@@ -17,6 +17,7 @@
 // under the log's lock: producers and readers go on meanwhile.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -72,7 +73,8 @@ struct CleanedGroup {
 class IoThrottle {
   public:
     explicit IoThrottle(std::int64_t bytes_per_second) : rate_(bytes_per_second) {}
-    void pace(std::uint64_t bytes);
+    // Accounts for `bytes`, sleeping as long as the rate asks; a stop (if given) cuts it short.
+    void pace(std::uint64_t bytes, const std::atomic<bool>* stop = nullptr);
 
   private:
     std::int64_t rate_;
@@ -89,6 +91,7 @@ struct CleanerStats {
     std::uint64_t tombstones_removed = 0;
     std::size_t groups_swapped = 0;
     std::size_t segments_skipped = 0;  // unreadable: left as they were
+    bool key_map_full = false;         // the first dirty segment has more keys than the map holds
     // Where the cleaner checkpoint may move (it never moves back): the section's end, or the
     // first group that was not swapped in, whose segments are then dirty again.
     std::int64_t cleaned_to = 0;
@@ -96,16 +99,24 @@ struct CleanerStats {
 
 class LogCleaner {
   public:
-    // The key map's bound: a pass whose dirty segments hold more distinct key bytes cleans up
-    // to the segment where it passed it, and the next pass goes on from there.
-    static constexpr std::size_t max_key_map_bytes = 256u << 20;
+    // Memory per key in the key map (a 96-bit digest of the key and an offset, in a hash
+    // node): log.cleaner.dedupe.buffer.size over this is how many keys a pass may map.
+    static constexpr std::size_t key_map_entry_bytes = 64;
 
     // Swaps a group in; false if the log changed under it (retention took a segment of it).
     using SwapIn = std::function<bool(CleanedGroup&)>;
 
+    // `key_map_bytes`: the broker's log.cleaner.dedupe.buffer.size. A pass whose dirty segments
+    // hold more distinct keys maps them up to the segment where it ran out, cleans up to there,
+    // and the next pass goes on; one whose first dirty segment alone has more is refused
+    // (CleanerStats::key_map_full), as Kafka's cleaner refuses such a log.
     LogCleaner(const config::TopicConfig& config, std::int64_t now_ms, IoThrottle& throttle,
-               logging::LogSink sink)
-        : config_(config), now_ms_(now_ms), throttle_(throttle), sink_(std::move(sink)) {}
+               logging::LogSink sink, std::size_t key_map_bytes = std::size_t(128) << 20)
+        : config_(config),
+          now_ms_(now_ms),
+          throttle_(throttle),
+          sink_(std::move(sink)),
+          max_keys_(std::max<std::size_t>(1, key_map_bytes / key_map_entry_bytes)) {}
 
     // Cleans the section, handing each group to `swap_in` as it is written. `stop` (optional)
     // ends the pass between batches: what was swapped stays, the rest is left dirty.
@@ -114,17 +125,23 @@ class LogCleaner {
                        const std::atomic<bool>* stop = nullptr);
 
   private:
-    // Hashes and compares keys as bytes, looked up by view (no copy per record).
-    struct KeyHash {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view k) const noexcept {
-            return std::hash<std::string_view>()(k);
-        }
+    // A key as the map knows it: 96 bits of two independent hashes and its length, so that a
+    // key's own size (a producer may send megabytes of key) costs the map nothing. Kafka's
+    // cleaner keeps 128 bits of MD5 for the same reason.
+    struct KeyDigest {
+        std::uint64_t hash = 0;
+        std::uint32_t crc = 0;
+        std::uint32_t length = 0;
+        bool operator==(const KeyDigest&) const = default;
     };
-    using KeyMap = std::unordered_map<std::string, std::int64_t, KeyHash, std::equal_to<>>;
+    struct DigestHash {
+        std::size_t operator()(const KeyDigest& d) const noexcept { return d.hash; }
+    };
+    using KeyMap = std::unordered_map<KeyDigest, std::int64_t, DigestHash>;
+    [[nodiscard]] static KeyDigest digest_of(BytesView key) noexcept;
 
     // The key map over the dirty segments; returns how many segments of the section the pass
-    // covers (fewer when the map outgrows max_key_map_bytes). Marks unreadable segments.
+    // covers (fewer when the map fills up). Marks unreadable segments.
     std::size_t build_key_map(const CleanableSection& section, std::vector<bool>& unreadable);
     [[nodiscard]] std::size_t group_end(const CleanableSection& section, std::size_t from,
                                         std::size_t covered,
@@ -149,10 +166,10 @@ class LogCleaner {
     IoThrottle& throttle_;
     logging::LogSink sink_;
     const std::atomic<bool>* stop_ = nullptr;
+    std::size_t max_keys_;
     KeyMap newest_;  // key -> its newest offset in the dirty segments
     BatchBuilder builder_;
     std::vector<HeaderView> headers_;
-    std::size_t key_map_bytes_ = 0;
     CleanerStats stats_;
 };
 

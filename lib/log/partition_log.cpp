@@ -387,7 +387,10 @@ std::vector<std::unique_ptr<Segment>> PartitionLog::take_expired(std::int64_t no
         const bool over_size =
             config_.cleanup_delete && config_.retention_bytes >= 0 &&
             total - oldest.size_bytes() >= std::uint64_t(config_.retention_bytes);
-        const bool deleted = oldest.next_offset() <= deleted_before_;
+        // Below the DeleteRecords floor: every offset up to the next segment's base, not only
+        // those the segment still holds (a segment the log cleaner emptied holds none, and its
+        // offsets are the log's all the same: compaction never moves the log start).
+        const bool deleted = std::next(segments_.begin())->first <= deleted_before_;
         if (!expired && !over_size && !deleted) break;
         sink_("INFO", "retention: deleted " + oldest.log_path() + " (" +
                           (deleted   ? "below the log start (DeleteRecords)"

@@ -88,8 +88,15 @@ void PartitionLog::read_cleaner_checkpoint() {
     const auto offset = read_offset_file(cleaner_checkpoint_path(), readable);
     if (!readable)
         sink_("WARN", cleaner_checkpoint_path() + " is unreadable; the whole log counts as dirty");
+    std::int64_t cleaned = offset.value_or(0);
+    if (cleaned > active().next_offset()) {  // a checkpoint no log of this size can have
+        sink_("WARN", cleaner_checkpoint_path() + " says " + std::to_string(cleaned) +
+                          ", past the log's end " + std::to_string(active().next_offset()) +
+                          "; the whole log counts as dirty");
+        cleaned = 0;
+    }
     // Release: pairs with cleaned_to()'s acquire (describe reads it from another thread).
-    cleaned_to_.store(offset.value_or(0), std::memory_order_release);
+    cleaned_to_.store(cleaned, std::memory_order_release);
 }
 
 std::optional<CleanableSection> PartitionLog::cleanable_section(std::int64_t now_ms) const {

@@ -89,6 +89,10 @@ void Segment::rebuild(bool verify, std::int32_t index_interval_bytes, const Reco
         BatchView b({m.data + pos, file_size - pos});
         BatchCheck c = b.check(verify, max_batch_bytes);
         if (c == BatchCheck::ok && b.base_offset() < expected_min) c = BatchCheck::bad_records;
+        // The CRC does not cover the base offset: one that runs into the next segment's
+        // offsets is damage, found here rather than trusted (it would cut every later segment).
+        if (c == BatchCheck::ok && limits.next_base >= 0 && b.last_offset() >= limits.next_base)
+            c = BatchCheck::bad_records;
         if (c != BatchCheck::ok) {
             std::optional<CorruptRegion> r;
             if (expected_min < limits.recovery_point)
