@@ -282,9 +282,10 @@ void Bus::alter(const std::string& name, const std::vector<protocol::Setting>& c
         TopicPtr t = topic_named(name);
         tc = config::make_topic_config(t->config, changes);
         t->config = tc;
-        for (const auto& [key, value] : changes) {
+        for (const auto& change : changes) {  // no structured binding: clang 14's lambdas
+            const std::string& key = change.first;
             std::erase_if(t->meta.config, [&](const auto& kv) { return kv.first == key; });
-            t->meta.config.emplace_back(key, config::canonical_value(key, value));
+            t->meta.config.emplace_back(key, config::canonical_value(key, change.second));
         }
         t->meta.hold_timeout_ms = tc.consumer_hold_timeout_ms;
         parts = t->partitions;
