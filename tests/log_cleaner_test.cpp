@@ -3,6 +3,7 @@
 // output in so that a crash at any point leaves the old segments or the new ones.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -10,6 +11,7 @@
 #include <thread>
 
 #include "kbus/detail/file_extent_reader.hpp"
+#include "kbus/error.hpp"
 #include "log/batch_builder.hpp"
 #include "log/compression.hpp"
 #include "log/log_cleaner.hpp"
@@ -66,11 +68,20 @@ std::optional<std::string> text_of(BytesView b) {
 }
 
 // Every record of the log, in offset order, read as a consumer would (batches decompressed).
-std::vector<Rec> read_all(const log::PartitionLog& l) {
+std::vector<Rec> read_all(log::PartitionLog& l) {
     std::vector<Rec> out;
     std::int64_t o = l.log_start_offset();
     while (o < l.log_end_offset()) {
-        const std::string stored = l.read(o, 1 << 20);
+        std::string stored;
+        try {
+            stored = l.read(o, 1 << 20);
+        } catch (const Error& e) {  // offsets lost to damage: stepped over, as consumers do
+            REQUIRE(e.code() == ErrorCode::corrupt_record);
+            const auto damage = l.damage_at(o, false);
+            REQUIRE(damage);
+            o = damage->region.last_offset + 1;
+            continue;
+        }
         REQUIRE(!stored.empty());
         const std::string batches = log::decompress_batches(stored, 64 << 20);
         std::size_t pos = 0;
@@ -306,6 +317,34 @@ TEST_CASE("a swap a crash interrupted is finished at the next open, a staging on
         CHECK(r.offset > previous);
         previous = r.offset;
     }
+}
+
+TEST_CASE("a base offset flipped in an old segment never makes the cleaner drop newest values",
+          "[log][compaction]") {
+    // The CRC does not cover a batch's base offset: offsets 2^48 and more, taken into the key
+    // map, superseded every key of that batch, and their newest values elsewhere went.
+    TempDir d("clean-flipped-base");
+    std::vector<Rec> records = keyed(0, 2000, 50);
+    for (std::int64_t o = 2000; o < 2200; ++o)  // the newest of every k<n> in closed segments
+        records.push_back({o, "filler" + std::to_string(o), "f"});
+    {
+        log::PartitionLog l(d.path, compacted(), false, sink());
+        append(l, records);
+    }
+    std::vector<fs::path> logs;
+    for (const auto& e : fs::directory_iterator(d.path))
+        if (e.path().extension() == ".log") logs.push_back(e.path());
+    std::sort(logs.begin(), logs.end());
+    REQUIRE(logs.size() > 4);
+    {
+        std::fstream f(logs[2], std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(1);
+        const char high = 0x01;
+        f.write(&high, 1);
+    }
+    log::PartitionLog l(d.path, compacted(), false, sink());
+    clean(l, 0);
+    CHECK(latest(read_all(l)) == latest(records));
 }
 
 TEST_CASE("an extent taken before a swap is refused by the reader after it", "[log][compaction]") {

@@ -455,6 +455,18 @@ TEST_CASE("a base offset flipped in an old segment costs that batch, never the l
         for (std::int64_t o = 0; o < 3000; ++o)
             CHECK(readable(l, o) == (o < victim.first_offset || o > victim.last_offset));
     }
+    // In the last segment, which has no next base to check against: the index's reach.
+    TempDir d("flipped-base-last");
+    {
+        log::PartitionLog l(d.path, small_segments(), false, sink());
+        fill(l, 0, 3000, 10);
+    }
+    const auto logs = segment_logs(d.path);
+    flip_bytes(logs.back(), batches_of(logs.back())[0].begin + 1, 1);
+    // Synced to the end (a clean stop's checkpoint): damage, stepped over, and the end stays.
+    std::ofstream(d.path + "/recovery-point-offset-checkpoint") << "0\n1\nt 0 3000\n";
+    log::PartitionLog l(d.path, small_segments(), false, sink());
+    CHECK(l.log_end_offset() == 3000);  // not 2^48 and more
 }
 
 TEST_CASE("after a clean stop damage is found by the reader's check, once", "[log]") {

@@ -25,8 +25,10 @@ std::string_view as_chars(BytesView b) noexcept {
 // inflated. next() is false at the end, or at a batch it cannot read (then `why` says what).
 class BatchWalk {
   public:
-    explicit BatchWalk(const std::string& path)
-        : file_(path, false), map_(file_.fd(), file_.size()) {}
+    // Batches must hold offsets in [first, limit), increasing: the CRC does not cover a
+    // batch's base offset, and a flipped one would otherwise supersede every key in the map.
+    BatchWalk(const std::string& path, std::int64_t first, std::int64_t limit)
+        : file_(path, false), map_(file_.fd(), file_.size()), expected_(first), limit_(limit) {}
 
     bool next(BatchView& batch, std::span<const std::byte>& records) {
         if (pos_ >= map_.size) return false;
@@ -34,6 +36,11 @@ class BatchWalk {
         const BatchCheck c = b.check(true, max_batch_bytes);
         if (c != BatchCheck::ok)
             return fail(std::string(to_string(c)) + " at byte " + std::to_string(pos_));
+        if (b.base_offset() < expected_ || b.last_offset() >= limit_)
+            return fail("offsets " + std::to_string(b.base_offset()) + ".." +
+                        std::to_string(b.last_offset()) + " outside the segment's at byte " +
+                        std::to_string(pos_));
+        expected_ = b.last_offset() + 1;
         records = b.records_bytes();
         if (b.compression_codec() != 0) {
             try {
@@ -59,6 +66,8 @@ class BatchWalk {
     File file_;
     ReadOnlyMapping map_;
     std::uint64_t pos_ = 0;
+    std::int64_t expected_;
+    std::int64_t limit_;
     std::string inflated_;
     std::string why_;
 };
@@ -70,6 +79,12 @@ RecordIterator records_of(const BatchView& b, std::span<const std::byte> records
 
 std::string malformed_in(const BatchView& b) {
     return "a malformed record in the batch at offset " + std::to_string(b.base_offset());
+}
+
+// Where segment i's offsets must end: the next segment's base (or the section's end).
+std::int64_t limit_of(const CleanableSection& section, std::size_t i) {
+    return i + 1 < section.segments.size() ? section.segments[i + 1].base_offset
+                                           : section.end_offset;
 }
 
 config::Compression codec_of(const BatchView& b) {
@@ -175,8 +190,9 @@ std::size_t LogCleaner::group_end(const CleanableSection& section, std::size_t f
 std::size_t LogCleaner::build_key_map(const CleanableSection& section,
                                       std::vector<bool>& unreadable) {
     for (std::size_t i = section.first_dirty; i < section.segments.size(); ++i) {
+        if (unreadable[i]) continue;  // known damage: none of its offsets is trusted
         const CleanableSegment& s = section.segments[i];
-        BatchWalk walk(s.path);
+        BatchWalk walk(s.path, s.base_offset, limit_of(section, i));
         BatchView b;
         std::span<const std::byte> records;
         while (walk.next(b, records)) {
@@ -244,7 +260,7 @@ bool LogCleaner::rewrite_group(const CleanableSection& section, std::size_t from
         const CleanableSegment& s = section.segments[i];
         group.replaced.push_back(s);
         const bool cleaned_before = i < section.first_dirty;
-        BatchWalk walk(s.path);
+        BatchWalk walk(s.path, s.base_offset, limit_of(section, i));
         BatchView b;
         std::span<const std::byte> records;
         while (walk.next(b, records)) {

@@ -12,7 +12,8 @@
 //   3. each group written to a staging directory and handed to the log to swap in
 //      (PartitionLog::swap_in_cleaned), atomically by rename and recovered after a crash.
 // A segment with a batch the cleaner cannot read (framing, CRC, a codec) is never rewritten: it
-// is logged and stays as it is, and what could be read of it still counts in the key map.
+// is logged and stays as it is; what could be read of it still counts in the key map, unless
+// recovery knew of damage in it (then none of it does: a base offset is outside the CRC).
 // The pass reads and writes through an IoThrottle (log.cleaner.io.max.bytes.per.second), never
 // under the log's lock: producers and readers go on meanwhile.
 #pragma once

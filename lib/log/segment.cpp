@@ -72,6 +72,21 @@ Segment Segment::open(const std::string& dir, std::int64_t base_offset, bool ver
 // A bad batch at or past the recovery point is a torn write: the log is cut there. Below it, the
 // bytes had reached the disk, so the damage is stepped over and remembered. Indexes are rebuilt
 // unless trusted ones load and nothing was found.
+// A batch as recovery reads it: check() (CRC when `verify`), then its offsets, which the CRC
+// does not cover: never below where the batch before it ended, never into the next segment's,
+// never past what the index's 32-bit relative offsets can reach (the last segment has no next
+// base: a flipped high byte made the log end jump by 2^56).
+BatchCheck Segment::check_recovered(const BatchView& b, bool verify, std::int64_t expected_min,
+                                    const RecoveryLimits& limits) const {
+    const BatchCheck c = b.check(verify, max_batch_bytes);
+    if (c != BatchCheck::ok) return c;
+    const bool offsets_fit =
+        b.base_offset() >= expected_min &&
+        (limits.next_base < 0 || b.last_offset() < limits.next_base) &&
+        b.last_offset() - base_offset_ <= std::numeric_limits<std::int32_t>::max();
+    return offsets_fit ? BatchCheck::ok : BatchCheck::bad_records;
+}
+
 void Segment::rebuild(bool verify, std::int32_t index_interval_bytes, const RecoveryLimits& limits,
                       RecoveryResult& result) {
     const bool trusted_indexes = !verify && load_indexes();
@@ -87,12 +102,7 @@ void Segment::rebuild(bool verify, std::int32_t index_interval_bytes, const Reco
     bytes_since_index_ = 0;
     while (pos < file_size) {
         BatchView b({m.data + pos, file_size - pos});
-        BatchCheck c = b.check(verify, max_batch_bytes);
-        if (c == BatchCheck::ok && b.base_offset() < expected_min) c = BatchCheck::bad_records;
-        // The CRC does not cover the base offset: one that runs into the next segment's
-        // offsets is damage, found here rather than trusted (it would cut every later segment).
-        if (c == BatchCheck::ok && limits.next_base >= 0 && b.last_offset() >= limits.next_base)
-            c = BatchCheck::bad_records;
+        const BatchCheck c = check_recovered(b, verify, expected_min, limits);
         if (c != BatchCheck::ok) {
             std::optional<CorruptRegion> r;
             if (expected_min < limits.recovery_point)

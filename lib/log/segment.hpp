@@ -157,6 +157,9 @@ class Segment {
     void add_time_entry();
     void rebuild(bool verify, std::int32_t index_interval_bytes, const RecoveryLimits& limits,
                  RecoveryResult& result);
+    [[nodiscard]] BatchCheck check_recovered(const BatchView& b, bool verify,
+                                             std::int64_t expected_min,
+                                             const RecoveryLimits& limits) const;
     // After a bad batch at `pos` (the batches before it end at `expected`): where the damage
     // ends, and the offsets it cost; nullopt when it should be cut as a torn tail instead.
     // `covers` (when set) is an offset the region must hold: a reader asked for it, and a region
