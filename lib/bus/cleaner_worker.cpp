@@ -75,7 +75,7 @@ std::optional<CleanerWorker::Candidate> CleanerWorker::dirtiest_due(std::int64_t
             continue;
         std::optional<log::CleanableSection> section;
         {
-            std::lock_guard lock(p->spill_mutex());  // the recovery point is the spill's
+            std::lock_guard lock(p->spill_mutex());  // retired() is the spill's
             if (p->retired()) continue;
             section = p->log().cleanable_section(now_ms);
         }

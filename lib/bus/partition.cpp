@@ -97,7 +97,11 @@ protocol::PartitionState Partition::state() const {
     // Relaxed: a statistic; the spill publishes its cursor with release for the producers.
     s.spill_offset = std::int64_t(h.spill.spill_offset.load(std::memory_order_relaxed));
     s.attached_readers = std::uint32_t(gate_->readers().size());
-    if (const auto section = log_->cleanable_section(detail::wall_clock_ms())) {
+    // Compacted topics only: a section copies every closed segment's path, and stats ask for
+    // every partition's state each second.
+    if (const auto section = log_->config().cleanup_compact
+                                 ? log_->cleanable_section(detail::wall_clock_ms())
+                                 : std::nullopt) {
         s.cleanable_bytes = section->total_bytes();
         s.dirty_bytes = section->dirty_bytes();
     }

@@ -55,7 +55,6 @@ class BatchWalk {
         return true;
     }
     [[nodiscard]] const std::string& why() const noexcept { return why_; }
-    [[nodiscard]] std::uint64_t position() const noexcept { return pos_; }
 
   private:
     bool fail(std::string why) {
@@ -130,8 +129,7 @@ void IoThrottle::pace(std::uint64_t bytes, const std::atomic<bool>* stop) {
 CleanerStats LogCleaner::clean(const CleanableSection& section, const SwapIn& swap_in,
                                const std::atomic<bool>* stop) {
     stop_ = stop;
-    stats_ = {};
-    stats_.cleaned_to = 0;
+    stats_ = {};  // cleaned_to 0 until the key map is built: the checkpoint cannot move
     newest_.clear();
     const std::string staging = section.dir + "/cleaner";
     try {

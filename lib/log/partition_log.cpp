@@ -36,9 +36,8 @@ std::vector<std::int64_t> PartitionLog::list_segments() {
     std::vector<std::int64_t> bases;
     for (const auto& entry : fs::directory_iterator(dir_)) {
         const std::string name = entry.path().filename().string();
-        if (name.size() == 24 && name.ends_with(".log") &&
-            name.find_first_not_of("0123456789") == 20)
-            bases.push_back(std::stoll(name.substr(0, 20)));
+        if (const std::int64_t base = segment_base_of(name, ".log"); base >= 0)
+            bases.push_back(base);
         else if (name.ends_with(".tmp") || name.ends_with(".deleted"))
             fs::remove(entry.path());
     }

@@ -38,14 +38,6 @@ std::int64_t next_offset_in(const std::string& path, std::int64_t base) {
     return next;
 }
 
-// The base offset of "<20 digits><suffix>", or -1.
-std::int64_t base_of(const std::string& name, std::string_view suffix) {
-    if (name.size() != 20 + suffix.size() || !name.ends_with(suffix) ||
-        name.find_first_not_of("0123456789") != 20)
-        return -1;
-    return std::stoll(name.substr(0, 20));
-}
-
 void rename_or_throw(const std::string& from, const std::string& to) {
     std::error_code ec;
     fs::rename(from, to, ec);
@@ -61,7 +53,8 @@ void PartitionLog::finish_interrupted_swaps() {
     fs::remove_all(dir_ + "/cleaner", ignored);
     std::vector<std::int64_t> swaps;
     for (const auto& entry : fs::directory_iterator(dir_))
-        if (const std::int64_t base = base_of(entry.path().filename().string(), ".log.swap");
+        if (const std::int64_t base =
+                segment_base_of(entry.path().filename().string(), ".log.swap");
             base >= 0)
             swaps.push_back(base);
     for (const std::int64_t base : swaps) {
@@ -70,7 +63,8 @@ void PartitionLog::finish_interrupted_swaps() {
         std::vector<fs::path> replaced;
         for (const auto& entry : fs::directory_iterator(dir_))
             for (const char* suffix : segment_suffixes)
-                if (const std::int64_t b = base_of(entry.path().filename().string(), suffix);
+                if (const std::int64_t b =
+                        segment_base_of(entry.path().filename().string(), suffix);
                     b >= base && (b < next || b == base))
                     replaced.push_back(entry.path());
         for (const fs::path& p : replaced)

@@ -31,6 +31,13 @@ std::string segment_file_name(const std::string& dir, std::int64_t base_offset,
     return dir + "/" + name + suffix;
 }
 
+std::int64_t segment_base_of(const std::string& file_name, std::string_view suffix) {
+    if (file_name.size() != 20 + suffix.size() || !file_name.ends_with(suffix) ||
+        file_name.find_first_not_of("0123456789") != 20)
+        return -1;
+    return std::stoll(file_name.substr(0, 20));
+}
+
 Segment::Segment(const std::string& dir, std::int64_t base_offset, bool open_log)
     : dir_(dir),
       base_offset_(base_offset),

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "kbus/log/record_batch.hpp"
@@ -32,6 +33,8 @@ inline constexpr std::size_t max_batch_bytes = 256u << 20;
 // "<dir>/<20-digit base offset><suffix>", as Kafka names segment files.
 [[nodiscard]] std::string segment_file_name(const std::string& dir, std::int64_t base_offset,
                                             const char* suffix);
+// The other way: the base offset of a file named "<20 digits><suffix>", or -1.
+[[nodiscard]] std::int64_t segment_base_of(const std::string& file_name, std::string_view suffix);
 
 // Bytes of a .log that hold no batch to trust (a CRC mismatch, a broken length or magic), from
 // a bad batch's start to the next position where a valid batch starts (or the file's end). The
