@@ -1,5 +1,6 @@
 // The core bus's numbers, on Google Benchmark (its JSON reporter gives every counter):
-//   send/N, claim_commit/N     one producer's cost per record of N value bytes (ring-only bus)
+//   send/N, claim_commit/N     one producer's cost per record of N value bytes (ring-only bus);
+//                              send_exclusive, send_idempotent, send_transactional beside it
 //   poll_empty, poll_records   a consumer's cost of a poll that finds nothing, and per record
 //   round_trip/mode/payload    two processes on two cores ping-ponging over two topics: p50,
 //                              p99, p99.9, p99.99 and max from a histogram of every sample
@@ -49,10 +50,12 @@ struct SingleProcess {
 
 // exclusive: the producer owns the partition (ProducerOptions::exclusive), claims with plain
 // stores; beside `send`, what the claim's locked instruction costs a lone producer.
-void send_as(benchmark::State& state, bool exclusive) {
+// idempotent: each record carries its producer stamp (ProducerOptions::enable_idempotence, 16
+// bytes more); transactional: and the producer checks its fence before each claim.
+void send_as(benchmark::State& state, const kbus::ProducerOptions& options) {
     const auto payload = std::size_t(state.range(0));
     SingleProcess bus(payload);
-    kbus::Producer p(bus.client, {.exclusive = exclusive});
+    kbus::Producer p(bus.client, options);
     const std::string value(payload, 'v');
     kbus::SendOptions o;
     o.partition = 0;
@@ -62,10 +65,16 @@ void send_as(benchmark::State& state, bool exclusive) {
     state.SetBytesProcessed(state.iterations() * std::int64_t(payload));
 }
 void send(benchmark::State& state) {
-    send_as(state, false);
+    send_as(state, {});
 }
 void send_exclusive(benchmark::State& state) {
-    send_as(state, true);
+    send_as(state, {.exclusive = true});
+}
+void send_idempotent(benchmark::State& state) {
+    send_as(state, {.enable_idempotence = true});
+}
+void send_transactional(benchmark::State& state) {
+    send_as(state, {.transactional_id = "bench"});
 }
 
 // Runs of 64 records with one claim each (Producer::send_batch); counted per record.
@@ -342,6 +351,8 @@ class BusReporter : public kbus::bench::MedianReporter {
 
 BENCHMARK(send)->Arg(8)->Arg(64)->Arg(1024);
 BENCHMARK(send_exclusive)->Arg(64);
+BENCHMARK(send_idempotent)->Arg(64);
+BENCHMARK(send_transactional)->Arg(64);
 BENCHMARK(send_batch)->Arg(8)->Arg(64)->Arg(1024);
 BENCHMARK(claim_commit)->Arg(64)->Arg(1024)->Arg(65536);
 BENCHMARK(poll_empty);

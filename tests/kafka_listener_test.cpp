@@ -24,6 +24,7 @@
 #include "kafka_test_support.hpp"
 #include "kbus/detail/big_endian.hpp"
 #include "log_damage.hpp"
+#include "segment_batches.hpp"
 
 using namespace std::chrono_literals;
 
@@ -656,6 +657,28 @@ TEST_CASE(
     const auto d = c.describe_topic("ri");
     CHECK(d.partitions.at(0).high_watermark == 1000);
     CHECK(d.partitions.at(1).high_watermark == 1000);
+    // The producer's id, epoch and sequences reach the log's batches as it sent them: one
+    // producer, its sequences from 0 and consecutive, batch after batch.
+    for (int p = 0; p < 2; ++p) {
+        for (int i = 0;
+             i < 3000 && c.describe_topic("ri").partitions.at(std::size_t(p)).spill_offset < 1000;
+             ++i)
+            std::this_thread::sleep_for(10ms);
+        bool sound = false;
+        const auto batches =
+            kbus::test::batches_on_disk(k.d.data_dir() + "/ri-" + std::to_string(p), &sound);
+        REQUIRE(sound);
+        REQUIRE(!batches.empty());
+        std::int32_t next_sequence = 0;
+        for (const auto& b : batches) {
+            CHECK(b.producer_id == batches.front().producer_id);
+            CHECK(b.producer_epoch == 0);
+            CHECK(b.base_sequence == next_sequence);
+            next_sequence = b.base_sequence + b.records;
+        }
+        CHECK(batches.front().producer_id >= 0);
+        CHECK(next_sequence == 1000);
+    }
 
     auto tx = kbus::test::kafka_client(RD_KAFKA_PRODUCER, k.broker, {{"transactional.id", "t1"}});
     const auto started = std::chrono::steady_clock::now();

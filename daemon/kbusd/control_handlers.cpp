@@ -88,6 +88,15 @@ void ControlHandlers::register_topic_requests() {
 }
 
 void ControlHandlers::register_reader_requests() {
+    on<protocol::InitProducerIdRequest>(
+        [this](const protocol::InitProducerIdRequest& r, std::uint32_t) {
+            if (producer_ids_ == nullptr)
+                throw Error(ErrorCode::unsupported, "this daemon grants no producer ids");
+            const kbus::bus::ProducerIdRegistry::Grant g =
+                r.transactional_id.empty() ? producer_ids_->grant_new()
+                                           : producer_ids_->grant_for(r.transactional_id);
+            return protocol::ProducerIdentity{g.producer_id, g.epoch, g.fence_slot};
+        });
     on<protocol::ReserveRingRequest>([this](const protocol::ReserveRingRequest& r, std::uint32_t) {
         bus_.reserve_ring(*bus_.partition(r.topic_id, r.partition));
         return Empty{};

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "bus/bus.hpp"
+#include "bus/producer_ids.hpp"
 #include "groups/group_service.hpp"
 #include "kbus/bus_stats.hpp"
 #include "kbus/control_messages.hpp"
@@ -38,6 +39,9 @@ class ControlHandlers {
     void connection_closed(std::uint32_t connection);
     // How a request that needs the ring's records on disk now wakes the spill.
     void on_wake_spill(std::function<void()> f) { wake_spill_ = std::move(f); }
+    // Where InitProducerIdRequest gets its grants (the daemon's registry, shared with the Kafka
+    // listener). Until set, the request is refused.
+    void serve_producer_ids(kbus::bus::ProducerIdRegistry& ids) { producer_ids_ = &ids; }
 
   private:
     // Registers the handler of one request message: decode, handle, encode.
@@ -63,6 +67,7 @@ class ControlHandlers {
     DaemonIdentity identity_;
     std::function<kbus::stats::BusStats()> stats_;
     std::function<void()> wake_spill_ = [] {};
+    kbus::bus::ProducerIdRegistry* producer_ids_ = nullptr;
     std::map<std::uint16_t, std::function<std::string(std::string_view, std::uint32_t)>> table_;
     // The partitions each connection attached readers to: its slots are freed there when it
     // closes, not by a walk over every partition of the bus (a client's exit would otherwise cost

@@ -179,6 +179,8 @@ void Daemon::build_parts(bool verify) {
         return stats_snapshot(*bus_, *groups_, server_->connections());
     });
     handlers_->on_wake_spill([this] { control_->doorbell.ring(); });
+    producer_ids_ = std::make_unique<kbus::bus::ProducerIdRegistry>(loc_.data_dir, control_, sink_);
+    handlers_->serve_producer_ids(*producer_ids_);
     server_ = std::make_unique<ControlServer>(
         loc_.socket_path(),
         ControlServerHandlers{[this](kbus::protocol::RequestType t, std::string_view payload,
@@ -222,8 +224,9 @@ bool Daemon::start_kafka_listener() {
     }
     o.max_request_bytes = broker_.socket_request_max_bytes;
     o.cluster_id = "kbus-" + loc_.bus;
-    kafka_backend_ = std::make_unique<KafkaBusBackend>(
-        *bus_, *groups_, control_->doorbell, broker_.auto_create_topics, broker_.num_partitions);
+    kafka_backend_ =
+        std::make_unique<KafkaBusBackend>(*bus_, *groups_, control_->doorbell, *producer_ids_,
+                                          broker_.auto_create_topics, broker_.num_partitions);
     kafka_ = std::make_unique<KafkaListener>(*kafka_backend_, o, sink_);
     try {
         const std::uint16_t port = kafka_->start();

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "bus/bus.hpp"
+#include "bus/producer_ids.hpp"
 #include "bus/shm_directory.hpp"
 #include "config/broker_config.hpp"
 #include "control_handlers.hpp"
@@ -62,6 +63,7 @@ class Daemon {
     kbus::control::ControlSegment* control_ = nullptr;
     std::unique_ptr<kbus::bus::Bus> bus_;
     std::unique_ptr<kbus::groups::GroupService> groups_;
+    std::unique_ptr<kbus::bus::ProducerIdRegistry> producer_ids_;
     std::unique_ptr<ControlHandlers> handlers_;
     std::unique_ptr<ControlServer> server_;
     std::unique_ptr<KafkaBusBackend> kafka_backend_;

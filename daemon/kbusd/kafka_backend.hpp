@@ -122,6 +122,9 @@ class KafkaBackend {
         bool overridden = false;
     };
     virtual std::vector<Setting> topic_settings(const std::string& topic) = 0;
+
+    // A new idempotent producer id, from the bus's one space (local producers share it).
+    virtual std::int64_t new_producer_id() = 0;
 };
 
 }  // namespace kbusd

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "bus/bus.hpp"
+#include "bus/producer_ids.hpp"
 #include "groups/group_service.hpp"
 #include "kafka_backend.hpp"
 #include "kbus/control_descriptor.hpp"
@@ -13,11 +14,12 @@ namespace kbusd {
 class KafkaBusBackend final : public KafkaBackend {
   public:
     KafkaBusBackend(kbus::bus::Bus& bus, kbus::groups::GroupService& groups,
-                    kbus::control::Doorbell& doorbell, bool auto_create_topics,
-                    std::int32_t num_partitions)
+                    kbus::control::Doorbell& doorbell, kbus::bus::ProducerIdRegistry& producer_ids,
+                    bool auto_create_topics, std::int32_t num_partitions)
         : bus_(bus),
           groups_(groups),
           doorbell_(doorbell),
+          producer_ids_(producer_ids),
           auto_create_topics_(auto_create_topics),
           num_partitions_(num_partitions) {}
 
@@ -65,6 +67,7 @@ class KafkaBusBackend final : public KafkaBackend {
         const std::string& group,
         const std::vector<kbus::group::TopicPartition>& partitions) override;
     std::vector<Setting> topic_settings(const std::string& topic) override;
+    std::int64_t new_producer_id() override { return producer_ids_.grant_new().producer_id; }
 
   private:
     [[nodiscard]] static std::pair<kbus::log::PartitionLog::Extent, int> open_extent(
@@ -73,6 +76,7 @@ class KafkaBusBackend final : public KafkaBackend {
     kbus::bus::Bus& bus_;
     kbus::groups::GroupService& groups_;
     kbus::control::Doorbell& doorbell_;
+    kbus::bus::ProducerIdRegistry& producer_ids_;
     bool auto_create_topics_;
     std::int32_t num_partitions_;
 };

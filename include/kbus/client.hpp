@@ -214,6 +214,21 @@ class Client {
         (void)request_if_connected(protocol::ReleaseReaderRequest{topic_id, partition, slot});
     }
 
+    /// Kafka's InitProducerId, for an idempotent producer (transactional_id empty: a new producer
+    /// id) or a transactional one (that id's next epoch, which fences the instance before it).
+    [[nodiscard]] protocol::ProducerIdentity init_producer_id(const std::string& transactional_id) {
+        protocol::ProducerIdentity id = request(protocol::InitProducerIdRequest{transactional_id});
+        if (id.producer_id < 0 || id.epoch < 0 || id.epoch > 32767 || id.fence_slot < -1 ||
+            id.fence_slot >= std::int32_t(control::producer_fence_slots) ||
+            (id.fence_slot < 0) != transactional_id.empty())
+            throw Error(ErrorCode::protocol_error, "the daemon granted a malformed producer id");
+        return id;
+    }
+    /// The control segment's fence for a transactional id's slot (ProducerIdentity::fence_slot).
+    [[nodiscard]] const control::ProducerFence& producer_fence(std::int32_t slot) const noexcept {
+        return memory_.control().fences[slot];
+    }
+
     /// Wakes the daemon's spill loop if it sleeps (a blocked producer wants the limit to move).
     void ring_doorbell() noexcept { memory_.control().doorbell.ring(); }
     /// The daemon's doorbell itself, for a producer's RingWriter to ring at the daemon's mark.

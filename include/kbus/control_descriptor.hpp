@@ -1,5 +1,6 @@
-// The bus's control segment (shared memory `<shm prefix>.ctl`): who the daemon is, and a doorbell
-// producers ring when they are blocked so the daemon's spill wakes at once.
+// The bus's control segment (shared memory `<shm prefix>.ctl`): who the daemon is, a doorbell
+// producers ring when they are blocked so the daemon's spill wakes at once, and the epochs of
+// producers with a transactional id, so that one fenced by a newer instance learns it at its send.
 #pragma once
 
 #include <atomic>
@@ -11,7 +12,7 @@
 namespace kbus::control {
 
 inline constexpr std::uint64_t control_magic = 0x4c54435f5355424bULL;  ///< "KBUS_CTL"
-inline constexpr std::uint32_t control_layout_version = 2;
+inline constexpr std::uint32_t control_layout_version = 3;             ///< 3: the fence table
 
 struct alignas(ring::cache_line_bytes) ControlInfo {
     std::uint64_t magic;
@@ -37,10 +38,25 @@ struct alignas(ring::cache_line_bytes) Doorbell {
 };
 static_assert(sizeof(Doorbell) == ring::cache_line_bytes);
 
+/// A transactional id's current producer id and epoch, written by the daemon only, when an
+/// instance with that id starts (InitProducerId) and so fences the one before it. A producer
+/// holding the slot compares its own epoch with the slot's before each claim: a relaxed load of
+/// a line that changes only at such a start, so it stays in the producer's cache.
+struct ProducerFence {
+    std::atomic<std::int64_t> producer_id;
+    std::atomic<std::int32_t> epoch;
+    std::uint32_t reserved;
+};
+static_assert(sizeof(ProducerFence) == 16);
+static_assert(std::atomic<std::int64_t>::is_always_lock_free);
+inline constexpr std::uint32_t producer_fence_slots = 4096;  ///< transactional ids at once
+
 struct ControlSegment {
     ControlInfo info;
     Doorbell doorbell;
+    alignas(ring::cache_line_bytes) ProducerFence fences[producer_fence_slots];
 };
-static_assert(sizeof(ControlSegment) == 2 * ring::cache_line_bytes);
+static_assert(sizeof(ControlSegment) ==
+              2 * ring::cache_line_bytes + producer_fence_slots * sizeof(ProducerFence));
 
 }  // namespace kbus::control

@@ -163,6 +163,23 @@ struct ReserveRingRequest {
     KBUS_FIELDS(topic_id, partition)
 };
 
+/// An idempotent producer's identity (Kafka's InitProducerId): a producer id and epoch its records
+/// are stamped with. Without a transactional id, a new producer id at epoch 0. With one, that id's
+/// producer id at its next epoch: the instance before is fenced (its next send is refused with
+/// producer_fenced), and fence_slot names the control segment's ProducerFence it can watch.
+struct ProducerIdentity {
+    std::int64_t producer_id = -1;
+    std::int32_t epoch = -1;
+    std::int32_t fence_slot = -1;  ///< -1: none (no transactional id)
+    KBUS_FIELDS(producer_id, epoch, fence_slot)
+};
+struct InitProducerIdRequest {
+    static constexpr RequestType type = RequestType::init_producer_id;
+    using Reply = ProducerIdentity;
+    std::string transactional_id;  ///< empty: none
+    KBUS_FIELDS(transactional_id)
+};
+
 struct TopicNames {
     std::vector<std::string> names;
     KBUS_FIELDS(names)

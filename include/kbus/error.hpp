@@ -42,6 +42,7 @@ enum class ErrorCode : std::uint16_t {
     corrupt_record = 26,     ///< records lost to a corrupt batch on disk (skipped past)
     partition_owned = 27,    ///< an exclusive producer owns the partition (ProducerOptions)
     invalid_record = 28,     ///< INVALID_RECORD: a record without a key for a compacted topic
+    producer_fenced = 29,    ///< PRODUCER_FENCED: a newer instance has this transactional id
 };
 
 /// What each code means, in a few words; indexed by the code's value.
@@ -75,8 +76,9 @@ inline constexpr const char* error_code_texts[] = {
     "corrupt record",                            // corrupt_record
     "partition owned by an exclusive producer",  // partition_owned
     "invalid record",                            // invalid_record
+    "producer fenced",                           // producer_fenced
 };
-static_assert(std::size(error_code_texts) == std::size_t(ErrorCode::invalid_record) + 1,
+static_assert(std::size(error_code_texts) == std::size_t(ErrorCode::producer_fenced) + 1,
               "every ErrorCode has its text");
 
 inline const char* to_string(ErrorCode code) noexcept {

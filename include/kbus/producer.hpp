@@ -37,6 +37,16 @@ struct ProducerOptions {
     /// but a child it forked holds the lease (as it holds every open file) until it execs or
     /// exits; the child's copy of the Producer neither claims with plain stores nor lets go.
     bool exclusive = false;
+    /// Kafka's enable.idempotence: the producer gets a producer id and epoch from the daemon (at
+    /// construction), and each record carries them and its sequence number in its partition, as
+    /// Kafka's RecordBatch does. The log's batches then hold them, for any Kafka tool to see, and
+    /// the daemon's spill writes a record whose sequence it has already written only once. The
+    /// record still goes into the ring with one claim and one commit, and costs 16 bytes more.
+    bool enable_idempotence = false;
+    /// Kafka's transactional.id (implies enable_idempotence): a stable identity. Constructing a
+    /// producer with it takes the id's next epoch and fences the instance before it, whose next
+    /// send throws Error(producer_fenced); the daemon keeps the id across its restarts.
+    std::string transactional_id{};
 };
 
 struct SendOptions {
@@ -78,8 +88,20 @@ class ProducerClaim {
 
 class Producer {
   public:
+    /// An idempotent or transactional producer asks the daemon for its id here (a round trip).
     explicit Producer(Client& client, ProducerOptions options = {})
-        : client_(&client), options_(options) {}
+        : client_(&client), options_(std::move(options)) {
+        if (options_.enable_idempotence || !options_.transactional_id.empty()) {
+            identity_ = client_->init_producer_id(options_.transactional_id);
+            stamped_ = true;
+        }
+    }
+
+    /// The producer id and epoch the daemon granted (-1 each: not an idempotent producer).
+    [[nodiscard]] std::int64_t producer_id() const noexcept { return identity_.producer_id; }
+    [[nodiscard]] std::int16_t producer_epoch() const noexcept {
+        return std::int16_t(identity_.epoch);
+    }
 
     RecordMetadata send(std::string_view topic, BytesView key, BytesView value,
                         const SendOptions& options = {}) {
@@ -158,6 +180,7 @@ class Producer {
         std::shared_ptr<const TopicHandle> handle;
         std::vector<std::optional<ring::RingWriter>> writers;  ///< per partition, once used
         std::vector<std::optional<ExclusiveOwnership>> owned;  ///< exclusive: per partition
+        std::vector<std::int32_t> sequences;  ///< idempotent: the next record's, per partition
         std::uint32_t round_robin = 0;
     };
 
@@ -175,7 +198,7 @@ class Producer {
         for (const BatchRecord& r : records) {
             if (r.value.size() > 0x7fffffffu)
                 throw Error(ErrorCode::message_too_large, "record too large");
-            planned_.push_back(ring::frame_plan(r.key, r.value.wire_length(), r.headers));
+            planned_.push_back(ring::frame_plan(r.key, r.value.wire_length(), r.headers, stamped_));
             total += planned_.back().layout.frame_length;
             longest = std::max(longest, planned_.back().layout.frame_length);
         }
@@ -183,6 +206,7 @@ class Producer {
         if (std::any_of(records.begin(), records.end(),
                         [](const BatchRecord& r) { return r.key.is_null(); }))
             check_keyless_allowed(t, partition, writer);
+        if (stamped_) check_not_fenced();
         ring::RingRun run;
         if (!claim_space(t, partition, writer, total, std::uint32_t(records.size()), longest, run,
                          block))
@@ -197,6 +221,7 @@ class Producer {
             ring::write_data_frame(writer.payload(c), c.position, p, timestamp, r.key,
                                    r.value.wire_length(), r.headers);
             ring::write_value(writer.payload(c), p, r.value);
+            if (stamped_) ring::write_stamp(writer.payload(c), p, next_stamp(t, partition));
             claims_.push_back(c);
             at += p.layout.frame_length;
         }
@@ -240,6 +265,7 @@ class Producer {
         t->handle = client_->topic(topic);
         t->writers.resize(std::size_t(t->handle->metadata.partitions));
         t->owned.resize(t->writers.size());
+        t->sequences.resize(t->writers.size());
         t->round_robin = static_cast<std::uint32_t>(::getpid());
         last_ = t.get();
         topics_.push_back(std::move(t));
@@ -313,10 +339,11 @@ class Producer {
                                             bool block) {
         TopicState& t = state_for(topic);
         const std::int32_t partition = choose_partition(t, key, options);
-        const ring::FramePlan p = ring::frame_plan(key, value_size, options.headers);
+        const ring::FramePlan p = ring::frame_plan(key, value_size, options.headers, stamped_);
         ring::RingWriter& writer = writer_for(t, partition);
         if (key.is_null()) [[unlikely]]
             check_keyless_allowed(t, partition, writer);
+        if (stamped_) check_not_fenced();
         ProducerClaim c;
         ring::RingRun run;
         if (!claim_space(t, partition, writer, p.layout.frame_length, 1, p.layout.frame_length, run,
@@ -326,11 +353,40 @@ class Producer {
         c.timestamp_ = record_timestamp(t, options);
         ring::write_data_frame(writer.payload(c.claim_), c.claim_.position, p, c.timestamp_, key,
                                value_size, options.headers);
+        if (stamped_) ring::write_stamp(writer.payload(c.claim_), p, next_stamp(t, partition));
         c.writer_ = &writer;
         c.partition_ = partition;
         c.value_ = {reinterpret_cast<std::byte*>(c.claim_.record) + p.layout.value_offset,
                     value_size < 0 ? 0 : std::size_t(value_size)};
         return c;
+    }
+
+    /// The next record's stamp in a partition. Sequences count each claimed record, from 0, and
+    /// wrap from INT32_MAX to 0 as Kafka's do; a claim the daemon aborted leaves a gap in them.
+    ring::RecordStamp next_stamp(TopicState& t, std::int32_t partition) noexcept {
+        std::int32_t& next = t.sequences[std::size_t(partition)];
+        const ring::RecordStamp s{identity_.producer_id, next, std::int16_t(identity_.epoch), 0};
+        next = next == 0x7fffffff ? 0 : next + 1;
+        return s;
+    }
+
+    /// A transactional producer whose id a newer instance took is fenced: it sends nothing more.
+    void check_not_fenced() const {
+        if (identity_.fence_slot < 0) return;
+        const control::ProducerFence& f = client_->producer_fence(identity_.fence_slot);
+        // Relaxed: the daemon changes the slot only when a newer instance starts; a send racing
+        // that start may go either way, as a Kafka producer's request in flight may.
+        if (f.epoch.load(std::memory_order_relaxed) == identity_.epoch &&
+            f.producer_id.load(std::memory_order_relaxed) == identity_.producer_id) [[likely]]
+            return;
+        throw_fenced();
+    }
+    [[noreturn, gnu::cold, gnu::noinline]] void throw_fenced() const {
+        throw Error(ErrorCode::producer_fenced,
+                    "producer fenced: another producer with transactional id '" +
+                        options_.transactional_id + "' started after this one (producer id " +
+                        std::to_string(identity_.producer_id) + ", epoch " +
+                        std::to_string(identity_.epoch) + ")");
     }
 
     /// Inline: a claim that fits. Anything else (a full ring, an error) goes to claim_slowly.
@@ -401,6 +457,8 @@ class Producer {
 
     Client* client_;
     ProducerOptions options_;
+    protocol::ProducerIdentity identity_;  ///< idempotent: what the daemon granted
+    bool stamped_ = false;                 ///< idempotent: every record carries a RecordStamp
     detail::RecordClock clock_;
     std::vector<ring::FramePlan> planned_;  ///< send_batch's, reused: no allocation once warm
     std::vector<ring::RingClaim> claims_;

@@ -89,8 +89,9 @@ enum class RequestType : std::uint16_t {
     create_partitions = 23,
     delete_records = 24,
     reserve_ring = 25,
+    init_producer_id = 26,
     /// One past the last: the first number not (yet) a request.
-    end_of_types = 26,
+    end_of_types = 27,
 };
 
 /// Where a consumer starts: the log start, the high watermark, an offset, or the first offset

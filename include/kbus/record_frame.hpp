@@ -20,19 +20,24 @@ namespace kbus::ring {
 
 /// What a data record's frame holds, and where (from frame_plan()).
 struct FramePlan {
-    PayloadLayout layout;
+    PayloadLayout layout;  ///< frame_length includes the stamp, if any
     std::uint32_t headers_bytes = 0;
+    bool stamped = false;  ///< the frame ends with a RecordStamp (write_stamp)
 };
 
 /// Lays a record out; throws Error(message_too_large) for lengths a frame cannot hold and
-/// Error(invalid_argument) for a header key over 65535 bytes.
+/// Error(invalid_argument) for a header key over 65535 bytes. `stamped`: room for a RecordStamp
+/// at the frame's end (an idempotent producer's record).
 [[nodiscard]] inline FramePlan frame_plan(BytesView key, std::int32_t value_length,
-                                          std::span<const HeaderView> headers) {
+                                          std::span<const HeaderView> headers,
+                                          bool stamped = false) {
     const std::size_t headers_bytes = header_block_size(headers);
     if (key.size() > 0x7fffffffu || value_length < -1 || headers_bytes > 0x7fffffffu)
         throw Error(ErrorCode::message_too_large, "record too large");
-    return {payload_layout(key.wire_length(), value_length, std::uint32_t(headers_bytes)),
-            std::uint32_t(headers_bytes)};
+    FramePlan plan{payload_layout(key.wire_length(), value_length, std::uint32_t(headers_bytes)),
+                   std::uint32_t(headers_bytes), stamped};
+    if (stamped) plan.layout.frame_length += record_stamp_bytes;
+    return plan;
 }
 
 /// A data record's frame at `frame` (claimed, frame_plan's frame_length bytes): header, key and
@@ -51,7 +56,7 @@ inline void write_data_frame(std::byte* frame, std::uint64_t position, const Fra
     r->timestamp = timestamp;
     r->frame_length = static_cast<std::uint32_t>(plan.layout.frame_length);
     r->type = RecordType::data;
-    r->attributes = 0;
+    r->attributes = plan.stamped ? stamped_attribute : 0;
     r->key_length = key.wire_length();
     r->value_length = value_length;
     r->headers_length = plan.headers_bytes;
@@ -61,6 +66,12 @@ inline void write_data_frame(std::byte* frame, std::uint64_t position, const Fra
 inline void write_value(std::byte* frame, const FramePlan& plan, BytesView value) noexcept {
     if (!value.is_null() && value.size() != 0)
         std::memcpy(frame + plan.layout.value_offset, value.data(), value.size());
+}
+
+/// The stamp of a frame planned with `stamped`, in its last record_stamp_bytes.
+inline void write_stamp(std::byte* frame, const FramePlan& plan,
+                        const RecordStamp& stamp) noexcept {
+    std::memcpy(frame + plan.layout.frame_length - record_stamp_bytes, &stamp, sizeof stamp);
 }
 
 /// A frame that holds no record: padding to a lap's end, or an aborted record (a dead producer's
@@ -102,6 +113,15 @@ class RecordFrameView {
         return {base_ + layout_.headers_offset, r_->headers_length};
     }
     [[nodiscard]] std::uint32_t header_count() const noexcept { return r_->header_count; }
+    /// The idempotent producer's stamp, if the frame has one. Its place is where the payload
+    /// ends; a frame too short to hold it there has none (a reader never trusts a flag blindly).
+    [[nodiscard]] bool stamp(RecordStamp& out) const noexcept {
+        if ((r_->attributes & stamped_attribute) == 0 ||
+            layout_.frame_length + record_stamp_bytes > r_->frame_length)
+            return false;
+        std::memcpy(&out, base_ + layout_.frame_length, sizeof out);
+        return true;
+    }
     [[nodiscard]] HeaderIterator headers() const noexcept {
         return HeaderIterator(base_ + layout_.headers_offset, r_->headers_length, r_->header_count);
     }

@@ -188,7 +188,7 @@ inline constexpr std::size_t position_field_offset = 8;    ///< u64: this frame'
 inline constexpr std::size_t timestamp_field_offset = 16;  ///< i64: ms since the epoch
 inline constexpr std::size_t frame_length_offset = 24;     ///< u32: header + payload, 8-aligned
 inline constexpr std::size_t record_type_offset = 28;      ///< u16: RecordType
-inline constexpr std::size_t attributes_offset = 30;       ///< u16: reserved, 0
+inline constexpr std::size_t attributes_offset = 30;       ///< u16: stamped_attribute
 inline constexpr std::size_t key_length_offset = 32;       ///< i32: -1 = null key
 inline constexpr std::size_t value_length_offset = 36;     ///< i32: -1 = null value
 inline constexpr std::size_t headers_length_offset = 40;   ///< u32: bytes of the header block
@@ -202,7 +202,7 @@ struct RecordHeader {
     std::int64_t timestamp;
     std::uint32_t frame_length;
     RecordType type;
-    std::uint16_t attributes;
+    std::uint16_t attributes;  ///< stamped_attribute, or 0
     std::int32_t key_length;
     std::int32_t value_length;
     std::uint32_t headers_length;
@@ -220,6 +220,32 @@ static_assert(offsetof(RecordHeader, value_length) == value_length_offset);
 static_assert(offsetof(RecordHeader, headers_length) == headers_length_offset);
 static_assert(offsetof(RecordHeader, header_count) == header_count_offset);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+
+// ---- the producer stamp ------------------------------------------------------------------------
+/// RecordHeader::attributes bit: the frame ends with a RecordStamp, an idempotent producer's
+/// identity and sequence (Kafka's producer id, epoch and sequence of a RecordBatch). It sits after
+/// the header block, 8-aligned, at the very end of the frame, so a reader that does not look for
+/// it finds the key, value and headers where they always are.
+inline constexpr std::uint16_t stamped_attribute = 1;
+
+inline constexpr std::size_t stamp_producer_id_offset = 0;  ///< i64: kbusd's producer id
+inline constexpr std::size_t stamp_sequence_offset = 8;     ///< i32: per producer and partition
+inline constexpr std::size_t stamp_epoch_offset = 12;       ///< i16: the producer id's epoch
+inline constexpr std::size_t stamp_reserved_offset = 14;    ///< u16: 0
+inline constexpr std::size_t record_stamp_bytes = 16;
+
+struct RecordStamp {
+    std::int64_t producer_id;
+    std::int32_t sequence;
+    std::int16_t epoch;
+    std::uint16_t reserved;
+};
+static_assert(sizeof(RecordStamp) == record_stamp_bytes);
+static_assert(offsetof(RecordStamp, producer_id) == stamp_producer_id_offset);
+static_assert(offsetof(RecordStamp, sequence) == stamp_sequence_offset);
+static_assert(offsetof(RecordStamp, epoch) == stamp_epoch_offset);
+static_assert(offsetof(RecordStamp, reserved) == stamp_reserved_offset);
+static_assert(record_stamp_bytes % record_alignment == 0);
 
 [[nodiscard]] constexpr std::uint64_t commit_word_for(std::uint64_t offset) {
     return offset + 1;

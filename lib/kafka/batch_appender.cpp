@@ -75,7 +75,9 @@ DecodeResult BatchDecoder::add_record(const log::RecordView& r, std::uint32_t ma
     const std::span<const HeaderView> headers{headers_.data() + d.first_header, d.header_count};
     if (header_block_size(headers) > max_record_bytes)
         return refuse(KafkaError::message_too_large, "record headers over max.message.bytes");
-    d.plan = ring::frame_plan(r.key, r.value.wire_length(), headers);
+    // An idempotent producer's records carry its stamp through the ring, so the spill writes the
+    // batch's producer fields to the log as the client sent them.
+    d.plan = ring::frame_plan(r.key, r.value.wire_length(), headers, stamps());
     frame_bytes_ += d.plan.layout.frame_length;
     longest_frame_ = std::max<std::uint64_t>(longest_frame_, d.plan.layout.frame_length);
     records_.push_back(d);
@@ -125,6 +127,7 @@ AppendResult append_to_ring(ring::RingWriter& writer, const BatchDecoder& batch,
                                    r.key, r.value.wire_length(),
                                    {headers + r.first_header, r.header_count});
             ring::write_value(writer.payload(c), r.plan, r.value);
+            if (r.plan.stamped) ring::write_stamp(writer.payload(c), r.plan, batch.stamp_of(i));
             claims[i - chunk] = c;
             at += r.plan.layout.frame_length;
         }

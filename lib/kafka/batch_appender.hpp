@@ -53,6 +53,16 @@ class BatchDecoder {
     // The batch's idempotent producer stamp (producer id -1: none).
     [[nodiscard]] const ProducerStamp& producer() const noexcept { return producer_; }
     [[nodiscard]] std::uint64_t longest_frame() const noexcept { return longest_frame_; }
+    // Whether the batch's records carry a ring stamp: an idempotent producer's batch.
+    [[nodiscard]] bool stamps() const noexcept {
+        return producer_.id >= 0 && producer_.epoch >= 0 && producer_.first_sequence >= 0;
+    }
+    // Record i's stamp (its sequence counted from the batch's first, wrapping as Kafka's do).
+    [[nodiscard]] ring::RecordStamp stamp_of(std::size_t i) const noexcept {
+        const std::int64_t sequence = (std::int64_t(producer_.first_sequence) + std::int64_t(i)) %
+                                      (std::int64_t(INT32_MAX) + 1);
+        return {producer_.id, std::int32_t(sequence), producer_.epoch, 0};
+    }
 
   private:
     static DecodeResult check_batch(const log::BatchView& batch, std::string_view bytes);

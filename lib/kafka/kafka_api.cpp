@@ -25,6 +25,8 @@ KafkaError kafka_error_of(ErrorCode code) noexcept {
             return KafkaError::request_timed_out;
         case ErrorCode::invalid_record:
             return KafkaError::invalid_record;
+        case ErrorCode::producer_fenced:
+            return KafkaError::producer_fenced;
         case ErrorCode::timed_out:
             return KafkaError::request_timed_out;
         case ErrorCode::io_error:

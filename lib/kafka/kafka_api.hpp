@@ -141,6 +141,7 @@ enum class KafkaError : std::int16_t {
     member_id_required = 79,
     group_subscribed_to_topic = 86,
     invalid_record = 87,
+    producer_fenced = 90,
     transactional_id_not_found = 105,
     unknown_topic_id = 100,
     unknown_server_error = -1,

@@ -31,7 +31,7 @@ ProducerStateTable::ProducerId ProducerStateTable::init(std::optional<ProducerId
     // client still holds (that client's batches then get UNKNOWN_PRODUCER_ID, not a false
     // duplicate).
     if (next_id_ < 0) next_id_ = now_ms * 1000;
-    const std::int64_t id = next_id_++;
+    const std::int64_t id = id_source_ ? id_source_() : next_id_++;
     issued_[id] = 0;
     if (issued_.size() > max_issued) issued_.erase(issued_.begin());  // the oldest grant
     return {id, 0};

@@ -14,6 +14,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -33,6 +34,9 @@ class ProducerStateTable {
     // InitProducerId: a new id at epoch 0, or, for an id and epoch this table handed out (KIP-360's
     // epoch bump), the same id at the next epoch (a new id once the epoch is exhausted).
     [[nodiscard]] ProducerId init(std::optional<ProducerId> current, std::int64_t now_ms);
+    // Where new ids come from: kbusd's registry, one space with local producers (the default,
+    // for tests: ids from the wall clock at the first grant).
+    void set_id_source(std::function<std::int64_t()> source) { id_source_ = std::move(source); }
 
     // The verdict on a batch of `stamp` for a partition, before it is appended.
     enum class Verdict { append, duplicate, refuse };
@@ -70,6 +74,7 @@ class ProducerStateTable {
     std::map<std::pair<std::string, std::int64_t>, Entry> partitions_;  // (partition, id)
     std::map<std::int64_t, std::int16_t> issued_;                       // id -> epoch
     std::int64_t next_id_ = -1;
+    std::function<std::int64_t()> id_source_;
     std::int64_t next_expiry_ms_ = 0;
 };
 

@@ -30,6 +30,7 @@ void BatchBuilder::clear() noexcept {
     count_ = 0;
     last_offset_ = -1;
     base_timestamp_ = max_timestamp_ = offset_of_max_timestamp_ = -1;
+    set_producer(-1, -1, -1);
 }
 
 void BatchBuilder::add(std::int64_t offset, std::int64_t timestamp, BytesView key, BytesView value,
@@ -90,9 +91,9 @@ std::string_view BatchBuilder::finish(config::Compression codec) {
                                    std::int32_t(last_offset_ - base_offset_));
     detail::store_be<std::int64_t>(h + base_timestamp_offset, base_timestamp_);
     detail::store_be<std::int64_t>(h + max_timestamp_offset, max_timestamp_);
-    detail::store_be<std::int64_t>(h + producer_id_offset, -1);
-    detail::store_be<std::int16_t>(h + producer_epoch_offset, -1);
-    detail::store_be<std::int32_t>(h + base_sequence_offset, -1);
+    detail::store_be<std::int64_t>(h + producer_id_offset, producer_id_);
+    detail::store_be<std::int16_t>(h + producer_epoch_offset, producer_epoch_);
+    detail::store_be<std::int32_t>(h + base_sequence_offset, base_sequence_);
     detail::store_be<std::int32_t>(h + record_count_offset, count_);
     const std::uint32_t crc =
         detail::crc32c(out->data() + attributes_offset, out->size() - attributes_offset);

@@ -23,6 +23,18 @@ class BatchBuilder {
     void add(std::int64_t offset, std::int64_t timestamp, BytesView key, BytesView value,
              std::span<const HeaderView> headers);
 
+    // The batch's idempotent producer: its id, epoch and the sequence of its first record (Kafka's
+    // producer fields; -1 each, the default, for records of no such producer). The records added
+    // must then be that producer's, with consecutive sequences. Reset by clear().
+    void set_producer(std::int64_t id, std::int16_t epoch, std::int32_t base_sequence) noexcept {
+        producer_id_ = id;
+        producer_epoch_ = epoch;
+        base_sequence_ = base_sequence;
+    }
+    [[nodiscard]] std::int64_t producer_id() const noexcept { return producer_id_; }
+    [[nodiscard]] std::int16_t producer_epoch() const noexcept { return producer_epoch_; }
+    [[nodiscard]] std::int32_t base_sequence() const noexcept { return base_sequence_; }
+
     [[nodiscard]] bool empty() const noexcept { return count_ == 0; }
     [[nodiscard]] std::int32_t record_count() const noexcept { return count_; }
     // Bytes of the batch if finished uncompressed now.
@@ -47,6 +59,9 @@ class BatchBuilder {
     std::int64_t base_timestamp_ = -1;
     std::int64_t max_timestamp_ = -1;
     std::int64_t offset_of_max_timestamp_ = -1;
+    std::int64_t producer_id_ = -1;
+    std::int16_t producer_epoch_ = -1;
+    std::int32_t base_sequence_ = -1;
 };
 
 }  // namespace kbus::log

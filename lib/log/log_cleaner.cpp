@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <limits>
 #include <thread>
 
 #include "kbus/detail/clock.hpp"
@@ -307,9 +308,24 @@ std::optional<std::int32_t> LogCleaner::filter_batch(const BatchView& b,
     return kept;
 }
 
+// A rebuilt batch keeps its idempotent producer's id and epoch, and the sequence its first kept
+// record had (the base sequence moved by the records dropped before it, as the base offset did).
+void LogCleaner::keep_producer_fields(const BatchView& b) {
+    if (b.producer_id() < 0 || builder_.empty()) return;
+    std::int32_t sequence = b.base_sequence();
+    if (sequence >= 0) {
+        const std::int64_t shifted =
+            std::int64_t(sequence) + (builder_.base_offset() - b.base_offset());
+        sequence =
+            std::int32_t(shifted % (std::int64_t(std::numeric_limits<std::int32_t>::max()) + 1));
+    }
+    builder_.set_producer(b.producer_id(), b.producer_epoch(), sequence);
+}
+
 // A batch kept whole (control batches always are) goes as it was: its producer fields, its
 // compression, its bytes. Else the records filter_batch kept, in the batch's codec.
 void LogCleaner::write_kept(Segment& out, const BatchView& b, std::int32_t kept) {
+    if (kept != b.record_count()) keep_producer_fields(b);
     const std::string_view rebuilt =
         kept == b.record_count() ? std::string_view() : builder_.finish(codec_of(b));
     const BatchView written =

@@ -156,6 +156,7 @@ class LogCleaner {
                                                            std::span<const std::byte> records,
                                                            bool cleaned_before);
     void write_kept(Segment& out, const BatchView& b, std::int32_t kept);
+    void keep_producer_fields(const BatchView& b);
     void report_unreadable(const CleanableSegment& s, const std::string& why);
     [[nodiscard]] bool stopped() const noexcept {
         // Relaxed: a flag checked between batches; the pass's caller joins after setting it.

@@ -1,7 +1,9 @@
 #include "spill/partition_spill.hpp"
 
+#include "kbus/detail/clock.hpp"
 #include "kbus/error.hpp"
 #include "kbus/header_block.hpp"
+#include "kbus/log/record_batch.hpp"
 #include "kbus/record_frame.hpp"
 
 namespace kbus::spill {
@@ -25,6 +27,65 @@ PartitionSpill::PartitionSpill(ring::RingRef ring, log::PartitionLog& log,
                                   1'000'000))) {
     cursor_ = {ring_.header().spill.spill_position.load(std::memory_order_acquire),
                ring_.header().spill.spill_offset.load(std::memory_order_acquire)};
+}
+
+void PartitionSpill::note_dropped(const ring::RecordStamp& s, std::uint64_t offset,
+                                  ProducerSequences::Verdict why, std::uint64_t now_ns) {
+    dropped_records_.fetch_add(1, std::memory_order_relaxed);  // relaxed: a statistic
+    if (now_ns - last_drop_log_ns_ < 1'000'000'000ULL && last_drop_log_ns_ != 0) return;
+    last_drop_log_ns_ = now_ns;
+    sink_("WARN", log_.dir() + ": offset " + std::to_string(offset) + " not written, a gap: " +
+                      (why == ProducerSequences::Verdict::duplicate
+                           ? "a duplicate of producer " + std::to_string(s.producer_id) +
+                                 "'s sequence " + std::to_string(s.sequence) + ", which the log has"
+                           : "producer " + std::to_string(s.producer_id) + " at epoch " +
+                                 std::to_string(s.epoch) + " was fenced by a newer epoch") +
+                      " (further ones within a second not logged)");
+}
+
+// Kafka's producers send at most five batches ahead, so the last few thousand offsets hold the
+// sequence every live producer goes on from. Read at the first stamped record since start, so a
+// partition no idempotent producer uses never pays for it. A damaged batch (logged where it was
+// found) is stepped over.
+void PartitionSpill::learn_producers() {
+    learnt_producers_ = true;
+    constexpr std::int64_t window_offsets = 10'000;
+    constexpr std::size_t max_bytes = 64 << 20;
+    const std::int64_t end = log_.log_end_offset();
+    std::int64_t next = std::max(log_.log_start_offset(), end - window_offsets);
+    for (std::size_t read = 0; next < end && read < max_bytes;) {
+        std::string bytes;
+        try {
+            bytes = log_.read(next, 1 << 20);
+        } catch (const Error& e) {
+            const auto damage = log_.damage_at(next, false);
+            if (e.code() != ErrorCode::corrupt_record || !damage ||
+                damage->region.last_offset < next)
+                break;
+            next = damage->region.last_offset + 1;
+            continue;
+        }
+        const std::size_t learnt = learn_from(bytes, next);
+        if (learnt == 0) break;  // nothing whole to learn from here
+        read += learnt;
+    }
+}
+
+// The producer fields of the whole batches in `bytes`; moves `next` past them. Bytes used.
+std::size_t PartitionSpill::learn_from(const std::string& bytes, std::int64_t& next) {
+    const std::int64_t now_ms = detail::wall_clock_ms();
+    std::size_t at = 0;
+    while (bytes.size() - at >= log::batch_header_bytes) {
+        const log::BatchView b(
+            {reinterpret_cast<const std::byte*>(bytes.data()) + at, bytes.size() - at});
+        if (b.total_bytes() > bytes.size() - at || b.last_offset() < next) break;
+        if (b.producer_id() >= 0 && b.base_sequence() >= 0 && !b.is_control())
+            sequences_.written(b.producer_id(), b.producer_epoch(), b.base_sequence(),
+                               std::int32_t(b.last_offset() - b.base_offset() + 1), now_ms);
+        next = b.last_offset() + 1;
+        at += b.total_bytes();
+    }
+    return at;
 }
 
 bool PartitionSpill::position_at_log_end() {
@@ -175,41 +236,68 @@ bool PartitionSpill::write_batch(std::uint64_t now_ns, std::int64_t now_ms) {
     while (taken < options_.batch_bytes) {
         ring::RecordRef r;
         const ring::PeekStatus s = reader_.peek(c, r);
-        if (s == ring::PeekStatus::aborted) {  // a gap in offsets: nothing to write
-            ring::RingReader::advance(c, r);
-            continue;
-        }
-        if (s != ring::PeekStatus::record) break;
-        const ring::RecordFrameView frame(r.header);
-        headers_.clear();
-        for (HeaderIterator it = frame.headers(); !it.done(); ++it)
-            headers_.push_back(*it);
-        builder_.add(std::int64_t(r.offset), frame.timestamp(), frame.key(), frame.value(),
-                     headers_);
-        taken += r.frame_length;
+        if (s != ring::PeekStatus::record && s != ring::PeekStatus::aborted) break;
+        const Take t = take(r, s == ring::PeekStatus::aborted, now_ns);
+        if (t == Take::batch_ends) break;
+        if (t == Take::added) taken += r.frame_length;
         ring::RingReader::advance(c, r);
     }
     if (c.position == cursor_.position) return false;  // the oldest claim is not committed yet
-    if (!builder_.empty()) {
-        try {
-            log_.append(builder_.finish(codec_), now_ms);
-            log_.maybe_flush(now_ms);
-            if (io_failing_) sink_("INFO", "spill to " + log_.dir() + " resumed");
-            io_failing_ = false;
-        } catch (const Error& e) {
-            // Disk full or unwritable: the cursor stays, so producers wait; nothing is lost.
-            if (!io_failing_ || now_ns - last_io_log_ns_ > 5'000'000'000ULL) {
-                sink_("ERROR", std::string("spill stalled, producers held back: ") + e.what());
-                last_io_log_ns_ = now_ns;
-            }
-            io_failing_ = true;
-            return false;
-        }
-    }
+    if (!builder_.empty() && !append_batch(now_ns, now_ms)) return false;
     cursor_ = c;
     publish_cursor();
     pending_since_ns_ = 0;
     return true;
+}
+
+// A gap (an aborted claim) holds nothing to write; nor does a stamped record the log already has
+// or whose epoch is fenced. Either ends an idempotent producer's batch, whose offsets must stay
+// consecutive (a record's sequence is the base sequence plus its offset delta).
+PartitionSpill::Take PartitionSpill::take(const ring::RecordRef& r, bool aborted,
+                                          std::uint64_t now_ns) {
+    if (aborted)
+        return !builder_.empty() && batch_producer_.stamped() ? Take::batch_ends : Take::skipped;
+    const ring::RecordFrameView frame(r.header);
+    ring::RecordStamp stamp{};
+    const bool stamped = frame.stamp(stamp);
+    if (stamped) {
+        if (!learnt_producers_) learn_producers();
+        const ProducerSequences::Verdict v = sequences_.check(stamp);
+        if (v != ProducerSequences::Verdict::write) {
+            if (!builder_.empty()) return Take::batch_ends;  // dropped by the next batch
+            note_dropped(stamp, r.offset, v, now_ns);
+            return Take::skipped;
+        }
+    }
+    if (!batch_producer_.takes(builder_.empty(), stamped, stamp, r.offset)) return Take::batch_ends;
+    if (builder_.empty() && stamped)
+        builder_.set_producer(stamp.producer_id, stamp.epoch, stamp.sequence);
+    headers_.clear();
+    for (HeaderIterator it = frame.headers(); !it.done(); ++it)
+        headers_.push_back(*it);
+    builder_.add(std::int64_t(r.offset), frame.timestamp(), frame.key(), frame.value(), headers_);
+    return Take::added;
+}
+
+bool PartitionSpill::append_batch(std::uint64_t now_ns, std::int64_t now_ms) {
+    try {
+        log_.append(builder_.finish(codec_), now_ms);
+        if (builder_.producer_id() >= 0)
+            sequences_.written(builder_.producer_id(), builder_.producer_epoch(),
+                               builder_.base_sequence(), builder_.record_count(), now_ms);
+        log_.maybe_flush(now_ms);
+        if (io_failing_) sink_("INFO", "spill to " + log_.dir() + " resumed");
+        io_failing_ = false;
+        return true;
+    } catch (const Error& e) {
+        // Disk full or unwritable: the cursor stays, so producers wait; nothing is lost.
+        if (!io_failing_ || now_ns - last_io_log_ns_ > 5'000'000'000ULL) {
+            sink_("ERROR", std::string("spill stalled, producers held back: ") + e.what());
+            last_io_log_ns_ = now_ns;
+        }
+        io_failing_ = true;
+        return false;
+    }
 }
 
 // Ring-only, an attached consumer has read every record before the offset in its slot: the

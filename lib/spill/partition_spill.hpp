@@ -16,6 +16,7 @@
 #include "log/batch_builder.hpp"
 #include "log/partition_log.hpp"
 #include "spill/dead_claim_repair.hpp"
+#include "spill/producer_sequences.hpp"
 #include "spill/spill_pacer.hpp"
 
 namespace kbus::spill {
@@ -36,6 +37,36 @@ struct SpillOptions {
 // to memory, in sequence, instead of pulling each one from the producer's cache as it is
 // written: on a small machine that walk competed with the producers for a core.
 inline constexpr std::uint64_t ring_only_linger_ns = 100'000'000;
+
+// Kafka's producer fields belong to a batch, and a record's sequence is the batch's base sequence
+// plus its offset delta: one idempotent producer's records with consecutive sequences at
+// consecutive offsets share one batch; records of no such producer share another kind. Tracks
+// the batch being built.
+class BatchProducer {
+  public:
+    // Whether a record (stamped or not) at `offset` may join the batch; notes it if so.
+    [[nodiscard]] bool takes(bool batch_empty, bool stamped, const ring::RecordStamp& s,
+                             std::uint64_t offset) noexcept {
+        if (!batch_empty && (stamped != (id_ >= 0) ||
+                             (stamped && (s.producer_id != id_ || s.epoch != epoch_ ||
+                                          s.sequence != next_sequence_ || offset != next_offset_))))
+            return false;
+        id_ = stamped ? s.producer_id : -1;
+        epoch_ = s.epoch;
+        // Sequences wrap from INT32_MAX to 0, as Kafka's do.
+        next_sequence_ = s.sequence == INT32_MAX ? 0 : s.sequence + 1;
+        next_offset_ = offset + 1;
+        return true;
+    }
+    // The batch being built is an idempotent producer's (an offset gap must end it).
+    [[nodiscard]] bool stamped() const noexcept { return id_ >= 0; }
+
+  private:
+    std::int64_t id_ = -1;
+    std::int16_t epoch_ = -1;
+    std::int32_t next_sequence_ = -1;
+    std::uint64_t next_offset_ = 0;
+};
 
 class PartitionSpill {
   public:
@@ -80,6 +111,11 @@ class PartitionSpill {
     [[nodiscard]] std::uint64_t aborted_offsets() const noexcept {
         return aborted_offsets_.load(std::memory_order_relaxed);
     }
+    // Stamped records not written because the log had them (duplicates) or their producer was
+    // fenced: gaps too. Relaxed, as above.
+    [[nodiscard]] std::uint64_t dropped_records() const noexcept {
+        return dropped_records_.load(std::memory_order_relaxed);
+    }
 
     [[nodiscard]] const ring::Cursor& cursor() const noexcept { return cursor_; }
     [[nodiscard]] bool io_failing() const noexcept { return io_failing_; }
@@ -89,6 +125,11 @@ class PartitionSpill {
     // Committed bytes and records waiting after the cursor, up to batch_bytes.
     bool due(std::uint64_t now_ns);
     bool write_batch(std::uint64_t now_ns, std::int64_t now_ms);
+    enum class Take { added, skipped, batch_ends };
+    // What write_batch does with the record at its cursor (`aborted`: a gap).
+    Take take(const ring::RecordRef& r, bool aborted, std::uint64_t now_ns);
+    // The batch built, to the log; false when the disk failed (logged, the cursor stays).
+    bool append_batch(std::uint64_t now_ns, std::int64_t now_ms);
     void publish_cursor();
     bool discard();
     void catch_up_with_readers(std::uint64_t tail);
@@ -97,6 +138,12 @@ class PartitionSpill {
     // Notes what the claim pair holds now, if it moved since the last observation.
     void observe_claims(std::uint64_t now_ns);
     bool abort_dead(const ClaimObservation& seen);
+    // A stamped record the log has already (a duplicate) or whose epoch is fenced: logged.
+    void note_dropped(const ring::RecordStamp& s, std::uint64_t offset,
+                      ProducerSequences::Verdict why, std::uint64_t now_ns);
+    // The producers of the batches at the log's tail, into sequences_.
+    void learn_producers();
+    std::size_t learn_from(const std::string& bytes, std::int64_t& next);
 
     ring::RingRef ring_;
     ring::RingReader reader_;
@@ -106,6 +153,10 @@ class PartitionSpill {
     SpillOptions options_;
     ring::Cursor cursor_;
     log::BatchBuilder builder_;
+    BatchProducer batch_producer_;
+    ProducerSequences sequences_;
+    bool learnt_producers_ = false;  // sequences_ has what the log held at the first stamp
+    std::uint64_t last_drop_log_ns_ = 0;
     std::vector<HeaderView> headers_;
     std::uint64_t pending_since_ns_ = 0;
     std::uint64_t tail_seen_ = 0;  // by the last due()
@@ -116,6 +167,7 @@ class PartitionSpill {
     // Each claim's timeout counts from the first observation that shows it claimed.
     std::vector<ClaimObservation> observations_;
     std::atomic<std::uint64_t> aborted_offsets_{0};
+    std::atomic<std::uint64_t> dropped_records_{0};
 };
 
 }  // namespace kbus::spill

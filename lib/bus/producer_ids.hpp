@@ -1,0 +1,65 @@
+// kbusd's producer ids (Kafka's InitProducerId), one space for local idempotent producers and
+// Kafka clients alike, so that the stamps in a partition's log never mix two producers.
+//
+// Without a transactional id a producer gets a new id at epoch 0. With one, it gets that id's
+// producer id at the next epoch, which fences the instance before it: the id's ProducerFence in
+// the control segment (control_descriptor.hpp) moves to the new epoch, and the old instance's next
+// send is refused. Transactional ids, their producer ids, epochs and fence slots are kept in
+// `<data dir>/__kbus_producer_ids` (replaced durably at each change), so a restarted kbusd goes
+// on fencing. Ids start past every id handed out before (the file's highest, and the wall clock
+// in ms times 1000 at start), so a restarted kbusd never hands out an id a client still holds.
+//
+// Thread-safe: the control thread and the Kafka listener both grant ids.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "kbus/control_descriptor.hpp"
+#include "logging/log_sink.hpp"
+
+namespace kbus::bus {
+
+class ProducerIdRegistry {
+  public:
+    struct Grant {
+        std::int64_t producer_id = -1;
+        std::int16_t epoch = -1;
+        std::int32_t fence_slot = -1;  // -1: no transactional id
+    };
+
+    // `control`: the control segment whose fence table this registry keeps (null in unit tests).
+    ProducerIdRegistry(std::string data_dir, control::ControlSegment* control,
+                       logging::LogSink sink);
+
+    // A new producer id at epoch 0.
+    [[nodiscard]] Grant grant_new();
+    // A transactional id's producer id at its next epoch (a new producer id once the epoch is
+    // exhausted, as Kafka does). Throws Error(resource_exhausted) when every fence slot is taken
+    // by another transactional id, Error(invalid_argument) for an id over 32767 bytes.
+    [[nodiscard]] Grant grant_for(const std::string& transactional_id);
+
+    [[nodiscard]] std::size_t transactional_ids() const;
+
+  private:
+    struct Entry {
+        std::int64_t producer_id = -1;
+        std::int16_t epoch = -1;
+        std::int32_t fence_slot = -1;
+    };
+    void load();
+    void save() const;
+    void publish_fence(const Entry& e) const;
+    [[nodiscard]] std::int32_t free_slot() const;
+
+    std::string path_;
+    control::ControlSegment* control_;
+    logging::LogSink sink_;
+    mutable std::mutex mutex_;
+    std::map<std::string, Entry> entries_;  // by transactional id
+    std::int64_t next_id_ = 0;
+};
+
+}  // namespace kbus::bus

@@ -1,0 +1,65 @@
+// What the spill has written of each idempotent producer in one partition: its newest epoch and
+// the sequence its next record should have (Kafka's producer state, as the spill keeps it). A
+// record that goes back is not written again: a sequence already written at its epoch is a
+// duplicate, an epoch older than one already written is a fenced producer's. Either becomes a
+// gap in the log's offsets, as an aborted claim does. A sequence that jumps ahead is written: a
+// local producer's claim the daemon aborted leaves such a gap.
+//
+// Rebuilt after a start from the batches at the log's tail (PartitionSpill::learn_producers), so a
+// record retried across a kbusd restart is still known. Not thread-safe: the partition's spill owns
+// it.
+#pragma once
+
+#include <cstdint>
+#include <unordered_map>
+
+#include "kbus/ring_descriptor.hpp"
+
+namespace kbus::spill {
+
+class ProducerSequences {
+  public:
+    enum class Verdict { write, duplicate, fenced };
+
+    [[nodiscard]] Verdict check(const ring::RecordStamp& s) const noexcept {
+        const auto it = producers_.find(s.producer_id);
+        if (it == producers_.end() || s.epoch > it->second.epoch) return Verdict::write;
+        if (s.epoch < it->second.epoch) return Verdict::fenced;
+        // Behind the next expected sequence by at most half the sequence space: written before.
+        const std::int64_t behind =
+            (std::int64_t(it->second.next) - s.sequence + modulus) % modulus;
+        return behind > 0 && behind <= modulus / 2 ? Verdict::duplicate : Verdict::write;
+    }
+
+    // `count` records of one producer at one epoch, from `first` on, are in the log.
+    void written(std::int64_t producer_id, std::int16_t epoch, std::int32_t first,
+                 std::int32_t count, std::int64_t now_ms) {
+        State& st = producers_[producer_id];
+        st = {epoch, std::int32_t((std::int64_t(first) + count) % modulus), now_ms};
+        expire(now_ms);
+    }
+
+    [[nodiscard]] std::size_t producers() const noexcept { return producers_.size(); }
+
+    // A producer idle this long is forgotten (Kafka's producer.id.expiration.ms, 1 day).
+    static constexpr std::int64_t expiration_ms = 24LL * 3600 * 1000;
+
+  private:
+    static constexpr std::int64_t modulus = std::int64_t(INT32_MAX) + 1;  // sequences wrap
+    struct State {
+        std::int16_t epoch = -1;
+        std::int32_t next = 0;
+        std::int64_t last_ms = 0;
+    };
+    void expire(std::int64_t now_ms) {
+        if (now_ms < next_expiry_ms_) return;
+        next_expiry_ms_ = now_ms + 60'000;
+        std::erase_if(producers_,
+                      [&](const auto& kv) { return now_ms - kv.second.last_ms > expiration_ms; });
+    }
+
+    std::unordered_map<std::int64_t, State> producers_;
+    std::int64_t next_expiry_ms_ = 0;
+};
+
+}  // namespace kbus::spill

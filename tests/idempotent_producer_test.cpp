@@ -1,0 +1,138 @@
+// Idempotent and transactional producers on shared memory, over a real kbusd: producer ids and
+// epochs from the daemon, each record's stamp carried through the ring to the log's batches
+// (Kafka's producer fields, read back from the segment files), and a newer instance with the
+// same transactional id fencing the one before it, across a kbusd restart too.
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "daemon_fixture.hpp"
+#include "segment_batches.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+// Waits (at most 30 s) until the spill took every record up to the high watermark.
+void wait_spilled(kbus::Client& c, const std::string& topic) {
+    for (int i = 0; i < 3000; ++i) {
+        const kbus::protocol::PartitionState s = c.describe_topic(topic).partitions.at(0);
+        if (s.spill_offset == s.high_watermark) return;
+        std::this_thread::sleep_for(10ms);
+    }
+    FAIL("the spill did not catch up");
+}
+
+kbus::SendOptions on_partition_0() {
+    kbus::SendOptions o;
+    o.partition = 0;
+    return o;
+}
+
+kbus::ErrorCode code_of_send(kbus::Producer& p, const std::string& topic) {
+    try {
+        (void)p.send(topic, "k", "v", on_partition_0());
+    } catch (const kbus::Error& e) {
+        return e.code();
+    }
+    return kbus::ErrorCode::ok;
+}
+
+}  // namespace
+
+TEST_CASE("an idempotent producer's records reach the log with its id, epoch and sequences",
+          "[idempotence]") {
+    DaemonFixture d("idem-stamps");
+    kbus::Client c(d.options());
+    c.create_topic("events", 1);
+    kbus::Producer plain(c);
+    kbus::Producer a(c, {.enable_idempotence = true});
+    kbus::Producer b(c, {.enable_idempotence = true});
+    REQUIRE(a.producer_id() >= 0);
+    CHECK(a.producer_epoch() == 0);
+    CHECK(b.producer_id() != a.producer_id());
+    CHECK(plain.producer_id() == -1);
+
+    // Interleaved: runs of one producer's records, then another's, in one partition.
+    std::map<std::int64_t, std::int32_t> sent_by_a;  // offset -> its sequence
+    std::int32_t a_sequence = 0;
+    for (int round = 0; round < 20; ++round) {
+        for (int i = 0; i < 5; ++i)
+            sent_by_a[a.send("events", "k", "a", on_partition_0()).offset] = a_sequence++;
+        const kbus::BatchRecord run[] = {{.key = "k", .value = "b1"}, {.key = "k", .value = "b2"}};
+        (void)b.send_batch("events", run, on_partition_0());
+        (void)plain.send("events", "k", "plain", on_partition_0());
+    }
+    wait_spilled(c, "events");
+
+    bool sound = false;
+    const auto batches = kbus::test::batches_on_disk(d.data_dir() + "/events-0", &sound);
+    REQUIRE(sound);
+    std::int64_t records = 0;
+    std::map<std::int64_t, std::int32_t> next_sequence;  // per producer id
+    for (const auto& f : batches) {
+        records += f.records;
+        if (f.producer_id < 0) {
+            CHECK(f.base_sequence == -1);
+            CHECK(f.producer_epoch == -1);
+            continue;
+        }
+        REQUIRE((f.producer_id == a.producer_id() || f.producer_id == b.producer_id()));
+        CHECK(f.producer_epoch == 0);
+        // A batch holds one producer's consecutive sequences, following its previous batch.
+        CHECK(f.base_sequence == next_sequence[f.producer_id]);
+        next_sequence[f.producer_id] = f.base_sequence + f.records;
+        if (f.producer_id == a.producer_id()) CHECK(sent_by_a.at(f.base_offset) == f.base_sequence);
+    }
+    CHECK(records == 20 * 8);
+    CHECK(next_sequence[a.producer_id()] == 100);
+    CHECK(next_sequence[b.producer_id()] == 40);
+}
+
+TEST_CASE("a producer with a transactional id fences the instance before it, across restarts",
+          "[idempotence]") {
+    DaemonFixture d("idem-fence");
+    std::int64_t id = -1;
+    {
+        kbus::Client c(d.options());
+        c.create_topic("t", 1);
+        kbus::Producer first(c, {.transactional_id = "app-1"});
+        id = first.producer_id();
+        CHECK(code_of_send(first, "t") == kbus::ErrorCode::ok);
+        kbus::Producer second(c, {.transactional_id = "app-1"});
+        CHECK(second.producer_id() == id);
+        CHECK(second.producer_epoch() == first.producer_epoch() + 1);
+        CHECK(code_of_send(first, "t") == kbus::ErrorCode::producer_fenced);
+        CHECK(code_of_send(second, "t") == kbus::ErrorCode::ok);
+        // Another transactional id is another producer, fencing nobody.
+        kbus::Producer other(c, {.transactional_id = "app-2"});
+        CHECK(other.producer_id() != id);
+        CHECK(code_of_send(second, "t") == kbus::ErrorCode::ok);
+        CHECK(code_of_send(other, "t") == kbus::ErrorCode::ok);
+        try {
+            (void)first.send("t", "k", "v", on_partition_0());
+        } catch (const kbus::Error& e) {
+            CHECK(std::string(e.what()).find("app-1") != std::string::npos);
+        }
+    }
+    d.restart();
+    kbus::Client c(d.options());
+    kbus::Producer third(c, {.transactional_id = "app-1"});
+    CHECK(third.producer_id() == id);
+    CHECK(third.producer_epoch() == 2);  // the restarted kbusd kept the epoch it had granted
+    CHECK(code_of_send(third, "t") == kbus::ErrorCode::ok);
+    // Every record of a producer reached the log once, stamped with the epoch it was sent at.
+    wait_spilled(c, "t");
+    bool sound = false;
+    const auto batches = kbus::test::batches_on_disk(d.data_dir() + "/t-0", &sound);
+    REQUIRE(sound);
+    std::map<std::int16_t, int> records_by_epoch;
+    for (const auto& f : batches)
+        if (f.producer_id == id) records_by_epoch[f.producer_epoch] += f.records;
+    for (const auto& [epoch, n] : records_by_epoch)
+        UNSCOPED_INFO("epoch " << epoch << ": " << n);
+    CHECK(records_by_epoch == std::map<std::int16_t, int>{{0, 1}, {1, 2}, {2, 1}});
+}

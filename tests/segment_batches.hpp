@@ -1,0 +1,55 @@
+// The batches of a partition's .log files, read straight from disk as any Kafka tool would:
+// each one's offsets and its idempotent producer fields, its CRC checked.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "kbus/log/record_batch.hpp"
+
+namespace kbus::test {
+
+struct BatchFacts {
+    std::int64_t base_offset = 0;
+    std::int64_t last_offset = 0;
+    std::int32_t records = 0;
+    std::int64_t producer_id = -1;
+    std::int16_t producer_epoch = -1;
+    std::int32_t base_sequence = -1;
+};
+
+// Every batch of every segment of `partition_dir`, in file order. A batch whose CRC fails, or
+// bytes that are not a whole batch, end the walk with `sound` false.
+inline std::vector<BatchFacts> batches_on_disk(const std::string& partition_dir,
+                                               bool* sound = nullptr) {
+    std::vector<std::string> logs;
+    for (const auto& e : std::filesystem::directory_iterator(partition_dir))
+        if (e.path().extension() == ".log") logs.push_back(e.path().string());
+    std::sort(logs.begin(), logs.end());
+    std::vector<BatchFacts> out;
+    if (sound) *sound = true;
+    for (const std::string& path : logs) {
+        std::ifstream in(path, std::ios::binary);
+        const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+        for (std::size_t at = 0; at < bytes.size();) {
+            const log::BatchView b(
+                {reinterpret_cast<const std::byte*>(bytes.data()) + at, bytes.size() - at});
+            if (bytes.size() - at < log::batch_header_bytes ||
+                b.check(true) != log::BatchCheck::ok) {
+                if (sound) *sound = false;
+                break;
+            }
+            out.push_back({b.base_offset(), b.last_offset(), b.record_count(), b.producer_id(),
+                           b.producer_epoch(), b.base_sequence()});
+            at += b.total_bytes();
+        }
+    }
+    return out;
+}
+
+}  // namespace kbus::test

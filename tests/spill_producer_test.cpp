@@ -1,0 +1,111 @@
+// The spill and idempotent producers' stamps, in one process: batches cut where the producer,
+// its epoch or its sequence changes, Kafka's producer fields written, a duplicate sequence and a
+// fenced epoch not written again (gaps), a sequence that jumps ahead written, and what the log
+// holds learnt again by a restarted spill.
+#include <catch2/catch.hpp>
+#include <string>
+#include <vector>
+
+#include "segment_batches.hpp"
+#include "spill/partition_spill.hpp"
+#include "temp_dir.hpp"
+#include "test_ring.hpp"
+
+using namespace kbus;
+using namespace kbus::testing;
+
+namespace {
+
+// One stamped record (or an unstamped one: producer_id < 0), committed.
+void write_stamped(RingWriter& w, std::int64_t producer_id, std::int16_t epoch,
+                   std::int32_t sequence) {
+    const bool stamped = producer_id >= 0;
+    const std::string value = "p" + std::to_string(producer_id) + "s" + std::to_string(sequence);
+    const FramePlan plan = frame_plan(BytesView(), std::int32_t(value.size()), {}, stamped);
+    RingClaim c;
+    REQUIRE(w.try_claim(plan.layout, c) == ClaimStatus::claimed);
+    write_data_frame(w.payload(c), c.position, plan, 1234, BytesView(), std::int32_t(value.size()),
+                     {});
+    ring::write_value(w.payload(c), plan, BytesView(value));
+    if (stamped) write_stamp(w.payload(c), plan, {producer_id, sequence, epoch, 0});
+    REQUIRE(w.commit(c));
+}
+
+struct Rig {
+    TempDir dir{"spill-producers"};
+    TestRing ring{64 * 1024};
+    RingWriter writer{ring.ref};
+    std::unique_ptr<log::PartitionLog> log;
+    std::unique_ptr<spill::PartitionSpill> spill;
+    Rig() {
+        ring.release_up_to(0);
+        open();
+    }
+    void open() {
+        spill.reset();
+        log.reset();
+        log = std::make_unique<log::PartitionLog>(dir.path, config::TopicConfig{}, false, sink());
+        spill = std::make_unique<spill::PartitionSpill>(ring.ref, *log, config::Compression::none,
+                                                        sink());
+        spill->position_at_log_end();
+    }
+    void drain() { REQUIRE(spill->drain(1, 1)); }
+};
+
+}  // namespace
+
+TEST_CASE("the spill writes one idempotent producer's consecutive records per batch, stamped",
+          "[spill][idempotence]") {
+    Rig rig;
+    for (int i = 0; i < 3; ++i)
+        write_stamped(rig.writer, 7, 0, i);  // offsets 0-2
+    for (int i = 0; i < 2; ++i)
+        write_stamped(rig.writer, 9, 1, i);  // 3-4: another producer
+    write_stamped(rig.writer, -1, -1, 0);    // 5: no producer
+    write_stamped(rig.writer, 7, 0, 3);      // 6: 7 goes on
+    write_stamped(rig.writer, 7, 0, 5);      // 7: a sequence gap
+    rig.drain();
+    bool sound = false;
+    const auto b = kbus::test::batches_on_disk(rig.dir.path, &sound);
+    REQUIRE(sound);
+    REQUIRE(b.size() == 5);
+    CHECK((b[0].producer_id == 7 && b[0].base_sequence == 0 && b[0].records == 3));
+    CHECK((b[1].producer_id == 9 && b[1].producer_epoch == 1 && b[1].base_sequence == 0));
+    CHECK((b[2].producer_id == -1 && b[2].base_sequence == -1 && b[2].base_offset == 5));
+    CHECK((b[3].producer_id == 7 && b[3].base_sequence == 3 && b[3].base_offset == 6));
+    CHECK((b[4].producer_id == 7 && b[4].base_sequence == 5 && b[4].base_offset == 7));
+    CHECK(rig.spill->dropped_records() == 0);
+}
+
+TEST_CASE(
+    "the spill does not write a duplicate sequence or a fenced epoch again, even after a "
+    "restart",
+    "[spill][idempotence]") {
+    Rig rig;
+    for (int i = 0; i < 4; ++i)
+        write_stamped(rig.writer, 7, 2, i);  // offsets 0-3
+    rig.drain();
+    rig.open();  // a restarted daemon: the spill learns producer 7 from the log
+    write_stamped(rig.writer, 7, 2, 2);  // 4: a duplicate
+    write_stamped(rig.writer, 7, 2, 3);  // 5: a duplicate
+    write_stamped(rig.writer, 7, 1, 4);  // 6: an older epoch, fenced
+    write_stamped(rig.writer, 7, 2, 4);  // 7: the next one
+    write_stamped(rig.writer, 7, 3, 0);  // 8: a newer epoch starts afresh
+    write_stamped(rig.writer, 7, 2, 5);  // 9: the old epoch is now fenced
+    rig.drain();
+    CHECK(rig.spill->dropped_records() == 4);
+    CHECK(rig.spill->cursor().offset == 10);
+    CHECK(rig.log->log_end_offset() == 9);  // the dropped last record is a gap at the end
+    std::vector<std::int64_t> offsets;
+    for (const auto& f : kbus::test::batches_on_disk(rig.dir.path))
+        for (std::int64_t o = f.base_offset; o <= f.last_offset; ++o)
+            offsets.push_back(o);
+    CHECK(offsets == std::vector<std::int64_t>{0, 1, 2, 3, 7, 8});
+    bool logged_duplicate = false, logged_fenced = false;
+    for (const std::string& line : logged) {
+        logged_duplicate |= line.find("a duplicate of producer 7") != std::string::npos;
+        logged_fenced |= line.find("was fenced") != std::string::npos;
+    }
+    CHECK(logged_duplicate);
+    CHECK(logged_fenced == false);  // within the second of the first drop: rate-limited
+}
