@@ -349,7 +349,7 @@ class BusReporter : public kbus::bench::MedianReporter {
 
 }  // namespace
 
-BENCHMARK(send)->Arg(8)->Arg(64)->Arg(1024);
+BENCHMARK(send)->Arg(8)->Arg(64)->Arg(80)->Arg(1024);
 BENCHMARK(send_exclusive)->Arg(64);
 BENCHMARK(send_idempotent)->Arg(64);
 BENCHMARK(send_transactional)->Arg(64);

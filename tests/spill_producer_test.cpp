@@ -1,11 +1,17 @@
 // The spill and idempotent producers' stamps, in one process: batches cut where the producer,
 // its epoch or its sequence changes, Kafka's producer fields written, a duplicate sequence and a
-// fenced epoch not written again (gaps), a sequence that jumps ahead written, and what the log
-// holds learnt again by a restarted spill.
+// fenced epoch not written again (gaps), a sequence that jumps ahead written, what the log holds
+// learnt again by a restarted spill, and local producers' ring slots: numbered by the spill,
+// reused only once the spill has passed a departed producer's records.
+#include <unistd.h>
+
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <string>
 #include <vector>
 
+#include "bus/producer_slots.hpp"
+#include "kbus/error.hpp"
 #include "segment_batches.hpp"
 #include "spill/partition_spill.hpp"
 #include "temp_dir.hpp"
@@ -108,4 +114,52 @@ TEST_CASE(
     }
     CHECK(logged_duplicate);
     CHECK(logged_fenced == false);  // within the second of the first drop: rate-limited
+}
+
+TEST_CASE("a local idempotent producer's records name its ring slot, and the spill numbers them",
+          "[spill][idempotence]") {
+    Rig rig;
+    ring::RingHeader& h = rig.ring.ref.header();
+    const std::uint32_t slot = bus::take_producer_slot(h, 42, 3, ::getpid());
+    CHECK(bus::take_producer_slot(h, 42, 3, ::getpid()) == slot);  // the same producer again
+    const std::uint32_t other = bus::take_producer_slot(h, 43, 0, ::getpid());
+    CHECK(other != slot);
+    const auto write_slotted = [&](std::uint32_t s, const std::string& value) {
+        FramePlan plan = frame_plan(BytesView(), std::int32_t(value.size()), {});
+        plan.attributes = slot_stamp_attributes(s);
+        RingClaim c;
+        REQUIRE(rig.writer.try_claim(plan.layout, c) == ClaimStatus::claimed);
+        write_data_frame(rig.writer.payload(c), c.position, plan, 1234, BytesView(),
+                         std::int32_t(value.size()), {});
+        ring::write_value(rig.writer.payload(c), plan, BytesView(value));
+        REQUIRE(rig.writer.commit(c));
+    };
+    for (int i = 0; i < 3; ++i)
+        write_slotted(slot, "a");  // 0-2
+    write_slotted(other, "b");     // 3
+    write_slotted(slot, "a");      // 4
+    rig.drain();
+    rig.open();                // a restart: producer 42 goes on from the log's sequence 4
+    write_slotted(slot, "a");  // 5
+    rig.drain();
+    const auto b = kbus::test::batches_on_disk(rig.dir.path);
+    REQUIRE(b.size() == 4);
+    CHECK((b[0].producer_id == 42 && b[0].producer_epoch == 3 && b[0].base_sequence == 0 &&
+           b[0].records == 3));
+    CHECK((b[1].producer_id == 43 && b[1].base_sequence == 0));
+    CHECK((b[2].producer_id == 42 && b[2].base_sequence == 3));
+    CHECK((b[3].producer_id == 42 && b[3].base_sequence == 4 && b[3].base_offset == 5));
+
+    // A slot whose producer left is free again only once the spill has passed its records.
+    write_slotted(other, "b");  // 6, not yet spilled
+    bus::retire_producer_slot(h, other);
+    std::vector<std::uint32_t> taken;
+    for (std::uint32_t i = 0; i + 2 < ring::producer_slot_count; ++i)
+        taken.push_back(bus::take_producer_slot(h, 100 + i, 0, ::getpid()));
+    CHECK(std::find(taken.begin(), taken.end(), other) == taken.end());
+    CHECK_THROWS_AS(bus::take_producer_slot(h, 999, 0, ::getpid()), Error);  // all taken
+    rig.drain();                                                             // passes offset 6
+    CHECK(bus::take_producer_slot(h, 999, 0, ::getpid()) == other);
+    const auto last = kbus::test::batches_on_disk(rig.dir.path).back();
+    CHECK((last.producer_id == 43 && last.base_sequence == 1));  // read before the slot went
 }

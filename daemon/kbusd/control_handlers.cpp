@@ -1,5 +1,7 @@
 #include "control_handlers.hpp"
 
+#include "bus/producer_slots.hpp"
+
 #include "kbus/error.hpp"
 
 namespace kbusd {
@@ -97,6 +99,18 @@ void ControlHandlers::register_reader_requests() {
                                            : producer_ids_->grant_for(r.transactional_id);
             return protocol::ProducerIdentity{g.producer_id, g.epoch, g.fence_slot};
         });
+    on<protocol::RegisterProducerRequest>([this](const protocol::RegisterProducerRequest& r,
+                                                 std::uint32_t c) {
+        const auto p = bus_.partition(r.topic_id, r.partition);
+        if (r.producer_id < 0 || r.epoch < 0 || r.epoch > 32767)
+            throw Error(ErrorCode::invalid_argument, "bad producer id or epoch");
+        if (!p->ring_reserved())
+            throw Error(ErrorCode::invalid_argument, "the partition's ring is not reserved");
+        const std::uint32_t slot =
+            kbus::bus::take_producer_slot(p->ring().header(), r.producer_id, r.epoch, r.owner_pid);
+        slots_by_[c].push_back({p, slot});
+        return protocol::ProducerSlotGrant{slot};
+    });
     on<protocol::ReserveRingRequest>([this](const protocol::ReserveRingRequest& r, std::uint32_t) {
         bus_.reserve_ring(*bus_.partition(r.topic_id, r.partition));
         return Empty{};
@@ -172,6 +186,12 @@ void ControlHandlers::connection_closed(std::uint32_t connection) {
         for (const auto& weak : it->second)
             if (const auto p = weak.lock()) p->gate().release_all_of(connection);
         attached_by_.erase(it);
+    }
+    if (const auto it = slots_by_.find(connection); it != slots_by_.end()) {
+        for (const TakenSlot& t : it->second)
+            if (const auto p = t.partition.lock())
+                kbus::bus::retire_producer_slot(p->ring().header(), t.slot);
+        slots_by_.erase(it);
     }
     groups_.connection_closed(connection);
 }

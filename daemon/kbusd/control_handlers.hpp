@@ -68,6 +68,12 @@ class ControlHandlers {
     std::function<kbus::stats::BusStats()> stats_;
     std::function<void()> wake_spill_ = [] {};
     kbus::bus::ProducerIdRegistry* producer_ids_ = nullptr;
+    // The producer slots each connection took (RegisterProducerRequest): retired when it closes.
+    struct TakenSlot {
+        std::weak_ptr<kbus::bus::Partition> partition;
+        std::uint32_t slot = 0;
+    };
+    std::map<std::uint32_t, std::vector<TakenSlot>> slots_by_;
     std::map<std::uint16_t, std::function<std::string(std::string_view, std::uint32_t)>> table_;
     // The partitions each connection attached readers to: its slots are freed there when it
     // closes, not by a walk over every partition of the bus (a client's exit would otherwise cost

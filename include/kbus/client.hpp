@@ -224,6 +224,15 @@ class Client {
             throw Error(ErrorCode::protocol_error, "the daemon granted a malformed producer id");
         return id;
     }
+    /// An idempotent producer's slot in a partition's ring (RegisterProducerRequest).
+    [[nodiscard]] std::uint32_t register_producer(std::uint64_t topic_id, std::int32_t partition,
+                                                  std::int64_t producer_id, std::int32_t epoch) {
+        const protocol::ProducerSlotGrant g = request(protocol::RegisterProducerRequest{
+            topic_id, partition, producer_id, epoch, std::int32_t(::getpid())});
+        if (g.slot >= ring::producer_slot_count)
+            throw Error(ErrorCode::protocol_error, "the daemon granted a malformed producer slot");
+        return g.slot;
+    }
     /// The control segment's fence for a transactional id's slot (ProducerIdentity::fence_slot).
     [[nodiscard]] const control::ProducerFence& producer_fence(std::int32_t slot) const noexcept {
         return memory_.control().fences[slot];

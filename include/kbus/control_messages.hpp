@@ -180,6 +180,24 @@ struct InitProducerIdRequest {
     KBUS_FIELDS(transactional_id)
 };
 
+/// An idempotent producer's first use of a partition: the daemon gives it a ProducerSlot in the
+/// ring (ring_descriptor.hpp), which its records name. Refused with resource_exhausted when all
+/// producer_slot_count slots are taken; the slot retires when the producer's connection closes.
+struct ProducerSlotGrant {
+    std::uint32_t slot = 0;
+    KBUS_FIELDS(slot)
+};
+struct RegisterProducerRequest {
+    static constexpr RequestType type = RequestType::register_producer;
+    using Reply = ProducerSlotGrant;
+    std::uint64_t topic_id = 0;
+    std::int32_t partition = 0;
+    std::int64_t producer_id = -1;
+    std::int32_t epoch = -1;
+    std::int32_t owner_pid = 0;  ///< the producer's process (its slot retires when it is gone)
+    KBUS_FIELDS(topic_id, partition, producer_id, epoch, owner_pid)
+};
+
 struct TopicNames {
     std::vector<std::string> names;
     KBUS_FIELDS(names)

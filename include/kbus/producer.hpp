@@ -38,10 +38,10 @@ struct ProducerOptions {
     /// exits; the child's copy of the Producer neither claims with plain stores nor lets go.
     bool exclusive = false;
     /// Kafka's enable.idempotence: the producer gets a producer id and epoch from the daemon (at
-    /// construction), and each record carries them and its sequence number in its partition, as
-    /// Kafka's RecordBatch does. The log's batches then hold them, for any Kafka tool to see, and
-    /// the daemon's spill writes a record whose sequence it has already written only once. The
-    /// record still goes into the ring with one claim and one commit, and costs 16 bytes more.
+    /// construction) and a slot in each partition's ring at its first send there; its records
+    /// name the slot, and the daemon's spill writes them to the log as Kafka's RecordBatch does,
+    /// with the producer id, epoch and consecutive sequence numbers, for any Kafka tool to see.
+    /// A record still goes into the ring with one claim and one commit, and not a byte more.
     bool enable_idempotence = false;
     /// Kafka's transactional.id (implies enable_idempotence): a stable identity. Constructing a
     /// producer with it takes the id's next epoch and fences the instance before it, whose next
@@ -93,7 +93,7 @@ class Producer {
         : client_(&client), options_(std::move(options)) {
         if (options_.enable_idempotence || !options_.transactional_id.empty()) {
             identity_ = client_->init_producer_id(options_.transactional_id);
-            stamped_ = true;
+            idempotent_ = true;
         }
     }
 
@@ -180,7 +180,7 @@ class Producer {
         std::shared_ptr<const TopicHandle> handle;
         std::vector<std::optional<ring::RingWriter>> writers;  ///< per partition, once used
         std::vector<std::optional<ExclusiveOwnership>> owned;  ///< exclusive: per partition
-        std::vector<std::int32_t> sequences;  ///< idempotent: the next record's, per partition
+        std::vector<std::uint16_t> attributes;  ///< per partition: its producer slot's, or 0
         std::uint32_t round_robin = 0;
     };
 
@@ -198,15 +198,17 @@ class Producer {
         for (const BatchRecord& r : records) {
             if (r.value.size() > 0x7fffffffu)
                 throw Error(ErrorCode::message_too_large, "record too large");
-            planned_.push_back(ring::frame_plan(r.key, r.value.wire_length(), r.headers, stamped_));
+            planned_.push_back(ring::frame_plan(r.key, r.value.wire_length(), r.headers));
             total += planned_.back().layout.frame_length;
             longest = std::max(longest, planned_.back().layout.frame_length);
         }
         ring::RingWriter& writer = writer_for(t, partition);
+        for (ring::FramePlan& p : planned_)
+            p.attributes = t.attributes[std::size_t(partition)];
         if (std::any_of(records.begin(), records.end(),
                         [](const BatchRecord& r) { return r.key.is_null(); }))
             check_keyless_allowed(t, partition, writer);
-        if (stamped_) check_not_fenced();
+        if (idempotent_) check_not_fenced();
         ring::RingRun run;
         if (!claim_space(t, partition, writer, total, std::uint32_t(records.size()), longest, run,
                          block))
@@ -221,7 +223,6 @@ class Producer {
             ring::write_data_frame(writer.payload(c), c.position, p, timestamp, r.key,
                                    r.value.wire_length(), r.headers);
             ring::write_value(writer.payload(c), p, r.value);
-            if (stamped_) ring::write_stamp(writer.payload(c), p, next_stamp(t, partition));
             claims_.push_back(c);
             at += p.layout.frame_length;
         }
@@ -265,7 +266,7 @@ class Producer {
         t->handle = client_->topic(topic);
         t->writers.resize(std::size_t(t->handle->metadata.partitions));
         t->owned.resize(t->writers.size());
-        t->sequences.resize(t->writers.size());
+        t->attributes.resize(t->writers.size());
         t->round_robin = static_cast<std::uint32_t>(::getpid());
         last_ = t.get();
         topics_.push_back(std::move(t));
@@ -284,6 +285,10 @@ class Producer {
     [[gnu::noinline]] ring::RingWriter& make_writer(TopicState& t, std::int32_t partition) {
         std::optional<ring::RingWriter>& w = t.writers[std::size_t(partition)];
         ring::RingWriter writer(client_->ring(*t.handle, partition, true), &client_->doorbell());
+        if (idempotent_)
+            t.attributes[std::size_t(partition)] = ring::slot_stamp_attributes(
+                client_->register_producer(t.handle->metadata.topic_id, partition,
+                                           identity_.producer_id, identity_.epoch));
         if (!options_.exclusive) return w.emplace(writer);
         std::optional<ExclusiveLease> lease =
             ExclusiveLease::take(t.handle->ring_path(partition), std::chrono::milliseconds(20));
@@ -339,11 +344,12 @@ class Producer {
                                             bool block) {
         TopicState& t = state_for(topic);
         const std::int32_t partition = choose_partition(t, key, options);
-        const ring::FramePlan p = ring::frame_plan(key, value_size, options.headers, stamped_);
+        ring::FramePlan p = ring::frame_plan(key, value_size, options.headers);
         ring::RingWriter& writer = writer_for(t, partition);
+        p.attributes = t.attributes[std::size_t(partition)];
         if (key.is_null()) [[unlikely]]
             check_keyless_allowed(t, partition, writer);
-        if (stamped_) check_not_fenced();
+        if (idempotent_) check_not_fenced();
         ProducerClaim c;
         ring::RingRun run;
         if (!claim_space(t, partition, writer, p.layout.frame_length, 1, p.layout.frame_length, run,
@@ -353,21 +359,11 @@ class Producer {
         c.timestamp_ = record_timestamp(t, options);
         ring::write_data_frame(writer.payload(c.claim_), c.claim_.position, p, c.timestamp_, key,
                                value_size, options.headers);
-        if (stamped_) ring::write_stamp(writer.payload(c.claim_), p, next_stamp(t, partition));
         c.writer_ = &writer;
         c.partition_ = partition;
         c.value_ = {reinterpret_cast<std::byte*>(c.claim_.record) + p.layout.value_offset,
                     value_size < 0 ? 0 : std::size_t(value_size)};
         return c;
-    }
-
-    /// The next record's stamp in a partition. Sequences count each claimed record, from 0, and
-    /// wrap from INT32_MAX to 0 as Kafka's do; a claim the daemon aborted leaves a gap in them.
-    ring::RecordStamp next_stamp(TopicState& t, std::int32_t partition) noexcept {
-        std::int32_t& next = t.sequences[std::size_t(partition)];
-        const ring::RecordStamp s{identity_.producer_id, next, std::int16_t(identity_.epoch), 0};
-        next = next == 0x7fffffff ? 0 : next + 1;
-        return s;
     }
 
     /// A transactional producer whose id a newer instance took is fenced: it sends nothing more.
@@ -458,7 +454,7 @@ class Producer {
     Client* client_;
     ProducerOptions options_;
     protocol::ProducerIdentity identity_;  ///< idempotent: what the daemon granted
-    bool stamped_ = false;                 ///< idempotent: every record carries a RecordStamp
+    bool idempotent_ = false;              ///< records name this producer's slot in each ring
     detail::RecordClock clock_;
     std::vector<ring::FramePlan> planned_;  ///< send_batch's, reused: no allocation once warm
     std::vector<ring::RingClaim> claims_;

@@ -90,8 +90,9 @@ enum class RequestType : std::uint16_t {
     delete_records = 24,
     reserve_ring = 25,
     init_producer_id = 26,
+    register_producer = 27,
     /// One past the last: the first number not (yet) a request.
-    end_of_types = 27,
+    end_of_types = 28,
 };
 
 /// Where a consumer starts: the log start, the high watermark, an offset, or the first offset

@@ -22,7 +22,8 @@ namespace kbus::ring {
 struct FramePlan {
     PayloadLayout layout;  ///< frame_length includes the stamp, if any
     std::uint32_t headers_bytes = 0;
-    bool stamped = false;  ///< the frame ends with a RecordStamp (write_stamp)
+    bool stamped = false;          ///< the frame ends with a RecordStamp (write_stamp)
+    std::uint16_t attributes = 0;  ///< RecordHeader::attributes (a producer slot's, say)
 };
 
 /// Lays a record out; throws Error(message_too_large) for lengths a frame cannot hold and
@@ -35,7 +36,8 @@ struct FramePlan {
     if (key.size() > 0x7fffffffu || value_length < -1 || headers_bytes > 0x7fffffffu)
         throw Error(ErrorCode::message_too_large, "record too large");
     FramePlan plan{payload_layout(key.wire_length(), value_length, std::uint32_t(headers_bytes)),
-                   std::uint32_t(headers_bytes), stamped};
+                   std::uint32_t(headers_bytes), stamped,
+                   stamped ? stamped_attribute : std::uint16_t(0)};
     if (stamped) plan.layout.frame_length += record_stamp_bytes;
     return plan;
 }
@@ -56,7 +58,7 @@ inline void write_data_frame(std::byte* frame, std::uint64_t position, const Fra
     r->timestamp = timestamp;
     r->frame_length = static_cast<std::uint32_t>(plan.layout.frame_length);
     r->type = RecordType::data;
-    r->attributes = plan.stamped ? stamped_attribute : 0;
+    r->attributes = plan.attributes;
     r->key_length = key.wire_length();
     r->value_length = value_length;
     r->headers_length = plan.headers_bytes;
@@ -113,6 +115,12 @@ class RecordFrameView {
         return {base_ + layout_.headers_offset, r_->headers_length};
     }
     [[nodiscard]] std::uint32_t header_count() const noexcept { return r_->header_count; }
+    /// A local idempotent producer's slot (ProducerSlot), or -1.
+    [[nodiscard]] int producer_slot() const noexcept {
+        return (r_->attributes & slot_stamped_attribute) == 0
+                   ? -1
+                   : int(r_->attributes >> producer_slot_shift);
+    }
     /// The idempotent producer's stamp, if the frame has one. Its place is where the payload
     /// ends; a frame too short to hold it there has none (a reader never trusts a flag blindly).
     [[nodiscard]] bool stamp(RecordStamp& out) const noexcept {

@@ -19,10 +19,11 @@ namespace kbus::ring {
 
 inline constexpr std::size_t cache_line_bytes = 64;
 inline constexpr std::uint64_t ring_magic = 0x4e49525f5355424bULL;  ///< "KBUS_RIN"
-inline constexpr std::uint32_t ring_layout_version = 5;
+inline constexpr std::uint32_t ring_layout_version = 6;             ///< 6: producer slots
 inline constexpr std::uint32_t reader_slot_count = 64;
 inline constexpr std::uint32_t group_commit_slot_count = 16;  ///< groups committing here by CAS
 inline constexpr std::uint32_t aborted_range_count = 16;      ///< the abort log's memory
+inline constexpr std::uint32_t producer_slot_count = 64;      ///< idempotent producers at once
 inline constexpr std::uint64_t min_ring_bytes = 64 * 1024;
 inline constexpr std::uint64_t max_ring_bytes = 1ULL << 32;
 
@@ -155,6 +156,27 @@ struct alignas(cache_line_bytes) GroupCommitSlot {
 static_assert(sizeof(GroupCommitSlot) == 5 * cache_line_bytes);
 static_assert(offsetof(GroupCommitSlot, token_and_commit) % 16 == 0);
 
+/// An idempotent local producer's registration on this partition (RegisterProducerRequest). Its
+/// records name the slot in RecordHeader::attributes (slot_stamp_attributes) instead of carrying
+/// a RecordStamp, so idempotence costs a send no byte: the spill reads the producer id and epoch
+/// here and numbers the slot's records itself, consecutively. Written by the daemon only, before it
+/// answers the registration, so every record naming the slot was committed after it. A slot whose
+/// producer left is retiring until the spill has passed everything claimed before it left.
+enum class ProducerSlotState : std::uint32_t { free = 0, active = 1, retiring = 2 };
+struct ProducerSlot {
+    std::atomic<std::int64_t> producer_id;
+    std::atomic<std::int32_t> epoch;
+    std::atomic<std::uint32_t> state;            ///< ProducerSlotState
+    std::atomic<std::uint64_t> retire_position;  ///< retiring: free once the spill passed it
+    std::atomic<std::int32_t> owner_pid;         ///< its process: a dead one's slot retires
+    std::uint32_t reserved;
+};
+static_assert(sizeof(ProducerSlot) == 32);
+struct alignas(cache_line_bytes) ProducerSlots {
+    ProducerSlot slots[producer_slot_count];
+};
+static_assert(sizeof(ProducerSlots) == producer_slot_count * sizeof(ProducerSlot));
+
 struct RingHeader {
     RingInfo info;
     ClaimLine claim;
@@ -164,9 +186,11 @@ struct RingHeader {
     AbortLog aborts;
     ReaderSlot readers[reader_slot_count];
     GroupCommitSlot group_commits[group_commit_slot_count];
+    ProducerSlots producers;
 };
 static_assert(sizeof(RingHeader) == cache_line_bytes * (5 + reader_slot_count) + sizeof(AbortLog) +
-                                        sizeof(GroupCommitSlot) * group_commit_slot_count);
+                                        sizeof(GroupCommitSlot) * group_commit_slot_count +
+                                        sizeof(ProducerSlots));
 static_assert(alignof(RingHeader) == cache_line_bytes);
 static_assert(offsetof(RingHeader, claim) % 16 == 0, "the claim pair needs 16-byte alignment");
 
@@ -188,7 +212,7 @@ inline constexpr std::size_t position_field_offset = 8;    ///< u64: this frame'
 inline constexpr std::size_t timestamp_field_offset = 16;  ///< i64: ms since the epoch
 inline constexpr std::size_t frame_length_offset = 24;     ///< u32: header + payload, 8-aligned
 inline constexpr std::size_t record_type_offset = 28;      ///< u16: RecordType
-inline constexpr std::size_t attributes_offset = 30;       ///< u16: stamped_attribute
+inline constexpr std::size_t attributes_offset = 30;       ///< u16: how the record is stamped
 inline constexpr std::size_t key_length_offset = 32;       ///< i32: -1 = null key
 inline constexpr std::size_t value_length_offset = 36;     ///< i32: -1 = null value
 inline constexpr std::size_t headers_length_offset = 40;   ///< u32: bytes of the header block
@@ -202,7 +226,7 @@ struct RecordHeader {
     std::int64_t timestamp;
     std::uint32_t frame_length;
     RecordType type;
-    std::uint16_t attributes;  ///< stamped_attribute, or 0
+    std::uint16_t attributes;  ///< stamped_attribute, slot_stamp_attributes(slot), or 0
     std::int32_t key_length;
     std::int32_t value_length;
     std::uint32_t headers_length;
@@ -223,10 +247,19 @@ static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 
 // ---- the producer stamp ------------------------------------------------------------------------
 /// RecordHeader::attributes bit: the frame ends with a RecordStamp, an idempotent producer's
-/// identity and sequence (Kafka's producer id, epoch and sequence of a RecordBatch). It sits after
+/// identity and sequence (Kafka's producer id, epoch and sequence of a RecordBatch): a Kafka
+/// client's record through the listener, whose sequences are the client's own. It sits after
 /// the header block, 8-aligned, at the very end of the frame, so a reader that does not look for
 /// it finds the key, value and headers where they always are.
 inline constexpr std::uint16_t stamped_attribute = 1;
+/// RecordHeader::attributes bit: a local idempotent producer's record, its ProducerSlot's index in
+/// bits 8-15. No stamp bytes: the spill numbers the slot's records.
+inline constexpr std::uint16_t slot_stamped_attribute = 2;
+inline constexpr unsigned producer_slot_shift = 8;
+[[nodiscard]] constexpr std::uint16_t slot_stamp_attributes(std::uint32_t slot) {
+    return std::uint16_t(slot_stamped_attribute | (slot << producer_slot_shift));
+}
+static_assert(producer_slot_count <= 256, "a slot's index fits attributes' high byte");
 
 inline constexpr std::size_t stamp_producer_id_offset = 0;  ///< i64: kbusd's producer id
 inline constexpr std::size_t stamp_sequence_offset = 8;     ///< i32: per producer and partition

@@ -1,5 +1,7 @@
 #include "bus/partition.hpp"
 
+#include "bus/producer_slots.hpp"
+
 #include "kbus/detail/clock.hpp"
 
 #include <algorithm>
@@ -30,6 +32,7 @@ Partition::Partition(const protocol::TopicMetadata& topic, std::int32_t index,
     // Its readers belonged to the old daemon's connections: they stay tethered (consumers read
     // on undisturbed) as orphans that any client may adopt, bounded by the hold timeout.
     gate_->orphan_all();
+    retire_orphaned_producer_slots(ring_.ring.header());
     spill_->position_at_log_end();
     setup.sink("INFO", "re-attached ring " + ring_name_ + " (high watermark " +
                            std::to_string(high_watermark()) + ")");

@@ -259,7 +259,7 @@ PartitionSpill::Take PartitionSpill::take(const ring::RecordRef& r, bool aborted
         return !builder_.empty() && batch_producer_.stamped() ? Take::batch_ends : Take::skipped;
     const ring::RecordFrameView frame(r.header);
     ring::RecordStamp stamp{};
-    const bool stamped = frame.stamp(stamp);
+    const bool stamped = stamp_of(frame, stamp);
     if (stamped) {
         if (!learnt_producers_) learn_producers();
         const ProducerSequences::Verdict v = sequences_.check(stamp);
@@ -277,6 +277,24 @@ PartitionSpill::Take PartitionSpill::take(const ring::RecordRef& r, bool aborted
         headers_.push_back(*it);
     builder_.add(std::int64_t(r.offset), frame.timestamp(), frame.key(), frame.value(), headers_);
     return Take::added;
+}
+
+bool PartitionSpill::stamp_of(const ring::RecordFrameView& frame, ring::RecordStamp& out) {
+    if (frame.stamp(out)) return true;
+    const int slot = frame.producer_slot();
+    if (slot < 0 || slot >= int(ring::producer_slot_count)) return false;
+    const ring::ProducerSlot& s = ring_.header().producers.slots[slot];
+    // Relaxed: the daemon wrote the slot before the producer learnt it, so before the record's
+    // commit, whose acquire by the reader orders this after it.
+    out.producer_id = s.producer_id.load(std::memory_order_relaxed);
+    out.epoch = std::int16_t(s.epoch.load(std::memory_order_relaxed));
+    if (out.producer_id < 0) return false;  // not a slot the daemon gave: no producer to name
+    if (!learnt_producers_) learn_producers();
+    const std::optional<std::int32_t> in_batch =
+        builder_.empty() ? std::nullopt
+                         : batch_producer_.next_sequence_of(out.producer_id, out.epoch);
+    out.sequence = in_batch ? *in_batch : sequences_.next(out.producer_id, out.epoch);
+    return true;
 }
 
 bool PartitionSpill::append_batch(std::uint64_t now_ns, std::int64_t now_ms) {

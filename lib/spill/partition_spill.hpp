@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "kbus/record_frame.hpp"
 #include "kbus/ring_reader.hpp"
 #include "log/batch_builder.hpp"
 #include "log/partition_log.hpp"
@@ -60,6 +61,12 @@ class BatchProducer {
     }
     // The batch being built is an idempotent producer's (an offset gap must end it).
     [[nodiscard]] bool stamped() const noexcept { return id_ >= 0; }
+    // Its producer's next sequence, if the batch is this producer's at this epoch.
+    [[nodiscard]] std::optional<std::int32_t> next_sequence_of(std::int64_t id,
+                                                               std::int16_t epoch) const noexcept {
+        if (id_ != id || epoch_ != epoch) return std::nullopt;
+        return next_sequence_;
+    }
 
   private:
     std::int64_t id_ = -1;
@@ -128,6 +135,9 @@ class PartitionSpill {
     enum class Take { added, skipped, batch_ends };
     // What write_batch does with the record at its cursor (`aborted`: a gap).
     Take take(const ring::RecordRef& r, bool aborted, std::uint64_t now_ns);
+    // A record's producer stamp: its own (a Kafka client's), or, for a local producer's record,
+    // its slot's producer id and epoch and the next sequence, numbered here. False: none.
+    bool stamp_of(const ring::RecordFrameView& frame, ring::RecordStamp& out);
     // The batch built, to the log; false when the disk failed (logged, the cursor stays).
     bool append_batch(std::uint64_t now_ns, std::int64_t now_ms);
     void publish_cursor();

@@ -31,6 +31,13 @@ class ProducerSequences {
         return behind > 0 && behind <= modulus / 2 ? Verdict::duplicate : Verdict::write;
     }
 
+    // The sequence a producer's next record at `epoch` gets when the spill numbers it (a local
+    // producer's, through its slot): where the log's left off, or 0 at a new epoch.
+    [[nodiscard]] std::int32_t next(std::int64_t producer_id, std::int16_t epoch) const noexcept {
+        const auto it = producers_.find(producer_id);
+        return it != producers_.end() && it->second.epoch == epoch ? it->second.next : 0;
+    }
+
     // `count` records of one producer at one epoch, from `first` on, are in the log.
     void written(std::int64_t producer_id, std::int16_t epoch, std::int32_t first,
                  std::int32_t count, std::int64_t now_ms) {
