@@ -7,9 +7,6 @@
 //   latency:  one record every 200 us for a few seconds, producer and consumer threads pinned to
 //             different cores, end-to-end (send call to delivery in the consumer), every sample
 //             in a histogram: p50/p99/p99.9/max. librdkafka with linger.ms=0 here.
-//   mock:     all three with the same librdkafka client against its own mock broker (in this
-//             process): the peer in the same run that tells kbusd's share of the Kafka tail
-//             from the client's and the machine's.
 // Each run makes new topics; runs alternate Kafka and shared memory; medians are reported.
 // --compression CODEC: librdkafka's producers compress (gzip, snappy, lz4, zstd); kbusd inflates
 // each batch onto the ring.
@@ -346,22 +343,12 @@ int main(int argc, char** argv) {
             std::printf("run %d mock  produce %6.2f M/s (librdkafka's mock broker)\n", r,
                         mock_produce.back() / 1e6);
         }
-        for (const std::string system : {"kafka", "mock", "shm"}) {
+        for (const std::string system : {"kafka", "shm"}) {
             const std::string topic = system + "-" + std::to_string(r);
             client.create_topic(topic, 1, {{"ring.bytes", std::to_string(64 << 20)}});
             client.create_topic(topic + "-latency", 1);
             Figures f;
-            if (system == "mock") {
-                // The same librdkafka producer, consumer and paced stream against librdkafka's
-                // own mock broker (in this process, batches kept in memory as they come): the
-                // client's threads and queues and the loopback, without kbusd.
-                const kbus::test::MockKafka mock;
-                mock.create_topic(topic, 1);
-                mock.create_topic(topic + "-latency", 1);
-                f.produce_per_s = kafka_produce(mock.bootstrap, topic, o.records, o.compression);
-                f.consume_per_s = kafka_consume(mock.bootstrap, topic, o.records);
-                f.latency = kafka_latency(mock.bootstrap, topic + "-latency", o.latency_seconds);
-            } else if (system == "kafka") {
+            if (system == "kafka") {
                 f.produce_per_s = kafka_produce(broker, topic, o.records, o.compression);
                 f.consume_per_s = kafka_consume(broker, topic, o.records);
                 f.latency = kafka_latency(broker, topic + "-latency", o.latency_seconds);
@@ -381,7 +368,7 @@ int main(int argc, char** argv) {
     }
     std::printf("\n100 B records, %llu per run, medians of %d runs, Kafka produce compression %s\n",
                 (unsigned long long)o.records, o.runs, o.compression.c_str());
-    std::printf("%-26s %12s %12s %10s %10s %10s %10s\n", "path", "produce/s", "consume/s", "p50 us",
+    std::printf("%-22s %12s %12s %10s %10s %10s %10s\n", "path", "produce/s", "consume/s", "p50 us",
                 "p99 us", "p99.9 us", "max us");
     std::map<std::string, std::map<std::string, double>> summary;
     for (const auto& [system, figures] : runs) {
@@ -397,21 +384,15 @@ int main(int argc, char** argv) {
         auto& s = summary[system];
         s = {{"produce", median(produce)}, {"consume", median(consume)}, {"p50", median(p50)},
              {"p99", median(p99)},         {"p999", median(p999)},       {"max", median(max)}};
-        std::printf("%-26s %12.0f %12.0f %10.1f %10.1f %10.1f %10.1f\n",
-                    system == "kafka"  ? "Kafka protocol (rdkafka)"
-                    : system == "mock" ? "rdkafka to its mock broker"
-                                       : "shared memory (kbus)",
+        std::printf("%-22s %12.0f %12.0f %10.1f %10.1f %10.1f %10.1f\n",
+                    system == "kafka" ? "Kafka protocol (rdkafka)" : "shared memory (kbus)",
                     s["produce"], s["consume"], s["p50"], s["p99"], s["p999"], s["max"]);
     }
     if (!mock_produce.empty())
         std::printf("%-22s %12.0f   (librdkafka %s to its mock broker: the client's own bound)\n",
                     "librdkafka alone", median(mock_produce), o.compression.c_str());
     auto& k = summary["kafka"];
-    auto& m = summary["mock"];
     auto& s = summary["shm"];
-    std::printf(
-        "kbusd / librdkafka's mock broker, same client: p50 %.2fx, p99 %.2fx, p99.9 %.2fx\n",
-        k["p50"] / m["p50"], k["p99"] / m["p99"], k["p999"] / m["p999"]);
     std::printf("\nKafka / shared memory: produce %.2fx, consume %.2fx, p50 latency %.0fx\n",
                 k["produce"] / s["produce"], k["consume"] / s["consume"], k["p50"] / s["p50"]);
     std::printf(
