@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <map>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -118,6 +119,7 @@ TEST_CASE("a producer with a transactional id fences the instance before it, acr
             CHECK(std::string(e.what()).find("app-1") != std::string::npos);
         }
     }
+    CHECK(d.stop() == 0);  // SIGTERM, as an operator stops it
     d.restart();
     kbus::Client c(d.options());
     kbus::Producer third(c, {.transactional_id = "app-1"});
@@ -135,4 +137,27 @@ TEST_CASE("a producer with a transactional id fences the instance before it, acr
     for (const auto& [epoch, n] : records_by_epoch)
         UNSCOPED_INFO("epoch " << epoch << ": " << n);
     CHECK(records_by_epoch == std::map<std::int16_t, int>{{0, 1}, {1, 2}, {2, 1}});
+}
+
+TEST_CASE("a destroyed idempotent producer gives its ring slot back", "[idempotence]") {
+    DaemonFixture d("idem-release");
+    kbus::Client c(d.options());
+    c.create_topic("r", 1);
+    // More producers, one after another on one client, than a partition has slots: each slot
+    // is retired when its producer goes and free again once the spill wrote its record.
+    for (int i = 0; i < int(kbus::ring::producer_slot_count) + 10; ++i) {
+        kbus::Producer p(c, {.enable_idempotence = true});
+        REQUIRE(code_of_send(p, "r") == kbus::ErrorCode::ok);
+        wait_spilled(c, "r");
+    }
+    // At once, the partition takes no more than its slots.
+    std::vector<std::unique_ptr<kbus::Producer>> alive;
+    for (std::uint32_t i = 0; i < kbus::ring::producer_slot_count; ++i) {
+        alive.push_back(
+            std::make_unique<kbus::Producer>(c, kbus::ProducerOptions{.enable_idempotence = true}));
+        REQUIRE(code_of_send(*alive.back(), "r") == kbus::ErrorCode::ok);
+    }
+    wait_spilled(c, "r");
+    kbus::Producer one_more(c, {.enable_idempotence = true});
+    CHECK(code_of_send(one_more, "r") == kbus::ErrorCode::resource_exhausted);
 }

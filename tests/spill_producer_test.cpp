@@ -41,6 +41,7 @@ struct Rig {
     TempDir dir{"spill-producers"};
     TestRing ring{64 * 1024};
     RingWriter writer{ring.ref};
+    std::unique_ptr<control::ControlSegment> control = std::make_unique<control::ControlSegment>();
     std::unique_ptr<log::PartitionLog> log;
     std::unique_ptr<spill::PartitionSpill> spill;
     Rig() {
@@ -51,8 +52,10 @@ struct Rig {
         spill.reset();
         log.reset();
         log = std::make_unique<log::PartitionLog>(dir.path, config::TopicConfig{}, false, sink());
+        spill::SpillOptions o;
+        o.fences = control.get();  // the bus's fence table, as kbusd's spills have it
         spill = std::make_unique<spill::PartitionSpill>(ring.ref, *log, config::Compression::none,
-                                                        sink());
+                                                        sink(), o);
         spill->position_at_log_end();
     }
     void drain() { REQUIRE(spill->drain(1, 1)); }
@@ -92,6 +95,8 @@ TEST_CASE(
         write_stamped(rig.writer, 7, 2, i);  // offsets 0-3
     rig.drain();
     rig.open();  // a restarted daemon: the spill learns producer 7 from the log
+    rig.control->fences[5].producer_id = 7;  // producer 7's transactional id is at epoch 3 now
+    rig.control->fences[5].epoch = 3;
     write_stamped(rig.writer, 7, 2, 2);  // 4: a duplicate
     write_stamped(rig.writer, 7, 2, 3);  // 5: a duplicate
     write_stamped(rig.writer, 7, 1, 4);  // 6: an older epoch, fenced
@@ -114,6 +119,23 @@ TEST_CASE(
     }
     CHECK(logged_duplicate);
     CHECK(logged_fenced == false);  // within the second of the first drop: rate-limited
+}
+
+TEST_CASE(
+    "an older epoch is dropped only when the fence table shows a newer one, never on a "
+    "stamp's word",
+    "[spill][idempotence]") {
+    Rig rig;
+    write_stamped(rig.writer, 8, 0, 0);  // 0: the real producer
+    write_stamped(rig.writer, 8, 5, 0);  // 1: anyone naming its id at a later epoch
+    write_stamped(rig.writer, 8, 0, 1);  // 2: the real producer goes on: written
+    rig.drain();
+    CHECK(rig.spill->dropped_records() == 0);
+    std::vector<std::int64_t> offsets;
+    for (const auto& f : kbus::test::batches_on_disk(rig.dir.path))
+        for (std::int64_t o = f.base_offset; o <= f.last_offset; ++o)
+            offsets.push_back(o);
+    CHECK(offsets == std::vector<std::int64_t>{0, 1, 2});
 }
 
 TEST_CASE("a local idempotent producer's records name its ring slot, and the spill numbers them",

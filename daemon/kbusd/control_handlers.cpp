@@ -1,5 +1,7 @@
 #include "control_handlers.hpp"
 
+#include <algorithm>
+
 #include "bus/producer_slots.hpp"
 
 #include "kbus/error.hpp"
@@ -99,18 +101,33 @@ void ControlHandlers::register_reader_requests() {
                                            : producer_ids_->grant_for(r.transactional_id);
             return protocol::ProducerIdentity{g.producer_id, g.epoch, g.fence_slot};
         });
-    on<protocol::RegisterProducerRequest>([this](const protocol::RegisterProducerRequest& r,
-                                                 std::uint32_t c) {
-        const auto p = bus_.partition(r.topic_id, r.partition);
-        if (r.producer_id < 0 || r.epoch < 0 || r.epoch > 32767)
-            throw Error(ErrorCode::invalid_argument, "bad producer id or epoch");
-        if (!p->ring_reserved())
-            throw Error(ErrorCode::invalid_argument, "the partition's ring is not reserved");
-        const std::uint32_t slot =
-            kbus::bus::take_producer_slot(p->ring().header(), r.producer_id, r.epoch, r.owner_pid);
-        slots_by_[c].push_back({p, slot});
-        return protocol::ProducerSlotGrant{slot};
-    });
+    on<protocol::RegisterProducerRequest>(
+        [this](const protocol::RegisterProducerRequest& r, std::uint32_t c) {
+            const auto p = bus_.partition(r.topic_id, r.partition);
+            if (r.producer_id < 0 || r.epoch < 0 || r.epoch > 32767)
+                throw Error(ErrorCode::invalid_argument, "bad producer id or epoch");
+            if (!p->ring_reserved())
+                throw Error(ErrorCode::invalid_argument, "the partition's ring is not reserved");
+            // The kernel's pid, not the request's: a slot whose process is gone retires at the next
+            // adoption, and a client must not make a live producer's slot look orphaned.
+            const std::uint32_t slot = kbus::bus::take_producer_slot(
+                p->ring().header(), r.producer_id, r.epoch, std::int32_t(peer_pid_(c)));
+            slots_by_[c].push_back({p, slot});
+            return protocol::ProducerSlotGrant{slot};
+        });
+    on<protocol::ReleaseProducerRequest>(
+        [this](const protocol::ReleaseProducerRequest& r, std::uint32_t c) {
+            auto& taken = slots_by_[c];
+            const auto p = bus_.partition(r.topic_id, r.partition);
+            const auto it = std::find_if(taken.begin(), taken.end(), [&](const TakenSlot& t) {
+                return t.slot == r.slot && t.partition.lock() == p;
+            });
+            if (it == taken.end())
+                throw Error(ErrorCode::invalid_argument, "not this connection's producer slot");
+            kbus::bus::retire_producer_slot(p->ring().header(), r.slot);
+            taken.erase(it);
+            return Empty{};
+        });
     on<protocol::ReserveRingRequest>([this](const protocol::ReserveRingRequest& r, std::uint32_t) {
         bus_.reserve_ring(*bus_.partition(r.topic_id, r.partition));
         return Empty{};

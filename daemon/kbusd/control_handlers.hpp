@@ -42,6 +42,8 @@ class ControlHandlers {
     // Where InitProducerIdRequest gets its grants (the daemon's registry, shared with the Kafka
     // listener). Until set, the request is refused.
     void serve_producer_ids(kbus::bus::ProducerIdRegistry& ids) { producer_ids_ = &ids; }
+    // Who is at a connection's other end (the kernel's pid, not the client's word).
+    void on_peer_pid(std::function<pid_t(std::uint32_t)> f) { peer_pid_ = std::move(f); }
 
   private:
     // Registers the handler of one request message: decode, handle, encode.
@@ -68,6 +70,7 @@ class ControlHandlers {
     std::function<kbus::stats::BusStats()> stats_;
     std::function<void()> wake_spill_ = [] {};
     kbus::bus::ProducerIdRegistry* producer_ids_ = nullptr;
+    std::function<pid_t(std::uint32_t)> peer_pid_ = [](std::uint32_t) { return pid_t(0); };
     // The producer slots each connection took (RegisterProducerRequest): retired when it closes.
     struct TakenSlot {
         std::weak_ptr<kbus::bus::Partition> partition;

@@ -101,6 +101,7 @@ void ControlServer::accept_connection(std::vector<ControlConnection>& conns) {
     const kbus::security::AccessPolicy& access = kbus::security::access_policy();
     if (peer && access.admits(peer->uid, peer->groups, ::geteuid())) {
         conns.emplace_back(fd, take_connection_id());
+        peer_pids_[conns.back().id()] = peer->pid;
         return;
     }
     const std::string who =
@@ -152,6 +153,7 @@ void ControlServer::sweep_refused(std::vector<ControlConnection>& conns) {
 
 void ControlServer::close_connection(ControlConnection& c) {
     handlers_.closed(c.id());
+    peer_pids_.erase(c.id());
     c.close();
 }
 

@@ -11,6 +11,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "control_connection.hpp"
 #include "kbus/protocol.hpp"
@@ -51,6 +52,12 @@ class ControlServer {
     [[nodiscard]] std::uint32_t connections() const noexcept {
         return connections_.load(std::memory_order_relaxed);  // a statistic
     }
+    // The process at a connection's other end, as the kernel saw it at connect (0: unknown).
+    // The server's thread only (handlers answering a request).
+    [[nodiscard]] pid_t peer_pid(std::uint32_t connection) const {
+        const auto it = peer_pids_.find(connection);
+        return it == peer_pids_.end() ? 0 : it->second;
+    }
 
   private:
     void accept_connection(std::vector<ControlConnection>& conns);
@@ -73,6 +80,7 @@ class ControlServer {
     [[nodiscard]] std::uint32_t take_connection_id() noexcept;
     std::uint32_t next_id_ = 1;  // 0 is orphan_owner: slots of an earlier daemon run
     std::atomic<std::uint32_t> connections_{0};
+    std::unordered_map<std::uint32_t, pid_t> peer_pids_;  // the kernel's word, per connection
 };
 
 }  // namespace kbusd

@@ -166,6 +166,7 @@ void Daemon::build_parts(bool verify) {
         kbus::bus::RingStore(shm_->path(), access.file_mode(),
                              access.group ? int(*access.group) : -1),
         sink_);
+    bus_->use_fences(control_);
     bus_->restore(verify);
     groups_ = std::make_unique<kbus::groups::GroupService>(loc_.data_dir, *bus_, sink_);
     bus_->on_topic_deleted([this](const std::string& topic) { groups_->topic_deleted(topic); });
@@ -188,6 +189,7 @@ void Daemon::build_parts(bool verify) {
                               [this](std::uint32_t c) { handlers_->connection_closed(c); },
                               [this] { return groups_->tick(); }},
         sink_);
+    handlers_->on_peer_pid([this](std::uint32_t c) { return server_->peer_pid(c); });
 }
 
 int Daemon::abandon(int code) {

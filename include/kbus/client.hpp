@@ -233,6 +233,10 @@ class Client {
             throw Error(ErrorCode::protocol_error, "the daemon granted a malformed producer slot");
         return g.slot;
     }
+    /// Gives a producer slot back (the Producer's destructor); nothing if the daemon is gone.
+    void release_producer(std::uint64_t topic_id, std::int32_t partition, std::uint32_t slot) {
+        (void)request_if_connected(protocol::ReleaseProducerRequest{topic_id, partition, slot});
+    }
     /// The control segment's fence for a transactional id's slot (ProducerIdentity::fence_slot).
     [[nodiscard]] const control::ProducerFence& producer_fence(std::int32_t slot) const noexcept {
         return memory_.control().fences[slot];

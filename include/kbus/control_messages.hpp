@@ -194,8 +194,20 @@ struct RegisterProducerRequest {
     std::int32_t partition = 0;
     std::int64_t producer_id = -1;
     std::int32_t epoch = -1;
-    std::int32_t owner_pid = 0;  ///< the producer's process (its slot retires when it is gone)
+    std::int32_t owner_pid =
+        0;  ///< informational: the daemon takes the kernel's word (SO_PEERCRED)
     KBUS_FIELDS(topic_id, partition, producer_id, epoch, owner_pid)
+};
+
+/// An idempotent producer destroyed: its slot retires (as when its connection closes). Only the
+/// connection that registered the slot can release it.
+struct ReleaseProducerRequest {
+    static constexpr RequestType type = RequestType::release_producer;
+    using Reply = codec::Empty;
+    std::uint64_t topic_id = 0;
+    std::int32_t partition = 0;
+    std::uint32_t slot = 0;
+    KBUS_FIELDS(topic_id, partition, slot)
 };
 
 struct TopicNames {

@@ -97,6 +97,21 @@ class Producer {
         }
     }
 
+    Producer(Producer&&) noexcept = default;
+    Producer& operator=(Producer&&) noexcept = default;
+    /// An idempotent producer gives its ring slots back (the daemon retires them once the spill
+    /// has its records); errors are swallowed, as a destructor must.
+    ~Producer() {
+        if (!idempotent_) return;
+        for (const auto& t : topics_)
+            for (std::size_t p = 0; p < t->attributes.size(); ++p)
+                if (t->attributes[p] != 0) try {
+                        client_->release_producer(t->handle->metadata.topic_id, std::int32_t(p),
+                                                  t->attributes[p] >> ring::producer_slot_shift);
+                    } catch (const Error&) {
+                    }
+    }
+
     /// The producer id and epoch the daemon granted (-1 each: not an idempotent producer).
     [[nodiscard]] std::int64_t producer_id() const noexcept { return identity_.producer_id; }
     [[nodiscard]] std::int16_t producer_epoch() const noexcept {

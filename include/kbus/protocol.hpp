@@ -91,8 +91,9 @@ enum class RequestType : std::uint16_t {
     reserve_ring = 25,
     init_producer_id = 26,
     register_producer = 27,
+    release_producer = 28,
     /// One past the last: the first number not (yet) a request.
-    end_of_types = 28,
+    end_of_types = 29,
 };
 
 /// Where a consumer starts: the log start, the high watermark, an offset, or the first offset

@@ -37,6 +37,7 @@ spill::SpillOptions Bus::spill_options() const {
     spill::SpillOptions o;
     o.write_to_log = broker_.spill_enable;
     o.claim_timeout_ns = std::uint64_t(broker_.claim_timeout_ms) * 1'000'000;
+    o.fences = fences_;
     return o;
 }
 

@@ -22,6 +22,7 @@
 #include "config/broker_config.hpp"
 #include "groups/commit_slots.hpp"
 #include "groups/group_coordinator.hpp"
+#include "kbus/control_descriptor.hpp"
 #include "kbus/control_messages.hpp"
 #include "logging/log_sink.hpp"
 
@@ -36,6 +37,8 @@ struct Topic {
 class Bus final : public groups::SlotHosts {
   public:
     Bus(std::string data_dir, config::BrokerConfig broker, RingStore rings, logging::LogSink sink);
+    // The control segment whose fence table the spills consult (before restore()).
+    void use_fences(const control::ControlSegment* fences) noexcept { fences_ = fences; }
 
     // Topics from the topic list, each partition's log recovered (`verify`: every CRC checked)
     // and its ring adopted where one is left in shared memory.
@@ -129,6 +132,7 @@ class Bus final : public groups::SlotHosts {
     config::BrokerConfig broker_;
     RingStore rings_;
     logging::LogSink sink_;
+    const control::ControlSegment* fences_ = nullptr;
     std::function<void(const std::string&)> on_topic_deleted_;
 
     mutable std::mutex mutex_;  // the registry: topics_, creating_, next_topic_id_

@@ -116,10 +116,15 @@ void ProducerIdRegistry::load() {
         std::string hex, id;
         Entry e;
         std::int32_t epoch = -1;
+        // Epochs stop one short of the largest (grant_for moves to a new id there), and ids far
+        // below the largest, so that the next id never overflows; no two ids share a producer id.
         if (!(fields >> hex >> e.producer_id >> epoch >> e.fence_slot) || !from_hex(hex, id) ||
-            e.producer_id < 0 || epoch < 0 || epoch > std::numeric_limits<std::int16_t>::max() ||
-            e.fence_slot < 0 || std::uint32_t(e.fence_slot) >= control::producer_fence_slots ||
-            taken[std::size_t(e.fence_slot)]) {
+            e.producer_id < 0 || e.producer_id > (std::int64_t(1) << 62) || epoch < 0 ||
+            epoch >= std::numeric_limits<std::int16_t>::max() || e.fence_slot < 0 ||
+            std::uint32_t(e.fence_slot) >= control::producer_fence_slots ||
+            taken[std::size_t(e.fence_slot)] || entries_.count(id) != 0 ||
+            std::any_of(entries_.begin(), entries_.end(),
+                        [&](const auto& kv) { return kv.second.producer_id == e.producer_id; })) {
             sink_("WARN", path_ + ": a malformed line dropped: '" + line + "'");
             continue;
         }

@@ -19,12 +19,14 @@ ProducerSlotState state_of(const ProducerSlot& s) {
     return ProducerSlotState(s.state.load(std::memory_order_relaxed));
 }
 
+// Free, or retired and passed by the spill. A state no slot can be in (a stray write to shared
+// memory) counts as free: the spill names no producer for a record of such a slot.
 bool reusable(const ring::RingHeader& h, const ProducerSlot& s) {
-    if (state_of(s) == ProducerSlotState::free) return true;
+    if (state_of(s) == ProducerSlotState::active) return false;
+    if (state_of(s) != ProducerSlotState::retiring) return true;
     // Acquire: the spill's cursor says what it has taken, its slot reads included.
-    return state_of(s) == ProducerSlotState::retiring &&
-           s.retire_position.load(std::memory_order_relaxed) <=
-               h.spill.spill_position.load(std::memory_order_acquire);
+    return s.retire_position.load(std::memory_order_relaxed) <=
+           h.spill.spill_position.load(std::memory_order_acquire);
 }
 
 }  // namespace
@@ -41,7 +43,6 @@ std::uint32_t take_producer_slot(ring::RingHeader& h, std::int64_t producer_id, 
         if (found == ring::producer_slot_count && reusable(h, s)) found = i;
     }
     if (found == ring::producer_slot_count) {
-        retire_orphaned_producer_slots(h);  // free once the spill passes them: a retry may win
         throw Error(ErrorCode::resource_exhausted,
                     "partition has " + std::to_string(ring::producer_slot_count) +
                         " idempotent producers already, the most one partition takes at once");

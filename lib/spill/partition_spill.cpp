@@ -53,7 +53,11 @@ void PartitionSpill::learn_producers() {
     constexpr std::size_t max_bytes = 64 << 20;
     const std::int64_t end = log_.log_end_offset();
     std::int64_t next = std::max(log_.log_start_offset(), end - window_offsets);
-    for (std::size_t read = 0; next < end && read < max_bytes;) {
+    for (std::size_t read = 0; next < end;) {
+        if (read >= max_bytes) {  // big records: skip ahead, so that the newest batches are read
+            next += (end - next) / 2;
+            read = max_bytes / 2;
+        }
         std::string bytes;
         try {
             bytes = log_.read(next, 1 << 20);
@@ -262,7 +266,9 @@ PartitionSpill::Take PartitionSpill::take(const ring::RecordRef& r, bool aborted
     const bool stamped = stamp_of(frame, stamp);
     if (stamped) {
         if (!learnt_producers_) learn_producers();
-        const ProducerSequences::Verdict v = sequences_.check(stamp);
+        ProducerSequences::Verdict v = sequences_.check(stamp);
+        if (v == ProducerSequences::Verdict::older_epoch && !fenced(stamp))
+            v = ProducerSequences::Verdict::write;
         if (v != ProducerSequences::Verdict::write) {
             if (!builder_.empty()) return Take::batch_ends;  // dropped by the next batch
             note_dropped(stamp, r.offset, v, now_ns);
@@ -279,16 +285,34 @@ PartitionSpill::Take PartitionSpill::take(const ring::RecordRef& r, bool aborted
     return Take::added;
 }
 
+// Whether the fence table shows this producer id at an epoch newer than the stamp's: only then is
+// a record of an older epoch a fenced instance's (a zombie racing its fence), not written.
+bool PartitionSpill::fenced(const ring::RecordStamp& s) const noexcept {
+    if (options_.fences == nullptr) return false;
+    for (const control::ProducerFence& f : options_.fences->fences)
+        // Relaxed: the daemon's own stores (the registry), made before this instance started.
+        if (f.producer_id.load(std::memory_order_relaxed) == s.producer_id &&
+            f.epoch.load(std::memory_order_relaxed) > s.epoch)
+            return true;
+    return false;
+}
+
 bool PartitionSpill::stamp_of(const ring::RecordFrameView& frame, ring::RecordStamp& out) {
-    if (frame.stamp(out)) return true;
+    // Values no producer id, epoch or sequence can have make a record nobody's (a reader never
+    // trusts shared memory blindly): it is written without producer fields.
+    if (frame.stamp(out)) return out.producer_id >= 0 && out.epoch >= 0 && out.sequence >= 0;
     const int slot = frame.producer_slot();
     if (slot < 0 || slot >= int(ring::producer_slot_count)) return false;
     const ring::ProducerSlot& s = ring_.header().producers.slots[slot];
     // Relaxed: the daemon wrote the slot before the producer learnt it, so before the record's
     // commit, whose acquire by the reader orders this after it.
+    const auto state = ring::ProducerSlotState(s.state.load(std::memory_order_relaxed));
+    const std::int32_t epoch = s.epoch.load(std::memory_order_relaxed);
     out.producer_id = s.producer_id.load(std::memory_order_relaxed);
-    out.epoch = std::int16_t(s.epoch.load(std::memory_order_relaxed));
-    if (out.producer_id < 0) return false;  // not a slot the daemon gave: no producer to name
+    out.epoch = std::int16_t(epoch);
+    if ((state != ring::ProducerSlotState::active && state != ring::ProducerSlotState::retiring) ||
+        out.producer_id < 0 || epoch < 0 || epoch > INT16_MAX)
+        return false;  // not a slot the daemon gave: no producer to name
     if (!learnt_producers_) learn_producers();
     const std::optional<std::int32_t> in_batch =
         builder_.empty() ? std::nullopt

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "kbus/control_descriptor.hpp"
 #include "kbus/record_frame.hpp"
 #include "kbus/ring_reader.hpp"
 #include "log/batch_builder.hpp"
@@ -31,6 +32,10 @@ struct SpillOptions {
     // A claim at the cursor left uncommitted this long belongs to a dead producer: it becomes an
     // aborted gap (invariant 7). kbusd's kbus.claim.timeout.ms.
     std::uint64_t claim_timeout_ns = 1'000'000'000;
+    // The bus's fence table (kbusd's control segment): a record is dropped as a fenced producer's
+    // only when the table shows its producer id at a newer epoch, never on a stamp's word alone
+    // (a Kafka client could name any producer id). Null: nothing is fenced.
+    const control::ControlSegment* fences = nullptr;
 };
 
 // Ring-only, the spill steps over records just to keep the producers' limit moving. Doing it in
@@ -138,6 +143,7 @@ class PartitionSpill {
     // A record's producer stamp: its own (a Kafka client's), or, for a local producer's record,
     // its slot's producer id and epoch and the next sequence, numbered here. False: none.
     bool stamp_of(const ring::RecordFrameView& frame, ring::RecordStamp& out);
+    [[nodiscard]] bool fenced(const ring::RecordStamp& s) const noexcept;
     // The batch built, to the log; false when the disk failed (logged, the cursor stays).
     bool append_batch(std::uint64_t now_ns, std::int64_t now_ms);
     void publish_cursor();

@@ -1,9 +1,9 @@
 // What the spill has written of each idempotent producer in one partition: its newest epoch and
 // the sequence its next record should have (Kafka's producer state, as the spill keeps it). A
-// record that goes back is not written again: a sequence already written at its epoch is a
-// duplicate, an epoch older than one already written is a fenced producer's. Either becomes a
-// gap in the log's offsets, as an aborted claim does. A sequence that jumps ahead is written: a
-// local producer's claim the daemon aborted leaves such a gap.
+// record whose sequence was already written at its epoch is a duplicate, not written again (a
+// gap in the log's offsets, as an aborted claim is). An epoch older than one already written is
+// reported; the spill drops it only if the bus's fence table confirms a newer instance (a stamp
+// alone is anyone's word). A sequence that jumps ahead is written.
 //
 // Rebuilt after a start from the batches at the log's tail (PartitionSpill::learn_producers), so a
 // record retried across a kbusd restart is still known. Not thread-safe: the partition's spill owns
@@ -19,12 +19,12 @@ namespace kbus::spill {
 
 class ProducerSequences {
   public:
-    enum class Verdict { write, duplicate, fenced };
+    enum class Verdict { write, duplicate, older_epoch };
 
     [[nodiscard]] Verdict check(const ring::RecordStamp& s) const noexcept {
         const auto it = producers_.find(s.producer_id);
         if (it == producers_.end() || s.epoch > it->second.epoch) return Verdict::write;
-        if (s.epoch < it->second.epoch) return Verdict::fenced;
+        if (s.epoch < it->second.epoch) return Verdict::older_epoch;
         // Behind the next expected sequence by at most half the sequence space: written before.
         const std::int64_t behind =
             (std::int64_t(it->second.next) - s.sequence + modulus) % modulus;
