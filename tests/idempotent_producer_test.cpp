@@ -161,3 +161,40 @@ TEST_CASE("a destroyed idempotent producer gives its ring slot back", "[idempote
     kbus::Producer one_more(c, {.enable_idempotence = true});
     CHECK(code_of_send(one_more, "r") == kbus::ErrorCode::resource_exhausted);
 }
+
+TEST_CASE(
+    "an idempotent producer rides through a SIGKILL of kbusd, numbered on, and is fenced "
+    "after it",
+    "[idempotence]") {
+    DaemonFixture d("idem-kill");
+    kbus::Client c(d.options());
+    c.create_topic("k", 1);
+    kbus::Producer p(c, {.transactional_id = "app-k"});
+    for (int i = 0; i < 5; ++i)
+        REQUIRE(code_of_send(p, "k") == kbus::ErrorCode::ok);
+    wait_spilled(c, "k");
+    for (int i = 0; i < 5; ++i)
+        REQUIRE(code_of_send(p, "k") == kbus::ErrorCode::ok);
+    d.kill_hard();  // what the spill had not taken stays in the ring, for the next kbusd
+    d.restart();
+    // The producer goes on through the adopted ring: its slot and epoch still stand.
+    for (int i = 0; i < 5; ++i)
+        REQUIRE(code_of_send(p, "k") == kbus::ErrorCode::ok);
+    kbus::Client c2(d.options());
+    wait_spilled(c2, "k");
+    kbus::Producer next(c2, {.transactional_id = "app-k"});
+    CHECK(next.producer_id() == p.producer_id());
+    CHECK(next.producer_epoch() == p.producer_epoch() + 1);
+    CHECK(code_of_send(p, "k") == kbus::ErrorCode::producer_fenced);
+    // All 15 acknowledged records on disk once, stamped, their sequences 0..14 without a gap.
+    bool sound = false;
+    const auto batches = kbus::test::batches_on_disk(d.data_dir() + "/k-0", &sound);
+    REQUIRE(sound);
+    std::int32_t next_sequence = 0;
+    for (const auto& b : batches) {
+        CHECK(b.producer_id == p.producer_id());
+        CHECK(b.base_sequence == next_sequence);
+        next_sequence = b.base_sequence + b.records;
+    }
+    CHECK(next_sequence == 15);
+}

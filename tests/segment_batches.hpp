@@ -2,7 +2,6 @@
 // each one's offsets and its idempotent producer fields, its CRC checked.
 #pragma once
 
-#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -11,6 +10,7 @@
 #include <vector>
 
 #include "kbus/log/record_batch.hpp"
+#include "log_damage.hpp"
 
 namespace kbus::test {
 
@@ -27,13 +27,9 @@ struct BatchFacts {
 // bytes that are not a whole batch, end the walk with `sound` false.
 inline std::vector<BatchFacts> batches_on_disk(const std::string& partition_dir,
                                                bool* sound = nullptr) {
-    std::vector<std::string> logs;
-    for (const auto& e : std::filesystem::directory_iterator(partition_dir))
-        if (e.path().extension() == ".log") logs.push_back(e.path().string());
-    std::sort(logs.begin(), logs.end());
     std::vector<BatchFacts> out;
     if (sound) *sound = true;
-    for (const std::string& path : logs) {
+    for (const std::filesystem::path& path : testing::segment_logs(partition_dir)) {
         std::ifstream in(path, std::ios::binary);
         const std::string bytes((std::istreambuf_iterator<char>(in)), {});
         for (std::size_t at = 0; at < bytes.size();) {

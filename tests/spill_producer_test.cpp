@@ -12,6 +12,7 @@
 
 #include "bus/producer_slots.hpp"
 #include "kbus/error.hpp"
+#include "log_damage.hpp"
 #include "segment_batches.hpp"
 #include "spill/partition_spill.hpp"
 #include "temp_dir.hpp"
@@ -44,14 +45,16 @@ struct Rig {
     std::unique_ptr<control::ControlSegment> control = std::make_unique<control::ControlSegment>();
     std::unique_ptr<log::PartitionLog> log;
     std::unique_ptr<spill::PartitionSpill> spill;
+    config::TopicConfig config;
     Rig() {
         ring.release_up_to(0);
         open();
     }
-    void open() {
+    // verify: the log's recovery checks every batch (an unclean stop), so damage is known.
+    void open(bool verify = false) {
         spill.reset();
         log.reset();
-        log = std::make_unique<log::PartitionLog>(dir.path, config::TopicConfig{}, false, sink());
+        log = std::make_unique<log::PartitionLog>(dir.path, config, verify, sink());
         spill::SpillOptions o;
         o.fences = control.get();  // the bus's fence table, as kbusd's spills have it
         spill = std::make_unique<spill::PartitionSpill>(ring.ref, *log, config::Compression::none,
@@ -184,4 +187,38 @@ TEST_CASE("a local idempotent producer's records name its ring slot, and the spi
     CHECK(bus::take_producer_slot(h, 999, 0, ::getpid()) == other);
     const auto last = kbus::test::batches_on_disk(rig.dir.path).back();
     CHECK((last.producer_id == 43 && last.base_sequence == 1));  // read before the slot went
+}
+
+TEST_CASE("a restarted spill learns past a damaged batch in an old segment",
+          "[spill][idempotence]") {
+    Rig rig;
+    rig.config.segment_bytes = 1;  // a segment a batch: the damage is in an old segment
+    rig.open();
+    ring::RingHeader& h = rig.ring.ref.header();
+    const std::uint32_t slot = bus::take_producer_slot(h, 42, 0, ::getpid());
+    const std::string value(100, 'v');  // batches big enough to flip bytes inside their records
+    const auto write_slotted = [&] {
+        FramePlan plan = frame_plan(BytesView(), std::int32_t(value.size()), {});
+        plan.attributes = slot_stamp_attributes(slot);
+        RingClaim c;
+        REQUIRE(rig.writer.try_claim(plan.layout, c) == ClaimStatus::claimed);
+        write_data_frame(rig.writer.payload(c), c.position, plan, 1234, BytesView(),
+                         std::int32_t(value.size()), {});
+        ring::write_value(rig.writer.payload(c), plan, BytesView(value));
+        REQUIRE(rig.writer.commit(c));
+    };
+    for (int batch = 0; batch < 4; ++batch) {  // sequences 0-2, 3-5, 6-8, 9-11
+        for (int i = 0; i < 3; ++i)
+            write_slotted();
+        rig.drain();
+    }
+    const auto logs = segment_logs(rig.dir.path);
+    REQUIRE(logs.size() >= 4);
+    damage_middle_batch(logs[1]);  // sequences 3-5, in the second of four segments
+    rig.open(true);                // an unclean restart: recovery finds the damage
+    write_slotted();
+    rig.drain();
+    // Learnt from the batches after the damage too: producer 42 goes on at 12, not at 3.
+    const auto last = kbus::test::batches_on_disk(rig.dir.path).back();
+    CHECK((last.producer_id == 42 && last.base_sequence == 12));
 }

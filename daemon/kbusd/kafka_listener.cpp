@@ -34,9 +34,10 @@ constexpr int park_poll_ms = 1;
 }  // namespace
 
 KafkaListener::KafkaListener(KafkaBackend& backend, KafkaListenerOptions options, Log log)
-    : backend_(backend), options_(std::move(options)), log_(std::move(log)) {
-    producers_.set_id_source([this] { return backend_.new_producer_id(); });
-}
+    : backend_(backend),
+      options_(std::move(options)),
+      log_(std::move(log)),
+      producers_([this] { return backend_.new_producer_id(); }) {}
 
 std::uint16_t KafkaListener::start() {
     // listeners=PLAINTEXT://:9092 (no host) means every address, as in Kafka.

@@ -6,7 +6,6 @@
 // kbusd logs why.
 #include "kafka_errors.hpp"
 #include "kafka_listener.hpp"
-#include "kbus/detail/clock.hpp"
 
 namespace kbusd {
 
@@ -28,7 +27,7 @@ void KafkaListener::init_producer_id(KafkaConnection& c, const KafkaRequest& q) 
     if (q.body["ProducerId"].integer() >= 0)
         current = ProducerStateTable::ProducerId{q.body["ProducerId"].integer(),
                                                  q.body["ProducerEpoch"].i16()};
-    const auto granted = producers_.init(current, kbus::detail::wall_clock_ms());
+    const auto granted = producers_.init(current);
     r["ProducerId"].set(granted.id);
     r["ProducerEpoch"].set(granted.epoch);
     respond_with(c, q, r);

@@ -102,14 +102,11 @@ class Producer {
     /// An idempotent producer gives its ring slots back (the daemon retires them once the spill
     /// has its records); errors are swallowed, as a destructor must.
     ~Producer() {
-        if (!idempotent_) return;
-        for (const auto& t : topics_)
-            for (std::size_t p = 0; p < t->attributes.size(); ++p)
-                if (t->attributes[p] != 0) try {
-                        client_->release_producer(t->handle->metadata.topic_id, std::int32_t(p),
-                                                  t->attributes[p] >> ring::producer_slot_shift);
-                    } catch (const Error&) {
-                    }
+        for (const protocol::ReleaseProducerRequest& slot : slots_)
+            try {
+                client_->release_producer(slot.topic_id, slot.partition, slot.slot);
+            } catch (const Error&) {
+            }
     }
 
     /// The producer id and epoch the daemon granted (-1 each: not an idempotent producer).
@@ -218,8 +215,9 @@ class Producer {
             longest = std::max(longest, planned_.back().layout.frame_length);
         }
         ring::RingWriter& writer = writer_for(t, partition);
-        for (ring::FramePlan& p : planned_)
-            p.attributes = t.attributes[std::size_t(partition)];
+        if (idempotent_)
+            for (ring::FramePlan& p : planned_)
+                p.attributes = t.attributes[std::size_t(partition)];
         if (std::any_of(records.begin(), records.end(),
                         [](const BatchRecord& r) { return r.key.is_null(); }))
             check_keyless_allowed(t, partition, writer);
@@ -300,10 +298,12 @@ class Producer {
     [[gnu::noinline]] ring::RingWriter& make_writer(TopicState& t, std::int32_t partition) {
         std::optional<ring::RingWriter>& w = t.writers[std::size_t(partition)];
         ring::RingWriter writer(client_->ring(*t.handle, partition, true), &client_->doorbell());
-        if (idempotent_)
-            t.attributes[std::size_t(partition)] = ring::slot_stamp_attributes(
-                client_->register_producer(t.handle->metadata.topic_id, partition,
-                                           identity_.producer_id, identity_.epoch));
+        if (idempotent_) {
+            const std::uint32_t slot = client_->register_producer(
+                t.handle->metadata.topic_id, partition, identity_.producer_id, identity_.epoch);
+            slots_.push_back({t.handle->metadata.topic_id, partition, slot});
+            t.attributes[std::size_t(partition)] = ring::slot_stamp_attributes(slot);
+        }
         if (!options_.exclusive) return w.emplace(writer);
         std::optional<ExclusiveLease> lease =
             ExclusiveLease::take(t.handle->ring_path(partition), std::chrono::milliseconds(20));
@@ -361,7 +361,7 @@ class Producer {
         const std::int32_t partition = choose_partition(t, key, options);
         ring::FramePlan p = ring::frame_plan(key, value_size, options.headers);
         ring::RingWriter& writer = writer_for(t, partition);
-        p.attributes = t.attributes[std::size_t(partition)];
+        if (idempotent_) p.attributes = t.attributes[std::size_t(partition)];
         if (key.is_null()) [[unlikely]]
             check_keyless_allowed(t, partition, writer);
         if (idempotent_) check_not_fenced();
@@ -470,6 +470,7 @@ class Producer {
     ProducerOptions options_;
     protocol::ProducerIdentity identity_;  ///< idempotent: what the daemon granted
     bool idempotent_ = false;              ///< records name this producer's slot in each ring
+    std::vector<protocol::ReleaseProducerRequest> slots_;  ///< the ring slots it registered
     detail::RecordClock clock_;
     std::vector<ring::FramePlan> planned_;  ///< send_batch's, reused: no allocation once warm
     std::vector<ring::RingClaim> claims_;

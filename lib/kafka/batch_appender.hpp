@@ -57,11 +57,10 @@ class BatchDecoder {
     [[nodiscard]] bool stamps() const noexcept {
         return producer_.id >= 0 && producer_.epoch >= 0 && producer_.first_sequence >= 0;
     }
-    // Record i's stamp (its sequence counted from the batch's first, wrapping as Kafka's do).
+    // Record i's stamp (its sequence counted from the batch's first).
     [[nodiscard]] ring::RecordStamp stamp_of(std::size_t i) const noexcept {
-        const std::int64_t sequence = (std::int64_t(producer_.first_sequence) + std::int64_t(i)) %
-                                      (std::int64_t(INT32_MAX) + 1);
-        return {producer_.id, std::int32_t(sequence), producer_.epoch, 0};
+        return {producer_.id, log::sequence_after(producer_.first_sequence, std::int64_t(i)),
+                producer_.epoch, 0};
     }
 
   private:

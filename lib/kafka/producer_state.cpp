@@ -5,20 +5,13 @@
 namespace kbus::kafka {
 namespace {
 
-// Sequence numbers wrap from INT32_MAX to 0, as Kafka's do.
-std::int32_t next_sequence(std::int32_t s) {
-    return s == std::numeric_limits<std::int32_t>::max() ? 0 : s + 1;
-}
-
 std::int32_t last_sequence(const ProducerStamp& stamp) {
-    const std::int64_t last = std::int64_t(stamp.first_sequence) + stamp.record_count - 1;
-    return std::int32_t(last % (std::int64_t(std::numeric_limits<std::int32_t>::max()) + 1));
+    return log::sequence_after(stamp.first_sequence, stamp.record_count - 1);
 }
 
 }  // namespace
 
-ProducerStateTable::ProducerId ProducerStateTable::init(std::optional<ProducerId> current,
-                                                        std::int64_t now_ms) {
+ProducerStateTable::ProducerId ProducerStateTable::init(std::optional<ProducerId> current) {
     if (current) {
         const auto it = issued_.find(current->id);
         if (it != issued_.end() && it->second == current->epoch &&
@@ -27,11 +20,7 @@ ProducerStateTable::ProducerId ProducerStateTable::init(std::optional<ProducerId
             return {it->first, it->second};
         }
     }
-    // Ids from the wall clock at the first grant: a restarted kbusd does not hand out an id a
-    // client still holds (that client's batches then get UNKNOWN_PRODUCER_ID, not a false
-    // duplicate).
-    if (next_id_ < 0) next_id_ = now_ms * 1000;
-    const std::int64_t id = id_source_ ? id_source_() : next_id_++;
+    const std::int64_t id = new_id_();
     issued_[id] = 0;
     if (issued_.size() > max_issued) issued_.erase(issued_.begin());  // the oldest grant
     return {id, 0};
@@ -56,7 +45,7 @@ ProducerStateTable::Check ProducerStateTable::check(const std::string& partition
     for (std::size_t i = 0; i < std::min<std::size_t>(e.count, e.recent.size()); ++i)
         if (e.recent[i].first == stamp.first_sequence && e.recent[i].last == last)
             return {Verdict::duplicate, KafkaError::none, e.recent[i].base_offset};
-    if (stamp.first_sequence != next_sequence(e.newest().last))
+    if (stamp.first_sequence != log::sequence_after(e.newest().last, 1))
         return {Verdict::refuse, KafkaError::out_of_order_sequence_number};
     return {};
 }

@@ -27,16 +27,18 @@ namespace kbus::kafka {
 
 class ProducerStateTable {
   public:
+    // new_id: where new producer ids come from (kbusd's registry, one space with local
+    // producers; it keeps a restarted kbusd from handing out an id a client still holds).
+    explicit ProducerStateTable(std::function<std::int64_t()> new_id)
+        : new_id_(std::move(new_id)) {}
+
     struct ProducerId {
         std::int64_t id = -1;
         std::int16_t epoch = -1;
     };
     // InitProducerId: a new id at epoch 0, or, for an id and epoch this table handed out (KIP-360's
     // epoch bump), the same id at the next epoch (a new id once the epoch is exhausted).
-    [[nodiscard]] ProducerId init(std::optional<ProducerId> current, std::int64_t now_ms);
-    // Where new ids come from: kbusd's registry, one space with local producers (the default,
-    // for tests: ids from the wall clock at the first grant).
-    void set_id_source(std::function<std::int64_t()> source) { id_source_ = std::move(source); }
+    [[nodiscard]] ProducerId init(std::optional<ProducerId> current);
 
     // The verdict on a batch of `stamp` for a partition, before it is appended.
     enum class Verdict { append, duplicate, refuse };
@@ -73,8 +75,7 @@ class ProducerStateTable {
 
     std::map<std::pair<std::string, std::int64_t>, Entry> partitions_;  // (partition, id)
     std::map<std::int64_t, std::int16_t> issued_;                       // id -> epoch
-    std::int64_t next_id_ = -1;
-    std::function<std::int64_t()> id_source_;
+    std::function<std::int64_t()> new_id_;
     std::int64_t next_expiry_ms_ = 0;
 };
 

@@ -312,13 +312,10 @@ std::optional<std::int32_t> LogCleaner::filter_batch(const BatchView& b,
 // record had (the base sequence moved by the records dropped before it, as the base offset did).
 void LogCleaner::keep_producer_fields(const BatchView& b) {
     if (b.producer_id() < 0 || builder_.empty()) return;
-    std::int32_t sequence = b.base_sequence();
-    if (sequence >= 0) {
-        const std::int64_t shifted =
-            std::int64_t(sequence) + (builder_.base_offset() - b.base_offset());
-        sequence =
-            std::int32_t(shifted % (std::int64_t(std::numeric_limits<std::int32_t>::max()) + 1));
-    }
+    const std::int32_t sequence =
+        b.base_sequence() < 0
+            ? -1
+            : sequence_after(b.base_sequence(), builder_.base_offset() - b.base_offset());
     builder_.set_producer(b.producer_id(), b.producer_epoch(), sequence);
 }
 

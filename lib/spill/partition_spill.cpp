@@ -265,8 +265,7 @@ PartitionSpill::Take PartitionSpill::take(const ring::RecordRef& r, bool aborted
     ring::RecordStamp stamp{};
     const bool stamped = stamp_of(frame, stamp);
     if (stamped) {
-        if (!learnt_producers_) learn_producers();
-        ProducerSequences::Verdict v = sequences_.check(stamp);
+        ProducerSequences::Verdict v = sequences().check(stamp);
         if (v == ProducerSequences::Verdict::older_epoch && !fenced(stamp))
             v = ProducerSequences::Verdict::write;
         if (v != ProducerSequences::Verdict::write) {
@@ -313,11 +312,10 @@ bool PartitionSpill::stamp_of(const ring::RecordFrameView& frame, ring::RecordSt
     if ((state != ring::ProducerSlotState::active && state != ring::ProducerSlotState::retiring) ||
         out.producer_id < 0 || epoch < 0 || epoch > INT16_MAX)
         return false;  // not a slot the daemon gave: no producer to name
-    if (!learnt_producers_) learn_producers();
     const std::optional<std::int32_t> in_batch =
         builder_.empty() ? std::nullopt
                          : batch_producer_.next_sequence_of(out.producer_id, out.epoch);
-    out.sequence = in_batch ? *in_batch : sequences_.next(out.producer_id, out.epoch);
+    out.sequence = in_batch ? *in_batch : sequences().next(out.producer_id, out.epoch);
     return true;
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "kbus/control_descriptor.hpp"
+#include "kbus/log/record_batch.hpp"
 #include "kbus/record_frame.hpp"
 #include "kbus/ring_reader.hpp"
 #include "log/batch_builder.hpp"
@@ -59,8 +60,7 @@ class BatchProducer {
             return false;
         id_ = stamped ? s.producer_id : -1;
         epoch_ = s.epoch;
-        // Sequences wrap from INT32_MAX to 0, as Kafka's do.
-        next_sequence_ = s.sequence == INT32_MAX ? 0 : s.sequence + 1;
+        next_sequence_ = log::sequence_after(s.sequence, 1);
         next_offset_ = offset + 1;
         return true;
     }
@@ -157,6 +157,13 @@ class PartitionSpill {
     // A stamped record the log has already (a duplicate) or whose epoch is fenced: logged.
     void note_dropped(const ring::RecordStamp& s, std::uint64_t offset,
                       ProducerSequences::Verdict why, std::uint64_t now_ns);
+    // What the spill knows of idempotent producers: learnt from the log's tail at the first
+    // stamped record since start (learn_producers), so a partition no such producer uses never
+    // reads it.
+    ProducerSequences& sequences() {
+        if (!learnt_producers_) learn_producers();
+        return sequences_;
+    }
     // The producers of the batches at the log's tail, into sequences_.
     void learn_producers();
     std::size_t learn_from(const std::string& bytes, std::int64_t& next);

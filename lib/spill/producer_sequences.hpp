@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <unordered_map>
 
+#include "kbus/log/record_batch.hpp"
 #include "kbus/ring_descriptor.hpp"
 
 namespace kbus::spill {
@@ -26,9 +27,8 @@ class ProducerSequences {
         if (it == producers_.end() || s.epoch > it->second.epoch) return Verdict::write;
         if (s.epoch < it->second.epoch) return Verdict::older_epoch;
         // Behind the next expected sequence by at most half the sequence space: written before.
-        const std::int64_t behind =
-            (std::int64_t(it->second.next) - s.sequence + modulus) % modulus;
-        return behind > 0 && behind <= modulus / 2 ? Verdict::duplicate : Verdict::write;
+        const std::int32_t behind = log::sequence_after(it->second.next, -std::int64_t(s.sequence));
+        return behind > 0 && behind <= INT32_MAX / 2 + 1 ? Verdict::duplicate : Verdict::write;
     }
 
     // The sequence a producer's next record at `epoch` gets when the spill numbers it (a local
@@ -42,17 +42,14 @@ class ProducerSequences {
     void written(std::int64_t producer_id, std::int16_t epoch, std::int32_t first,
                  std::int32_t count, std::int64_t now_ms) {
         State& st = producers_[producer_id];
-        st = {epoch, std::int32_t((std::int64_t(first) + count) % modulus), now_ms};
+        st = {epoch, log::sequence_after(first, count), now_ms};
         expire(now_ms);
     }
-
-    [[nodiscard]] std::size_t producers() const noexcept { return producers_.size(); }
 
     // A producer idle this long is forgotten (Kafka's producer.id.expiration.ms, 1 day).
     static constexpr std::int64_t expiration_ms = 24LL * 3600 * 1000;
 
   private:
-    static constexpr std::int64_t modulus = std::int64_t(INT32_MAX) + 1;  // sequences wrap
     struct State {
         std::int16_t epoch = -1;
         std::int32_t next = 0;

@@ -15,6 +15,16 @@
 
 namespace kbus::log {
 
+/// An idempotent producer's sequence `n` records after `sequence`. Sequences wrap from INT32_MAX
+/// to 0, as Kafka's do (DefaultRecordBatch.incrementSequence): the one rule every reader and
+/// writer of producer fields uses.
+[[nodiscard]] constexpr std::int32_t sequence_after(std::int32_t sequence,
+                                                    std::int64_t n) noexcept {
+    constexpr std::int64_t space = std::int64_t(INT32_MAX) + 1;
+    return std::int32_t(((std::int64_t(sequence) + n) % space + space) % space);
+}
+static_assert(sequence_after(INT32_MAX, 1) == 0 && sequence_after(5, 2) == 7);
+
 enum class BatchCheck {
     ok,
     truncated,    ///< fewer bytes than the header or batchLength says
