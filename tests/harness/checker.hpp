@@ -152,12 +152,20 @@ class Checker {
         }
     }
 
-    // Every loss to corruption a reader was told of begins or ends in a batch the harness
-    // flipped. (Either end: the range runs on to where reading resumes, past an aborted gap that
-    // may follow the flipped batch, and may begin in one that precedes it.)
+    // Every loss to corruption a reader was told of, the offsets from its next one to where
+    // reading resumes, takes in a batch the harness flipped, and no record the final read found
+    // sound outside such batches: the range may run past an aborted gap beside the flipped batch,
+    // never over records a reader could have read.
     void check_corruption_reports() {
         auto explained = [&](std::int32_t partition, std::int64_t from, std::int64_t to) {
-            return flipped_at({partition, from}) || (to > 0 && flipped_at({partition, to - 1}));
+            const bool takes_flipped =
+                std::any_of(flipped_.begin(), flipped_.end(), [&](const FlippedBatch& b) {
+                    return b.partition == partition && b.first_offset < to && b.last_offset >= from;
+                });
+            for (auto it = final_.records.lower_bound({partition, from});
+                 it != final_.records.end() && it->first < Place{partition, to}; ++it)
+                if (!flipped_at(it->first)) return false;
+            return takes_flipped;
         };
         for (const CorruptRange& r : final_.corrupt)
             if (!explained(r.partition, r.from, r.to))

@@ -29,17 +29,16 @@ class ReadLog {
                                 ownership_[m.partition()]});
         }
     }
-    // The poll threw: a held batch invalidated keeps what lies below its resume offset; loss to
-    // corruption is noted; any other error leaves the held batch unconfirmed (not noted at all).
+    // The poll threw: a held batch invalidated keeps what lies below its resume offset. Any other
+    // OffsetOutOfRange (a loss to corruption, a hole) comes from reading, after the poll found
+    // the held batch sound, so that batch is confirmed whole before the loss is noted.
     void poll_failed(const kbus::OffsetOutOfRange& e) {
         const std::int32_t part = e.partition();
         const std::int64_t resume = e.resume_offset();
-        if (e.code() == kbus::ErrorCode::batch_invalidated) {
-            confirm_pending(
-                [&](const Pending& p) { return p.partition != part || p.offset < resume; });
-        } else {
-            pending_.clear();
-        }
+        confirm_pending([&](const Pending& p) {
+            return e.code() != kbus::ErrorCode::batch_invalidated || p.partition != part ||
+                   p.offset < resume;
+        });
         if (e.code() == kbus::ErrorCode::corrupt_record) {
             const auto at = next_.find(part);
             history_->write("X " + std::to_string(part) + " " +
