@@ -185,6 +185,21 @@ script -qec "seq 1 300000 | $KBUS produce timed -p 0" /dev/null >"$dir/tty" </de
 grep -q "producing to timed: 300000 records, [0-9.]* MB, [0-9]* records/s" "$dir/tty" ||
     fail "no progress line on a terminal: $(cat -v "$dir/tty")"
 
+# Transactions: the whole input committed, or aborted; read_committed sees the committed only.
+"$KBUS" topic create txn --partitions 2 >/dev/null
+seq 1 5 | "$KBUS" produce txn --transactional-id cli-app 2>"$dir/err"
+[[ $(cat "$dir/err") == "produced 5 records to txn in a transaction, committed" ]] ||
+    fail "transactional produce: $(cat "$dir/err")"
+seq 6 9 | "$KBUS" produce txn --transactional-id cli-app --abort 2>/dev/null
+[[ $("$KBUS" consume txn -e --isolation read_committed | sort -n | tr '\n' ' ') == "1 2 3 4 5 " ]] ||
+    fail "read_committed: $("$KBUS" consume txn -e --isolation read_committed | tr '\n' ' ')"
+[[ $("$KBUS" consume txn -e | wc -l) == 9 ]] || fail "read_uncommitted: not every record"
+! echo x | "$KBUS" produce txn --abort 2>"$dir/err" || fail "--abort without an id accepted"
+grep -q -- "--abort needs --transactional-id" "$dir/err" || fail "--abort message"
+! "$KBUS" consume txn -e --isolation serializable 2>"$dir/err" || fail "bad isolation accepted"
+grep -q "read_committed or read_uncommitted" "$dir/err" || fail "isolation message"
+"$KBUS" topic delete txn >/dev/null
+
 "$KBUS" topic delete gps >/dev/null
 "$KBUS" topic delete orders >/dev/null
 [[ $("$KBUS" topic list | tr '\n' ' ') == "owned ride timed " ]] || fail "delete"

@@ -102,14 +102,17 @@ TEST_CASE("a producer with a transactional id fences the instance before it, acr
         c.create_topic("t", 1);
         kbus::Producer first(c, {.transactional_id = "app-1"});
         id = first.producer_id();
+        first.begin_transaction();
         CHECK(code_of_send(first, "t") == kbus::ErrorCode::ok);
-        kbus::Producer second(c, {.transactional_id = "app-1"});
+        kbus::Producer second(c, {.transactional_id = "app-1"});  // aborts first's transaction
         CHECK(second.producer_id() == id);
         CHECK(second.producer_epoch() == first.producer_epoch() + 1);
+        second.begin_transaction();
         CHECK(code_of_send(first, "t") == kbus::ErrorCode::producer_fenced);
         CHECK(code_of_send(second, "t") == kbus::ErrorCode::ok);
         // Another transactional id is another producer, fencing nobody.
         kbus::Producer other(c, {.transactional_id = "app-2"});
+        other.begin_transaction();
         CHECK(other.producer_id() != id);
         CHECK(code_of_send(second, "t") == kbus::ErrorCode::ok);
         CHECK(code_of_send(other, "t") == kbus::ErrorCode::ok);
@@ -118,6 +121,8 @@ TEST_CASE("a producer with a transactional id fences the instance before it, acr
         } catch (const kbus::Error& e) {
             CHECK(std::string(e.what()).find("app-1") != std::string::npos);
         }
+        second.commit_transaction();
+        other.commit_transaction();
     }
     CHECK(d.stop() == 0);  // SIGTERM, as an operator stops it
     d.restart();
@@ -125,15 +130,17 @@ TEST_CASE("a producer with a transactional id fences the instance before it, acr
     kbus::Producer third(c, {.transactional_id = "app-1"});
     CHECK(third.producer_id() == id);
     CHECK(third.producer_epoch() == 2);  // the restarted kbusd kept the epoch it had granted
+    third.begin_transaction();
     CHECK(code_of_send(third, "t") == kbus::ErrorCode::ok);
+    third.commit_transaction();
     // Every record of a producer reached the log once, stamped with the epoch it was sent at.
     wait_spilled(c, "t");
     bool sound = false;
     const auto batches = kbus::test::batches_on_disk(d.data_dir() + "/t-0", &sound);
     REQUIRE(sound);
     std::map<std::int16_t, int> records_by_epoch;
-    for (const auto& f : batches)
-        if (f.producer_id == id) records_by_epoch[f.producer_epoch] += f.records;
+    for (const auto& f : batches)  // data records (markers are control batches)
+        if (f.producer_id == id && !f.control) records_by_epoch[f.producer_epoch] += f.records;
     for (const auto& [epoch, n] : records_by_epoch)
         UNSCOPED_INFO("epoch " << epoch << ": " << n);
     CHECK(records_by_epoch == std::map<std::int16_t, int>{{0, 1}, {1, 2}, {2, 1}});
@@ -170,16 +177,20 @@ TEST_CASE(
     kbus::Client c(d.options());
     c.create_topic("k", 1);
     kbus::Producer p(c, {.transactional_id = "app-k"});
-    for (int i = 0; i < 5; ++i)
-        REQUIRE(code_of_send(p, "k") == kbus::ErrorCode::ok);
+    auto send_five_in_a_transaction = [&] {
+        p.begin_transaction();
+        for (int i = 0; i < 5; ++i)
+            REQUIRE(code_of_send(p, "k") == kbus::ErrorCode::ok);
+        p.commit_transaction();
+    };
+    send_five_in_a_transaction();
     wait_spilled(c, "k");
-    for (int i = 0; i < 5; ++i)
-        REQUIRE(code_of_send(p, "k") == kbus::ErrorCode::ok);
+    send_five_in_a_transaction();
     d.kill_hard();  // what the spill had not taken stays in the ring, for the next kbusd
     d.restart();
-    // The producer goes on through the adopted ring: its slot and epoch still stand.
-    for (int i = 0; i < 5; ++i)
-        REQUIRE(code_of_send(p, "k") == kbus::ErrorCode::ok);
+    // The producer goes on through the adopted ring: its slot and epoch still stand, and the
+    // new kbusd takes its transaction (the slot's process is the producer's).
+    send_five_in_a_transaction();
     kbus::Client c2(d.options());
     wait_spilled(c2, "k");
     kbus::Producer next(c2, {.transactional_id = "app-k"});
@@ -191,10 +202,17 @@ TEST_CASE(
     const auto batches = kbus::test::batches_on_disk(d.data_dir() + "/k-0", &sound);
     REQUIRE(sound);
     std::int32_t next_sequence = 0;
+    int commits = 0;
     for (const auto& b : batches) {
         CHECK(b.producer_id == p.producer_id());
+        CHECK(b.transactional);
+        if (b.control) {
+            commits += b.marker == kbus::log::ControlType::commit ? 1 : 0;
+            continue;
+        }
         CHECK(b.base_sequence == next_sequence);
         next_sequence = b.base_sequence + b.records;
     }
     CHECK(next_sequence == 15);
+    CHECK(commits == 3);
 }

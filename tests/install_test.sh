@@ -65,7 +65,7 @@ kill -0 $daemon 2>/dev/null || fail "the unit's command line with the shipped co
 # --- the README's examples, built as a user's project would build them ---
 export KBUS_BUS=$bus KBUS_RUN_DIR=$work/run
 for how in cmake pkg-config; do
-    for example in hello group_member; do  # each member reads what the hello before it sent
+    for example in hello group_member transactions; do  # each member reads what hello sent
         dir=$work/user-$example-$how
         mkdir -p "$dir"
         cp "$src/examples/$example.cpp" "$dir/"
@@ -89,10 +89,13 @@ for how in cmake pkg-config; do
                 fail "hello ($how) said: $(cat "$dir/out")" ;;
             group_member) grep -q "^read 4 records" "$dir/out" ||
                 fail "group_member ($how) said: $(cat "$dir/out")" ;;
+            transactions) grep -q "^ledger offset 0: debit 40.00" "$dir/out" &&
+                ! grep -q "1002" "$dir/out" || fail "transactions ($how) said: $(cat "$dir/out")" ;;
         esac
     done
 done
-[[ $("${K[@]}" topic list) == hello ]] || fail "the installed CLI sees: $("${K[@]}" topic list)"
+[[ $("${K[@]}" topic list | tr '\n' ' ') == "hello invoices ledger " ]] ||
+    fail "the installed CLI sees: $("${K[@]}" topic list)"
 
 # --- uninstall: everything install put down goes ---
 kill -TERM $daemon && wait $daemon || fail "kbusd's exit status on SIGTERM"

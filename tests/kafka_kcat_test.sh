@@ -56,6 +56,18 @@ got=$(kc -C -t shm -e -f '%o %k:%s %h\n')
 got=$("${K[@]}" consume shm -e -f '%o %k:%s %h\n')
 [[ $got == "$want" ]] || fail "kbus consume read shm as: $got"
 
+# Transactions of a shared-memory producer, read by kcat at its defaults (librdkafka reads
+# read_committed: the fetch's last stable offset and aborted transactions) and at
+# read_uncommitted: no marker is ever a record, and aborted records only for the latter.
+"${K[@]}" topic create txn --partitions 1 >/dev/null
+seq 1 3 | "${K[@]}" produce txn --transactional-id kcat-app 2>/dev/null
+seq 4 6 | "${K[@]}" produce txn --transactional-id kcat-app --abort 2>/dev/null
+seq 7 8 | "${K[@]}" produce txn --transactional-id kcat-app 2>/dev/null
+got=$(kc -C -t txn -e -f '%o:%s ' )
+[[ $got == "0:1 1:2 2:3 8:7 9:8 " ]] || fail "kcat read_committed read: $got"
+got=$(kc -C -t txn -e -X isolation.level=read_uncommitted -f '%o:%s ')
+[[ $got == "0:1 1:2 2:3 4:4 5:5 6:6 8:7 9:8 " ]] || fail "kcat read_uncommitted read: $got"
+
 # kcat -G: group consumption commits, and a second run resumes after the commit.
 group=(-X session.timeout.ms=6000 -X auto.offset.reset=earliest)
 first=$(kc -G g1 "${group[@]}" -e -f '%k\n' shm | sort | tr '\n' ' ')

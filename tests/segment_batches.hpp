@@ -6,9 +6,11 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "kbus/log/control_record.hpp"
 #include "kbus/log/record_batch.hpp"
 #include "log_damage.hpp"
 
@@ -21,6 +23,9 @@ struct BatchFacts {
     std::int64_t producer_id = -1;
     std::int16_t producer_epoch = -1;
     std::int32_t base_sequence = -1;
+    bool transactional = false;
+    bool control = false;
+    std::optional<log::ControlType> marker;  // a control batch's first record's
 };
 
 // Every batch of every segment of `partition_dir`, in file order. A batch whose CRC fails, or
@@ -40,8 +45,13 @@ inline std::vector<BatchFacts> batches_on_disk(const std::string& partition_dir,
                 if (sound) *sound = false;
                 break;
             }
-            out.push_back({b.base_offset(), b.last_offset(), b.record_count(), b.producer_id(),
-                           b.producer_epoch(), b.base_sequence()});
+            BatchFacts f{b.base_offset(),      b.last_offset(),    b.record_count(),
+                         b.producer_id(),      b.producer_epoch(), b.base_sequence(),
+                         b.is_transactional(), b.is_control(),     std::nullopt};
+            log::RecordIterator it(b.records_bytes(), b.record_count(), b.base_offset(),
+                                   b.base_timestamp());
+            if (log::RecordView r; f.control && it.next(r)) f.marker = log::control_type(r.key);
+            out.push_back(f);
             at += b.total_bytes();
         }
     }

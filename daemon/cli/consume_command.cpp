@@ -88,6 +88,7 @@ class ConsumeLoop {
   public:
     ConsumeLoop(Client& c, const ConsumeOptions& o) : o_(o), fmt_(unescape(o.format)) {
         ConsumerOptions options;
+        options.isolation_level = o.isolation;
         if (o.grouped()) {
             options.group_id = o.group;
             options.client_id = "kbus-cli";

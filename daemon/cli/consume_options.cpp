@@ -53,6 +53,13 @@ ConsumeOptions parse_consume_options(Args& a) {
             o.exit_at_end = true;
         } else if (f == "-f") {
             o.format = a.next("format after -f");
+        } else if (f == "--isolation") {
+            const std::string level =
+                a.next("read_committed or read_uncommitted after --isolation");
+            if (level != "read_committed" && level != "read_uncommitted")
+                a.error("--isolation is read_committed or read_uncommitted, not '" + level + "'");
+            o.isolation = level == "read_committed" ? IsolationLevel::read_committed
+                                                    : IsolationLevel::read_uncommitted;
         } else {
             a.unknown_flag(f);
         }

@@ -19,6 +19,7 @@ struct ConsumeOptions {
     long long count = -1;
     bool exit_at_end = false;
     std::string format = "%s\\n";
+    IsolationLevel isolation = IsolationLevel::read_uncommitted;
 
     [[nodiscard]] bool grouped() const { return !group.empty(); }
 };

@@ -74,7 +74,11 @@ constexpr const char* produce =
     "  -H KEY=VALUE       add a header to every record (repeatable; KEY alone: null)\n"
     "  --exclusive        own each partition sent to until the end: no other producer\n"
     "                     may send there meanwhile (refused), and claims take no locked\n"
-    "                     instruction\n";
+    "                     instruction\n"
+    "  --transactional-id ID  send the whole input as one transaction of this\n"
+    "                     transactional.id, committed at the end (fences an earlier\n"
+    "                     producer with the same id)\n"
+    "  --abort            with --transactional-id: abort the transaction at the end instead\n";
 
 constexpr const char* consume =
     "usage: kbus consume TOPIC [flags]\n"
@@ -88,6 +92,9 @@ constexpr const char* consume =
     "  -g GROUP           consume as a member of GROUP (as kcat -G), committing what was\n"
     "                     printed; -o is then where a group without commits starts\n"
     "                     (beginning or end)\n"
+    "  --isolation LEVEL  read_uncommitted (default: every record) or read_committed\n"
+    "                     (a transaction's records once it committed, never an aborted\n"
+    "                     one's; reading waits at a transaction still open)\n"
     "SIGINT or SIGTERM stops it after the current poll (a group member commits and leaves).\n"
     "Records lost to a damaged log are named on stderr and read past; the exit status is\n"
     "then 1.\n";

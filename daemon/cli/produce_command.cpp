@@ -12,33 +12,57 @@
 
 namespace kbus::cli {
 
-int produce_command(Client& c, Args& a) {
-    const std::string topic = a.next("topic");
+namespace {
+
+struct ProduceFlags {
     std::string delim;
     std::optional<std::int32_t> partition;
     std::vector<Header> headers;
     ProducerOptions options;
+    bool abort_at_end = false;
+};
+
+ProduceFlags parse_produce_flags(Args& a) {
+    ProduceFlags p;
     while (a.more()) {
         const std::string f = a.next("flag");
         if (f == "-K") {
-            delim = unescape(a.next("key delimiter after -K"));
+            p.delim = unescape(a.next("key delimiter after -K"));
         } else if (f == "-p") {
-            partition = std::int32_t(a.number(f, 0, 0x7fffffff));
+            p.partition = std::int32_t(a.number(f, 0, 0x7fffffff));
         } else if (f == "--exclusive") {
-            options.exclusive = true;
+            p.options.exclusive = true;
+        } else if (f == "--transactional-id") {
+            p.options.transactional_id = a.next("an id after --transactional-id");
+            if (p.options.transactional_id.empty()) a.error("--transactional-id needs an id");
+        } else if (f == "--abort") {
+            p.abort_at_end = true;
         } else if (f == "-H") {
             const std::string kv = a.next("KEY=VALUE after -H");
             const auto eq = kv.find('=');
             if (eq == std::string::npos)
-                headers.push_back({kv, std::nullopt});
+                p.headers.push_back({kv, std::nullopt});
             else
-                headers.push_back({kv.substr(0, eq), kv.substr(eq + 1)});
+                p.headers.push_back({kv.substr(0, eq), kv.substr(eq + 1)});
         } else {
             a.unknown_flag(f);
         }
     }
+    if (p.abort_at_end && p.options.transactional_id.empty())
+        a.error("--abort needs --transactional-id (it aborts the transaction at the end)");
+    return p;
+}
+
+}  // namespace
+
+int produce_command(Client& c, Args& a) {
+    const std::string topic = a.next("topic");
+    const ProduceFlags flags = parse_produce_flags(a);
+    const std::string& delim = flags.delim;
+    const ProducerOptions& options = flags.options;
+    const bool abort_at_end = flags.abort_at_end;
     std::vector<HeaderView> views;
-    for (const auto& h : headers)
+    for (const auto& h : flags.headers)
         views.push_back(h.view());
     // Before stdin is read: an unknown topic is said at once, even with nothing to send (the
     // daemon makes it here when auto.create.topics.enable is on, as a first send would).
@@ -46,8 +70,10 @@ int produce_command(Client& c, Args& a) {
     Producer p(c, options);
     SendOptions o;
     o.headers = views;
-    o.partition = partition;
+    o.partition = flags.partition;
     ProgressLine progress("producing to " + topic);
+    const bool transactional = !options.transactional_id.empty();
+    if (transactional) p.begin_transaction();  // the whole input is one transaction
     // POSIX getline on stdio's buffer: std::getline on a stdio-synced std::cin goes a character
     // at a time, which held kbus produce to 100k records/s of 1 KiB.
     char* buffer = nullptr;
@@ -63,9 +89,16 @@ int produce_command(Client& c, Args& a) {
         progress.add(line.size());
     }
     std::free(buffer);
+    if (transactional && abort_at_end)
+        p.abort_transaction();
+    else if (transactional)
+        p.commit_transaction();
     progress.finish();
-    std::fprintf(stderr, "produced %llu records to %s\n",
-                 static_cast<unsigned long long>(progress.records()), topic.c_str());
+    std::fprintf(stderr, "produced %llu records to %s%s\n",
+                 static_cast<unsigned long long>(progress.records()), topic.c_str(),
+                 !transactional ? ""
+                 : abort_at_end ? " in a transaction, aborted"
+                                : " in a transaction, committed");
     return 0;
 }
 

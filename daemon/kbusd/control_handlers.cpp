@@ -28,6 +28,8 @@ ControlHandlers::ControlHandlers(kbus::bus::Bus& bus, kbus::groups::GroupService
     };
     register_topic_requests();
     register_reader_requests();
+    register_producer_requests();
+    register_transaction_requests();
     register_group_requests();
     on<protocol::StatsRequest>(
         [this](const protocol::StatsRequest&, std::uint32_t) { return stats_(); });
@@ -92,42 +94,6 @@ void ControlHandlers::register_topic_requests() {
 }
 
 void ControlHandlers::register_reader_requests() {
-    on<protocol::InitProducerIdRequest>(
-        [this](const protocol::InitProducerIdRequest& r, std::uint32_t) {
-            if (producer_ids_ == nullptr)
-                throw Error(ErrorCode::unsupported, "this daemon grants no producer ids");
-            const kbus::bus::ProducerIdRegistry::Grant g =
-                r.transactional_id.empty() ? producer_ids_->grant_new()
-                                           : producer_ids_->grant_for(r.transactional_id);
-            return protocol::ProducerIdentity{g.producer_id, g.epoch, g.fence_slot};
-        });
-    on<protocol::RegisterProducerRequest>(
-        [this](const protocol::RegisterProducerRequest& r, std::uint32_t c) {
-            const auto p = bus_.partition(r.topic_id, r.partition);
-            if (r.producer_id < 0 || r.epoch < 0 || r.epoch > 32767)
-                throw Error(ErrorCode::invalid_argument, "bad producer id or epoch");
-            if (!p->ring_reserved())
-                throw Error(ErrorCode::invalid_argument, "the partition's ring is not reserved");
-            // The kernel's pid, not the request's: a slot whose process is gone retires at the next
-            // adoption, and a client must not make a live producer's slot look orphaned.
-            const std::uint32_t slot = kbus::bus::take_producer_slot(
-                p->ring().header(), r.producer_id, r.epoch, std::int32_t(peer_pid_(c)));
-            slots_by_[c].push_back({p, slot});
-            return protocol::ProducerSlotGrant{slot};
-        });
-    on<protocol::ReleaseProducerRequest>(
-        [this](const protocol::ReleaseProducerRequest& r, std::uint32_t c) {
-            auto& taken = slots_by_[c];
-            const auto p = bus_.partition(r.topic_id, r.partition);
-            const auto it = std::find_if(taken.begin(), taken.end(), [&](const TakenSlot& t) {
-                return t.slot == r.slot && t.partition.lock() == p;
-            });
-            if (it == taken.end())
-                throw Error(ErrorCode::invalid_argument, "not this connection's producer slot");
-            kbus::bus::retire_producer_slot(p->ring().header(), r.slot);
-            taken.erase(it);
-            return Empty{};
-        });
     on<protocol::ReserveRingRequest>([this](const protocol::ReserveRingRequest& r, std::uint32_t) {
         bus_.reserve_ring(*bus_.partition(r.topic_id, r.partition));
         return Empty{};
@@ -144,7 +110,7 @@ void ControlHandlers::register_reader_requests() {
     on<protocol::FetchRequest>([this](const protocol::FetchRequest& r, std::uint32_t) {
         const auto p = bus_.partition(r.topic_id, r.partition);
         return p->fetch(r.offset, r.max_bytes, r.as_extent,
-                        p->ring().header().info.max_record_bytes);
+                        p->ring().header().info.max_record_bytes, r.read_committed);
     });
     on<protocol::ReportCorruptBatchRequest>(
         [this](const protocol::ReportCorruptBatchRequest& r, std::uint32_t) {
@@ -199,6 +165,8 @@ void ControlHandlers::register_group_requests() {
 }
 
 void ControlHandlers::connection_closed(std::uint32_t connection) {
+    // Its transactions first: their markers name its slots, which must not retire before.
+    if (transactions_ != nullptr) transactions_->connection_closed(connection);
     if (const auto it = attached_by_.find(connection); it != attached_by_.end()) {
         for (const auto& weak : it->second)
             if (const auto p = weak.lock()) p->gate().release_all_of(connection);

@@ -13,6 +13,7 @@
 
 #include "bus/bus.hpp"
 #include "bus/producer_ids.hpp"
+#include "bus/transaction_coordinator.hpp"
 #include "groups/group_service.hpp"
 #include "kbus/bus_stats.hpp"
 #include "kbus/control_messages.hpp"
@@ -42,6 +43,8 @@ class ControlHandlers {
     // Where InitProducerIdRequest gets its grants (the daemon's registry, shared with the Kafka
     // listener). Until set, the request is refused.
     void serve_producer_ids(kbus::bus::ProducerIdRegistry& ids) { producer_ids_ = &ids; }
+    // Where transaction requests go. Until set, they are refused.
+    void serve_transactions(kbus::bus::TransactionCoordinator& t) { transactions_ = &t; }
     // Who is at a connection's other end (the kernel's pid, not the client's word).
     void on_peer_pid(std::function<pid_t(std::uint32_t)> f) { peer_pid_ = std::move(f); }
 
@@ -70,6 +73,9 @@ class ControlHandlers {
     std::function<kbus::stats::BusStats()> stats_;
     std::function<void()> wake_spill_ = [] {};
     kbus::bus::ProducerIdRegistry* producer_ids_ = nullptr;
+    kbus::bus::TransactionCoordinator* transactions_ = nullptr;
+    void register_producer_requests();
+    void register_transaction_requests();
     std::function<pid_t(std::uint32_t)> peer_pid_ = [](std::uint32_t) { return pid_t(0); };
     // The producer slots each connection took (RegisterProducerRequest): retired when it closes.
     struct TakenSlot {

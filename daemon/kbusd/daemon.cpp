@@ -12,6 +12,7 @@
 #include "bus/cleaner_worker.hpp"
 #include "bus/spill_worker.hpp"
 #include "cli/bus_stats_view.hpp"
+#include "kbus/detail/clock.hpp"
 #include "kbus/trusted_path.hpp"
 #include "log/file.hpp"
 #include "security/access_policy.hpp"
@@ -52,6 +53,9 @@ int Daemon::run(const std::atomic<bool>& stop) {
     std::thread spill_thread([&] { spill.run(stop); });
     kbus::bus::CleanerWorker cleaner(*bus_, broker_.cleaner, sink_);
     std::thread cleaner_thread([&] { cleaner.run(stop); });
+    // With the spill running (a marker may wait for room), before any request is served (a
+    // marker names a slot, which no new producer may take meanwhile).
+    recover_transactions();
     server_->serve(stop);
     cleaner_thread.join();  // a pass under way stops between batches, its staging removed
     spill_thread.join();    // first: its on_flushed wakes the listener through a descriptor
@@ -182,14 +186,30 @@ void Daemon::build_parts(bool verify) {
     handlers_->on_wake_spill([this] { control_->doorbell.ring(); });
     producer_ids_ = std::make_unique<kbus::bus::ProducerIdRegistry>(loc_.data_dir, control_, sink_);
     handlers_->serve_producer_ids(*producer_ids_);
+    transactions_ = std::make_unique<kbus::bus::TransactionCoordinator>(
+        *bus_, *producer_ids_, groups_.get(), loc_.data_dir, sink_,
+        [this] { control_->doorbell.ring(); });
+    handlers_->serve_transactions(*transactions_);
     server_ = std::make_unique<ControlServer>(
         loc_.socket_path(),
         ControlServerHandlers{[this](kbus::protocol::RequestType t, std::string_view payload,
                                      std::uint32_t c) { return handlers_->answer(t, payload, c); },
                               [this](std::uint32_t c) { handlers_->connection_closed(c); },
-                              [this] { return groups_->tick(); }},
+                              [this] {
+                                  return std::min(
+                                      groups_->tick(),
+                                      transactions_->expire(kbus::detail::wall_clock_ms()));
+                              }},
         sink_);
     handlers_->on_peer_pid([this](std::uint32_t c) { return server_->peer_pid(c); });
+}
+
+void Daemon::recover_transactions() {
+    try {
+        transactions_->recover();
+    } catch (const Error& e) {
+        sink_("ERROR", std::string("transactions left by the last run not ended: ") + e.what());
+    }
 }
 
 int Daemon::abandon(int code) {

@@ -10,6 +10,7 @@
 #include "bus/bus.hpp"
 #include "bus/producer_ids.hpp"
 #include "bus/shm_directory.hpp"
+#include "bus/transaction_coordinator.hpp"
 #include "config/broker_config.hpp"
 #include "control_handlers.hpp"
 #include "control_server.hpp"
@@ -44,6 +45,8 @@ class Daemon {
     void open_shared_memory();
     void open_control_segment();
     void build_parts(bool verify);
+    // What the last run's transactions left: decided ones finished, open ones aborted.
+    void recover_transactions();
     [[nodiscard]] bool start_metrics();
     [[nodiscard]] bool start_kafka_listener();
     // A start that fails after creating its shared-memory directory removes it when the bus has
@@ -64,6 +67,7 @@ class Daemon {
     std::unique_ptr<kbus::bus::Bus> bus_;
     std::unique_ptr<kbus::groups::GroupService> groups_;
     std::unique_ptr<kbus::bus::ProducerIdRegistry> producer_ids_;
+    std::unique_ptr<kbus::bus::TransactionCoordinator> transactions_;
     std::unique_ptr<ControlHandlers> handlers_;
     std::unique_ptr<ControlServer> server_;
     std::unique_ptr<KafkaBusBackend> kafka_backend_;

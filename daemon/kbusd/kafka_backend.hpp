@@ -27,6 +27,9 @@ struct FileExtent {
 struct PartitionRead {
     std::int64_t high_watermark = 0;
     std::int64_t log_start_offset = 0;
+    std::int64_t last_stable_offset = 0;
+    // read_committed: the aborted transactions from the offset on (producer id, first offset).
+    std::vector<std::pair<std::int64_t, std::int64_t>> aborted;
     std::optional<FileExtent> extent;  // nullopt: nothing on disk at the offset (yet)
 };
 
@@ -55,10 +58,12 @@ class KafkaBackend {
     virtual bool keys_required(const std::string& topic) = 0;
     virtual ProduceOutcome produce(const std::string& topic, std::int32_t partition,
                                    const kbus::kafka::BatchDecoder& batch) = 0;
-    // Whole batches from the one holding `offset`, up to max_bytes (at least one). Throws
-    // offset_out_of_range outside [log start, high watermark], unknown_topic.
+    // Whole batches from the one holding `offset`, up to max_bytes (at least one); with
+    // read_committed, only below the last stable offset, and the aborted transactions named.
+    // Throws offset_out_of_range outside [log start, high watermark], unknown_topic.
     virtual PartitionRead read(const std::string& topic, std::int32_t partition,
-                               std::int64_t offset, std::uint32_t max_bytes) = 0;
+                               std::int64_t offset, std::uint32_t max_bytes,
+                               bool read_committed = false) = 0;
     // -2 earliest, -1 latest, else the first offset with a timestamp at or after (nullopt:
     // none).
     virtual std::optional<std::int64_t> offset_for(const std::string& topic, std::int32_t partition,

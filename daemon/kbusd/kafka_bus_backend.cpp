@@ -86,11 +86,13 @@ ProduceOutcome KafkaBusBackend::produce(const std::string& topic, std::int32_t p
 }
 
 PartitionRead KafkaBusBackend::read(const std::string& topic, std::int32_t partition,
-                                    std::int64_t offset, std::uint32_t max_bytes) {
+                                    std::int64_t offset, std::uint32_t max_bytes,
+                                    bool read_committed) {
     const auto p = bus_.partition(topic, partition);
     PartitionRead read;
     read.log_start_offset = p->log().log_start_offset();
     read.high_watermark = std::int64_t(p->high_watermark());
+    read.last_stable_offset = std::min(read.high_watermark, p->log().last_stable_offset());
     if (offset < read.log_start_offset || offset > read.high_watermark)
         throw Error(ErrorCode::offset_out_of_range, "offset " + std::to_string(offset) +
                                                         " is outside " +
@@ -106,7 +108,13 @@ PartitionRead KafkaBusBackend::read(const std::string& topic, std::int32_t parti
     p->set_fetch_waiting(false);
     // Offsets lost to a corrupt batch throw Error(corrupt_record): Kafka's CORRUPT_MESSAGE for
     // this partition (an extent always ends before known damage, so the client fetches there).
-    const auto [e, fd] = open_extent(p->log(), offset, max_bytes);
+    const std::int64_t below =
+        read_committed ? read.last_stable_offset : std::numeric_limits<std::int64_t>::max();
+    if (read_committed)
+        for (const kbus::log::AbortedTransaction& t :
+             p->log().aborted_transactions(offset, read.last_stable_offset))
+            read.aborted.emplace_back(t.producer_id, t.first_offset);
+    const auto [e, fd] = open_extent(p->log(), offset, max_bytes, below);
     if (e.length == 0) return read;
     // Kept open until the response is sent: retention may unlink the file meanwhile.
     read.extent = FileExtent{std::shared_ptr<const int>(new int(fd),
@@ -121,9 +129,10 @@ PartitionRead KafkaBusBackend::read(const std::string& topic, std::int32_t parti
 // The extent and its file, opened: the file checked to be the one the extent is of (the log
 // cleaner replaces a segment by a file of the same name; the extent is then taken again).
 std::pair<kbus::log::PartitionLog::Extent, int> KafkaBusBackend::open_extent(
-    const kbus::log::PartitionLog& log, std::int64_t offset, std::uint32_t max_bytes) {
+    const kbus::log::PartitionLog& log, std::int64_t offset, std::uint32_t max_bytes,
+    std::int64_t below) {
     for (int attempt = 0;; ++attempt) {
-        const kbus::log::PartitionLog::Extent e = log.locate(offset, max_bytes);
+        const kbus::log::PartitionLog::Extent e = log.locate(offset, max_bytes, below);
         if (e.length == 0) return {e, -1};
         const int fd = ::open(e.path.c_str(), O_RDONLY | O_CLOEXEC);
         struct stat st {};

@@ -30,7 +30,7 @@ class KafkaBusBackend final : public KafkaBackend {
     ProduceOutcome produce(const std::string& topic, std::int32_t partition,
                            const kbus::kafka::BatchDecoder& batch) override;
     PartitionRead read(const std::string& topic, std::int32_t partition, std::int64_t offset,
-                       std::uint32_t max_bytes) override;
+                       std::uint32_t max_bytes, bool read_committed = false) override;
     std::optional<std::int64_t> offset_for(const std::string& topic, std::int32_t partition,
                                            std::int64_t timestamp) override;
     void create_topic(const std::string& name, std::int32_t partitions,
@@ -71,7 +71,8 @@ class KafkaBusBackend final : public KafkaBackend {
 
   private:
     [[nodiscard]] static std::pair<kbus::log::PartitionLog::Extent, int> open_extent(
-        const kbus::log::PartitionLog& log, std::int64_t offset, std::uint32_t max_bytes);
+        const kbus::log::PartitionLog& log, std::int64_t offset, std::uint32_t max_bytes,
+        std::int64_t below);
 
     kbus::bus::Bus& bus_;
     kbus::groups::GroupService& groups_;

@@ -104,11 +104,14 @@ class KafkaListener {
         kbus::kafka::KafkaError error = kbus::kafka::KafkaError::none;
         std::int64_t high_watermark = -1;
         std::int64_t log_start_offset = -1;
+        std::int64_t last_stable_offset = -1;
+        std::vector<std::pair<std::int64_t, std::int64_t>> aborted;  // producer id, first offset
         std::optional<FileExtent> extent;
     };
+    // `read_committed`: Fetch's isolation_level 1, served below the last stable offset.
     [[nodiscard]] FetchPart fetch_partition(const std::string& topic,
                                             const kbus::kafka::Value& partition, std::uint64_t room,
-                                            bool first);
+                                            bool first, bool read_committed);
     // What a Fetch's response holds so far.
     struct FetchProgress {
         std::vector<FileExtent> extents;

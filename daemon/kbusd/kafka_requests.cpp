@@ -347,7 +347,7 @@ bool KafkaListener::produce(KafkaConnection& c, const KafkaRequest& q, std::int6
 // not reached), or its error. `room`: what the response may still take.
 KafkaListener::FetchPart KafkaListener::fetch_partition(const std::string& topic,
                                                         const Value& partition, std::uint64_t room,
-                                                        bool first) {
+                                                        bool first, bool read_committed) {
     FetchPart part;
     const std::int32_t max_bytes = partition["PartitionMaxBytes"].i32();
     try {
@@ -358,8 +358,10 @@ KafkaListener::FetchPart KafkaListener::fetch_partition(const std::string& topic
                 std::uint32_t(std::min<std::uint64_t>({std::uint64_t(max_bytes), room, 1u << 30}));
             PartitionRead read = backend_.read(topic, partition["Partition"].i32(),
                                                partition["FetchOffset"].integer(),
-                                               std::max<std::uint32_t>(limit, 1));
+                                               std::max<std::uint32_t>(limit, 1), read_committed);
             part.high_watermark = read.high_watermark;
+            part.last_stable_offset = read.last_stable_offset;
+            part.aborted = std::move(read.aborted);
             part.log_start_offset = read.log_start_offset;
             part.extent = std::move(read.extent);
         }
@@ -385,13 +387,21 @@ void KafkaListener::answer_fetch_partition(const KafkaRequest& q,
     }
     const std::uint64_t room =
         progress.total >= progress.response_max ? 0 : progress.response_max - progress.total;
-    FetchPart part = fetch_partition(*topic, p, room, progress.total == 0);
+    const bool read_committed = q.version() >= 4 && q.body["IsolationLevel"].integer() == 1;
+    FetchPart part = fetch_partition(*topic, p, room, progress.total == 0, read_committed);
     set_error(result, part.error);
     progress.any_error = progress.any_error || part.error != KafkaError::none;
-    if (part.error == KafkaError::none) result["AbortedTransactions"].set_array();
+    if (part.error == KafkaError::none) {
+        Value& aborted = result["AbortedTransactions"];
+        aborted.set_array();
+        for (const auto& [producer_id, first_offset] : part.aborted) {
+            Value& a = aborted.add();
+            a["ProducerId"].set(producer_id);
+            a["FirstOffset"].set(first_offset);
+        }
+    }
     result["HighWatermark"].set(part.high_watermark);
-    // No transactions: everything below the high watermark is stable.
-    result["LastStableOffset"].set(part.high_watermark);
+    result["LastStableOffset"].set(part.last_stable_offset);
     result["LogStartOffset"].set(part.log_start_offset);
     if (!part.extent) return;
     if (q.version() < 4) {

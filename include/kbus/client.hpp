@@ -206,8 +206,9 @@ class Client {
     /// one batch). For consumers reading behind the ring.
     [[nodiscard]] protocol::FetchReply fetch(std::uint64_t topic_id, std::int32_t partition,
                                              std::int64_t offset, std::uint32_t max_bytes,
-                                             bool as_extent = false) {
-        return request(protocol::FetchRequest{topic_id, partition, offset, max_bytes, as_extent});
+                                             bool as_extent = false, bool read_committed = false) {
+        return request(protocol::FetchRequest{topic_id, partition, offset, max_bytes, as_extent,
+                                              read_committed});
     }
 
     void release_reader(std::uint64_t topic_id, std::int32_t partition, std::uint32_t slot) {
@@ -236,6 +237,12 @@ class Client {
     /// Gives a producer slot back (the Producer's destructor); nothing if the daemon is gone.
     void release_producer(std::uint64_t topic_id, std::int32_t partition, std::uint32_t slot) {
         (void)request_if_connected(protocol::ReleaseProducerRequest{topic_id, partition, slot});
+    }
+    /// A transactional producer's first send to a partition in its transaction.
+    void add_partition_to_txn(const protocol::AddPartitionToTxnRequest& r) { (void)request(r); }
+    /// Ends a producer's transaction: the markers are in the rings when it returns.
+    std::uint32_t end_txn(std::int64_t producer_id, std::int32_t epoch, bool commit) {
+        return request(protocol::EndTxnRequest{producer_id, epoch, commit}).partitions;
     }
     /// The control segment's fence for a transactional id's slot (ProducerIdentity::fence_slot).
     [[nodiscard]] const control::ProducerFence& producer_fence(std::int32_t slot) const noexcept {

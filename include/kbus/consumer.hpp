@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "kbus/client.hpp"
+#include "kbus/consumer_group_metadata.hpp"
 #include "kbus/consumer_options.hpp"
 #include "kbus/detail/clock.hpp"
 #include "kbus/detail/fetch_fill.hpp"
@@ -78,8 +79,9 @@ class Consumer final : private MemberHost {
                             std::to_string(handle->metadata.partitions) + " partitions)");
         if (source(topic, partition) != nullptr) return seek(topic, partition, from);
         const bool may_sleep = options_.wait == WaitMode::blocking;
-        auto p = std::make_unique<PartitionSource>(*client_, std::string(topic), partition, handle,
-                                                   options_.check_crcs, may_sleep);
+        auto p = std::make_unique<PartitionSource>(
+            *client_, std::string(topic), partition, handle, options_.check_crcs, may_sleep,
+            options_.isolation_level == IsolationLevel::read_committed);
         marks_unbarriered_ = marks_unbarriered_ || may_sleep;
         p->attach(from);
         fill_.assigned_ring(p->ring().capacity());
@@ -138,6 +140,10 @@ class Consumer final : private MemberHost {
     [[nodiscard]] bool in_group() const noexcept { return member_.stable(); }
     [[nodiscard]] std::int32_t generation() const noexcept { return member_.generation(); }
     [[nodiscard]] const std::string& member_id() const noexcept { return member_.member_id(); }
+    /// For Producer::send_offsets_to_transaction (Kafka's groupMetadata()).
+    [[nodiscard]] ConsumerGroupMetadata group_metadata() const {
+        return {options_.group_id, member_.generation(), member_.member_id()};
+    }
 
     /// Leaves the group after committing (with enable_auto_commit), releases every partition.
     void close() {

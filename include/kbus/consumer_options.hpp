@@ -33,7 +33,8 @@ class RebalanceListener {
     }
 };
 
-enum class OffsetReset { earliest, latest };  ///< auto.offset.reset
+enum class OffsetReset { earliest, latest };                     ///< auto.offset.reset
+enum class IsolationLevel { read_uncommitted, read_committed };  ///< isolation.level
 
 struct ConsumerOptions {
     WaitMode wait = WaitMode::blocking;
@@ -56,6 +57,10 @@ struct ConsumerOptions {
     /// check.crcs: the CRC-32C of every batch read from disk is checked (records lost to damage
     /// are then reported as corrupt_record). Off, only a batch's framing is.
     bool check_crcs = true;
+    /// isolation.level: read_uncommitted (Kafka's default) returns every record;
+    /// read_committed returns a transaction's records only once it committed (never an aborted
+    /// one's) and stops at the last stable offset, the first record of a transaction still open.
+    IsolationLevel isolation_level = IsolationLevel::read_uncommitted;
 
     /// Consumer groups, with Kafka's names: set group_id, then subscribe() joins the group.
     std::string group_id{};                                 ///< group.id

@@ -68,6 +68,14 @@ struct ReaderAttachment {
 /// the daemon), or, for a client that asked for it, as an extent of a segment file that the
 /// client reads itself (stored batches, possibly compressed): one copy out of the page cache,
 /// none through the socket.
+/// An aborted transaction a read_committed reader skips: its producer's transactional batches
+/// from first_offset up to its ABORT marker.
+struct AbortedTransactionRef {
+    std::int64_t producer_id = -1;
+    std::int64_t first_offset = -1;
+    KBUS_FIELDS(producer_id, first_offset)
+};
+
 struct FetchReply {
     std::int64_t log_start_offset = 0;
     std::int64_t log_end_offset = 0;     ///< next offset the log will hold
@@ -79,8 +87,13 @@ struct FetchReply {
     /// The file's inode when the extent was taken: the log cleaner replaces a segment by a file
     /// of the same name, so a client checks it opened the file the extent is of.
     std::uint64_t file_inode = 0;
+    /// read_committed only: records below it are decided (Kafka's last stable offset, lowered to
+    /// where `aborted` stops when the list was cut short); the aborted transactions a reader
+    /// from the fetch's offset on meets (Kafka's aborted_transactions), oldest first.
+    std::int64_t last_stable_offset = -1;
+    std::vector<AbortedTransactionRef> aborted;
     KBUS_FIELDS(log_start_offset, log_end_offset, ring_start_offset, batches, file_path,
-                file_position, file_length, file_inode)
+                file_position, file_length, file_inode, last_stable_offset, aborted)
 };
 
 // ---- requests -----------------------------------------------------------------------------------
@@ -210,6 +223,40 @@ struct ReleaseProducerRequest {
     KBUS_FIELDS(topic_id, partition, slot)
 };
 
+/// A transactional producer's first send to a partition since begin_transaction (Kafka's
+/// AddPartitionsToTxn): the daemon, its transaction coordinator, will write the transaction's
+/// marker there, naming the producer's slot. The transaction starts with its first partition,
+/// and is aborted by the daemon if it outlives timeout_ms (Kafka's transaction.timeout.ms) or
+/// the producer's connection.
+struct AddPartitionToTxnRequest {
+    static constexpr RequestType type = RequestType::add_partition_to_txn;
+    using Reply = codec::Empty;
+    std::uint64_t topic_id = 0;
+    std::int32_t partition = 0;
+    std::int64_t producer_id = -1;
+    std::int32_t epoch = -1;
+    std::uint32_t slot = 0;  ///< the producer's slot in the partition's ring
+    std::int64_t timeout_ms = 60000;
+    KBUS_FIELDS(topic_id, partition, producer_id, epoch, slot, timeout_ms)
+};
+
+/// Ends a producer's transaction (Kafka's EndTxn): a COMMIT or ABORT marker in each of its
+/// partitions, committed to their rings before the reply. Refused with invalid_txn_state when no
+/// transaction is open, producer_fenced when the epoch is not the producer's newest (a newer
+/// instance started, or the transaction timed out and the daemon aborted it).
+struct TxnEnded {
+    std::uint32_t partitions = 0;  ///< markers written
+    KBUS_FIELDS(partitions)
+};
+struct EndTxnRequest {
+    static constexpr RequestType type = RequestType::end_txn;
+    using Reply = TxnEnded;
+    std::int64_t producer_id = -1;
+    std::int32_t epoch = -1;
+    bool commit = false;
+    KBUS_FIELDS(producer_id, epoch, commit)
+};
+
 struct TopicNames {
     std::vector<std::string> names;
     KBUS_FIELDS(names)
@@ -266,7 +313,8 @@ struct FetchRequest {
     std::int64_t offset = 0;
     std::uint32_t max_bytes = 0;
     bool as_extent = false;
-    KBUS_FIELDS(topic_id, partition, offset, max_bytes, as_extent)
+    bool read_committed = false;  ///< the reply carries last_stable_offset and aborted
+    KBUS_FIELDS(topic_id, partition, offset, max_bytes, as_extent, read_committed)
 };
 
 /// Damage in a partition's log: the offsets a corrupt batch cost (none if last < first), where

@@ -43,6 +43,7 @@ enum class ErrorCode : std::uint16_t {
     partition_owned = 27,    ///< an exclusive producer owns the partition (ProducerOptions)
     invalid_record = 28,     ///< INVALID_RECORD: a record without a key for a compacted topic
     producer_fenced = 29,    ///< PRODUCER_FENCED: a newer instance has this transactional id
+    invalid_txn_state = 30,  ///< INVALID_TXN_STATE: no transaction begun, or one already is
 };
 
 /// What each code means, in a few words; indexed by the code's value.
@@ -77,8 +78,9 @@ inline constexpr const char* error_code_texts[] = {
     "partition owned by an exclusive producer",  // partition_owned
     "invalid record",                            // invalid_record
     "producer fenced",                           // producer_fenced
+    "invalid transaction state",                 // invalid_txn_state
 };
-static_assert(std::size(error_code_texts) == std::size_t(ErrorCode::producer_fenced) + 1,
+static_assert(std::size(error_code_texts) == std::size_t(ErrorCode::invalid_txn_state) + 1,
               "every ErrorCode has its text");
 
 inline const char* to_string(ErrorCode code) noexcept {

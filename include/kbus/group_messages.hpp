@@ -102,6 +102,22 @@ struct CommitOffsetsRequest {
     KBUS_FIELDS(group, generation, member_id, offsets)
 };
 
+/// A group's offsets committed with a producer's transaction (Kafka's AddOffsetsToTxn and
+/// TxnOffsetCommit in one): checked now as a commit is (generation, member, ownership, bounds),
+/// stored only if the transaction commits.
+struct TxnOffsetCommitRequest {
+    static constexpr protocol::RequestType type = protocol::RequestType::txn_offset_commit;
+    using Reply = codec::Empty;
+    std::int64_t producer_id = -1;
+    std::int32_t epoch = -1;
+    std::string group;
+    std::int32_t generation = -1;
+    std::string member_id;
+    OffsetList offsets;
+    std::int64_t timeout_ms = 60000;  ///< the transaction's, if this opens it
+    KBUS_FIELDS(producer_id, epoch, group, generation, member_id, offsets, timeout_ms)
+};
+
 /// Partition -> next offset to consume, as committed.
 struct PartitionOffsetsReply {
     PartitionOffsets offsets;

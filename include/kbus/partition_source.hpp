@@ -31,6 +31,7 @@
 #include "kbus/client.hpp"
 #include "kbus/consumer_options.hpp"
 #include "kbus/detail/file_extent_reader.hpp"
+#include "kbus/detail/transaction_outcomes.hpp"
 #include "kbus/message.hpp"
 #include "kbus/ring_reader.hpp"
 
@@ -46,15 +47,17 @@ struct CommitRoute {
 class PartitionSource {
   public:
     /// may_sleep: a blocking consumer's source marks the ring (BlockingReaderMark).
+    /// read_committed: Kafka's isolation level (detail/transaction_outcomes.hpp).
     PartitionSource(Client& client, std::string topic, std::int32_t partition,
                     std::shared_ptr<const TopicHandle> handle, bool check_crcs = true,
-                    bool may_sleep = false)
+                    bool may_sleep = false, bool read_committed = false)
         : client_(&client),
           topic_(std::move(topic)),
           partition_(partition),
           handle_(std::move(handle)),
           reader_(client.ring(*handle_, partition, false)),
-          check_crcs_(check_crcs) {
+          check_crcs_(check_crcs),
+          read_committed_(read_committed) {
         if (may_sleep) sleep_mark_.emplace(ring().header().wake);
     }
 
@@ -81,6 +84,7 @@ class PartitionSource {
                                    from.offset(), has_slot_ ? std::int32_t(slot_) : -1);
         holding_ = false;
         clear_disk();
+        ring_outcomes_.reset();
         ring_start_ = -1;
         on_disk_ = a.on_disk;
         if (a.on_disk) {
@@ -120,10 +124,27 @@ class PartitionSource {
     /// Appends what is readable now to `out`, up to `max` messages in all.
     void gather(std::vector<Message>& out, std::size_t max) {
         if (on_disk_) return gather_from_disk(out, max);
+        const std::uint64_t from = cursor_.position;
+        gather_from_ring(out, max);
+        // Only skipped (markers, aborted records): the tether moves past them all the same.
+        if (!holding_ && !on_disk_ && cursor_.position != from) [[unlikely]]
+            tether_here();
+    }
+
+    void gather_from_ring(std::vector<Message>& out, std::size_t max) {
         while (out.size() < max) {
             ring::RecordRef r;
             const ring::PeekStatus s = reader_.peek(cursor_, r);
             if (s == ring::PeekStatus::record) {
+                if (read_committed_ && (r.header->attributes & ring::transactional_attribute) != 0)
+                    [[unlikely]] {
+                    const detail::Outcome o = ring_outcomes_.of(reader_, r);
+                    if (o == detail::Outcome::open) return;  // the last stable offset
+                    if (o == detail::Outcome::aborted) {
+                        ring::RingReader::advance(cursor_, r);
+                        continue;
+                    }
+                }
                 if (!ring_touched_) [[unlikely]]
                     touch_ring();
                 if (!holding_) {  // from here on a detach invalidates what we return
@@ -140,7 +161,8 @@ class PartitionSource {
                 if (!holding_ && !still_attached()) [[unlikely]]
                     return go_to_disk(out, max);
                 return;
-            } else if (s != ring::PeekStatus::aborted) {  // aborted: a gap in offsets, skipped
+            } else if (s != ring::PeekStatus::aborted && s != ring::PeekStatus::control) {
+                // (a gap in offsets, or a transaction's marker: skipped)
                 check_attached();      // a detach explains a lap: report it as such
                 if (on_disk_) return;  // detached between batches: go on from the log
                 throw_out_of_range(s == ring::PeekStatus::lapped ? "was overwritten (lapped)"
@@ -148,6 +170,15 @@ class PartitionSource {
             }
             ring::RingReader::advance(cursor_, r);
         }
+    }
+
+    /// Moves the tether to the cursor when nothing is held (what was passed was skipped).
+    [[gnu::cold, gnu::noinline]] void tether_here() noexcept {
+        if (!still_attached()) return;  // the next gather finds it out
+        ring::ReaderSlot& s = slot();
+        // As release_held: the offset travels with the position (release).
+        s.offset.store(cursor_.offset, std::memory_order_relaxed);
+        s.position.store(cursor_.position, std::memory_order_release);
     }
 
     /// Past the daemon's mark: producers are at least as far, and need room soon. Rung from
@@ -234,8 +265,9 @@ class PartitionSource {
         // A segment replaced between the reply and our open (retention, the log cleaner) is
         // asked for again; one we cannot read at all is asked of the daemon from then on.
         for (int attempt = 0; read_segments_ && attempt < 3; ++attempt) {
-            const protocol::FetchReply f =
-                client_->fetch(id, partition_, offset, protocol::max_fetch_file_bytes, true);
+            const protocol::FetchReply f = client_->fetch(
+                id, partition_, offset, protocol::max_fetch_file_bytes, true, read_committed_);
+            log_outcomes_.reset(f);
             ring_start_ = f.ring_start_offset;
             log_end_ = f.log_end_offset;
             if (f.file_path.empty()) return false;
@@ -248,7 +280,9 @@ class PartitionSource {
             }
             if (r == Read::unreadable) read_segments_ = false;
         }
-        protocol::FetchReply f = client_->fetch(id, partition_, offset, protocol::max_fetch_bytes);
+        protocol::FetchReply f = client_->fetch(id, partition_, offset, protocol::max_fetch_bytes,
+                                                false, read_committed_);
+        log_outcomes_.reset(f);
         ring_start_ = f.ring_start_offset;
         log_end_ = f.log_end_offset;
         disk_copy_ = std::move(f.batches);
@@ -364,10 +398,22 @@ class PartitionSource {
                 clear_disk();
                 throw_out_of_range("is in a batch the daemon did not decompress");
             }
+            if ((read_committed_ && log_outcomes_.skip(b)) || b.is_control()) {
+                skip_batch(b);  // a marker, or an aborted transaction's records
+                continue;
+            }
+            if (read_committed_ && log_outcomes_.unstable(b)) {
+                clear_disk();  // past the last stable offset: fetched again, or read on the ring
+                return;
+            }
             if (!take_records(b, out, max)) return;  // the rest of it is decoded next poll
-            cursor_.offset = std::max(cursor_.offset, std::uint64_t(b.last_offset()) + 1);
-            disk_at_ += b.total_bytes();
+            skip_batch(b);                           // taken whole: the cursor goes past it
         }
+    }
+
+    void skip_batch(const log::BatchView& b) {
+        cursor_.offset = std::max(cursor_.offset, std::uint64_t(b.last_offset()) + 1);
+        disk_at_ += b.total_bytes();
     }
 
     /// The batch's records from the cursor on; false if `out` filled up before its end.
@@ -415,6 +461,9 @@ class PartitionSource {
     std::int64_t log_end_ = 0;      ///< as of the last fetch
     std::size_t checked_to_ = 0;    ///< disk_ up to here passed batch_sound()
     bool check_crcs_ = true;
+    bool read_committed_ = false;
+    detail::RingOutcomes ring_outcomes_;  ///< read_committed, on the ring
+    detail::LogOutcomes log_outcomes_;    ///< read_committed, from the log (as last fetched)
     std::optional<BlockingReaderMark> sleep_mark_;  ///< a blocking consumer's, while assigned
     bool ring_touched_ = false;                     ///< touch_ring() done
     std::uint64_t rung_mark_ = 0;                   ///< the daemon's doorbell mark we rang last

@@ -14,13 +14,17 @@
 #include <span>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "kbus/bytes.hpp"
 #include "kbus/client.hpp"
+#include "kbus/consumer_group_metadata.hpp"
 #include "kbus/detail/clock.hpp"
+#include "kbus/detail/producer_transaction.hpp"
 #include "kbus/detail/record_clock.hpp"
 #include "kbus/exclusive_lease.hpp"
+#include "kbus/group_messages.hpp"
 #include "kbus/header_block.hpp"
 #include "kbus/murmur2.hpp"
 #include "kbus/record_frame.hpp"
@@ -45,8 +49,12 @@ struct ProducerOptions {
     bool enable_idempotence = false;
     /// Kafka's transactional.id (implies enable_idempotence): a stable identity. Constructing a
     /// producer with it takes the id's next epoch and fences the instance before it, whose next
-    /// send throws Error(producer_fenced); the daemon keeps the id across its restarts.
+    /// send throws Error(producer_fenced); the daemon keeps the id across its restarts. Such a
+    /// producer sends only inside a transaction (begin_transaction).
     std::string transactional_id{};
+    /// Kafka's transaction.timeout.ms: the daemon aborts a transaction open longer (and fences
+    /// the producer, whose next call throws Error(producer_fenced)).
+    std::chrono::milliseconds transaction_timeout{60000};
 };
 
 struct SendOptions {
@@ -92,8 +100,13 @@ class Producer {
     explicit Producer(Client& client, ProducerOptions options = {})
         : client_(&client), options_(std::move(options)) {
         if (options_.enable_idempotence || !options_.transactional_id.empty()) {
+            if (options_.exclusive && !options_.transactional_id.empty())
+                throw Error(ErrorCode::invalid_argument,
+                            "a transactional producer cannot be exclusive: the daemon writes "
+                            "its transactions' markers into the rings it sends to");
             identity_ = client_->init_producer_id(options_.transactional_id);
             idempotent_ = true;
+            transactional_ = !options_.transactional_id.empty();
         }
     }
 
@@ -102,12 +115,44 @@ class Producer {
     /// An idempotent producer gives its ring slots back (the daemon retires them once the spill
     /// has its records); errors are swallowed, as a destructor must.
     ~Producer() {
+        if (txn_.open()) try {
+                abort_transaction();
+            } catch (const Error&) {  // the daemon aborts it when the slots are released
+            }
         for (const protocol::ReleaseProducerRequest& slot : slots_)
             try {
                 client_->release_producer(slot.topic_id, slot.partition, slot.slot);
             } catch (const Error&) {
             }
     }
+
+    /// Kafka's beginTransaction (a transactional producer only): the sends from here on, to any
+    /// partitions of any topics, are one transaction. No round trip here: the first send to each
+    /// partition tells the daemon (one round trip per partition and transaction).
+    void begin_transaction() { txn_.begin(transactional_); }
+    /// Kafka's commitTransaction: a COMMIT marker in every partition the transaction wrote to,
+    /// in their rings when this returns. A read_committed consumer then returns its records.
+    /// Throws Error(producer_fenced) if the daemon aborted it (its timeout) or a newer instance
+    /// started; Error(invalid_txn_state) without begin_transaction.
+    void commit_transaction() { end_transaction(true); }
+    /// Kafka's abortTransaction: ABORT markers; no read_committed consumer returns its records.
+    void abort_transaction() { end_transaction(false); }
+    /// Kafka's sendOffsetsToTransaction: the group's offsets (the next offset to read of each
+    /// partition) are committed if and only if the transaction commits, the consume-transform-
+    /// produce loop's exactly once. Checked now as a commit is (the member's generation, the
+    /// partitions it owns: Error(illegal_generation) and the like), and again at the commit, which
+    /// aborts instead if they no longer hold (a rebalance meanwhile) and says so.
+    void send_offsets_to_transaction(
+        const std::vector<std::pair<group::TopicPartition, std::int64_t>>& offsets,
+        const ConsumerGroupMetadata& group) {
+        txn_.require_open("send_offsets_to_transaction");
+        check_not_fenced();
+        (void)client_->request(group::TxnOffsetCommitRequest{
+            identity_.producer_id, identity_.epoch, group.group_id, group.generation_id,
+            group.member_id, offsets, std::int64_t(options_.transaction_timeout.count())});
+        txn_.offsets_sent();
+    }
+    [[nodiscard]] bool in_transaction() const noexcept { return txn_.open(); }
 
     /// The producer id and epoch the daemon granted (-1 each: not an idempotent producer).
     [[nodiscard]] std::int64_t producer_id() const noexcept { return identity_.producer_id; }
@@ -215,17 +260,19 @@ class Producer {
             longest = std::max(longest, planned_.back().layout.frame_length);
         }
         ring::RingWriter& writer = writer_for(t, partition);
-        if (idempotent_)
+        if (idempotent_) {
+            const std::uint16_t attributes = record_attributes(t, partition);
             for (ring::FramePlan& p : planned_)
-                p.attributes = t.attributes[std::size_t(partition)];
+                p.attributes = attributes;
+        }
         if (std::any_of(records.begin(), records.end(),
                         [](const BatchRecord& r) { return r.key.is_null(); }))
             check_keyless_allowed(t, partition, writer);
-        if (idempotent_) check_not_fenced();
         ring::RingRun run;
         if (!claim_space(t, partition, writer, total, std::uint32_t(records.size()), longest, run,
                          block))
             return std::nullopt;
+        if (idempotent_) abort_if_fenced(writer, run, planned_);
         const std::int64_t timestamp = record_timestamp(t, options);
         claims_.clear();
         std::uint64_t at = 0;
@@ -361,15 +408,15 @@ class Producer {
         const std::int32_t partition = choose_partition(t, key, options);
         ring::FramePlan p = ring::frame_plan(key, value_size, options.headers);
         ring::RingWriter& writer = writer_for(t, partition);
-        if (idempotent_) p.attributes = t.attributes[std::size_t(partition)];
+        if (idempotent_) p.attributes = record_attributes(t, partition);
         if (key.is_null()) [[unlikely]]
             check_keyless_allowed(t, partition, writer);
-        if (idempotent_) check_not_fenced();
         ProducerClaim c;
         ring::RingRun run;
         if (!claim_space(t, partition, writer, p.layout.frame_length, 1, p.layout.frame_length, run,
                          block))
             return std::nullopt;
+        if (idempotent_) abort_if_fenced(writer, run, std::span<const ring::FramePlan>(&p, 1));
         c.claim_ = writer.place(run, 0, 0, p.layout);
         c.timestamp_ = record_timestamp(t, options);
         ring::write_data_frame(writer.payload(c.claim_), c.claim_.position, p, c.timestamp_, key,
@@ -381,23 +428,74 @@ class Producer {
         return c;
     }
 
+    /// The attributes of a record to the partition: its slot's, and in a transaction, the
+    /// transactional bit, which the partition gets at its first send there (join_transaction).
+    [[gnu::always_inline]] std::uint16_t record_attributes(TopicState& t, std::int32_t partition) {
+        const std::uint16_t a = t.attributes[std::size_t(partition)];
+        if (transactional_ && (a & ring::transactional_attribute) == 0) [[unlikely]]
+            return join_transaction(t, partition);
+        return a;
+    }
+
+    [[gnu::cold, gnu::noinline]] std::uint16_t join_transaction(TopicState& t,
+                                                                std::int32_t partition) {
+        check_not_fenced();  // a fenced producer hears that first, in or out of a transaction
+        txn_.require_open("send (a transactional producer sends only inside a transaction)");
+        std::uint16_t& a = t.attributes[std::size_t(partition)];
+        client_->add_partition_to_txn({t.handle->metadata.topic_id, partition,
+                                       identity_.producer_id, identity_.epoch,
+                                       std::uint32_t(a >> ring::producer_slot_shift),
+                                       std::int64_t(options_.transaction_timeout.count())});
+        return txn_.joined(a);
+    }
+
+    void end_transaction(bool commit) {
+        txn_.require_open(commit ? "commit_transaction" : "abort_transaction");
+        // Over on this side whatever the daemon answers: a failed commit's records are aborted
+        // by the daemon (its timeout), never left for the next transaction.
+        const bool any = txn_.close();
+        check_not_fenced();
+        if (any) (void)client_->end_txn(identity_.producer_id, identity_.epoch, commit);
+    }
+
+    /// Looked at after the claim, not before: the daemon bumps the fence before it claims the
+    /// marker that aborts a fenced producer's transaction, and our claim's locked
+    /// compare-and-swap, if it came after that marker's, makes the bump visible here. So no
+    /// record of ours lands after that marker. A fenced claim is published as a gap.
+    void abort_if_fenced(ring::RingWriter& writer, const ring::RingRun& run,
+                         std::span<const ring::FramePlan> plans) {
+        if (identity_.fence_slot < 0 || !fenced()) [[likely]]
+            return;
+        std::uint64_t at = 0;
+        for (std::uint32_t i = 0; i < plans.size(); ++i) {
+            const ring::RingClaim c = writer.place(run, i, at, plans[i].layout);
+            ring::write_marker_frame(c.record, c.position, plans[i].layout.frame_length,
+                                     ring::RecordType::aborted);
+            writer.publish(c);
+            at += plans[i].layout.frame_length;
+        }
+        writer.after_publish();
+        throw_fenced();
+    }
+
+    [[nodiscard]] bool fenced() const noexcept {
+        const control::ProducerFence& f = client_->producer_fence(identity_.fence_slot);
+        // Relaxed: ordered after our claim by its locked compare-and-swap (see abort_if_fenced).
+        return f.epoch.load(std::memory_order_relaxed) != identity_.epoch ||
+               f.producer_id.load(std::memory_order_relaxed) != identity_.producer_id;
+    }
+
     /// A transactional producer whose id a newer instance took is fenced: it sends nothing more.
     void check_not_fenced() const {
-        if (identity_.fence_slot < 0) return;
-        const control::ProducerFence& f = client_->producer_fence(identity_.fence_slot);
-        // Relaxed: the daemon changes the slot only when a newer instance starts; a send racing
-        // that start may go either way, as a Kafka producer's request in flight may.
-        if (f.epoch.load(std::memory_order_relaxed) == identity_.epoch &&
-            f.producer_id.load(std::memory_order_relaxed) == identity_.producer_id) [[likely]]
-            return;
-        throw_fenced();
+        if (identity_.fence_slot >= 0 && fenced()) throw_fenced();
     }
     [[noreturn, gnu::cold, gnu::noinline]] void throw_fenced() const {
         throw Error(ErrorCode::producer_fenced,
-                    "producer fenced: another producer with transactional id '" +
-                        options_.transactional_id + "' started after this one (producer id " +
-                        std::to_string(identity_.producer_id) + ", epoch " +
-                        std::to_string(identity_.epoch) + ")");
+                    "producer fenced: transactional id '" + options_.transactional_id +
+                        "' moved past this producer's epoch " + std::to_string(identity_.epoch) +
+                        " (producer id " + std::to_string(identity_.producer_id) +
+                        "): a newer instance started, or the daemon aborted its transaction "
+                        "(transaction_timeout passed, or kbusd restarted while it was open)");
     }
 
     /// Inline: a claim that fits. Anything else (a full ring, an error) goes to claim_slowly.
@@ -470,6 +568,8 @@ class Producer {
     ProducerOptions options_;
     protocol::ProducerIdentity identity_;  ///< idempotent: what the daemon granted
     bool idempotent_ = false;              ///< records name this producer's slot in each ring
+    bool transactional_ = false;           ///< a transactional_id: sends inside transactions
+    detail::ProducerTransaction txn_;
     std::vector<protocol::ReleaseProducerRequest> slots_;  ///< the ring slots it registered
     detail::RecordClock clock_;
     std::vector<ring::FramePlan> planned_;  ///< send_batch's, reused: no allocation once warm

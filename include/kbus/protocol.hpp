@@ -92,8 +92,11 @@ enum class RequestType : std::uint16_t {
     init_producer_id = 26,
     register_producer = 27,
     release_producer = 28,
+    add_partition_to_txn = 29,
+    end_txn = 30,
+    txn_offset_commit = 31,
     /// One past the last: the first number not (yet) a request.
-    end_of_types = 29,
+    end_of_types = 32,
 };
 
 /// Where a consumer starts: the log start, the high watermark, an offset, or the first offset

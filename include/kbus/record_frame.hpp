@@ -14,6 +14,7 @@
 #include "kbus/bytes.hpp"
 #include "kbus/detail/atomic_field.hpp"
 #include "kbus/header_block.hpp"
+#include "kbus/log/control_record.hpp"
 #include "kbus/ring_descriptor.hpp"
 
 namespace kbus::ring {
@@ -76,6 +77,31 @@ inline void write_stamp(std::byte* frame, const FramePlan& plan,
     std::memcpy(frame + plan.layout.frame_length - record_stamp_bytes, &stamp, sizeof stamp);
 }
 
+/// A transaction marker's frame (RecordType::control), laid out as a data record with Kafka's
+/// control key and value: `attributes` name the producer whose transaction it ends (its slot's, or
+/// stamped_attribute with `stamp` at the frame's end, as for its records).
+[[nodiscard]] inline FramePlan control_frame_plan(std::uint16_t attributes) {
+    const auto key = log::control_key(log::ControlType::commit);  // either type: same length
+    FramePlan plan = frame_plan(BytesView(std::span<const std::byte>(key)),
+                                std::int32_t(log::control_value_bytes), {},
+                                (attributes & stamped_attribute) != 0);
+    plan.attributes = attributes;
+    return plan;
+}
+
+inline void write_control_frame(std::byte* frame, std::uint64_t position, const FramePlan& plan,
+                                std::int64_t timestamp, log::ControlType type,
+                                std::int32_t coordinator_epoch,
+                                const RecordStamp* stamp = nullptr) noexcept {
+    const auto key = log::control_key(type);
+    const auto value = log::control_value(coordinator_epoch);
+    write_data_frame(frame, position, plan, timestamp, BytesView(std::span<const std::byte>(key)),
+                     std::int32_t(value.size()), {});
+    write_value(frame, plan, BytesView(std::span<const std::byte>(value)));
+    if (stamp != nullptr) write_stamp(frame, plan, *stamp);
+    reinterpret_cast<RecordHeader*>(frame)->type = RecordType::control;
+}
+
 /// A frame that holds no record: padding to a lap's end, or an aborted record (a dead producer's
 /// claim, a gap in offsets). Its commit word is the caller's to store.
 inline void write_marker_frame(RecordHeader* r, std::uint64_t position, std::uint64_t length,
@@ -120,6 +146,10 @@ class RecordFrameView {
         return (r_->attributes & slot_stamped_attribute) == 0
                    ? -1
                    : int(r_->attributes >> producer_slot_shift);
+    }
+    /// A transactional producer's record (transactional_attribute).
+    [[nodiscard]] bool transactional() const noexcept {
+        return (r_->attributes & transactional_attribute) != 0;
     }
     /// The idempotent producer's stamp, if the frame has one. Its place is where the payload
     /// ends; a frame too short to hold it there has none (a reader never trusts a flag blindly).

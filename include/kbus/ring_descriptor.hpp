@@ -19,7 +19,7 @@ namespace kbus::ring {
 
 inline constexpr std::size_t cache_line_bytes = 64;
 inline constexpr std::uint64_t ring_magic = 0x4e49525f5355424bULL;  ///< "KBUS_RIN"
-inline constexpr std::uint32_t ring_layout_version = 6;             ///< 6: producer slots
+inline constexpr std::uint32_t ring_layout_version = 7;             ///< 7: transaction markers
 inline constexpr std::uint32_t reader_slot_count = 64;
 inline constexpr std::uint32_t group_commit_slot_count = 16;  ///< groups committing here by CAS
 inline constexpr std::uint32_t aborted_range_count = 16;      ///< the abort log's memory
@@ -204,7 +204,11 @@ inline constexpr std::uint64_t journal_entries_for(std::uint64_t capacity) {
 }
 
 // ---- the record header ------------------------------------------------------------------------
-enum class RecordType : std::uint16_t { data = 1, padding = 2, aborted = 3 };
+/// `control`: a transaction marker (Kafka's control record), written by the daemon when a
+/// transaction ends. Its key and value are Kafka's control record key and value as the log holds
+/// them (control_record.hpp); its attributes name the producer whose transaction it ends, as a
+/// data record's do. It takes an offset, as in Kafka's log, and no consumer returns it.
+enum class RecordType : std::uint16_t { data = 1, padding = 2, aborted = 3, control = 4 };
 
 /// Named offsets within a record frame. The commit word comes first and is stored last.
 inline constexpr std::size_t commit_word_offset = 0;       ///< u64: offset + 1 once committed
@@ -259,6 +263,11 @@ inline constexpr unsigned producer_slot_shift = 8;
 [[nodiscard]] constexpr std::uint16_t slot_stamp_attributes(std::uint32_t slot) {
     return std::uint16_t(slot_stamped_attribute | (slot << producer_slot_shift));
 }
+/// RecordHeader::attributes bit: a record of a transaction (Kafka's isTransactional batch bit),
+/// with its producer named by a slot or a stamp. Consumers at read_committed return it only once
+/// the marker (RecordType::control) of its producer that follows it says the transaction
+/// committed.
+inline constexpr std::uint16_t transactional_attribute = 4;
 static_assert(producer_slot_count <= 256, "a slot's index fits attributes' high byte");
 
 inline constexpr std::size_t stamp_producer_id_offset = 0;  ///< i64: kbusd's producer id

@@ -21,10 +21,16 @@ struct Cursor {
 enum class PeekStatus {
     record,     ///< a committed data record is at the cursor
     aborted,    ///< a committed aborted record (a gap in offsets): skip it
+    control,    ///< a committed transaction marker (RecordType::control): no consumer returns it
     not_ready,  ///< nothing committed at the cursor yet
     lapped,     ///< a later lap overwrote the cursor's record
     corrupt,    ///< a committed frame whose lengths do not fit the ring
 };
+
+/// A committed frame that takes an offset: a record, a gap or a marker (readers step over it).
+[[nodiscard]] constexpr bool holds_offset(PeekStatus s) noexcept {
+    return s == PeekStatus::record || s == PeekStatus::aborted || s == PeekStatus::control;
+}
 
 struct RecordRef {
     const RecordHeader* header = nullptr;
@@ -72,8 +78,10 @@ class RingReader {
             }
             out = {r, c.position, c.offset, length};
             if (r->type == RecordType::aborted) return PeekStatus::aborted;
-            if (r->type != RecordType::data || !payload_fits(*r)) return PeekStatus::corrupt;
-            return PeekStatus::record;
+            if ((r->type != RecordType::data && r->type != RecordType::control) ||
+                !payload_fits(*r))
+                return PeekStatus::corrupt;
+            return r->type == RecordType::data ? PeekStatus::record : PeekStatus::control;
         }
     }
 
@@ -96,7 +104,7 @@ class RingReader {
         Cursor c{position, offset};
         RecordRef r;
         const PeekStatus s = peek(c, r);
-        if (s != PeekStatus::record && s != PeekStatus::aborted) return false;
+        if (!holds_offset(s)) return false;
         out = {r.position, offset};
         return true;
     }

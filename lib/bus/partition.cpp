@@ -155,13 +155,28 @@ std::uint64_t Partition::offset_for_timestamp(std::int64_t ts) const {
     for (ring::RecordRef rec;;) {
         const ring::PeekStatus s = reader.peek(c, rec);
         if (s == ring::PeekStatus::record && rec.header->timestamp >= ts) return rec.offset;
-        if (s != ring::PeekStatus::record && s != ring::PeekStatus::aborted) return hw;
+        if (!ring::holds_offset(s)) return hw;
         ring::RingReader::advance(c, rec);
     }
 }
 
+// Kafka's aborted_transactions: those a reader from `offset` meets below the last stable offset.
+// A long list is cut, and the stable offset lowered to where it stops: the reader asks again.
+void Partition::add_transactions(protocol::FetchReply& f, std::int64_t offset) const {
+    constexpr std::size_t most = 4096;
+    f.last_stable_offset = log_->last_stable_offset();
+    for (const log::AbortedTransaction& t :
+         log_->aborted_transactions(offset, f.last_stable_offset)) {
+        if (f.aborted.size() == most) {
+            f.last_stable_offset = std::min(f.last_stable_offset, t.first_offset);
+            break;
+        }
+        f.aborted.push_back({t.producer_id, t.first_offset});
+    }
+}
+
 protocol::FetchReply Partition::fetch(std::int64_t offset, std::uint32_t max_bytes, bool as_extent,
-                                      std::uint32_t max_message_bytes) const {
+                                      std::uint32_t max_message_bytes, bool read_committed) const {
     protocol::FetchReply f;
     // The ring's start before the log's end: an offset below the one and at or past the other
     // is then gone for good (records leave the ring only once spilled, and the log only grows
@@ -169,6 +184,7 @@ protocol::FetchReply Partition::fetch(std::int64_t offset, std::uint32_t max_byt
     f.ring_start_offset = std::int64_t(gate_->earliest(high_watermark()));
     f.log_start_offset = log_->log_start_offset();
     f.log_end_offset = log_->log_end_offset();
+    if (read_committed) add_transactions(f, offset);
     if (as_extent) {
         log::PartitionLog::Extent e =
             log_->locate(offset, std::min(max_bytes, protocol::max_fetch_file_bytes));

@@ -89,8 +89,10 @@ class Partition {
     // Batches from the log for a consumer behind the ring (protocol::FetchRequest). Throws
     // Error(corrupt_record) for offsets that damage in the log cost (a compressed batch whose
     // CRC fails here is found and remembered on the way).
+    // `read_committed`: with the last stable offset and the aborted transactions past `offset`.
     [[nodiscard]] protocol::FetchReply fetch(std::int64_t offset, std::uint32_t max_bytes,
-                                             bool as_extent, std::uint32_t max_message_bytes) const;
+                                             bool as_extent, std::uint32_t max_message_bytes,
+                                             bool read_committed = false) const;
     // A consumer found a batch at `offset` that fails its CRC (ReportCorruptBatchRequest): the
     // log checks it itself; what it confirms is remembered, logged once, and answered.
     [[nodiscard]] protocol::CorruptBatchReply report_corrupt(std::int64_t offset);
@@ -121,6 +123,7 @@ class Partition {
     groups::PersistedCommits persisted_commits{};
 
   private:
+    void add_transactions(protocol::FetchReply& f, std::int64_t offset) const;
     void set_keys_required(const config::TopicConfig& config) noexcept;
     std::string topic_;
     std::int32_t index_;

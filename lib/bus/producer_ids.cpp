@@ -87,6 +87,25 @@ std::size_t ProducerIdRegistry::transactional_ids() const {
     return entries_.size();
 }
 
+std::optional<std::int16_t> ProducerIdRegistry::transactional_epoch(
+    std::int64_t producer_id) const {
+    const std::lock_guard lock(mutex_);
+    for (const auto& [id, e] : entries_)
+        if (e.producer_id == producer_id) return e.epoch;
+    return std::nullopt;
+}
+
+void ProducerIdRegistry::bump_epoch(std::int64_t producer_id) {
+    std::string id;
+    {
+        const std::lock_guard lock(mutex_);
+        for (const auto& [name, e] : entries_)
+            if (e.producer_id == producer_id) id = name;
+        if (id.empty()) return;
+    }
+    (void)grant_for(id);  // the grant nobody asked for: the epoch is taken
+}
+
 std::int32_t ProducerIdRegistry::free_slot() const {
     std::vector<bool> taken(control::producer_fence_slots);
     for (const auto& kv : entries_)

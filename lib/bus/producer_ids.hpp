@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "kbus/control_descriptor.hpp"
@@ -42,6 +43,12 @@ class ProducerIdRegistry {
     [[nodiscard]] Grant grant_for(const std::string& transactional_id);
 
     [[nodiscard]] std::size_t transactional_ids() const;
+    // The newest epoch of a transactional id's producer id (nullopt: the id is no transactional
+    // producer's, so it cannot run transactions).
+    [[nodiscard]] std::optional<std::int16_t> transactional_epoch(std::int64_t producer_id) const;
+    // A transactional producer's epoch moves on without a new instance asking (its transaction
+    // timed out, Kafka's fencing of the zombie): the fence table shows the new epoch.
+    void bump_epoch(std::int64_t producer_id);
 
   private:
     struct Entry {

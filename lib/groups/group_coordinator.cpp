@@ -372,10 +372,10 @@ bool GroupCoordinator::rebalancing() const {
     return false;
 }
 
-void GroupCoordinator::commit(
+void GroupCoordinator::check_commit(
     const std::string& group, std::int32_t generation, const std::string& member,
     const std::vector<std::pair<group::TopicPartition, std::int64_t>>& offsets,
-    const BoundsOf& bounds, std::int64_t now_ms, const CommitMetadata& metadata) {
+    const BoundsOf& bounds, std::int64_t now_ms) {
     check_group_name(group);
     Group* g = find(group);
     const Member* m = nullptr;
@@ -413,6 +413,21 @@ void GroupCoordinator::commit(
                         "commit refused: " + tp.topic + "-" + std::to_string(tp.partition) +
                             " is not assigned to member " + member);
     }
+}
+
+void GroupCoordinator::store_commit(
+    const std::string& group,
+    const std::vector<std::pair<group::TopicPartition, std::int64_t>>& offsets) {
+    check_group_name(group);
+    for (const auto& [tp, offset] : offsets)
+        offsets_.commit(group, tp, offset, std::string());
+}
+
+void GroupCoordinator::commit(
+    const std::string& group, std::int32_t generation, const std::string& member,
+    const std::vector<std::pair<group::TopicPartition, std::int64_t>>& offsets,
+    const BoundsOf& bounds, std::int64_t now_ms, const CommitMetadata& metadata) {
+    check_commit(group, generation, member, offsets, bounds, now_ms);
     for (const auto& [tp, offset] : offsets) {
         const auto m = metadata.find(tp);
         offsets_.commit(group, tp, offset, m == metadata.end() ? std::string() : m->second);

@@ -70,6 +70,14 @@ class GroupCoordinator {
     void commit(const std::string& group, std::int32_t generation, const std::string& member,
                 const std::vector<std::pair<group::TopicPartition, std::int64_t>>& offsets,
                 const BoundsOf& bounds, std::int64_t now_ms, const CommitMetadata& metadata = {});
+    // commit()'s checks alone: throws what commit() would, changes nothing but the member's
+    // liveness (a transaction's offsets, checked when sent and when the transaction commits).
+    void check_commit(const std::string& group, std::int32_t generation, const std::string& member,
+                      const std::vector<std::pair<group::TopicPartition, std::int64_t>>& offsets,
+                      const BoundsOf& bounds, std::int64_t now_ms);
+    // A committed transaction's offsets, checked before its decision: stored as they are.
+    void store_commit(const std::string& group,
+                      const std::vector<std::pair<group::TopicPartition, std::int64_t>>& offsets);
     [[nodiscard]] std::string metadata(const std::string& group,
                                        const group::TopicPartition& tp) const {
         return offsets_.metadata(group, tp);

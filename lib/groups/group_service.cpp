@@ -59,6 +59,19 @@ void GroupService::commit(const group::CommitOffsetsRequest& request,
     slots_.mirror(request.group, request.offsets);
 }
 
+void GroupService::check_commit(const group::CommitOffsetsRequest& request) {
+    std::lock_guard lock(mutex_);
+    coordinator_.check_commit(request.group, request.generation, request.member_id, request.offsets,
+                              bounds_, detail::wall_clock_ms());
+}
+
+void GroupService::commit_decided(const std::string& group, const group::OffsetList& offsets) {
+    std::lock_guard lock(mutex_);
+    slots_.persist();
+    coordinator_.store_commit(group, offsets);
+    slots_.mirror(group, offsets);
+}
+
 std::string GroupService::metadata(const std::string& group, const group::TopicPartition& tp) {
     std::lock_guard lock(mutex_);
     return coordinator_.metadata(group, tp);

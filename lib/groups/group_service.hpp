@@ -42,6 +42,11 @@ class GroupService {
     void heartbeat(const group::HeartbeatRequest& request);
     void leave(const group::LeaveGroupRequest& request);
     void commit(const group::CommitOffsetsRequest& request, const CommitMetadata& metadata = {});
+    // A transaction's offsets (Kafka's TxnOffsetCommit): checked as a commit is when sent and
+    // again before the transaction commits; stored once its COMMIT is decided, unchecked then
+    // (a restarted kbusd finishing a decided transaction has no members to check against).
+    void check_commit(const group::CommitOffsetsRequest& request);
+    void commit_decided(const std::string& group, const group::OffsetList& offsets);
     [[nodiscard]] std::string metadata(const std::string& group, const group::TopicPartition& tp);
     [[nodiscard]] group::PartitionOffsets committed(const std::string& group,
                                                     const std::string& topic);

@@ -27,6 +27,8 @@ KafkaError kafka_error_of(ErrorCode code) noexcept {
             return KafkaError::invalid_record;
         case ErrorCode::producer_fenced:
             return KafkaError::producer_fenced;
+        case ErrorCode::invalid_txn_state:
+            return KafkaError::invalid_txn_state;
         case ErrorCode::timed_out:
             return KafkaError::request_timed_out;
         case ErrorCode::io_error:

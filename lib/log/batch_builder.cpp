@@ -31,6 +31,7 @@ void BatchBuilder::clear() noexcept {
     last_offset_ = -1;
     base_timestamp_ = max_timestamp_ = offset_of_max_timestamp_ = -1;
     set_producer(-1, -1, -1);
+    flags_ = 0;
 }
 
 void BatchBuilder::add(std::int64_t offset, std::int64_t timestamp, BytesView key, BytesView value,
@@ -74,6 +75,7 @@ std::size_t BatchBuilder::encoded_bytes() const noexcept {
 
 std::string_view BatchBuilder::finish(config::Compression codec) {
     std::string* out = &batch_;
+    if ((flags_ & control_flag) != 0) codec = config::Compression::none;
     if (codec != config::Compression::none) {
         compressed_.assign(batch_header_bytes, '\0');
         compress(codec, std::string_view(batch_).substr(batch_header_bytes), compressed_);
@@ -86,7 +88,8 @@ std::string_view BatchBuilder::finish(config::Compression codec) {
     detail::store_be<std::int32_t>(h + partition_leader_epoch_offset, 0);
     detail::store_be<std::int8_t>(h + magic_offset, magic_v2);
     detail::store_be<std::int16_t>(h + attributes_offset,
-                                   std::int16_t(static_cast<int>(codec) & compression_mask));
+                                   std::int16_t((static_cast<int>(codec) & compression_mask) |
+                                                (flags_ & (transactional_flag | control_flag))));
     detail::store_be<std::int32_t>(h + last_offset_delta_offset,
                                    std::int32_t(last_offset_ - base_offset_));
     detail::store_be<std::int64_t>(h + base_timestamp_offset, base_timestamp_);

@@ -31,6 +31,10 @@ class BatchBuilder {
         producer_epoch_ = epoch;
         base_sequence_ = base_sequence;
     }
+    // Kafka's transactional and control bits (transactional_flag, control_flag; 0 by default).
+    // Reset by clear(). A control batch is never compressed, as in Kafka.
+    void set_flags(std::int16_t flags) noexcept { flags_ = flags; }
+    [[nodiscard]] std::int16_t flags() const noexcept { return flags_; }
     [[nodiscard]] std::int64_t producer_id() const noexcept { return producer_id_; }
     [[nodiscard]] std::int16_t producer_epoch() const noexcept { return producer_epoch_; }
     [[nodiscard]] std::int32_t base_sequence() const noexcept { return base_sequence_; }
@@ -62,6 +66,7 @@ class BatchBuilder {
     std::int64_t producer_id_ = -1;
     std::int16_t producer_epoch_ = -1;
     std::int32_t base_sequence_ = -1;
+    std::int16_t flags_ = 0;
 };
 
 }  // namespace kbus::log

@@ -308,8 +308,9 @@ std::optional<std::int32_t> LogCleaner::filter_batch(const BatchView& b,
     return kept;
 }
 
-// A rebuilt batch keeps its idempotent producer's id and epoch, and the sequence its first kept
-// record had (the base sequence moved by the records dropped before it, as the base offset did).
+// A rebuilt batch keeps its idempotent producer's id and epoch, its transactional bit, and the
+// sequence its first kept record had (the base sequence moved by the records dropped before it, as
+// the base offset did).
 void LogCleaner::keep_producer_fields(const BatchView& b) {
     if (b.producer_id() < 0 || builder_.empty()) return;
     const std::int32_t sequence =
@@ -317,6 +318,7 @@ void LogCleaner::keep_producer_fields(const BatchView& b) {
             ? -1
             : sequence_after(b.base_sequence(), builder_.base_offset() - b.base_offset());
     builder_.set_producer(b.producer_id(), b.producer_epoch(), sequence);
+    builder_.set_flags(std::int16_t(b.attributes() & transactional_flag));  // still a transaction's
 }
 
 // A batch kept whole (control batches always are) goes as it was: its producer fields, its

@@ -18,7 +18,11 @@ namespace fs = std::filesystem;
 
 PartitionLog::PartitionLog(std::string dir, const config::TopicConfig& config, bool verify,
                            logging::LogSink sink)
-    : dir_(std::move(dir)), config_(config), sink_(std::move(sink)), limited_log_(sink_) {
+    : dir_(std::move(dir)),
+      config_(config),
+      sink_(std::move(sink)),
+      limited_log_(sink_),
+      txn_index_(dir_) {
     fs::create_directories(dir_);
     security::access_policy().apply_to_path(dir_, true);
     finish_interrupted_swaps();
@@ -30,6 +34,7 @@ PartitionLog::PartitionLog(std::string dir, const config::TopicConfig& config, b
     read_start_checkpoint();
     read_cleaner_checkpoint();
     publish_offsets();
+    txn_index_.load(log_end_offset());
 }
 
 std::vector<std::int64_t> PartitionLog::list_segments() {
@@ -399,6 +404,7 @@ std::vector<std::unique_ptr<Segment>> PartitionLog::take_expired(std::int64_t no
         total -= oldest.size_bytes();
         taken.push_back(std::move(segments_.begin()->second));
         segments_.erase(segments_.begin());
+        txn_index_.drop_below(segments_.begin()->first);
     }
     return taken;
 }
@@ -461,14 +467,16 @@ std::string PartitionLog::read(std::int64_t offset, std::size_t max_bytes) const
     return s == nullptr ? std::string() : s->read(pos, max_bytes);
 }
 
-PartitionLog::Extent PartitionLog::locate(std::int64_t offset, std::size_t max_bytes) const {
+PartitionLog::Extent PartitionLog::locate(std::int64_t offset, std::size_t max_bytes,
+                                          std::int64_t below) const {
     std::lock_guard lock(mutex_);
     const auto [s, pos] = find(offset);
     if (s == nullptr) return {};
     struct stat st {};
     if (::stat(s->log_path().c_str(), &st) != 0)
         throw Error(ErrorCode::io_error, "cannot stat " + s->log_path());
-    return {s->log_path(), pos, s->whole_batches_bytes(pos, max_bytes), std::uint64_t(st.st_ino)};
+    return {s->log_path(), pos, s->whole_batches_bytes(pos, max_bytes, below),
+            std::uint64_t(st.st_ino)};
 }
 
 std::optional<std::int64_t> PartitionLog::offset_for_timestamp(std::int64_t ts) const {
@@ -491,6 +499,21 @@ std::optional<TimestampAndOffset> PartitionLog::max_timestamp_record() const {
     // Its batch lost to damage, or its record deleted (below the log start): none to name.
     if (!offset || *offset < log_start_offset()) return std::nullopt;
     return TimestampAndOffset{best->max_timestamp(), *offset};
+}
+
+}  // namespace kbus::log
+
+namespace kbus::log {
+
+void PartitionLog::append_aborted(const AbortedTransaction& t) {
+    std::lock_guard lock(mutex_);
+    txn_index_.append(segments_.rbegin()->first, t);
+}
+
+std::vector<AbortedTransaction> PartitionLog::aborted_transactions(std::int64_t from,
+                                                                   std::int64_t to) const {
+    std::lock_guard lock(mutex_);
+    return txn_index_.overlapping(from, to);
 }
 
 }  // namespace kbus::log

@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -28,6 +29,7 @@
 #include "config/topic_config.hpp"
 #include "log/log_cleaner.hpp"
 #include "log/segment.hpp"
+#include "log/transaction_index.hpp"
 #include "logging/log_sink.hpp"
 
 namespace kbus::log {
@@ -94,7 +96,10 @@ class PartitionLog {
         std::uint64_t length = 0;  // whole batches; 0: nothing at or after the offset
         std::uint64_t inode = 0;   // of the file now: the cleaner may replace it by another
     };
-    [[nodiscard]] Extent locate(std::int64_t offset, std::size_t max_bytes) const;
+    // `below`: no batch from that offset on (a read_committed reader's last stable offset).
+    [[nodiscard]] Extent locate(
+        std::int64_t offset, std::size_t max_bytes,
+        std::int64_t below = std::numeric_limits<std::int64_t>::max()) const;
     // The first offset with a timestamp >= ts, if any (the timeindex, then the batches).
     [[nodiscard]] std::optional<std::int64_t> offset_for_timestamp(std::int64_t ts) const;
     // The newest timestamp in the log and the first offset that carries it (nullopt: none).
@@ -121,6 +126,28 @@ class PartitionLog {
     // Where that point is kept: Kafka's name, one file per partition directory.
     [[nodiscard]] std::string checkpoint_path() const {
         return dir_ + "/recovery-point-offset-checkpoint";
+    }
+
+    // ---- transactions ----
+    // An aborted transaction whose ABORT marker was just appended (the spill's): into the
+    // .txnindex of the segment that holds the marker. Once per marker (a retried append's second
+    // note is ignored). Throws Error(io_error).
+    void append_aborted(const AbortedTransaction& t);
+    // The aborted transactions overlapping offsets from..to, oldest first (a read_committed
+    // fetch's list, Kafka's aborted_transactions).
+    [[nodiscard]] std::vector<AbortedTransaction> aborted_transactions(std::int64_t from,
+                                                                       std::int64_t to) const;
+    // The first offset of the oldest transaction the log holds records of but no marker for
+    // (the spill's, as it writes them); nullopt: none open.
+    void set_first_open_transaction(std::optional<std::int64_t> offset) noexcept {
+        // Release: pairs with last_stable_offset's acquire (a reader's fetch, another thread).
+        first_open_transaction_.store(offset.value_or(no_open_transaction),
+                                      std::memory_order_release);
+    }
+    // Kafka's last stable offset: below it every transaction is decided (the log's end when none
+    // is open). A read_committed reader reads below it only.
+    [[nodiscard]] std::int64_t last_stable_offset() const noexcept {
+        return std::min(first_open_transaction_.load(std::memory_order_acquire), log_end_offset());
     }
 
     // ---- compaction (partition_log_cleaning.cpp) ----
@@ -200,6 +227,9 @@ class PartitionLog {
     std::int64_t deleted_before_ = 0;          // the DeleteRecords floor, under mutex_
     std::mutex delete_mutex_;                  // one DeleteRecords at a time (its checkpoint write)
     std::atomic<std::int64_t> cleaned_to_{0};  // the cleaner checkpoint
+    TransactionIndex txn_index_;               // under mutex_
+    static constexpr std::int64_t no_open_transaction = std::numeric_limits<std::int64_t>::max();
+    std::atomic<std::int64_t> first_open_transaction_{no_open_transaction};
     // The appending thread's own bookkeeping (not under the mutex).
     std::int64_t unflushed_messages_ = 0;
     std::int64_t last_flush_ms_ = 0;

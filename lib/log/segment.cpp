@@ -397,7 +397,8 @@ std::optional<std::int64_t> Segment::first_at_or_after(const BatchView& b, std::
     return std::nullopt;
 }
 
-std::size_t Segment::whole_batches_bytes(std::uint64_t position, std::size_t max_bytes) const {
+std::size_t Segment::whole_batches_bytes(std::uint64_t position, std::size_t max_bytes,
+                                         std::int64_t below) const {
     const OpenForReading open(*this);
     std::uint64_t pos = position;
     char header[batch_header_bytes];
@@ -409,6 +410,7 @@ std::size_t Segment::whole_batches_bytes(std::uint64_t position, std::size_t max
         const std::size_t total =
             std::size_t(detail::load_be<std::int32_t>(header + batch_length_offset)) + log_overhead;
         if (pos != position && pos - position + total > max_bytes) break;
+        if (detail::load_be<std::int64_t>(header + base_offset_offset) >= below) break;
         pos += total;
     }
     return std::size_t(pos - position);

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -114,9 +115,11 @@ class Segment {
     // The first offset whose timestamp is >= ts, if this segment has one.
     [[nodiscard]] std::optional<std::int64_t> offset_for_timestamp(std::int64_t ts) const;
     // The length of the whole batches from `position`: at least one (if any), up to max_bytes,
-    // ending before a corrupt region or a header that cannot be a batch.
-    [[nodiscard]] std::size_t whole_batches_bytes(std::uint64_t position,
-                                                  std::size_t max_bytes) const;
+    // ending before a corrupt region or a header that cannot be a batch, and before a batch
+    // whose base offset is `below` or more (a read_committed fetch stops at the stable offset).
+    [[nodiscard]] std::size_t whole_batches_bytes(
+        std::uint64_t position, std::size_t max_bytes,
+        std::int64_t below = std::numeric_limits<std::int64_t>::max()) const;
     // Reads whole batches from `position`, at least one (if any), up to max_bytes.
     [[nodiscard]] std::string read(std::uint64_t position, std::size_t max_bytes) const;
 

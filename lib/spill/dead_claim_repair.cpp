@@ -103,6 +103,7 @@ std::optional<std::vector<DeadRegion>> find_dead_regions(const ring::RingRef& ri
         switch (reader.peek(c, r)) {  // steps over padding
             case ring::PeekStatus::record:
             case ring::PeekStatus::aborted:
+            case ring::PeekStatus::control:
                 ring::RingReader::advance(c, r);
                 continue;
             case ring::PeekStatus::not_ready:

@@ -73,6 +73,7 @@ void PartitionSpill::learn_producers() {
         if (learnt == 0) break;  // nothing whole to learn from here
         read += learnt;
     }
+    log_.set_first_open_transaction(open_transactions_.first_open());
 }
 
 // The producer fields of the whole batches in `bytes`; moves `next` past them. Bytes used.
@@ -86,6 +87,10 @@ std::size_t PartitionSpill::learn_from(const std::string& bytes, std::int64_t& n
         if (b.producer_id() >= 0 && b.base_sequence() >= 0 && !b.is_control())
             sequences_.written(b.producer_id(), b.producer_epoch(), b.base_sequence(),
                                std::int32_t(b.last_offset() - b.base_offset() + 1), now_ms);
+        if (b.producer_id() >= 0 && b.is_control())
+            open_transactions_.ended(b.producer_id());
+        else if (b.producer_id() >= 0 && b.is_transactional())
+            open_transactions_.written(b.producer_id(), b.base_offset());
         next = b.last_offset() + 1;
         at += b.total_bytes();
     }
@@ -240,11 +245,12 @@ bool PartitionSpill::write_batch(std::uint64_t now_ns, std::int64_t now_ms) {
     while (taken < options_.batch_bytes) {
         ring::RecordRef r;
         const ring::PeekStatus s = reader_.peek(c, r);
-        if (s != ring::PeekStatus::record && s != ring::PeekStatus::aborted) break;
-        const Take t = take(r, s == ring::PeekStatus::aborted, now_ns);
+        if (!ring::holds_offset(s)) break;
+        const Take t = take(r, s, now_ns);
         if (t == Take::batch_ends) break;
-        if (t == Take::added) taken += r.frame_length;
+        if (t != Take::skipped) taken += r.frame_length;
         ring::RingReader::advance(c, r);
+        if (t == Take::added_alone) break;
     }
     if (c.position == cursor_.position) return false;  // the oldest claim is not committed yet
     if (!builder_.empty() && !append_batch(now_ns, now_ms)) return false;
@@ -257,10 +263,11 @@ bool PartitionSpill::write_batch(std::uint64_t now_ns, std::int64_t now_ms) {
 // A gap (an aborted claim) holds nothing to write; nor does a stamped record the log already has
 // or whose epoch is fenced. Either ends an idempotent producer's batch, whose offsets must stay
 // consecutive (a record's sequence is the base sequence plus its offset delta).
-PartitionSpill::Take PartitionSpill::take(const ring::RecordRef& r, bool aborted,
+PartitionSpill::Take PartitionSpill::take(const ring::RecordRef& r, ring::PeekStatus status,
                                           std::uint64_t now_ns) {
-    if (aborted)
+    if (status == ring::PeekStatus::aborted)
         return !builder_.empty() && batch_producer_.stamped() ? Take::batch_ends : Take::skipped;
+    if (status == ring::PeekStatus::control) return take_marker(r);
     const ring::RecordFrameView frame(r.header);
     ring::RecordStamp stamp{};
     const bool stamped = stamp_of(frame, stamp);
@@ -274,9 +281,15 @@ PartitionSpill::Take PartitionSpill::take(const ring::RecordRef& r, bool aborted
             return Take::skipped;
         }
     }
-    if (!batch_producer_.takes(builder_.empty(), stamped, stamp, r.offset)) return Take::batch_ends;
-    if (builder_.empty() && stamped)
+    const bool transactional = stamped && frame.transactional();
+    if (!batch_producer_.takes(builder_.empty(), stamped, stamp, r.offset, transactional))
+        return Take::batch_ends;
+    if (builder_.empty() && stamped) {
         builder_.set_producer(stamp.producer_id, stamp.epoch, stamp.sequence);
+        if (transactional) builder_.set_flags(log::transactional_flag);
+    }
+    // Noted at once: a retried batch notes the same first offset again, which changes nothing.
+    if (transactional) open_transactions_.written(stamp.producer_id, std::int64_t(r.offset));
     headers_.clear();
     for (HeaderIterator it = frame.headers(); !it.done(); ++it)
         headers_.push_back(*it);
@@ -296,10 +309,33 @@ bool PartitionSpill::fenced(const ring::RecordStamp& s) const noexcept {
     return false;
 }
 
-bool PartitionSpill::stamp_of(const ring::RecordFrameView& frame, ring::RecordStamp& out) {
-    // Values no producer id, epoch or sequence can have make a record nobody's (a reader never
-    // trusts shared memory blindly): it is written without producer fields.
-    if (frame.stamp(out)) return out.producer_id >= 0 && out.epoch >= 0 && out.sequence >= 0;
+// A marker ends its producer's transaction (Kafka's control batch: transactional, control, the
+// producer's id and epoch, no sequence). One naming no producer, or of a type Kafka does not
+// define, says nothing: it is a gap.
+PartitionSpill::Take PartitionSpill::take_marker(const ring::RecordRef& r) {
+    if (!builder_.empty()) return Take::batch_ends;
+    if (!learnt_producers_) learn_producers();  // the transactions open in the log's tail
+    const ring::RecordFrameView frame(r.header);
+    ring::RecordStamp producer{};
+    const std::optional<log::ControlType> type = log::control_type(frame.key());
+    if (!producer_of(frame, producer) || !type) return Take::skipped;
+    builder_.set_producer(producer.producer_id, producer.epoch, -1);
+    builder_.set_flags(log::transactional_flag | log::control_flag);
+    builder_.add(std::int64_t(r.offset), frame.timestamp(), frame.key(), frame.value(), {});
+    marker_ = PendingMarker{producer.producer_id, *type, std::int64_t(r.offset)};
+    return Take::added_alone;
+}
+
+void PartitionSpill::settle_marker() {
+    const PendingMarker m = *marker_;
+    if (const auto aborted = open_transactions_.aborted_entry(m.producer_id, m.type, m.offset))
+        log_.append_aborted(*aborted);  // may throw: the marker is then settled again
+    open_transactions_.ended(m.producer_id);
+    marker_.reset();
+}
+
+bool PartitionSpill::producer_of(const ring::RecordFrameView& frame, ring::RecordStamp& out) const {
+    if (frame.stamp(out)) return out.producer_id >= 0 && out.epoch >= 0;
     const int slot = frame.producer_slot();
     if (slot < 0 || slot >= int(ring::producer_slot_count)) return false;
     const ring::ProducerSlot& s = ring_.header().producers.slots[slot];
@@ -309,9 +345,16 @@ bool PartitionSpill::stamp_of(const ring::RecordFrameView& frame, ring::RecordSt
     const std::int32_t epoch = s.epoch.load(std::memory_order_relaxed);
     out.producer_id = s.producer_id.load(std::memory_order_relaxed);
     out.epoch = std::int16_t(epoch);
-    if ((state != ring::ProducerSlotState::active && state != ring::ProducerSlotState::retiring) ||
-        out.producer_id < 0 || epoch < 0 || epoch > INT16_MAX)
-        return false;  // not a slot the daemon gave: no producer to name
+    return (state == ring::ProducerSlotState::active ||
+            state == ring::ProducerSlotState::retiring) &&
+           out.producer_id >= 0 && epoch >= 0 && epoch <= INT16_MAX;
+}
+
+bool PartitionSpill::stamp_of(const ring::RecordFrameView& frame, ring::RecordStamp& out) {
+    // Values no producer id, epoch or sequence can have make a record nobody's (a reader never
+    // trusts shared memory blindly): it is written without producer fields.
+    if (frame.stamp(out)) return out.producer_id >= 0 && out.epoch >= 0 && out.sequence >= 0;
+    if (!producer_of(frame, out)) return false;  // not a slot the daemon gave: no producer
     const std::optional<std::int32_t> in_batch =
         builder_.empty() ? std::nullopt
                          : batch_producer_.next_sequence_of(out.producer_id, out.epoch);
@@ -322,7 +365,10 @@ bool PartitionSpill::stamp_of(const ring::RecordFrameView& frame, ring::RecordSt
 bool PartitionSpill::append_batch(std::uint64_t now_ns, std::int64_t now_ms) {
     try {
         log_.append(builder_.finish(codec_), now_ms);
-        if (builder_.producer_id() >= 0)
+        if (marker_) settle_marker();
+        if ((builder_.flags() & log::transactional_flag) != 0)
+            log_.set_first_open_transaction(open_transactions_.first_open());
+        if (builder_.producer_id() >= 0 && (builder_.flags() & log::control_flag) == 0)
             sequences_.written(builder_.producer_id(), builder_.producer_epoch(),
                                builder_.base_sequence(), builder_.record_count(), now_ms);
         log_.maybe_flush(now_ms);
@@ -370,7 +416,7 @@ bool PartitionSpill::discard() {
         if (const std::uint64_t ahead = cursor_.position + 4096; ahead < tail)
             __builtin_prefetch(ring_.at(ahead), 0, 0);
         const ring::PeekStatus s = reader_.peek(cursor_, r);
-        if (s != ring::PeekStatus::record && s != ring::PeekStatus::aborted) break;
+        if (!ring::holds_offset(s)) break;
         ring::RingReader::advance(cursor_, r);
     }
     if (cursor_.position == before.position) return false;

@@ -19,6 +19,7 @@
 #include "log/batch_builder.hpp"
 #include "log/partition_log.hpp"
 #include "spill/dead_claim_repair.hpp"
+#include "spill/open_transactions.hpp"
 #include "spill/producer_sequences.hpp"
 #include "spill/spill_pacer.hpp"
 
@@ -52,12 +53,14 @@ inline constexpr std::uint64_t ring_only_linger_ns = 100'000'000;
 class BatchProducer {
   public:
     // Whether a record (stamped or not) at `offset` may join the batch; notes it if so.
+    // A transactional record's batch holds only that producer's transactional records.
     [[nodiscard]] bool takes(bool batch_empty, bool stamped, const ring::RecordStamp& s,
-                             std::uint64_t offset) noexcept {
-        if (!batch_empty && (stamped != (id_ >= 0) ||
+                             std::uint64_t offset, bool transactional = false) noexcept {
+        if (!batch_empty && (stamped != (id_ >= 0) || transactional != transactional_ ||
                              (stamped && (s.producer_id != id_ || s.epoch != epoch_ ||
                                           s.sequence != next_sequence_ || offset != next_offset_))))
             return false;
+        transactional_ = transactional;
         id_ = stamped ? s.producer_id : -1;
         epoch_ = s.epoch;
         next_sequence_ = log::sequence_after(s.sequence, 1);
@@ -74,6 +77,7 @@ class BatchProducer {
     }
 
   private:
+    bool transactional_ = false;
     std::int64_t id_ = -1;
     std::int16_t epoch_ = -1;
     std::int32_t next_sequence_ = -1;
@@ -137,9 +141,16 @@ class PartitionSpill {
     // Committed bytes and records waiting after the cursor, up to batch_bytes.
     bool due(std::uint64_t now_ns);
     bool write_batch(std::uint64_t now_ns, std::int64_t now_ms);
-    enum class Take { added, skipped, batch_ends };
-    // What write_batch does with the record at its cursor (`aborted`: a gap).
-    Take take(const ring::RecordRef& r, bool aborted, std::uint64_t now_ns);
+    // added_alone: a marker, the batch's one record (a control batch holds nothing else).
+    enum class Take { added, added_alone, skipped, batch_ends };
+    // What write_batch does with the frame at its cursor: a record, a gap or a marker.
+    Take take(const ring::RecordRef& r, ring::PeekStatus status, std::uint64_t now_ns);
+    // A transaction marker: its own control batch, with its producer's id and epoch.
+    Take take_marker(const ring::RecordRef& r);
+    // A record's or marker's producer id and epoch: its stamp's, or its slot's. False: none.
+    bool producer_of(const ring::RecordFrameView& frame, ring::RecordStamp& out) const;
+    // After the marker's batch is in the log: its transaction ends here, an abort indexed.
+    void settle_marker();
     // A record's producer stamp: its own (a Kafka client's), or, for a local producer's record,
     // its slot's producer id and epoch and the next sequence, numbered here. False: none.
     bool stamp_of(const ring::RecordFrameView& frame, ring::RecordStamp& out);
@@ -178,7 +189,14 @@ class PartitionSpill {
     log::BatchBuilder builder_;
     BatchProducer batch_producer_;
     ProducerSequences sequences_;
-    bool learnt_producers_ = false;  // sequences_ has what the log held at the first stamp
+    OpenTransactions open_transactions_;
+    struct PendingMarker {
+        std::int64_t producer_id;
+        log::ControlType type;
+        std::int64_t offset;
+    };
+    std::optional<PendingMarker> marker_;  // the batch being written is this marker's
+    bool learnt_producers_ = false;        // sequences_ has what the log held at the first stamp
     std::uint64_t last_drop_log_ns_ = 0;
     std::vector<HeaderView> headers_;
     std::uint64_t pending_since_ns_ = 0;

@@ -107,6 +107,9 @@ class BatchView {
         return (attributes() & timestamp_type_log_append) != 0;
     }
     [[nodiscard]] bool is_control() const noexcept { return (attributes() & control_flag) != 0; }
+    [[nodiscard]] bool is_transactional() const noexcept {
+        return (attributes() & transactional_flag) != 0;
+    }
     [[nodiscard]] std::int64_t base_timestamp() const noexcept {
         return get<std::int64_t>(base_timestamp_offset);
     }

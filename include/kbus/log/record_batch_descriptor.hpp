@@ -44,5 +44,15 @@ inline constexpr std::int16_t control_flag = 0x20;
 inline constexpr std::size_t index_entry_bytes = 8;
 /// The time index (.timeindex): int64 timestamp, int32 relative offset.
 inline constexpr std::size_t timeindex_entry_bytes = 12;
+/// The aborted-transactions index (.txnindex), one entry per aborted transaction whose ABORT
+/// marker the segment holds: int16 version (0), int64 producer id, int64 first offset, int64 last
+/// offset (the marker's), int64 last stable offset (when the marker was written).
+inline constexpr std::size_t txnindex_version_offset = 0;
+inline constexpr std::size_t txnindex_producer_id_offset = 2;
+inline constexpr std::size_t txnindex_first_offset_offset = 10;
+inline constexpr std::size_t txnindex_last_offset_offset = 18;
+inline constexpr std::size_t txnindex_last_stable_offset_offset = 26;
+inline constexpr std::size_t txnindex_entry_bytes = 34;
+static_assert(txnindex_last_stable_offset_offset + 8 == txnindex_entry_bytes);
 
 }  // namespace kbus::log

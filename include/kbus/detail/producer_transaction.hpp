@@ -1,0 +1,57 @@
+// A transactional Producer's side of its open transaction: whether one is open, which partitions
+// it joined (their record attributes carry the transactional bit from the first send there on),
+// and whether it carries a group's offsets. No I/O: the Producer asks the daemon.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kbus/error.hpp"
+#include "kbus/ring_descriptor.hpp"
+
+namespace kbus::detail {
+
+class ProducerTransaction {
+  public:
+    [[nodiscard]] bool open() const noexcept { return open_; }
+    void begin(bool transactional) {
+        if (!transactional)
+            throw Error(ErrorCode::invalid_txn_state,
+                        "begin_transaction: the producer has no transactional_id");
+        if (open_) throw Error(ErrorCode::invalid_txn_state, "begin_transaction: one is open");
+        open_ = true;
+    }
+    /// Throws Error(invalid_txn_state) naming `what` when none is open.
+    void require_open(const char* what) const {
+        if (!open_)
+            throw Error(ErrorCode::invalid_txn_state,
+                        std::string(what) + ": no transaction was begun (begin_transaction)");
+    }
+    /// A partition's first send in it: the daemon was told; its records carry the bit now.
+    /// `attributes` is the producer's entry for the partition, which outlives the transaction.
+    std::uint16_t joined(std::uint16_t& attributes) {
+        attributes |= ring::transactional_attribute;
+        joined_.push_back(&attributes);
+        return attributes;
+    }
+    void offsets_sent() noexcept { offsets_ = true; }
+    /// Over on this side, whatever the daemon answers next. True: the daemon has something to
+    /// end (partitions joined, or offsets); an empty transaction ends here.
+    [[nodiscard]] bool close() noexcept {
+        const bool any = !joined_.empty() || offsets_;
+        for (std::uint16_t* a : joined_)
+            *a &= std::uint16_t(~ring::transactional_attribute);
+        joined_.clear();
+        offsets_ = false;
+        open_ = false;
+        return any;
+    }
+
+  private:
+    bool open_ = false;
+    bool offsets_ = false;
+    std::vector<std::uint16_t*> joined_;
+};
+
+}  // namespace kbus::detail

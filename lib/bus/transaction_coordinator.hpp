@@ -1,0 +1,126 @@
+// kbusd's transaction coordinator (Kafka's): which partitions each transactional producer's open
+// transaction has written to, and the markers that end it. A producer adds a partition at its
+// first send there (AddPartitionToTxnRequest); its commit or abort (EndTxnRequest) writes a COMMIT
+// or ABORT marker to each of them, in their rings, before the reply. A transaction is aborted by
+// the coordinator when it outlives its timeout (the producer's epoch is then bumped, fencing it,
+// as Kafka does), when its producer's connection closes, and when a newer instance of its
+// transactional id starts.
+//
+// Durability: `<data dir>/__kbus_transactions` notes each partition added, each decision taken
+// (before its markers are written) and each transaction completed, as the page cache keeps the
+// log (Kafka's transaction log is not synced per write either). A restarted kbusd finishes what
+// the file shows decided and aborts what it shows open, before it serves clients, so that no
+// transaction stays open with nobody to end it.
+//
+// Thread-safe (the control thread, and the tick).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bus/bus.hpp"
+#include "bus/producer_ids.hpp"
+#include "groups/group_service.hpp"
+#include "kbus/control_messages.hpp"
+#include "kbus/group_messages.hpp"
+#include "kbus/log/control_record.hpp"
+#include "logging/log_sink.hpp"
+
+namespace kbus::bus {
+
+class TransactionCoordinator {
+  public:
+    // `groups`: where a transaction's offsets go (null: send_offsets_to_transaction refused).
+    TransactionCoordinator(Bus& bus, ProducerIdRegistry& ids, groups::GroupService* groups,
+                           const std::string& data_dir, logging::LogSink sink,
+                           std::function<void()> wake_spill);
+
+    // At start, before clients are served: decided transactions get their markers, open ones
+    // are aborted. The state file starts afresh.
+    void recover();
+    // Throws Error(invalid_txn_state) for a producer with no transactional id,
+    // Error(producer_fenced) for an epoch that is not its newest.
+    void add_partition(const protocol::AddPartitionToTxnRequest& r, std::uint32_t connection,
+                       std::int64_t now_ms);
+    // A group's offsets to commit with the transaction (checked now, and again at the commit).
+    void add_offsets(const group::TxnOffsetCommitRequest& r, std::uint32_t connection,
+                     std::int64_t now_ms);
+    // The markers written. Throws Error(invalid_txn_state) when nothing is open,
+    // Error(producer_fenced) as above (a transaction the coordinator aborted on timeout says so).
+    [[nodiscard]] std::uint32_t end(std::int64_t producer_id, std::int32_t epoch, bool commit);
+    // A client is gone: its open transactions are aborted.
+    void connection_closed(std::uint32_t connection);
+    // What the producer left open is aborted (`why`: a newer instance of its transactional id
+    // started, or it gave its slots back).
+    void abort_open(std::int64_t producer_id, const char* why);
+    // Aborts the transactions past their timeout; returns when to look again.
+    [[nodiscard]] std::chrono::milliseconds expire(std::int64_t now_ms);
+    [[nodiscard]] std::size_t open_transactions() const;
+
+  private:
+    struct Member {
+        std::uint64_t topic_id = 0;
+        std::int32_t partition = 0;
+        std::uint32_t slot = 0;
+        bool marked = false;  // its marker is written
+    };
+    struct GroupOffsets {
+        std::string group;
+        std::int32_t generation = -1;
+        std::string member;
+        group::OffsetList offsets;
+    };
+    struct Open {
+        std::int16_t epoch = -1;
+        std::uint32_t connection = 0;
+        std::int64_t deadline_ms = 0;
+        std::vector<Member> members;
+        std::vector<GroupOffsets> offsets;  // committed with it
+    };
+    // Under the lock: the decision noted, a marker in each member, the end noted. A marker that
+    // cannot be written (a ring full past the wait) leaves the rest for the next tick: the
+    // producer's next transaction waits for them (Kafka's CONCURRENT_TRANSACTIONS), so that no
+    // late marker lands after its records.
+    std::uint32_t finish(std::int64_t producer_id, Open t, log::ControlType type);
+    // Throws producer_fenced unless `epoch` is the producer's newest, invalid_txn_state if it has
+    // no transactional id.
+    void check_epoch(std::int64_t producer_id, std::int32_t epoch) const;
+    // The transaction's first word (a partition or offsets): checks the producer, opens it.
+    Open& open_for(std::int64_t producer_id, std::int32_t epoch, std::uint32_t connection,
+                   std::int64_t timeout_ms, std::int64_t now_ms);
+    // Before a commit's decision: whether its offsets still hold (a rebalance since they were
+    // sent makes it an abort); the reason if not.
+    [[nodiscard]] std::optional<std::string> offsets_refused(const Open& t) const;
+    [[nodiscard]] static std::string state_lines(std::int64_t producer_id, const Open& t);
+    void retry_unfinished();
+    void abort_locked(std::int64_t producer_id, const char* why);
+    void note(const std::string& line);
+    void start_state_file();
+    [[nodiscard]] std::map<std::int64_t, Open> read_state_file(
+        std::map<std::int64_t, bool>& decided);
+
+    Bus& bus_;
+    ProducerIdRegistry& ids_;
+    groups::GroupService* groups_;
+    std::string path_;
+    logging::LogSink sink_;
+    std::function<void()> wake_spill_;
+    mutable std::mutex mutex_;
+    std::map<std::int64_t, Open> open_;  // by producer id
+    struct Unfinished {
+        Open transaction;
+        log::ControlType type;
+    };
+    std::map<std::int64_t, Unfinished> unfinished_;  // decided, markers still to write
+    std::map<std::int64_t, std::string> timed_out_;  // producer id -> why its epoch moved on
+    int fd_ = -1;
+    std::uint64_t file_bytes_ = 0;
+};
+
+}  // namespace kbus::bus
