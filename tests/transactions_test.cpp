@@ -368,6 +368,77 @@ TEST_CASE("kbusd killed or stopped with a transaction open aborts it at its rest
     }
 }
 
+TEST_CASE("a restart after a reboot aborts a transaction the log holds, and serves at once",
+          "[transactions]") {
+    DaemonFixture d("txn-reboot");
+    std::int64_t producer_id = -1;
+    {
+        kbus::Client c(d.options());
+        c.create_topic("t", 1);
+        kbus::Producer p(c, {.transactional_id = "rebooted"});
+        producer_id = p.producer_id();
+        p.begin_transaction();
+        send_to(p, "t", 0, "open-0");
+        send_to(p, "t", 0, "open-1");
+        wait_spilled(c, "t");  // in the log, with no marker
+        d.kill_hard();
+        for (const std::string& shm : d.shared_memory_dirs())  // what a reboot takes too
+            std::filesystem::remove_all(shm);
+        d.restart();
+    }  // (the producer, fenced by then, cannot abort its transaction itself)
+    kbus::Client c(d.options());
+    const auto started = std::chrono::steady_clock::now();
+    (void)c.describe_topic("t");
+    CHECK(std::chrono::steady_clock::now() - started < 2s);  // the control thread is not stuck
+    kbus::Producer plain(c);
+    send_to(plain, "t", 0, "after");
+    CHECK(values_of(read_all(c, "t", kbus::IsolationLevel::read_committed)) ==
+          std::vector<std::string>{"after"});
+    wait_spilled(c, "t");
+    bool sound = false;
+    const auto batches = kbus::test::batches_on_disk(d.data_dir() + "/t-0", &sound);
+    REQUIRE(sound);
+    int aborts = 0;
+    for (const auto& f : batches)
+        aborts +=
+            f.control && f.producer_id == producer_id && f.marker == kbus::log::ControlType::abort;
+    CHECK(aborts == 1);
+    // From the log alone too (a clean restart, no ring left): the .txnindex hides them.
+    CHECK(d.stop() == 0);
+    d.restart();
+    kbus::Client c2(d.options());
+    CHECK(values_of(read_all(c2, "t", kbus::IsolationLevel::read_committed)) ==
+          std::vector<std::string>{"after"});
+}
+
+TEST_CASE("a read_committed consumer is at its end at a transaction still open", "[transactions]") {
+    DaemonFixture d("txn-at-end");
+    kbus::Client c(d.options());
+    c.create_topic("t", 1);
+    kbus::Producer plain(c);
+    send_to(plain, "t", 0, "done");
+    kbus::Producer p(c, {.transactional_id = "slowpoke"});
+    p.begin_transaction();
+    send_to(p, "t", 0, "pending");
+    kbus::Consumer con(c, isolation(kbus::IsolationLevel::read_committed));
+    con.assign("t", 0, kbus::OffsetSpec::beginning());
+    std::vector<std::string> got;
+    for (int i = 0; i < 200 && !con.at_end(); ++i)
+        for (const auto& m : con.poll(10ms))
+            got.emplace_back(m.value().str());
+    CHECK(con.at_end());  // as kcat -e stops at the last stable offset
+    CHECK(got == std::vector<std::string>{"done"});
+    // Bad timeouts are refused when the producer is made, before it takes an epoch.
+    CHECK(code_of([&] {
+              kbus::Producer x(c, {.transactional_id = "x", .transaction_timeout = 0ms});
+          }) == kbus::ErrorCode::invalid_argument);
+    CHECK(code_of([&] {
+              kbus::Producer x(c, {.transactional_id = "x", .transaction_timeout = 16min});
+          }) == kbus::ErrorCode::invalid_argument);
+    CHECK(code_of([&] { kbus::Producer x(c, {.transactional_id = std::string(40000, 'i')}); }) ==
+          kbus::ErrorCode::invalid_argument);
+}
+
 TEST_CASE("a new instance of a transactional id aborts what the old one left open",
           "[transactions]") {
     DaemonFixture d("txn-new-instance");

@@ -182,10 +182,11 @@ class Consumer final : private MemberHost {
         return std::int64_t(assigned(topic, partition).high_watermark());
     }
 
-    /// True when every assigned partition has been read up to its high watermark.
+    /// True when every assigned partition has been read up to its high watermark (at
+    /// read_committed: or up to a transaction still open, its last stable offset).
     [[nodiscard]] bool at_end() const noexcept {
         return std::all_of(sources_.begin(), sources_.end(),
-                           [](const auto& p) { return p->position() >= p->high_watermark(); });
+                           [](const auto& p) { return p->at_end(); });
     }
 
     /// Returns the records available now, or waits for some, at most `timeout`. The previous

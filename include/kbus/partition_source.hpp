@@ -63,6 +63,11 @@ class PartitionSource {
 
     [[nodiscard]] const std::string& topic() const noexcept { return topic_; }
     [[nodiscard]] std::int32_t partition() const noexcept { return partition_; }
+    /// Read up to its end: the high watermark, or (read_committed) the last stable offset, where
+    /// its last read stopped at a transaction still open (kcat's -e stops there too).
+    [[nodiscard]] bool at_end() const noexcept {
+        return cursor_.offset >= high_watermark() || at_stable_end_;
+    }
     /// The next offset this source reads.
     [[nodiscard]] std::uint64_t position() const noexcept { return cursor_.offset; }
     [[nodiscard]] std::uint64_t high_watermark() const noexcept {
@@ -85,6 +90,7 @@ class PartitionSource {
         holding_ = false;
         clear_disk();
         ring_outcomes_.reset();
+        at_stable_end_ = false;
         ring_start_ = -1;
         on_disk_ = a.on_disk;
         if (a.on_disk) {
@@ -139,7 +145,8 @@ class PartitionSource {
                 if (read_committed_ && (r.header->attributes & ring::transactional_attribute) != 0)
                     [[unlikely]] {
                     const detail::Outcome o = ring_outcomes_.of(reader_, r);
-                    if (o == detail::Outcome::open) return;  // the last stable offset
+                    at_stable_end_ = o == detail::Outcome::open;
+                    if (at_stable_end_) return;  // the last stable offset
                     if (o == detail::Outcome::aborted) {
                         ring::RingReader::advance(cursor_, r);
                         continue;
@@ -402,7 +409,8 @@ class PartitionSource {
                 skip_batch(b);  // a marker, or an aborted transaction's records
                 continue;
             }
-            if (read_committed_ && log_outcomes_.unstable(b)) {
+            at_stable_end_ = read_committed_ && log_outcomes_.unstable(b);
+            if (at_stable_end_) {
                 clear_disk();  // past the last stable offset: fetched again, or read on the ring
                 return;
             }
@@ -462,6 +470,7 @@ class PartitionSource {
     std::size_t checked_to_ = 0;    ///< disk_ up to here passed batch_sound()
     bool check_crcs_ = true;
     bool read_committed_ = false;
+    bool at_stable_end_ = false;  ///< read_committed: the last gather stopped at an open one
     detail::RingOutcomes ring_outcomes_;  ///< read_committed, on the ring
     detail::LogOutcomes log_outcomes_;    ///< read_committed, from the log (as last fetched)
     std::optional<BlockingReaderMark> sleep_mark_;  ///< a blocking consumer's, while assigned

@@ -100,10 +100,7 @@ class Producer {
     explicit Producer(Client& client, ProducerOptions options = {})
         : client_(&client), options_(std::move(options)) {
         if (options_.enable_idempotence || !options_.transactional_id.empty()) {
-            if (options_.exclusive && !options_.transactional_id.empty())
-                throw Error(ErrorCode::invalid_argument,
-                            "a transactional producer cannot be exclusive: the daemon writes "
-                            "its transactions' markers into the rings it sends to");
+            check_transactional_options(options_);
             identity_ = client_->init_producer_id(options_.transactional_id);
             idempotent_ = true;
             transactional_ = !options_.transactional_id.empty();
@@ -426,6 +423,22 @@ class Producer {
         c.value_ = {reinterpret_cast<std::byte*>(c.claim_.record) + p.layout.value_offset,
                     value_size < 0 ? 0 : std::size_t(value_size)};
         return c;
+    }
+
+    static void check_transactional_options(const ProducerOptions& o) {
+        if (o.transactional_id.empty()) return;
+        if (o.exclusive)
+            throw Error(ErrorCode::invalid_argument,
+                        "a transactional producer cannot be exclusive: the daemon writes its "
+                        "transactions' markers into the rings it sends to");
+        if (o.transactional_id.size() > 32767)  // Kafka's longest string
+            throw Error(ErrorCode::invalid_argument, "a transactional id over 32767 bytes");
+        // Kafka's transaction.max.timeout.ms (15 minutes) bounds it, as the broker does.
+        if (o.transaction_timeout < std::chrono::milliseconds(1) ||
+            o.transaction_timeout > std::chrono::minutes(15))
+            throw Error(ErrorCode::invalid_argument,
+                        "transaction_timeout of " + std::to_string(o.transaction_timeout.count()) +
+                            " ms: it is 1 ms to 15 minutes (Kafka's transaction.max.timeout.ms)");
     }
 
     /// The attributes of a record to the partition: its slot's, and in a transaction, the

@@ -68,14 +68,22 @@ void TransactionCoordinator::recover() {
     const std::lock_guard lock(mutex_);
     std::map<std::int64_t, bool> decided;
     std::map<std::int64_t, Open> left = read_state_file(decided);
-    start_state_file();
+    // Decided now, all of them, before the file is written afresh: it keeps what each still
+    // needs until its markers are in (a ring a reboot left empty may take a while).
     for (const auto& [id, t] : left) {
         const auto d = decided.find(id);
-        const bool commit = d != decided.end() && d->second;
+        unfinished_[id] = {t, d != decided.end() && d->second ? log::ControlType::commit
+                                                              : log::ControlType::abort};
         if (d == decided.end()) {  // its producer may live on: fenced before the markers
             ids_.bump_epoch(id);
             timed_out_[id] = "its transaction was open when kbusd stopped, and was aborted";
         }
+        hold_stable_offsets(t);
+    }
+    start_state_file();
+    for (const auto& [id, t] : left) {
+        const auto d = decided.find(id);
+        const bool commit = d != decided.end() && d->second;
         std::uint32_t markers = 0;
         try {
             markers = finish(id, t, commit ? log::ControlType::commit : log::ControlType::abort);
@@ -249,8 +257,9 @@ std::uint32_t TransactionCoordinator::finish(std::int64_t producer_id, Open t,
             continue;
         }
         try {
-            if (write_transaction_marker(*p, {producer_id, t.epoch, m.slot, type}, wake_spill_) >=
-                0)
+            bus_.reserve_ring(*p);  // a ring a reboot left unreserved takes no claim
+            if (write_transaction_marker(*p, {producer_id, t.epoch, m.slot, type}, wake_spill_,
+                                         marker_wait_ms_) >= 0)
                 ++written;
         } catch (const Error&) {
             unfinished_[producer_id] = {t, type};
@@ -267,7 +276,21 @@ std::uint32_t TransactionCoordinator::finish(std::int64_t producer_id, Open t,
     return written;
 }
 
+// A transaction left open in a log: its records may be below the log's end, and the spill learns
+// of them only when it next takes a transactional frame (the marker about to be written). Until
+// then read_committed readers of the log read nothing past its start.
+void TransactionCoordinator::hold_stable_offsets(const Open& t) {
+    for (const Member& m : t.members)
+        try {
+            const std::shared_ptr<Partition> p = bus_.partition(m.topic_id, m.partition);
+            p->log().set_first_open_transaction(p->log().log_start_offset());
+        } catch (const Error&) {  // the topic is gone
+        }
+}
+
 void TransactionCoordinator::retry_unfinished() {
+    // A tick's retry waits little: the control thread serves every client meanwhile.
+    marker_wait_ms_ = 10;
     const std::map<std::int64_t, Unfinished> left = unfinished_;
     for (const auto& [id, u] : left)
         try {
@@ -276,6 +299,7 @@ void TransactionCoordinator::retry_unfinished() {
             sink_("WARN", "markers of producer " + std::to_string(id) +
                               "'s transaction still not written: " + e.what());
         }
+    marker_wait_ms_ = 1000;
 }
 
 void TransactionCoordinator::abort_locked(std::int64_t producer_id, const char* why) {

@@ -99,6 +99,7 @@ class TransactionCoordinator {
     [[nodiscard]] std::optional<std::string> offsets_refused(const Open& t) const;
     [[nodiscard]] static std::string state_lines(std::int64_t producer_id, const Open& t);
     void retry_unfinished();
+    void hold_stable_offsets(const Open& t);
     void abort_locked(std::int64_t producer_id, const char* why);
     void note(const std::string& line);
     void start_state_file();
@@ -120,6 +121,9 @@ class TransactionCoordinator {
     std::map<std::int64_t, Unfinished> unfinished_;  // decided, markers still to write
     std::map<std::int64_t, std::string> timed_out_;  // producer id -> why its epoch moved on
     int fd_ = -1;
+    // How long a marker waits for room in a full ring: a client's commit a second, a retry at a
+    // tick 10 ms (the control thread serves every client meanwhile).
+    std::int64_t marker_wait_ms_ = 1000;
     std::uint64_t file_bytes_ = 0;
 };
 

@@ -34,7 +34,10 @@ PartitionLog::PartitionLog(std::string dir, const config::TopicConfig& config, b
     read_start_checkpoint();
     read_cleaner_checkpoint();
     publish_offsets();
-    txn_index_.load(log_end_offset());
+    if (const std::size_t bad = txn_index_.load(log_end_offset()); bad != 0)
+        sink_("WARN", dir_ + ": " + std::to_string(bad) +
+                          " malformed aborted-transaction entries dropped from its .txnindex "
+                          "files; their transactions' records may show to read_committed readers");
 }
 
 std::vector<std::int64_t> PartitionLog::list_segments() {

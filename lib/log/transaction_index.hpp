@@ -27,8 +27,8 @@ class TransactionIndex {
     // Reads every .txnindex of the directory (a segment the cleaner merged into another leaves
     // its own). Entries at or past `log_end` were cut with a torn tail: they are dropped, from
     // the file too (the spill writes them again if it writes their marker again), as is a torn
-    // last entry.
-    void load(std::int64_t log_end);
+    // last entry. An entry no abort can have is dropped alone; returns how many were.
+    [[nodiscard]] std::size_t load(std::int64_t log_end);
     // An abort whose marker the segment based at `segment_base` holds: appended to its file.
     // Throws Error(io_error).
     void append(std::int64_t segment_base, const AbortedTransaction& t);

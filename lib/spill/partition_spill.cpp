@@ -326,11 +326,17 @@ PartitionSpill::Take PartitionSpill::take_marker(const ring::RecordRef& r) {
     return Take::added_alone;
 }
 
-void PartitionSpill::settle_marker() {
-    const PendingMarker m = *marker_;
+// The index entry goes first: a crash between the two leaves an entry whose marker the log lacks
+// (dropped when the log opens: its offset is past the end), never an ABORT marker in the log
+// without its entry, which would show the aborted records to read_committed readers of the log.
+void PartitionSpill::index_marker() {
+    const PendingMarker& m = *marker_;
     if (const auto aborted = open_transactions_.aborted_entry(m.producer_id, m.type, m.offset))
-        log_.append_aborted(*aborted);  // may throw: the marker is then settled again
-    open_transactions_.ended(m.producer_id);
+        log_.append_aborted(*aborted);  // may throw: the batch is then written again
+}
+
+void PartitionSpill::settle_marker() {
+    open_transactions_.ended(marker_->producer_id);
     marker_.reset();
 }
 
@@ -364,6 +370,7 @@ bool PartitionSpill::stamp_of(const ring::RecordFrameView& frame, ring::RecordSt
 
 bool PartitionSpill::append_batch(std::uint64_t now_ns, std::int64_t now_ms) {
     try {
+        if (marker_) index_marker();
         log_.append(builder_.finish(codec_), now_ms);
         if (marker_) settle_marker();
         if ((builder_.flags() & log::transactional_flag) != 0)

@@ -149,7 +149,9 @@ class PartitionSpill {
     Take take_marker(const ring::RecordRef& r);
     // A record's or marker's producer id and epoch: its stamp's, or its slot's. False: none.
     bool producer_of(const ring::RecordFrameView& frame, ring::RecordStamp& out) const;
-    // After the marker's batch is in the log: its transaction ends here, an abort indexed.
+    // Before the marker's batch goes to the log: an abort's entry in the .txnindex.
+    void index_marker();
+    // After: its transaction ends here.
     void settle_marker();
     // A record's producer stamp: its own (a Kafka client's), or, for a local producer's record,
     // its slot's producer id and epoch and the next sequence, numbered here. False: none.
