@@ -15,17 +15,9 @@
 
 using namespace std::chrono_literals;
 
-namespace {
+using kbus::test::wait_spilled;
 
-// Waits (at most 30 s) until the spill took every record up to the high watermark.
-void wait_spilled(kbus::Client& c, const std::string& topic) {
-    for (int i = 0; i < 3000; ++i) {
-        const kbus::protocol::PartitionState s = c.describe_topic(topic).partitions.at(0);
-        if (s.spill_offset == s.high_watermark) return;
-        std::this_thread::sleep_for(10ms);
-    }
-    FAIL("the spill did not catch up");
-}
+namespace {
 
 kbus::SendOptions on_partition_0() {
     kbus::SendOptions o;

@@ -2,14 +2,18 @@
 // each one's offsets and its idempotent producer fields, its CRC checked.
 #pragma once
 
+#include <catch2/catch.hpp>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "kbus/client.hpp"
 #include "kbus/log/control_record.hpp"
 #include "kbus/log/record_batch.hpp"
 #include "log_damage.hpp"
@@ -27,6 +31,20 @@ struct BatchFacts {
     bool control = false;
     std::optional<log::ControlType> marker;  // a control batch's first record's
 };
+
+// Waits (at most 30 s) until the spill took every record of every partition of `topic` up to its
+// high watermark: the log then holds what was sent.
+inline void wait_spilled(Client& c, const std::string& topic) {
+    using namespace std::chrono_literals;
+    for (int i = 0; i < 3000; ++i) {
+        bool all = true;
+        for (const auto& s : c.describe_topic(topic).partitions)
+            all = all && s.spill_offset == s.high_watermark;
+        if (all) return;
+        std::this_thread::sleep_for(10ms);
+    }
+    FAIL("the spill did not catch up");
+}
 
 // Every batch of every segment of `partition_dir`, in file order. A batch whose CRC fails, or
 // bytes that are not a whole batch, end the walk with `sound` false.

@@ -64,6 +64,18 @@ struct Rig {
     void drain() { REQUIRE(spill->drain(1, 1)); }
 };
 
+// A local idempotent producer's record: it names its ring slot, the spill numbers it.
+void write_slot_record(RingWriter& w, std::uint32_t slot, const std::string& value) {
+    FramePlan plan = frame_plan(BytesView(), std::int32_t(value.size()), {});
+    plan.attributes = slot_stamp_attributes(slot);
+    RingClaim c;
+    REQUIRE(w.try_claim(plan.layout, c) == ClaimStatus::claimed);
+    write_data_frame(w.payload(c), c.position, plan, 1234, BytesView(), std::int32_t(value.size()),
+                     {});
+    ring::write_value(w.payload(c), plan, BytesView(value));
+    REQUIRE(w.commit(c));
+}
+
 }  // namespace
 
 TEST_CASE("the spill writes one idempotent producer's consecutive records per batch, stamped",
@@ -150,14 +162,7 @@ TEST_CASE("a local idempotent producer's records name its ring slot, and the spi
     const std::uint32_t other = bus::take_producer_slot(h, 43, 0, ::getpid());
     CHECK(other != slot);
     const auto write_slotted = [&](std::uint32_t s, const std::string& value) {
-        FramePlan plan = frame_plan(BytesView(), std::int32_t(value.size()), {});
-        plan.attributes = slot_stamp_attributes(s);
-        RingClaim c;
-        REQUIRE(rig.writer.try_claim(plan.layout, c) == ClaimStatus::claimed);
-        write_data_frame(rig.writer.payload(c), c.position, plan, 1234, BytesView(),
-                         std::int32_t(value.size()), {});
-        ring::write_value(rig.writer.payload(c), plan, BytesView(value));
-        REQUIRE(rig.writer.commit(c));
+        write_slot_record(rig.writer, s, value);
     };
     for (int i = 0; i < 3; ++i)
         write_slotted(slot, "a");  // 0-2
@@ -197,16 +202,7 @@ TEST_CASE("a restarted spill learns past a damaged batch in an old segment",
     ring::RingHeader& h = rig.ring.ref.header();
     const std::uint32_t slot = bus::take_producer_slot(h, 42, 0, ::getpid());
     const std::string value(100, 'v');  // batches big enough to flip bytes inside their records
-    const auto write_slotted = [&] {
-        FramePlan plan = frame_plan(BytesView(), std::int32_t(value.size()), {});
-        plan.attributes = slot_stamp_attributes(slot);
-        RingClaim c;
-        REQUIRE(rig.writer.try_claim(plan.layout, c) == ClaimStatus::claimed);
-        write_data_frame(rig.writer.payload(c), c.position, plan, 1234, BytesView(),
-                         std::int32_t(value.size()), {});
-        ring::write_value(rig.writer.payload(c), plan, BytesView(value));
-        REQUIRE(rig.writer.commit(c));
-    };
+    const auto write_slotted = [&] { write_slot_record(rig.writer, slot, value); };
     for (int batch = 0; batch < 4; ++batch) {  // sequences 0-2, 3-5, 6-8, 9-11
         for (int i = 0; i < 3; ++i)
             write_slotted();

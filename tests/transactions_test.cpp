@@ -24,6 +24,8 @@
 
 using namespace std::chrono_literals;
 
+using kbus::test::wait_spilled;
+
 namespace {
 
 struct Seen {
@@ -76,17 +78,6 @@ void send_to(kbus::Producer& p, const std::string& topic, std::int32_t partition
     kbus::SendOptions o;
     o.partition = partition;
     (void)p.send(topic, "k", value, o);
-}
-
-void wait_spilled(kbus::Client& c, const std::string& topic) {
-    for (int i = 0; i < 3000; ++i) {
-        bool all = true;
-        for (const auto& s : c.describe_topic(topic).partitions)
-            all = all && s.spill_offset == s.high_watermark;
-        if (all) return;
-        std::this_thread::sleep_for(10ms);
-    }
-    FAIL("the spill did not catch up");
 }
 
 template <class F>
