@@ -109,6 +109,22 @@ TEST_CASE(
         client.join();
         CHECK(outcome == 1);  // ...and the client reached it
     }
+    SECTION("a client probing a starting daemon's lock does not turn that daemon away") {
+        // A client's probe holds the lock shared for a moment; the daemon starting then must
+        // not take it for another kbusd (it did under valgrind, where a start is slow).
+        DaemonFixture d("probed");
+        d.stop();
+        const int probe = ::open((d.dir + "/run/kbusd.lock").c_str(), O_RDONLY | O_CLOEXEC);
+        REQUIRE(::flock(probe, LOCK_SH) == 0);
+        std::thread release([probe] {
+            std::this_thread::sleep_for(100ms);
+            ::close(probe);
+        });
+        CHECK_NOTHROW(d.restart());
+        release.join();
+        kbus::Client c(d.options());
+        CHECK(c.list_topics().empty());
+    }
     SECTION("no daemon at all: the error comes at once") {
         kbus::ClientOptions o;
         o.bus = "nobody-here";

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <thread>
@@ -107,15 +108,20 @@ bool Daemon::take_bus() {
         sink_("ERROR", "cannot open " + loc_.lock_path() + ": " + std::strerror(errno));
         return false;
     }
-    int locked = -1;
-    do {
-        locked = ::flock(lock_fd_, LOCK_EX | LOCK_NB);
-    } while (locked != 0 && errno == EINTR);
-    if (locked != 0) {
-        sink_("ERROR", errno == EWOULDBLOCK
+    // A client looking for a starting daemon takes a shared lock for a moment (Client's
+    // daemon_starting): that is not another kbusd, so a refusal is retried for a while. A real
+    // kbusd holds the lock for its whole life and is still there when the retries run out.
+    int error = 0;
+    for (int attempt = 0; attempt < 100; ++attempt) {
+        error = ::flock(lock_fd_, LOCK_EX | LOCK_NB) == 0 ? 0 : errno;
+        if (error != EWOULDBLOCK && error != EINTR) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    if (error != 0) {
+        sink_("ERROR", error == EWOULDBLOCK
                            ? "bus '" + loc_.bus + "' is already served by another kbusd (lock " +
                                  loc_.lock_path() + " is held)"
-                           : "cannot lock " + loc_.lock_path() + ": " + std::strerror(errno));
+                           : "cannot lock " + loc_.lock_path() + ": " + std::strerror(error));
         return false;
     }
     return true;
@@ -246,9 +252,9 @@ bool Daemon::start_kafka_listener() {
     }
     o.max_request_bytes = broker_.socket_request_max_bytes;
     o.cluster_id = "kbus-" + loc_.bus;
-    kafka_backend_ =
-        std::make_unique<KafkaBusBackend>(*bus_, *groups_, control_->doorbell, *producer_ids_,
-                                          broker_.auto_create_topics, broker_.num_partitions);
+    kafka_backend_ = std::make_unique<KafkaBusBackend>(
+        *bus_, *groups_, control_->doorbell, *producer_ids_, *transactions_,
+        broker_.auto_create_topics, broker_.num_partitions);
     kafka_ = std::make_unique<KafkaListener>(*kafka_backend_, o, sink_);
     try {
         const std::uint16_t port = kafka_->start();
