@@ -12,6 +12,7 @@
 
 #include "kbus/detail/file_extent_reader.hpp"
 #include "kbus/error.hpp"
+#include "kbus/log/control_record.hpp"
 #include "log/batch_builder.hpp"
 #include "log/compression.hpp"
 #include "log/log_cleaner.hpp"
@@ -232,6 +233,67 @@ TEST_CASE("tombstones outlive their first clean by delete.retention.ms, keyless 
     CHECK(after[0].offset == 1);
     CHECK(after[1].offset > 2);
     CHECK(latest(after).count("gone") == 0);
+}
+
+namespace {
+
+// Producer 7's transactional batch of `records`, or its marker of `type` at `offset`.
+void append_transactional(log::PartitionLog& l, const std::vector<Rec>& records, std::int64_t ts) {
+    log::BatchBuilder b;
+    for (const Rec& r : records)
+        b.add(r.offset, ts, BytesView(*r.key), BytesView(*r.value), {});
+    b.set_producer(7, 0, std::int32_t(records.front().offset));
+    b.set_flags(log::transactional_flag);
+    l.append(b.finish(config::Compression::none), 0);
+}
+void append_marker(log::PartitionLog& l, std::int64_t offset, log::ControlType type,
+                   std::int64_t ts) {
+    const auto key = log::control_key(type);
+    const auto value = log::control_value(0);
+    log::BatchBuilder b;
+    b.add(offset, ts, BytesView(std::span<const std::byte>(key)),
+          BytesView(std::span<const std::byte>(value)), {});
+    b.set_producer(7, 0, -1);
+    b.set_flags(std::int16_t(log::transactional_flag | log::control_flag));
+    l.append(b.finish(config::Compression::none), 0);
+}
+
+}  // namespace
+
+TEST_CASE("an aborted transaction's records never survive a clean nor supersede a committed value",
+          "[log][compaction][transactions]") {
+    TempDir d("clean-aborted");
+    config::TopicConfig c = compacted();
+    c.delete_retention_ms = 10'000;
+    log::PartitionLog l(d.path, c, false, sink());
+    // Committed: a1 b1 (0-1), COMMIT at 2. Aborted: a2 b2 (3-4), ABORT at 5, in the index.
+    append_transactional(l, {{0, "a", "a1"}, {1, "b", "b1"}}, 1000);
+    append_marker(l, 2, log::ControlType::commit, 1000);
+    append_transactional(l, {{3, "a", "a2 aborted"}, {4, "b", "b2 aborted"}}, 1000);
+    append_marker(l, 5, log::ControlType::abort, 1000);
+    l.append_aborted({7, 3, 5, 6});
+    append(l, keyed(6, 400, 7));  // other keys, and closed segments behind them
+
+    const log::CleanerStats first = clean(l, 2000);
+    CHECK(first.aborted_removed == 2);
+    CHECK(first.markers_removed == 0);  // its records are there
+    const auto values = latest(read_all(l));
+    CHECK(values.at("a") == "a1");  // the aborted a2 superseded nothing
+    CHECK(values.at("b") == "b1");
+    for (const Rec& r : read_all(l))
+        CHECK((!r.value || r.value->find("aborted") == std::string::npos));
+    CHECK(l.aborted_transactions(0, 10).size() == 1);  // the ABORT and its entry stay
+
+    // a and b written again, plainly: the committed transaction's records go at the next clean,
+    // and its COMMIT marker at the one after that past delete.retention.ms.
+    append(l, {{406, "a", "a3"}, {407, "b", "b3"}});
+    append(l, keyed(408, 400, 7));
+    CHECK(clean(l, 3000).markers_removed == 0);
+    CHECK(clean(l, 30'000).markers_removed == 1);
+    const auto after = read_all(l);
+    CHECK(std::none_of(after.begin(), after.end(), [](const Rec& r) { return r.offset < 5; }));
+    CHECK(std::any_of(after.begin(), after.end(), [](const Rec& r) { return r.offset == 5; }));
+    CHECK(latest(after).at("a") == "a3");
 }
 
 TEST_CASE("compressed batches are cleaned and written back with their codec", "[log][compaction]") {

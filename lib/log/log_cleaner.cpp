@@ -87,6 +87,13 @@ std::int64_t limit_of(const CleanableSection& section, std::size_t i) {
                                            : section.end_offset;
 }
 
+// A control batch's marker type (nullopt: no record, or a type Kafka does not define).
+std::optional<ControlType> marker_type_of(const BatchView& b, std::span<const std::byte> records) {
+    RecordIterator it = records_of(b, records);
+    RecordView r;
+    return it.next(r) ? control_type(r.key) : std::nullopt;
+}
+
 config::Compression codec_of(const BatchView& b) {
     return static_cast<config::Compression>(b.compression_codec());
 }
@@ -142,6 +149,7 @@ CleanerStats LogCleaner::clean(const CleanableSection& section, const SwapIn& sw
         stats_.cleaned_to = section.end_offset;
         if (covered < section.segments.size())
             stats_.cleaned_to = section.segments[covered].base_offset;
+        CleanerTransactions transactions(section.aborted);
         for (std::size_t from = 0; from < covered && !stopped();) {
             if (unreadable[from]) {
                 ++from;
@@ -153,7 +161,8 @@ CleanerStats LogCleaner::clean(const CleanableSection& section, const SwapIn& sw
             security::access_policy().apply_to_path(staging, true);  // as the partition's dir
             CleanedGroup group;
             group.staging_dir = staging;
-            if (rewrite_group(section, from, to, group) && !stopped() && swap_in(group))
+            if (rewrite_group(section, from, to, group, transactions) && !stopped() &&
+                swap_in(group))
                 ++stats_.groups_swapped;
             else  // left as it was: its records count as dirty again next time
                 stats_.cleaned_to = std::min(stats_.cleaned_to, section.segments[from].base_offset);
@@ -188,6 +197,7 @@ std::size_t LogCleaner::group_end(const CleanableSection& section, std::size_t f
 
 std::size_t LogCleaner::build_key_map(const CleanableSection& section,
                                       std::vector<bool>& unreadable) {
+    CleanerTransactions transactions(section.aborted);
     for (std::size_t i = section.first_dirty; i < section.segments.size(); ++i) {
         if (unreadable[i]) continue;  // known damage: none of its offsets is trusted
         const CleanableSegment& s = section.segments[i];
@@ -198,7 +208,12 @@ std::size_t LogCleaner::build_key_map(const CleanableSection& section,
             if (stopped()) return i;  // kbusd stops: the groups before i are not even begun
             throttle_.pace(b.total_bytes(), stop_);
             stats_.bytes_read += b.total_bytes();
-            if (b.is_control()) continue;
+            if (b.is_control()) {  // told all the same: it ends a transaction
+                (void)transactions.marker_removable(b, marker_type_of(b, records));
+                continue;
+            }
+            // An aborted transaction's records supersede nothing: readers never see them.
+            if (transactions.aborted(b)) continue;
             RecordIterator it = records_of(b, records);
             RecordView r;
             while (it.next(r)) {
@@ -251,7 +266,7 @@ bool LogCleaner::keep(const RecordView& r, bool cleaned_before) {
 }
 
 bool LogCleaner::rewrite_group(const CleanableSection& section, std::size_t from, std::size_t to,
-                               CleanedGroup& group) {
+                               CleanedGroup& group, CleanerTransactions& transactions) {
     const std::int64_t base = section.segments[from].base_offset;
     group.segment = std::make_unique<Segment>(Segment::create(group.staging_dir, base, true));
     Segment& out = *group.segment;
@@ -267,7 +282,7 @@ bool LogCleaner::rewrite_group(const CleanableSection& section, std::size_t from
             throttle_.pace(b.total_bytes(), stop_);
             stats_.bytes_read += b.total_bytes();
             const std::optional<std::int32_t> kept =
-                b.is_control() ? b.record_count() : filter_batch(b, records, cleaned_before);
+                kept_of(b, records, cleaned_before, transactions);
             if (!kept) {
                 report_unreadable(s, malformed_in(b));
                 return false;
@@ -283,6 +298,27 @@ bool LogCleaner::rewrite_group(const CleanableSection& section, std::size_t from
     out.flush();
     out.let_go_of_descriptor();
     return true;
+}
+
+std::optional<std::int32_t> LogCleaner::kept_of(const BatchView& b,
+                                                std::span<const std::byte> records,
+                                                bool cleaned_before,
+                                                CleanerTransactions& transactions) {
+    if (b.is_control()) {
+        // As a tombstone: kept for delete.retention.ms, its own time standing in for the first
+        // clean that found it removable.
+        const bool removable = transactions.marker_removable(b, marker_type_of(b, records)) &&
+                               cleaned_before &&
+                               now_ms_ - b.max_timestamp() > config_.delete_retention_ms;
+        stats_.markers_removed += removable ? 1 : 0;
+        return removable ? 0 : b.record_count();
+    }
+    if (transactions.aborted(b)) {
+        stats_.aborted_removed += std::uint64_t(b.record_count());
+        stats_.records_removed += std::uint64_t(b.record_count());
+        return 0;
+    }
+    return filter_batch(b, records, cleaned_before);
 }
 
 std::optional<std::int32_t> LogCleaner::filter_batch(const BatchView& b,

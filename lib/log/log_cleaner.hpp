@@ -7,8 +7,10 @@
 //      segment.bytes, keeping a record unless a newer record of its key exists. Keyless records
 //      go (a compacted topic refuses them; any that came in before the policy changed have no
 //      key to keep them by), and so do tombstones (null values) older than delete.retention.ms
-//      in segments already cleaned once. Offsets stay as they were, with gaps; control batches
-//      stay whole;
+//      in segments already cleaned once. Offsets stay as they were, with gaps. Batches of
+//      aborted transactions go whole (and never count in the key map), as do COMMIT markers
+//      whose transaction has no record left, past delete.retention.ms (cleaner_transactions.hpp);
+//      other control batches stay whole;
 //   3. each group written to a staging directory and handed to the log to swap in
 //      (PartitionLog::swap_in_cleaned), atomically by rename and recovered after a crash.
 // A segment with a batch the cleaner cannot read (framing, CRC, a codec) is never rewritten: it
@@ -32,6 +34,7 @@
 
 #include "config/topic_config.hpp"
 #include "log/batch_builder.hpp"
+#include "log/cleaner_transactions.hpp"
 #include "log/segment.hpp"
 #include "logging/log_sink.hpp"
 
@@ -53,6 +56,8 @@ struct CleanableSection {
     std::vector<CleanableSegment> segments;  // oldest first, contiguous
     std::size_t first_dirty = 0;
     std::int64_t end_offset = 0;  // the first offset not in the section: the next checkpoint
+    // The aborted transactions the section overlaps (the .txnindex's), oldest first.
+    std::vector<AbortedTransaction> aborted;
 
     [[nodiscard]] std::uint64_t dirty_bytes() const noexcept;
     [[nodiscard]] std::uint64_t total_bytes() const noexcept;
@@ -90,6 +95,8 @@ struct CleanerStats {
     std::uint64_t records_removed = 0;  // superseded, keyless, or expired tombstones
     std::uint64_t keyless_removed = 0;
     std::uint64_t tombstones_removed = 0;
+    std::uint64_t aborted_removed = 0;  // records of aborted transactions
+    std::uint64_t markers_removed = 0;  // COMMIT markers with nothing of theirs left
     std::size_t groups_swapped = 0;
     std::size_t segments_skipped = 0;  // unreadable: left as they were
     bool key_map_full = false;         // the first dirty segment has more keys than the map holds
@@ -149,7 +156,13 @@ class LogCleaner {
                                         const std::vector<bool>& unreadable) const;
     // Rewrites segments[from, to) into one group; false if a batch could not be read.
     bool rewrite_group(const CleanableSection& section, std::size_t from, std::size_t to,
-                       CleanedGroup& group);
+                       CleanedGroup& group, CleanerTransactions& transactions);
+    // How many of the batch's records stay (nullopt: a malformed record): a control batch's all
+    // or none, an aborted transaction's none, else filter_batch's.
+    [[nodiscard]] std::optional<std::int32_t> kept_of(const BatchView& b,
+                                                      std::span<const std::byte> records,
+                                                      bool cleaned_before,
+                                                      CleanerTransactions& transactions);
     [[nodiscard]] bool keep(const RecordView& r, bool cleaned_before);
     // What stays of a batch's records, into builder_; how many (nullopt: a malformed record).
     [[nodiscard]] std::optional<std::int32_t> filter_batch(const BatchView& b,

@@ -103,13 +103,18 @@ std::optional<CleanableSection> PartitionLog::cleanable_section(std::int64_t now
         const bool synced = s.next_offset() <= recovery_point();
         const bool old_enough = s.max_timestamp() < 0 || config_.min_compaction_lag_ms == 0 ||
                                 now_ms - s.max_timestamp() >= config_.min_compaction_lag_ms;
-        if (!synced || !old_enough) break;
+        // Records of a transaction still open must wait for its end: whether they are there at
+        // all (an abort) decides what they supersede (Kafka cleans below the last stable offset).
+        const bool stable = s.next_offset() <= last_stable_offset();
+        if (!synced || !old_enough || !stable) break;
         if (s.base_offset() < checkpoint) section.first_dirty = section.segments.size() + 1;
         section.segments.push_back({s.base_offset(), s.next_offset(), s.log_path(), s.size_bytes(),
                                     s.first_timestamp(), !s.regions().empty()});
         section.end_offset = std::next(it)->first;
     }
     if (section.segments.empty()) return std::nullopt;
+    section.aborted =
+        txn_index_.overlapping(section.segments.front().base_offset, section.end_offset - 1);
     return section;
 }
 
