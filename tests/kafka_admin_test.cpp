@@ -3,117 +3,28 @@
 // one at a time, partitions added, records deleted, committed offsets deleted, log dirs and
 // leader epochs described, the newest timestamp found; an idempotent producer's retried batch
 // acknowledged once with its first offset, a gap and an old epoch refused.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
 
 #include <chrono>
 #include <filesystem>
 #include <map>
-#include <memory>
 #include <string>
 #include <vector>
 
-#include "daemon_fixture.hpp"
-#include "kafka/api_schemas.hpp"
-#include "kafka/kafka_api.hpp"
-#include "kafka/schema_codec.hpp"
-#include "kbus/detail/big_endian.hpp"
-#include "kbus/detail/crc32c.hpp"
-#include "kbus/log/record_batch_descriptor.hpp"
-#include "log/batch_builder.hpp"
+#include "kafka_schema_client.hpp"
 
 using namespace std::chrono_literals;
 using kbus::kafka::ApiKey;
 using kbus::kafka::KafkaError;
-using kbus::kafka::SchemaCodec;
 using kbus::kafka::Value;
-using kbus::kafka::WireReader;
-using kbus::kafka::WireWriter;
+using kbus::test::error_in;
+using kbus::test::produce;
+using kbus::test::Produced;
+using kbus::test::SchemaClient;
+using kbus::test::stamped_batch;
+using KafkaDaemon = kbus::test::SchemaDaemon;
 
 namespace {
-
-// A client that speaks any API at any version through the schema tables.
-class SchemaClient {
-  public:
-    explicit SchemaClient(const std::string& broker) {
-        const auto port = std::uint16_t(std::stoi(broker.substr(broker.rfind(':') + 1)));
-        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_port = htons(port);
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    }
-    ~SchemaClient() { ::close(fd_); }
-    SchemaClient(const SchemaClient&) = delete;
-    SchemaClient& operator=(const SchemaClient&) = delete;
-
-    [[nodiscard]] static Value request(ApiKey key) {
-        return Value::object_of(*kbus::kafka::schema::find_api(std::int16_t(key))->request);
-    }
-
-    // Sends `body` as a request of `key` at `version`, and decodes the answer.
-    Value call(ApiKey key, std::int16_t version, const Value& body) {
-        const auto* api = kbus::kafka::schema::find_api(std::int16_t(key));
-        const bool flexible = api->flexible(version);
-        WireWriter w;
-        w.i16(std::int16_t(key));
-        w.i16(version);
-        w.i32(++correlation_);
-        w.nullable_string("kbus-admin-test");
-        if (flexible) w.uvarint(0);  // header v2: no tagged fields
-        SchemaCodec::encode(w, body, version, flexible);
-        std::string frame(4, '\0');
-        kbus::detail::store_be(frame.data(), std::int32_t(w.buffer().size()));
-        frame += w.buffer();
-        REQUIRE(::send(fd_, frame.data(), frame.size(), MSG_NOSIGNAL) == ssize_t(frame.size()));
-        // Decoded text views into the answer: kept for as long as this client lives.
-        const std::string& answer =
-            *answers_.emplace_back(std::make_unique<std::string>(receive()));
-        WireReader r(answer);
-        REQUIRE(r.i32() == correlation_);
-        if (flexible) SchemaCodec::skip_tagged_fields(r);  // response header v1
-        return SchemaCodec::decode(r, *api->response, version, flexible);
-    }
-
-  private:
-    std::string receive() {
-        std::string got;
-        std::size_t want = 4;
-        while (got.size() < want) {
-            pollfd p{fd_, POLLIN, 0};
-            REQUIRE(::poll(&p, 1, 10'000) == 1);
-            char buf[65536];
-            const ssize_t n = ::recv(fd_, buf, std::min(sizeof buf, want - got.size()), 0);
-            REQUIRE(n > 0);
-            got.append(buf, std::size_t(n));
-            if (got.size() == 4)
-                want = 4 + std::size_t(kbus::detail::load_be<std::int32_t>(got.data()));
-        }
-        return got.substr(4);
-    }
-    int fd_ = -1;
-    std::int32_t correlation_ = 0;
-    std::vector<std::unique_ptr<std::string>> answers_;
-};
-
-struct KafkaDaemon {
-    DaemonFixture d;
-    std::string broker;
-    explicit KafkaDaemon(const std::string& name)
-        : d(name, {"--override", "listeners=PLAINTEXT://127.0.0.1:0"}), broker(d.kafka_broker()) {
-        REQUIRE(!broker.empty());
-    }
-};
-
-KafkaError error_in(const Value& v) {
-    return KafkaError(v["ErrorCode"].i16());
-}
 
 // The overrides `kbus topic describe` lists for a topic.
 std::map<std::string, std::string> overrides_of(kbus::Client& c, const std::string& topic) {
@@ -329,49 +240,6 @@ TEST_CASE(
     CHECK(again.delete_records("r", 0, -1) == 10);
 }
 
-namespace {
-
-// A RecordBatch v2 of `count` records stamped by an idempotent producer.
-std::string stamped_batch(std::int64_t producer_id, std::int16_t epoch, std::int32_t first_sequence,
-                          int count) {
-    kbus::log::BatchBuilder b;
-    for (int i = 0; i < count; ++i) {
-        const std::string value = "seq-" + std::to_string(first_sequence + i);
-        b.add(i, 1'700'000'000'000 + i, {}, kbus::BytesView(value), {});
-    }
-    std::string batch(b.finish(kbus::config::Compression::none));
-    namespace d = kbus::log;
-    kbus::detail::store_be(batch.data() + d::producer_id_offset, producer_id);
-    kbus::detail::store_be(batch.data() + d::producer_epoch_offset, epoch);
-    kbus::detail::store_be(batch.data() + d::base_sequence_offset, first_sequence);
-    kbus::detail::store_be(batch.data() + d::crc_offset,
-                           kbus::detail::crc32c(batch.data() + d::attributes_offset,
-                                                batch.size() - d::attributes_offset));
-    return batch;
-}
-
-struct Produced {
-    KafkaError error;
-    std::int64_t base_offset;
-};
-
-Produced produce(SchemaClient& s, const std::string& topic, const std::string& batch) {
-    Value q = SchemaClient::request(ApiKey::produce);
-    q["TransactionalId"].set_null();
-    q["Acks"].set(-1);
-    q["TimeoutMs"].set(5000);
-    Value& t = q["TopicData"].add();
-    t["Name"].set_text(topic);
-    Value& p = t["PartitionData"].add();
-    p["Index"].set(0);
-    p["Records"].set_text(batch);
-    const Value r = s.call(ApiKey::produce, 9, q);
-    const Value& answer = r["Responses"].items().at(0)["PartitionResponses"].items().at(0);
-    return {error_in(answer), answer["BaseOffset"].integer()};
-}
-
-}  // namespace
-
 TEST_CASE("an idempotent producer: a retried batch is written once, a gap and an old epoch refused",
           "[kafka]") {
     KafkaDaemon k("kadmin-idempotent");
@@ -411,10 +279,6 @@ TEST_CASE("an idempotent producer: a retried batch is written once, a gap and an
           KafkaError::invalid_producer_epoch);
     // Eight records written, each once.
     CHECK(c.describe_topic("idem").partitions.at(0).high_watermark == 8);
-    // A transactional id is refused at once (transactions are not served).
-    init["TransactionalId"].set_text("tx");
-    CHECK(error_in(s.call(ApiKey::init_producer_id, 4, init)) ==
-          KafkaError::transactional_id_authorization_failed);
 }
 
 TEST_CASE("OffsetDelete forgets offsets, but not of the topics a live member reads", "[kafka]") {

@@ -397,7 +397,7 @@ TEST_CASE("bad frames: an error or a closed connection, and everyone else is ser
 
     SECTION("an unknown API key or an unsupported version: the answers due, then closed") {
         // As a Kafka broker does: no answer a client could not parse, and one log line.
-        for (const std::string& refused : {frame(24, 0, 7, "anything"), frame(0, 12, 7, "")}) {
+        for (const std::string& refused : {frame(27, 0, 7, "anything"), frame(0, 12, 7, "")}) {
             RawConnection r(k.port());
             r.send(api_versions + refused + api_versions);
             const auto a = r.receive();
@@ -407,7 +407,7 @@ TEST_CASE("bad frames: an error or a closed connection, and everyone else is ser
         }
         // One cause, whatever the API: the second close within a second is held back.
         const std::string log = k.d.log_text();
-        CHECK(log.find("API 24 v0 is not served (UNSUPPORTED_VERSION), closing") !=
+        CHECK(log.find("API 27 v0 is not served (UNSUPPORTED_VERSION), closing") !=
               std::string::npos);
         CHECK(log.find("API 0 v12 is not served") == std::string::npos);
     }
@@ -637,9 +637,7 @@ TEST_CASE("a fetch into a corrupt batch answers CORRUPT_MESSAGE", "[kafka][damag
     CHECK(fetch_error(bad.last_offset + 1) == 0);
 }
 
-TEST_CASE(
-    "librdkafka's idempotent producer works at its defaults, and its transactional one fails fast",
-    "[kafka]") {
+TEST_CASE("librdkafka's idempotent producer works at its defaults", "[kafka]") {
     KafkaDaemon k("kadmin-rdkafka-idem");
     kbus::Client c(k.d.options());
     c.create_topic("ri", 2);
@@ -679,12 +677,4 @@ TEST_CASE(
         CHECK(batches.front().producer_id >= 0);
         CHECK(next_sequence == 1000);
     }
-
-    auto tx = kbus::test::kafka_client(RD_KAFKA_PRODUCER, k.broker, {{"transactional.id", "t1"}});
-    const auto started = std::chrono::steady_clock::now();
-    rd_kafka_error_t* e = rd_kafka_init_transactions(tx.get(), 30000);
-    REQUIRE(e != nullptr);
-    INFO(rd_kafka_error_string(e));
-    rd_kafka_error_destroy(e);
-    CHECK(std::chrono::steady_clock::now() - started < 20s);  // refused, never hung to the end
 }

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <optional>
 #include <vector>
@@ -121,7 +122,9 @@ void ControlServer::accept_connection(std::vector<ControlConnection>& conns) {
 // Ids never repeat among live connections in practice (2^32 accepts), and never take 0, which
 // marks slots an earlier daemon run left behind.
 std::uint32_t ControlServer::take_connection_id() noexcept {
-    if (next_id_ == 0) next_id_ = 1;
+    // 0 and the largest id are no connection's: slots of an earlier daemon, and the
+    // transactions of Kafka clients (TransactionCoordinator::no_connection).
+    if (next_id_ == 0 || next_id_ == UINT32_MAX) next_id_ = 1;
     return next_id_++;
 }
 

@@ -130,6 +130,30 @@ class KafkaBackend {
 
     // A new idempotent producer id, from the bus's one space (local producers share it).
     virtual std::int64_t new_producer_id() = 0;
+
+    // Transactions, Kafka's coordinator requests (kbusd's one coordinator, with local producers').
+    // Failures are kbus::Error: producer_fenced for an old epoch, invalid_txn_state for a request
+    // out of turn, concurrent_transactions while the last transaction's markers are still going
+    // out, invalid_argument for a bad timeout.
+    struct ProducerGrant {
+        std::int64_t id = -1;
+        std::int16_t epoch = -1;
+    };
+    // InitProducerId with a transactional id: its producer id at the next epoch, fencing the
+    // instance before, whose open transaction is aborted.
+    static constexpr std::int64_t max_transaction_timeout_ms = 900'000;  // Kafka's default max
+    static constexpr std::int64_t default_transaction_timeout_ms = 60'000;
+    virtual ProducerGrant init_transactional(const std::string& transactional_id,
+                                             std::int64_t timeout_ms) = 0;
+    // AddPartitionsToTxn, one partition; unknown_topic and partition_out_of_range as produce.
+    virtual void add_to_transaction(std::int64_t producer_id, std::int16_t epoch,
+                                    const std::string& topic, std::int32_t partition) = 0;
+    // AddOffsetsToTxn: the transaction opens for the group offsets that follow.
+    virtual void open_transaction(std::int64_t producer_id, std::int16_t epoch) = 0;
+    // TxnOffsetCommit: offsets committed when the transaction commits.
+    virtual void add_transaction_offsets(kbus::group::TxnOffsetCommitRequest r) = 0;
+    // EndTxn: the markers written before it returns.
+    virtual void end_transaction(std::int64_t producer_id, std::int16_t epoch, bool commit) = 0;
 };
 
 }  // namespace kbusd

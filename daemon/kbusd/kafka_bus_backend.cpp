@@ -60,10 +60,19 @@ ProduceOutcome KafkaBusBackend::produce(const std::string& topic, std::int32_t p
     bus_.reserve_ring(*p);  // a Kafka producer's first batch here: the ring's memory
     kbus::ring::RingWriter writer(p->ring(), &doorbell_);
     const std::int64_t append_time = log_append_time ? kbus::detail::wall_clock_ms() : -1;
-    kbus::kafka::AppendResult a = kbus::kafka::append_to_ring(writer, batch, append_time);
-    if (a.status == kbus::ring::ClaimStatus::owned &&
-        kbus::reclaim_abandoned_ring(p->ring_name(), p->ring().header()))  // its owner died
+    kbus::kafka::AppendResult a;
+    const auto append = [&] {
         a = kbus::kafka::append_to_ring(writer, batch, append_time);
+        if (a.status == kbus::ring::ClaimStatus::owned &&
+            kbus::reclaim_abandoned_ring(p->ring_name(), p->ring().header()))  // its owner died
+            a = kbus::kafka::append_to_ring(writer, batch, append_time);
+    };
+    if (batch.transactional())  // only into its open transaction, and no marker in between
+        transactions_.append_in_transaction(batch.producer().id, batch.producer().epoch,
+                                            bus_.metadata(topic, false).topic_id, partition,
+                                            append);
+    else
+        append();
     switch (a.status) {
         case kbus::ring::ClaimStatus::claimed:
             // A consumer's fetch waits past the log's end: write these now, not after a linger.
@@ -279,6 +288,58 @@ std::vector<KafkaBackend::Setting> KafkaBusBackend::topic_settings(const std::st
         out.push_back({setting.first, setting.second, overridden});
     }
     return out;
+}
+
+// Kafka's transaction coordinator requests, over the one kbusd runs for local producers too.
+KafkaBackend::ProducerGrant KafkaBusBackend::init_transactional(const std::string& transactional_id,
+                                                                std::int64_t timeout_ms) {
+    check_transaction_timeout(timeout_ms);
+    const kbus::bus::ProducerIdRegistry::Grant g = producer_ids_.grant_for(transactional_id);
+    transactions_.abort_open(g.producer_id, "a newer instance of its transactional id started");
+    timeouts_[g.producer_id] = timeout_ms;
+    return {g.producer_id, g.epoch};
+}
+
+void KafkaBusBackend::check_transaction_timeout(std::int64_t timeout_ms) {
+    if (timeout_ms <= 0 || timeout_ms > max_transaction_timeout_ms)
+        throw Error(ErrorCode::invalid_argument,
+                    "transaction timeout " + std::to_string(timeout_ms) +
+                        " ms: it must be 1 ms to transaction.max.timeout.ms (" +
+                        std::to_string(max_transaction_timeout_ms) + " ms)");
+}
+
+std::int64_t KafkaBusBackend::timeout_of(std::int64_t producer_id) const {
+    const auto it = timeouts_.find(producer_id);
+    return it == timeouts_.end() ? default_transaction_timeout_ms : it->second;
+}
+
+void KafkaBusBackend::add_to_transaction(std::int64_t producer_id, std::int16_t epoch,
+                                         const std::string& topic, std::int32_t partition) {
+    kbus::protocol::AddPartitionToTxnRequest r;
+    r.topic_id = bus_.metadata(topic, false).topic_id;
+    r.partition = partition;
+    (void)bus_.partition(topic, partition);  // unknown_topic, partition_out_of_range
+    r.producer_id = producer_id;
+    r.epoch = epoch;
+    r.slot = kbus::bus::TransactionCoordinator::no_slot;
+    r.timeout_ms = timeout_of(producer_id);
+    transactions_.add_partition(r, kbus::bus::TransactionCoordinator::no_connection,
+                                kbus::detail::wall_clock_ms());
+}
+
+void KafkaBusBackend::open_transaction(std::int64_t producer_id, std::int16_t epoch) {
+    transactions_.open(producer_id, epoch, kbus::bus::TransactionCoordinator::no_connection,
+                       timeout_of(producer_id), kbus::detail::wall_clock_ms());
+}
+
+void KafkaBusBackend::add_transaction_offsets(group::TxnOffsetCommitRequest r) {
+    r.timeout_ms = timeout_of(r.producer_id);
+    transactions_.add_offsets(r, kbus::bus::TransactionCoordinator::no_connection,
+                              kbus::detail::wall_clock_ms());
+}
+
+void KafkaBusBackend::end_transaction(std::int64_t producer_id, std::int16_t epoch, bool commit) {
+    (void)transactions_.end(producer_id, epoch, commit);
 }
 
 }  // namespace kbusd

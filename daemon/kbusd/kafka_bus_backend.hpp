@@ -5,6 +5,7 @@
 
 #include "bus/bus.hpp"
 #include "bus/producer_ids.hpp"
+#include "bus/transaction_coordinator.hpp"
 #include "groups/group_service.hpp"
 #include "kafka_backend.hpp"
 #include "kbus/control_descriptor.hpp"
@@ -15,11 +16,13 @@ class KafkaBusBackend final : public KafkaBackend {
   public:
     KafkaBusBackend(kbus::bus::Bus& bus, kbus::groups::GroupService& groups,
                     kbus::control::Doorbell& doorbell, kbus::bus::ProducerIdRegistry& producer_ids,
-                    bool auto_create_topics, std::int32_t num_partitions)
+                    kbus::bus::TransactionCoordinator& transactions, bool auto_create_topics,
+                    std::int32_t num_partitions)
         : bus_(bus),
           groups_(groups),
           doorbell_(doorbell),
           producer_ids_(producer_ids),
+          transactions_(transactions),
           auto_create_topics_(auto_create_topics),
           num_partitions_(num_partitions) {}
 
@@ -68,6 +71,13 @@ class KafkaBusBackend final : public KafkaBackend {
         const std::vector<kbus::group::TopicPartition>& partitions) override;
     std::vector<Setting> topic_settings(const std::string& topic) override;
     std::int64_t new_producer_id() override { return producer_ids_.grant_new().producer_id; }
+    ProducerGrant init_transactional(const std::string& transactional_id,
+                                     std::int64_t timeout_ms) override;
+    void add_to_transaction(std::int64_t producer_id, std::int16_t epoch, const std::string& topic,
+                            std::int32_t partition) override;
+    void open_transaction(std::int64_t producer_id, std::int16_t epoch) override;
+    void add_transaction_offsets(kbus::group::TxnOffsetCommitRequest r) override;
+    void end_transaction(std::int64_t producer_id, std::int16_t epoch, bool commit) override;
 
   private:
     [[nodiscard]] static std::pair<kbus::log::PartitionLog::Extent, int> open_extent(
@@ -77,7 +87,14 @@ class KafkaBusBackend final : public KafkaBackend {
     kbus::bus::Bus& bus_;
     kbus::groups::GroupService& groups_;
     kbus::control::Doorbell& doorbell_;
+    static void check_transaction_timeout(std::int64_t timeout_ms);
+    [[nodiscard]] std::int64_t timeout_of(std::int64_t producer_id) const;
+
     kbus::bus::ProducerIdRegistry& producer_ids_;
+    kbus::bus::TransactionCoordinator& transactions_;
+    // transaction.timeout.ms of each transactional producer, as its InitProducerId gave it (the
+    // listener's thread alone uses this backend's transaction calls).
+    std::map<std::int64_t, std::int64_t> timeouts_;
     bool auto_create_topics_;
     std::int32_t num_partitions_;
 };

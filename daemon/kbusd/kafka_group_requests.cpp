@@ -13,9 +13,7 @@ namespace kbusd {
 
 using namespace kbus::kafka;
 
-// This broker coordinates every group, and answers for transactional ids too (KeyType 1):
-// InitProducerId then refuses a transactional id with a non-retriable error, which clients report
-// at once. (A FindCoordinator error instead is retried by librdkafka until its timeout.)
+// This broker coordinates every group and every transactional id (KeyType 1).
 void KafkaListener::find_coordinator(KafkaConnection& c, const KafkaRequest& q) {
     Value r = response_of(q);
     const auto fill = [&](Value& v) {

@@ -127,11 +127,18 @@ class KafkaListener {
     void delete_records(KafkaConnection& c, const KafkaRequest& q);
     void offset_for_leader_epoch(KafkaConnection& c, const KafkaRequest& q);
     void describe_log_dirs(KafkaConnection& c, const KafkaRequest& q);
-    // Idempotent producers: kafka_producer_requests.cpp.
+    // Idempotent and transactional producers: kafka_producer_requests.cpp.
     void init_producer_id(KafkaConnection& c, const KafkaRequest& q);
+    void init_transactional_producer(KafkaConnection& c, const KafkaRequest& q,
+                                     kbus::kafka::Value& r);
     // nullopt: append the decoded batch; else the answer (a duplicate's offset, or a refusal).
     [[nodiscard]] std::optional<ProducedPartition> check_producer(const std::string& partition_key,
                                                                   ProducedPartition result);
+    // Transactions: kafka_transaction_requests.cpp.
+    void add_partitions_to_txn(KafkaConnection& c, const KafkaRequest& q);
+    void add_offsets_to_txn(KafkaConnection& c, const KafkaRequest& q);
+    void txn_offset_commit(KafkaConnection& c, const KafkaRequest& q);
+    void end_txn(KafkaConnection& c, const KafkaRequest& q);
     // Groups: kafka_group_requests.cpp.
     void find_coordinator(KafkaConnection& c, const KafkaRequest& q);
     bool join_group(KafkaConnection& c, const KafkaRequest& q, std::int64_t now_ms);

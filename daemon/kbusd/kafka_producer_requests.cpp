@@ -1,9 +1,7 @@
-// The Kafka listener's idempotent producers: InitProducerId hands out producer ids and epochs
-// (producer_state.hpp keeps them, and checks every stamped batch before it is appended).
-// Transactions are not served: a transactional id gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
-// the non-retriable answer a Kafka broker gives a client it does not allow transactions, which
-// every client reports at once (a retriable error would have it retry until its timeout), and
-// kbusd logs why.
+// The Kafka listener's idempotent and transactional producers. InitProducerId hands out producer
+// ids and epochs: an idempotent producer's from producer_state.hpp's table (which checks every
+// stamped batch before it is appended), a transactional id's from kbusd's registry, as a local
+// transactional producer's (a newer instance fences the older, whose open transaction aborts).
 #include "kafka_errors.hpp"
 #include "kafka_listener.hpp"
 
@@ -14,13 +12,7 @@ using namespace kbus::kafka;
 void KafkaListener::init_producer_id(KafkaConnection& c, const KafkaRequest& q) {
     Value r = response_of(q);
     if (!q.body["TransactionalId"].is_null()) {
-        set_error(r, KafkaError::transactional_id_authorization_failed);
-        r["ProducerId"].set(std::int64_t(-1));
-        r["ProducerEpoch"].set(-1);
-        warn("transactions", "InitProducerId for transactional id '" +
-                                 std::string(q.body["TransactionalId"].text()) +
-                                 "' refused: kbus does not serve transactions yet");
-        respond_with(c, q, r);
+        init_transactional_producer(c, q, r);
         return;
     }
     std::optional<ProducerStateTable::ProducerId> current;
@@ -30,6 +22,31 @@ void KafkaListener::init_producer_id(KafkaConnection& c, const KafkaRequest& q) 
     const auto granted = producers_.init(current);
     r["ProducerId"].set(granted.id);
     r["ProducerEpoch"].set(granted.epoch);
+    respond_with(c, q, r);
+}
+
+void KafkaListener::init_transactional_producer(KafkaConnection& c, const KafkaRequest& q,
+                                                Value& r) {
+    const std::string id(q.body["TransactionalId"].text());
+    r["ProducerId"].set(std::int64_t(-1));
+    r["ProducerEpoch"].set(-1);
+    if (id.empty()) {  // as Kafka: an empty transactional id is no id at all
+        set_error(r, KafkaError::invalid_request);
+        respond_with(c, q, r);
+        return;
+    }
+    try {
+        const KafkaBackend::ProducerGrant g =
+            backend_.init_transactional(id, q.body["TransactionTimeoutMs"].integer());
+        r["ProducerId"].set(g.id);
+        r["ProducerEpoch"].set(g.epoch);
+    } catch (const kbus::Error& e) {
+        set_error(r, e.code() == kbus::ErrorCode::invalid_argument
+                         ? KafkaError::invalid_transaction_timeout
+                         : error_of(e));
+        warn("transactions",
+             "InitProducerId for transactional id '" + id + "' refused: " + e.what());
+    }
     respond_with(c, q, r);
 }
 

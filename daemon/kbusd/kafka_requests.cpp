@@ -86,6 +86,10 @@ bool KafkaListener::dispatch(KafkaConnection& c, const KafkaRequest& q, std::int
         {ApiKey::describe_log_dirs, &KafkaListener::describe_log_dirs},
         {ApiKey::offset_for_leader_epoch, &KafkaListener::offset_for_leader_epoch},
         {ApiKey::init_producer_id, &KafkaListener::init_producer_id},
+        {ApiKey::add_partitions_to_txn, &KafkaListener::add_partitions_to_txn},
+        {ApiKey::add_offsets_to_txn, &KafkaListener::add_offsets_to_txn},
+        {ApiKey::end_txn, &KafkaListener::end_txn},
+        {ApiKey::txn_offset_commit, &KafkaListener::txn_offset_commit},
     };
     const auto it = answered_at_once.find(ApiKey(q.api->key));
     if (it == answered_at_once.end()) {
@@ -215,10 +219,7 @@ std::optional<ProducedPartition> KafkaListener::produce_partition(const KafkaReq
     const std::int16_t acks = request["Acks"].i16();
     const Value& records = partition["Records"];
     try {
-        if (!request["TransactionalId"].is_null()) {
-            // No transactions here: the answer InitProducerId gives a transactional id.
-            result.error = KafkaError::transactional_id_authorization_failed;
-        } else if (acks < -1 || acks > 1) {
+        if (acks < -1 || acks > 1) {
             result.error = KafkaError::invalid_required_acks;
         } else if (records.is_null()) {
             result.error = KafkaError::corrupt_message;
@@ -263,7 +264,14 @@ std::optional<ProducedPartition> KafkaListener::produce_partition(const KafkaReq
             }
         }
     } catch (const kbus::Error& e) {
-        result.error = error_of(e);
+        // A fenced transactional producer: Produce's answer for it is INVALID_PRODUCER_EPOCH.
+        result.error = e.code() == kbus::ErrorCode::producer_fenced
+                           ? KafkaError::invalid_producer_epoch
+                           : error_of(e);
+        if (decoder_.transactional())
+            warn("produce refused " + topic, "Kafka transactional produce to " + topic + "-" +
+                                                 std::to_string(result.index) +
+                                                 " refused: " + e.what());
     }
     return result;
 }

@@ -44,6 +44,7 @@ enum class ErrorCode : std::uint16_t {
     invalid_record = 28,     ///< INVALID_RECORD: a record without a key for a compacted topic
     producer_fenced = 29,    ///< PRODUCER_FENCED: a newer instance has this transactional id
     invalid_txn_state = 30,  ///< INVALID_TXN_STATE: no transaction begun, or one already is
+    concurrent_transactions = 31,  ///< CONCURRENT_TRANSACTIONS: the previous one is ending; retry
 };
 
 /// What each code means, in a few words; indexed by the code's value.
@@ -79,8 +80,9 @@ inline constexpr const char* error_code_texts[] = {
     "invalid record",                            // invalid_record
     "producer fenced",                           // producer_fenced
     "invalid transaction state",                 // invalid_txn_state
+    "the previous transaction is still ending",  // concurrent_transactions
 };
-static_assert(std::size(error_code_texts) == std::size_t(ErrorCode::invalid_txn_state) + 1,
+static_assert(std::size(error_code_texts) == std::size_t(ErrorCode::concurrent_transactions) + 1,
               "every ErrorCode has its text");
 
 inline const char* to_string(ErrorCode code) noexcept {

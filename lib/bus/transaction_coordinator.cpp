@@ -45,7 +45,8 @@ std::map<std::int64_t, TransactionCoordinator::Open> TransactionCoordinator::rea
         std::string group, topic;
         if (!(f >> kind >> id)) continue;  // a torn last line
         if (kind == 'A' && f >> epoch >> m.topic_id >> m.partition >> m.slot &&
-            m.slot < ring::producer_slot_count && epoch >= 0 && epoch <= INT16_MAX) {
+            (m.slot < ring::producer_slot_count || m.slot == no_slot) && epoch >= 0 &&
+            epoch <= INT16_MAX) {
             Open& t = open[id];
             t.epoch = std::int16_t(epoch);
             t.members.push_back(m);
@@ -157,7 +158,7 @@ TransactionCoordinator::Open& TransactionCoordinator::open_for(std::int64_t prod
                                                                std::int64_t now_ms) {
     check_epoch(producer_id, epoch);
     if (unfinished_.count(producer_id) != 0)
-        throw Error(ErrorCode::invalid_txn_state,
+        throw Error(ErrorCode::concurrent_transactions,
                     "producer " + std::to_string(producer_id) +
                         "'s previous transaction is still ending (its markers wait for room in "
                         "a full ring): retry");
@@ -173,7 +174,7 @@ TransactionCoordinator::Open& TransactionCoordinator::open_for(std::int64_t prod
 
 void TransactionCoordinator::add_partition(const protocol::AddPartitionToTxnRequest& r,
                                            std::uint32_t connection, std::int64_t now_ms) {
-    if (r.slot >= ring::producer_slot_count)
+    if (r.slot >= ring::producer_slot_count && r.slot != no_slot)
         throw Error(ErrorCode::invalid_argument, "bad producer slot");
     (void)bus_.partition(r.topic_id, r.partition);  // throws for an unknown one
     const std::lock_guard lock(mutex_);
@@ -203,6 +204,32 @@ void TransactionCoordinator::add_offsets(const group::TxnOffsetCommitRequest& r,
     t.offsets.push_back(g);
 }
 
+void TransactionCoordinator::open(std::int64_t producer_id, std::int32_t epoch,
+                                  std::uint32_t connection, std::int64_t timeout_ms,
+                                  std::int64_t now_ms) {
+    const std::lock_guard lock(mutex_);
+    (void)open_for(producer_id, epoch, connection, timeout_ms, now_ms);
+}
+
+void TransactionCoordinator::append_in_transaction(std::int64_t producer_id, std::int32_t epoch,
+                                                   std::uint64_t topic_id, std::int32_t partition,
+                                                   const std::function<void()>& append) {
+    const std::lock_guard lock(mutex_);
+    check_epoch(producer_id, epoch);
+    const auto it = open_.find(producer_id);
+    const bool added =
+        it != open_.end() &&
+        std::any_of(it->second.members.begin(), it->second.members.end(), [&](const Member& m) {
+            return m.topic_id == topic_id && m.partition == partition;
+        });
+    if (!added)
+        throw Error(ErrorCode::invalid_txn_state,
+                    "producer " + std::to_string(producer_id) +
+                        " sent transactional records to a partition it did not add to an open "
+                        "transaction");
+    append();
+}
+
 std::optional<std::string> TransactionCoordinator::offsets_refused(const Open& t) const {
     for (const GroupOffsets& g : t.offsets)
         try {
@@ -218,13 +245,19 @@ std::uint32_t TransactionCoordinator::end(std::int64_t producer_id, std::int32_t
     const std::lock_guard lock(mutex_);
     check_epoch(producer_id, epoch);
     const auto it = open_.find(producer_id);
-    if (it == open_.end())
+    if (it == open_.end()) {
+        const auto last = last_ended_.find(producer_id);
+        if (last != last_ended_.end() && last->second.epoch == epoch &&
+            last->second.commit == commit && unfinished_.count(producer_id) == 0)
+            return 0;  // a retry of the end that was answered
         throw Error(ErrorCode::invalid_txn_state,
                     "producer " + std::to_string(producer_id) + " has no transaction open");
+    }
     const Open t = it->second;
     open_.erase(it);
     // Offsets a rebalance fenced since they were sent: the transaction aborts, whole.
     const std::optional<std::string> refused = commit ? offsets_refused(t) : std::nullopt;
+    last_ended_[producer_id] = {t.epoch, commit && !refused};
     const std::uint32_t markers = finish(
         producer_id, t, commit && !refused ? log::ControlType::commit : log::ControlType::abort);
     if (refused)

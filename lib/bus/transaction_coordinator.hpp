@@ -26,6 +26,7 @@
 
 #include "bus/bus.hpp"
 #include "bus/producer_ids.hpp"
+#include "bus/transaction_markers.hpp"
 #include "groups/group_service.hpp"
 #include "kbus/control_messages.hpp"
 #include "kbus/group_messages.hpp"
@@ -41,6 +42,12 @@ class TransactionCoordinator {
                            const std::string& data_dir, logging::LogSink sink,
                            std::function<void()> wake_spill);
 
+    // A Kafka client's transaction (the listener's): no ring slot names its producer (its records
+    // and markers carry its stamp), and no control connection ends it (Kafka clients reconnect;
+    // only the timeout or a newer instance aborts what one leaves open).
+    static constexpr std::uint32_t no_slot = no_marker_slot;
+    static constexpr std::uint32_t no_connection = UINT32_MAX;
+
     // At start, before clients are served: decided transactions get their markers, open ones
     // are aborted. The state file starts afresh.
     void recover();
@@ -51,8 +58,18 @@ class TransactionCoordinator {
     // A group's offsets to commit with the transaction (checked now, and again at the commit).
     void add_offsets(const group::TxnOffsetCommitRequest& r, std::uint32_t connection,
                      std::int64_t now_ms);
+    // Kafka's AddOffsetsToTxn: the transaction opens, if it has not, for the offsets to come.
+    void open(std::int64_t producer_id, std::int32_t epoch, std::uint32_t connection,
+              std::int64_t timeout_ms, std::int64_t now_ms);
+    // Runs `append` (a Kafka client's transactional records into the partition's ring) while the
+    // producer's transaction is open with the partition in it, so that no marker can come between
+    // the check and the records. Throws as check_epoch does, and Error(invalid_txn_state) for a
+    // partition not added to an open transaction.
+    void append_in_transaction(std::int64_t producer_id, std::int32_t epoch, std::uint64_t topic_id,
+                               std::int32_t partition, const std::function<void()>& append);
     // The markers written. Throws Error(invalid_txn_state) when nothing is open,
     // Error(producer_fenced) as above (a transaction the coordinator aborted on timeout says so).
+    // The same end asked again (a Kafka client retrying a reply it lost) is answered with 0.
     [[nodiscard]] std::uint32_t end(std::int64_t producer_id, std::int32_t epoch, bool commit);
     // A client is gone: its open transactions are aborted.
     void connection_closed(std::uint32_t connection);
@@ -120,6 +137,11 @@ class TransactionCoordinator {
     };
     std::map<std::int64_t, Unfinished> unfinished_;  // decided, markers still to write
     std::map<std::int64_t, std::string> timed_out_;  // producer id -> why its epoch moved on
+    struct Ended {
+        std::int16_t epoch = -1;
+        bool commit = false;
+    };
+    std::map<std::int64_t, Ended> last_ended_;  // producer id -> how its last transaction ended
     int fd_ = -1;
     // How long a marker waits for room in a full ring: a client's commit a second, a retry at a
     // tick 10 ms (the control thread serves every client meanwhile).

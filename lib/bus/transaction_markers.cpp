@@ -13,8 +13,11 @@ std::int64_t write_transaction_marker(Partition& p, const TransactionMarker& m,
                                       const std::function<void()>& wake_spill,
                                       std::int64_t max_wait_ms) {
     ring::RingWriter writer(p.ring());
+    // A Kafka client's producer has no slot: its stamp alone names it, as on its records.
     const ring::FramePlan plan = ring::control_frame_plan(
-        std::uint16_t(ring::slot_stamp_attributes(m.slot) | ring::stamped_attribute));
+        m.slot == no_marker_slot
+            ? ring::stamped_attribute
+            : std::uint16_t(ring::slot_stamp_attributes(m.slot) | ring::stamped_attribute));
     const ring::RecordStamp stamp{m.producer_id, -1, m.epoch, 0};
     const std::uint64_t deadline_ns =
         detail::monotonic_ns() + std::uint64_t(max_wait_ms) * 1'000'000ULL;

@@ -13,10 +13,13 @@
 
 namespace kbus::bus {
 
+// A producer with no slot in the ring (a Kafka client's, named by its stamp alone).
+inline constexpr std::uint32_t no_marker_slot = UINT32_MAX;
+
 struct TransactionMarker {
     std::int64_t producer_id = -1;
     std::int16_t epoch = -1;
-    std::uint32_t slot = 0;  // the producer's slot in this partition's ring
+    std::uint32_t slot = 0;  // the producer's slot in this partition's ring, or no_marker_slot
     log::ControlType type = log::ControlType::abort;
 };
 

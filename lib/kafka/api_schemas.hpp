@@ -39,6 +39,11 @@ extern const Api incremental_alter_configs_api;
 extern const Api create_partitions_api;
 extern const Api describe_cluster_api;
 extern const Api describe_log_dirs_api;
+// schemas/transaction_apis.cpp
+extern const Api add_partitions_to_txn_api;
+extern const Api add_offsets_to_txn_api;
+extern const Api end_txn_api;
+extern const Api txn_offset_commit_api;
 
 // The schema of API `key`, or nullptr for one kbusd has no table for.
 [[nodiscard]] const Api* find_api(std::int16_t key) noexcept;

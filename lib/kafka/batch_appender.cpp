@@ -26,8 +26,11 @@ DecodeResult BatchDecoder::check_batch(const log::BatchView& batch, std::string_
     if (batch.total_bytes() != bytes.size())
         return refuse(KafkaError::invalid_record,
                       "a Produce partition must hold exactly one batch");
-    if (batch.is_control() || (batch.attributes() & log::transactional_flag) != 0)
-        return refuse(KafkaError::invalid_record, "transactional and control batches");
+    if (batch.is_control())  // markers are the coordinator's to write, never a client's
+        return refuse(KafkaError::invalid_record, "a control batch");
+    if ((batch.attributes() & log::transactional_flag) != 0 &&
+        (batch.producer_id() < 0 || batch.producer_epoch() < 0 || batch.base_sequence() < 0))
+        return refuse(KafkaError::invalid_record, "a transactional batch without its producer");
     return {};
 }
 
@@ -78,6 +81,7 @@ DecodeResult BatchDecoder::add_record(const log::RecordView& r, std::uint32_t ma
     // An idempotent producer's records carry its stamp through the ring, so the spill writes the
     // batch's producer fields to the log as the client sent them.
     d.plan = ring::frame_plan(r.key, r.value.wire_length(), headers, stamps());
+    if (transactional_) d.plan.attributes |= ring::transactional_attribute;
     frame_bytes_ += d.plan.layout.frame_length;
     longest_frame_ = std::max<std::uint64_t>(longest_frame_, d.plan.layout.frame_length);
     records_.push_back(d);
@@ -90,9 +94,11 @@ DecodeResult BatchDecoder::decode(std::string_view bytes, std::uint32_t max_reco
     frame_bytes_ = longest_frame_ = 0;
     const log::BatchView batch({reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()});
     producer_ = {};
+    transactional_ = false;
     if (DecodeResult d = check_batch(batch, bytes); d.error != KafkaError::none) return d;
     producer_ = {batch.producer_id(), batch.producer_epoch(), batch.base_sequence(),
                  batch.record_count()};
+    transactional_ = (batch.attributes() & log::transactional_flag) != 0;
     std::span<const std::byte> records;
     if (DecodeResult d = records_of(batch, max_record_bytes, records); d.error != KafkaError::none)
         return d;

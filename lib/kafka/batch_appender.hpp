@@ -1,5 +1,5 @@
 // A Kafka producer's RecordBatch onto a partition ring: checked (framing, CRC-32C, one batch of
-// magic 2, no transactional or control batch, offset deltas 0..n-1), decompressed if it must
+// magic 2, no control batch, offset deltas 0..n-1), decompressed if it must
 // be, then written as one run of ring records (one claim, consecutive offsets, published last
 // to first) exactly as a local producer's send_batch writes them. The ring's offsets are the
 // offsets the Kafka client is told, so both kinds of producer share one sequence.
@@ -53,6 +53,8 @@ class BatchDecoder {
     // The batch's idempotent producer stamp (producer id -1: none).
     [[nodiscard]] const ProducerStamp& producer() const noexcept { return producer_; }
     [[nodiscard]] std::uint64_t longest_frame() const noexcept { return longest_frame_; }
+    // A transactional producer's batch (its records carry transactional_attribute on the ring).
+    [[nodiscard]] bool transactional() const noexcept { return transactional_; }
     // Whether the batch's records carry a ring stamp: an idempotent producer's batch.
     [[nodiscard]] bool stamps() const noexcept {
         return producer_.id >= 0 && producer_.epoch >= 0 && producer_.first_sequence >= 0;
@@ -75,6 +77,7 @@ class BatchDecoder {
     std::uint64_t frame_bytes_ = 0;
     std::uint64_t longest_frame_ = 0;
     ProducerStamp producer_;
+    bool transactional_ = false;
 };
 
 struct AppendResult {

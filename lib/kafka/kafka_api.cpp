@@ -29,6 +29,8 @@ KafkaError kafka_error_of(ErrorCode code) noexcept {
             return KafkaError::producer_fenced;
         case ErrorCode::invalid_txn_state:
             return KafkaError::invalid_txn_state;
+        case ErrorCode::concurrent_transactions:
+            return KafkaError::concurrent_transactions;
         case ErrorCode::timed_out:
             return KafkaError::request_timed_out;
         case ErrorCode::io_error:
@@ -91,6 +93,10 @@ const Api* find_api(std::int16_t key) noexcept {
         &create_partitions_api,
         &describe_cluster_api,
         &describe_log_dirs_api,
+        &add_partitions_to_txn_api,
+        &add_offsets_to_txn_api,
+        &end_txn_api,
+        &txn_offset_commit_api,
     };
     for (const Api* a : apis)
         if (a->key == key) return a;

@@ -32,6 +32,10 @@ enum class ApiKey : std::int16_t {
     delete_records = 21,
     init_producer_id = 22,
     offset_for_leader_epoch = 23,
+    add_partitions_to_txn = 24,
+    add_offsets_to_txn = 25,
+    end_txn = 26,
+    txn_offset_commit = 28,
     describe_configs = 32,
     alter_configs = 33,
     describe_log_dirs = 35,
@@ -51,7 +55,7 @@ struct VersionRange {
 // What ApiVersions advertises: for each API served, the range Apache Kafka 3.9 serves. Produce
 // v0-2 and Fetch v0-3 carry message sets of magic 0/1, converted to and from RecordBatch v2
 // (legacy_message_set.hpp). Produce v0 in the list also tells librdkafka it may compress.
-inline constexpr std::array<VersionRange, 27> supported_versions{{
+inline constexpr std::array<VersionRange, 31> supported_versions{{
     {ApiKey::produce, 0, 11},
     {ApiKey::fetch, 0, 17},
     {ApiKey::list_offsets, 0, 9},
@@ -71,6 +75,10 @@ inline constexpr std::array<VersionRange, 27> supported_versions{{
     {ApiKey::delete_records, 0, 2},
     {ApiKey::init_producer_id, 0, 5},
     {ApiKey::offset_for_leader_epoch, 0, 4},
+    {ApiKey::add_partitions_to_txn, 0, 3},
+    {ApiKey::add_offsets_to_txn, 0, 3},
+    {ApiKey::end_txn, 0, 3},
+    {ApiKey::txn_offset_commit, 0, 3},
     {ApiKey::describe_configs, 0, 4},
     {ApiKey::alter_configs, 0, 2},
     {ApiKey::describe_log_dirs, 0, 4},
@@ -130,6 +138,8 @@ enum class KafkaError : std::int16_t {
     invalid_producer_epoch = 47,
     invalid_txn_state = 48,
     invalid_producer_id_mapping = 49,
+    invalid_transaction_timeout = 50,
+    concurrent_transactions = 51,
     transactional_id_authorization_failed = 53,
     kafka_storage_error = 56,
     unknown_producer_id = 59,
