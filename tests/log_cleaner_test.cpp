@@ -296,6 +296,29 @@ TEST_CASE("an aborted transaction's records never survive a clean nor supersede 
     CHECK(latest(after).at("a") == "a3");
 }
 
+TEST_CASE("max.compaction.lag.ms rolls a compacted topic's active segment, as segment.ms does",
+          "[log][compaction]") {
+    TempDir d("clean-lag-roll");
+    config::TopicConfig c = compacted();
+    c.segment_bytes = 1 << 20;  // never full here
+    c.max_compaction_lag_ms = 1000;
+    log::PartitionLog l(d.path, c, false, sink());
+    append(l, keyed(0, 4, 2), 4, config::Compression::none, 10'000);
+    append(l, keyed(4, 4, 2), 4, config::Compression::none, 10'500);  // within the lag
+    CHECK(l.segment_count() == 1);
+    append(l, keyed(8, 4, 2), 4, config::Compression::none, 11'500);  // past it: rolled
+    CHECK(l.segment_count() == 2);
+    // Without compaction the lag means nothing: segment.ms alone rolls.
+    TempDir plain_dir("clean-lag-plain");
+    config::TopicConfig p = c;
+    p.cleanup_compact = false;
+    p.cleanup_delete = true;
+    log::PartitionLog plain(plain_dir.path, p, false, sink());
+    append(plain, keyed(0, 4, 2), 4, config::Compression::none, 10'000);
+    append(plain, keyed(4, 4, 2), 4, config::Compression::none, 11'500);
+    CHECK(plain.segment_count() == 1);
+}
+
 TEST_CASE("compressed batches are cleaned and written back with their codec", "[log][compaction]") {
     for (const config::Compression codec :
          {config::Compression::gzip, config::Compression::lz4, config::Compression::zstd}) {

@@ -286,10 +286,14 @@ void PartitionLog::append(std::string_view batch, std::int64_t now_ms) {
         Segment& a = active();
         const bool full = a.size_bytes() + batch.size() > std::uint64_t(config_.segment_bytes);
         // Kafka's segment.ms: the incoming batch's timestamp against the segment's first one
-        // (the wall clock only when records carry no timestamp).
+        // (the wall clock only when records carry no timestamp). On a compacted topic,
+        // max.compaction.lag.ms too, as in Kafka (KIP-354): within it a record must reach a
+        // closed segment, which only the cleaner cleans.
         const std::int64_t stamp = b.max_timestamp() >= 0 ? b.max_timestamp() : now_ms;
-        const bool old =
-            a.first_timestamp() >= 0 && stamp - a.first_timestamp() > config_.segment_ms;
+        const std::int64_t roll_ms =
+            config_.cleanup_compact ? std::min(config_.segment_ms, config_.max_compaction_lag_ms)
+                                    : config_.segment_ms;
+        const bool old = a.first_timestamp() >= 0 && stamp - a.first_timestamp() > roll_ms;
         const bool relative_overflow = b.last_offset() - a.base_offset() > INT32_MAX;
         if (!a.empty() && (full || old || relative_overflow)) {
             synced_end = a.next_offset();
