@@ -11,10 +11,12 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <map>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "daemon_fixture.hpp"
@@ -124,6 +126,27 @@ std::vector<std::string> every_value() {
         v.push_back(s);
     std::sort(v.begin(), v.end());
     return v;
+}
+
+// Runs `body` in a child process, which then waits to be killed; returns its pid and what
+// `body` returned, once it has. What the child must hold when it is killed (a connection, an
+// open transaction) `body` makes with new, never to be destroyed.
+std::pair<pid_t, char> child_until_killed(const std::function<char()>& body) {
+    int ready[2];
+    REQUIRE(::pipe(ready) == 0);
+    const pid_t child = ::fork();
+    if (child == 0) {
+        ::close(ready[0]);
+        const char said = body();
+        (void)!::write(ready[1], &said, 1);
+        for (;;)
+            ::pause();
+    }
+    ::close(ready[1]);
+    char said = 0;
+    REQUIRE(::read(ready[0], &said, 1) == 1);
+    ::close(ready[0]);
+    return {child, said};
 }
 
 }  // namespace
@@ -295,26 +318,15 @@ TEST_CASE("a producer killed mid-transaction leaves nothing a read_committed con
         kbus::Client c(d.options());
         c.create_topic("t", 2);
     }
-    int ready[2];
-    REQUIRE(::pipe(ready) == 0);
-    const pid_t child = ::fork();
-    if (child == 0) {
-        ::close(ready[0]);
-        kbus::Client c(d.options());
-        kbus::Producer p(c, {.transactional_id = "doomed"});
-        p.begin_transaction();
-        for (int i = 0; i < 10; ++i)
-            send_to(p, "t", i % 2, "doomed-" + std::to_string(i));
-        const char b = 1;
-        (void)!::write(ready[1], &b, 1);
-        for (;;)
-            ::pause();
-    }
-    ::close(ready[1]);
-    char b = 0;
-    REQUIRE(::read(ready[0], &b, 1) == 1);
-    ::kill(child, SIGKILL);
-    ::waitpid(child, nullptr, 0);
+    pid_t child = child_until_killed([&] {
+                      auto& p = *new kbus::Producer(*new kbus::Client(d.options()),
+                                                    {.transactional_id = "doomed"});
+                      p.begin_transaction();
+                      for (int i = 0; i < 10; ++i)
+                          send_to(p, "t", i % 2, "doomed-" + std::to_string(i));
+                      return char(1);
+                  }).first;
+    (void)end_child(child, SIGKILL);
     kbus::Client c(d.options());
     kbus::Producer plain(c);
     send_to(plain, "t", 0, "after0");
@@ -501,4 +513,61 @@ TEST_CASE("a group's offsets commit with the transaction, and only with it", "[t
     p.send_offsets_to_transaction({{{"in", 0}, 4}}, con.group_metadata());
     p.commit_transaction();
     CHECK(committed() == 4);
+}
+
+namespace {
+
+// In a child process: a transaction over both partitions of "t", decided COMMIT in its
+// transaction word (as commit_transaction decides it) and then left, no marker written: the
+// producer dies between its decision and its markers. Returns the child's pid once decided.
+pid_t decide_and_vanish(const DaemonFixture& d) {
+    const auto [child, decided] = child_until_killed([&] {
+        auto& c = *new kbus::Client(d.options());
+        auto& p = *new kbus::Producer(c, {.transactional_id = "half-done"});
+        p.begin_transaction();
+        send_to(p, "t", 0, "decided-0");
+        send_to(p, "t", 1, "decided-1");
+        std::int32_t slot = 0;
+        while (slot + 1 < std::int32_t(kbus::control::producer_fence_slots) &&
+               c.producer_fence(slot).producer_id.load() != p.producer_id())
+            ++slot;
+        kbus::detail::TransactionEnd end(c.transaction_word(slot), p.producer_id(),
+                                         p.producer_epoch(), true);
+        return char(end.decide() ? 1 : 0);
+    });
+    REQUIRE(decided == 1);
+    return child;
+}
+
+}  // namespace
+
+TEST_CASE("a commit its producer decided stands when the producer or kbusd dies before markers",
+          "[transactions]") {
+    const bool kbusd_dies = GENERATE(false, true);
+    DaemonFixture d(kbusd_dies ? "txn-decided-kbusd" : "txn-decided-producer");
+    {
+        kbus::Client c(d.options());
+        c.create_topic("t", 2);
+    }
+    pid_t child = decide_and_vanish(d);
+    if (kbusd_dies) d.kill_hard();  // the decision is in shared memory only
+    (void)end_child(child, SIGKILL);
+    if (kbusd_dies) d.restart();
+    // kbusd writes the COMMIT markers itself: at the producer's connection closing, or from the
+    // word at its restart; nothing of the transaction is aborted.
+    kbus::Client c(d.options());
+    CHECK(values_of(read_all(c, "t", kbus::IsolationLevel::read_committed, 1500ms)) ==
+          std::vector<std::string>{"decided-0", "decided-1"});
+    if (kbusd_dies) {
+        INFO(d.log_text());
+        CHECK(d.log_text().find("committed after the restart") != std::string::npos);
+    }
+    wait_spilled(c, "t");
+    for (const char* dir : {"/t-0", "/t-1"}) {
+        bool sound = false;
+        const auto batches = kbus::test::batches_on_disk(d.data_dir() + dir, &sound);
+        REQUIRE(sound);
+        REQUIRE(!batches.empty());
+        CHECK(batches.back().marker == kbus::log::ControlType::commit);
+    }
 }

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <thread>
 
 #include "bus/cleaner_worker.hpp"
@@ -58,6 +59,8 @@ int Daemon::run(const std::atomic<bool>& stop) {
     // marker names a slot, which no new producer may take meanwhile).
     recover_transactions();
     server_->serve(stop);
+    // Ended by their producers: noted before the shared memory they are noted in may go.
+    transactions_->settle_decided(std::numeric_limits<std::int64_t>::max());
     cleaner_thread.join();  // a pass under way stops between batches, its staging removed
     spill_thread.join();    // first: its on_flushed wakes the listener through a descriptor
     if (kafka_) kafka_->stop();

@@ -248,6 +248,10 @@ class Client {
     [[nodiscard]] const control::ProducerFence& producer_fence(std::int32_t slot) const noexcept {
         return memory_.control().fences[slot];
     }
+    /// Its transaction word (control::TransactionState), which its producer moves at its end.
+    [[nodiscard]] std::atomic<std::uint32_t>& transaction_word(std::int32_t slot) noexcept {
+        return memory_.control().fences[slot].transaction;
+    }
 
     /// Wakes the daemon's spill loop if it sleeps (a blocked producer wants the limit to move).
     void ring_doorbell() noexcept { memory_.control().doorbell.ring(); }

@@ -23,58 +23,16 @@
 #include "kbus/detail/clock.hpp"
 #include "kbus/detail/producer_transaction.hpp"
 #include "kbus/detail/record_clock.hpp"
+#include "kbus/detail/transaction_end.hpp"
 #include "kbus/exclusive_lease.hpp"
 #include "kbus/group_messages.hpp"
 #include "kbus/header_block.hpp"
 #include "kbus/murmur2.hpp"
+#include "kbus/producer_options.hpp"
 #include "kbus/record_frame.hpp"
 #include "kbus/ring_writer.hpp"
 
 namespace kbus {
-
-struct ProducerOptions {
-    std::chrono::milliseconds max_block{60000};  ///< Kafka's max.block.ms
-    /// Owns every partition it sends to, from its first send there until it is destroyed: its
-    /// claims are plain stores, without the locked compare-and-swap that lets producers share a
-    /// ring. Any other producer of such a partition (exclusive or not, local or through the Kafka
-    /// listener) is refused with Error(partition_owned). An owner that dies lets go at once,
-    /// but a child it forked holds the lease (as it holds every open file) until it execs or
-    /// exits; the child's copy of the Producer neither claims with plain stores nor lets go.
-    bool exclusive = false;
-    /// Kafka's enable.idempotence: the producer gets a producer id and epoch from the daemon (at
-    /// construction) and a slot in each partition's ring at its first send there; its records
-    /// name the slot, and the daemon's spill writes them to the log as Kafka's RecordBatch does,
-    /// with the producer id, epoch and consecutive sequence numbers, for any Kafka tool to see.
-    /// A record still goes into the ring with one claim and one commit, and not a byte more.
-    bool enable_idempotence = false;
-    /// Kafka's transactional.id (implies enable_idempotence): a stable identity. Constructing a
-    /// producer with it takes the id's next epoch and fences the instance before it, whose next
-    /// send throws Error(producer_fenced); the daemon keeps the id across its restarts. Such a
-    /// producer sends only inside a transaction (begin_transaction).
-    std::string transactional_id{};
-    /// Kafka's transaction.timeout.ms: the daemon aborts a transaction open longer (and fences
-    /// the producer, whose next call throws Error(producer_fenced)).
-    std::chrono::milliseconds transaction_timeout{60000};
-};
-
-struct SendOptions {
-    std::span<const HeaderView> headers{};
-    std::optional<std::int64_t> timestamp;  ///< ms since the epoch; default: now (CreateTime)
-    std::optional<std::int32_t> partition;  ///< default: by key, else round robin
-};
-
-/// One record of Producer::send_batch (views: the bytes are copied into the ring).
-struct BatchRecord {
-    BytesView key{};
-    BytesView value{};
-    std::span<const HeaderView> headers{};
-};
-
-struct RecordMetadata {
-    std::int32_t partition = 0;
-    std::int64_t offset = 0;
-    std::int64_t timestamp = 0;
-};
 
 /// A claimed record whose value is written in place; publish it with Producer::commit.
 class ProducerClaim {
@@ -425,22 +383,6 @@ class Producer {
         return c;
     }
 
-    static void check_transactional_options(const ProducerOptions& o) {
-        if (o.transactional_id.empty()) return;
-        if (o.exclusive)
-            throw Error(ErrorCode::invalid_argument,
-                        "a transactional producer cannot be exclusive: the daemon writes its "
-                        "transactions' markers into the rings it sends to");
-        if (o.transactional_id.size() > 32767)  // Kafka's longest string
-            throw Error(ErrorCode::invalid_argument, "a transactional id over 32767 bytes");
-        // Kafka's transaction.max.timeout.ms (15 minutes) bounds it, as the broker does.
-        if (o.transaction_timeout < std::chrono::milliseconds(1) ||
-            o.transaction_timeout > std::chrono::minutes(15))
-            throw Error(ErrorCode::invalid_argument,
-                        "transaction_timeout of " + std::to_string(o.transaction_timeout.count()) +
-                            " ms: it is 1 ms to 15 minutes (Kafka's transaction.max.timeout.ms)");
-    }
-
     /// The attributes of a record to the partition: its slot's, and in a transaction, the
     /// transactional bit, which the partition gets at its first send there (join_transaction).
     [[gnu::always_inline]] std::uint16_t record_attributes(TopicState& t, std::int32_t partition) {
@@ -459,16 +401,38 @@ class Producer {
                                        identity_.producer_id, identity_.epoch,
                                        std::uint32_t(a >> ring::producer_slot_shift),
                                        std::int64_t(options_.transaction_timeout.count())});
+        txn_partitions_.emplace_back(&t, partition);
         return txn_.joined(a);
     }
 
     void end_transaction(bool commit) {
         txn_.require_open(commit ? "commit_transaction" : "abort_transaction");
-        // Over on this side whatever the daemon answers: a failed commit's records are aborted
-        // by the daemon (its timeout), never left for the next transaction.
-        const bool any = txn_.close();
+        // Over on this side whatever happens next: a failed commit's records are aborted by the
+        // daemon (its timeout), never left for the next transaction.
+        const bool offsets = txn_.carries_offsets(), any = txn_.close();
+        const auto partitions = std::exchange(txn_partitions_, {});
         check_not_fenced();
-        if (any) (void)client_->end_txn(identity_.producer_id, identity_.epoch, commit);
+        if (!any) return;
+        if (offsets) {  // the daemon decides, and commits the group's offsets with it
+            (void)client_->end_txn(identity_.producer_id, identity_.epoch, commit);
+            return;
+        }
+        detail::TransactionEnd end(client_->transaction_word(identity_.fence_slot),
+                                   identity_.producer_id, identity_.epoch, commit);
+        if (!end.decide()) {  // the daemon ended it first: an abort, whatever we asked
+            check_not_fenced();
+            if (commit)
+                throw Error(ErrorCode::invalid_txn_state,
+                            "commit_transaction: kbusd had aborted the transaction");
+            return;
+        }
+        bool all = true;
+        for (const auto& [t, partition] : partitions)
+            all &= end.write_marker(
+                writer_for(*t, partition),
+                std::uint32_t(t->attributes[std::size_t(partition)] >> ring::producer_slot_shift),
+                options_.max_block);
+        if (all) end.markers_written();  // else kbusd writes what is missing, at its next look
     }
 
     /// Looked at after the claim, not before: the daemon bumps the fence before it claims the
@@ -583,6 +547,7 @@ class Producer {
     bool idempotent_ = false;              ///< records name this producer's slot in each ring
     bool transactional_ = false;           ///< a transactional_id: sends inside transactions
     detail::ProducerTransaction txn_;
+    std::vector<std::pair<TopicState*, std::int32_t>> txn_partitions_;  // joined, in order
     std::vector<protocol::ReleaseProducerRequest> slots_;  ///< the ring slots it registered
     detail::RecordClock clock_;
     std::vector<ring::FramePlan> planned_;  ///< send_batch's, reused: no allocation once warm

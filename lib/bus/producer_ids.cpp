@@ -106,6 +106,15 @@ void ProducerIdRegistry::bump_epoch(std::int64_t producer_id) {
     (void)grant_for(id);  // the grant nobody asked for: the epoch is taken
 }
 
+std::atomic<std::uint32_t>* ProducerIdRegistry::transaction_word(std::int64_t producer_id) const {
+    const std::lock_guard lock(mutex_);
+    if (control_ == nullptr) return nullptr;
+    for (const auto& [id, e] : entries_)
+        if (e.producer_id == producer_id && e.fence_slot >= 0)
+            return &control_->fences[e.fence_slot].transaction;
+    return nullptr;
+}
+
 std::int32_t ProducerIdRegistry::free_slot() const {
     std::vector<bool> taken(control::producer_fence_slots);
     for (const auto& kv : entries_)

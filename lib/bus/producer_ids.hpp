@@ -12,6 +12,7 @@
 // Thread-safe: the control thread and the Kafka listener both grant ids.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -49,6 +50,9 @@ class ProducerIdRegistry {
     // A transactional producer's epoch moves on without a new instance asking (its transaction
     // timed out, Kafka's fencing of the zombie): the fence table shows the new epoch.
     void bump_epoch(std::int64_t producer_id);
+    // The transaction word of a transactional producer's fence (control::TransactionState);
+    // null for an id with no transactional id, or without a control segment (unit tests).
+    [[nodiscard]] std::atomic<std::uint32_t>* transaction_word(std::int64_t producer_id) const;
 
   private:
     struct Entry {

@@ -71,6 +71,16 @@ void TransactionCoordinator::recover() {
     std::map<std::int64_t, Open> left = read_state_file(decided);
     // Decided now, all of them, before the file is written afresh: it keeps what each still
     // needs until its markers are in (a ring a reboot left empty may take a while).
+    // Undecided in the file: decided now in the word, with the compare-and-swap the producer
+    // would use, so that a producer alive through the restart cannot commit what is aborted
+    // here. Unless the producer decided first: its decision stands.
+    std::map<std::int64_t, bool> markers_in;  // the producer wrote them all (rings survive)
+    for (const auto& [id, t] : left)
+        if (decided.count(id) == 0 && !decide(id, t.epoch, control::TransactionState::aborting))
+            if (const auto d = decision_of(id, t.epoch)) {
+                decided[id] = d->first;
+                markers_in[id] = d->second;
+            }
     for (const auto& [id, t] : left) {
         const auto d = decided.find(id);
         unfinished_[id] = {t, d != decided.end() && d->second ? log::ControlType::commit
@@ -87,7 +97,8 @@ void TransactionCoordinator::recover() {
         const bool commit = d != decided.end() && d->second;
         std::uint32_t markers = 0;
         try {
-            markers = finish(id, t, commit ? log::ControlType::commit : log::ControlType::abort);
+            markers = finish(id, t, commit ? log::ControlType::commit : log::ControlType::abort,
+                             markers_in[id]);
         } catch (const Error& e) {  // unfinished_: tried again at the next tick
             sink_("ERROR", "transaction of producer " + std::to_string(id) +
                                " not ended after the restart yet: " + e.what());
@@ -157,6 +168,7 @@ TransactionCoordinator::Open& TransactionCoordinator::open_for(std::int64_t prod
                                                                std::int64_t timeout_ms,
                                                                std::int64_t now_ms) {
     check_epoch(producer_id, epoch);
+    settle_if_decided(producer_id);  // the producer's last one, which it ended on its own
     if (unfinished_.count(producer_id) != 0)
         throw Error(ErrorCode::concurrent_transactions,
                     "producer " + std::to_string(producer_id) +
@@ -168,6 +180,10 @@ TransactionCoordinator::Open& TransactionCoordinator::open_for(std::int64_t prod
         it->second.epoch = std::int16_t(epoch);
         it->second.connection = connection;
         it->second.deadline_ms = now_ms + timeout_ms;
+        // Release: the producer's compare-and-swap at its commit acquires it (after our reply).
+        if (auto* word = ids_.transaction_word(producer_id))
+            word->store(control::transaction_word(epoch, control::TransactionState::open),
+                        std::memory_order_release);
     }
     return it->second;
 }
@@ -258,6 +274,9 @@ std::uint32_t TransactionCoordinator::end(std::int64_t producer_id, std::int32_t
     // Offsets a rebalance fenced since they were sent: the transaction aborts, whole.
     const std::optional<std::string> refused = commit ? offsets_refused(t) : std::nullopt;
     last_ended_[producer_id] = {t.epoch, commit && !refused};
+    (void)decide(producer_id, t.epoch,
+                 commit && !refused ? control::TransactionState::committing
+                                    : control::TransactionState::aborting);
     const std::uint32_t markers = finish(
         producer_id, t, commit && !refused ? log::ControlType::commit : log::ControlType::abort);
     if (refused)
@@ -269,10 +288,14 @@ std::uint32_t TransactionCoordinator::end(std::int64_t producer_id, std::int32_t
 }
 
 std::uint32_t TransactionCoordinator::finish(std::int64_t producer_id, Open t,
-                                             log::ControlType type) {
+                                             log::ControlType type, bool markers_written) {
     const bool commit = type == log::ControlType::commit;
-    if (std::none_of(t.members.begin(), t.members.end(),
-                     [](const Member& m) { return m.marked; })) {
+    if (markers_written) {  // by the producer: noted as if written here
+        note("D " + std::to_string(producer_id) + " " + (commit ? "1" : "0") + "\n");
+        for (Member& m : t.members)
+            m.marked = true;
+    } else if (std::none_of(t.members.begin(), t.members.end(),
+                            [](const Member& m) { return m.marked; })) {
         note("D " + std::to_string(producer_id) + " " + (commit ? "1" : "0") + "\n");
         // Decided: its offsets are the group's now, before any marker says so to a reader.
         if (commit && groups_ != nullptr)
@@ -302,6 +325,13 @@ std::uint32_t TransactionCoordinator::finish(std::int64_t producer_id, Open t,
     }
     unfinished_.erase(producer_id);
     note("E " + std::to_string(producer_id) + "\n");
+    if (auto* word = ids_.transaction_word(producer_id)) {  // over: the next one may open
+        std::uint32_t was = word->load(std::memory_order_acquire);
+        if (control::transaction_epoch(was) == t.epoch)
+            (void)word->compare_exchange_strong(
+                was, control::transaction_word(t.epoch, control::TransactionState::idle),
+                std::memory_order_acq_rel);
+    }
     if (open_.empty() && unfinished_.empty() && ::ftruncate(fd_, 0) == 0)  // history says nothing
         file_bytes_ = 0;
     else if (file_bytes_ > state_file_rewrite_bytes)
@@ -339,6 +369,10 @@ void TransactionCoordinator::abort_locked(std::int64_t producer_id, const char* 
     const auto it = open_.find(producer_id);
     if (it == open_.end()) return;
     const Open t = it->second;
+    if (!decide(producer_id, t.epoch, control::TransactionState::aborting)) {
+        (void)settle_if_decided(producer_id);  // its producer decided first: that stands
+        return;
+    }
     open_.erase(it);
     try {
         const std::uint32_t n = finish(producer_id, t, log::ControlType::abort);
@@ -364,28 +398,95 @@ void TransactionCoordinator::abort_open(std::int64_t producer_id, const char* wh
     abort_locked(producer_id, why);
 }
 
+void TransactionCoordinator::settle_decided(std::int64_t now_ms) {
+    const std::lock_guard lock(mutex_);
+    std::vector<std::int64_t> ids;
+    // A producer still writing its markers is left to it (kbusd's would only double them) until
+    // its timeout; one that died is settled as its connection closes.
+    for (const auto& [id, t] : open_)
+        if (const auto d = decision_of(id, t.epoch); d && (d->second || t.deadline_ms <= now_ms))
+            ids.push_back(id);
+    for (const std::int64_t id : ids)
+        (void)settle_if_decided(id);
+}
+
 std::chrono::milliseconds TransactionCoordinator::expire(std::int64_t now_ms) {
     std::vector<std::int64_t> due;
     std::int64_t next = now_ms + 1000;
+    settle_decided(now_ms);
     {
         const std::lock_guard lock(mutex_);
         for (const auto& [id, t] : open_)
-            if (t.deadline_ms <= now_ms)
+            if (t.deadline_ms <= now_ms && !decision_of(id, t.epoch))
                 due.push_back(id);
             else
-                next = std::min(next, t.deadline_ms);
+                next = std::min(next, std::max(t.deadline_ms, now_ms + 1));
     }
     {
         const std::lock_guard lock(mutex_);
         retry_unfinished();
     }
     for (const std::int64_t id : due) {
-        ids_.bump_epoch(id);  // first: the zombie's sends are fenced before its markers go out
         const std::lock_guard lock(mutex_);
+        const auto it = open_.find(id);
+        // Decided here first (a producer committing now loses), then fenced: the zombie's
+        // sends land before the ABORT marker, or are refused.
+        if (it == open_.end() || !decide(id, it->second.epoch, control::TransactionState::aborting))
+            continue;  // its producer decided meanwhile: settled at the next look
+        ids_.bump_epoch(id);
         timed_out_[id] = "its transaction outlived its timeout and was aborted";
         abort_locked(id, "past its transaction timeout");
     }
     return std::chrono::milliseconds(std::max<std::int64_t>(next - now_ms, 1));
+}
+
+std::optional<std::pair<bool, bool>> TransactionCoordinator::decision_of(std::int64_t producer_id,
+                                                                         std::int32_t epoch) const {
+    const auto* word = ids_.transaction_word(producer_id);
+    if (word == nullptr) return std::nullopt;
+    // Acquire: pairs with the producer's release store of markers_written (its markers first).
+    const std::uint32_t w = word->load(std::memory_order_acquire);
+    const control::TransactionState s = control::transaction_state(w);
+    if (control::transaction_epoch(w) != epoch ||
+        (s != control::TransactionState::committing && s != control::TransactionState::aborting))
+        return std::nullopt;
+    return std::pair{s == control::TransactionState::committing,
+                     (w & control::transaction_markers_written) != 0};
+}
+
+bool TransactionCoordinator::decide(std::int64_t producer_id, std::int32_t epoch,
+                                    control::TransactionState decision) {
+    auto* word = ids_.transaction_word(producer_id);
+    if (word == nullptr) return true;  // no word to share: ours alone
+    std::uint32_t open = control::transaction_word(epoch, control::TransactionState::open);
+    // Acq_rel: against the producer's own compare-and-swap; one of the two wins.
+    if (word->compare_exchange_strong(open, control::transaction_word(epoch, decision),
+                                      std::memory_order_acq_rel))
+        return true;
+    // Not open: already this decision (taken here before, or the producer's own, whose markers
+    // are then written again, harmlessly), or no word for this transaction: ours alone. Any
+    // other value is the producer's decision, which stands.
+    return open == control::transaction_word(epoch, decision) ||
+           control::transaction_state(open) == control::TransactionState::idle ||
+           control::transaction_epoch(open) != epoch;
+}
+
+bool TransactionCoordinator::settle_if_decided(std::int64_t producer_id) {
+    const auto it = open_.find(producer_id);
+    if (it == open_.end()) return false;
+    const auto d = decision_of(producer_id, it->second.epoch);
+    if (!d) return false;
+    const Open t = it->second;
+    open_.erase(it);
+    last_ended_[producer_id] = {t.epoch, d->first};
+    const log::ControlType type = d->first ? log::ControlType::commit : log::ControlType::abort;
+    try {
+        (void)finish(producer_id, t, type, d->second);
+    } catch (const Error& e) {  // unfinished_: tried again at the next tick
+        sink_("ERROR", "transaction of producer " + std::to_string(producer_id) +
+                           " not ended yet: " + e.what());
+    }
+    return true;
 }
 
 std::size_t TransactionCoordinator::open_transactions() const {

@@ -22,12 +22,14 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bus/bus.hpp"
 #include "bus/producer_ids.hpp"
 #include "bus/transaction_markers.hpp"
 #include "groups/group_service.hpp"
+#include "kbus/control_descriptor.hpp"
 #include "kbus/control_messages.hpp"
 #include "kbus/group_messages.hpp"
 #include "kbus/log/control_record.hpp"
@@ -76,7 +78,11 @@ class TransactionCoordinator {
     // What the producer left open is aborted (`why`: a newer instance of its transactional id
     // started, or it gave its slots back).
     void abort_open(std::int64_t producer_id, const char* why);
-    // Aborts the transactions past their timeout; returns when to look again.
+    // Notes the transactions their producers ended on their own (control::TransactionState):
+    // those whose markers are all written, and those past their timeout (their markers written
+    // here). now_ms = INT64_MAX: every decided one.
+    void settle_decided(std::int64_t now_ms);
+    // Settles those, aborts the transactions past their timeout; returns when to look again.
     [[nodiscard]] std::chrono::milliseconds expire(std::int64_t now_ms);
     [[nodiscard]] std::size_t open_transactions() const;
 
@@ -104,7 +110,19 @@ class TransactionCoordinator {
     // cannot be written (a ring full past the wait) leaves the rest for the next tick: the
     // producer's next transaction waits for them (Kafka's CONCURRENT_TRANSACTIONS), so that no
     // late marker lands after its records.
-    std::uint32_t finish(std::int64_t producer_id, Open t, log::ControlType type);
+    // `markers_written`: by the producer itself (the decision and end are noted, nothing written).
+    std::uint32_t finish(std::int64_t producer_id, Open t, log::ControlType type,
+                         bool markers_written = false);
+    // The producer's decision in its transaction word (control::TransactionState) for the
+    // transaction at `epoch`: {commit, markers written}, nullopt while undecided (or no word).
+    [[nodiscard]] std::optional<std::pair<bool, bool>> decision_of(std::int64_t producer_id,
+                                                                   std::int32_t epoch) const;
+    // Takes the decision in the word, if the producer has not: false if it had.
+    [[nodiscard]] bool decide(std::int64_t producer_id, std::int32_t epoch,
+                              control::TransactionState decision);
+    // A transaction its producer decided (and maybe ended) on its own: noted, its markers written
+    // if the producer did not write them all, and closed. False if undecided.
+    bool settle_if_decided(std::int64_t producer_id);
     // Throws producer_fenced unless `epoch` is the producer's newest, invalid_txn_state if it has
     // no transactional id.
     void check_epoch(std::int64_t producer_id, std::int32_t epoch) const;

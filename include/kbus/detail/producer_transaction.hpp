@@ -36,6 +36,8 @@ class ProducerTransaction {
         return attributes;
     }
     void offsets_sent() noexcept { offsets_ = true; }
+    /// A group's offsets go with it: the daemon, which commits them, decides its end.
+    [[nodiscard]] bool carries_offsets() const noexcept { return offsets_; }
     /// Over on this side, whatever the daemon answers next. True: the daemon has something to
     /// end (partitions joined, or offsets); an empty transaction ends here.
     [[nodiscard]] bool close() noexcept {
