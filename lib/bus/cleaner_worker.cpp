@@ -127,7 +127,7 @@ bool CleanerWorker::clean(Candidate& c, std::int64_t now_ms, const std::atomic<b
                           std::to_string(s.tombstones_removed) + " tombstone(s), " +
                           std::to_string(s.keyless_removed) + " without a key, " +
                           std::to_string(s.aborted_removed) + " of aborted transactions; " +
-                          std::to_string(s.markers_removed) + " COMMIT marker(s) removed) in " +
+                          std::to_string(s.markers_removed) + " marker(s) removed) in " +
                           std::to_string(seconds).substr(0, 5) + " s");
         return s.groups_swapped > 0 || p.log().cleaned_to() > before;
     } catch (const std::exception& e) {

@@ -3,10 +3,11 @@
 // that they never count in the key map and never survive a clean, and which markers may go.
 //
 // From the aborted-transactions index, a producer's transactional batches from an entry's first
-// offset up to its ABORT marker are aborted. A COMMIT marker may go once no batch of its
-// transaction was met in this pass (the records all compacted away before); an ABORT marker and
-// its index entry stay (removing a marker would need its entry gone in the same swap, or a
-// read_committed reader would skip that producer's later, committed, batches).
+// offset up to its ABORT marker are aborted. A marker may go once no batch of its transaction was
+// met in this walk (its records compacted away, or aborted and removed, before): a COMMIT, and an
+// ABORT with its index entry, which goes first (an entry left without its marker would have a
+// read_committed reader skip that producer's later, committed, batches). Never an ABORT when the
+// walk skipped an unreadable segment, which may hold the transaction's records.
 //
 // One per walk (the key map's over the dirty segments; the rewrite's over the whole section).
 #pragma once
@@ -27,8 +28,9 @@ namespace kbus::log {
 class CleanerTransactions {
   public:
     // `aborted`: the index's entries overlapping the section, oldest first offset first.
-    explicit CleanerTransactions(std::vector<AbortedTransaction> aborted)
-        : aborted_(std::move(aborted)) {}
+    // `aborts_removable`: the walk skips no segment as unreadable.
+    CleanerTransactions(std::vector<AbortedTransaction> aborted, bool aborts_removable)
+        : aborted_(std::move(aborted)), aborts_removable_(aborts_removable) {}
 
     // A data batch: whether it is an aborted transaction's (then it goes, whole).
     [[nodiscard]] bool aborted(const BatchView& b) {
@@ -36,21 +38,28 @@ class CleanerTransactions {
         if (!b.is_transactional() || b.producer_id() < 0) return false;
         const auto open = open_aborted_.find(b.producer_id());
         // Past its marker (one in a segment this walk skipped): that transaction is over.
-        if (open != open_aborted_.end() && b.base_offset() > open->second)
+        if (open != open_aborted_.end() && b.base_offset() > open->second.entry.last_offset)
             open_aborted_.erase(open);
-        if (open_aborted_.count(b.producer_id()) != 0) return true;
+        else if (open != open_aborted_.end())
+            return open->second.met = true;
         committed_met_.insert(b.producer_id());
         return false;
     }
-    // A control batch: whether its marker may go (a COMMIT with none of its batches met).
-    [[nodiscard]] bool marker_removable(const BatchView& b, std::optional<ControlType> type) {
+    // A control batch: whether its marker may go (none of its transaction's batches met); for an
+    // ABORT, `entry` is then its index entry, to go first.
+    [[nodiscard]] bool marker_removable(const BatchView& b, std::optional<ControlType> type,
+                                        std::optional<AbortedTransaction>& entry) {
         take_aborted_up_to(b);
+        entry.reset();
         if (!type) return false;  // a marker of a type Kafka does not define: kept as it is
-        if (*type == ControlType::abort) {
-            open_aborted_.erase(b.producer_id());
-            return false;
-        }
-        return committed_met_.erase(b.producer_id()) == 0;
+        if (*type == ControlType::commit) return committed_met_.erase(b.producer_id()) == 0;
+        const auto open = open_aborted_.find(b.producer_id());
+        if (open == open_aborted_.end()) return false;  // no entry of its own: kept
+        const OpenAbort a = open->second;
+        open_aborted_.erase(open);
+        if (!aborts_removable_ || a.met || a.entry.last_offset != b.base_offset()) return false;
+        entry = a.entry;
+        return true;
     }
 
   private:
@@ -59,12 +68,17 @@ class CleanerTransactions {
     void take_aborted_up_to(const BatchView& b) {
         for (; next_ < aborted_.size() && aborted_[next_].first_offset <= b.last_offset(); ++next_)
             if (aborted_[next_].last_offset >= b.base_offset())
-                open_aborted_[aborted_[next_].producer_id] = aborted_[next_].last_offset;
+                open_aborted_[aborted_[next_].producer_id] = {aborted_[next_], false};
     }
 
+    struct OpenAbort {
+        AbortedTransaction entry;
+        bool met = false;  // a batch of it was met in this walk
+    };
     std::vector<AbortedTransaction> aborted_;
+    bool aborts_removable_;
     std::size_t next_ = 0;
-    std::map<std::int64_t, std::int64_t> open_aborted_;  // producer -> its ABORT marker's offset
+    std::map<std::int64_t, OpenAbort> open_aborted_;  // by producer
     std::set<std::int64_t> committed_met_;  // producers whose (committed) batches were met
 };
 

@@ -149,7 +149,11 @@ CleanerStats LogCleaner::clean(const CleanableSection& section, const SwapIn& sw
         stats_.cleaned_to = section.end_offset;
         if (covered < section.segments.size())
             stats_.cleaned_to = section.segments[covered].base_offset;
-        CleanerTransactions transactions(section.aborted);
+        // An ABORT marker goes only when the walk reads every segment its records could be in.
+        CleanerTransactions transactions(
+            section.aborted,
+            std::none_of(unreadable.begin(), unreadable.begin() + std::ptrdiff_t(covered),
+                         [](bool u) { return u; }));
         for (std::size_t from = 0; from < covered && !stopped();) {
             if (unreadable[from]) {
                 ++from;
@@ -197,7 +201,8 @@ std::size_t LogCleaner::group_end(const CleanableSection& section, std::size_t f
 
 std::size_t LogCleaner::build_key_map(const CleanableSection& section,
                                       std::vector<bool>& unreadable) {
-    CleanerTransactions transactions(section.aborted);
+    CleanerTransactions transactions(section.aborted, false);
+    std::optional<AbortedTransaction> ignored;
     for (std::size_t i = section.first_dirty; i < section.segments.size(); ++i) {
         if (unreadable[i]) continue;  // known damage: none of its offsets is trusted
         const CleanableSegment& s = section.segments[i];
@@ -209,7 +214,7 @@ std::size_t LogCleaner::build_key_map(const CleanableSection& section,
             throttle_.pace(b.total_bytes(), stop_);
             stats_.bytes_read += b.total_bytes();
             if (b.is_control()) {  // told all the same: it ends a transaction
-                (void)transactions.marker_removable(b, marker_type_of(b, records));
+                (void)transactions.marker_removable(b, marker_type_of(b, records), ignored);
                 continue;
             }
             // An aborted transaction's records supersede nothing: readers never see them.
@@ -282,7 +287,7 @@ bool LogCleaner::rewrite_group(const CleanableSection& section, std::size_t from
             throttle_.pace(b.total_bytes(), stop_);
             stats_.bytes_read += b.total_bytes();
             const std::optional<std::int32_t> kept =
-                kept_of(b, records, cleaned_before, transactions);
+                kept_of(b, records, cleaned_before, transactions, group.dropped_aborted);
             if (!kept) {
                 report_unreadable(s, malformed_in(b));
                 return false;
@@ -303,13 +308,16 @@ bool LogCleaner::rewrite_group(const CleanableSection& section, std::size_t from
 std::optional<std::int32_t> LogCleaner::kept_of(const BatchView& b,
                                                 std::span<const std::byte> records,
                                                 bool cleaned_before,
-                                                CleanerTransactions& transactions) {
+                                                CleanerTransactions& transactions,
+                                                std::vector<AbortedTransaction>& dropped) {
     if (b.is_control()) {
         // As a tombstone: kept for delete.retention.ms, its own time standing in for the first
         // clean that found it removable.
-        const bool removable = transactions.marker_removable(b, marker_type_of(b, records)) &&
-                               cleaned_before &&
-                               now_ms_ - b.max_timestamp() > config_.delete_retention_ms;
+        std::optional<AbortedTransaction> entry;
+        const bool removable =
+            transactions.marker_removable(b, marker_type_of(b, records), entry) && cleaned_before &&
+            now_ms_ - b.max_timestamp() > config_.delete_retention_ms;
+        if (removable && entry) dropped.push_back(*entry);
         stats_.markers_removed += removable ? 1 : 0;
         return removable ? 0 : b.record_count();
     }

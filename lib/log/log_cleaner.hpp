@@ -8,9 +8,9 @@
 //      go (a compacted topic refuses them; any that came in before the policy changed have no
 //      key to keep them by), and so do tombstones (null values) older than delete.retention.ms
 //      in segments already cleaned once. Offsets stay as they were, with gaps. Batches of
-//      aborted transactions go whole (and never count in the key map), as do COMMIT markers
-//      whose transaction has no record left, past delete.retention.ms (cleaner_transactions.hpp);
-//      other control batches stay whole;
+//      aborted transactions go whole (and never count in the key map), as do markers whose
+//      transaction has no record left, past delete.retention.ms (cleaner_transactions.hpp), an
+//      ABORT's .txnindex entry with it; other control batches stay whole;
 //   3. each group written to a staging directory and handed to the log to swap in
 //      (PartitionLog::swap_in_cleaned), atomically by rename and recovered after a crash.
 // A segment with a batch the cleaner cannot read (framing, CRC, a codec) is never rewritten: it
@@ -73,6 +73,8 @@ struct CleanedGroup {
     std::vector<CleanableSegment> replaced;  // oldest first; the new one keeps the first's base
     std::string staging_dir;
     std::unique_ptr<Segment> segment;  // written, synced and sealed, in staging_dir
+    // ABORT markers it no longer holds: their .txnindex entries go before it swaps in.
+    std::vector<AbortedTransaction> dropped_aborted;
 };
 
 // Limits the bytes a pass reads and writes per second, sleeping as it goes.
@@ -96,7 +98,7 @@ struct CleanerStats {
     std::uint64_t keyless_removed = 0;
     std::uint64_t tombstones_removed = 0;
     std::uint64_t aborted_removed = 0;  // records of aborted transactions
-    std::uint64_t markers_removed = 0;  // COMMIT markers with nothing of theirs left
+    std::uint64_t markers_removed = 0;  // markers with nothing of their transaction left
     std::size_t groups_swapped = 0;
     std::size_t segments_skipped = 0;  // unreadable: left as they were
     bool key_map_full = false;         // the first dirty segment has more keys than the map holds
@@ -162,7 +164,8 @@ class LogCleaner {
     [[nodiscard]] std::optional<std::int32_t> kept_of(const BatchView& b,
                                                       std::span<const std::byte> records,
                                                       bool cleaned_before,
-                                                      CleanerTransactions& transactions);
+                                                      CleanerTransactions& transactions,
+                                                      std::vector<AbortedTransaction>& dropped);
     [[nodiscard]] bool keep(const RecordView& r, bool cleaned_before);
     // What stays of a batch's records, into builder_; how many (nullopt: a malformed record).
     [[nodiscard]] std::optional<std::int32_t> filter_batch(const BatchView& b,

@@ -134,6 +134,10 @@ bool PartitionLog::swap_in_cleaned(CleanedGroup& group) {
                 it->second->size_bytes() != r.size_bytes)
                 return false;
         }
+        // First: an entry whose ABORT marker is gone would hide that producer's later batches
+        // from read_committed readers, while a marker without its entry (a crash between the
+        // two) hides nothing, its records being gone before it.
+        if (!group.dropped_aborted.empty()) txn_index_.remove(group.dropped_aborted);
     }
     const std::string swap = segment_file_name(dir_, base, ".log.swap");
     rename_or_throw(segment_file_name(group.staging_dir, base, ".log"), swap);

@@ -87,6 +87,32 @@ std::vector<AbortedTransaction> TransactionIndex::overlapping(std::int64_t from,
     return out;
 }
 
+void TransactionIndex::remove(const std::vector<AbortedTransaction>& gone) {
+    const auto is_gone = [&](const AbortedTransaction& t) {
+        return std::any_of(gone.begin(), gone.end(), [&](const AbortedTransaction& g) {
+            return g.producer_id == t.producer_id && g.last_offset == t.last_offset;
+        });
+    };
+    for (auto it = by_segment_.begin(); it != by_segment_.end();) {
+        std::vector<AbortedTransaction>& entries = it->second;
+        if (std::none_of(entries.begin(), entries.end(), is_gone)) {
+            ++it;
+            continue;
+        }
+        std::erase_if(entries, is_gone);
+        if (entries.empty()) {
+            std::filesystem::remove(path_of(it->first));
+            it = by_segment_.erase(it);
+            continue;
+        }
+        std::string bytes;
+        for (const AbortedTransaction& t : entries)
+            bytes += encoded(t);
+        write_file_durably(path_of(it->first), bytes);
+        ++it;
+    }
+}
+
 void TransactionIndex::drop_below(std::int64_t base) {
     for (auto it = by_segment_.begin(); it != by_segment_.end() && it->first < base;) {
         std::error_code ignored;

@@ -37,6 +37,9 @@ class TransactionIndex {
                                                               std::int64_t to) const;
     // Segments below `base` are gone (retention): their entries and files go too.
     void drop_below(std::int64_t base);
+    // The cleaner removed these entries' ABORT markers: the entries go, their files rewritten
+    // durably (one left empty is removed). Throws Error(io_error).
+    void remove(const std::vector<AbortedTransaction>& gone);
     [[nodiscard]] std::string path_of(std::int64_t segment_base) const;
 
   private:
