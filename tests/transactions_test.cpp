@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
@@ -570,4 +571,38 @@ TEST_CASE("a commit its producer decided stands when the producer or kbusd dies 
         REQUIRE(!batches.empty());
         CHECK(batches.back().marker == kbus::log::ControlType::commit);
     }
+}
+
+TEST_CASE("a read_committed reader of the log is not at its end where a full list of aborts stops",
+          "[transactions]") {
+    // More aborted transactions than one fetch names (FetchReply::max_fetch_aborted): the fetch
+    // stops at the cut, which is no transaction still open. The README's loop reads on to the end.
+    DaemonFixture d("txn-many-aborts");
+    const int aborts = int(kbus::protocol::FetchReply::max_fetch_aborted) + 100;
+    {
+        kbus::Client c(d.options());
+        c.create_topic("t", 1);
+        kbus::Producer p(c, {.transactional_id = "indecisive"});
+        for (int i = 0; i < aborts; ++i) {  // committed records on both sides of the cut
+            p.begin_transaction();
+            send_to(p, "t", 0, "aborted");
+            p.abort_transaction();
+            p.begin_transaction();
+            send_to(p, "t", 0, "kept");
+            p.commit_transaction();
+        }
+        wait_spilled(c, "t");
+    }
+    CHECK(d.stop() == 0);  // no ring left: read from the log alone
+    d.restart();
+    kbus::Client c(d.options());
+    kbus::Consumer con(c, isolation(kbus::IsolationLevel::read_committed));
+    con.subscribe("t", kbus::OffsetSpec::beginning());
+    std::vector<std::string> got;
+    for (int polls = 0; !con.at_end() && polls < 10'000; ++polls)
+        for (const auto& m : con.poll(10ms))
+            got.emplace_back(m.value().str());
+    CHECK(con.at_end());
+    CHECK(got.size() == std::size_t(aborts));
+    CHECK(std::count(got.begin(), got.end(), "kept") == aborts);
 }

@@ -3,6 +3,7 @@
 // group messages are in group_messages.hpp.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -88,8 +89,10 @@ struct FetchReply {
     /// of the same name, so a client checks it opened the file the extent is of.
     std::uint64_t file_inode = 0;
     /// read_committed only: records below it are decided (Kafka's last stable offset, lowered to
-    /// where `aborted` stops when the list was cut short); the aborted transactions a reader
-    /// from the fetch's offset on meets (Kafka's aborted_transactions), oldest first.
+    /// where `aborted` stops when the list was cut short, at max_fetch_aborted entries); the
+    /// aborted transactions a reader from the fetch's offset on meets (Kafka's
+    /// aborted_transactions), oldest first.
+    static constexpr std::size_t max_fetch_aborted = 4096;
     std::int64_t last_stable_offset = -1;
     std::vector<AbortedTransactionRef> aborted;
     KBUS_FIELDS(log_start_offset, log_end_offset, ring_start_offset, batches, file_path,

@@ -409,11 +409,14 @@ class PartitionSource {
                 skip_batch(b);  // a marker, or an aborted transaction's records
                 continue;
             }
-            at_stable_end_ = read_committed_ && log_outcomes_.unstable(b);
-            if (at_stable_end_) {
+            if (read_committed_ && log_outcomes_.unstable(b)) {
+                // At the last stable offset: an end, unless it is only where a full list of
+                // aborted transactions stopped.
+                at_stable_end_ = !log_outcomes_.list_cut();
                 clear_disk();  // past the last stable offset: fetched again, or read on the ring
                 return;
             }
+            at_stable_end_ = false;
             if (!take_records(b, out, max)) return;  // the rest of it is decoded next poll
             skip_batch(b);                           // taken whole: the cursor goes past it
         }

@@ -163,7 +163,7 @@ std::uint64_t Partition::offset_for_timestamp(std::int64_t ts) const {
 // Kafka's aborted_transactions: those a reader from `offset` meets below the last stable offset.
 // A long list is cut, and the stable offset lowered to where it stops: the reader asks again.
 void Partition::add_transactions(protocol::FetchReply& f, std::int64_t offset) const {
-    constexpr std::size_t most = 4096;
+    constexpr std::size_t most = protocol::FetchReply::max_fetch_aborted;
     f.last_stable_offset = log_->last_stable_offset();
     for (const log::AbortedTransaction& t :
          log_->aborted_transactions(offset, f.last_stable_offset)) {

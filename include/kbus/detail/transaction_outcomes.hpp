@@ -85,6 +85,11 @@ class LogOutcomes {
         next_ = 0;
         aborted_now_.clear();
     }
+    /// A full list was cut short: its last stable offset is where it stops, not a transaction
+    /// still open, and the next fetch from there names what follows.
+    [[nodiscard]] bool list_cut() const noexcept {
+        return aborted_list_.size() >= protocol::FetchReply::max_fetch_aborted;
+    }
     /// The batch is past the last stable offset: nothing from it on is returned yet.
     [[nodiscard]] bool unstable(const log::BatchView& b) const noexcept {
         return b.base_offset() >= stable_below_;
