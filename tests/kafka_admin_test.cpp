@@ -18,11 +18,11 @@ using kbus::kafka::ApiKey;
 using kbus::kafka::KafkaError;
 using kbus::kafka::Value;
 using kbus::test::error_in;
+using kbus::test::KafkaDaemon;
 using kbus::test::produce;
 using kbus::test::Produced;
 using kbus::test::SchemaClient;
 using kbus::test::stamped_batch;
-using KafkaDaemon = kbus::test::SchemaDaemon;
 
 namespace {
 

@@ -21,6 +21,7 @@
 
 #include "daemon_fixture.hpp"
 #include "kafka/kafka_api.hpp"
+#include "kafka_daemon.hpp"
 #include "kafka_test_support.hpp"
 #include "kbus/detail/big_endian.hpp"
 #include "log_damage.hpp"
@@ -33,18 +34,7 @@ namespace {
 using kbus::test::KafkaHandle;
 using kbus::test::produce_copy;
 
-// A daemon with the listener on a free port, and that port.
-struct KafkaDaemon {
-    DaemonFixture d;
-    std::string broker;
-    explicit KafkaDaemon(const std::string& name)
-        : d(name, {"--override", "listeners=PLAINTEXT://127.0.0.1:0"}), broker(d.kafka_broker()) {
-        REQUIRE(!broker.empty());
-    }
-    [[nodiscard]] std::uint16_t port() const {
-        return std::uint16_t(std::stoi(broker.substr(broker.rfind(':') + 1)));
-    }
-};
+using kbus::test::KafkaDaemon;
 
 struct Delivery {
     rd_kafka_resp_err_t error = RD_KAFKA_RESP_ERR_NO_ERROR;

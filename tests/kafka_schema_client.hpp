@@ -18,6 +18,7 @@
 #include "kafka/api_schemas.hpp"
 #include "kafka/kafka_api.hpp"
 #include "kafka/schema_codec.hpp"
+#include "kafka_daemon.hpp"
 #include "kbus/detail/big_endian.hpp"
 #include "kbus/detail/crc32c.hpp"
 #include "kbus/log/record_batch_descriptor.hpp"
@@ -95,15 +96,6 @@ class SchemaClient {
     int fd_ = -1;
     std::int32_t correlation_ = 0;
     std::vector<std::unique_ptr<std::string>> answers_;
-};
-
-struct SchemaDaemon {
-    DaemonFixture d;
-    std::string broker;
-    explicit SchemaDaemon(const std::string& name)
-        : d(name, {"--override", "listeners=PLAINTEXT://127.0.0.1:0"}), broker(d.kafka_broker()) {
-        REQUIRE(!broker.empty());
-    }
 };
 
 inline KafkaError error_in(const Value& v) {

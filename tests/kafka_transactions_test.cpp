@@ -15,22 +15,15 @@
 
 #include "daemon_fixture.hpp"
 #include "independent_segment_reader.hpp"
+#include "kafka_daemon.hpp"
 #include "kafka_test_support.hpp"
 #include "segment_batches.hpp"
 
 using namespace std::chrono_literals;
+using kbus::test::KafkaDaemon;
 using kbus::test::KafkaHandle;
 
 namespace {
-
-struct TxnDaemon {
-    DaemonFixture d;
-    std::string broker;
-    explicit TxnDaemon(const std::string& name)
-        : d(name, {"--override", "listeners=PLAINTEXT://127.0.0.1:0"}), broker(d.kafka_broker()) {
-        REQUIRE(!broker.empty());
-    }
-};
 
 // A librdkafka transactional call's outcome: nothing, or the test fails with its message.
 void succeeds(rd_kafka_error_t* e) {
@@ -96,7 +89,7 @@ std::vector<std::string> sorted(std::vector<std::string> v) {
 
 TEST_CASE("librdkafka's transactional producer and read_committed consumer run against kbusd",
           "[kafka][transactions]") {
-    TxnDaemon k("ktx-rdkafka");
+    KafkaDaemon k("ktx-rdkafka");
     kbus::Client c(k.d.options());
     c.create_topic("rt", 2);
     c.create_topic("rin", 1);
@@ -172,7 +165,7 @@ TEST_CASE("librdkafka's transactional producer and read_committed consumer run a
 
 TEST_CASE("a librdkafka transactional producer that dies mid-transaction is aborted by its timeout",
           "[kafka][transactions]") {
-    TxnDaemon k("ktx-timeout");
+    KafkaDaemon k("ktx-timeout");
     kbus::Client c(k.d.options());
     c.create_topic("rt", 2);
     {

@@ -93,7 +93,7 @@ std::vector<std::string> values_read(kbus::Client& c, kbus::IsolationLevel level
 
 TEST_CASE("Kafka transactions at the wire: out of turn, fenced, retried, and the log they leave",
           "[kafka][transactions]") {
-    kbus::test::SchemaDaemon k("ktx-wire");
+    kbus::test::KafkaDaemon k("ktx-wire");
     kbus::Client c(k.d.options());
     c.create_topic("wt", 1);
     SchemaClient s(k.broker);

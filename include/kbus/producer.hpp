@@ -410,7 +410,8 @@ class Producer {
         // Over on this side whatever happens next: a failed commit's records are aborted by the
         // daemon (its timeout), never left for the next transaction.
         const bool offsets = txn_.carries_offsets(), any = txn_.close();
-        const auto partitions = std::exchange(txn_partitions_, {});
+        ending_.swap(txn_partitions_);  // both keep their capacity: no allocation a transaction
+        txn_partitions_.clear();
         check_not_fenced();
         if (!any) return;
         if (offsets) {  // the daemon decides, and commits the group's offsets with it
@@ -427,7 +428,7 @@ class Producer {
             return;
         }
         bool all = true;
-        for (const auto& [t, partition] : partitions)
+        for (const auto& [t, partition] : ending_)
             all &= end.write_marker(
                 writer_for(*t, partition),
                 std::uint32_t(t->attributes[std::size_t(partition)] >> ring::producer_slot_shift),
@@ -548,6 +549,7 @@ class Producer {
     bool transactional_ = false;           ///< a transactional_id: sends inside transactions
     detail::ProducerTransaction txn_;
     std::vector<std::pair<TopicState*, std::int32_t>> txn_partitions_;  // joined, in order
+    std::vector<std::pair<TopicState*, std::int32_t>> ending_;          // the ending one's
     std::vector<protocol::ReleaseProducerRequest> slots_;  ///< the ring slots it registered
     detail::RecordClock clock_;
     std::vector<ring::FramePlan> planned_;  ///< send_batch's, reused: no allocation once warm
