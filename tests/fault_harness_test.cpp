@@ -1,16 +1,15 @@
 // Issue 17's fault harness, in the style of Jepsen's nemesis: for a bounded time, shared-memory
-// and Kafka-protocol producers, a consumer and group members (each a child process) keep working
+// and Kafka-protocol producers, a consumer, group members, a transactional producer and a writer
+// to a compacted topic (each a child process) keep working
 // while a seeded random mix of faults is injected: kbusd SIGTERMed or SIGKILLed and restarted,
 // workers SIGKILLed (and replaced) or SIGSTOPped, producers killed inside a claim, the data disk
 // filled and freed, bytes flipped in old segments. Then the whole history is checked
-// (harness/checker.hpp) and the faults and figures are printed.
+// (harness/checker.hpp, and harness/state_check.hpp for transactions and compaction: kbusd
+// SIGKILLed mid-commit and mid-clean) and the faults and figures are printed.
 //
 // KBUS_HARNESS_SECONDS sets the duration (60 in CI; the soak, ctest -L soak, runs 1800), and
 // KBUS_HARNESS_SEED the seed (printed by every run, and with every failure).
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
 
 #include <catch2/catch.hpp>
 #include <cstdio>
@@ -19,6 +18,8 @@
 #include "daemon_fixture.hpp"
 #include "harness/commit_check.hpp"
 #include "harness/nemesis.hpp"
+#include "harness/state_check.hpp"
+#include "kafka_daemon.hpp"
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
@@ -29,19 +30,6 @@ namespace {
 std::uint64_t env_or(const char* name, std::uint64_t fallback) {
     const char* v = std::getenv(name);
     return v && *v ? std::stoull(v) : fallback;
-}
-
-// A port free now, for a Kafka listener that keeps it across restarts (clients reconnect there).
-int free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-    ::close(fd);
-    return ntohs(a.sin_port);
 }
 
 // The stop flag every forked worker watches, in memory shared with them.
@@ -98,12 +86,22 @@ TEST_CASE("fault harness: random faults under load, then the whole history check
                 (unsigned long long)seed, (long long)duration.count(), (unsigned long long)seed);
     std::fflush(stdout);
     INFO("seed " << seed);
-    const std::string broker = "127.0.0.1:" + std::to_string(free_port());
-    DaemonFixture d("hz-harness", {"--override", "listeners=PLAINTEXT://" + broker, "--override",
-                                   "kbus.claim.timeout.ms=500"});
+    const std::string broker = "127.0.0.1:" + std::to_string(kbus::test::free_port());
+    DaemonFixture d("hz-harness",
+                    {"--override", "listeners=PLAINTEXT://" + broker, "--override",
+                     "kbus.claim.timeout.ms=500", "--override", "log.cleaner.backoff.ms=100"});
     {
         kbus::Client c(d.options());
         c.create_topic("h", 3, {{"ring.bytes", "65536"}, {"segment.bytes", "131072"}});
+        c.create_topic(h::transactional_topic, h::transactional_partitions,
+                       {{"ring.bytes", "65536"}, {"segment.bytes", "65536"}});
+        // Small segments, cleaned as soon as one closes: the cleaner runs all through the run.
+        c.create_topic(h::compacted_topic, 1,
+                       {{"ring.bytes", "65536"},
+                        {"segment.bytes", "16384"},
+                        {"cleanup.policy", "compact"},
+                        {"min.cleanable.dirty.ratio", "0.01"},
+                        {"delete.retention.ms", "3000"}});
     }
     REQUIRE(d.stop() == 0);
     h::DataDisk disk(d.data_dir());  // a tmpfs to fill (root only), mounted while kbusd is down
@@ -114,8 +112,9 @@ TEST_CASE("fault harness: random faults under load, then the whole history check
     StopFlag stop;
     h::WorkerEnv base{d.options(), "h", "", "", seed, 200, stop.flag};
     h::WorkerPool pool(base, d.dir, KBUS_HARNESS_KAFKA_PRODUCER, broker);
-    for (const h::Role r : {h::Role::shm_producer, h::Role::shm_producer, h::Role::kafka_producer,
-                            h::Role::consumer, h::Role::member, h::Role::member})
+    for (const h::Role r :
+         {h::Role::shm_producer, h::Role::shm_producer, h::Role::kafka_producer, h::Role::consumer,
+          h::Role::member, h::Role::member, h::Role::transactional, h::Role::compacting})
         pool.start(r);
     h::SegmentFlipper flipper(d.data_dir(), "h", 3);
     h::CommitWatch commits(base.group, "h");
@@ -131,6 +130,7 @@ TEST_CASE("fault harness: random faults under load, then the whole history check
     const std::vector<h::HistoryLine> history = h::read_history(d.dir + "/history");
     h::Figures figures = h::Checker(history, final, nemesis.flipped()).check();
     h::check_commits(history, commits.readbacks(), figures);
+    h::StateChecker(history, figures).check(c);
     for (const std::string& p : nemesis.problems())
         figures.fail("kbusd problems", p);
     for (const std::string& w : stalled)

@@ -3,13 +3,15 @@
 // line is written only after the event is certain (a send returned, a commit was acknowledged),
 // so a child killed in between leaves the event out, never in. The check reads them all after.
 //
-//   A <partition> <offset> <key> <hash>   a send acknowledged (send/commit returned, delivery
-//   report) D <partition> <offset> <key>          a claim whose producer is about to be killed S
-//   <partition> <offset> <hash>         a record a consumer saw (and its next poll confirmed) T
-//   <partition> <offset> <key>          a record delivered torn (its checksum did not hold) X
-//   <partition> <from> <to>             offsets a consumer was told were lost to corruption G
-//   <partition> <offset>                a group commit acknowledged E <text> an error a child met
-//   and rode through
+//   A <partition> <offset> <key> <hash>  a send acknowledged (send or commit returned, or a
+//                                        delivery report came)
+//   D <partition> <offset> <key>         a claim whose producer is about to be killed
+//   S <partition> <offset> <hash>        a record a consumer saw (and its next poll confirmed)
+//   T <partition> <offset> <key>         a record delivered torn (its checksum did not hold)
+//   X <partition> <from> <to>            offsets a consumer was told were lost to corruption
+//   G <partition> <offset>               a group commit acknowledged
+//   E <text>                             an error a child met and rode through
+// and the state workers' C, R and K lines (harness/state_workers.hpp).
 #pragma once
 
 #include <fcntl.h>

@@ -17,11 +17,12 @@
 #include <thread>
 #include <vector>
 
+#include "harness/state_workers.hpp"
 #include "harness/workers.hpp"
 
 namespace kbus::harness {
 
-enum class Role { shm_producer, kafka_producer, consumer, member };
+enum class Role { shm_producer, kafka_producer, consumer, member, transactional, compacting };
 
 inline const char* role_letter(Role r) {
     switch (r) {
@@ -33,6 +34,10 @@ inline const char* role_letter(Role r) {
             return "c";
         case Role::member:
             return "g";
+        case Role::transactional:
+            return "x";
+        case Role::compacting:
+            return "w";
     }
     return "?";
 }
@@ -159,6 +164,16 @@ class WorkerPool {
                 break;
             case Role::member:
                 w.pid = fork_child(w.writer, [env] { return group_member(env); });
+                break;
+            case Role::transactional:
+                w.pid = fork_child(w.writer, [env] {
+                    WorkerEnv slower = env;
+                    slower.rate = 20;  // transactions a second
+                    return transactional_producer(slower);
+                });
+                break;
+            case Role::compacting:
+                w.pid = fork_child(w.writer, [env] { return compacting_writer(env); });
                 break;
         }
         return w;
