@@ -130,6 +130,13 @@ class KafkaBackend {
 
     // A new idempotent producer id, from the bus's one space (local producers share it).
     virtual std::int64_t new_producer_id() = 0;
+    // Where an idempotent producer's batch went before this kbusd started, when a client retries
+    // it across the restart (its first answer lost); nullopt when it was not written then, or
+    // when the producer id is this run's. Error(timed_out) while the last run's records are not
+    // all on disk yet (a retriable answer: the client tries again).
+    virtual std::optional<std::int64_t> offset_before_start(
+        const std::string& topic, std::int32_t partition,
+        const kbus::kafka::ProducerStamp& stamp) = 0;
 
     // Transactions, Kafka's coordinator requests (kbusd's one coordinator, with local producers').
     // Failures are kbus::Error: producer_fenced for an old epoch, invalid_txn_state for a request

@@ -171,6 +171,22 @@ std::optional<std::int64_t> KafkaBusBackend::offset_for(const std::string& topic
     return p->log().offset_for_timestamp(timestamp);
 }
 
+std::optional<std::int64_t> KafkaBusBackend::offset_before_start(
+    const std::string& topic, std::int32_t partition, const kbus::kafka::ProducerStamp& stamp) {
+    if (!producer_ids_.granted_before_start(stamp.id)) return std::nullopt;
+    const auto p = bus_.partition(topic, partition);
+    if (p->end_at_start() <= p->log().log_start_offset()) return std::nullopt;
+    // What the last run left on the ring goes to the log first (it is where the tail is read).
+    if (!bus_.wait_for_log(*p, p->end_at_start(), [this] { doorbell_.ring(); }))
+        throw Error(ErrorCode::timed_out,
+                    "the last run's records of " + topic + "-" + std::to_string(partition) +
+                        " are not all on disk yet: a batch retried across the restart cannot be "
+                        "told from a new one");
+    const std::int32_t last =
+        kbus::log::sequence_after(stamp.first_sequence, stamp.record_count - 1);
+    return p->offset_before_start(stamp.id, stamp.epoch, stamp.first_sequence, last);
+}
+
 void KafkaBusBackend::create_topic(const std::string& name, std::int32_t partitions,
                                    const std::vector<std::pair<std::string, std::string>>& configs,
                                    bool validate_only) {

@@ -71,6 +71,9 @@ class KafkaBusBackend final : public KafkaBackend {
         const std::vector<kbus::group::TopicPartition>& partitions) override;
     std::vector<Setting> topic_settings(const std::string& topic) override;
     std::int64_t new_producer_id() override { return producer_ids_.grant_new().producer_id; }
+    std::optional<std::int64_t> offset_before_start(
+        const std::string& topic, std::int32_t partition,
+        const kbus::kafka::ProducerStamp& stamp) override;
     ProducerGrant init_transactional(const std::string& transactional_id,
                                      std::int64_t timeout_ms) override;
     void add_to_transaction(std::int64_t producer_id, std::int16_t epoch, const std::string& topic,

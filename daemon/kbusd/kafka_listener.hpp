@@ -87,6 +87,9 @@ class KafkaListener {
     [[nodiscard]] std::optional<ProducedPartition> produce_partition(
         const KafkaRequest& q, const std::string& topic, const kbus::kafka::Value& partition,
         bool may_wait);
+    [[nodiscard]] std::optional<ProducedPartition> append_partition(const std::string& topic,
+                                                                    ProducedPartition result,
+                                                                    bool may_wait);
     [[nodiscard]] kbus::kafka::DecodeResult decode_and_check(const KafkaRequest& q,
                                                              std::string_view records,
                                                              const std::string& topic);
@@ -132,7 +135,8 @@ class KafkaListener {
     void init_transactional_producer(KafkaConnection& c, const KafkaRequest& q,
                                      kbus::kafka::Value& r);
     // nullopt: append the decoded batch; else the answer (a duplicate's offset, or a refusal).
-    [[nodiscard]] std::optional<ProducedPartition> check_producer(const std::string& partition_key,
+    [[nodiscard]] std::optional<ProducedPartition> check_producer(const std::string& topic,
+                                                                  const std::string& partition_key,
                                                                   ProducedPartition result);
     // Transactions: kafka_transaction_requests.cpp.
     void add_partitions_to_txn(KafkaConnection& c, const KafkaRequest& q);

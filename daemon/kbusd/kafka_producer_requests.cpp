@@ -51,10 +51,22 @@ void KafkaListener::init_transactional_producer(KafkaConnection& c, const KafkaR
 }
 
 // An idempotent producer's batch against what the partition has seen from it: appended,
-// answered as the duplicate it is (with the offset it got before), or refused.
-std::optional<ProducedPartition> KafkaListener::check_producer(const std::string& partition_key,
+// answered as the duplicate it is (with the offset it got before), or refused. A batch of a
+// producer the partition has no state for, or one out of sequence, may be a retry across a kbusd
+// restart: the log's tail has what the last run wrote (the state is not seeded from it, so each
+// such retry is looked up there, and the producer's next new batch starts its state afresh).
+std::optional<ProducedPartition> KafkaListener::check_producer(const std::string& topic,
+                                                               const std::string& partition_key,
                                                                ProducedPartition result) {
     const ProducerStateTable::Check check = producers_.check(partition_key, decoder_.producer());
+    const bool may_be_retry =
+        check.unknown_here || check.error == KafkaError::out_of_order_sequence_number;
+    if (may_be_retry)
+        if (const auto at =
+                backend_.offset_before_start(topic, result.index, decoder_.producer())) {
+            result.base_offset = *at;
+            return result;
+        }
     switch (check.verdict) {
         case ProducerStateTable::Verdict::append:
             return std::nullopt;

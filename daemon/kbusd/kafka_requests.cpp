@@ -230,38 +230,7 @@ std::optional<ProducedPartition> KafkaListener::produce_partition(const KafkaReq
                                                  std::to_string(result.index) +
                                                  " refused: " + d.message);
         } else {
-            const bool idempotent = decoder_.producer().id >= 0;
-            const std::string key =
-                idempotent ? topic + "-" + std::to_string(result.index) : std::string();
-            if (idempotent)
-                if (auto answered = check_producer(key, result)) return answered;
-            const ProduceOutcome o = backend_.produce(topic, result.index, decoder_);
-            switch (o.status) {
-                case ProduceStatus::appended:
-                    result.base_offset = o.base_offset;
-                    result.log_append_time_ms = o.log_append_time_ms;
-                    result.log_start_offset = o.log_start_offset;
-                    if (idempotent)
-                        producers_.appended(key, decoder_.producer(), o.base_offset,
-                                            kbus::detail::wall_clock_ms());
-                    break;
-                case ProduceStatus::too_large:
-                    result.error = KafkaError::record_list_too_large;
-                    break;
-                case ProduceStatus::unknown_partition:
-                    result.error = KafkaError::unknown_topic_or_partition;
-                    break;
-                case ProduceStatus::owned:  // not retriable: the owner may hold it for hours
-                    result.error = KafkaError::policy_violation;
-                    warn("produce refused " + topic,
-                         "Kafka produce to " + topic + "-" + std::to_string(result.index) +
-                             " refused: an exclusive local producer owns the partition");
-                    break;
-                case ProduceStatus::full:
-                    if (may_wait) return std::nullopt;
-                    result.error = KafkaError::request_timed_out;
-                    break;
-            }
+            return append_partition(topic, result, may_wait);
         }
     } catch (const kbus::Error& e) {
         // A fenced transactional producer: Produce's answer for it is INVALID_PRODUCER_EPOCH.
@@ -272,6 +241,45 @@ std::optional<ProducedPartition> KafkaListener::produce_partition(const KafkaReq
             warn("produce refused " + topic, "Kafka transactional produce to " + topic + "-" +
                                                  std::to_string(result.index) +
                                                  " refused: " + e.what());
+    }
+    return result;
+}
+
+// The decoded batch appended (or answered from the producer's state): its result, or nothing
+// while the ring is full and the request may still wait.
+std::optional<ProducedPartition> KafkaListener::append_partition(const std::string& topic,
+                                                                 ProducedPartition result,
+                                                                 bool may_wait) {
+    const bool idempotent = decoder_.producer().id >= 0;
+    const std::string key = idempotent ? topic + "-" + std::to_string(result.index) : std::string();
+    if (idempotent)
+        if (auto answered = check_producer(topic, key, result)) return answered;
+    const ProduceOutcome o = backend_.produce(topic, result.index, decoder_);
+    switch (o.status) {
+        case ProduceStatus::appended:
+            result.base_offset = o.base_offset;
+            result.log_append_time_ms = o.log_append_time_ms;
+            result.log_start_offset = o.log_start_offset;
+            if (idempotent)
+                producers_.appended(key, decoder_.producer(), o.base_offset,
+                                    kbus::detail::wall_clock_ms());
+            break;
+        case ProduceStatus::too_large:
+            result.error = KafkaError::record_list_too_large;
+            break;
+        case ProduceStatus::unknown_partition:
+            result.error = KafkaError::unknown_topic_or_partition;
+            break;
+        case ProduceStatus::owned:  // not retriable: the owner may hold it for hours
+            result.error = KafkaError::policy_violation;
+            warn("produce refused " + topic,
+                 "Kafka produce to " + topic + "-" + std::to_string(result.index) +
+                     " refused: an exclusive local producer owns the partition");
+            break;
+        case ProduceStatus::full:
+            if (may_wait) return std::nullopt;
+            result.error = KafkaError::request_timed_out;
+            break;
     }
     return result;
 }

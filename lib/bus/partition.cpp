@@ -9,6 +9,7 @@
 #include "kbus/error.hpp"
 #include "kbus/ring_reader.hpp"
 #include "log/compression.hpp"
+#include "log/log_tail.hpp"
 
 namespace kbus::bus {
 
@@ -28,6 +29,7 @@ Partition::Partition(const protocol::TopicMetadata& topic, std::int32_t index,
     // Relaxed: published with the topic (the registry's lock) before anyone reads it.
     reserved_.store(ring_.reserved, std::memory_order_relaxed);
     set_keys_required(config);
+    end_at_start_ = std::int64_t(high_watermark());
     if (!ring_.adopted) return;
     // Its readers belonged to the old daemon's connections: they stay tethered (consumers read
     // on undisturbed) as orphans that any client may adopt, bounded by the hold timeout.
@@ -36,6 +38,16 @@ Partition::Partition(const protocol::TopicMetadata& topic, std::int32_t index,
     spill_->position_at_log_end();
     setup.sink("INFO", "re-attached ring " + ring_name_ + " (high watermark " +
                            std::to_string(high_watermark()) + ")");
+}
+
+std::optional<std::int64_t> Partition::offset_before_start(std::int64_t producer_id,
+                                                           std::int16_t epoch, std::int32_t first,
+                                                           std::int32_t last) {
+    std::call_once(logged_once_, [this] {
+        log::for_each_tail_batch(*log_, end_at_start_,
+                                 [this](const log::BatchView& b) { logged_.add(b); });
+    });
+    return logged_.offset_of(producer_id, epoch, first, last);
 }
 
 void Partition::reserve_ring() {

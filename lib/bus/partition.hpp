@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "bus/ring_store.hpp"
@@ -18,6 +19,7 @@
 #include "groups/commit_slots.hpp"
 #include "kbus/control_messages.hpp"
 #include "kbus/detail/clock.hpp"
+#include "log/logged_producer_batches.hpp"
 #include "log/partition_log.hpp"
 #include "logging/log_sink.hpp"
 #include "spill/partition_spill.hpp"
@@ -119,6 +121,16 @@ class Partition {
         return fetch_waiting_until_ms_.load(std::memory_order_relaxed) > now_ms();
     }
 
+    // The high watermark this kbusd found at its start: records below it may be an earlier run's.
+    [[nodiscard]] std::int64_t end_at_start() const noexcept { return end_at_start_; }
+    // Where an idempotent producer's records with sequences first..last went before this kbusd
+    // started (log::LoggedProducerBatches), from the log's tail, read at the first call; the log
+    // must hold every offset below end_at_start() by then (Bus::wait_for_log). Any thread.
+    [[nodiscard]] std::optional<std::int64_t> offset_before_start(std::int64_t producer_id,
+                                                                  std::int16_t epoch,
+                                                                  std::int32_t first,
+                                                                  std::int32_t last);
+
     // The group service's bookkeeping of this ring's commit slots (under its lock).
     groups::PersistedCommits persisted_commits{};
 
@@ -142,6 +154,9 @@ class Partition {
     std::mutex reserve_mutex_;
     std::atomic<bool> reserved_{false};
     bool retired_ = false;  // under spill_mutex_
+    std::int64_t end_at_start_ = 0;
+    std::once_flag logged_once_;
+    log::LoggedProducerBatches logged_;  // built once, under logged_once_; read-only after
 };
 
 }  // namespace kbus::bus

@@ -47,6 +47,7 @@ ProducerIdRegistry::ProducerIdRegistry(std::string data_dir, control::ControlSeg
       sink_(std::move(sink)) {
     next_id_ = detail::wall_clock_ms() * 1000;
     load();
+    first_id_this_run_ = next_id_;
     if (control_ != nullptr)
         for (std::uint32_t i = 0; i < control::producer_fence_slots; ++i)
             publish_fence({-1, -1, std::int32_t(i)});  // slots of ids no longer known: nobody's

@@ -38,6 +38,10 @@ class ProducerIdRegistry {
 
     // A new producer id at epoch 0.
     [[nodiscard]] Grant grant_new();
+    // Whether `producer_id` may have been handed out by an earlier kbusd (ids only grow).
+    [[nodiscard]] bool granted_before_start(std::int64_t producer_id) const noexcept {
+        return producer_id < first_id_this_run_;
+    }
     // A transactional id's producer id at its next epoch (a new producer id once the epoch is
     // exhausted, as Kafka does). Throws Error(resource_exhausted) when every fence slot is taken
     // by another transactional id, Error(invalid_argument) for an id over 32767 bytes.
@@ -71,6 +75,7 @@ class ProducerIdRegistry {
     mutable std::mutex mutex_;
     std::map<std::string, Entry> entries_;  // by transactional id
     std::int64_t next_id_ = 0;
+    std::int64_t first_id_this_run_ = 0;  // set at construction, then only read
 };
 
 }  // namespace kbus::bus

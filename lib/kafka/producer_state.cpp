@@ -34,7 +34,7 @@ ProducerStateTable::Check ProducerStateTable::check(const std::string& partition
     const auto it = partitions_.find({partition_key, stamp.id});
     // A producer this partition has no state for (new here, expired, or from before a restart)
     // may start at any sequence, as Kafka 2.5+ takes it (KIP-360).
-    if (it == partitions_.end()) return {};
+    if (it == partitions_.end()) return {.unknown_here = true};
     const Entry& e = it->second;
     if (stamp.epoch < e.epoch) return {Verdict::refuse, KafkaError::invalid_producer_epoch};
     if (stamp.epoch > e.epoch) {

@@ -46,6 +46,7 @@ class ProducerStateTable {
         Verdict verdict = Verdict::append;
         KafkaError error = KafkaError::none;  // refuse
         std::int64_t base_offset = -1;        // duplicate: the offset the batch got before
+        bool unknown_here = false;  // append: the partition has no state for this producer
     };
     [[nodiscard]] Check check(const std::string& partition_key, const ProducerStamp& stamp) const;
     // After the batch is appended at base_offset.

@@ -1,5 +1,7 @@
 #include "spill/partition_spill.hpp"
 
+#include "log/log_tail.hpp"
+
 #include "kbus/detail/clock.hpp"
 #include "kbus/error.hpp"
 #include "kbus/header_block.hpp"
@@ -49,41 +51,8 @@ void PartitionSpill::note_dropped(const ring::RecordStamp& s, std::uint64_t offs
 // found) is stepped over.
 void PartitionSpill::learn_producers() {
     learnt_producers_ = true;
-    constexpr std::int64_t window_offsets = 10'000;
-    constexpr std::size_t max_bytes = 64 << 20;
-    const std::int64_t end = log_.log_end_offset();
-    std::int64_t next = std::max(log_.log_start_offset(), end - window_offsets);
-    for (std::size_t read = 0; next < end;) {
-        if (read >= max_bytes) {  // big records: skip ahead, so that the newest batches are read
-            next += (end - next) / 2;
-            read = max_bytes / 2;
-        }
-        std::string bytes;
-        try {
-            bytes = log_.read(next, 1 << 20);
-        } catch (const Error& e) {
-            const auto damage = log_.damage_at(next, false);
-            if (e.code() != ErrorCode::corrupt_record || !damage ||
-                damage->region.last_offset < next)
-                break;
-            next = damage->region.last_offset + 1;
-            continue;
-        }
-        const std::size_t learnt = learn_from(bytes, next);
-        if (learnt == 0) break;  // nothing whole to learn from here
-        read += learnt;
-    }
-    log_.set_first_open_transaction(open_transactions_.first_open());
-}
-
-// The producer fields of the whole batches in `bytes`; moves `next` past them. Bytes used.
-std::size_t PartitionSpill::learn_from(const std::string& bytes, std::int64_t& next) {
     const std::int64_t now_ms = detail::wall_clock_ms();
-    std::size_t at = 0;
-    while (bytes.size() - at >= log::batch_header_bytes) {
-        const log::BatchView b(
-            {reinterpret_cast<const std::byte*>(bytes.data()) + at, bytes.size() - at});
-        if (b.total_bytes() > bytes.size() - at || b.last_offset() < next) break;
+    log::for_each_tail_batch(log_, log_.log_end_offset(), [&](const log::BatchView& b) {
         if (b.producer_id() >= 0 && b.base_sequence() >= 0 && !b.is_control())
             sequences_.written(b.producer_id(), b.producer_epoch(), b.base_sequence(),
                                std::int32_t(b.last_offset() - b.base_offset() + 1), now_ms);
@@ -91,10 +60,8 @@ std::size_t PartitionSpill::learn_from(const std::string& bytes, std::int64_t& n
             open_transactions_.ended(b.producer_id());
         else if (b.producer_id() >= 0 && b.is_transactional())
             open_transactions_.written(b.producer_id(), b.base_offset());
-        next = b.last_offset() + 1;
-        at += b.total_bytes();
-    }
-    return at;
+    });
+    log_.set_first_open_transaction(open_transactions_.first_open());
 }
 
 bool PartitionSpill::position_at_log_end() {

@@ -179,7 +179,6 @@ class PartitionSpill {
     }
     // The producers of the batches at the log's tail, into sequences_.
     void learn_producers();
-    std::size_t learn_from(const std::string& bytes, std::int64_t& next);
 
     ring::RingRef ring_;
     ring::RingReader reader_;
