@@ -6,6 +6,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -159,6 +160,47 @@ TEST_CASE("a destroyed idempotent producer gives its ring slot back", "[idempote
     wait_spilled(c, "r");
     kbus::Producer one_more(c, {.enable_idempotence = true});
     CHECK(code_of_send(one_more, "r") == kbus::ErrorCode::resource_exhausted);
+}
+
+TEST_CASE("a producer moved over lets go of what it held, and one moved from lets go of nothing",
+          "[idempotence][transactions]") {
+    DaemonFixture d("idem-move");
+    kbus::Client c(d.options());
+    c.create_topic("r", 1);
+    // Each assignment gives the old producer's slot back, as its destructor does: more
+    // assignments than the partition has slots.
+    kbus::Producer p(c, {.enable_idempotence = true});
+    for (int i = 0; i < int(kbus::ring::producer_slot_count) + 10; ++i) {
+        p = kbus::Producer(c, {.enable_idempotence = true});
+        REQUIRE(code_of_send(p, "r") == kbus::ErrorCode::ok);
+        wait_spilled(c, "r");
+    }
+    // A transaction goes with its producer: the moved-from one, destroyed, aborts nothing.
+    std::optional<kbus::Producer> first(std::in_place, c,
+                                        kbus::ProducerOptions{.transactional_id = "mover"});
+    first->begin_transaction();
+    (void)first->send("r", "k", "committed", on_partition_0());
+    kbus::Producer second(std::move(*first));
+    first.reset();
+    second.commit_transaction();
+    // A producer assigned over its open transaction aborts it, as its destructor does.
+    kbus::Producer third(c, {.transactional_id = "overwritten"});
+    third.begin_transaction();
+    (void)third.send("r", "k", "aborted", on_partition_0());
+    third = kbus::Producer(c, {.enable_idempotence = true});
+
+    kbus::ConsumerOptions o;
+    o.isolation_level = kbus::IsolationLevel::read_committed;
+    kbus::Consumer con(c, o);
+    con.assign("r", 0, kbus::OffsetSpec::beginning());
+    std::vector<std::string> values;
+    const auto end = std::int64_t(c.describe_topic("r").partitions.at(0).high_watermark);
+    // The ABORT marker is there: a read_committed reader gets to the end, not stuck before it.
+    for (int i = 0; i < 500 && con.position("r", 0) < end; ++i)
+        for (const auto& m : con.poll(10ms))
+            if (m.value().str() != "v") values.emplace_back(m.value().str());
+    CHECK(con.position("r", 0) == end);
+    CHECK(values == std::vector<std::string>{"committed"});
 }
 
 TEST_CASE(

@@ -65,8 +65,17 @@ class Producer {
         }
     }
 
+    /// The moved-from producer keeps no transaction, slot or lease of the one it was.
     Producer(Producer&&) noexcept = default;
-    Producer& operator=(Producer&&) noexcept = default;
+    /// What this producer held first goes as its destructor lets it go (its open transaction
+    /// aborted, its slots given back), then it becomes `other`.
+    Producer& operator=(Producer&& other) noexcept {
+        if (this != &other) {
+            std::destroy_at(this);
+            std::construct_at(this, std::move(other));
+        }
+        return *this;
+    }
     /// An idempotent producer gives its ring slots back (the daemon retires them once the spill
     /// has its records); errors are swallowed, as a destructor must.
     ~Producer() {

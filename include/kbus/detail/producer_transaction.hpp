@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kbus/error.hpp"
@@ -14,6 +15,18 @@ namespace kbus::detail {
 
 class ProducerTransaction {
   public:
+    ProducerTransaction() = default;
+    /// The transaction goes with the move: the moved-from Producer has none to abort.
+    ProducerTransaction(ProducerTransaction&& o) noexcept
+        : open_(std::exchange(o.open_, false)),
+          offsets_(std::exchange(o.offsets_, false)),
+          joined_(std::exchange(o.joined_, {})) {}
+    ProducerTransaction& operator=(ProducerTransaction&& o) noexcept {
+        open_ = std::exchange(o.open_, false);
+        offsets_ = std::exchange(o.offsets_, false);
+        joined_ = std::exchange(o.joined_, {});
+        return *this;
+    }
     [[nodiscard]] bool open() const noexcept { return open_; }
     void begin(bool transactional) {
         if (!transactional)
