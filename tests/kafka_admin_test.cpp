@@ -87,7 +87,7 @@ TEST_CASE("AlterConfigs replaces a topic's overrides, IncrementalAlterConfigs se
         CHECK(error_in(fixed["Responses"].items()[0]) == KafkaError::invalid_config);
     }
 
-    SECTION("IncrementalAlterConfigs v0 and v1: SET one, DELETE another, APPEND refused") {
+    SECTION("IncrementalAlterConfigs v0 and v1: SET one, DELETE another, APPEND and SUBTRACT") {
         const Value r =
             s.call(ApiKey::incremental_alter_configs, 1,
                    alter_request(ApiKey::incremental_alter_configs, "t",
@@ -99,6 +99,21 @@ TEST_CASE("AlterConfigs replaces a topic's overrides, IncrementalAlterConfigs se
             alter_request(ApiKey::incremental_alter_configs, "t", {{"retention.ms", "3000", 2}}));
         CHECK(error_in(append["Responses"].items()[0]) == KafkaError::invalid_config);
         CHECK(overrides_of(c, "t").at("retention.ms") == "2000");
+        // cleanup.policy is a list: APPEND adds to its default (delete), SUBTRACT takes out.
+        const auto list_op = [&](const char* value, std::int8_t op) {
+            return error_in(s.call(ApiKey::incremental_alter_configs, 1,
+                                   alter_request(ApiKey::incremental_alter_configs, "t",
+                                                 {{"cleanup.policy", value, op}}))["Responses"]
+                                .items()[0]);
+        };
+        CHECK(list_op("compact", 2) == KafkaError::none);
+        CHECK(overrides_of(c, "t").at("cleanup.policy") == "compact,delete");
+        CHECK(list_op("compact", 2) == KafkaError::none);  // there already: unchanged
+        CHECK(overrides_of(c, "t").at("cleanup.policy") == "compact,delete");
+        CHECK(list_op("delete", 3) == KafkaError::none);
+        CHECK(overrides_of(c, "t").at("cleanup.policy") == "compact");
+        CHECK(list_op("compact", 3) == KafkaError::invalid_config);  // an empty policy
+        CHECK(overrides_of(c, "t").at("cleanup.policy") == "compact");
         // validateOnly changes nothing.
         Value check =
             alter_request(ApiKey::incremental_alter_configs, "t", {{"retention.ms", "4000", 0}});

@@ -1,7 +1,11 @@
 // The Kafka listener's topic changes: AlterConfigs (the overrides replaced whole),
-// IncrementalAlterConfigs (SET and DELETE of single settings) and CreatePartitions, as one broker
+// IncrementalAlterConfigs (SET and DELETE of single settings, APPEND and SUBTRACT of the items of
+// cleanup.policy) and CreatePartitions, as one broker
 // answers them, over the bus's own topic configs (the settings `kbus topic alter` changes).
 #include <algorithm>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "kafka_errors.hpp"
 #include "kafka_listener.hpp"
@@ -43,16 +47,62 @@ std::string malformed(const Value& configs, bool incremental) {
     return {};
 }
 
+// The items of a list setting's value ("compact, delete"), trimmed, empty ones left out.
+std::vector<std::string> list_items(std::string_view value) {
+    std::vector<std::string> items;
+    while (!value.empty()) {
+        const std::size_t comma = std::min(value.find(','), value.size());
+        std::string_view item = value.substr(0, comma);
+        while (!item.empty() && item.front() == ' ')
+            item.remove_prefix(1);
+        while (!item.empty() && item.back() == ' ')
+            item.remove_suffix(1);
+        if (!item.empty()) items.emplace_back(item);
+        value.remove_prefix(std::min(comma + 1, value.size()));
+    }
+    return items;
+}
+
+// APPEND and SUBTRACT on a list setting (of kbus's topic settings, cleanup.policy is the one):
+// the items of `given` added where missing, or taken out, in the current value's order.
+std::string list_operation(ConfigOp op, const std::string& name, std::string_view current,
+                           std::string_view given) {
+    if (name != "cleanup.policy")
+        throw kbus::Error(kbus::ErrorCode::invalid_argument,
+                          name + " is not a list: APPEND and SUBTRACT do not apply");
+    std::vector<std::string> items = list_items(current);
+    for (const std::string& item : list_items(given)) {
+        const auto at = std::find(items.begin(), items.end(), item);
+        if (op == ConfigOp::append && at == items.end()) items.push_back(item);
+        if (op == ConfigOp::subtract && at != items.end()) items.erase(at);
+    }
+    std::string joined;
+    for (const std::string& item : items)
+        joined += (joined.empty() ? "" : ",") + item;
+    return joined;
+}
+
+// A setting's value as the resource's earlier operations left it: its override, else its default.
+std::string current_value(const Settings& overrides, const std::vector<KafkaBackend::Setting>& now,
+                          const std::string& name) {
+    for (const auto& [n, v] : overrides)
+        if (n == name) return v;
+    for (const KafkaBackend::Setting& s : now)
+        if (s.name == name) return s.value;
+    return {};
+}
+
 // The topic's overrides after one IncrementalAlterConfigs resource; throws invalid_argument for
-// an operation kbus's settings cannot take (none of them is a list: APPEND and SUBTRACT).
+// an operation a setting cannot take (APPEND and SUBTRACT on a setting that is not a list).
 Settings incremental_overrides(const std::vector<KafkaBackend::Setting>& now, const Value& ops) {
     Settings out;
     for (const KafkaBackend::Setting& s : now)
         if (s.overridden) out.emplace_back(s.name, s.value);
     for (const Value& op : ops.items()) {
         const std::string name(op["Name"].text());
+        const std::string current = current_value(out, now, name);
         std::erase_if(out, [&](const auto& kv) { return kv.first == name; });
-        switch (ConfigOp(op["ConfigOperation"].integer())) {
+        switch (const auto kind = ConfigOp(op["ConfigOperation"].integer())) {
             case ConfigOp::set:
                 out.emplace_back(name, op["Value"].text());
                 break;
@@ -60,8 +110,8 @@ Settings incremental_overrides(const std::vector<KafkaBackend::Setting>& now, co
                 break;  // back to the default
             case ConfigOp::append:
             case ConfigOp::subtract:
-                throw kbus::Error(kbus::ErrorCode::invalid_argument,
-                                  name + " is not a list: APPEND and SUBTRACT do not apply");
+                out.emplace_back(name, list_operation(kind, name, current, op["Value"].text()));
+                break;
             default:
                 throw kbus::Error(
                     kbus::ErrorCode::invalid_argument,
