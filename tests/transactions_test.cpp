@@ -372,6 +372,38 @@ TEST_CASE("kbusd killed or stopped with a transaction open aborts it at its rest
     }
 }
 
+TEST_CASE("a transaction open across a restart stays hidden though its first record is old",
+          "[transactions]") {
+    // Further back than the 10,000 offsets of the log's tail kbusd reads at its start: the
+    // coordinator's note of where the partition ended when it was added reaches back to it.
+    const bool hard = GENERATE(true, false);
+    DaemonFixture d(hard ? "txn-old-kill" : "txn-old-term");
+    kbus::Client c(d.options());
+    // A small ring: the reader after the restart finds the old records on disk only, where the
+    // .txnindex entry of the ABORT is what hides them.
+    c.create_topic("t", 1, {{"ring.bytes", "65536"}});
+    kbus::Producer plain(c);
+    send_to(plain, "t", 0, "before");
+    kbus::Producer p(c, {.transactional_id = "long-open"});
+    p.begin_transaction();
+    send_to(p, "t", 0, "open-first");
+    constexpr int others = 12'000;
+    for (int i = 0; i < others; ++i)
+        send_to(plain, "t", 0, "x");
+    send_to(p, "t", 0, "open-last");
+    if (hard)
+        d.kill_hard();
+    else
+        CHECK(d.stop() == 0);
+    d.restart();
+    kbus::Client c2(d.options());
+    const auto seen = read_all(c2, "t", kbus::IsolationLevel::read_committed);
+    CHECK(seen.size() == std::size_t(others) + 1);
+    CHECK(std::none_of(seen.begin(), seen.end(),
+                       [](const Seen& s) { return s.value.rfind("open-", 0) == 0; }));
+    CHECK(code_of([&] { p.commit_transaction(); }) == kbus::ErrorCode::producer_fenced);
+}
+
 TEST_CASE("a restart after a reboot aborts a transaction the log holds, and serves at once",
           "[transactions]") {
     DaemonFixture d("txn-reboot");

@@ -121,6 +121,13 @@ class Partition {
         return fetch_waiting_until_ms_.load(std::memory_order_relaxed) > now_ms();
     }
 
+    // The transaction coordinator's recovery: `producer_id`'s transaction was open here when
+    // kbusd stopped, its records at or after `first_offset` (spill::PartitionSpill's
+    // recovered_open_transaction, under the spill lock).
+    void recovered_open_transaction(std::int64_t producer_id, std::int64_t first_offset) {
+        std::lock_guard lock(spill_mutex_);
+        spill_->recovered_open_transaction(producer_id, first_offset);
+    }
     // The high watermark this kbusd found at its start: records below it may be an earlier run's.
     [[nodiscard]] std::int64_t end_at_start() const noexcept { return end_at_start_; }
     // Where an idempotent producer's records with sequences first..last went before this kbusd

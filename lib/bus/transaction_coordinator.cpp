@@ -47,6 +47,7 @@ std::map<std::int64_t, TransactionCoordinator::Open> TransactionCoordinator::rea
         if (kind == 'A' && f >> epoch >> m.topic_id >> m.partition >> m.slot &&
             (m.slot < ring::producer_slot_count || m.slot == no_slot) && epoch >= 0 &&
             epoch <= INT16_MAX) {
+            if (!(f >> m.first_offset)) m.first_offset = -1;  // an older kbusd's line
             Open& t = open[id];
             t.epoch = std::int16_t(epoch);
             t.members.push_back(m);
@@ -89,7 +90,7 @@ void TransactionCoordinator::recover() {
             ids_.bump_epoch(id);
             timed_out_[id] = "its transaction was open when kbusd stopped, and was aborted";
         }
-        hold_stable_offsets(t);
+        hold_stable_offsets(id, t);
     }
     start_state_file();
     for (const auto& [id, t] : left) {
@@ -132,7 +133,8 @@ std::string TransactionCoordinator::state_lines(std::int64_t producer_id, const 
     for (const Member& m : t.members)
         if (!m.marked)
             lines += "A " + id + " " + std::to_string(t.epoch) + " " + std::to_string(m.topic_id) +
-                     " " + std::to_string(m.partition) + " " + std::to_string(m.slot) + "\n";
+                     " " + std::to_string(m.partition) + " " + std::to_string(m.slot) + " " +
+                     std::to_string(m.first_offset) + "\n";
     for (const GroupOffsets& g : t.offsets)
         for (const auto& [tp, offset] : g.offsets)
             lines += "O " + id + " " + g.group + " " + tp.topic + " " +
@@ -192,13 +194,13 @@ void TransactionCoordinator::add_partition(const protocol::AddPartitionToTxnRequ
                                            std::uint32_t connection, std::int64_t now_ms) {
     if (r.slot >= ring::producer_slot_count && r.slot != no_slot)
         throw Error(ErrorCode::invalid_argument, "bad producer slot");
-    (void)bus_.partition(r.topic_id, r.partition);  // throws for an unknown one
+    const std::shared_ptr<Partition> p = bus_.partition(r.topic_id, r.partition);  // or throws
     const std::lock_guard lock(mutex_);
     Open& t = open_for(r.producer_id, r.epoch, connection, r.timeout_ms, now_ms);
     for (const Member& m : t.members)
         if (m.topic_id == r.topic_id && m.partition == r.partition) return;
     // Noted before the reply, so before the producer's first record there: a restart finds it.
-    const Member m{r.topic_id, r.partition, r.slot, false};
+    const Member m{r.topic_id, r.partition, r.slot, false, std::int64_t(p->high_watermark())};
     Open noted{t.epoch, 0, 0, {m}, {}};
     note(state_lines(r.producer_id, noted));
     t.members.push_back(m);
@@ -339,14 +341,20 @@ std::uint32_t TransactionCoordinator::finish(std::int64_t producer_id, Open t,
     return written;
 }
 
-// A transaction left open in a log: its records may be below the log's end, and the spill learns
-// of them only when it next takes a transactional frame (the marker about to be written). Until
-// then read_committed readers of the log read nothing past its start.
-void TransactionCoordinator::hold_stable_offsets(const Open& t) {
+// A transaction left open in a log: its records there begin at or after the partition's end
+// when it was added, which may lie before the stretch of the log's tail the spill reads at a
+// start (10,000 offsets). The spill takes that offset as the transaction's first, so that
+// read_committed readers stop there until its marker and an ABORT's index entry reaches back
+// to it.
+void TransactionCoordinator::hold_stable_offsets(std::int64_t producer_id, const Open& t) {
     for (const Member& m : t.members)
         try {
             const std::shared_ptr<Partition> p = bus_.partition(m.topic_id, m.partition);
-            p->log().set_first_open_transaction(p->log().log_start_offset());
+            const std::int64_t start = p->log().log_start_offset();
+            if (m.first_offset >= 0)
+                p->recovered_open_transaction(producer_id, std::max(m.first_offset, start));
+            else  // an older kbusd's file: held at the log's start until the marker
+                p->log().set_first_open_transaction(start);
         } catch (const Error&) {  // the topic is gone
         }
 }

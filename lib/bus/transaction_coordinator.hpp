@@ -92,6 +92,9 @@ class TransactionCoordinator {
         std::int32_t partition = 0;
         std::uint32_t slot = 0;
         bool marked = false;  // its marker is written
+        // The partition's high watermark when it was added: the transaction's records there are
+        // at or after it (-1: unknown, a state file of an older kbusd).
+        std::int64_t first_offset = -1;
     };
     struct GroupOffsets {
         std::string group;
@@ -134,7 +137,7 @@ class TransactionCoordinator {
     [[nodiscard]] std::optional<std::string> offsets_refused(const Open& t) const;
     [[nodiscard]] static std::string state_lines(std::int64_t producer_id, const Open& t);
     void retry_unfinished();
-    void hold_stable_offsets(const Open& t);
+    void hold_stable_offsets(std::int64_t producer_id, const Open& t);
     void abort_locked(std::int64_t producer_id, const char* why);
     void note(const std::string& line);
     void start_state_file();

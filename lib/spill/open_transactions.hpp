@@ -35,8 +35,22 @@ class OpenTransactions {
         return log::AbortedTransaction{producer_id, it->second, offset,
                                        others.value_or(offset + 1)};
     }
-    // The producer's marker is in the log: its transaction ends.
-    void ended(std::int64_t producer_id) { open_.erase(producer_id); }
+    // After a restart, the coordinator's word that the producer's transaction here was open and
+    // began at or after `offset` (the partition's end when it was added): its first record may
+    // lie before what the log's tail showed, so the earlier of the two counts. Unless a marker
+    // of the producer at or after `offset` is known: that transaction has ended already.
+    void open_since(std::int64_t producer_id, std::int64_t offset) {
+        if (const auto m = last_marker_.find(producer_id);
+            m != last_marker_.end() && m->second >= offset)
+            return;
+        const auto [it, fresh] = open_.try_emplace(producer_id, offset);
+        if (!fresh) it->second = std::min(it->second, offset);
+    }
+    // The producer's marker at `offset` is in the log: its transaction ends.
+    void ended(std::int64_t producer_id, std::int64_t offset) {
+        open_.erase(producer_id);
+        last_marker_[producer_id] = offset;
+    }
     // The first offset of the oldest open transaction (nullopt: none).
     [[nodiscard]] std::optional<std::int64_t> first_open() const {
         if (open_.empty()) return std::nullopt;
@@ -48,6 +62,8 @@ class OpenTransactions {
 
   private:
     std::map<std::int64_t, std::int64_t> open_;  // producer id -> its first offset
+    // Producer id -> its last marker's offset (transactional producers only: a few thousand).
+    std::map<std::int64_t, std::int64_t> last_marker_;
 };
 
 }  // namespace kbus::spill

@@ -57,7 +57,7 @@ void PartitionSpill::learn_producers() {
             sequences_.written(b.producer_id(), b.producer_epoch(), b.base_sequence(),
                                std::int32_t(b.last_offset() - b.base_offset() + 1), now_ms);
         if (b.producer_id() >= 0 && b.is_control())
-            open_transactions_.ended(b.producer_id());
+            open_transactions_.ended(b.producer_id(), b.base_offset());
         else if (b.producer_id() >= 0 && b.is_transactional())
             open_transactions_.written(b.producer_id(), b.base_offset());
     });
@@ -293,6 +293,12 @@ PartitionSpill::Take PartitionSpill::take_marker(const ring::RecordRef& r) {
     return Take::added_alone;
 }
 
+void PartitionSpill::recovered_open_transaction(std::int64_t producer_id, std::int64_t offset) {
+    if (!learnt_producers_) learn_producers();
+    open_transactions_.open_since(producer_id, offset);
+    log_.set_first_open_transaction(open_transactions_.first_open());
+}
+
 // The index entry goes first: a crash between the two leaves an entry whose marker the log lacks
 // (dropped when the log opens: its offset is past the end), never an ABORT marker in the log
 // without its entry, which would show the aborted records to read_committed readers of the log.
@@ -303,7 +309,7 @@ void PartitionSpill::index_marker() {
 }
 
 void PartitionSpill::settle_marker() {
-    open_transactions_.ended(marker_->producer_id);
+    open_transactions_.ended(marker_->producer_id, marker_->offset);
     marker_.reset();
 }
 

@@ -94,6 +94,12 @@ class PartitionSpill {
     // the log's end is not in the ring (records lost with a corrupt disk: a gap is logged).
     bool position_at_log_end();
 
+    // A transaction the coordinator found open at kbusd's start, whose records here begin at or
+    // after `offset` (OpenTransactions::open_since): the last stable offset holds there until
+    // its marker, and its ABORT marker's index entry reaches back to it, even where the records
+    // lie before the stretch of the log's tail learn_producers reads.
+    void recovered_open_transaction(std::int64_t producer_id, std::int64_t offset);
+
     // One pass: true if records moved to disk (or were skipped, or a dead claim was aborted).
     // Throws nothing: I/O errors are logged (rate-limited) and retried on the next pass,
     // holding producers back meanwhile.
