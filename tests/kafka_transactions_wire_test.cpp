@@ -114,6 +114,9 @@ TEST_CASE("Kafka transactions at the wire: out of turn, fenced, retried, and the
     CHECK(p.send(p.epoch, 0, 2).error == KafkaError::invalid_txn_state);
     CHECK(p.add(p.epoch, 1) == KafkaError::none);
     CHECK(p.send(p.epoch, 0, 2).base_offset == 0);
+    // A batch of the same producer without the transactional bit, inside its transaction: it
+    // would escape the transaction's abort, and Kafka refuses it.
+    CHECK(p.send(p.epoch, 2, 1, 0).error == KafkaError::invalid_txn_state);
     // Markers are the coordinator's: a client's control batch is refused.
     CHECK(p.send(p.epoch, 2, 1, transactional | kbus::log::control_flag).error ==
           KafkaError::invalid_record);

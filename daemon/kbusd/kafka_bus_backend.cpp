@@ -71,6 +71,9 @@ ProduceOutcome KafkaBusBackend::produce(const std::string& topic, std::int32_t p
         transactions_.append_in_transaction(batch.producer().id, batch.producer().epoch,
                                             bus_.metadata(topic, false).topic_id, partition,
                                             append);
+    else if (batch.producer().id >= 0)  // never into its open transaction
+        transactions_.append_outside_transaction(
+            batch.producer().id, bus_.metadata(topic, false).topic_id, partition, append);
     else
         append();
     switch (a.status) {

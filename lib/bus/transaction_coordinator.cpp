@@ -229,18 +229,33 @@ void TransactionCoordinator::open(std::int64_t producer_id, std::int32_t epoch,
     (void)open_for(producer_id, epoch, connection, timeout_ms, now_ms);
 }
 
+void TransactionCoordinator::append_outside_transaction(std::int64_t producer_id,
+                                                        std::uint64_t topic_id,
+                                                        std::int32_t partition,
+                                                        const std::function<void()>& append) {
+    const std::lock_guard lock(mutex_);
+    if (in_open_transaction(producer_id, topic_id, partition))
+        throw Error(ErrorCode::invalid_txn_state,
+                    "producer " + std::to_string(producer_id) +
+                        " sent non-transactional records to a partition of its open transaction");
+    append();
+}
+
+bool TransactionCoordinator::in_open_transaction(std::int64_t producer_id, std::uint64_t topic_id,
+                                                 std::int32_t partition) const {
+    const auto it = open_.find(producer_id);
+    return it != open_.end() &&
+           std::any_of(it->second.members.begin(), it->second.members.end(), [&](const Member& m) {
+               return m.topic_id == topic_id && m.partition == partition;
+           });
+}
+
 void TransactionCoordinator::append_in_transaction(std::int64_t producer_id, std::int32_t epoch,
                                                    std::uint64_t topic_id, std::int32_t partition,
                                                    const std::function<void()>& append) {
     const std::lock_guard lock(mutex_);
     check_epoch(producer_id, epoch);
-    const auto it = open_.find(producer_id);
-    const bool added =
-        it != open_.end() &&
-        std::any_of(it->second.members.begin(), it->second.members.end(), [&](const Member& m) {
-            return m.topic_id == topic_id && m.partition == partition;
-        });
-    if (!added)
+    if (!in_open_transaction(producer_id, topic_id, partition))
         throw Error(ErrorCode::invalid_txn_state,
                     "producer " + std::to_string(producer_id) +
                         " sent transactional records to a partition it did not add to an open "

@@ -67,6 +67,12 @@ class TransactionCoordinator {
     // producer's transaction is open with the partition in it, so that no marker can come between
     // the check and the records. Throws as check_epoch does, and Error(invalid_txn_state) for a
     // partition not added to an open transaction.
+    // Runs `append` (a Kafka client's idempotent, non-transactional records) unless the producer
+    // has a transaction open with the partition in it: Error(invalid_txn_state) then, as Kafka
+    // refuses a non-transactional write in an ongoing transaction (the records would escape its
+    // abort, their batch not being transactional).
+    void append_outside_transaction(std::int64_t producer_id, std::uint64_t topic_id,
+                                    std::int32_t partition, const std::function<void()>& append);
     void append_in_transaction(std::int64_t producer_id, std::int32_t epoch, std::uint64_t topic_id,
                                std::int32_t partition, const std::function<void()>& append);
     // The markers written. Throws Error(invalid_txn_state) when nothing is open,
@@ -138,6 +144,9 @@ class TransactionCoordinator {
     [[nodiscard]] static std::string state_lines(std::int64_t producer_id, const Open& t);
     void retry_unfinished();
     void hold_stable_offsets(std::int64_t producer_id, const Open& t);
+    // Under the lock.
+    [[nodiscard]] bool in_open_transaction(std::int64_t producer_id, std::uint64_t topic_id,
+                                           std::int32_t partition) const;
     void abort_locked(std::int64_t producer_id, const char* why);
     void note(const std::string& line);
     void start_state_file();
