@@ -93,7 +93,11 @@ class Producer {
     /// Kafka's beginTransaction (a transactional producer only): the sends from here on, to any
     /// partitions of any topics, are one transaction. No round trip here: the first send to each
     /// partition tells the daemon (one round trip per partition and transaction).
-    void begin_transaction() { txn_.begin(transactional_); }
+    /// Throws Error(producer_fenced) once fenced: a fenced producer is done, as in Kafka.
+    void begin_transaction() {
+        check_not_fenced();
+        txn_.begin(transactional_);
+    }
     /// Kafka's commitTransaction: a COMMIT marker in every partition the transaction wrote to,
     /// in their rings when this returns. A read_committed consumer then returns its records.
     /// Throws Error(producer_fenced) if the daemon aborted it (its timeout) or a newer instance
@@ -415,6 +419,7 @@ class Producer {
     }
 
     void end_transaction(bool commit) {
+        if (!txn_.open()) check_not_fenced();  // fenced says more than "none begun"
         txn_.require_open(commit ? "commit_transaction" : "abort_transaction");
         // Over on this side whatever happens next: a failed commit's records are aborted by the
         // daemon (its timeout), never left for the next transaction.
