@@ -4,9 +4,12 @@
 #include "bus/producer_ids.hpp"
 
 #include <catch2/catch.hpp>
+
+#include <algorithm>
 #include <fstream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "kbus/error.hpp"
 #include "temp_dir.hpp"
@@ -75,4 +78,39 @@ TEST_CASE("a damaged producer id file costs only its bad lines", "[idempotence]"
     CHECK(a.epoch == 4);
     CHECK(a.fence_slot == 7);
     CHECK(r.grant_for("b").producer_id != 6000);  // new ids start past every id in the file
+}
+
+TEST_CASE("with every fence slot taken, a new transactional id takes the longest unused one's",
+          "[idempotence]") {
+    TempDir dir("producer-ids-full", true);
+    auto control = std::make_unique<kbus::control::ControlSegment>();
+    ProducerIdRegistry r(dir.path, control.get(), sink());
+    constexpr std::int64_t t0 = 1'000'000;
+    std::vector<ProducerIdRegistry::Grant> first;
+    for (std::uint32_t i = 0; i < kbus::control::producer_fence_slots; ++i)
+        first.push_back(r.grant_for("app-" + std::to_string(i), t0 + i));
+    // All taken, all used within the minute: refused, naming why.
+    const std::int64_t soon = t0 + ProducerIdRegistry::reuse_after_ms / 2;
+    CHECK_THROWS_WITH(r.grant_for("newcomer", soon), Catch::Contains("transactional ids is taken"));
+    // A minute on: the longest unused gives its slot, unless its transaction is open (app-0's)
+    // or it was used since (app-1 began a transaction).
+    control->fences[first[0].fence_slot].transaction.store(
+        kbus::control::transaction_word(first[0].epoch, kbus::control::TransactionState::open));
+    const std::int64_t later = t0 + ProducerIdRegistry::reuse_after_ms + 10;
+    r.touch(first[1].producer_id, later - 1);
+    const auto newcomer = r.grant_for("newcomer", later);
+    CHECK(newcomer.fence_slot == first[2].fence_slot);
+    CHECK(r.transactional_ids() == kbus::control::producer_fence_slots);
+    CHECK(std::any_of(logged.begin(), logged.end(), [](const std::string& line) {
+        return line.find("transactional id 'app-2' forgotten") != std::string::npos;
+    }));
+    // Any instance of the forgotten id is fenced: its slot names another producer now.
+    CHECK(control->fences[first[2].fence_slot].producer_id.load() != first[2].producer_id);
+    // The forgotten id comes back as a new producer (it takes app-3's slot in turn).
+    const auto back = r.grant_for("app-2", later + 1);
+    CHECK(back.producer_id != first[2].producer_id);
+    CHECK(back.epoch == 0);
+    CHECK(back.fence_slot == first[3].fence_slot);
+    // An id still known is unaffected.
+    CHECK(r.grant_for("app-1", later + 2).producer_id == first[1].producer_id);
 }

@@ -60,27 +60,63 @@ ProducerIdRegistry::Grant ProducerIdRegistry::grant_new() {
     return {next_id_++, 0, -1};
 }
 
-ProducerIdRegistry::Grant ProducerIdRegistry::grant_for(const std::string& transactional_id) {
+ProducerIdRegistry::Grant ProducerIdRegistry::grant_for(const std::string& transactional_id,
+                                                        std::int64_t now_ms) {
     if (transactional_id.size() > 32767)
         throw Error(ErrorCode::invalid_argument, "a transactional id over 32767 bytes");
     const std::lock_guard lock(mutex_);
     auto it = entries_.find(transactional_id);
     if (it == entries_.end()) {
-        const std::int32_t slot = free_slot();
+        std::int32_t slot = free_slot();
+        if (slot < 0) slot = reclaim_slot(now_ms);
         if (slot < 0)
             throw Error(ErrorCode::resource_exhausted,
                         "every one of the bus's " + std::to_string(control::producer_fence_slots) +
-                            " transactional ids is taken");
+                            " transactional ids is taken, each used in the last " +
+                            std::to_string(reuse_after_ms / 1000) + " s or in a transaction");
         it = entries_.emplace(transactional_id, Entry{next_id_++, 0, slot}).first;
     } else if (it->second.epoch == std::numeric_limits<std::int16_t>::max() - 1) {
         it->second = {next_id_++, 0, it->second.fence_slot};  // the epoch is exhausted
     } else {
         ++it->second.epoch;
     }
+    it->second.last_used_ms = now_ms;
     // Saved before the grant is answered: a restarted kbusd must not hand out this epoch again.
     save();
     publish_fence(it->second);
     return {it->second.producer_id, it->second.epoch, it->second.fence_slot};
+}
+
+void ProducerIdRegistry::touch(std::int64_t producer_id, std::int64_t now_ms) {
+    const std::lock_guard lock(mutex_);
+    for (auto& [id, e] : entries_)
+        if (e.producer_id == producer_id) e.last_used_ms = now_ms;
+}
+
+std::int32_t ProducerIdRegistry::reclaim_slot(std::int64_t now_ms) {
+    auto oldest = entries_.end();
+    for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+        const Entry& e = it->second;
+        const bool idle =
+            control_ == nullptr ||
+            // Acquire: a transaction's opening store (the coordinator's) is seen whole.
+            control::transaction_state(control_->fences[e.fence_slot].transaction.load(
+                std::memory_order_acquire)) == control::TransactionState::idle;
+        if (idle && now_ms - e.last_used_ms >= reuse_after_ms &&
+            (oldest == entries_.end() || e.last_used_ms < oldest->second.last_used_ms))
+            oldest = it;
+    }
+    if (oldest == entries_.end()) return -1;
+    const std::int32_t slot = oldest->second.fence_slot;
+    std::string name = oldest->first.substr(0, 200);  // any bytes: printable ones in the log
+    for (char& c : name)
+        if (c < 0x20 || c > 0x7e) c = '?';
+    sink_("INFO", "transactional id '" + name + "' forgotten after " +
+                      std::to_string((now_ms - oldest->second.last_used_ms) / 1000) +
+                      " s unused: its fence slot goes to a new id (all " +
+                      std::to_string(control::producer_fence_slots) + " were taken)");
+    entries_.erase(oldest);
+    return slot;
 }
 
 std::size_t ProducerIdRegistry::transactional_ids() const {
@@ -158,6 +194,7 @@ void ProducerIdRegistry::load() {
             continue;
         }
         e.epoch = std::int16_t(epoch);
+        e.last_used_ms = detail::wall_clock_ms();  // a start counts as a use
         taken[std::size_t(e.fence_slot)] = true;
         entries_[id] = e;
         next_id_ = std::max(next_id_, e.producer_id + 1);

@@ -20,6 +20,7 @@
 #include <string>
 
 #include "kbus/control_descriptor.hpp"
+#include "kbus/detail/clock.hpp"
 #include "logging/log_sink.hpp"
 
 namespace kbus::bus {
@@ -43,9 +44,18 @@ class ProducerIdRegistry {
         return producer_id < first_id_this_run_;
     }
     // A transactional id's producer id at its next epoch (a new producer id once the epoch is
-    // exhausted, as Kafka does). Throws Error(resource_exhausted) when every fence slot is taken
-    // by another transactional id, Error(invalid_argument) for an id over 32767 bytes.
-    [[nodiscard]] Grant grant_for(const std::string& transactional_id);
+    // exhausted, as Kafka does). A new id takes a free fence slot; with all of them taken, the
+    // slot of the id used least recently, if it has no transaction open and was last used at
+    // least reuse_after_ms ago (that id is forgotten: any instance of it is fenced, and its next
+    // grant starts it afresh, as Kafka's transactional.id.expiration.ms expires ids). Throws
+    // Error(resource_exhausted) when there is none such, Error(invalid_argument) for an id over
+    // 32767 bytes. `now_ms`: the wall clock.
+    [[nodiscard]] Grant grant_for(const std::string& transactional_id,
+                                  std::int64_t now_ms = detail::wall_clock_ms());
+    // The producer's transactional id was used now (a transaction began): it is not forgotten
+    // for a new id while others have been idle longer.
+    void touch(std::int64_t producer_id, std::int64_t now_ms);
+    static constexpr std::int64_t reuse_after_ms = 60'000;
 
     [[nodiscard]] std::size_t transactional_ids() const;
     // The newest epoch of a transactional id's producer id (nullopt: the id is no transactional
@@ -63,11 +73,14 @@ class ProducerIdRegistry {
         std::int64_t producer_id = -1;
         std::int16_t epoch = -1;
         std::int32_t fence_slot = -1;
+        std::int64_t last_used_ms = 0;  // wall clock; not kept in the file (a start counts)
     };
     void load();
     void save() const;
     void publish_fence(const Entry& e) const;
     [[nodiscard]] std::int32_t free_slot() const;
+    // The slot of the least recently used id that may give it up (see grant_for); -1: none.
+    [[nodiscard]] std::int32_t reclaim_slot(std::int64_t now_ms);
 
     std::string path_;
     control::ControlSegment* control_;

@@ -179,6 +179,7 @@ TransactionCoordinator::Open& TransactionCoordinator::open_for(std::int64_t prod
     if (timeout_ms <= 0) throw Error(ErrorCode::invalid_argument, "bad transaction timeout");
     const auto [it, opened] = open_.try_emplace(producer_id);
     if (opened) {
+        ids_.touch(producer_id, now_ms);  // in use: not the id forgotten for a new one
         it->second.epoch = std::int16_t(epoch);
         it->second.connection = connection;
         it->second.deadline_ms = now_ms + timeout_ms;
