@@ -200,6 +200,20 @@ grep -q -- "--abort needs --transactional-id" "$dir/err" || fail "--abort messag
 grep -q "read_committed or read_uncommitted" "$dir/err" || fail "isolation message"
 "$KBUS" topic delete txn >/dev/null
 
+# A compacted topic: a line without a key is reported and the others are sent (kcat's way);
+# -Z sends an empty value as null, a tombstone.
+"$KBUS" topic create kv --config cleanup.policy=compact >/dev/null
+! printf 'a:1\nnokey\nb:22\nc:\n' | "$KBUS" produce kv -K : -Z 2>"$dir/err" ||
+    fail "a refused line left the exit status 0"
+grep -q "line 2 not sent" "$dir/err" || fail "refused line not reported: $(cat "$dir/err")"
+[[ $("$KBUS" consume kv -e -f '%k=%S ' 2>/dev/null) == "a=1 b=2 c=-1 " ]] ||
+    fail "compacted produce: $("$KBUS" consume kv -e -f '%k=%S ' 2>&1)"
+! printf 'a:1\nnokey\n' | "$KBUS" produce kv -K : --transactional-id cli-kv 2>/dev/null ||
+    fail "a refused line in a transaction left the exit status 0"
+[[ $("$KBUS" consume kv -e --isolation read_committed -f '%k ' 2>/dev/null) == "a b c " ]] ||
+    fail "a refused line's transaction not aborted"
+"$KBUS" topic delete kv >/dev/null
+
 "$KBUS" topic delete gps >/dev/null
 "$KBUS" topic delete orders >/dev/null
 [[ $("$KBUS" topic list | tr '\n' ' ') == "owned ride timed " ]] || fail "delete"

@@ -72,13 +72,16 @@ constexpr const char* produce =
     "  -K DELIM           split each line into key DELIM value\n"
     "  -p PARTITION       send to this partition (default: by key, else round robin)\n"
     "  -H KEY=VALUE       add a header to every record (repeatable; KEY alone: null)\n"
+    "  -Z                 send an empty value as null: a tombstone (kcat -Z)\n"
     "  --exclusive        own each partition sent to until the end: no other producer\n"
     "                     may send there meanwhile (refused), and claims take no locked\n"
     "                     instruction\n"
     "  --transactional-id ID  send the whole input as one transaction of this\n"
     "                     transactional.id, committed at the end (fences an earlier\n"
     "                     producer with the same id)\n"
-    "  --abort            with --transactional-id: abort the transaction at the end instead\n";
+    "  --abort            with --transactional-id: abort the transaction at the end instead\n"
+    "A line the bus refuses (no key for a compacted topic, too large) is reported and the\n"
+    "rest are sent (exit status 1); in a transaction it ends the input and aborts it.\n";
 
 constexpr const char* consume =
     "usage: kbus consume TOPIC [flags]\n"

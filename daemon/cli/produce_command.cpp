@@ -20,6 +20,7 @@ struct ProduceFlags {
     std::vector<Header> headers;
     ProducerOptions options;
     bool abort_at_end = false;
+    bool empty_is_null = false;  // -Z
 };
 
 ProduceFlags parse_produce_flags(Args& a) {
@@ -35,6 +36,8 @@ ProduceFlags parse_produce_flags(Args& a) {
         } else if (f == "--transactional-id") {
             p.options.transactional_id = a.next("an id after --transactional-id");
             if (p.options.transactional_id.empty()) a.error("--transactional-id needs an id");
+        } else if (f == "-Z") {
+            p.empty_is_null = true;
         } else if (f == "--abort") {
             p.abort_at_end = true;
         } else if (f == "-H") {
@@ -53,12 +56,27 @@ ProduceFlags parse_produce_flags(Args& a) {
     return p;
 }
 
+// A record the bus refuses on its own merits (Kafka's per-record errors); anything else (the
+// daemon gone, a fenced producer, a full ring past max.block) ends the input.
+bool refused_record(const Error& e) {
+    return e.code() == ErrorCode::invalid_record || e.code() == ErrorCode::message_too_large;
+}
+
+// One line as a record: key DELIM value with -K, else the whole line as the value.
+void send_line(Producer& p, const std::string& topic, std::string_view line,
+               const ProduceFlags& flags, const SendOptions& o) {
+    const auto at = flags.delim.empty() ? std::string_view::npos : line.find(flags.delim);
+    const BytesView key = at == std::string_view::npos ? BytesView() : line.substr(0, at);
+    const std::string_view value =
+        at == std::string_view::npos ? line : line.substr(at + flags.delim.size());
+    (void)p.send(topic, key, flags.empty_is_null && value.empty() ? BytesView() : value, o);
+}
+
 }  // namespace
 
 int produce_command(Client& c, Args& a) {
     const std::string topic = a.next("topic");
     const ProduceFlags flags = parse_produce_flags(a);
-    const std::string& delim = flags.delim;
     const ProducerOptions& options = flags.options;
     const bool abort_at_end = flags.abort_at_end;
     std::vector<HeaderView> views;
@@ -78,14 +96,23 @@ int produce_command(Client& c, Args& a) {
     // at a time, which held kbus produce to 100k records/s of 1 KiB.
     char* buffer = nullptr;
     std::size_t capacity = 0;
+    std::uint64_t line_number = 0, refused = 0;
     for (ssize_t n; (n = ::getline(&buffer, &capacity, stdin)) >= 0;) {
         std::string_view line(buffer, std::size_t(n));
         if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
-        const auto at = delim.empty() ? std::string_view::npos : line.find(delim);
-        if (at != std::string_view::npos)
-            p.send(topic, line.substr(0, at), line.substr(at + delim.size()), o);
-        else
-            p.send(topic, nullptr, line, o);
+        ++line_number;
+        try {
+            send_line(p, topic, line, flags, o);
+        } catch (const Error& e) {
+            if (transactional || !refused_record(e)) {
+                std::free(buffer);
+                throw;  // a transaction is all or nothing: the producer's end aborts it
+            }
+            ++refused;
+            std::fprintf(stderr, "kbus produce: line %llu not sent: %s\n",
+                         static_cast<unsigned long long>(line_number), e.what());
+            continue;
+        }
         progress.add(line.size());
     }
     std::free(buffer);
@@ -99,7 +126,10 @@ int produce_command(Client& c, Args& a) {
                  !transactional ? ""
                  : abort_at_end ? " in a transaction, aborted"
                                 : " in a transaction, committed");
-    return 0;
+    if (refused == 0) return 0;
+    std::fprintf(stderr, "kbus produce: %llu line(s) refused\n",
+                 static_cast<unsigned long long>(refused));
+    return 1;
 }
 
 }  // namespace kbus::cli
