@@ -107,8 +107,9 @@ void TransactionCoordinator::recover() {
         }
         sink_("INFO", std::string("transaction of producer ") + std::to_string(id) + " " +
                           (commit ? "committed" : "aborted") + " after the restart (" +
-                          std::to_string(markers) + " partition(s))" +
-                          (d == decided.end() ? ": it was open when kbusd stopped" : ""));
+                          (markers_in[id] ? std::string("its producer wrote the markers")
+                                          : std::to_string(markers) + " partition(s)") +
+                          ")" + (d == decided.end() ? ": it was open when kbusd stopped" : ""));
     }
 }
 
