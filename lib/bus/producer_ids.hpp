@@ -52,8 +52,8 @@ class ProducerIdRegistry {
     // 32767 bytes. `now_ms`: the wall clock.
     [[nodiscard]] Grant grant_for(const std::string& transactional_id,
                                   std::int64_t now_ms = detail::wall_clock_ms());
-    // The producer's transactional id was used now (a transaction began): it is not forgotten
-    // for a new id while others have been idle longer.
+    // The producer's transactional id was used now (a transaction opened at its first send, or
+    // ended): it is not forgotten for a new id while others have been idle longer.
     void touch(std::int64_t producer_id, std::int64_t now_ms);
     static constexpr std::int64_t reuse_after_ms = 60'000;
 

@@ -344,6 +344,7 @@ std::uint32_t TransactionCoordinator::finish(std::int64_t producer_id, Open t,
     }
     unfinished_.erase(producer_id);
     note("E " + std::to_string(producer_id) + "\n");
+    ids_.touch(producer_id, detail::wall_clock_ms());       // an end is a use, as Kafka counts it
     if (auto* word = ids_.transaction_word(producer_id)) {  // over: the next one may open
         std::uint32_t was = word->load(std::memory_order_acquire);
         if (control::transaction_epoch(was) == t.epoch)
