@@ -208,8 +208,10 @@ grep -q "read_committed or read_uncommitted" "$dir/err" || fail "isolation messa
 grep -q "line 2 not sent" "$dir/err" || fail "refused line not reported: $(cat "$dir/err")"
 [[ $("$KBUS" consume kv -e -f '%k=%S ' 2>/dev/null) == "a=1 b=2 c=-1 " ]] ||
     fail "compacted produce: $("$KBUS" consume kv -e -f '%k=%S ' 2>&1)"
-! printf 'a:1\nnokey\n' | "$KBUS" produce kv -K : --transactional-id cli-kv 2>/dev/null ||
+! printf 'a:1\nnokey\n' | "$KBUS" produce kv -K : --transactional-id cli-kv 2>"$dir/err" ||
     fail "a refused line in a transaction left the exit status 0"
+grep -q "line 2 refused, so the transaction is aborted" "$dir/err" ||
+    fail "refused line in a transaction: $(cat "$dir/err")"
 [[ $("$KBUS" consume kv -e --isolation read_committed -f '%k ' 2>/dev/null) == "a b c " ]] ||
     fail "a refused line's transaction not aborted"
 "$KBUS" topic delete kv >/dev/null

@@ -29,6 +29,7 @@ ProduceFlags parse_produce_flags(Args& a) {
         const std::string f = a.next("flag");
         if (f == "-K") {
             p.delim = unescape(a.next("key delimiter after -K"));
+            if (p.delim.empty()) a.error("-K needs a delimiter (an empty one would split nothing)");
         } else if (f == "-p") {
             p.partition = std::int32_t(a.number(f, 0, 0x7fffffff));
         } else if (f == "--exclusive") {
@@ -104,6 +105,10 @@ int produce_command(Client& c, Args& a) {
         try {
             send_line(p, topic, line, flags, o);
         } catch (const Error& e) {
+            if (transactional && refused_record(e))
+                std::fprintf(stderr,
+                             "kbus produce: line %llu refused, so the transaction is aborted\n",
+                             static_cast<unsigned long long>(line_number));
             if (transactional || !refused_record(e)) {
                 std::free(buffer);
                 throw;  // a transaction is all or nothing: the producer's end aborts it
