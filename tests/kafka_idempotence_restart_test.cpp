@@ -10,6 +10,7 @@
 
 #include "kafka_daemon.hpp"
 #include "kafka_schema_client.hpp"
+#include "read_values.hpp"
 
 using kbus::kafka::ApiKey;
 using kbus::kafka::KafkaError;
@@ -18,6 +19,7 @@ using kbus::test::error_in;
 using kbus::test::produce;
 using kbus::test::SchemaClient;
 using kbus::test::stamped_batch;
+using kbus::test::values_in;
 
 namespace {
 
@@ -29,19 +31,6 @@ std::int64_t init_producer(SchemaClient& s) {
     REQUIRE(error_in(granted) == KafkaError::none);
     REQUIRE(granted["ProducerEpoch"].i16() == 0);
     return granted["ProducerId"].integer();
-}
-
-std::vector<std::string> values_in(kbus::Client& c, const std::string& topic) {
-    kbus::Consumer con(c);
-    con.assign(topic, 0, kbus::OffsetSpec::beginning());
-    std::vector<std::string> values;
-    for (int idle = 0; idle < 20;) {
-        const auto& batch = con.poll(std::chrono::milliseconds(20));
-        idle = batch.empty() ? idle + 1 : 0;
-        for (const auto& m : batch)
-            values.emplace_back(m.value().str());
-    }
-    return values;
 }
 
 }  // namespace

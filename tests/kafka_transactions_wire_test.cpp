@@ -11,6 +11,7 @@
 #include "independent_segment_reader.hpp"
 #include "kafka_schema_client.hpp"
 #include "kbus/log/control_record.hpp"
+#include "read_values.hpp"
 #include "segment_batches.hpp"
 
 using namespace std::chrono_literals;
@@ -75,18 +76,7 @@ struct WireProducer {
 };
 
 std::vector<std::string> values_read(kbus::Client& c, kbus::IsolationLevel level) {
-    kbus::ConsumerOptions o;
-    o.isolation_level = level;
-    kbus::Consumer con(c, o);
-    con.assign("wt", 0, kbus::OffsetSpec::beginning());
-    std::vector<std::string> out;
-    for (int idle = 0; idle < 25;) {
-        const auto& batch = con.poll(20ms);
-        idle = batch.empty() ? idle + 1 : 0;
-        for (const auto& m : batch)
-            out.emplace_back(m.value().str());
-    }
-    return out;
+    return kbus::test::values_in(c, "wt", level);
 }
 
 }  // namespace

@@ -67,13 +67,13 @@ ProduceOutcome KafkaBusBackend::produce(const std::string& topic, std::int32_t p
             kbus::reclaim_abandoned_ring(p->ring_name(), p->ring().header()))  // its owner died
             a = kbus::kafka::append_to_ring(writer, batch, append_time);
     };
+    // The topic's id from the ring's header: no lookup under the bus's lock per batch.
+    const std::uint64_t topic_id = p->ring().header().info.topic_id;
     if (batch.transactional())  // only into its open transaction, and no marker in between
-        transactions_.append_in_transaction(batch.producer().id, batch.producer().epoch,
-                                            bus_.metadata(topic, false).topic_id, partition,
-                                            append);
+        transactions_.append_in_transaction(batch.producer().id, batch.producer().epoch, topic_id,
+                                            partition, append);
     else if (batch.producer().id >= 0)  // never into its open transaction
-        transactions_.append_outside_transaction(
-            batch.producer().id, bus_.metadata(topic, false).topic_id, partition, append);
+        transactions_.append_outside_transaction(batch.producer().id, topic_id, partition, append);
     else
         append();
     switch (a.status) {
