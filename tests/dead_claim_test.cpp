@@ -217,14 +217,15 @@ TEST_CASE("producers that die together cost one timeout, live records between th
 TEST_CASE("dead claims across a lap's end are tiled with padding, never straddling it",
           "[spill][fault]") {
     SpillRig rig("dead-wrap");
-    auto [ring, w, l, s] = rig.parts();     // references, by the tuple
-    const std::string kilobyte(1000, 'x');  // frames of 1048 bytes
+    auto [ring, w, l, s] = rig.parts();  // references, by the tuple
+    const std::string kilobyte(1000, 'x');
+    const std::uint64_t frame = payload_layout(-1, 1000, 0).frame_length;  // 1056 bytes
     for (int i = 0; i < 60; ++i)
         (void)write_value(w, kilobyte);
     REQUIRE(s.step(1, 0));
-    REQUIRE(s.cursor().position == 60 * 1048);
+    REQUIRE(s.cursor().position == 60 * frame);
     ring.release_up_to(s.cursor().position);
-    (void)claim_only(w, 1000);  // dead, fits before the lap's end (1608 bytes left after it)
+    (void)claim_only(w, 1000);  // dead, fits before the lap's end (1120 bytes left after it)
     const RingRun wrapped = claim_only(w, 2000);  // dead, its claim pads to the lap's end
     CHECK(wrapped.first_position == 64 * 1024);
     (void)write_value(w, "after the lap");
@@ -232,7 +233,7 @@ TEST_CASE("dead claims across a lap's end are tiled with padding, never straddli
     CHECK(s.step(2 + timeout_ns, 0));
     CHECK(s.step(3 + timeout_ns, 0));
     CHECK(s.cursor().offset == 63);
-    CHECK(read_ring(ring.ref, {60 * 1048, 60}) ==
+    CHECK(read_ring(ring.ref, {60 * frame, 60}) ==
           std::vector<std::pair<std::uint64_t, std::string>>{
               {60, "-"}, {61, "-"}, {62, "after the lap"}});
     const auto on_disk = offsets_on_disk(l);

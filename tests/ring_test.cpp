@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "kbus/detail/futex.hpp"
 #include "kbus/header_block.hpp"
 #include "kbus/message.hpp"
+#include "kbus/record_frame.hpp"
 #include "kbus/ring_reader.hpp"
 #include "kbus/ring_writer.hpp"
 #include "test_ring.hpp"
@@ -119,11 +121,12 @@ TEST_CASE("an end too small for a header is skipped implicitly", "[ring]") {
     TestRing t(64 * 1024);
     RingWriter w(t.ref);
     RingReader r(t.ref);
-    // Fill to 16 bytes before the end with two records: a header (48 bytes) no longer fits there.
+    // Fill to 32 bytes (one frame_alignment) before the end with two records: a header (48
+    // bytes) no longer fits there.
     const std::uint64_t cap = t.ref.capacity();
     Cursor cur{0, 0};
     RecordRef rec;
-    for (std::uint64_t frame : {cap / 2, cap / 2 - 16}) {
+    for (std::uint64_t frame : {cap / 2, cap / 2 - frame_alignment}) {
         const std::int32_t value = std::int32_t(frame - record_header_bytes);
         RingClaim c;
         REQUIRE(w.try_claim(payload_layout(-1, value, 0), c) == ClaimStatus::claimed);
@@ -132,12 +135,54 @@ TEST_CASE("an end too small for a header is skipped implicitly", "[ring]") {
         REQUIRE(r.peek(cur, rec) == PeekStatus::record);
         RingReader::advance(cur, rec);
     }
-    CHECK(cur.position == cap - 16);
+    CHECK(cur.position == cap - frame_alignment);
     t.release_up_to(cur.position);
     RingClaim next = write_value(w, "after the skip");
     CHECK(next.position == cap);  // next lap's start
     REQUIRE(r.peek(cur, rec) == PeekStatus::record);
     CHECK(value_of(rec) == "after the skip");
+}
+
+TEST_CASE("frames start and end on frame_alignment, and a stamp sits where the payload ends",
+          "[ring]") {
+    TestRing t(64 * 1024);
+    RingWriter w(t.ref);
+    RingReader r(t.ref);
+    Cursor cur{0, 0};
+    const HeaderView headers[] = {{"h", BytesView("hv")}};
+    std::int64_t producer = 0;
+    for (const bool stamped : {false, true})
+        for (std::int32_t key = 0; key < 20; key += 7)
+            for (std::int32_t value = 0; value < 100; value += 3) {
+                const std::string k(std::size_t(key), 'k'), v(std::size_t(value), 'v');
+                const auto hs = std::span(headers).first(value % 2 == 0 ? 1 : 0);
+                const FramePlan plan = frame_plan(BytesView(k), value, hs, stamped);
+                CHECK(plan.layout.frame_length % frame_alignment == 0);
+                CHECK(plan.layout.stamp_offset % record_alignment == 0);
+                CHECK(plan.layout.stamp_offset + (stamped ? record_stamp_bytes : 0) <=
+                      plan.layout.frame_length);
+                RingClaim c;
+                REQUIRE(w.try_claim(plan.layout, c) == ClaimStatus::claimed);
+                CHECK(c.position % frame_alignment == 0);
+                write_data_frame(w.payload(c), c.position, plan, 1, BytesView(k), value, hs);
+                ring::write_value(w.payload(c), plan, BytesView(v));
+                if (stamped) write_stamp(w.payload(c), plan, {++producer, value, 3, 0});
+                REQUIRE(w.commit(c));
+                RecordRef rec;
+                REQUIRE(r.peek(cur, rec) == PeekStatus::record);
+                const RecordFrameView view(rec.header);
+                CHECK(view.key().str() == k);
+                CHECK(view.value().str() == v);
+                RecordStamp stamp{};
+                REQUIRE(view.stamp(stamp) == stamped);
+                if (stamped) {
+                    CHECK(stamp.producer_id == producer);
+                    CHECK(stamp.sequence == value);
+                    CHECK(stamp.epoch == 3);
+                }
+                RingReader::advance(cur, rec);
+                t.release_up_to(cur.position);
+            }
 }
 
 TEST_CASE("producers stop at the producer limit", "[ring]") {

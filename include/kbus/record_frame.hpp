@@ -21,7 +21,7 @@ namespace kbus::ring {
 
 /// What a data record's frame holds, and where (from frame_plan()).
 struct FramePlan {
-    PayloadLayout layout;  ///< frame_length includes the stamp, if any
+    PayloadLayout layout;  ///< frame_length includes the stamp, if any (at stamp_offset)
     std::uint32_t headers_bytes = 0;
     bool stamped = false;          ///< the frame ends with a RecordStamp (write_stamp)
     std::uint16_t attributes = 0;  ///< RecordHeader::attributes (a producer slot's, say)
@@ -39,7 +39,9 @@ struct FramePlan {
     FramePlan plan{payload_layout(key.wire_length(), value_length, std::uint32_t(headers_bytes)),
                    std::uint32_t(headers_bytes), stamped,
                    stamped ? stamped_attribute : std::uint16_t(0)};
-    if (stamped) plan.layout.frame_length += record_stamp_bytes;
+    if (stamped)
+        plan.layout.frame_length =
+            align_up(plan.layout.stamp_offset + record_stamp_bytes, frame_alignment);
     return plan;
 }
 
@@ -71,10 +73,10 @@ inline void write_value(std::byte* frame, const FramePlan& plan, BytesView value
         std::memcpy(frame + plan.layout.value_offset, value.data(), value.size());
 }
 
-/// The stamp of a frame planned with `stamped`, in its last record_stamp_bytes.
+/// The stamp of a frame planned with `stamped`, where its payload ends.
 inline void write_stamp(std::byte* frame, const FramePlan& plan,
                         const RecordStamp& stamp) noexcept {
-    std::memcpy(frame + plan.layout.frame_length - record_stamp_bytes, &stamp, sizeof stamp);
+    std::memcpy(frame + plan.layout.stamp_offset, &stamp, sizeof stamp);
 }
 
 /// A transaction marker's frame (RecordType::control), laid out as a data record with Kafka's
@@ -155,9 +157,9 @@ class RecordFrameView {
     /// ends; a frame too short to hold it there has none (a reader never trusts a flag blindly).
     [[nodiscard]] bool stamp(RecordStamp& out) const noexcept {
         if ((r_->attributes & stamped_attribute) == 0 ||
-            layout_.frame_length + record_stamp_bytes > r_->frame_length)
+            layout_.stamp_offset + record_stamp_bytes > r_->frame_length)
             return false;
-        std::memcpy(&out, base_ + layout_.frame_length, sizeof out);
+        std::memcpy(&out, base_ + layout_.stamp_offset, sizeof out);
         return true;
     }
     [[nodiscard]] HeaderIterator headers() const noexcept {

@@ -69,7 +69,7 @@ class RingReader {
                 return PeekStatus::not_ready;
             }
             const std::uint32_t length = r->frame_length;
-            if (length < record_header_bytes || length % record_alignment != 0 || length > room)
+            if (length < record_header_bytes || length % frame_alignment != 0 || length > room)
                 return PeekStatus::corrupt;
             if (r->type == RecordType::padding) {
                 if (length != room) return PeekStatus::corrupt;

@@ -19,7 +19,7 @@ struct AbortFrame {
     std::uint64_t offset;   // the offset the frame's commit word names
 };
 
-// One record_header_bytes frame per dead offset, the last one stretched to the region's end
+// One min_frame_bytes frame per dead offset, the last one stretched to the region's end
 // (after padding, if the region crosses a lap's end). The region holds the dead claims' own
 // frames, each at least a header long and never straddling a lap's end, so these fit too; any
 // region where they do not is refused rather than half-written.
@@ -35,10 +35,10 @@ std::optional<std::string> plan_frames(const ring::RingRef& ring, const DeadRegi
             room = ring.capacity();
         }
         if (i + 1 < count) {
-            if (at + record_header_bytes > region.end_position)
+            if (at + ring::min_frame_bytes > region.end_position)
                 return "more dead offsets than the region has room for";
-            out.push_back({at, record_header_bytes, ring::RecordType::aborted, offset});
-            at += record_header_bytes;
+            out.push_back({at, ring::min_frame_bytes, ring::RecordType::aborted, offset});
+            at += ring::min_frame_bytes;
             continue;
         }
         if (region.end_position - at > room) {
@@ -46,7 +46,7 @@ std::optional<std::string> plan_frames(const ring::RingRef& ring, const DeadRegi
             at += room;
         }
         const std::uint64_t length = region.end_position - at;
-        if (length < record_header_bytes || length % ring::record_alignment != 0 ||
+        if (length < record_header_bytes || length % ring::frame_alignment != 0 ||
             length > std::numeric_limits<std::uint32_t>::max())
             return "the region's last frame would be " + std::to_string(length) + " bytes";
         out.push_back({at, length, ring::RecordType::aborted, offset});
@@ -71,7 +71,7 @@ DeadRegion region_at(const ring::RingRef& ring, ring::Cursor at, const ClaimObse
         const std::uint64_t begins =
             detail::atomic_load(*ring.journal_slot(offset), std::memory_order_relaxed);
         if (begins > at.position && begins < seen.claimed_tail &&
-            begins % ring::record_alignment == 0)
+            begins % ring::frame_alignment == 0)
             return {at.offset, offset, at.position, begins};
     }
     return {at.offset, seen.claimed_end, at.position, seen.claimed_tail};

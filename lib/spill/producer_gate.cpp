@@ -68,7 +68,7 @@ std::optional<ring::Cursor> ProducerGate::locate(std::uint64_t offset) const {
     const std::uint64_t position =
         detail::atomic_load(*ring_.journal_slot(offset), std::memory_order_acquire);
     if (slot_reused() || position < gate || position >= ring::load_tail(h) ||
-        position % ring::record_alignment != 0)
+        position % ring::frame_alignment != 0)
         return std::nullopt;
     return ring::Cursor{position, offset};
 }
