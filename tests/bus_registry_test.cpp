@@ -487,6 +487,25 @@ TEST_CASE("a restored partition whose ring is gone gets a fresh one from its log
     REQUIRE(ring::RingReader(p->ring()).locate(4, c));  // the next record is offset 4
 }
 
+TEST_CASE("a ring an older kbus left (another layout version) is replaced, and the loss named",
+          "[bus-registry]") {
+    TestBus t("restore-old-layout");
+    t.create("t");
+    produce(*t.bus->partition("t", 0), 3);  // on the ring only: never spilled
+    // What a kbusd of an earlier ring layout would have left: same magic, older version.
+    t.bus->partition("t", 0)->ring().header().info.layout_version = ring::ring_layout_version - 1;
+    t.open(true);
+    const auto p = t.bus->partition("t", 0);
+    CHECK(t.log.count("INFO", "re-attached ring") == 0);
+    CHECK(t.log.count("WARN", "replaced ring " + ring_name(t, 1, 0) + " of layout " +
+                                  std::to_string(ring::ring_layout_version - 1)) == 1);
+    CHECK(p->high_watermark() == 0);  // a fresh ring from the log's end: the three are gone
+    CHECK(p->ring().header().info.layout_version == ring::ring_layout_version);
+    produce(*p, 1);
+    ring::Cursor c;
+    REQUIRE(ring::RingReader(p->ring()).locate(0, c));
+}
+
 TEST_CASE("a restore with no topic list has no topics", "[bus-registry]") {
     TestBus t("restore-empty");
     t.open(true);

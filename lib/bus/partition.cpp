@@ -30,6 +30,13 @@ Partition::Partition(const protocol::TopicMetadata& topic, std::int32_t index,
     reserved_.store(ring_.reserved, std::memory_order_relaxed);
     set_keys_required(config);
     end_at_start_ = std::int64_t(high_watermark());
+    if (ring_.replaced_layout != 0)
+        setup.sink("WARN", "replaced ring " + ring_name_ + " of layout " +
+                               std::to_string(ring_.replaced_layout) + " (this kbusd's is " +
+                               std::to_string(ring::ring_layout_version) +
+                               "): records it held past the log's end (offset " +
+                               std::to_string(log_->log_end_offset()) +
+                               ") are lost; stop kbusd with SIGTERM before an upgrade");
     if (!ring_.adopted) return;
     // Its readers belonged to the old daemon's connections: they stay tethered (consumers read
     // on undisturbed) as orphans that any client may adopt, bounded by the hold timeout.

@@ -8,6 +8,15 @@
 namespace kbus::bus {
 namespace {
 
+// A ring of kbus's making, but of another layout version (0: none, or this one's).
+std::uint32_t other_layout_version(const SharedMapping& m) {
+    if (m.size() < sizeof(ring::RingInfo)) return 0;
+    const auto* info = static_cast<const ring::RingInfo*>(m.data());
+    return info->magic == ring::ring_magic && info->layout_version != ring::ring_layout_version
+               ? info->layout_version
+               : 0;
+}
+
 bool matches(const ring::RingRef& r, const protocol::TopicMetadata& m, std::int32_t p) {
     const ring::RingInfo& info = r.header().info;
     // Relaxed: the ring's creator published it long ago (a previous daemon run).
@@ -23,8 +32,10 @@ MappedRing RingStore::adopt_or_create(const protocol::TopicMetadata& m, std::int
                                       std::uint64_t first_offset) const {
     const std::string ring_name = name(m.topic_id, p);
     std::optional<MappedRing> adopted;
+    std::uint32_t other_layout = 0;
     try {
         SharedMapping old = SharedMapping::open(ring_name, ::geteuid());
+        other_layout = other_layout_version(old);
         if (ring::RingRef::looks_valid(old.data(), old.size())) {
             ring::RingRef r(old.data());
             // Reserved is what producers were given room on: a limit raised from create's 0.
@@ -53,6 +64,7 @@ MappedRing RingStore::adopt_or_create(const protocol::TopicMetadata& m, std::int
                                              ring::TimestampType(m.timestamp_type), first_offset);
     // Relaxed: no client sees the ring before the topic is published (a release of the registry).
     created.ring.header().limit.producer_limit.store(0, std::memory_order_relaxed);
+    created.replaced_layout = other_layout;
     return created;
 }
 

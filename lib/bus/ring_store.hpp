@@ -21,6 +21,9 @@ struct MappedRing {
     // producers get no room on it (a limit of 0) until then. An adopted ring with a limit is
     // reserved (and allocated again where pages went missing).
     bool reserved = false;
+    // Non-zero: the layout version of a ring an older (or newer) kbus left here, replaced: what it
+    // held past the log's end is gone (kbusd stopped cleanly first spills everything).
+    std::uint32_t replaced_layout = 0;
 };
 
 class RingStore {
