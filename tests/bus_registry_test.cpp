@@ -492,18 +492,40 @@ TEST_CASE("a ring an older kbus left (another layout version) is replaced, and t
     TestBus t("restore-old-layout");
     t.create("t");
     produce(*t.bus->partition("t", 0), 3);  // on the ring only: never spilled
-    // What a kbusd of an earlier ring layout would have left: same magic, older version.
-    t.bus->partition("t", 0)->ring().header().info.layout_version = ring::ring_layout_version - 1;
+    // What a kbusd of an earlier ring layout would have left: same magic, older version. A client
+    // of that kbus still maps it (held here past the restart).
+    const auto old = t.bus->partition("t", 0);
+    old->ring().header().info.layout_version = ring::ring_layout_version - 1;
     t.open(true);
     const auto p = t.bus->partition("t", 0);
     CHECK(t.log.count("INFO", "re-attached ring") == 0);
     CHECK(t.log.count("WARN", "replaced ring " + ring_name(t, 1, 0) + " of layout " +
                                   std::to_string(ring::ring_layout_version - 1)) == 1);
+    CHECK(t.log.count("WARN", "offsets 0 to 2 it held were not on disk and are lost") == 1);
+    // The old ring's clients are refused from now on, not left writing where nobody reads.
+    CHECK(old->ring().header().claim.state.load() == std::uint32_t(ring::RingState::deleted));
+    ring::RingWriter stale(old->ring());
+    ring::RingClaim c;
+    CHECK(stale.try_claim(ring::payload_layout(-1, 1, 0), c) == ring::ClaimStatus::deleted);
     CHECK(p->high_watermark() == 0);  // a fresh ring from the log's end: the three are gone
     CHECK(p->ring().header().info.layout_version == ring::ring_layout_version);
     produce(*p, 1);
-    ring::Cursor c;
-    REQUIRE(ring::RingReader(p->ring()).locate(0, c));
+    ring::Cursor cur;
+    REQUIRE(ring::RingReader(p->ring()).locate(0, cur));
+}
+
+TEST_CASE("a replaced ring of an older layout whose records were all on disk loses nothing",
+          "[bus-registry]") {
+    TestBus t("restore-old-layout-drained");
+    t.create("t");
+    produce(*t.bus->partition("t", 0), 3);
+    drain(*t.bus->partition("t", 0), t);
+    t.bus->partition("t", 0)->ring().header().info.layout_version = ring::ring_layout_version - 1;
+    t.open(true);
+    CHECK(t.log.count("INFO", "replaced ring " + ring_name(t, 1, 0)) == 1);
+    CHECK(t.log.count("INFO", "every record it held is on disk") == 1);
+    CHECK(t.log.count("WARN", "replaced ring") == 0);
+    CHECK(t.bus->partition("t", 0)->high_watermark() == 3);
 }
 
 TEST_CASE("a restore with no topic list has no topics", "[bus-registry]") {

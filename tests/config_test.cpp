@@ -5,6 +5,7 @@
 #include "config/properties.hpp"
 #include "config/topic_config.hpp"
 #include "kbus/error.hpp"
+#include "kbus/ring_descriptor.hpp"
 #include "security/access_policy.hpp"
 
 using namespace kbus::config;
@@ -118,6 +119,13 @@ TEST_CASE("topic config: defaults, validation, clamping", "[config]") {
               (void)make_topic_config({}, {{"segment.bytes", "12abc"}});
           }).find("segment.bytes") != std::string::npos);
     CHECK(make_topic_config({}, {{"compression.type", "lz4"}}).compression == Compression::lz4);
+    // The smallest frame a record takes (a header alone, on 32-byte boundaries) is the least.
+    CHECK(message_of([] {
+              (void)make_topic_config({}, {{"max.message.bytes", "48"}});
+          }).find("max.message.bytes") != std::string::npos);
+    CHECK(
+        make_topic_config({}, {{"max.message.bytes", std::to_string(kbus::ring::min_frame_bytes)}})
+            .max_message_bytes == kbus::ring::min_frame_bytes);
     const auto all = to_settings(d);
     CHECK(all.at("compression.type") == "none");
     CHECK(all.at("message.timestamp.type") == "CreateTime");

@@ -158,7 +158,8 @@ class Client {
             mapped->mapping = memory_.map(shm);
             if (!ring::RingRef::looks_valid(mapped->mapping.data(), mapped->mapping.size()))
                 throw Error(ErrorCode::protocol_error,
-                            "ring '" + shm + "' has an unexpected layout");
+                            "ring '" + shm + "' has an unexpected layout" +
+                                layout_mismatch(mapped->mapping.data(), mapped->mapping.size()));
             mp = std::move(mapped);
         }
         mp->reserved = mp->reserved || for_producing;
@@ -335,6 +336,16 @@ class Client {
     /// Only a reserved ring (a producer limit granted: its memory allocated) is touched: reading
     /// a hole would allocate it behind the daemon's back. A producer's pages are made present
     /// for writing: a page mapped by a read takes a write fault at its first record otherwise.
+    /// Why a ring is not of our layout, when it is a kbus ring of another release's.
+    [[nodiscard]] static std::string layout_mismatch(const void* base, std::size_t bytes) {
+        const auto* info = static_cast<const ring::RingInfo*>(base);
+        if (bytes < sizeof(ring::RingInfo) || info->magic != ring::ring_magic ||
+            info->layout_version == ring::ring_layout_version)
+            return "";
+        return " (layout " + std::to_string(info->layout_version) + ", this client reads " +
+               std::to_string(ring::ring_layout_version) +
+               ": kbusd and this program are of different kbus releases)";
+    }
     void touch_pages(TopicHandle::MappedPartition& mp, bool for_writing) const noexcept {
         if (!options_.touch_ring_pages || (for_writing ? mp.touched_for_writing : mp.touched))
             return;

@@ -2,6 +2,6 @@
 #pragma once
 
 #define KBUS_VERSION_MAJOR 0
-#define KBUS_VERSION_MINOR 1
+#define KBUS_VERSION_MINOR 2
 #define KBUS_VERSION_PATCH 0
-#define KBUS_VERSION "0.1.0"
+#define KBUS_VERSION "0.2.0"

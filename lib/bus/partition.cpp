@@ -30,13 +30,7 @@ Partition::Partition(const protocol::TopicMetadata& topic, std::int32_t index,
     reserved_.store(ring_.reserved, std::memory_order_relaxed);
     set_keys_required(config);
     end_at_start_ = std::int64_t(high_watermark());
-    if (ring_.replaced_layout != 0)
-        setup.sink("WARN", "replaced ring " + ring_name_ + " of layout " +
-                               std::to_string(ring_.replaced_layout) + " (this kbusd's is " +
-                               std::to_string(ring::ring_layout_version) +
-                               "): records it held past the log's end (offset " +
-                               std::to_string(log_->log_end_offset()) +
-                               ") are lost; stop kbusd with SIGTERM before an upgrade");
+    if (ring_.replaced_layout != 0) log_replaced_ring(setup.sink);
     if (!ring_.adopted) return;
     // Its readers belonged to the old daemon's connections: they stay tethered (consumers read
     // on undisturbed) as orphans that any client may adopt, bounded by the hold timeout.
@@ -45,6 +39,20 @@ Partition::Partition(const protocol::TopicMetadata& topic, std::int32_t index,
     spill_->position_at_log_end();
     setup.sink("INFO", "re-attached ring " + ring_name_ + " (high watermark " +
                            std::to_string(high_watermark()) + ")");
+}
+
+void Partition::log_replaced_ring(const logging::LogSink& sink) const {
+    const auto end = std::uint64_t(log_->log_end_offset());
+    const std::string what = "replaced ring " + ring_name_ + " of layout " +
+                             std::to_string(ring_.replaced_layout) + " (this kbusd's is " +
+                             std::to_string(ring::ring_layout_version) + ", an older kbus's)";
+    if (ring_.replaced_next_offset <= end)
+        return sink("INFO", what + ": every record it held is on disk");
+    sink("WARN", what + ": offsets " + std::to_string(end) + " to " +
+                     std::to_string(ring_.replaced_next_offset - 1) +
+                     " it held were not on disk and are lost (its kbusd was killed, or its "
+                     "clients wrote on after it stopped: stop them all before an upgrade); its "
+                     "clients still running are refused from now on");
 }
 
 std::optional<std::int64_t> Partition::offset_before_start(std::int64_t producer_id,

@@ -142,6 +142,8 @@ class Partition {
     groups::PersistedCommits persisted_commits{};
 
   private:
+    // A ring an older kbus left, replaced (RingStore): whether its records were all on disk.
+    void log_replaced_ring(const logging::LogSink& sink) const;
     void add_transactions(protocol::FetchReply& f, std::int64_t offset) const;
     void set_keys_required(const config::TopicConfig& config) noexcept;
     std::string topic_;

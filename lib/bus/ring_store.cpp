@@ -3,18 +3,34 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <optional>
+
+#include "kbus/detail/atomic_field.hpp"
 
 namespace kbus::bus {
 namespace {
 
 // A ring of kbus's making, but of another layout version (0: none, or this one's).
 std::uint32_t other_layout_version(const SharedMapping& m) {
-    if (m.size() < sizeof(ring::RingInfo)) return 0;
+    if (m.size() < sizeof(ring::RingInfo) + sizeof(ring::ClaimLine)) return 0;
     const auto* info = static_cast<const ring::RingInfo*>(m.data());
     return info->magic == ring::ring_magic && info->layout_version != ring::ring_layout_version
                ? info->layout_version
                : 0;
+}
+
+// Marks a ring of another layout deleted, so that its clients' next claims are refused (the
+// claim line has kept its place in every layout since the first), and returns the next offset
+// its producers would have taken: what it holds ends there.
+std::uint64_t retire_other_layout(SharedMapping& m) {
+    auto* claim = reinterpret_cast<ring::ClaimLine*>(static_cast<std::byte*>(m.data()) +
+                                                     sizeof(ring::RingInfo));
+    // Release: nothing to publish with it; a claim that loads it (relaxed) is refused.
+    claim->state.store(std::uint32_t(ring::RingState::deleted), std::memory_order_release);
+    // Relaxed: a snapshot for the log line; a claim racing it is refused after the store above.
+    return detail::atomic_load(claim->next_offset_and_tail.first, std::memory_order_relaxed) &
+           ~ring::exclusive_claim_bit;
 }
 
 bool matches(const ring::RingRef& r, const protocol::TopicMetadata& m, std::int32_t p) {
@@ -33,9 +49,11 @@ MappedRing RingStore::adopt_or_create(const protocol::TopicMetadata& m, std::int
     const std::string ring_name = name(m.topic_id, p);
     std::optional<MappedRing> adopted;
     std::uint32_t other_layout = 0;
+    std::uint64_t other_next_offset = 0;
     try {
         SharedMapping old = SharedMapping::open(ring_name, ::geteuid());
         other_layout = other_layout_version(old);
+        if (other_layout != 0) other_next_offset = retire_other_layout(old);
         if (ring::RingRef::looks_valid(old.data(), old.size())) {
             ring::RingRef r(old.data());
             // Reserved is what producers were given room on: a limit raised from create's 0.
@@ -65,6 +83,7 @@ MappedRing RingStore::adopt_or_create(const protocol::TopicMetadata& m, std::int
     // Relaxed: no client sees the ring before the topic is published (a release of the registry).
     created.ring.header().limit.producer_limit.store(0, std::memory_order_relaxed);
     created.replaced_layout = other_layout;
+    created.replaced_next_offset = other_next_offset;
     return created;
 }
 

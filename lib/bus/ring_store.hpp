@@ -21,9 +21,12 @@ struct MappedRing {
     // producers get no room on it (a limit of 0) until then. An adopted ring with a limit is
     // reserved (and allocated again where pages went missing).
     bool reserved = false;
-    // Non-zero: the layout version of a ring an older (or newer) kbus left here, replaced: what it
-    // held past the log's end is gone (kbusd stopped cleanly first spills everything).
+    // Non-zero: the layout version of a ring an older (or newer) kbus left here, replaced. It was
+    // marked deleted first, so that a client of that kbus still mapping it is refused at its next
+    // claim instead of writing into a ring nobody reads. What it held from the log's end up to
+    // replaced_next_offset is gone (a kbusd stopped with SIGTERM first spills everything).
     std::uint32_t replaced_layout = 0;
+    std::uint64_t replaced_next_offset = 0;
 };
 
 class RingStore {

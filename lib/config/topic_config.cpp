@@ -118,8 +118,8 @@ void apply_topic_setting(TopicConfig& c, const std::string& key, const std::stri
             bad(key, value, "expected CreateTime or LogAppendTime");
         c.log_append_time = value == "LogAppendTime";
     } else if (key == "max.message.bytes") {
-        c.max_message_bytes = std::uint32_t(
-            parse_int(key, value, std::int64_t(ring::record_header_bytes), 1LL << 31));
+        c.max_message_bytes =
+            std::uint32_t(parse_int(key, value, std::int64_t(ring::min_frame_bytes), 1LL << 31));
         c.max_message_bytes_given = true;
     } else if (key == "ring.bytes") {
         const auto v = std::uint64_t(parse_int(key, value, std::int64_t(ring::min_ring_bytes),
