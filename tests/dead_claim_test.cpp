@@ -2,6 +2,7 @@
 // killed) becomes an aborted gap that the spill and readers step over, wherever the producer
 // died: after writing its record, right after its claim (no journal entry, no byte written), in
 // a row with others, or across a lap's end.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <tuple>
 
@@ -239,6 +240,26 @@ TEST_CASE("dead claims across a lap's end are tiled with padding, never straddli
     const auto on_disk = offsets_on_disk(l);
     REQUIRE(on_disk.size() == 61);
     CHECK(on_disk.back() == 62);
+}
+
+TEST_CASE("a stall beyond repair is logged once, not once a pass", "[spill][fault]") {
+    SpillRig rig("refused-once");
+    auto [ring, w, l, s] = rig.parts();
+    (void)write_value(w, "before");
+    // A writer that lies in its committed frame: 32 bytes longer than it claimed, so readers land
+    // in the middle of the next frame, and what is left there is too short for a frame.
+    RingClaim liar = write_value(w, "liar", false);
+    liar.record->frame_length += frame_alignment;
+    REQUIRE(w.commit(liar));
+    (void)write_value(w, "after");
+    logged.clear();
+    for (std::uint64_t pass = 1; pass <= 5; ++pass)
+        (void)s.step(pass * 2 * timeout_ns, 0);
+    const auto refusals = std::count_if(logged.begin(), logged.end(), [](const std::string& m) {
+        return m.find("cannot be repaired") != std::string::npos;
+    });
+    CHECK(refusals == 1);
+    CHECK(s.cursor().offset == 2);  // the partition waits at the lie's end
 }
 
 TEST_CASE("a stall no claim could have made is refused, not repaired", "[spill][fault]") {

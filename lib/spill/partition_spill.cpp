@@ -183,9 +183,11 @@ bool PartitionSpill::abort_dead(const ClaimObservation& seen) {
                           ": membarrier(2) was refused: a producer committing just as "
                           "its claim timed out may be told its record was sent");
     if (result.refused) {
-        sink_("ERROR", log_.dir() + ": the claim of offset " + std::to_string(cursor_.offset) +
-                           " is uncommitted past the claim timeout, but cannot be repaired (" +
-                           *result.refused + "); the partition waits for it");
+        if (refusal_logged_for_ != cursor_.offset)
+            sink_("ERROR", log_.dir() + ": the claim of offset " + std::to_string(cursor_.offset) +
+                               " is uncommitted past the claim timeout, but cannot be repaired (" +
+                               *result.refused + "); the partition waits for it");
+        refusal_logged_for_ = cursor_.offset;
         return false;
     }
     for (const DeadRegion& d : result.aborted) {

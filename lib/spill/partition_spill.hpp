@@ -214,6 +214,8 @@ class PartitionSpill {
     // While the cursor's claim is uncommitted: what the claim pair held, and when, oldest first.
     // Each claim's timeout counts from the first observation that shows it claimed.
     std::vector<ClaimObservation> observations_;
+    // The offset whose stall was logged as beyond repair: once for each, not once a pass.
+    std::uint64_t refusal_logged_for_ = ~std::uint64_t(0);
     std::atomic<std::uint64_t> aborted_offsets_{0};
     std::atomic<std::uint64_t> dropped_records_{0};
 };
