@@ -333,19 +333,17 @@ class Client {
     [[nodiscard]] std::uint64_t daemon_epoch() const noexcept { return daemon_epoch_; }
 
   private:
-    /// Only a reserved ring (a producer limit granted: its memory allocated) is touched: reading
-    /// a hole would allocate it behind the daemon's back. A producer's pages are made present
-    /// for writing: a page mapped by a read takes a write fault at its first record otherwise.
     /// Why a ring is not of our layout, when it is a kbus ring of another release's.
     [[nodiscard]] static std::string layout_mismatch(const void* base, std::size_t bytes) {
-        const auto* info = static_cast<const ring::RingInfo*>(base);
-        if (bytes < sizeof(ring::RingInfo) || info->magic != ring::ring_magic ||
-            info->layout_version == ring::ring_layout_version)
-            return "";
-        return " (layout " + std::to_string(info->layout_version) + ", this client reads " +
+        const std::uint32_t other = ring::RingRef::other_layout_version(base, bytes);
+        if (other == 0) return "";
+        return " (layout " + std::to_string(other) + ", this client reads " +
                std::to_string(ring::ring_layout_version) +
                ": kbusd and this program are of different kbus releases)";
     }
+    /// Only a reserved ring (a producer limit granted: its memory allocated) is touched: reading
+    /// a hole would allocate it behind the daemon's back. A producer's pages are made present
+    /// for writing: a page mapped by a read takes a write fault at its first record otherwise.
     void touch_pages(TopicHandle::MappedPartition& mp, bool for_writing) const noexcept {
         if (!options_.touch_ring_pages || (for_writing ? mp.touched_for_writing : mp.touched))
             return;

@@ -23,13 +23,13 @@ namespace kbus::ring {
 struct FramePlan {
     PayloadLayout layout;  ///< frame_length includes the stamp, if any (at stamp_offset)
     std::uint32_t headers_bytes = 0;
-    bool stamped = false;          ///< the frame ends with a RecordStamp (write_stamp)
+    bool stamped = false;          ///< the frame holds a RecordStamp (write_stamp)
     std::uint16_t attributes = 0;  ///< RecordHeader::attributes (a producer slot's, say)
 };
 
 /// Lays a record out; throws Error(message_too_large) for lengths a frame cannot hold and
 /// Error(invalid_argument) for a header key over 65535 bytes. `stamped`: room for a RecordStamp
-/// at the frame's end (an idempotent producer's record).
+/// where the payload ends (an idempotent producer's record).
 [[nodiscard]] inline FramePlan frame_plan(BytesView key, std::int32_t value_length,
                                           std::span<const HeaderView> headers,
                                           bool stamped = false) {
@@ -81,7 +81,7 @@ inline void write_stamp(std::byte* frame, const FramePlan& plan,
 
 /// A transaction marker's frame (RecordType::control), laid out as a data record with Kafka's
 /// control key and value: `attributes` name the producer whose transaction it ends (its slot's, or
-/// stamped_attribute with `stamp` at the frame's end, as for its records).
+/// stamped_attribute with `stamp` where its payload ends, as for its records).
 [[nodiscard]] inline FramePlan control_frame_plan(std::uint16_t attributes) {
     const auto key = log::control_key(log::ControlType::commit);  // either type: same length
     FramePlan plan = frame_plan(BytesView(std::span<const std::byte>(key)),

@@ -222,6 +222,10 @@ inline constexpr std::size_t value_length_offset = 36;     ///< i32: -1 = null v
 inline constexpr std::size_t headers_length_offset = 40;   ///< u32: bytes of the header block
 inline constexpr std::size_t header_count_offset = 44;     ///< u32: number of headers
 inline constexpr std::size_t record_header_bytes = 48;
+
+[[nodiscard]] constexpr std::uint64_t align_up(std::uint64_t n, std::uint64_t a) {
+    return (n + a - 1) & ~(a - 1);
+}
 inline constexpr std::size_t record_alignment = 8;  ///< of the value, the header block, a stamp
 /// Frames start and end on 32-byte boundaries, as Aeron's do. A frame that ends mid-line shares
 /// that line with the next one: a caught-up consumer, looking at the next frame's commit word,
@@ -231,8 +235,7 @@ inline constexpr std::size_t record_alignment = 8;  ///< of the value, the heade
 inline constexpr std::size_t frame_alignment = 32;
 static_assert(frame_alignment % record_alignment == 0);
 /// The smallest frame: a header alone (an aborted offset's, say).
-inline constexpr std::size_t min_frame_bytes =
-    (record_header_bytes + frame_alignment - 1) / frame_alignment * frame_alignment;
+inline constexpr std::size_t min_frame_bytes = align_up(record_header_bytes, frame_alignment);
 
 struct RecordHeader {
     std::atomic<std::uint64_t> commit;
@@ -260,7 +263,7 @@ static_assert(offsetof(RecordHeader, header_count) == header_count_offset);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 
 // ---- the producer stamp ------------------------------------------------------------------------
-/// RecordHeader::attributes bit: the frame ends with a RecordStamp, an idempotent producer's
+/// RecordHeader::attributes bit: the frame holds a RecordStamp, an idempotent producer's
 /// identity and sequence (Kafka's producer id, epoch and sequence of a RecordBatch): a Kafka
 /// client's record through the listener, whose sequences are the client's own. It sits after
 /// the header block, 8-aligned (PayloadLayout::stamp_offset), so a reader that does not look for
@@ -301,10 +304,6 @@ static_assert(record_stamp_bytes % record_alignment == 0);
 
 [[nodiscard]] constexpr std::uint64_t commit_word_for(std::uint64_t offset) {
     return offset + 1;
-}
-
-[[nodiscard]] constexpr std::uint64_t align_up(std::uint64_t n, std::uint64_t a) {
-    return (n + a - 1) & ~(a - 1);
 }
 
 /// Payload layout: key at the header's end, value 8-aligned after it (so a claimed value can

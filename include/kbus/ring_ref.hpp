@@ -48,6 +48,17 @@ class RingRef {
         return RingRef(base);
     }
 
+    /// The layout version of a ring of kbus's making but of another release (0: not a kbus ring,
+    /// or one of this layout). Reads RingInfo only, whose place every layout keeps.
+    [[nodiscard]] static std::uint32_t other_layout_version(const void* base,
+                                                            std::uint64_t mapped_bytes) noexcept {
+        if (mapped_bytes < sizeof(RingInfo) + sizeof(ClaimLine)) return 0;
+        const auto* info = static_cast<const RingInfo*>(base);
+        return info->magic == ring_magic && info->layout_version != ring_layout_version
+                   ? info->layout_version
+                   : 0;
+    }
+
     /// True if the mapped bytes look like a ring of this layout version (checked on attach).
     [[nodiscard]] static bool looks_valid(const void* base, std::uint64_t mapped_bytes) noexcept {
         if (mapped_bytes < sizeof(RingHeader)) return false;

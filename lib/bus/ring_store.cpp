@@ -11,21 +11,12 @@
 namespace kbus::bus {
 namespace {
 
-// A ring of kbus's making, but of another layout version (0: none, or this one's).
-std::uint32_t other_layout_version(const SharedMapping& m) {
-    if (m.size() < sizeof(ring::RingInfo) + sizeof(ring::ClaimLine)) return 0;
-    const auto* info = static_cast<const ring::RingInfo*>(m.data());
-    return info->magic == ring::ring_magic && info->layout_version != ring::ring_layout_version
-               ? info->layout_version
-               : 0;
-}
-
 // Marks a ring of another layout deleted, so that its clients' next claims are refused (the
 // claim line has kept its place in every layout since the first), and returns the next offset
 // its producers would have taken: what it holds ends there.
 std::uint64_t retire_other_layout(SharedMapping& m) {
-    auto* claim = reinterpret_cast<ring::ClaimLine*>(static_cast<std::byte*>(m.data()) +
-                                                     sizeof(ring::RingInfo));
+    static_assert(offsetof(ring::RingHeader, claim) == sizeof(ring::RingInfo));
+    ring::ClaimLine* claim = &static_cast<ring::RingHeader*>(m.data())->claim;
     // Release: nothing to publish with it; a claim that loads it (relaxed) is refused.
     claim->state.store(std::uint32_t(ring::RingState::deleted), std::memory_order_release);
     // Relaxed: a snapshot for the log line; a claim racing it is refused after the store above.
@@ -52,7 +43,7 @@ MappedRing RingStore::adopt_or_create(const protocol::TopicMetadata& m, std::int
     std::uint64_t other_next_offset = 0;
     try {
         SharedMapping old = SharedMapping::open(ring_name, ::geteuid());
-        other_layout = other_layout_version(old);
+        other_layout = ring::RingRef::other_layout_version(old.data(), old.size());
         if (other_layout != 0) other_next_offset = retire_other_layout(old);
         if (ring::RingRef::looks_valid(old.data(), old.size())) {
             ring::RingRef r(old.data());
