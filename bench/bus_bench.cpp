@@ -6,6 +6,9 @@
 //                              p99, p99.9, p99.99 and max from a histogram of every sample
 //   stream/P/C/spill/batch     P producer processes -> one partition -> C consumer processes
 //   stream_blocking/P/C/...   the same with blocking consumers (spin 50 us, then sleep)
+//   raw_stream/C/wait          the machine's peer for them: a raw one-writer ring read whole by
+//                              C reader processes (raw_fan_out.hpp) that spin, yield, or yield
+//                              until 16 KiB are there; same records, same run
 //                              (each reads everything, a byte of every value), 64 B records,
 //                              spill to disk on or off, sent one by one or in runs of 64
 // Run by hand: build/bench/kbus_bench_bus [--benchmark_filter=...] [--benchmark_format=json]
@@ -19,6 +22,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "bench_support.hpp"
@@ -26,6 +30,7 @@
 #include "compare/run_pair.hpp"
 #include "daemon_fixture.hpp"
 #include "kbus/kbus.hpp"
+#include "raw_fan_out.hpp"
 
 using namespace std::chrono_literals;
 
@@ -297,6 +302,57 @@ void stream_with(benchmark::State& state, kbus::WaitMode wait, std::size_t fetch
     state.SetItemsProcessed(state.iterations() * each * producers);
 }
 
+// The raw peer of the streams above: the same forks, pinning and record count, through
+// RawFanOutRing (no daemon). wait 0: readers spin; 1: they yield their core when nothing is
+// there; 2: they yield until 16 KiB are there (the fetch.min.bytes of stream_fetch).
+void raw_stream(benchmark::State& state) {
+    const int readers = int(state.range(0));
+    const kbus::bench::RawWait wait{state.range(1) != 0, state.range(1) == 2 ? 16384u : 1u};
+    const std::int64_t total = stream_records();
+    const bool pinned = readers == 1;
+    constexpr std::size_t payload = 64;
+    for (auto _ : state) {
+        kbus::bench::RawFanOutRing ring(std::size_t(4) << 20, readers);  // kbus's default ring
+        auto* s = new (::mmap(nullptr, sizeof(StreamShared), PROT_READ | PROT_WRITE,
+                              MAP_SHARED | MAP_ANONYMOUS, -1, 0)) StreamShared{};
+        std::vector<pid_t> pids;
+        for (int i = 0; i <= readers; ++i) {
+            const pid_t pid = ::fork();
+            if (pid != 0) {
+                pids.push_back(pid);
+                continue;
+            }
+            const bool writer = i == readers;
+            if (pinned) kbus::bench::pin_this_thread(writer ? 1 : 0);
+            s->ready.fetch_add(1, std::memory_order_acq_rel);
+            while (s->go.load(std::memory_order_acquire) == 0) {
+            }
+            if (writer)
+                ring.produce(total, payload);
+            else
+                benchmark::DoNotOptimize(ring.consume(i, total, payload, wait));
+            std::_Exit(0);
+        }
+        while (s->ready.load() < readers + 1)
+            std::this_thread::sleep_for(1ms);
+        const auto t0 = std::chrono::steady_clock::now();
+        s->go.store(1, std::memory_order_release);
+        int status = 0, bad = 0;
+        for (pid_t pid : pids) {  // the readers first: the writer ends before the last of them
+            ::waitpid(pid, &status, 0);
+            bad |= status;
+        }
+        state.SetIterationTime(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        ::munmap(s, sizeof(StreamShared));
+        if (bad != 0) {
+            state.SkipWithError("a raw reader or writer failed");
+            break;
+        }
+    }
+    state.SetItemsProcessed(state.iterations() * total);
+}
+
 // Consumers that busy-poll (each takes a core while it waits), and consumers that block (spin
 // 50 us, then sleep until a commit wakes them), which share two cores with the producer.
 void stream(benchmark::State& state) {
@@ -348,6 +404,13 @@ class BusReporter : public kbus::bench::MedianReporter {
                     std::printf("  %-50s %6.2f M rec/s  (%.2fx of the 1->1 at defaults)\n",
                                 b.c_str(), r / 1e6, base > 0 ? r / base : 0.0);
             }
+        // The raw peer: each fan-out against the raw 1 -> 1 of the same run, as kbus's are.
+        const double raw_one = median("raw_stream/readers:1/wait:0", "items_per_second");
+        for (const char* b : {"raw_stream/readers:1/wait:0", "raw_stream/readers:4/wait:0",
+                              "raw_stream/readers:4/wait:1", "raw_stream/readers:4/wait:2"})
+            if (const double r = median(b, "items_per_second"); r > 0)
+                std::printf("  %-50s %6.2f M rec/s  (%.2fx of the raw 1->1)\n", b, r / 1e6,
+                            raw_one > 0 ? r / raw_one : 0.0);
     }
 };
 
@@ -393,6 +456,15 @@ BENCHMARK(stream)
 BENCHMARK(stream_blocking)->Apply(fan_out);
 BENCHMARK(stream_fetch)->Apply(fan_out);
 BENCHMARK(stream_blocking_fetch)->Apply(fan_out);
+BENCHMARK(raw_stream)
+    ->ArgNames({"readers", "wait"})
+    ->Args({1, 0})
+    ->Args({4, 0})
+    ->Args({4, 1})
+    ->Args({4, 2})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1);
 
 int main(int argc, char** argv) {
     BusReporter reporter;
