@@ -48,8 +48,10 @@ class RingReader {
     explicit RingReader(RingRef ring) noexcept : ring_(ring) {}
 
     /// Looks at the cursor, stepping over padding (which moves the cursor's position, not its
-    /// offset). Does not advance past a record: call advance() for that.
-    [[nodiscard]] PeekStatus peek(Cursor& c, RecordRef& out) const noexcept {
+    /// offset). Does not advance past a record: call advance() for that. Inline: as a call it
+    /// took a sixth of a consumer's instructions a record (callgrind), its result passed through
+    /// memory.
+    [[nodiscard, gnu::always_inline]] PeekStatus peek(Cursor& c, RecordRef& out) const noexcept {
         for (;;) {
             const std::uint64_t room = ring_.capacity() - ring_.index_of(c.position);
             if (room < record_header_bytes) {  // implicit skip: too little room for a header

@@ -321,20 +321,31 @@ class RingWriter {
 
     /// Each line a record lands on was last touched a lap ago: often a miss, to memory or to a
     /// reader's core. Stores alone would hide that, but the next claim's locked compare-and-swap
-    /// waits for every earlier store to complete. So ask for the lines just ahead of the tail now,
-    /// for writing (2 to 4 KiB: a few small records, or the head of the next large one, whose
-    /// payload a zero-copy producer may never touch). No reader is on them: readers follow
-    /// behind the tail.
-    void prefetch_ahead(std::uint64_t end, std::uint64_t claimed) noexcept {
-        constexpr std::uint64_t line = 64, most = 4096;
-        const std::uint64_t distance = std::clamp<std::uint64_t>(claimed, 2048, most);
-        if (ring_.capacity() < 4 * most) return;
-        const std::uint64_t to = (end + distance) & ~(line - 1);
+    /// waits for every earlier store to complete. So ask for the lines ahead of the tail, for
+    /// writing, at least `distance` ahead (2 to 4 KiB: a few small records, or the head of the
+    /// next large one, whose payload a zero-copy producer may never touch). No reader is on them:
+    /// readers follow behind the tail. Inline, and mostly one compare: the window is refilled
+    /// half a window at a time (prefetch_window), not a line or two at every claim.
+    [[gnu::always_inline]] void prefetch_ahead(std::uint64_t end, std::uint64_t claimed) noexcept {
+        const std::uint64_t distance =
+            std::clamp<std::uint64_t>(claimed, prefetch_min, prefetch_max);
+        if (end + distance <= prefetched_to_) [[likely]]
+            return;
+        prefetch_window(end, distance);
+    }
+
+    [[gnu::noinline]] void prefetch_window(std::uint64_t end, std::uint64_t distance) noexcept {
+        constexpr std::uint64_t line = 64, most = prefetch_max + prefetch_min / 2;
+        if (ring_.capacity() < 4 * prefetch_max) {  // a small ring: the lines are in cache anyway
+            prefetched_to_ = ~std::uint64_t(0);
+            return;
+        }
+        const std::uint64_t to = (end + distance + prefetch_min / 2) & ~(line - 1);
         std::uint64_t from = std::max(prefetched_to_, (end & ~(line - 1)) + line);
-        if (to < from || to - from > most) from = to - most;
+        if (to - from > most) from = to - most;  // (to > from: end + distance > prefetched_to_)
         for (std::uint64_t at = from; at < to; at += line)
             __builtin_prefetch(ring_.at(at), 1 /* write */, 3);
-        prefetched_to_ = std::max(prefetched_to_, to);
+        prefetched_to_ = to;
     }
 
     void write_padding(std::uint64_t position, std::uint64_t length,
@@ -347,11 +358,12 @@ class RingWriter {
 
     RingRef ring_;
     control::Doorbell* doorbell_ = nullptr;
-    std::uint64_t cached_limit_ = 0;      ///< our copy of the daemon's producer limit
-    std::uint64_t threshold_ = 0;         ///< a claim ending past it takes the slow path
-    std::uint64_t mark_ = 0;              ///< the daemon's doorbell mark, as last read
-    std::uint64_t rung_mark_ = 0;         ///< the doorbell mark we rang last
-    std::uint64_t prefetched_to_ = 0;     ///< prefetched for writing up to here
+    std::uint64_t cached_limit_ = 0;   ///< our copy of the daemon's producer limit
+    std::uint64_t threshold_ = 0;      ///< a claim ending past it takes the slow path
+    std::uint64_t mark_ = 0;           ///< the daemon's doorbell mark, as last read
+    std::uint64_t rung_mark_ = 0;      ///< the doorbell mark we rang last
+    std::uint64_t prefetched_to_ = 0;  ///< prefetched for writing up to here
+    static constexpr std::uint64_t prefetch_min = 2048, prefetch_max = 4096;  ///< bytes ahead
     bool fence_free_ = false;             ///< registered for the repairer's barriers: no fence
     bool exclusive_ = false;              ///< the ring's only producer: claims are plain stores
     bool pair_stores_ = false;            ///< detail::has_atomic_pair_stores(), once exclusive
