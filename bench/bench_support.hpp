@@ -26,7 +26,9 @@ class MedianReporter : public benchmark::ConsoleReporter {
     void ReportRuns(const std::vector<Run>& runs) override {
         ConsoleReporter::ReportRuns(runs);
         for (const Run& r : runs) {
-            if (r.aggregate_name != "median") continue;
+            // A single repetition has no aggregates: its one run is its median.
+            const bool single = r.run_type == Run::RT_Iteration && r.repetitions <= 1;
+            if (r.aggregate_name != "median" && !single) continue;
             auto& m = medians_[r.run_name.function_name + "/" + r.run_name.args];
             for (const auto& [name, counter] : r.counters)
                 m[name] = counter.value;

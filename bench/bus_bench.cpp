@@ -5,10 +5,11 @@
 //   round_trip/mode/payload    two processes on two cores ping-ponging over two topics: p50,
 //                              p99, p99.9, p99.99 and max from a histogram of every sample
 //   stream/P/C/spill/batch     P producer processes -> one partition -> C consumer processes
-//   stream_blocking/P/C/...   the same with blocking consumers (spin 50 us, then sleep)
+//   stream_blocking/P/C/...   the same with blocking consumers (spin 50 us, then sleep);
+//   stream_yielding/P/C/...   with yielding ones (sched_yield between empty looks)
 //   raw_stream/C/wait          the machine's peer for them: a raw one-writer ring read whole by
 //                              C reader processes (raw_fan_out.hpp) that spin, yield, or yield
-//                              until 16 KiB are there; same records, same run
+//                              or nap until 16 KiB are there; same records, same run
 //                              (each reads everything, a byte of every value), 64 B records,
 //                              spill to disk on or off, sent one by one or in runs of 64
 // Run by hand: build/bench/kbus_bench_bus [--benchmark_filter=...] [--benchmark_format=json]
@@ -304,10 +305,14 @@ void stream_with(benchmark::State& state, kbus::WaitMode wait, std::size_t fetch
 
 // The raw peer of the streams above: the same forks, pinning and record count, through
 // RawFanOutRing (no daemon). wait 0: readers spin; 1: they yield their core when nothing is
-// there; 2: they yield until 16 KiB are there (the fetch.min.bytes of stream_fetch).
+// there; 2: they yield until 16 KiB are there (the fetch.min.bytes of stream_fetch); 3: they nap
+// 20 us at a time until 16 KiB are there (a timer's sleep, as stream_blocking_fetch's consumers).
 void raw_stream(benchmark::State& state) {
     const int readers = int(state.range(0));
-    const kbus::bench::RawWait wait{state.range(1) != 0, state.range(1) == 2 ? 16384u : 1u};
+    const std::int64_t mode = state.range(1);
+    const kbus::bench::RawWait wait{
+        mode != 0, mode >= 2 ? 16384u : 1u,
+        mode == 3 ? std::chrono::nanoseconds(20'000) : std::chrono::nanoseconds(0)};
     const std::int64_t total = stream_records();
     const bool pinned = readers == 1;
     constexpr std::size_t payload = 64;
@@ -369,6 +374,14 @@ void stream_fetch(benchmark::State& state) {
 void stream_blocking_fetch(benchmark::State& state) {
     stream_with(state, kbus::WaitMode::blocking, 16384);
 }
+// Consumers that give the core away between empty looks (WaitMode::yielding): the mode for more
+// busy consumers than cores, beside raw_stream's yielding readers.
+void stream_yielding(benchmark::State& state) {
+    stream_with(state, kbus::WaitMode::yielding);
+}
+void stream_yielding_fetch(benchmark::State& state) {
+    stream_with(state, kbus::WaitMode::yielding, 16384);
+}
 
 class BusReporter : public kbus::bench::MedianReporter {
   public:
@@ -396,10 +409,13 @@ class BusReporter : public kbus::bench::MedianReporter {
         // against the 1 -> 1 of the same wait mode at its defaults.
         const double blocking_one =
             median("stream_blocking/producers:1/consumers:1/spill:0/batch:1", "items_per_second");
-        for (const char* family : {"stream_blocking/", "stream_fetch/", "stream_blocking_fetch/"})
+        for (const char* family : {"stream_blocking/", "stream_fetch/", "stream_blocking_fetch/",
+                                   "stream_yielding/", "stream_yielding_fetch/"})
             for (const char* shape : {"producers:1/consumers:1", "producers:1/consumers:4"}) {
                 const std::string b = std::string(family) + shape + "/spill:0/batch:1";
-                const double base = family == std::string("stream_fetch/") ? one : blocking_one;
+                const std::string f = family;
+                const double base =
+                    f == "stream_blocking/" || f == "stream_blocking_fetch/" ? blocking_one : one;
                 if (const double r = median(b, "items_per_second"); r > 0)
                     std::printf("  %-50s %6.2f M rec/s  (%.2fx of the 1->1 at defaults)\n",
                                 b.c_str(), r / 1e6, base > 0 ? r / base : 0.0);
@@ -407,7 +423,8 @@ class BusReporter : public kbus::bench::MedianReporter {
         // The raw peer: each fan-out against the raw 1 -> 1 of the same run, as kbus's are.
         const double raw_one = median("raw_stream/readers:1/wait:0", "items_per_second");
         for (const char* b : {"raw_stream/readers:1/wait:0", "raw_stream/readers:4/wait:0",
-                              "raw_stream/readers:4/wait:1", "raw_stream/readers:4/wait:2"})
+                              "raw_stream/readers:4/wait:1", "raw_stream/readers:4/wait:2",
+                              "raw_stream/readers:4/wait:3"})
             if (const double r = median(b, "items_per_second"); r > 0)
                 std::printf("  %-50s %6.2f M rec/s  (%.2fx of the raw 1->1)\n", b, r / 1e6,
                             raw_one > 0 ? r / raw_one : 0.0);
@@ -456,12 +473,15 @@ BENCHMARK(stream)
 BENCHMARK(stream_blocking)->Apply(fan_out);
 BENCHMARK(stream_fetch)->Apply(fan_out);
 BENCHMARK(stream_blocking_fetch)->Apply(fan_out);
+BENCHMARK(stream_yielding)->Apply(fan_out);
+BENCHMARK(stream_yielding_fetch)->Apply(fan_out);
 BENCHMARK(raw_stream)
     ->ArgNames({"readers", "wait"})
     ->Args({1, 0})
     ->Args({4, 0})
     ->Args({4, 1})
     ->Args({4, 2})
+    ->Args({4, 3})
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond)
     ->Iterations(1);

@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -408,11 +409,14 @@ int main(int argc, char** argv) {
         auto& s = summary[system];
         s = {{"produce", median(produce)}, {"consume", median(consume)}, {"p50", median(p50)},
              {"p99", median(p99)},         {"p999", median(p999)},       {"max", median(max)}};
-        std::printf("%-22s %12.0f %12.0f %10.1f %10.1f %10.1f %10.1f\n",
+        const bool raw = system == "raw";  // latency only
+        std::printf("%-22s %12s %12s %10.1f %10.1f %10.1f %10.1f\n",
                     system == "kafka" ? "Kafka protocol (rdkafka)"
                     : system == "shm" ? "shared memory (kbus)"
                                       : "raw: 4 futex wake-ups",
-                    s["produce"], s["consume"], s["p50"], s["p99"], s["p999"], s["max"]);
+                    raw ? "-" : std::to_string(std::llround(s["produce"])).c_str(),
+                    raw ? "-" : std::to_string(std::llround(s["consume"])).c_str(), s["p50"],
+                    s["p99"], s["p999"], s["max"]);
     }
     if (!mock_produce.empty())
         std::printf("%-22s %12.0f   (librdkafka %s to its mock broker: the client's own bound)\n",

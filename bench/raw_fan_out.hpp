@@ -2,7 +2,8 @@
 // machine allows when more processes than cores share one stream. A byte ring in shared memory,
 // one writer, up to max_readers readers that each read every record. The writer waits for the
 // slowest reader only (it must not overwrite what a reader has not read), re-reading the
-// readers' heads only when its cached minimum says the ring is full; each reader caches the tail
+// readers' heads only when its cached minimum says the ring is full, and yielding its core after
+// 64 such looks (kbus's producer sleeps there after as many); each reader caches the tail
 // and publishes its head once per quarter lap. Records are a length word and the payload,
 // 8-aligned, committed one by one with a release store of the tail (as the raw SPSC ring of
 // kbus_compare). No offsets, keys or timestamps: not a messaging system, a floor.
@@ -13,20 +14,27 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cassert>
 #include <cerrno>
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <ctime>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace kbus::bench {
 
-/// How a raw reader waits: spinning on the tail; or yielding its core until at least
-/// `min_bytes` are there (1: any record; 16384: kbus's fetch.min.bytes of the fan-out bench).
+/// How a raw reader waits for at least `min_bytes` (1: any record; 16384: kbus's fetch.min.bytes
+/// of the fan-out bench): spinning on the tail, yielding its core, or napping `nap` at a time
+/// (a timer's sleep, as kbus's blocking consumer paces a fetch.min.bytes wait).
 struct RawWait {
     bool yield = false;
     std::uint64_t min_bytes = 1;
+    std::chrono::nanoseconds nap{0};
 };
 
 class RawFanOutRing {
@@ -55,8 +63,10 @@ class RawFanOutRing {
         for (std::int64_t i = 0; i < records; ++i) {
             const std::uint64_t room = capacity_ - (tail & mask);
             const std::uint64_t need = (room < frame ? room : 0) + frame;
-            while (tail + need - cached_min_head > capacity_)
+            for (int looks = 0; tail + need - cached_min_head > capacity_; ++looks) {
+                if (looks >= 64) ::sched_yield();
                 cached_min_head = slowest_head();
+            }
             if (room < frame) {  // pad to the lap's end: a zero length word says so
                 if (room >= 8) std::memset(data() + (tail & mask), 0, 8);
                 tail += room;
@@ -74,7 +84,10 @@ class RawFanOutRing {
     /// Reader `reader` (0-based): reads `records` records, a byte of every value; returns their
     /// sum (for the caller to keep, so that the reads stay).
     std::uint64_t consume(int reader, std::int64_t records, std::size_t payload, RawWait wait) {
+        // It publishes its head every quarter lap: a wait for more than half a lap could starve.
+        assert(wait.min_bytes <= capacity_ / 2);
         const std::uint64_t frame = frame_bytes(payload), mask = capacity_ - 1;
+        const timespec nap{0, long(wait.nap.count())};
         std::atomic<std::uint64_t>& my_head = indices_->heads[reader].value;
         std::uint64_t head = 0, cached_tail = 0, published = 0, sum = 0;
         for (std::int64_t seen = 0; seen < records;) {
@@ -83,7 +96,11 @@ class RawFanOutRing {
             // Acquire: pairs with the writer's commit.
             while (cached_tail - head < want) {
                 cached_tail = indices_->tail.value.load(std::memory_order_acquire);
-                if (wait.yield && cached_tail - head < want) ::sched_yield();
+                if (cached_tail - head >= want) break;
+                if (wait.nap.count() > 0)
+                    ::nanosleep(&nap, nullptr);
+                else if (wait.yield)
+                    ::sched_yield();
             }
             while (head != cached_tail && seen < records) {
                 const std::uint64_t room = capacity_ - (head & mask);

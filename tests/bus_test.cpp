@@ -7,6 +7,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <thread>
 #include <vector>
 
 #include "daemon_fixture.hpp"
@@ -56,6 +57,76 @@ TEST_CASE("topics: create, list, describe, delete, and bad input", "[bus]") {
     c.delete_topic("gps");
     CHECK(c.list_topics().empty());
     CHECK(code_of([&] { p.send("gps", "k", "v"); }) == ErrorCode::topic_deleted);
+}
+
+// A review found send() wrapping a value's size to 32 bits: a 4 GiB + 5 byte value claimed a
+// frame for 5 bytes, then copied 4 GiB over the rings mapped after it. The size is checked before
+// anything is claimed; the bytes behind the view are never read (16 of them exist here).
+TEST_CASE("a value of 2 GiB or more is refused whole: its size is never wrapped", "[bus]") {
+    DaemonFixture d("hugevalue");
+    kbus::Client c(d.options());
+    c.create_topic("t", 2, {{"ring.bytes", "65536"}});
+    kbus::Producer p(c);
+    kbus::SendOptions first, second;
+    first.partition = 0;
+    second.partition = 1;
+    for (int i = 0; i < 5; ++i)
+        (void)p.send("t", nullptr, "kept", second);
+    const char bytes[16] = {};
+    using kbus::ErrorCode;
+    for (const std::size_t size : {std::size_t(1) << 31, (std::size_t(1) << 32) - 1,
+                                   std::size_t(1) << 32, (std::size_t(1) << 32) + 5}) {
+        INFO("value size " << size);
+        const kbus::BytesView huge(bytes, size);
+        CHECK(code_of([&] { (void)p.send("t", nullptr, huge, first); }) ==
+              ErrorCode::message_too_large);
+        CHECK(code_of([&] { (void)p.try_send("t", nullptr, huge, first); }) ==
+              ErrorCode::message_too_large);
+        const std::vector<kbus::BatchRecord> run{{nullptr, "small"}, {nullptr, huge}};
+        CHECK(code_of([&] { (void)p.send_batch("t", run, first); }) ==
+              ErrorCode::message_too_large);
+    }
+    CHECK(code_of([&] { (void)p.claim("t", nullptr, -2, first); }) == ErrorCode::invalid_argument);
+    // Nothing was claimed: the next record of partition 0 is its first, and partition 1 is whole.
+    CHECK(p.send("t", nullptr, "after", first).offset == 0);
+    kbus::Consumer con(c);
+    con.assign("t", 1, kbus::OffsetSpec::beginning());
+    std::vector<std::string> got;
+    for (int polls = 0; got.size() < 5 && polls < 50; ++polls)
+        for (const kbus::Message& m : con.poll(std::chrono::milliseconds(100)))
+            got.emplace_back(reinterpret_cast<const char*>(m.value().data()), m.value().size());
+    CHECK(got == std::vector<std::string>(5, "kept"));
+}
+
+TEST_CASE("a yielding consumer returns records as they are committed, and nothing at its timeout",
+          "[bus][consumer]") {
+    DaemonFixture d("yielding");
+    kbus::Client c(d.options());
+    c.create_topic("t", 1);
+    kbus::Consumer con(c, {.wait = kbus::WaitMode::yielding});
+    con.assign("t", 0, kbus::OffsetSpec::end());
+    const auto t0 = std::chrono::steady_clock::now();
+    CHECK(con.poll(std::chrono::milliseconds(30)).empty());
+    CHECK(std::chrono::steady_clock::now() - t0 >= std::chrono::milliseconds(30));
+    std::thread producer([&] {
+        kbus::Client pc(d.options());
+        kbus::Producer p(pc);
+        for (int i = 0; i < 1000; ++i) {
+            (void)p.send("t", nullptr, std::to_string(i));
+            if (i % 100 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        }
+    });
+    std::vector<std::int64_t> offsets;
+    for (int polls = 0; offsets.size() < 1000 && polls < 10000; ++polls)
+        for (const kbus::Message& m : con.poll(std::chrono::milliseconds(100))) {
+            CHECK(std::string(reinterpret_cast<const char*>(m.value().data()), m.value().size()) ==
+                  std::to_string(m.offset()));
+            offsets.push_back(m.offset());
+        }
+    producer.join();
+    REQUIRE(offsets.size() == 1000);
+    CHECK(offsets.front() == 0);
+    CHECK(offsets.back() == 999);
 }
 
 TEST_CASE("a second daemon for a running bus refuses to start", "[bus]") {

@@ -110,7 +110,8 @@ TEST_CASE("fetch.min.bytes: a poll returns once the records hold enough bytes, a
     DaemonFixture d("fetch-min");
     kbus::Client c(d.options());
     c.create_topic("f", 1);
-    const auto mode = GENERATE(kbus::WaitMode::busy_poll, kbus::WaitMode::blocking);
+    const auto mode =
+        GENERATE(kbus::WaitMode::busy_poll, kbus::WaitMode::blocking, kbus::WaitMode::yielding);
     kbus::Consumer consumer(c, {.wait = mode, .fetch_min_bytes = 5 * (frame_overhead + 100)});
     consumer.assign("f", 0, kbus::OffsetSpec::beginning());
     // A producer that sends one record a millisecond: a poll that returned at the first record
@@ -142,7 +143,8 @@ TEST_CASE("fetch.max.wait: a poll short of fetch.min.bytes returns what it has o
     DaemonFixture d("fetch-wait");
     kbus::Client c(d.options());
     c.create_topic("f", 1);
-    const auto mode = GENERATE(kbus::WaitMode::busy_poll, kbus::WaitMode::blocking);
+    const auto mode =
+        GENERATE(kbus::WaitMode::busy_poll, kbus::WaitMode::blocking, kbus::WaitMode::yielding);
     kbus::Consumer consumer(c, {.wait = mode,
                                 .fetch_min_bytes = 1 << 20,
                                 .fetch_max_wait = std::chrono::milliseconds(50)});

@@ -16,6 +16,8 @@
 // and commits); this facade's poll() drives the group, gathers from the sources, and waits.
 #pragma once
 
+#include <sched.h>
+
 #include <algorithm>
 #include <chrono>
 #include <memory>
@@ -320,7 +322,7 @@ class Consumer final : private MemberHost {
         const auto spin = static_cast<std::uint64_t>(
             std::chrono::duration_cast<std::chrono::nanoseconds>(options_.spin_before_sleep)
                 .count());
-        const bool cheap_rounds = (options_.wait == WaitMode::busy_poll || spin > 0) &&
+        const bool cheap_rounds = (options_.wait != WaitMode::blocking || spin > 0) &&
                                   sources_.size() <= cheap_round_sources;
         const bool filling = fill_.on();  // rounds are paced: a clock read is cheap beside one
         const std::uint64_t per_read = cheap_rounds && !filling ? rounds_per_clock_read : 1;
@@ -333,7 +335,7 @@ class Consumer final : private MemberHost {
             if (reading) gather();
             if (fill_.ready(batch_.size())) return;
             if (reading && round % per_read != 0) {
-                detail::cpu_relax();
+                idle();
                 continue;
             }
             now = detail::monotonic_ns();
@@ -354,8 +356,16 @@ class Consumer final : private MemberHost {
             else if (options_.wait == WaitMode::blocking && elapsed >= spin)
                 sleep_until_commit(std::chrono::nanoseconds(nap));
             else
-                detail::cpu_relax();
+                idle();
         }
+    }
+
+    /// Between two looks that found nothing: a pause, or the core given away (yielding).
+    void idle() const noexcept {
+        if (options_.wait == WaitMode::yielding)
+            (void)::sched_yield();
+        else
+            detail::cpu_relax();
     }
 
     static constexpr std::uint64_t rounds_per_clock_read = 16;

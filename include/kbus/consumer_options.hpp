@@ -16,6 +16,11 @@ namespace kbus {
 enum class WaitMode {
     busy_poll,  ///< spin on the commit words: lowest latency, burns a core while waiting
     blocking,   ///< spin briefly, then sleep on a futex until a producer commits
+    /// Look, and give the core away (sched_yield) between looks that find nothing: for more busy
+    /// consumers than cores, where a spinning one holds a core that the producer or another
+    /// consumer needs, and sleeping costs a wake-up a commit (Aeron's YieldingIdleStrategy). On a
+    /// core of its own it answers like busy_poll, a system call later.
+    yielding,
 };
 
 class Consumer;

@@ -131,7 +131,8 @@ class Producer {
     RecordMetadata send(std::string_view topic, BytesView key, BytesView value,
                         const SendOptions& options = {}) {
         ProducerClaim c;
-        (void)claim_into(topic, key, value.wire_length(), options, true, c);
+        if (!claim_into(topic, key, value_length(value), options, true, c)) [[unlikely]]
+            throw_unclaimed();
         fill_value(c, value);
         return commit(c);
     }
@@ -141,7 +142,7 @@ class Producer {
                                                          BytesView value,
                                                          const SendOptions& options = {}) {
         ProducerClaim c;
-        if (!claim_into(topic, key, value.wire_length(), options, false, c)) return std::nullopt;
+        if (!claim_into(topic, key, value_length(value), options, false, c)) return std::nullopt;
         fill_value(c, value);
         return commit(c);
     }
@@ -152,7 +153,8 @@ class Producer {
     [[nodiscard]] ProducerClaim claim(std::string_view topic, BytesView key,
                                       std::int32_t value_size, const SendOptions& options = {}) {
         ProducerClaim c;
-        (void)claim_into(topic, key, value_size, options, true, c);
+        if (!claim_into(topic, key, value_size, options, true, c)) [[unlikely]]
+            throw_unclaimed();
         return c;
     }
     [[nodiscard]] std::optional<ProducerClaim> try_claim(std::string_view topic, BytesView key,
@@ -226,9 +228,7 @@ class Producer {
         planned_.clear();
         std::uint64_t total = 0, longest = 0;
         for (const BatchRecord& r : records) {
-            if (r.value.size() > 0x7fffffffu)
-                throw Error(ErrorCode::message_too_large, "record too large");
-            planned_.push_back(ring::frame_plan(r.key, r.value.wire_length(), r.headers));
+            planned_.push_back(ring::frame_plan(r.key, value_length(r.value), r.headers));
             total += planned_.back().layout.frame_length;
             longest = std::max(longest, planned_.back().layout.frame_length);
         }
@@ -276,6 +276,21 @@ class Producer {
         const bool log_append = t.handle->metadata.timestamp_type ==
                                 static_cast<std::uint32_t>(ring::TimestampType::log_append_time);
         return (options.timestamp && !log_append) ? *options.timestamp : now;
+    }
+
+    /// A value's length as a frame keeps it (-1: null). A value of 2 GiB or more is refused here:
+    /// its length would wrap (4 GiB + 5 bytes to 5), and the copy would then run past the claim.
+    [[nodiscard]] static std::int32_t value_length(BytesView value) {
+        if (value.size() > 0x7fffffffu) [[unlikely]]
+            throw Error(ErrorCode::message_too_large,
+                        "a value of " + std::to_string(value.size()) +
+                            " bytes: a record holds at most 2147483647");
+        return value.wire_length();
+    }
+
+    /// A blocking claim either claims or throws (claim_slowly): never reached, kept as a guard.
+    [[noreturn, gnu::cold, gnu::noinline]] static void throw_unclaimed() {
+        throw Error(ErrorCode::unknown, "a blocking claim returned without claiming");
     }
 
     static void fill_value(ProducerClaim& c, BytesView value) noexcept {

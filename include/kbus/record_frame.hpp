@@ -27,20 +27,26 @@ struct FramePlan {
     std::uint16_t attributes = 0;  ///< RecordHeader::attributes (a producer slot's, say)
 };
 
-/// Lays a record out; throws Error(message_too_large) for lengths a frame cannot hold and
-/// Error(invalid_argument) for a header key over 65535 bytes. `stamped`: room for a RecordStamp
-/// where the payload ends (an idempotent producer's record).
-/// Inline everywhere: it is a tenth of a send's instructions as a call, a few as inlined code.
-[[noreturn, gnu::cold, gnu::noinline]] inline void throw_record_too_large() {
-    throw Error(ErrorCode::message_too_large, "record too large");
+[[noreturn, gnu::cold, gnu::noinline]] inline void throw_bad_lengths(std::size_t key_bytes,
+                                                                     std::int32_t value_length) {
+    if (value_length < -1)
+        throw Error(ErrorCode::invalid_argument,
+                    "value size " + std::to_string(value_length) + " (at least -1: a null value)");
+    throw Error(ErrorCode::message_too_large, "record too large (key " + std::to_string(key_bytes) +
+                                                  " bytes, value " + std::to_string(value_length) +
+                                                  " bytes, or its headers over 2 GiB)");
 }
+/// Lays a record out; throws Error(message_too_large) for lengths a frame cannot hold and
+/// Error(invalid_argument) for a negative value size other than -1 (null) or a header key over
+/// 65535 bytes. `stamped`: room for a RecordStamp where the payload ends (an idempotent
+/// producer's record). Inline everywhere: as a call it was a tenth of a send's instructions.
 [[nodiscard, gnu::always_inline]] inline FramePlan frame_plan(BytesView key,
                                                               std::int32_t value_length,
                                                               std::span<const HeaderView> headers,
                                                               bool stamped = false) {
     const std::size_t headers_bytes = headers.empty() ? 0 : header_block_size(headers);
     if (key.size() > 0x7fffffffu || value_length < -1 || headers_bytes > 0x7fffffffu) [[unlikely]]
-        throw_record_too_large();
+        throw_bad_lengths(key.size(), value_length);
     FramePlan plan{payload_layout(key.wire_length(), value_length, std::uint32_t(headers_bytes)),
                    std::uint32_t(headers_bytes), stamped,
                    stamped ? stamped_attribute : std::uint16_t(0)};

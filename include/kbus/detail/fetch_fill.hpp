@@ -11,6 +11,8 @@
 // producers back, and it must not wait for records that cannot come.
 #pragma once
 
+#include <sched.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
@@ -81,7 +83,12 @@ class FetchFill {
             std::this_thread::sleep_for(std::chrono::nanoseconds(wait));
             return;
         }
+        const bool yielding = options_->wait == WaitMode::yielding;
         do {
+            if (yielding) {
+                (void)::sched_yield();
+                continue;
+            }
             for (int i = 0; i < 8; ++i)
                 cpu_relax();
         } while (monotonic_ns() < now + wait);
