@@ -247,6 +247,41 @@ struct StreamShared {
     std::_Exit(code);
 }
 
+// The shared word of a forked run, mapped before the forks so every process has it.
+StreamShared* map_stream_shared() {
+    return new (::mmap(nullptr, sizeof(StreamShared), PROT_READ | PROT_WRITE,
+                       MAP_SHARED | MAP_ANONYMOUS, -1, 0)) StreamShared{};
+}
+
+struct ForkedRun {
+    double seconds = 0;   ///< from `go` until every timed process exited
+    bool failed = false;  ///< some process exited non-zero
+};
+
+// Waits until the forked processes are ready, lets them go, and times them: the `timed` ones
+// (those that end the stream) first, then reaps the `untimed`. Unmaps `s`.
+ForkedRun time_forked_run(StreamShared* s, const std::vector<pid_t>& timed,
+                          const std::vector<pid_t>& untimed) {
+    const int all = int(timed.size() + untimed.size());
+    while (s->ready.load() < all && s->failed.load() == 0)
+        std::this_thread::sleep_for(1ms);
+    const auto t0 = std::chrono::steady_clock::now();
+    s->go.store(1, std::memory_order_release);
+    int status = 0, bad = 0;
+    for (pid_t pid : timed) {
+        ::waitpid(pid, &status, 0);
+        bad |= status;
+    }
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    for (pid_t pid : untimed) {
+        ::waitpid(pid, &status, 0);
+        bad |= status;
+    }
+    ::munmap(s, sizeof(StreamShared));
+    return {seconds, bad != 0};
+}
+
 std::int64_t stream_records() {
     const char* n = std::getenv("KBUS_BENCH_RECORDS");
     return n != nullptr ? std::strtoll(n, nullptr, 10) : 10'000'000;
@@ -265,8 +300,7 @@ void stream_with(benchmark::State& state, kbus::WaitMode wait, std::size_t fetch
     const std::int64_t each = total / producers;
     const bool pinned = producers == 1 && consumers == 1;
     for (auto _ : state) {
-        auto* s = new (::mmap(nullptr, sizeof(StreamShared), PROT_READ | PROT_WRITE,
-                              MAP_SHARED | MAP_ANONYMOUS, -1, 0)) StreamShared{};
+        StreamShared* s = map_stream_shared();
         std::vector<pid_t> consumer_pids, producer_pids;
         for (int i = 0; i < consumers; ++i)
             if (const pid_t pid = ::fork(); pid == 0)
@@ -279,23 +313,9 @@ void stream_with(benchmark::State& state, kbus::WaitMode wait, std::size_t fetch
                 stream_producer(daemon, *s, each, pinned ? 1 : -1, batch);
             else
                 producer_pids.push_back(pid);
-        while (s->ready.load() < producers + consumers && s->failed.load() == 0)
-            std::this_thread::sleep_for(1ms);
-        const auto t0 = std::chrono::steady_clock::now();
-        s->go.store(1, std::memory_order_release);
-        int status = 0, bad = 0;
-        for (pid_t pid : consumer_pids) {
-            ::waitpid(pid, &status, 0);
-            bad |= status;
-        }
-        state.SetIterationTime(
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-        for (pid_t pid : producer_pids) {
-            ::waitpid(pid, &status, 0);
-            bad |= status;
-        }
-        ::munmap(s, sizeof(StreamShared));
-        if (bad != 0) {
+        const ForkedRun run = time_forked_run(s, consumer_pids, producer_pids);
+        state.SetIterationTime(run.seconds);
+        if (run.failed) {
             state.SkipWithError("a producer or consumer failed (see stderr)");
             break;
         }
@@ -318,8 +338,7 @@ void raw_stream(benchmark::State& state) {
     constexpr std::size_t payload = 64;
     for (auto _ : state) {
         kbus::bench::RawFanOutRing ring(std::size_t(4) << 20, readers);  // kbus's default ring
-        auto* s = new (::mmap(nullptr, sizeof(StreamShared), PROT_READ | PROT_WRITE,
-                              MAP_SHARED | MAP_ANONYMOUS, -1, 0)) StreamShared{};
+        StreamShared* s = map_stream_shared();
         std::vector<pid_t> pids;
         for (int i = 0; i <= readers; ++i) {
             const pid_t pid = ::fork();
@@ -338,19 +357,9 @@ void raw_stream(benchmark::State& state) {
                 benchmark::DoNotOptimize(ring.consume(i, total, payload, wait));
             std::_Exit(0);
         }
-        while (s->ready.load() < readers + 1)
-            std::this_thread::sleep_for(1ms);
-        const auto t0 = std::chrono::steady_clock::now();
-        s->go.store(1, std::memory_order_release);
-        int status = 0, bad = 0;
-        for (pid_t pid : pids) {  // the readers first: the writer ends before the last of them
-            ::waitpid(pid, &status, 0);
-            bad |= status;
-        }
-        state.SetIterationTime(
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-        ::munmap(s, sizeof(StreamShared));
-        if (bad != 0) {
+        const ForkedRun run = time_forked_run(s, pids, {});  // the writer ends before the readers
+        state.SetIterationTime(run.seconds);
+        if (run.failed) {
             state.SkipWithError("a raw reader or writer failed");
             break;
         }
